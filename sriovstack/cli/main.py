@@ -1,0 +1,53 @@
+"""The ``sriovstack`` command: argument parsing and dispatch to one module per command group.
+
+Each group module exposes ``register(subparsers)``; handlers return an exit code.  Errors from
+the error tree become one clear line on stderr and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from rich.console import Console
+from rich.markup import escape
+
+from sriovstack.errors import ConfigError, SriovstackError
+
+__all__ = ["main", "build_parser"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from sriovstack.cli import config as config_cmd
+    from sriovstack.cli import host as host_cmd
+
+    parser = argparse.ArgumentParser(
+        prog="sriovstack",
+        description="SR-IOV Virtual Functions for virtual machines: host checks, VF creation, "
+        "whitelists, networks, scheduling and attachment.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module in (host_cmd, config_cmd):
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    try:
+        return int(args.func(args) or 0)
+    except ConfigError as exc:
+        err.print(f"[bold red]config error:[/] {escape(str(exc))}")
+        return 2
+    except SriovstackError as exc:
+        err.print(f"[bold red]error:[/] {escape(str(exc))}")
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

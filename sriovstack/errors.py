@@ -1,0 +1,161 @@
+"""The one error tree of sriovstack.
+
+    SriovstackError                 every error we raise on purpose
+    ├── NotFound                    a named thing does not exist
+    ├── Conflict                    the request clashes with current state (in use, busy)
+    ├── Invalid                     a request value is wrong (API field, CLI argument)
+    ├── NotSupported                the chapter (or the driver) says this cannot be done
+    ├── Forbidden                   the caller may not do this
+    ├── ConfigError (ValueError)    a config file, option or spec is wrong
+    └── HostError                   the Linux host refused or lacks something
+        ├── VfCountInvalid          sriov_numvfs text is not a number      (EINVAL)
+        ├── VfCountRange            more VFs than sriov_totalvfs           (ERANGE)
+        ├── VfCountBusy             nonzero -> nonzero sriov_numvfs        (EBUSY)
+        ├── NoSriovDriver           no bound driver that can enable VFs    (ENOENT)
+        └── DriverNotSupported      the driver lacks this VF setting       (EOPNOTSUPP)
+
+Each error has a stable ``code`` (never reused or renamed) and keyword fields that say
+where the problem is (file, section, option, field, value, path) and what would be right
+(``fix``).  ``str(err)`` is the whole human message.
+"""
+
+from __future__ import annotations
+
+import errno as _errno
+from typing import Any
+
+__all__ = [
+    "SriovstackError",
+    "NotFound",
+    "Conflict",
+    "Invalid",
+    "NotSupported",
+    "Forbidden",
+    "ConfigError",
+    "HostError",
+    "VfCountInvalid",
+    "VfCountRange",
+    "VfCountBusy",
+    "NoSriovDriver",
+    "DriverNotSupported",
+    "host_error_from_errno",
+]
+
+
+class SriovstackError(Exception):
+    """Base of every error sriovstack raises on purpose."""
+
+    code = "sriovstack.error"
+
+    def __init__(self, message: str, *, fix: str | None = None, **fields: Any) -> None:
+        self.message = message
+        self.fix = fix
+        self.fields = fields
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        text = self.message
+        if self.fix:
+            text = f"{text} (fix: {self.fix})"
+        return text
+
+    def __getattr__(self, name: str) -> Any:
+        # Fields such as ``err.option`` read like attributes; missing ones are None.
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return self.__dict__.get("fields", {}).get(name)
+
+
+class NotFound(SriovstackError):
+    code = "sriovstack.not_found"
+
+
+class Conflict(SriovstackError):
+    code = "sriovstack.conflict"
+
+
+class Invalid(SriovstackError):
+    code = "sriovstack.invalid"
+
+
+class NotSupported(SriovstackError):
+    code = "sriovstack.not_supported"
+
+
+class Forbidden(SriovstackError):
+    code = "sriovstack.forbidden"
+
+
+class ConfigError(SriovstackError, ValueError):
+    """A config file, option or device spec is wrong.
+
+    Fields: ``file``, ``section``, ``option``, ``value``; the message names them.
+    """
+
+    code = "sriovstack.config"
+
+    def _render(self) -> str:
+        where = []
+        f = self.fields
+        if f.get("file"):
+            where.append(str(f["file"]))
+        if f.get("section") and f.get("option"):
+            where.append(f"[{f['section']}] {f['option']}")
+        elif f.get("option"):
+            where.append(str(f["option"]))
+        prefix = ": ".join(where)
+        text = f"{prefix}: {self.message}" if prefix else self.message
+        if self.fix:
+            text = f"{text} (fix: {self.fix})"
+        return text
+
+
+class HostError(SriovstackError):
+    """The host refused an operation or lacks something. Fields: ``path``, ``errno``."""
+
+    code = "sriovstack.host"
+    errno: int | None = None
+
+
+class VfCountInvalid(HostError):
+    code = "sriovstack.host.numvfs_invalid"
+    errno = _errno.EINVAL
+
+
+class VfCountRange(HostError):
+    code = "sriovstack.host.numvfs_range"
+    errno = _errno.ERANGE
+
+
+class VfCountBusy(HostError):
+    code = "sriovstack.host.numvfs_busy"
+    errno = _errno.EBUSY
+
+
+class NoSriovDriver(HostError):
+    code = "sriovstack.host.no_driver"
+    errno = _errno.ENOENT
+
+
+class DriverNotSupported(HostError):
+    code = "sriovstack.host.not_supported"
+    errno = _errno.EOPNOTSUPP
+
+
+_BY_ERRNO: dict[int, type[HostError]] = {
+    _errno.EINVAL: VfCountInvalid,
+    _errno.ERANGE: VfCountRange,
+    _errno.EBUSY: VfCountBusy,
+    _errno.ENOENT: NoSriovDriver,
+    _errno.EOPNOTSUPP: DriverNotSupported,
+}
+
+
+def host_error_from_errno(err: OSError, path: str, what: str) -> HostError:
+    """Translate an OSError from a sysfs write into the most specific HostError.
+
+    ``what`` says what was being done ("write 8 to sriov_numvfs of 0000:0b:00.0").
+    """
+    cls = _BY_ERRNO.get(err.errno or 0, HostError)
+    reason = _errno.errorcode.get(err.errno or 0, "error")
+    return cls(f"{what}: {reason} ({err.strerror or err})", path=path, errno=err.errno)
