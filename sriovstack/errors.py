@@ -6,6 +6,8 @@
     ├── Invalid                     a request value is wrong (API field, CLI argument)
     ├── NotSupported                the chapter (or the driver) says this cannot be done
     ├── Forbidden                   the caller may not do this
+    ├── Unauthorized                no valid credentials or token
+    ├── Unavailable                 a pool ran dry (no free VLAN, no free IP): try later
     ├── ConfigError (ValueError)    a config file, option or spec is wrong
     └── HostError                   the Linux host refused or lacks something
         ├── VfCountInvalid          sriov_numvfs text is not a number      (EINVAL)
@@ -14,7 +16,8 @@
         ├── NoSriovDriver           no bound driver that can enable VFs    (ENOENT)
         └── DriverNotSupported      the driver lacks this VF setting       (EOPNOTSUPP)
 
-Each error has a stable ``code`` (never reused or renamed) and keyword fields that say
+Each error has a stable ``code``, an optional ``kind`` field naming the OpenStack error type
+the API reports (``PortNotFound``, ``PortInUse``, ``NetworkInUse`` ...), (never reused or renamed) and keyword fields that say
 where the problem is (file, section, option, field, value, path) and what would be right
 (``fix``).  ``str(err)`` is the whole human message.
 """
@@ -31,6 +34,8 @@ __all__ = [
     "Invalid",
     "NotSupported",
     "Forbidden",
+    "Unauthorized",
+    "Unavailable",
     "ConfigError",
     "HostError",
     "VfCountInvalid",
@@ -84,6 +89,14 @@ class NotSupported(SriovstackError):
 
 class Forbidden(SriovstackError):
     code = "sriovstack.forbidden"
+
+
+class Unauthorized(SriovstackError):
+    code = "sriovstack.unauthorized"
+
+
+class Unavailable(SriovstackError):
+    code = "sriovstack.unavailable"
 
 
 class ConfigError(SriovstackError, ValueError):
