@@ -16,10 +16,10 @@
         ├── NoSriovDriver           no bound driver that can enable VFs    (ENOENT)
         └── DriverNotSupported      the driver lacks this VF setting       (EOPNOTSUPP)
 
-Each error has a stable ``code``, an optional ``kind`` field naming the OpenStack error type
-the API reports (``PortNotFound``, ``PortInUse``, ``NetworkInUse`` ...), (never reused or renamed) and keyword fields that say
-where the problem is (file, section, option, field, value, path) and what would be right
-(``fix``).  ``str(err)`` is the whole human message.
+Each error has a stable ``code`` (never reused or renamed), an optional ``kind`` field naming
+the OpenStack error type the API reports (``PortNotFound``, ``PortInUse``, ``NetworkInUse``...)
+and keyword fields that say where the problem is (file, section, option, field, value, path)
+and what would be right (``fix``).  ``str(err)`` is the whole human message.
 """
 
 from __future__ import annotations
