@@ -6,6 +6,7 @@ import enum
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from sriovstack.conf.loader import read_config
 from sriovstack.conf.model import DeploymentConfig, Origin, Setting
@@ -21,6 +22,8 @@ __all__ = ["Severity", "Finding", "check_files", "check_config"]
 SRIOV_DRIVER = "sriovnicswitch"
 SRIOV_NETWORK_TYPES = ("flat", "vlan")  # the only segments sriovnicswitch binds (20.3)
 NOOP_FIREWALLS = frozenset({"noop", "neutron.agent.firewall.NoopFirewallDriver"})
+
+T = TypeVar("T")
 
 
 class Severity(enum.Enum):
@@ -75,7 +78,10 @@ class _Facts:
 
     @property
     def agent_given(self) -> bool:
-        return self.config.sriov_agent.physical_device_mappings.is_set
+        """The agent's mappings were set and parsed (a parse error is reported once, not
+        again as every physnet lacking a PF)."""
+        return (self.config.sriov_agent.physical_device_mappings.is_set
+                and self.mappings is not None)
 
     def mapped_physnets(self) -> set[str]:
         return {m.physnet for m in self.mappings or ()}
@@ -85,7 +91,9 @@ class _Facts:
         ml2 = self.config.ml2
         physnets: set[str] = set()
         if "vlan" in ml2.type_drivers.value:
-            physnets |= set(self.vlan_ranges or ())
+            if self.vlan_ranges is None:
+                return None  # unparsable ranges are reported once, not per physnet
+            physnets |= set(self.vlan_ranges)
         if "flat" in ml2.type_drivers.value:
             if "*" in ml2.flat_networks.value:
                 return None
@@ -93,7 +101,7 @@ class _Facts:
         return physnets
 
 
-def _parsed(parse: Callable[[], object], origin: Origin, out: list[Finding]) -> object:
+def _parsed(parse: Callable[[], T], origin: Origin, out: list[Finding]) -> T | None:
     try:
         return parse()
     except ConfigError as err:
@@ -110,7 +118,7 @@ def _gather(config: DeploymentConfig, sysfs_root: str, out: list[Finding]) -> _F
         _parsed(agent.excluded_vfs, agent.exclude_devices.origin, out)
     _check_spec_grammar(config, sysfs_root, out)
     specs = tuple(f for line in config.nova.device_specs for f in spec_facts(line))
-    return _Facts(config, vlan, mappings, vendors, specs)  # type: ignore[arg-type]
+    return _Facts(config, vlan, mappings, vendors, specs)
 
 
 def _check_spec_grammar(config: DeploymentConfig, sysfs_root: str, out: list[Finding]) -> None:

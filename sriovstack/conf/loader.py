@@ -75,7 +75,8 @@ class _RawIndex:
 
 
 def _group(section: str) -> str:
-    return "DEFAULT" if section.upper() == "DEFAULT" else section
+    # As oslo reads them: group names ignore case, but only "[DEFAULT]" is the default group.
+    return section if section == "DEFAULT" else section.lower()
 
 
 @contextlib.contextmanager

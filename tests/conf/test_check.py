@@ -200,3 +200,15 @@ def test_unfixed_chapter_produces_the_expected_findings(tmp_path):
         ("warning", "ml2.ini", "supported_pci_vendor_devs"),
     }
     assert any("enp5s0f1" in f.message for f in findings)
+
+
+@pytest.mark.parametrize("changes, option", [
+    (dict(ml2_conf__ini=GOOD["ml2_conf.ini"].replace("physnet1:15:20", "physnet1:15")),
+     "network_vlan_ranges"),
+    (dict(sriov_agent__ini="[sriov_nic]\nphysical_device_mappings = physnet1=enp11s0f1\n"),
+     "physical_device_mappings"),
+])
+def test_a_bad_value_is_reported_once_not_again_by_the_checks_that_need_it(
+        tmp_path, changes, option):
+    findings = check_files(deploy(tmp_path, **changes))
+    assert [f.option for f in findings] == [option]

@@ -164,3 +164,13 @@ def test_chapter_examples_load_as_the_chapter_wrote_them():
     assert config.sriov_agent.physical_device_mappings.value == ("physnet1:enp11s0f1",)
     assert config.sriov_agent.exclude_devices.value == ()
     assert config.sriov_agent.firewall_driver.value.endswith("NoopFirewallDriver")
+
+
+def test_section_names_are_read_as_oslo_reads_them(tmp_path):
+    path = write(tmp_path, "x.conf", "[ML2]\ntype_drivers = flat\n"
+                 "[default]\nscheduler_default_filters = PciPassthroughFilter\n")
+    config = load_config([path])
+    assert config.ml2.type_drivers.value == ("flat",)
+    assert config.ml2.type_drivers.origin.file == str(path)
+    # oslo takes only [DEFAULT] as the default group: [default] is an unknown section.
+    assert config.nova.enabled_filters.is_set is False
