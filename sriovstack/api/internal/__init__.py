@@ -1,0 +1,7 @@
+"""The internal API router (an empty placeholder until its owner fills it)."""
+
+from fastapi import APIRouter
+
+__all__ = ["router"]
+
+router = APIRouter()

@@ -1,0 +1,38 @@
+"""The Services bundle the API hands to handlers, and ``build_services`` that wires it.
+
+Area engineers add their service as a field of Services and one constructor line in
+build_services (tiny additive edits).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sriovstack.api.settings import ApiSettings
+from sriovstack.clock import Clock, SystemClock
+from sriovstack.db import Database
+from sriovstack.identity import IdentityService
+
+__all__ = ["Services", "build_services"]
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """Every service one API process serves, built once at start."""
+
+    settings: ApiSettings
+    db: Database
+    clock: Clock
+    identity: IdentityService
+
+
+def build_services(settings: ApiSettings, db: Database, *, clock: Clock | None = None) -> Services:
+    """Wire the services over one database and clock (the system clock unless given)."""
+    clock = clock or SystemClock()
+    identity = IdentityService(db, clock, settings.token_ttl)
+    return Services(
+        settings=settings,
+        db=db,
+        clock=clock,
+        identity=identity,
+    )

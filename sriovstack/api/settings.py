@@ -1,0 +1,48 @@
+"""ApiSettings: what one API process needs to know (public URL, database, config, limits)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from sriovstack.errors import ConfigError
+
+if TYPE_CHECKING:
+    from sriovstack.conf.model import DeploymentConfig
+
+__all__ = ["ApiSettings", "DEFAULT_MAX_BODY_BYTES"]
+
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class ApiSettings:
+    """Settings of the API: ``base_url`` is what catalogs and links advertise.
+
+    ``deployment`` is the chapter's config (nova.conf, ml2_conf.ini, ...) loaded by
+    ``sriovstack.conf.load_config``; None runs the services on their defaults.
+    """
+
+    base_url: str
+    database_url: str
+    deployment: DeploymentConfig | None = None
+    token_ttl: timedelta = timedelta(hours=1)
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    region: str = "RegionOne"
+
+    def __post_init__(self) -> None:
+        if not self.base_url.startswith(("http://", "https://")):
+            raise ConfigError(f"base URL {self.base_url!r} is not an http(s) URL",
+                              option="base_url", fix="e.g. http://controller:8080")
+        object.__setattr__(self, "base_url", self.base_url.rstrip("/"))
+        if self.token_ttl <= timedelta(0):
+            raise ConfigError(f"token lifetime {self.token_ttl} must be positive",
+                              option="token_ttl")
+        if self.max_body_bytes <= 0:
+            raise ConfigError(f"body limit {self.max_body_bytes} must be positive",
+                              option="max_body_bytes")
+
+    def url(self, path: str) -> str:
+        """The public URL of ``path`` ("/identity" → "http://host:port/identity")."""
+        return f"{self.base_url}/{path.lstrip('/')}"

@@ -1,0 +1,143 @@
+"""The database seam: the declarative Base, engines for SQLite and PostgreSQL, transactions."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import DateTime, MetaData, create_engine, event
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.pool import StaticPool
+from sqlalchemy.types import TypeDecorator
+
+from sriovstack.errors import ConfigError, Conflict, Unavailable
+
+__all__ = ["Base", "Database", "UtcDateTime", "NAMING_CONVENTION"]
+
+_LOG = logging.getLogger(__name__)
+
+# Named constraints keep Alembic migrations identical on SQLite and PostgreSQL.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+_SUPPORTED = ("sqlite", "postgresql")
+
+
+class Base(DeclarativeBase):
+    """Every table of sriovstack subclasses this (one metadata for migrations and checks)."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC timestamp on both backends (SQLite otherwise returns naive ones)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r} given for a UTC column")
+        return value.astimezone(timezone.utc)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # WAL lets readers run beside the one writer; foreign keys are off by default in SQLite.
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def _build_engine(url: str) -> Engine:
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise ConfigError(f"database URL {url!r} is not a URL", option="database",
+                          fix="use sqlite:///PATH or postgresql+psycopg://USER@HOST/DB") from exc
+    backend = parsed.get_backend_name()
+    if backend not in _SUPPORTED:
+        raise ConfigError(f"database URL {url!r}: backend {backend!r} is not supported",
+                          option="database",
+                          fix="use sqlite:///PATH or postgresql+psycopg://USER@HOST/DB")
+    if backend == "sqlite":
+        memory = parsed.database in (None, "", ":memory:")
+        kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False}}
+        if memory:
+            kwargs["poolclass"] = StaticPool
+        engine = create_engine(parsed, **kwargs)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(parsed, pool_pre_ping=True)
+
+
+class Database:
+    """One database: ``transaction()`` for work, ``create_schema()`` to bring it to head."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine: Engine = _build_engine(url)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self.engine.dialect.name
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A session that commits on exit and rolls back on any exception.
+
+        Raises Conflict for an integrity violation the service did not translate itself
+        (a duplicate name, a dangling reference) and Unavailable when the database is down.
+        """
+        session = self._sessions()
+        try:
+            yield session
+            session.commit()
+        except IntegrityError as exc:
+            session.rollback()
+            raise Conflict(f"the change clashes with existing data: {exc.orig}",
+                           kind="Conflict") from exc
+        except OperationalError as exc:
+            session.rollback()
+            raise Unavailable(f"the database is unavailable: {exc.orig}") from exc
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def create_schema(self) -> None:
+        """Bring the schema to head with Alembic, then create tables no migration covers yet."""
+        from sriovstack.db import migrations
+
+        migrations.upgrade(self.engine)
+        migrations.create_uncovered_tables(self.engine)
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+    def __repr__(self) -> str:
+        return f"Database({make_url(self.url).render_as_string(hide_password=True)!r})"

@@ -1,0 +1,162 @@
+"""Shared fixtures: a fresh database on SQLite and on PostgreSQL, a fake clock, the API client.
+
+``database`` is parametrized over ``sqlite`` (a temporary file, WAL) and ``postgresql`` (a
+throwaway database on 127.0.0.1:5432, user postgres, created once per session and emptied
+before each test).  Without a reachable PostgreSQL the ``postgresql`` cases are skipped,
+except in CI (``CI=true``) where they fail instead.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from sriovstack.api.app import create_app
+from sriovstack.api.services import Services, build_services
+from sriovstack.api.settings import ApiSettings
+from sriovstack.clock import FakeClock
+from sriovstack.db import Database
+
+PG_ADMIN_URL = os.environ.get("SRIOVSTACK_TEST_PG",
+                              "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+BASE_URL = "http://testserver"
+ADMIN_PASSWORD = "admin-secret"
+DEMO_PASSWORD = "demo-secret"
+AGENT_USER, AGENT_PASSWORD = "sriovstack-agent", "agent-secret"
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A throwaway PostgreSQL database for this session (dropped at the end)."""
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    name = f"sriovstack_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # noqa: BLE001 - any failure to reach PG means "no PG here"
+        admin.dispose()
+        message = f"PostgreSQL unreachable at {PG_ADMIN_URL}: {exc.__class__.__name__}"
+        if _in_ci():
+            pytest.fail(f"{message} (CI=true: PostgreSQL must be up)")
+        pytest.skip(message)
+    url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _empty_postgres(url: str) -> None:
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The URL of an empty database (no schema yet)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'sriovstack.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    _empty_postgres(url)
+    return url
+
+
+@pytest.fixture
+def database(database_url: str) -> Iterator[Database]:
+    """A fresh database brought to head (migrations plus the not-yet-migrated tables)."""
+    db = Database(database_url)
+    db.create_schema()
+    yield db
+    db.dispose()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def settings(database: Database) -> ApiSettings:
+    return ApiSettings(base_url=BASE_URL, database_url=database.url)
+
+
+@pytest.fixture
+def services(settings: ApiSettings, database: Database, clock: FakeClock) -> Services:
+    """Every service over the fresh database and the fake clock (identity bootstrapped)."""
+    built = build_services(settings, database, clock=clock)
+    built.identity.bootstrap(ADMIN_PASSWORD, demo_password=DEMO_PASSWORD,
+                             service_users={AGENT_USER: AGENT_PASSWORD})
+    return built
+
+
+@dataclass(frozen=True)
+class Api:
+    """An in-process client of the whole API with tokens for admin, demo and the agent user."""
+
+    client: TestClient
+    services: Services
+    clock: FakeClock
+    admin_token: str
+    demo_token: str
+    service_token: str
+    admin_project_id: str
+    demo_project_id: str
+
+    @staticmethod
+    def auth(token: str) -> dict[str, str]:
+        return {"X-Auth-Token": token}
+
+    @property
+    def admin(self) -> dict[str, str]:
+        return self.auth(self.admin_token)
+
+    @property
+    def demo(self) -> dict[str, str]:
+        return self.auth(self.demo_token)
+
+    @property
+    def service(self) -> dict[str, str]:
+        return self.auth(self.service_token)
+
+
+def password_body(user: str, password: str, project: str | None) -> dict[str, object]:
+    """The keystone v3 password-auth body openstackclient sends."""
+    auth: dict[str, object] = {"identity": {"methods": ["password"], "password": {
+        "user": {"name": user, "domain": {"name": "Default"}, "password": password}}}}
+    if project is not None:
+        auth["scope"] = {"project": {"name": project, "domain": {"name": "Default"}}}
+    return {"auth": auth}
+
+
+def issue_token(client: TestClient, user: str, password: str, project: str | None) -> str:
+    response = client.post("/identity/v3/auth/tokens", json=password_body(user, password, project))
+    assert response.status_code == 201, response.text
+    return response.headers["X-Subject-Token"]
+
+
+@pytest.fixture
+def api(settings: ApiSettings, services: Services, clock: FakeClock) -> Iterator[Api]:
+    """The API in process over the fresh database, with admin/demo/agent tokens issued."""
+    with TestClient(create_app(settings, services)) as client:
+        tokens = services.identity.tokens
+        admin = issue_token(client, "admin", ADMIN_PASSWORD, "admin")
+        demo = issue_token(client, "demo", DEMO_PASSWORD, "demo")
+        agent = issue_token(client, AGENT_USER, AGENT_PASSWORD, "service")
+        yield Api(client, services, clock, admin, demo, agent,
+                  tokens.validate(admin).project.id,  # type: ignore[union-attr]
+                  tokens.validate(demo).project.id)  # type: ignore[union-attr]
