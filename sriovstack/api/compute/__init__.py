@@ -1,12 +1,7 @@
-"""The compute API (nova v2.1, microversion 2.1 only) under /compute."""
+"""The compute API router (an empty placeholder until its owner fills it)."""
 
-from fastapi import APIRouter, Depends
-
-from sriovstack.api.compute import flavors, hypervisors, servers, versions
+from fastapi import APIRouter
 
 __all__ = ["router"]
 
 router = APIRouter()
-router.include_router(versions.router)
-for _part in (flavors.router, servers.router, hypervisors.router):
-    router.include_router(_part, prefix="/v2.1", dependencies=[Depends(versions.negotiate)])
