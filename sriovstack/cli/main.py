@@ -19,6 +19,7 @@ __all__ = ["main", "build_parser"]
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from sriovstack.cli import api as api_cmd
     from sriovstack.cli import config as config_cmd
     from sriovstack.cli import host as host_cmd
 
@@ -28,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
         "whitelists, networks, scheduling and attachment.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (host_cmd, config_cmd):
+    for module in (host_cmd, config_cmd, api_cmd):
         module.register(sub)
     return parser
 

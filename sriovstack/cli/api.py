@@ -1,0 +1,176 @@
+"""The ``sriovstack api`` and ``sriovstack db`` command groups: serve, bootstrap, upgrade."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from sriovstack.errors import ConfigError, Invalid
+
+__all__ = ["register", "app_from_environment", "ServeOptions", "parse_listen"]
+
+_ENV = "SRIOVSTACK_API_SERVE"  # how `api serve` hands its options to each uvicorn worker
+_DEFAULT_STATE = Path("/var/lib/sriovstack")
+
+
+@dataclass(frozen=True, slots=True)
+class ServeOptions:
+    """What one API process needs; serialised to the workers through the environment."""
+
+    database_url: str
+    base_url: str
+    config_files: tuple[str, ...] = ()
+
+    def to_json(self) -> str:
+        return json.dumps({"database_url": self.database_url, "base_url": self.base_url,
+                           "config_files": list(self.config_files)})
+
+    @classmethod
+    def from_json(cls, text: str) -> ServeOptions:
+        data = json.loads(text)
+        return cls(data["database_url"], data["base_url"], tuple(data["config_files"]))
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[::1]:8080`` for IPv6) → (host, port); Invalid otherwise."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise Invalid(f"--listen {text!r} is not HOST:PORT", field="--listen",
+                      fix="e.g. --listen 127.0.0.1:8080 or --listen [::]:8080")
+    return host.strip("[]"), int(port)
+
+
+def _database_url(args: argparse.Namespace) -> str:
+    if args.database:
+        return str(args.database)
+    state = Path(args.state_dir)
+    try:
+        state.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create the state directory {state}: {exc.strerror}",
+                          option="--state-dir", fix="pass --state-dir or --database") from exc
+    return f"sqlite:///{state / 'sriovstack.db'}"
+
+
+def _build(options: ServeOptions) -> Any:
+    from sriovstack.api.app import create_app
+    from sriovstack.api.services import build_services
+    from sriovstack.api.settings import ApiSettings
+    from sriovstack.conf import load_config
+    from sriovstack.db import Database
+
+    deployment = load_config(options.config_files) if options.config_files else None
+    settings = ApiSettings(base_url=options.base_url, database_url=options.database_url,
+                           deployment=deployment)
+    return create_app(settings, build_services(settings, Database(options.database_url)))
+
+
+def app_from_environment() -> Any:
+    """The uvicorn factory each worker calls (options come from ``api serve``)."""
+    text = os.environ.get(_ENV)
+    if not text:
+        raise ConfigError(f"{_ENV} is not set: start the API with `sriovstack api serve`")
+    return _build(ServeOptions.from_json(text))
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from sriovstack.db import Database
+
+    host, port = parse_listen(args.listen)
+    if args.workers < 1:
+        raise Invalid(f"--workers {args.workers} must be at least 1", field="--workers")
+    url = _database_url(args)
+    display_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    options = ServeOptions(url, args.base_url or f"http://{display_host}:{port}",
+                           tuple(str(f) for f in args.config_file))
+    _build(options)  # fail fast on bad config before any worker starts
+    db = Database(url)
+    db.create_schema()  # once, here: workers never race on migrations
+    db.dispose()
+    os.environ[_ENV] = options.to_json()
+    uvicorn.run("sriovstack.cli.api:app_from_environment", factory=True, host=host, port=port,
+                workers=args.workers, log_level=args.log_level, proxy_headers=True)
+    return 0
+
+
+def _bootstrap(args: argparse.Namespace) -> int:
+    from sriovstack.clock import SystemClock
+    from sriovstack.db import Database
+    from sriovstack.identity import IdentityService
+
+    password = args.admin_password or os.environ.get("SRIOVSTACK_ADMIN_PASSWORD", "")
+    if not password:
+        raise Invalid("no admin password given", field="--admin-password",
+                      fix="pass --admin-password or set SRIOVSTACK_ADMIN_PASSWORD")
+    service_users = dict(_service_user(text) for text in args.service_user)
+    db = Database(_database_url(args))
+    db.create_schema()
+    identity = IdentityService(db, SystemClock(), token_ttl=timedelta(hours=1))
+    result = identity.bootstrap(password, demo_password=args.demo_password,
+                                service_users=service_users)
+    out = Console(highlight=False)
+    out.print(f"bootstrapped: projects {', '.join(p.name for p in result.projects)}; users "
+              f"admin, demo{''.join(', ' + u.name for u in result.service_users)}")
+    return 0
+
+
+def _service_user(text: str) -> tuple[str, str]:
+    name, sep, password = text.partition(":")
+    if not sep or not name or not password:
+        raise Invalid(f"--service-user {text!r} is not NAME:PASSWORD", field="--service-user")
+    return name, password
+
+
+def _upgrade(args: argparse.Namespace) -> int:
+    from sriovstack.db import Database, migrations
+
+    db = Database(_database_url(args))
+    db.create_schema()
+    Console(highlight=False).print(f"database at revision {migrations.current_revision(db.engine)}")
+    return 0
+
+
+def _add_database_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--database", metavar="URL",
+                        help="sqlite:///PATH or postgresql+psycopg://USER@HOST/DB "
+                             "(default: sriovstack.db in the state directory)")
+    parser.add_argument("--state-dir", type=Path, default=_DEFAULT_STATE, metavar="DIR",
+                        help=f"state directory (default {_DEFAULT_STATE})")
+
+
+def register(subparsers: Any) -> None:
+    """Add ``api`` (serve, bootstrap) and ``db`` (upgrade) to the top-level parser."""
+    api = subparsers.add_parser("api", help="the control-plane HTTP API")
+    sub = api.add_subparsers(dest="api_command", metavar="SUBCOMMAND", required=True)
+    serve = sub.add_parser("serve", help="serve the OpenStack-compatible API")
+    serve.add_argument("--config-file", action="append", default=[], metavar="FILE",
+                       help="nova.conf, ml2_conf.ini, sriov_agent.ini ... (repeatable)")
+    _add_database_options(serve)
+    serve.add_argument("--listen", default="127.0.0.1:8080", metavar="HOST:PORT")
+    serve.add_argument("--workers", type=int, default=1, metavar="N")
+    serve.add_argument("--base-url", metavar="URL",
+                       help="public URL for the catalog (default http://HOST:PORT)")
+    serve.add_argument("--log-level", default="info",
+                       choices=["critical", "error", "warning", "info", "debug"])
+    serve.set_defaults(func=_serve)
+    boot = sub.add_parser("bootstrap", help="create the Default domain, projects, users, roles")
+    _add_database_options(boot)
+    boot.add_argument("--admin-password", help="(or SRIOVSTACK_ADMIN_PASSWORD)")
+    boot.add_argument("--demo-password", help="(default: the admin password)")
+    boot.add_argument("--service-user", action="append", default=[], metavar="NAME:PASSWORD",
+                      help="a service user for agents (repeatable)")
+    boot.set_defaults(func=_bootstrap)
+    db = subparsers.add_parser("db", help="the control-plane database")
+    dsub = db.add_subparsers(dest="db_command", metavar="SUBCOMMAND", required=True)
+    up = dsub.add_parser("upgrade", help="bring the schema to the newest migration")
+    _add_database_options(up)
+    up.set_defaults(func=_upgrade)
