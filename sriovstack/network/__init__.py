@@ -1,0 +1,22 @@
+"""The network service (ML2): networks, subnets, IPAM, ports, binding, security groups, agents."""
+
+from sriovstack.network.agents import Agent, AgentReport
+from sriovstack.network.config import Ml2Settings, ml2_settings
+from sriovstack.network.mechanisms import SRIOV_AGENT_TYPE
+from sriovstack.network.security_groups import (RuleSpec, SecurityGroup, SecurityGroupRule,
+                                                SecurityGroupSpec)
+from sriovstack.network.service import NetworkService
+from sriovstack.network.types import (UNSET, BindingProfile, Caller, FixedIp, FixedIpRequest,
+                                      HostRoute, IpRange, Network, NetworkSpec, NetworkType,
+                                      NetworkUpdate, Port, PortBinding, PortRequest, PortSpec,
+                                      PortStatus, PortUpdate, ProviderSpec, Segment, Subnet,
+                                      SubnetSpec, SubnetUpdate, VifType, VnicType)
+
+__all__ = [
+    "NetworkService", "Ml2Settings", "ml2_settings", "SRIOV_AGENT_TYPE", "Agent", "AgentReport",
+    "Caller", "VnicType", "PortStatus", "VifType", "NetworkType", "Segment", "ProviderSpec",
+    "Network", "NetworkSpec", "NetworkUpdate", "IpRange", "HostRoute", "Subnet", "SubnetSpec",
+    "SubnetUpdate", "FixedIp", "FixedIpRequest", "BindingProfile", "PortBinding", "Port",
+    "PortSpec", "PortUpdate", "PortRequest", "SecurityGroup", "SecurityGroupRule",
+    "SecurityGroupSpec", "RuleSpec", "UNSET",
+]

@@ -1,0 +1,164 @@
+"""A port's addresses: MAC generation (fa:16:3e:xx:xx:xx, unique per network) and fixed-IP
+allocation from the network's subnets."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import secrets
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from sriovstack.db.models.network import IpAllocationRow, PortRow, SubnetRow
+from sriovstack.errors import Conflict, Invalid
+from sriovstack.network import ipam
+from sriovstack.network.types import FixedIp, FixedIpRequest, IpRange
+
+__all__ = ["BASE_MAC", "random_mac", "choose_mac", "allocate_fixed_ips", "release_fixed_ips",
+           "fixed_ips_of"]
+
+BASE_MAC = "fa:16:3e"  # neutron's base_mac prefix
+_MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
+
+
+def random_mac() -> str:
+    return BASE_MAC + "".join(f":{b:02x}" for b in secrets.token_bytes(3))
+
+
+def choose_mac(session: Session, network_id: str, requested: str | None) -> str:
+    """The requested MAC (checked: unicast, unused on the network) or a fresh random one.
+
+    Raises Invalid for a malformed/multicast MAC and Conflict (MacAddressInUse) when taken.
+    """
+    def taken(mac: str) -> bool:
+        return session.scalar(select(PortRow.id).where(PortRow.network_id == network_id,
+                                                       PortRow.mac_address == mac)) is not None
+    if requested is None:
+        for _attempt in range(16):
+            mac = random_mac()
+            if not taken(mac):
+                return mac
+        raise Conflict(f"Unable to generate a unique mac on network {network_id}.",
+                       kind="MacAddressGenerationFailure", value=network_id)
+    mac = requested.strip().lower().replace("-", ":")
+    if not _MAC.match(mac) or int(mac[:2], 16) & 1 or mac == "00:00:00:00:00:00":
+        raise Invalid(f"Invalid input for mac_address. Reason: '{requested}' is not a valid "
+                      "unicast MAC address.", kind="InvalidInput", field="mac_address",
+                      value=requested, fix="write six hex octets, e.g. fa:16:3e:12:34:56")
+    if taken(mac):
+        raise Conflict(f"Unable to complete operation for network {network_id}. The mac "
+                       f"address {mac} is in use.", kind="MacAddressInUse",
+                       field="mac_address", value=mac, fix="omit mac_address to get a new one")
+    return mac
+
+
+def _used(session: Session, subnet_id: str) -> set[str]:
+    return set(session.scalars(select(IpAllocationRow.ip_address)
+                               .where(IpAllocationRow.subnet_id == subnet_id)))
+
+
+def _pools(subnet: SubnetRow) -> list[IpRange]:
+    return [IpRange(p["start"], p["end"]) for p in subnet.allocation_pools]
+
+
+def _next_free(session: Session, subnet: SubnetRow) -> str | None:
+    return ipam.first_free(_pools(subnet), _used(session, subnet.id))
+
+
+def _exhausted(network_id: str) -> Conflict:
+    return Conflict(f"No more IP addresses available on network {network_id}.",
+                    kind="IpAddressGenerationFailure", field="fixed_ips", value=network_id,
+                    fix="add a subnet or free addresses")
+
+
+def _default_ips(session: Session, network_id: str,
+                 subnets: list[SubnetRow]) -> list[FixedIp]:
+    """One address from the first IPv4 subnet with room and one from the first IPv6 one."""
+    chosen: list[FixedIp] = []
+    for version in (4, 6):
+        candidates = [s for s in subnets if s.ip_version == version]
+        for subnet in candidates:
+            address = _next_free(session, subnet)
+            if address is not None:
+                chosen.append(FixedIp(subnet.id, address))
+                break
+        else:
+            if candidates:
+                raise _exhausted(network_id)
+    return chosen
+
+
+def _requested_ip(session: Session, network_id: str, subnets: list[SubnetRow],
+                  item: FixedIpRequest, taken: set[tuple[str, str]]) -> FixedIp:
+    by_id = {s.id: s for s in subnets}
+    if item.subnet_id is not None and item.subnet_id not in by_id:
+        raise Invalid(f"Invalid input for operation: subnet {item.subnet_id} is not on "
+                      f"network {network_id}.", kind="InvalidInput", field="fixed_ips",
+                      value=item.subnet_id, fix="use a subnet of the port's network")
+    if item.ip_address is None:
+        assert item.subnet_id is not None
+        subnet = by_id[item.subnet_id]
+        address = ipam.first_free(_pools(subnet), _used(session, subnet.id)
+                                  | {ip for sid, ip in taken if sid == subnet.id})
+        if address is None:
+            raise _exhausted(network_id)
+        return FixedIp(subnet.id, address)
+    if item.subnet_id is not None:
+        subnet = by_id[item.subnet_id]
+    else:
+        subnet = _subnet_holding(network_id, subnets, item.ip_address)
+    address = ipam.check_address(item.ip_address, subnet.cidr)
+    if address in _used(session, subnet.id) or (subnet.id, address) in taken:
+        raise Conflict(f"IP address {address} already allocated in subnet {subnet.id}",
+                       kind="IpAddressAlreadyAllocated", field="fixed_ips", value=address,
+                       fix="choose another address or omit ip_address")
+    return FixedIp(subnet.id, address)
+
+
+def _subnet_holding(network_id: str, subnets: list[SubnetRow], address: str) -> SubnetRow:
+    try:
+        addr = ipaddress.ip_address(address)
+    except ValueError:
+        addr = None
+    for subnet in subnets:
+        if addr is not None and addr in ipaddress.ip_network(subnet.cidr):
+            return subnet
+    raise Invalid(f"IP address {address} is not a valid IP for any of the subnets on the "
+                  f"network {network_id}.", kind="InvalidIpForNetwork", field="fixed_ips",
+                  value=address, fix="choose an address inside one of the network's subnets")
+
+
+def allocate_fixed_ips(session: Session, port_id: str, network_id: str,
+                       requested: tuple[FixedIpRequest, ...] | None) -> tuple[FixedIp, ...]:
+    """Allocate and record the port's addresses; None = the default choice, () = none."""
+    subnets = list(session.scalars(select(SubnetRow).where(SubnetRow.network_id == network_id)
+                                   .order_by(SubnetRow.created_at, SubnetRow.id)))
+    if requested is None:
+        chosen = _default_ips(session, network_id, subnets)
+    else:
+        chosen = []
+        taken: set[tuple[str, str]] = set()
+        for item in requested:
+            fixed = _requested_ip(session, network_id, subnets, item, taken)
+            taken.add((fixed.subnet_id, fixed.ip_address))
+            chosen.append(fixed)
+    session.add_all(IpAllocationRow(subnet_id=f.subnet_id, ip_address=f.ip_address,
+                                    port_id=port_id, position=i) for i, f in enumerate(chosen))
+    session.flush()
+    return tuple(chosen)
+
+
+def release_fixed_ips(session: Session, port_id: str) -> None:
+    session.execute(delete(IpAllocationRow).where(IpAllocationRow.port_id == port_id))
+
+
+def fixed_ips_of(session: Session, port_ids: list[str]) -> dict[str, tuple[FixedIp, ...]]:
+    found: dict[str, list[FixedIp]] = {pid: [] for pid in port_ids}
+    if port_ids:
+        rows = session.scalars(select(IpAllocationRow)
+                               .where(IpAllocationRow.port_id.in_(port_ids))
+                               .order_by(IpAllocationRow.position))
+        for row in rows:
+            found[row.port_id].append(FixedIp(row.subnet_id, row.ip_address))
+    return {pid: tuple(ips) for pid, ips in found.items()}

@@ -1,0 +1,149 @@
+"""The agents registry: heartbeats from compute and NIC Switch agents, liveness by
+agent_down_time, and the per-host view the mechanism drivers bind against."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sriovstack.db.models.network import AgentRow
+from sriovstack.errors import Forbidden, Invalid, NotFound
+from sriovstack.network.mechanisms import AgentState
+from sriovstack.network.scope import Env, new_id, sees_all
+from sriovstack.network.types import Caller
+
+__all__ = ["AgentReport", "Agent", "Agents", "agent_states"]
+
+
+@dataclass(frozen=True, slots=True)
+class AgentReport:
+    """One heartbeat. ``device_mappings``: ``(physnet, (pf netdev, ...))`` pairs (NIC Switch
+    agent); ``devices``: VFs in use."""
+
+    host: str
+    agent_type: str
+    binary: str
+    device_mappings: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    devices: int = 0
+    extensions: tuple[str, ...] = ()
+    start_flag: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Agent:
+    id: str
+    host: str
+    agent_type: str
+    binary: str
+    topic: str
+    alive: bool
+    admin_state_up: bool
+    device_mappings: tuple[tuple[str, tuple[str, ...]], ...]
+    devices: int
+    extensions: tuple[str, ...]
+    created_at: datetime
+    started_at: datetime
+    heartbeat_at: datetime
+
+
+def _configurations(report: AgentReport) -> dict[str, object]:
+    return {"device_mappings": {p: list(devs) for p, devs in report.device_mappings},
+            "devices": report.devices, "extensions": list(report.extensions)}
+
+
+def _alive(row: AgentRow, now: datetime, down_time: int) -> bool:
+    return now - row.heartbeat_at < timedelta(seconds=down_time)
+
+
+def _to_agent(row: AgentRow, now: datetime, down_time: int) -> Agent:
+    conf = row.configurations
+    return Agent(id=row.id, host=row.host, agent_type=row.agent_type, binary=row.binary,
+                 topic=row.topic, alive=_alive(row, now, down_time),
+                 admin_state_up=row.admin_state_up,
+                 device_mappings=tuple((p, tuple(d)) for p, d in
+                                       conf.get("device_mappings", {}).items()),
+                 devices=int(conf.get("devices", 0)),
+                 extensions=tuple(conf.get("extensions", ())), created_at=row.created_at,
+                 started_at=row.started_at, heartbeat_at=row.heartbeat_at)
+
+
+def agent_states(session: Session, host: str, now: datetime,
+                 down_time: int) -> tuple[AgentState, ...]:
+    """The agents on ``host`` as the mechanism drivers see them."""
+    rows = session.scalars(select(AgentRow).where(AgentRow.host == host)).all()
+    return tuple(AgentState(row.agent_type, _alive(row, now, down_time) and row.admin_state_up,
+                            tuple(row.configurations.get("device_mappings", {})))
+                 for row in rows)
+
+
+class Agents:
+    """Heartbeats in, agent list/show out (admin and service users only, as in neutron)."""
+
+    def __init__(self, env: Env) -> None:
+        self._env = env
+
+    def record_heartbeat(self, report: AgentReport) -> Agent:
+        """Create or refresh the (host, agent_type) agent; Invalid for an empty host/type."""
+        if not report.host or not report.agent_type:
+            raise Invalid("an agent heartbeat needs a host and an agent_type", field="host",
+                          value=report.host, fix="send host and agent_type")
+        now = self._env.clock.now()
+        with self._env.db.transaction() as session:
+            row = session.scalar(select(AgentRow).where(AgentRow.host == report.host,
+                                                        AgentRow.agent_type == report.agent_type))
+            if row is None:
+                row = AgentRow(id=new_id(), host=report.host, agent_type=report.agent_type,
+                               binary=report.binary, topic="N/A", admin_state_up=True,
+                               configurations=_configurations(report), created_at=now,
+                               started_at=now, heartbeat_at=now)
+                session.add(row)
+            else:
+                row.binary = report.binary
+                row.configurations = _configurations(report)
+                row.heartbeat_at = now
+                if report.start_flag:
+                    row.started_at = now
+            session.flush()
+            return _to_agent(row, now, self._env.settings.agent_down_time)
+
+    def list(self, caller: Caller) -> list[Agent]:
+        _require_admin(caller)
+        now = self._env.clock.now()
+        with self._env.db.transaction() as session:
+            rows = session.scalars(select(AgentRow).order_by(AgentRow.host, AgentRow.agent_type))
+            return [_to_agent(row, now, self._env.settings.agent_down_time) for row in rows]
+
+    def get(self, caller: Caller, agent_id: str) -> Agent:
+        _require_admin(caller)
+        with self._env.db.transaction() as session:
+            row = session.get(AgentRow, agent_id)
+            if row is None:
+                raise NotFound(f"Agent {agent_id} could not be found.", kind="AgentNotFound",
+                               field="agent_id", value=agent_id)
+            return _to_agent(row, self._env.clock.now(), self._env.settings.agent_down_time)
+
+    def delete(self, caller: Caller, agent_id: str) -> None:
+        _require_admin(caller)
+        with self._env.db.transaction() as session:
+            row = session.get(AgentRow, agent_id)
+            if row is None:
+                raise NotFound(f"Agent {agent_id} could not be found.", kind="AgentNotFound",
+                               field="agent_id", value=agent_id)
+            session.delete(row)
+
+    def live_agents(self, host: str) -> list[Agent]:
+        """The agents on ``host`` whose last heartbeat is newer than agent_down_time."""
+        now = self._env.clock.now()
+        with self._env.db.transaction() as session:
+            rows = session.scalars(select(AgentRow).where(AgentRow.host == host))
+            agents = [_to_agent(row, now, self._env.settings.agent_down_time) for row in rows]
+            return [agent for agent in agents if agent.alive]
+
+
+def _require_admin(caller: Caller) -> None:
+    if not sees_all(caller):
+        raise Forbidden("the agents API is admin only", kind="PolicyNotAuthorized",
+                        fix="use an admin or service account")

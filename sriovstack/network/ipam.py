@@ -1,0 +1,173 @@
+"""Pure IPAM: subnet CIDR, gateway and allocation-pool rules, overlap checks, address picking."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from sriovstack.errors import Conflict, Invalid
+from sriovstack.network.types import IpRange
+
+__all__ = ["SubnetPlan", "plan_subnet", "check_overlap", "check_address", "first_free",
+           "in_pools"]
+
+IpNet = ipaddress.IPv4Network | ipaddress.IPv6Network
+IpAddr = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+@dataclass(frozen=True, slots=True)
+class SubnetPlan:
+    """A checked subnet layout: normalised CIDR, gateway (or None) and pools."""
+
+    cidr: str
+    ip_version: int
+    gateway_ip: str | None
+    allocation_pools: tuple[IpRange, ...]
+
+
+def _bad(field: str, value: object, message: str, fix: str) -> Invalid:
+    return Invalid(f"Invalid input for {field}. Reason: {message}.", fix=fix, field=field,
+                   value=value, kind="InvalidInput")
+
+
+def _network(cidr: str, ip_version: int) -> IpNet:
+    try:
+        net = ipaddress.ip_network(cidr, strict=True)
+    except ValueError as exc:
+        raise _bad("cidr", cidr, f"'{cidr}' is not a valid IP subnet ({exc})",
+                   "write the network address and prefix, e.g. 10.0.0.0/24") from exc
+    if net.version != ip_version:
+        raise _bad("ip_version", ip_version, f"cidr {cidr} is not an IPv{ip_version} subnet",
+                   f"set ip_version to {net.version} or give an IPv{ip_version} cidr")
+    return net
+
+
+def _address(field: str, text: str, net: IpNet) -> IpAddr:
+    try:
+        addr = ipaddress.ip_address(text)
+    except ValueError as exc:
+        raise _bad(field, text, f"'{text}' is not a valid IP address",
+                   "write a dotted IPv4 or an IPv6 address") from exc
+    if addr not in net:
+        raise _bad(field, text, f"{text} is not in subnet {net}",
+                   f"choose an address inside {net}")
+    return addr
+
+
+def _host_range(net: IpNet) -> tuple[IpAddr, IpAddr]:
+    """The usable hosts: IPv4 drops network and broadcast except on /31 and /32."""
+    if net.version == 4 and net.prefixlen < 31:
+        return net.network_address + 1, net.broadcast_address - 1
+    if net.version == 6 and net.prefixlen < 127:
+        return net.network_address + 1, net.broadcast_address
+    return net.network_address, net.broadcast_address
+
+
+def _default_pools(net: IpNet, gateway: IpAddr | None) -> tuple[IpRange, ...]:
+    first, last = _host_range(net)
+    pools: list[tuple[IpAddr, IpAddr]] = [(first, last)]
+    if gateway is not None and first <= gateway <= last:
+        pools = [(first, gateway - 1), (gateway + 1, last)]
+    return tuple(IpRange(str(a), str(b)) for a, b in pools if a <= b)
+
+
+def _checked_pools(pools: Iterable[IpRange], net: IpNet,
+                   gateway: IpAddr | None) -> tuple[IpRange, ...]:
+    spans: list[tuple[IpAddr, IpAddr]] = []
+    for pool in pools:
+        start = _address("allocation_pools", pool.start, net)
+        end = _address("allocation_pools", pool.end, net)
+        if end < start:
+            raise _bad("allocation_pools", f"{pool.start}-{pool.end}",
+                       f"pool end {pool.end} is before its start {pool.start}",
+                       "write the lower address as start")
+        if gateway is not None and start <= gateway <= end:
+            raise Conflict(f"Gateway ip {gateway} conflicts with allocation pool "
+                           f"{pool.start}-{pool.end}.", kind="GatewayConflictWithAllocationPools",
+                           fix="move the gateway out of the pool or split the pool",
+                           field="gateway_ip", value=str(gateway))
+        spans.append((start, end))
+    spans.sort()
+    for (a0, a1), (b0, b1) in zip(spans, spans[1:]):
+        if b0 <= a1:
+            raise _bad("allocation_pools", f"{b0}-{b1}", f"pool {b0}-{b1} overlaps {a0}-{a1}",
+                       "make the pools disjoint")
+    return tuple(IpRange(str(a), str(b)) for a, b in spans)
+
+
+def plan_subnet(cidr: str, ip_version: int, gateway_ip: str | None, gateway_given: bool,
+                pools: tuple[IpRange, ...] | None) -> SubnetPlan:
+    """Check a subnet request; default gateway = first host, pools = the rest of the hosts.
+
+    ``gateway_given`` False means "pick the default"; True with None means "no gateway".
+    Raises Invalid (400) naming the field; Conflict when the gateway sits in a given pool.
+    """
+    if ip_version not in (4, 6):
+        raise _bad("ip_version", ip_version, f"{ip_version} is not 4 or 6", "use 4 or 6")
+    net = _network(cidr, ip_version)
+    gateway: IpAddr | None
+    if gateway_given:
+        gateway = None if gateway_ip is None else _address("gateway_ip", gateway_ip, net)
+    else:
+        gateway = _host_range(net)[0] if net.num_addresses > 2 else None
+    plan_pools = _default_pools(net, gateway) if pools is None \
+        else _checked_pools(pools, net, gateway)
+    return SubnetPlan(str(net), ip_version, None if gateway is None else str(gateway),
+                      plan_pools)
+
+
+def check_overlap(cidr: str, others: Iterable[tuple[str, str]]) -> None:
+    """Raise Invalid when ``cidr`` overlaps a (subnet_id, cidr) of the same network.
+
+    The message says "overlaps with another subnet": tempest retries the next CIDR on it.
+    """
+    net = ipaddress.ip_network(cidr)
+    for subnet_id, other in others:
+        other_net = ipaddress.ip_network(other)
+        if other_net.version == net.version and net.overlaps(other_net):
+            raise Invalid(f"Invalid input for operation: Requested subnet with cidr: {cidr} "
+                          f"for network overlaps with another subnet ({subnet_id}, {other}).",
+                          kind="InvalidInput", field="cidr", value=cidr,
+                          fix="choose a CIDR that no other subnet of the network covers")
+
+
+def in_pools(address: str, pools: Iterable[IpRange]) -> bool:
+    addr = ipaddress.ip_address(address)
+    return any(ipaddress.ip_address(p.start) <= addr <= ipaddress.ip_address(p.end)
+               for p in pools)
+
+
+def check_address(address: str, cidr: str) -> str:
+    """The canonical text of ``address``; Invalid (InvalidIpForSubnet) if outside ``cidr``."""
+    try:
+        addr = ipaddress.ip_address(address)
+    except ValueError as exc:
+        raise Invalid(f"Invalid input for ip_address. Reason: '{address}' is not a valid IP "
+                      "address.", kind="InvalidInput", field="fixed_ips", value=address,
+                      fix="write a dotted IPv4 or an IPv6 address") from exc
+    if addr not in ipaddress.ip_network(cidr):
+        raise Invalid(f"IP address {address} is not a valid IP for the specified subnet.",
+                      kind="InvalidIpForSubnet", field="fixed_ips", value=address,
+                      fix=f"choose an address inside {cidr}")
+    return str(addr)
+
+
+def _walk(pools: Iterable[IpRange]) -> Iterator[IpAddr]:
+    for pool in pools:
+        addr, end = ipaddress.ip_address(pool.start), ipaddress.ip_address(pool.end)
+        while addr <= end:
+            yield addr
+            addr += 1
+
+
+def first_free(pools: Iterable[IpRange], used: set[str]) -> str | None:
+    """The lowest pool address not in ``used`` (text form), or None when the pools are full.
+
+    Sequential rather than neutron's random pick: reproducible, and the caller's unique
+    (subnet, address) constraint settles races either way.
+    """
+    for addr in _walk(pools):
+        if str(addr) not in used:
+            return str(addr)
+    return None

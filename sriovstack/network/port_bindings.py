@@ -1,0 +1,132 @@
+"""Binding ports to hosts (ML2: drivers in order, first binder wins), unbinding, device
+up/down reports from the hosts' agents, and the PCI request compute builds from a port."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sriovstack.db.models.network import PortRow
+from sriovstack.errors import Conflict, NotFound
+from sriovstack.network import binding
+from sriovstack.network.agents import agent_states
+from sriovstack.network.mechanisms import BindRequest, MechanismDriver
+from sriovstack.network.networks import segment_of
+from sriovstack.network.ports import (check_vnic, load_port_row, network_of, profile_json,
+                                      to_ports)
+from sriovstack.network.scope import Env
+from sriovstack.network.types import (BindingProfile, Caller, Port, PortRequest, VifType,
+                                      VnicType)
+
+__all__ = ["PortBindings"]
+
+
+def _not_found(port_id: str) -> NotFound:
+    return NotFound(f"Port {port_id} could not be found.", kind="PortNotFound",
+                    field="port_id", value=port_id)
+
+
+class PortBindings:
+    """Binding and device state of ports; used by compute in process and by the API."""
+
+    def __init__(self, env: Env, drivers: Sequence[MechanismDriver]) -> None:
+        self._env = env
+        self._drivers = tuple(drivers)
+
+    def rebind(self, session: Session, row: PortRow) -> None:
+        """Run the binding loop for ``row`` (its host is set) and store the outcome.
+
+        Never raises for a refusal: the port records ``binding_failed`` and why.
+        """
+        profile = row.binding_profile
+        request = BindRequest(
+            vnic_type=VnicType(row.vnic_type), host=row.binding_host,
+            profile=BindingProfile(profile.get("pci_slot"), profile.get("pci_vendor_info"),
+                                   profile.get("physical_network")),
+            segment=segment_of(network_of(session, row)),
+            agents=agent_states(session, row.binding_host, self._env.clock.now(),
+                                self._env.settings.agent_down_time))
+        result = binding.bind(self._drivers, request)
+        row.vif_type = str(result.vif_type)
+        row.vif_details = dict(result.vif_details)
+        row.device_up = result.device_up
+        row.binding_failure = result.failure
+
+    def bind_port(self, port_id: str, host: str, device_id: str, device_owner: str,
+                  profile: BindingProfile) -> Port:
+        """Bind the port to ``host`` for ``device_id`` (compute's call, service rights).
+
+        The outcome is stored either way; when no driver binds, raises Conflict
+        (kind PortBindingFailed) whose message names every driver's reason.
+        """
+        with self._env.db.transaction() as session:
+            row = session.get(PortRow, port_id)
+            if row is None:
+                raise _not_found(port_id)
+            row.binding_host, row.device_id, row.device_owner = host, device_id, device_owner
+            row.binding_profile = profile_json(profile)
+            self.rebind(session, row)
+            row.updated_at = self._env.clock.now()
+            row.revision_number += 1
+            session.flush()
+            port = to_ports(session, [row])[0]
+        if port.binding.vif_type is VifType.BINDING_FAILED:
+            raise Conflict(port.binding.failure or f"Binding failed for port {port_id}",
+                           kind="PortBindingFailed", field="port_id", value=port_id,
+                           host=host, fix="check the host's agents and the network's physnet")
+        return port
+
+    def unbind_port(self, port_id: str) -> Port:
+        """Clear host, profile and device: vif_type unbound, status DOWN (idempotent)."""
+        with self._env.db.transaction() as session:
+            row = session.get(PortRow, port_id)
+            if row is None:
+                raise _not_found(port_id)
+            row.binding_host, row.binding_profile = "", {}
+            row.vif_type, row.vif_details = str(VifType.UNBOUND), {}
+            row.binding_failure, row.device_up = None, False
+            row.device_id, row.device_owner = "", ""
+            row.updated_at = self._env.clock.now()
+            row.revision_number += 1
+            session.flush()
+            return to_ports(session, [row])[0]
+
+    def port_request(self, caller: Caller, port_id: str) -> PortRequest:
+        """What compute asks the scheduler for: NotFound (404), NotSupported for macvtap
+        (20.9), Conflict PortInUse when a device already owns the port."""
+        with self._env.db.transaction() as session:
+            row = load_port_row(session, caller, port_id)
+            vnic = VnicType(row.vnic_type)
+            check_vnic(vnic)
+            if row.device_id:
+                raise Conflict(f"Port {port_id} is still in use by {row.device_id}.",
+                               kind="PortInUse", field="port_id", value=port_id,
+                               fix="detach it from that server or create another port")
+            segment = segment_of(network_of(session, row))
+            return PortRequest(port_id=row.id, vnic_type=vnic, physnet=segment.physnet,
+                               network_type=segment.network_type,
+                               segmentation_id=segment.segmentation_id)
+
+    def set_device_status(self, host: str, mac: str, pci_slot: str | None, up: bool) -> Port:
+        """The host's SR-IOV agent saw the (mac, pci_slot) device up or down.
+
+        The port must be bound to ``host``; NotFound otherwise (the agent is told it is
+        stale). ACTIVE follows when bound, up and admin_state_up.
+        """
+        with self._env.db.transaction() as session:
+            rows = session.scalars(select(PortRow).where(PortRow.mac_address == mac.lower(),
+                                                         PortRow.binding_host == host)).all()
+            match = [r for r in rows if pci_slot is None
+                     or r.binding_profile.get("pci_slot") == pci_slot]
+            if len(match) != 1:
+                raise NotFound(f"No port with MAC {mac} and pci_slot {pci_slot} is bound to "
+                               f"host {host}.", kind="PortNotFound", field="mac", value=mac)
+            row = match[0]
+            if row.device_up != up:
+                row.device_up = up
+                row.updated_at = self._env.clock.now()
+                row.revision_number += 1
+            session.flush()
+            return to_ports(session, [row])[0]

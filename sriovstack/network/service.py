@@ -1,0 +1,85 @@
+"""NetworkService: the one object other parts hold, wiring networks, subnets, ports, binding,
+security groups and agents over one database and one set of ML2 settings."""
+
+from __future__ import annotations
+
+from sriovstack.db import Database
+from sriovstack.errors import Conflict
+from sriovstack.network import segments
+from sriovstack.network.agents import Agent, AgentReport, Agents
+from sriovstack.network.config import Ml2Settings
+from sriovstack.network.mechanisms import drivers_for
+from sriovstack.network.networks import Networks
+from sriovstack.network.port_bindings import PortBindings
+from sriovstack.network.ports import Ports
+from sriovstack.network.scope import Clock, Env, SystemClock
+from sriovstack.network.security_groups import SecurityGroups
+from sriovstack.network.subnets import Subnets
+from sriovstack.network.types import BindingProfile, Caller, Port, PortRequest, PortSpec
+
+__all__ = ["NetworkService"]
+
+
+class NetworkService:
+    """The network service (ML2). Resources hang off it (``networks``, ``subnets``, ``ports``,
+    ``security_groups``, ``agents``); the methods compute calls in process are on it.
+
+    Construction syncs the VLAN allocation table with network_vlan_ranges (neutron does
+    this at start), so the database schema must exist.
+    """
+
+    def __init__(self, db: Database, settings: Ml2Settings, clock: Clock | None = None) -> None:
+        env = Env(db, settings, clock or SystemClock())
+        self.settings = settings
+        self.networks = Networks(env)
+        self.subnets = Subnets(env)
+        self.security_groups = SecurityGroups(env)
+        self.agents = Agents(env)
+        self.bindings = PortBindings(env, drivers_for(settings))
+        self.ports = Ports(env, self.security_groups, self.bindings.rebind)
+        self._sync(env)
+
+    @staticmethod
+    def _sync(env: Env) -> None:
+        for _attempt in range(3):  # another worker starting at once may insert the same rows
+            try:
+                with env.db.transaction() as session:
+                    segments.sync_vlan_allocations(session, env.settings)
+                return
+            except Conflict:
+                continue
+        raise Conflict("could not sync the VLAN allocation table with network_vlan_ranges")
+
+    # --- what compute uses in process -----------------------------------------------------
+
+    def get_port(self, caller: Caller, port_id: str) -> Port:
+        """The port; NotFound (PortNotFound) when unknown or not the caller's."""
+        return self.ports.get(caller, port_id)
+
+    def create_port(self, caller: Caller, spec: PortSpec) -> Port:
+        """A new port (nova's ``networks: [{uuid}]``); see Ports.create."""
+        return self.ports.create(caller, spec)
+
+    def delete_port(self, caller: Caller, port_id: str) -> None:
+        self.ports.delete(caller, port_id)
+
+    def port_request(self, caller: Caller, port_id: str) -> PortRequest:
+        """The scheduling request for a port; see PortBindings.port_request."""
+        return self.bindings.port_request(caller, port_id)
+
+    def bind_port(self, port_id: str, host: str, device_id: str, device_owner: str,
+                  profile: BindingProfile) -> Port:
+        """Bind; raises Conflict(kind PortBindingFailed) with the reason on failure."""
+        return self.bindings.bind_port(port_id, host, device_id, device_owner, profile)
+
+    def unbind_port(self, port_id: str) -> Port:
+        return self.bindings.unbind_port(port_id)
+
+    def set_device_status(self, host: str, mac: str, pci_slot: str | None, up: bool) -> Port:
+        return self.bindings.set_device_status(host, mac, pci_slot, up)
+
+    def record_heartbeat(self, report: AgentReport) -> Agent:
+        return self.agents.record_heartbeat(report)
+
+    def live_agents(self, host: str) -> list[Agent]:
+        return self.agents.live_agents(host)

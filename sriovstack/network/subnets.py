@@ -1,0 +1,129 @@
+"""Subnets: create with IPAM checks (CIDR, gateway, pools, overlap), show, list, update, delete."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from sriovstack.db.models.network import IpAllocationRow, NetworkRow, SubnetRow
+from sriovstack.errors import Conflict, NotFound
+from sriovstack.network import ipam
+from sriovstack.network.networks import load_network_row
+from sriovstack.network.scope import Env, new_id, owner_of, sees_all
+from sriovstack.network.types import (UNSET, Caller, HostRoute, IpRange, Subnet, SubnetSpec,
+                                      SubnetUpdate)
+
+__all__ = ["Subnets", "to_subnet", "load_subnet_row"]
+
+
+def to_subnet(row: SubnetRow) -> Subnet:
+    return Subnet(id=row.id, name=row.name, network_id=row.network_id,
+                  project_id=row.project_id, description=row.description, cidr=row.cidr,
+                  ip_version=row.ip_version, gateway_ip=row.gateway_ip,
+                  allocation_pools=tuple(IpRange(p["start"], p["end"])
+                                         for p in row.allocation_pools),
+                  enable_dhcp=row.enable_dhcp, dns_nameservers=tuple(row.dns_nameservers),
+                  host_routes=tuple(HostRoute(r["destination"], r["nexthop"])
+                                    for r in row.host_routes),
+                  created_at=row.created_at, updated_at=row.updated_at,
+                  revision_number=row.revision_number)
+
+
+def _routes(routes: tuple[HostRoute, ...]) -> list[dict[str, str]]:
+    return [{"destination": r.destination, "nexthop": r.nexthop} for r in routes]
+
+
+def load_subnet_row(session: Session, caller: Caller, subnet_id: str) -> SubnetRow:
+    """The subnet if visible (own, on a shared network, or admin), else NotFound (404)."""
+    row = session.get(SubnetRow, subnet_id)
+    if row is not None and not (sees_all(caller) or row.project_id == caller.project_id):
+        network = session.get(NetworkRow, row.network_id)
+        row = row if network is not None and network.shared else None
+    if row is None:
+        raise NotFound(f"Subnet {subnet_id} could not be found.", kind="SubnetNotFound",
+                       field="subnet_id", value=subnet_id)
+    return row
+
+
+class Subnets:
+    """The subnet resource of the service (one transaction per call)."""
+
+    def __init__(self, env: Env) -> None:
+        self._env = env
+
+    def create(self, caller: Caller, spec: SubnetSpec) -> Subnet:
+        """A new subnet; 400 for a bad CIDR/gateway/pool or a CIDR overlapping another subnet
+        of the network ("overlaps with another subnet"); 404 unknown network."""
+        plan = ipam.plan_subnet(spec.cidr, spec.ip_version,
+                                None if spec.gateway_ip is UNSET else spec.gateway_ip,
+                                spec.gateway_ip is not UNSET, spec.allocation_pools)
+        now = self._env.clock.now()
+        with self._env.db.transaction() as session:
+            network = load_network_row(session, caller, spec.network_id, for_write=True)
+            others = session.execute(select(SubnetRow.id, SubnetRow.cidr)
+                                     .where(SubnetRow.network_id == network.id)).all()
+            ipam.check_overlap(plan.cidr, [(sid, cidr) for sid, cidr in others])
+            row = SubnetRow(
+                id=new_id(), network_id=network.id,
+                project_id=owner_of(caller, spec.project_id), name=spec.name,
+                description=spec.description, cidr=plan.cidr, ip_version=plan.ip_version,
+                gateway_ip=plan.gateway_ip,
+                allocation_pools=[{"start": p.start, "end": p.end}
+                                  for p in plan.allocation_pools],
+                enable_dhcp=spec.enable_dhcp, dns_nameservers=list(spec.dns_nameservers),
+                host_routes=_routes(spec.host_routes), created_at=now, updated_at=now,
+                revision_number=1)
+            session.add(row)
+            session.flush()
+            return to_subnet(row)
+
+    def get(self, caller: Caller, subnet_id: str) -> Subnet:
+        with self._env.db.transaction() as session:
+            return to_subnet(load_subnet_row(session, caller, subnet_id))
+
+    def list(self, caller: Caller) -> list[Subnet]:
+        """Every subnet the caller may see (own, on shared networks, or all for admins)."""
+        with self._env.db.transaction() as session:
+            query = select(SubnetRow).order_by(SubnetRow.created_at, SubnetRow.id)
+            if not sees_all(caller):
+                shared = select(NetworkRow.id).where(NetworkRow.shared.is_(True))
+                query = query.where(or_(SubnetRow.project_id == caller.project_id,
+                                        SubnetRow.network_id.in_(shared)))
+            return [to_subnet(row) for row in session.scalars(query)]
+
+    def update(self, caller: Caller, subnet_id: str, change: SubnetUpdate) -> Subnet:
+        with self._env.db.transaction() as session:
+            row = load_subnet_row(session, caller, subnet_id)
+            _check_owner(caller, row)
+            for name in ("name", "description", "enable_dhcp"):
+                value = getattr(change, name)
+                if value is not UNSET:
+                    setattr(row, name, value)
+            if change.dns_nameservers is not UNSET:
+                row.dns_nameservers = list(change.dns_nameservers)
+            if change.host_routes is not UNSET:
+                row.host_routes = _routes(change.host_routes)
+            row.updated_at = self._env.clock.now()
+            row.revision_number += 1
+            session.flush()
+            return to_subnet(row)
+
+    def delete(self, caller: Caller, subnet_id: str) -> None:
+        """Delete the subnet; 409 SubnetInUse while ports hold addresses on it."""
+        with self._env.db.transaction() as session:
+            row = load_subnet_row(session, caller, subnet_id)
+            _check_owner(caller, row)
+            used = session.scalar(select(func.count()).select_from(IpAllocationRow)
+                                  .where(IpAllocationRow.subnet_id == row.id))
+            if used:
+                raise Conflict(f"Unable to complete operation on subnet {row.id}: One or more "
+                               "ports have an IP allocation from this subnet.",
+                               kind="SubnetInUse", field="subnet_id", value=row.id,
+                               fix="delete the ports with addresses on it first")
+            session.delete(row)
+
+
+def _check_owner(caller: Caller, row: SubnetRow) -> None:
+    if not (sees_all(caller) or row.project_id == caller.project_id):
+        raise NotFound(f"Subnet {row.id} could not be found.", kind="SubnetNotFound",
+                       field="subnet_id", value=row.id)
