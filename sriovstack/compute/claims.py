@@ -1,0 +1,234 @@
+"""Atomic claims of host resources and PCI devices: each a conditional UPDATE whose rowcount
+is checked, with nova's PF/VF exclusion (nova_pci.md §2.4) in the same transaction.
+
+Lock order, the same in every transaction so PostgreSQL never deadlocks: the hosts row, then
+PF rows by address, then VF rows by address.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import and_, case, delete, exists, select, update
+from sqlalchemy.orm import Session, aliased
+
+from sriovstack.compute.scheduler.model import BuildRequest, Claim, ClaimedDevice
+from sriovstack.db import Database
+from sriovstack.db.models.hosts import HostAllocationRow, HostRow, PciDeviceRow
+from sriovstack.errors import Conflict
+from sriovstack.pci.address import PciAddress
+from sriovstack.pci.device import DevType
+from sriovstack.pci.pools import Allocation, PoolKey
+
+__all__ = ["ClaimLost", "Claims"]
+
+D = PciDeviceRow
+_VF, _PF = DevType.VF.value, DevType.PF.value
+_HELD = ("claimed", "allocated")
+
+
+class ClaimLost(Conflict):
+    """Another build took what this claim needed first; the scheduler tries the next host."""
+
+    code = "sriovstack.conflict.claim_lost"
+
+    def __init__(self, message: str, **fields: object) -> None:
+        super().__init__(message, kind="ClaimLost", **fields)
+
+
+class Claims:
+    """Claim and release a server's host resources and devices in the database."""
+
+    def __init__(self, db: Database, ram_ratio: float, cpu_ratio: float) -> None:
+        self._db = db
+        self._ram_ratio = ram_ratio
+        self._cpu_ratio = cpu_ratio
+
+    def claim(self, host_id: str, host_name: str, request: BuildRequest,
+              allocations: Sequence[Allocation]) -> Claim:
+        """Take the request's RAM/vCPU/disk on the host and the allocated devices, all or
+        nothing. Raises ClaimLost when any conditional UPDATE finds the row already taken,
+        Conflict when the server already holds a claim."""
+        with self._db.transaction() as s:
+            self._take_resources(s, host_id, host_name, request)
+            taken: dict[int, list[str]] = {}
+            order = sorted(range(len(allocations)), key=lambda i: allocations[i].key)
+            for i in order:
+                taken[i] = _take_devices(s, host_id, host_name, allocations[i],
+                                         request.server_id)
+            ids = [dev_id for i in range(len(allocations)) for dev_id in taken[i]]
+            ports = {dev_id: allocations[i].request.port_id
+                     for i in taken for dev_id in taken[i]}
+            return Claim(request.server_id, host_name, _claimed(s, ids, ports))
+
+    def _take_resources(self, s: Session, host_id: str, host_name: str,
+                        request: BuildRequest) -> None:
+        if s.get(HostAllocationRow, request.server_id) is not None:
+            raise Conflict(f"server {request.server_id} already holds a claim; release it first",
+                           kind="ClaimExists", field="server_id", value=request.server_id)
+        h = HostRow
+        result = s.execute(
+            update(h).where(
+                h.id == host_id, h.enabled.is_(True),
+                h.memory_mb_used + request.memory_mb <= h.memory_mb * self._ram_ratio,
+                h.vcpus_used + request.vcpus <= h.vcpus * self._cpu_ratio)
+            .values(memory_mb_used=h.memory_mb_used + request.memory_mb,
+                    vcpus_used=h.vcpus_used + request.vcpus,
+                    disk_gb_used=h.disk_gb_used + request.disk_gb,
+                    generation=h.generation + 1)
+            .execution_options(synchronize_session=False))
+        if result.rowcount != 1:
+            raise ClaimLost(f"host {host_name} no longer has {request.memory_mb} MB RAM and "
+                            f"{request.vcpus} vCPUs free (or was disabled)", host=host_name)
+        s.add(HostAllocationRow(server_id=request.server_id, host_id=host_id,
+                                vcpus=request.vcpus, memory_mb=request.memory_mb,
+                                disk_gb=request.disk_gb))
+        s.flush()
+
+    def allocate(self, server_id: str) -> int:
+        """Move the server's claimed devices to allocated (its guest runs); returns how many."""
+        with self._db.transaction() as s:
+            result = s.execute(update(D).where(D.owner == server_id, D.status == "claimed")
+                               .values(status="allocated")
+                               .execution_options(synchronize_session=False))
+            return int(result.rowcount)
+
+    def held_by(self, server_id: str) -> tuple[ClaimedDevice, ...]:
+        """The devices the server holds now (claimed or allocated), by address."""
+        with self._db.transaction() as s:
+            ids = list(s.scalars(select(D.id).where(D.owner == server_id).order_by(D.address)))
+            ports = dict(s.execute(select(D.id, D.request_id).where(D.id.in_(ids))).all())
+            return _claimed(s, ids, ports)
+
+    def release(self, server_id: str) -> bool:
+        """Free everything the server holds; True when something was held. Idempotent."""
+        with self._db.transaction() as s:
+            alloc = s.get(HostAllocationRow, server_id)
+            owned = s.execute(select(D.host_id, D.dev_type, D.pool_pf).where(
+                D.owner == server_id).order_by(D.pool_pf, D.address)).all()
+            hosts = sorted({r.host_id for r in owned} | ({alloc.host_id} if alloc else set()))
+            if not hosts:
+                return False
+            if alloc is not None:
+                _return_resources(s, alloc)
+            for host_id in hosts:
+                if alloc is None or host_id != alloc.host_id:
+                    s.execute(update(HostRow).where(HostRow.id == host_id)
+                              .values(generation=HostRow.generation + 1))
+            pfs = sorted({(r.host_id, r.pool_pf, r.dev_type) for r in owned})
+            for host_id, pf, _ in pfs:  # lock each PF row before touching its VFs
+                s.execute(update(D).where(D.host_id == host_id, D.address == pf,
+                                          D.dev_type == _PF).values(status=D.status))
+            _free_owned(s, server_id)
+            for host_id, pf, dev_type in pfs:
+                _restore_relatives(s, host_id, pf, dev_type)
+            return True
+
+
+def _take_devices(s: Session, host_id: str, host_name: str, alloc: Allocation,
+                  server_id: str) -> list[str]:
+    """Claim ``alloc.count`` devices of the pool, one conditional UPDATE each; their ids."""
+    key = alloc.key
+    if key.dev_type is DevType.VF:
+        _fence_parent_pf(s, host_id, host_name, key)
+    candidates = s.scalars(_pool_query(host_id, key).limit(alloc.count + 16)).all()
+    taken: list[str] = []
+    for dev_id in candidates:
+        result = s.execute(
+            update(D).where(D.id == dev_id, D.status == "available")
+            .values(status="claimed", owner=server_id, request_id=alloc.request.port_id,
+                    generation=D.generation + 1)
+            .execution_options(synchronize_session=False))
+        if result.rowcount == 1:
+            taken.append(dev_id)
+            if len(taken) == alloc.count:
+                break
+    if len(taken) < alloc.count:
+        raise ClaimLost(f"host {host_name}: {alloc.count} {alloc.request.describe()} under PF "
+                        f"{key.pf_address} were taken by another build", host=host_name)
+    if key.dev_type is DevType.PF:
+        _fence_child_vfs(s, host_id, host_name, key)
+    return taken
+
+
+def _pool_query(host_id: str, key: PoolKey):  # type: ignore[no-untyped-def]
+    physnet = D.physnet.is_(None) if key.physnet is None else D.physnet == key.physnet
+    numa = D.numa_node.is_(None) if key.numa_node is None else D.numa_node == key.numa_node
+    return (select(D.id).where(D.host_id == host_id, D.status == "available",
+                               D.pool_pf == str(key.pf_address), D.dev_type == key.dev_type.value,
+                               D.vendor_id == key.vendor_id, D.product_id == key.product_id,
+                               physnet, numa)
+            .order_by(D.address))
+
+
+def _fence_parent_pf(s: Session, host_id: str, host_name: str, key: PoolKey) -> None:
+    """A VF claim makes its PF unclaimable; a PF already held makes the VF unclaimable."""
+    pf = str(key.pf_address)
+    result = s.execute(update(D).where(D.host_id == host_id, D.address == pf, D.dev_type == _PF,
+                                       D.status.in_(("available", "unclaimable")))
+                       .values(status="unclaimable").execution_options(synchronize_session=False))
+    if result.rowcount == 0:
+        held = s.scalar(select(D.status).where(D.host_id == host_id, D.address == pf,
+                                               D.dev_type == _PF, D.status != "removed"))
+        if held is not None:
+            raise ClaimLost(f"host {host_name}: PF {pf} is {held}, so its VFs cannot be claimed",
+                            host=host_name)
+
+
+def _fence_child_vfs(s: Session, host_id: str, host_name: str, key: PoolKey) -> None:
+    """A PF claim makes its free VFs unclaimable; a VF already held means the PF is lost."""
+    pf = str(key.pf_address)
+    s.execute(update(D).where(D.host_id == host_id, D.pool_pf == pf, D.dev_type == _VF,
+                              D.status == "available").values(status="unclaimable")
+              .execution_options(synchronize_session=False))
+    busy = s.scalar(select(D.id).where(D.host_id == host_id, D.pool_pf == pf,
+                                       D.dev_type == _VF, D.status.in_(_HELD)).limit(1))
+    if busy is not None:
+        raise ClaimLost(f"host {host_name}: a VF of PF {pf} is in use", host=host_name)
+
+
+def _return_resources(s: Session, alloc: HostAllocationRow) -> None:
+    gone = s.execute(delete(HostAllocationRow).where(
+        HostAllocationRow.server_id == alloc.server_id)).rowcount
+    if gone != 1:  # a concurrent release got there first
+        return
+    h = HostRow
+    s.execute(update(h).where(h.id == alloc.host_id).values(
+        memory_mb_used=h.memory_mb_used - alloc.memory_mb, vcpus_used=h.vcpus_used - alloc.vcpus,
+        disk_gb_used=h.disk_gb_used - alloc.disk_gb, generation=h.generation + 1)
+        .execution_options(synchronize_session=False))
+
+
+def _free_owned(s: Session, server_id: str) -> None:
+    # A device that left the whitelist while in use is removed, not re-pooled (nova §2.6).
+    s.execute(update(D).where(D.owner == server_id, D.status.in_(_HELD)).values(
+        status=case((D.removed_when_freed.is_(True), "removed"), else_="available"),
+        owner=None, request_id=None, removed_when_freed=False, generation=D.generation + 1)
+        .execution_options(synchronize_session=False))
+
+
+def _restore_relatives(s: Session, host_id: str, pf: str, dev_type: str) -> None:
+    """A PF becomes claimable once no VF of it is held; a freed PF's VFs become claimable."""
+    if dev_type == _PF:
+        s.execute(update(D).where(D.host_id == host_id, D.pool_pf == pf, D.dev_type == _VF,
+                                  D.status == "unclaimable").values(status="available")
+                  .execution_options(synchronize_session=False))
+        return
+    sibling = aliased(PciDeviceRow)
+    held = exists().where(and_(sibling.host_id == host_id, sibling.pool_pf == pf,
+                               sibling.dev_type == _VF, sibling.status.in_(_HELD)))
+    s.execute(update(D).where(D.host_id == host_id, D.address == pf, D.dev_type == _PF,
+                              D.status == "unclaimable", ~held).values(status="available")
+              .execution_options(synchronize_session=False))
+
+
+def _claimed(s: Session, ids: Sequence[str],
+             ports: dict[str, str | None]) -> tuple[ClaimedDevice, ...]:
+    if not ids:
+        return ()
+    rows = {r.id: r for r in s.scalars(select(D).where(D.id.in_(ids)))}
+    return tuple(ClaimedDevice(
+        address=PciAddress.parse(r.address), vendor_id=r.vendor_id, product_id=r.product_id,
+        dev_type=DevType(r.dev_type), physnet=r.physnet,
+        parent_addr=PciAddress.parse(r.parent_addr) if r.parent_addr else None,
+        generation=r.generation, port_id=ports.get(r.id)) for r in (rows[i] for i in ids))

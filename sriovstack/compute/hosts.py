@@ -1,0 +1,266 @@
+"""The host registry: compute hosts and their PCI inventory from agent reports, up/down from
+heartbeat time, enable/disable. Never removes or re-pools a device that a server holds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from sriovstack.clock import Clock, SystemClock
+from sriovstack.compute.scheduler.host_state import HostCapabilities
+from sriovstack.db import Database
+from sriovstack.db.models.hosts import HostRow, PciDeviceRow
+from sriovstack.errors import Invalid, NotFound
+from sriovstack.pci.address import PciAddress
+from sriovstack.pci.device import DevType
+
+__all__ = ["NumaCell", "HostResources", "ReportedDevice", "HostInventoryReport",
+           "InventoryResult", "HostInfo", "HostRegistry"]
+
+_HELD = ("claimed", "allocated")
+
+
+@dataclass(frozen=True, slots=True)
+class NumaCell:
+    """One host NUMA node and the CPU socket it sits on (None: unknown)."""
+
+    id: int
+    socket: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HostResources:
+    """What a compute agent reports of its host besides PCI devices."""
+
+    vcpus: int
+    memory_mb: int
+    disk_gb: int
+    availability_zone: str = "nova"
+    capabilities: HostCapabilities = HostCapabilities()
+    numa_cells: tuple[NumaCell, ...] = ()
+
+    def __post_init__(self) -> None:
+        for name in ("vcpus", "memory_mb", "disk_gb"):
+            if getattr(self, name) < 0:
+                raise Invalid(f"host resources: {name} must be 0 or more, not "
+                              f"{getattr(self, name)}", field=name, value=getattr(self, name))
+
+
+@dataclass(frozen=True, slots=True)
+class ReportedDevice:
+    """One PCI function that passed the host's whitelist, with its physnet tag."""
+
+    address: PciAddress
+    vendor_id: str
+    product_id: str
+    dev_type: DevType
+    parent_addr: PciAddress | None = None
+    numa_node: int | None = None
+    physnet: str | None = None
+    tags: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def pool_pf(self) -> PciAddress:
+        """The PF a VF belongs to, or the device itself."""
+        if self.dev_type is DevType.VF and self.parent_addr is not None:
+            return self.parent_addr
+        return self.address
+
+
+@dataclass(frozen=True, slots=True)
+class HostInventoryReport:
+    """A compute agent's full report: the host's resources and whitelisted devices."""
+
+    host: str
+    resources: HostResources
+    devices: tuple[ReportedDevice, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class InventoryResult:
+    """What an inventory update changed (counts of devices)."""
+
+    added: int
+    updated: int
+    removed: int
+    kept_in_use: int
+
+
+@dataclass(frozen=True, slots=True)
+class HostInfo:
+    """A host as views show it (os-hypervisors, placement)."""
+
+    id: str
+    name: str
+    enabled: bool
+    disabled_reason: str | None
+    up: bool
+    availability_zone: str
+    vcpus: int
+    vcpus_used: int
+    memory_mb: int
+    memory_mb_used: int
+    disk_gb: int
+    disk_gb_used: int
+    pci_total: int
+    pci_free: int
+    last_heartbeat: datetime | None
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    return moment.replace(tzinfo=UTC) if moment and moment.tzinfo is None else moment
+
+
+class HostRegistry:
+    """Hosts and inventories in the database (``update_inventory``, heartbeats, enable)."""
+
+    def __init__(self, db: Database, clock: Clock | None = None,
+                 service_down_time: float = 60.0) -> None:
+        self._db = db
+        self._clock = clock or SystemClock()
+        self._down_time = service_down_time
+
+    def update_inventory(self, report: HostInventoryReport) -> InventoryResult:
+        """Upsert the host and its devices; mark vanished devices removed, or removed when
+        freed if a server holds them. Counts as a heartbeat."""
+        with self._db.transaction() as s:
+            host = self._upsert_host(s, report)
+            return _sync_devices(s, host.id, report.devices)
+
+    def record_heartbeat(self, host: str) -> None:
+        """Note that the host's agent is alive now; NotFound for a host never reported."""
+        with self._db.transaction() as s:
+            done = s.execute(update(HostRow).where(HostRow.name == host)
+                             .values(last_heartbeat=self._clock.now())).rowcount
+            if done != 1:
+                raise NotFound(f"compute host {host!r} is not registered; its agent must "
+                               "report an inventory first", kind="ComputeHostNotFound",
+                               field="host", value=host)
+
+    def set_enabled(self, host: str, enabled: bool, reason: str | None = None) -> HostInfo:
+        """Enable or disable scheduling onto the host (ComputeFilter honours it)."""
+        with self._db.transaction() as s:
+            row = _host(s, host)
+            row.enabled = enabled
+            row.disabled_reason = None if enabled else reason
+            row.generation += 1
+            s.flush()
+            return self._info(s, row)
+
+    def get(self, host: str) -> HostInfo:
+        """One host; NotFound if unknown."""
+        with self._db.transaction() as s:
+            return self._info(s, _host(s, host))
+
+    def list(self) -> tuple[HostInfo, ...]:
+        """Every host, by name."""
+        with self._db.transaction() as s:
+            return tuple(self._info(s, r) for r in s.scalars(select(HostRow)
+                                                                .order_by(HostRow.name)))
+
+    def _upsert_host(self, s: Session, report: HostInventoryReport) -> HostRow:
+        res = report.resources
+        row = s.scalar(select(HostRow).where(HostRow.name == report.host).with_for_update())
+        if row is None:
+            row = HostRow(name=report.host, generation=0)
+            s.add(row)
+        row.vcpus, row.memory_mb, row.disk_gb = res.vcpus, res.memory_mb, res.disk_gb
+        row.availability_zone = res.availability_zone
+        row.capabilities = res.capabilities.to_json()
+        row.numa_topology = [{"id": c.id, "socket": c.socket} for c in res.numa_cells]
+        row.last_heartbeat = self._clock.now()
+        row.generation = (row.generation or 0) + 1
+        s.flush()
+        return row
+
+    def _info(self, s: Session, row: HostRow) -> HostInfo:
+        d = PciDeviceRow
+        counts = dict(s.execute(select(d.status, func.count()).where(
+            d.host_id == row.id, d.status != "removed").group_by(d.status)).all())
+        beat = _aware(row.last_heartbeat)
+        up = beat is not None and (self._clock.now() - beat).total_seconds() <= self._down_time
+        return HostInfo(row.id, row.name, row.enabled, row.disabled_reason, up,
+                        row.availability_zone, row.vcpus, row.vcpus_used, row.memory_mb,
+                        row.memory_mb_used, row.disk_gb, row.disk_gb_used,
+                        sum(counts.values()), counts.get("available", 0), beat)
+
+
+def _host(s: Session, name: str) -> HostRow:
+    row = s.scalar(select(HostRow).where(HostRow.name == name))
+    if row is None:
+        raise NotFound(f"compute host {name!r} not found", kind="ComputeHostNotFound",
+                       field="host", value=name)
+    return row
+
+
+def _sync_devices(s: Session, host_id: str,
+                  devices: tuple[ReportedDevice, ...]) -> InventoryResult:
+    existing = {r.address: r for r in s.scalars(select(PciDeviceRow)
+                                                .where(PciDeviceRow.host_id == host_id))}
+    reported = {str(d.address): d for d in devices}
+    added = updated = removed = kept = 0
+    for address, dev in reported.items():
+        row = existing.get(address)
+        if row is None:
+            s.add(_new_row(host_id, dev))
+            added += 1
+        elif row.owner is not None:
+            row.removed_when_freed = False  # back in the whitelist; changes wait for free
+            kept += 1
+        elif _apply(row, dev):
+            updated += 1
+    for address, row in existing.items():
+        if address in reported or row.status == "removed":
+            continue
+        if row.owner is not None:  # never drop a held device (nova bug 1633120)
+            row.removed_when_freed = True
+            kept += 1
+        else:
+            row.status = "removed"
+            removed += 1
+    s.flush()
+    _settle_relatives(s, host_id)
+    return InventoryResult(added, updated, removed, kept)
+
+
+def _fields(dev: ReportedDevice) -> dict[str, object]:
+    return {"vendor_id": dev.vendor_id, "product_id": dev.product_id,
+            "dev_type": dev.dev_type.value,
+            "parent_addr": str(dev.parent_addr) if dev.parent_addr else None,
+            "pool_pf": str(dev.pool_pf), "numa_node": dev.numa_node, "physnet": dev.physnet,
+            "tags": dict(dev.tags)}
+
+
+def _new_row(host_id: str, dev: ReportedDevice) -> PciDeviceRow:
+    return PciDeviceRow(host_id=host_id, address=str(dev.address), status="available",
+                        generation=0, removed_when_freed=False, **_fields(dev))
+
+
+def _apply(row: PciDeviceRow, dev: ReportedDevice) -> bool:
+    changed = row.status == "removed"
+    for name, value in _fields(dev).items():
+        if getattr(row, name) != value:
+            setattr(row, name, value)
+            changed = True
+    if row.status == "removed":
+        row.status = "available"
+    return changed
+
+
+def _settle_relatives(s: Session, host_id: str) -> None:
+    """Re-apply §2.4 after an inventory change: a PF with a held VF is unclaimable, VFs of a
+    held PF are unclaimable, and nothing stays unclaimable without a reason."""
+    rows = list(s.scalars(select(PciDeviceRow).where(PciDeviceRow.host_id == host_id,
+                                                     PciDeviceRow.status != "removed")))
+    held_pfs = {r.pool_pf for r in rows if r.status in _HELD}
+    for r in rows:
+        if r.status not in ("available", "unclaimable"):
+            continue
+        relative_held = r.pool_pf in held_pfs and any(
+            o.pool_pf == r.pool_pf and o.status in _HELD and o.dev_type != r.dev_type
+            for o in rows)
+        r.status = "unclaimable" if relative_held else "available"
+    s.flush()

@@ -1,0 +1,24 @@
+"""The compute scheduler: filters, weighers, the host index and atomic claims."""
+
+from sriovstack.compute.scheduler.host_state import HostCapabilities, HostState, SupportedInstance
+from sriovstack.compute.scheduler.model import (CHAPTER_FILTERS, BuildRequest, Claim,
+                                                ClaimedDevice, ImageProperties, NoValidHost,
+                                                SchedulerConfig)
+from sriovstack.compute.scheduler.scheduler import Scheduler
+from sriovstack.pci.pools import NumaPolicy, PciRequest
+
+__all__ = [
+    "Scheduler",
+    "SchedulerConfig",
+    "CHAPTER_FILTERS",
+    "BuildRequest",
+    "PciRequest",
+    "NumaPolicy",
+    "ImageProperties",
+    "Claim",
+    "ClaimedDevice",
+    "NoValidHost",
+    "HostState",
+    "HostCapabilities",
+    "SupportedInstance",
+]

@@ -1,0 +1,136 @@
+"""The FilterScheduler: filters in configured order, weighers, then an atomic claim on the best
+host; a claim lost to a concurrent build moves on to the next host."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sriovstack.clock import Clock, SystemClock
+
+from sriovstack.compute.claims import ClaimLost, Claims
+from sriovstack.compute.scheduler.filters import HostFilter, build_filters
+from sriovstack.compute.scheduler.host_state import HostState
+from sriovstack.compute.scheduler.index import HostIndex
+from sriovstack.compute.scheduler.model import (BuildRequest, Claim, NoValidHost,
+                                                SchedulerConfig)
+from sriovstack.compute.scheduler.weighers import build_weighers, order_hosts
+from sriovstack.db import Database
+from sriovstack.pci.pools import Allocation, Fit, NumaContext, fit_requests
+
+__all__ = ["Scheduler", "Rejections", "filter_hosts"]
+
+
+@dataclass(frozen=True, slots=True)
+class Rejections:
+    """Which filter removed how many hosts and why, in filter order."""
+
+    total: int
+    by_filter: tuple[tuple[str, tuple[tuple[str, int], ...]], ...]
+
+    def message(self) -> str:
+        """``No valid host among 15 hosts: PciPassthroughFilter: 12 hosts have ...; 3 ...``."""
+        if self.total == 0:
+            return "No valid host: no compute hosts are registered"
+        parts = []
+        for name, reasons in self.by_filter:
+            said = "; ".join(_count_phrase(n, reason) for reason, n in reasons)
+            parts.append(f"{name}: {said}")
+        return f"No valid host among {_hosts(self.total)}. " + ". ".join(parts)
+
+
+def _hosts(n: int) -> str:
+    return f"{n} host" if n == 1 else f"{n} hosts"
+
+
+_SINGULAR = {"have": "has", "are": "is", "were": "was", "do": "does", "report": "reports",
+             "cannot": "cannot"}
+
+
+def _count_phrase(n: int, reason: str) -> str:
+    if n != 1:
+        return f"{n} hosts {reason}"
+    verb, _, rest = reason.partition(" ")
+    return f"1 host {_SINGULAR.get(verb, verb)} {rest}"
+
+
+def filter_hosts(hosts: Sequence[HostState], request: BuildRequest,
+                 filters: Sequence[HostFilter]) -> tuple[list[HostState], Rejections]:
+    """Run the filters in order; the hosts left and why the others were removed."""
+    remaining = list(hosts)
+    by_filter = []
+    for f in filters:
+        kept, reasons = [], Counter[str]()
+        for host in remaining:
+            reason = f.check(host, request)
+            if reason is None:
+                kept.append(host)
+            else:
+                reasons[reason] += 1
+        if reasons:
+            by_filter.append((f.name, tuple(reasons.most_common())))
+        remaining = kept
+        if not remaining:
+            break
+    return remaining, Rejections(len(hosts), tuple(by_filter))
+
+
+class Scheduler:
+    """Places builds on hosts and claims what they need; see ``schedule_and_claim``."""
+
+    def __init__(self, db: Database, config: SchedulerConfig,
+                 clock: Clock | None = None) -> None:
+        # An unknown filter name stops the service here, at start.
+        self._filters = build_filters(config, clock or SystemClock())
+        self._weighers = build_weighers(config)
+        self._config = config
+        self._index = HostIndex(db)
+        self._claims = Claims(db, config.ram_allocation_ratio, config.cpu_allocation_ratio)
+
+    @property
+    def claims(self) -> Claims:
+        """The claims store (allocate, held_by, release)."""
+        return self._claims
+
+    def select_hosts(self, request: BuildRequest) -> list[HostState]:
+        """The hosts that pass every filter, best first; raises NoValidHost if none."""
+        passed, rejections = filter_hosts(self._index.snapshot(), request, self._filters)
+        if not passed:
+            raise NoValidHost(rejections.message(), server_id=request.server_id)
+        return order_hosts(passed, request, self._weighers)
+
+    def schedule_and_claim(self, request: BuildRequest) -> Claim:
+        """Pick a host and claim the request's resources and devices there, atomically.
+
+        Raises NoValidHost (message: which filter removed how many hosts and why) when no
+        host fits, or when ``max_attempts`` claims in a row were lost to concurrent builds.
+        """
+        lost: list[str] = []
+        for _ in range(self._config.max_attempts):
+            hosts = [h for h in self.select_hosts(request) if h.name not in lost]
+            if not hosts:
+                break
+            host = hosts[0]
+            try:
+                return self._claims.claim(host.id, host.name, request, self._plan(host, request))
+            except ClaimLost:
+                lost.append(host.name)
+                self._index.forget(host.id)
+        raise NoValidHost(f"No valid host: claims on {', '.join(lost) or 'every host'} were lost "
+                          f"to concurrent builds ({len(lost)} attempts)",
+                          server_id=request.server_id)
+
+    def release(self, server_id: str) -> bool:
+        """Free every device and host resource the server holds (idempotent)."""
+        return self._claims.release(server_id)
+
+    def _plan(self, host: HostState, request: BuildRequest) -> tuple[Allocation, ...]:
+        numa = None
+        if request.numa_nodes is not None:
+            sockets = dict(host.numa_sockets) if host.numa_sockets is not None else None
+            numa = NumaContext(request.numa_nodes, sockets)
+        fit = fit_requests(host.pools, request.pci_requests, numa)
+        if not isinstance(fit, Fit):  # the filter passed it on the same state; be safe
+            raise ClaimLost(f"host {host.name} {fit.reason}", host=host.name)
+        return fit.allocations

@@ -1,0 +1,73 @@
+"""Host weighers: RAM (spread by free RAM) and PCI (keep PCI hosts for PCI requests).
+
+Each weigher gives a raw value per host; like nova, raw values are normalised to 0..1 over
+the candidate hosts, multiplied by the weigher's multiplier and summed. Highest wins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from sriovstack.compute.scheduler.host_state import HostState
+from sriovstack.compute.scheduler.model import BuildRequest, SchedulerConfig
+
+__all__ = ["HostWeigher", "RamWeigher", "PciWeigher", "build_weighers", "order_hosts"]
+
+
+class HostWeigher(Protocol):
+    """One weigher: a raw weight per host for this request (bigger is better)."""
+
+    multiplier: float
+
+    def raw(self, host: HostState, request: BuildRequest) -> float: ...
+
+
+class RamWeigher:
+    """More free RAM is better (spreads servers), as nova's RAMWeigher."""
+
+    def __init__(self, multiplier: float, ratio: float) -> None:
+        self.multiplier = multiplier
+        self._ratio = ratio
+
+    def raw(self, host: HostState, request: BuildRequest) -> float:
+        return host.free_ram_mb(self._ratio)
+
+
+class PciWeigher:
+    """For PCI requests prefer hosts with more free devices (headroom for the next claim);
+    for requests without PCI prefer hosts with fewer, so PCI hosts stay free for PCI work."""
+
+    def __init__(self, multiplier: float) -> None:
+        self.multiplier = multiplier
+
+    def raw(self, host: HostState, request: BuildRequest) -> float:
+        free = host.free_pci
+        return float(free) if request.pci_requests else -float(free)
+
+
+def build_weighers(config: SchedulerConfig) -> tuple[HostWeigher, ...]:
+    """The RAM and PCI weighers with the configured multipliers."""
+    return (RamWeigher(config.ram_weight_multiplier, config.ram_allocation_ratio),
+            PciWeigher(config.pci_weight_multiplier))
+
+
+def _normalised(values: Sequence[float]) -> list[float]:
+    low, high = min(values), max(values)
+    if high == low:
+        return [0.0 for _ in values]
+    return [(v - low) / (high - low) for v in values]
+
+
+def order_hosts(hosts: Sequence[HostState], request: BuildRequest,
+                weighers: Sequence[HostWeigher]) -> list[HostState]:
+    """``hosts`` best first; ties keep name order so decisions are reproducible."""
+    if not hosts:
+        return []
+    totals = [0.0] * len(hosts)
+    for weigher in weighers:
+        raw = [weigher.raw(h, request) for h in hosts]
+        for i, value in enumerate(_normalised(raw)):
+            totals[i] += weigher.multiplier * value
+    ranked = sorted(range(len(hosts)), key=lambda i: (-totals[i], hosts[i].name))
+    return [hosts[i] for i in ranked]

@@ -1,0 +1,89 @@
+"""Tables of compute hosts, their whitelisted PCI devices and the resources servers hold on them."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from sriovstack.db.base import Base
+
+__all__ = ["HostRow", "PciDeviceRow", "HostAllocationRow"]
+
+
+def _uuid() -> str:
+    return str(uuid.uuid4())
+
+
+class HostRow(Base):
+    """One compute host. ``generation`` is bumped on every change the scheduler must see
+    (inventory, claims, releases, enable/disable): the scheduler's index reloads on it."""
+
+    __tablename__ = "hosts"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=_uuid)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    disabled_reason: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    availability_zone: Mapped[str] = mapped_column(String(255), default="nova")
+    vcpus: Mapped[int] = mapped_column(Integer, default=0)
+    memory_mb: Mapped[int] = mapped_column(Integer, default=0)
+    disk_gb: Mapped[int] = mapped_column(Integer, default=0)
+    vcpus_used: Mapped[int] = mapped_column(Integer, default=0)
+    memory_mb_used: Mapped[int] = mapped_column(Integer, default=0)
+    disk_gb_used: Mapped[int] = mapped_column(Integer, default=0)
+    capabilities: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    numa_topology: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    last_heartbeat: Mapped[datetime | None] = mapped_column(DateTime(timezone=True),
+                                                            nullable=True)
+    generation: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class PciDeviceRow(Base):
+    """One whitelisted PCI function of a host, with nova's status machine (nova_pci.md §2.4).
+
+    ``pool_pf`` is the PF address for a VF and the device's own address otherwise: it is part
+    of the pool key and the join that keeps a PF and its VFs from being held at once.
+    ``generation`` is bumped on every ownership change: agents fence on it.
+    """
+
+    __tablename__ = "pci_devices"
+    __table_args__ = (
+        UniqueConstraint("host_id", "address"),
+        Index("ix_pci_devices_host_status", "host_id", "status"),
+        Index("ix_pci_devices_host_pool_pf", "host_id", "pool_pf"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=_uuid)
+    host_id: Mapped[str] = mapped_column(String(36), ForeignKey("hosts.id", ondelete="CASCADE"))
+    address: Mapped[str] = mapped_column(String(16))
+    vendor_id: Mapped[str] = mapped_column(String(4))
+    product_id: Mapped[str] = mapped_column(String(4))
+    dev_type: Mapped[str] = mapped_column(String(8))
+    parent_addr: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    pool_pf: Mapped[str] = mapped_column(String(16))
+    numa_node: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    physnet: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    tags: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="available")
+    owner: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
+    request_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    generation: Mapped[int] = mapped_column(Integer, default=0)
+    # Left the whitelist or the host while owned: removed (not re-pooled) when freed (§2.6).
+    removed_when_freed: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class HostAllocationRow(Base):
+    """The host resources one server holds: at most one claim per server (the primary key)."""
+
+    __tablename__ = "host_allocations"
+
+    server_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    host_id: Mapped[str] = mapped_column(String(36), ForeignKey("hosts.id", ondelete="CASCADE"),
+                                         index=True)
+    vcpus: Mapped[int] = mapped_column(Integer)
+    memory_mb: Mapped[int] = mapped_column(Integer)
+    disk_gb: Mapped[int] = mapped_column(Integer)
