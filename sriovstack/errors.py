@@ -14,7 +14,8 @@
         ├── VfCountRange            more VFs than sriov_totalvfs           (ERANGE)
         ├── VfCountBusy             nonzero -> nonzero sriov_numvfs        (EBUSY)
         ├── NoSriovDriver           no bound driver that can enable VFs    (ENOENT)
-        └── DriverNotSupported      the driver lacks this VF setting       (EOPNOTSUPP)
+        ├── DriverNotSupported      the driver lacks this VF setting       (EOPNOTSUPP)
+        └── VirtError               the hypervisor (libvirt) refused an operation on a guest
 
 Each error has a stable ``code`` (never reused or renamed), an optional ``kind`` field naming
 the OpenStack error type the API reports (``PortNotFound``, ``PortInUse``, ``NetworkInUse``...)
@@ -43,6 +44,7 @@ __all__ = [
     "VfCountBusy",
     "NoSriovDriver",
     "DriverNotSupported",
+    "VirtError",
     "host_error_from_errno",
 ]
 
@@ -153,6 +155,12 @@ class NoSriovDriver(HostError):
 class DriverNotSupported(HostError):
     code = "sriovstack.host.not_supported"
     errno = _errno.EOPNOTSUPP
+
+
+class VirtError(HostError):
+    """libvirt (or another virt driver) refused. Fields: ``domain``, ``operation``, ``libvirt_code``."""
+
+    code = "sriovstack.host.virt"
 
 
 _BY_ERRNO: dict[int, type[HostError]] = {
