@@ -155,6 +155,7 @@ class RegexAddress:
     _bits: tuple[int, int, int] = field(init=False, repr=False, compare=False)
     _domain_re: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
     _domains: dict[int, bool] = field(init=False, repr=False, compare=False)
+    _hit: AddressTest = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         bits = tuple(_value_bits(getattr(self, n), _MAX[n], _WIDTH[n])
@@ -163,10 +164,11 @@ class RegexAddress:
         object.__setattr__(self, "_bits", bits)
         object.__setattr__(self, "_domain_re", domain_re)
         object.__setattr__(self, "_domains", {})
+        object.__setattr__(self, "_hit", self.tester(False))
 
     def hit(self, key: int) -> bool:
         """Whether every field pattern matches the start of the device's field."""
-        return self.tester(False)(key, -1)
+        return self._hit(key, -1)
 
     def tester(self, pf: bool) -> AddressTest:
         """``test(key, parent)``; with ``pf`` (a single PF address) the parent may match too."""

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from sriovstack.errors import ConfigError
 from sriovstack.pci import DevType, PciAddress, PciDevice, parse_device_specs
-from sriovstack.pci.addrspec import address_key, key_of, key_text
+from sriovstack.pci.addrspec import GlobAddress, RegexAddress, address_key, key_of, key_text
 
 MAXIMA = (0xFFFF, 0xFF, 0x1F, 0x7)
 WIDTHS = (4, 2, 2, 1)
@@ -151,3 +151,11 @@ def test_address_keys_agree_between_text_and_typed_forms(addr, data):
 @given(st.integers(0x10000, 0xFFFFFFFF), st.integers(0, 0xFF))
 def test_32_bit_domains_never_parse(domain, bus):
     assert address_key(f"{domain:x}:{bus:02x}:00.0") == -1
+
+
+@given(addresses, addresses)
+def test_exact_regex_and_glob_patterns_agree(pattern, addr):
+    glob = GlobAddress(*pattern)
+    regex = RegexAddress(*(f"{v:0{w}x}" for v, w in zip(pattern, WIDTHS)))
+    key = key_of(PciAddress(*addr))
+    assert glob.hit(key) is regex.hit(key) is (pattern == addr)
