@@ -1,7 +1,12 @@
-"""The compute API router (an empty placeholder until its owner fills it)."""
+"""The compute API (nova v2.1, microversion 2.1 only) under /compute."""
 
-from fastapi import APIRouter
+from fastapi import Depends
+
+from sriovstack.api.compute import flavors, hypervisors, servers, versions
 
 __all__ = ["router"]
 
-router = APIRouter()
+# The version documents sit at the prefix root ("/compute", "/compute/v2.1", no token).
+router = versions.router
+for _part in (flavors.router, servers.router, hypervisors.router):
+    router.include_router(_part, prefix="/v2.1", dependencies=[Depends(versions.negotiate)])

@@ -1,0 +1,49 @@
+"""Compute v2.1 flavor handlers: list, detail (with nova's filters) and show."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query
+
+from sriovstack.api.compute.schemas import flavor_query
+from sriovstack.api.compute.views import flavor_brief, flavor_view
+from sriovstack.api.context import RequestContext, request_context
+
+__all__ = ["router"]
+
+router = APIRouter()
+
+
+def _base(ctx: RequestContext) -> str:
+    return ctx.services.settings.url("/compute")
+
+
+@router.get("/flavors")
+def list_flavors(is_public: str | None = None, min_disk: str | None = Query(None, alias="minDisk"),
+                 min_ram: str | None = Query(None, alias="minRam"), limit: str | None = None,
+                 marker: str | None = None,
+                 ctx: RequestContext = Depends(request_context)) -> dict[str, Any]:
+    """200 ``{"flavors": [{id, name, links}]}``; 400 for a bad filter or unknown marker."""
+    query = flavor_query(is_public, min_disk, min_ram, limit, marker, ctx.is_admin)
+    flavors = ctx.services.compute.flavors.list(query)
+    return {"flavors": [flavor_brief(f, _base(ctx)) for f in flavors]}
+
+
+@router.get("/flavors/detail")
+def list_flavors_detail(is_public: str | None = None,
+                        min_disk: str | None = Query(None, alias="minDisk"),
+                        min_ram: str | None = Query(None, alias="minRam"),
+                        limit: str | None = None, marker: str | None = None,
+                        ctx: RequestContext = Depends(request_context)) -> dict[str, Any]:
+    """200 ``{"flavors": [...]}`` with ram, disk, vcpus...; ``is_public=None``: all."""
+    query = flavor_query(is_public, min_disk, min_ram, limit, marker, ctx.is_admin)
+    flavors = ctx.services.compute.flavors.list(query)
+    return {"flavors": [flavor_view(f, _base(ctx)) for f in flavors]}
+
+
+@router.get("/flavors/{flavor_id}")
+def show_flavor(flavor_id: str,
+                ctx: RequestContext = Depends(request_context)) -> dict[str, Any]:
+    """200 ``{"flavor": {...}}``; 404 for unknown ids and for names (clients then list)."""
+    return {"flavor": flavor_view(ctx.services.compute.flavors.get(flavor_id), _base(ctx))}

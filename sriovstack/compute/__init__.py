@@ -1,0 +1,66 @@
+"""The compute service: flavors, images, servers and their builds, hypervisors, desired state.
+
+``build_compute`` wires it over the database, the network service and the scheduler; the API
+holds the resulting ``ComputeServices``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sriovstack.clock import Clock
+from sriovstack.compute.build import ServerBuilder
+from sriovstack.compute.desired_state import (DesiredStateService, HostChangeNotifier,
+                                              HostRevisions)
+from sriovstack.compute.hosts import HostRegistry
+from sriovstack.compute.flavors import DEFAULT_FLAVORS, FlavorQuery, FlavorService
+from sriovstack.compute.hypervisors import SRIOV_NET_VF, HypervisorService
+from sriovstack.compute.images import CIRROS, ImageQuery, ImageService
+from sriovstack.compute.reports import COMPUTE_AGENT_TYPE, HostReports
+from sriovstack.compute.servers import ServerService
+from sriovstack.db import Database
+from sriovstack.errors import Conflict
+
+if TYPE_CHECKING:
+    from sriovstack.compute.scheduler import Scheduler
+    from sriovstack.network import NetworkService
+
+__all__ = ["ComputeServices", "build_compute", "FlavorService", "FlavorQuery", "ImageService",
+           "ImageQuery", "ServerService", "ServerBuilder", "HypervisorService",
+           "DesiredStateService", "HostRevisions", "HostReports", "COMPUTE_AGENT_TYPE", "HostChangeNotifier", "DEFAULT_FLAVORS",
+           "CIRROS", "SRIOV_NET_VF"]
+
+
+@dataclass(frozen=True, slots=True)
+class ComputeServices:
+    """Everything the compute, image, placement and internal APIs call."""
+
+    servers: ServerService
+    flavors: FlavorService
+    images: ImageService
+    hypervisors: HypervisorService
+    desired_state: DesiredStateService
+    reports: HostReports
+
+
+def build_compute(db: Database, network: "NetworkService", scheduler: "Scheduler",
+                  clock: Clock, *, max_attempts: int = 3,
+                  service_down_time: float = 60.0, poll_interval: float = 1.0
+                  ) -> ComputeServices:
+    """Wire the compute services and seed the m1.* flavors and the cirros image (idempotent)."""
+    revisions = HostRevisions(db, HostChangeNotifier())
+    flavors, images = FlavorService(db), ImageService(db)
+    for seed in (flavors.seed, images.seed):
+        try:
+            seed()
+        except Conflict:  # another API worker seeded at the same moment
+            seed()
+    builder = ServerBuilder(db, network, scheduler, revisions, max_attempts=max_attempts)
+    servers = ServerService(db, network, flavors, images, builder)
+    registry = HostRegistry(db, clock, service_down_time)
+    return ComputeServices(
+        servers=servers, flavors=flavors, images=images,
+        hypervisors=HypervisorService(db, clock, service_down_time),
+        desired_state=DesiredStateService(db, network, revisions, poll_interval),
+        reports=HostReports(network, registry, servers))

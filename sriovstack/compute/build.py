@@ -1,0 +1,206 @@
+"""Building a server after the 202: schedule and claim, bind its ports, retry or fail with a fault.
+
+nova_pci.md §3: each SR-IOV port becomes one PCI request (direct → a VF on the network's
+physnet, direct-physical → a PF); the scheduler claims a device per request; the port is then
+bound with ``binding:profile {pci_slot, pci_vendor_info, physical_network}``. A binding failure
+frees the claim and tries the next host (RetryFilter); no host left → ERROR with a fault.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sriovstack.compute.desired_state import HostRevisions
+from sriovstack.compute.scheduler.model import (BuildRequest, Claim, ClaimedDevice,
+                                                ImageProperties, NoValidHost)
+from sriovstack.db import Database
+from sriovstack.db.models.compute import (FaultRow, FlavorRow, ImageRow, ServerPortRow,
+                                          ServerRow)
+from sriovstack.errors import NotFound, SriovstackError
+from sriovstack.network.types import BindingProfile
+from sriovstack.pci.device import DevType
+from sriovstack.pci.pools import PciRequest
+
+if TYPE_CHECKING:
+    from sriovstack.compute.scheduler.scheduler import Scheduler
+    from sriovstack.network import NetworkService
+
+__all__ = ["ServerBuilder", "DEVICE_OWNER"]
+
+_LOG = logging.getLogger(__name__)
+
+DEVICE_OWNER = "compute:nova"
+_PCI_TYPES = {"direct": DevType.VF, "direct-physical": DevType.PF}
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """What one build attempt needs, read once from the database."""
+
+    server_id: str
+    project_id: str
+    vcpus: int
+    memory_mb: int
+    disk_gb: int
+    availability_zone: str | None
+    image_properties: tuple[tuple[str, str], ...]
+    ports: tuple[tuple[str, str, str | None], ...]  # (port_id, vnic_type, physnet)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class ServerBuilder:
+    """Runs one server's build and teardown against the scheduler and the network service."""
+
+    def __init__(self, db: Database, network: "NetworkService", scheduler: "Scheduler",
+                 revisions: HostRevisions, max_attempts: int = 3) -> None:
+        self._db = db
+        self._network = network
+        self._scheduler = scheduler
+        self.revisions = revisions
+        self._max_attempts = max_attempts
+
+    def build(self, server_id: str) -> None:
+        """Place the server and bind its ports; on any failure it ends in ERROR with a fault.
+
+        This runs after the API answered 202, so it never raises: unexpected errors are
+        logged and recorded as the server's fault.
+        """
+        try:
+            self._build(server_id)
+        except Exception as exc:  # the background task's boundary: record, never lose it
+            _LOG.exception("build of server %s failed", server_id)
+            self._scheduler.release(server_id)
+            self._fail(server_id, f"Unexpected error while building the server: {exc}")
+
+    def teardown(self, server_id: str, ports: tuple[str, ...]) -> None:
+        """Unbind the server's ports and free its claims (idempotent; ports may be gone)."""
+        self.teardown_ports(ports)
+        self._scheduler.release(server_id)
+
+    def _build(self, server_id: str) -> None:
+        plan = self._load(server_id)
+        if plan is None:
+            return  # deleted before the build started
+        retry: list[str] = []
+        reason = ""
+        for _ in range(self._max_attempts):
+            try:
+                claim = self._scheduler.schedule_and_claim(self._request(plan, frozenset(retry)))
+            except NoValidHost as exc:
+                earlier = f" Binding failed on the hosts tried before: {reason}" if reason else ""
+                self._fail(server_id, f"No valid host was found. {exc}.{earlier}")
+                return
+            reason = self._bind_all(plan, claim)
+            if not reason:
+                self._finish(plan, claim)
+                return
+            self._scheduler.release(server_id)
+            retry.append(claim.host)
+        self._fail(server_id, f"Exceeded maximum number of retries ({self._max_attempts}) "
+                              f"binding the ports on hosts {', '.join(retry)}. "
+                              f"Last error: {reason}")
+
+    def _load(self, server_id: str) -> _Plan | None:
+        with self._db.transaction() as session:
+            server = session.get(ServerRow, server_id)
+            if server is None:
+                return None
+            flavor = session.get(FlavorRow, server.flavor_id)
+            image = session.get(ImageRow, server.image_id) if server.image_id else None
+            ports = session.scalars(select(ServerPortRow).where(
+                ServerPortRow.server_id == server_id).order_by(ServerPortRow.position)).all()
+            return _Plan(
+                server_id=server.id, project_id=server.project_id,
+                vcpus=flavor.vcpus if flavor else 0, memory_mb=flavor.ram if flavor else 0,
+                disk_gb=flavor.disk if flavor else 0,
+                availability_zone=server.availability_zone,
+                image_properties=tuple(sorted(
+                    (str(k), str(v)) for k, v in (image.properties if image else {}).items())),
+                ports=tuple((p.port_id, p.vnic_type, p.physnet) for p in ports))
+
+    def _request(self, plan: _Plan, retry: frozenset[str]) -> BuildRequest:
+        pci = tuple(PciRequest(count=1, dev_type=_PCI_TYPES[vnic], physnet=physnet,
+                               port_id=port_id)
+                    for port_id, vnic, physnet in plan.ports if vnic in _PCI_TYPES)
+        return BuildRequest(server_id=plan.server_id, project_id=plan.project_id,
+                            vcpus=plan.vcpus, memory_mb=plan.memory_mb, disk_gb=plan.disk_gb,
+                            availability_zone=plan.availability_zone,
+                            image_properties=ImageProperties.from_glance(
+                                plan.image_properties),
+                            pci_requests=pci, retry_hosts=retry)
+
+    def _bind_all(self, plan: _Plan, claim: Claim) -> str:
+        """Bind every port on the claimed host; return "" or why binding failed (all undone)."""
+        bound: list[str] = []
+        for port_id, _vnic, _physnet in plan.ports:
+            profile = BindingProfile()
+            dev = claim.device_for(port_id)
+            if dev is not None:
+                profile = BindingProfile(pci_slot=str(dev.address),
+                                         pci_vendor_info=dev.pci_vendor_info,
+                                         physical_network=dev.physnet)
+            try:
+                self._network.bind_port(port_id, claim.host, plan.server_id, DEVICE_OWNER,
+                                        profile)
+            except SriovstackError as exc:
+                self.teardown_ports(tuple(bound) + (port_id,))
+                return f"Port {port_id} could not be bound on host {claim.host}: {exc}"
+            bound.append(port_id)
+        return ""
+
+    def teardown_ports(self, ports: tuple[str, ...]) -> None:
+        """Unbind these ports, skipping ports that no longer exist."""
+        for port_id in ports:
+            try:
+                self._network.unbind_port(port_id)
+            except NotFound:
+                continue
+
+    def _finish(self, plan: _Plan, claim: Claim) -> None:
+        with self._db.transaction() as session:
+            server = session.get(ServerRow, plan.server_id)
+            if server is not None:
+                server.host = claim.host
+                server.task_state = "spawning"
+                server.updated_at = _now()
+                self._record_devices(session, plan.server_id, claim)
+        if server is None:  # deleted while we were binding: undo what we did
+            self.teardown(plan.server_id, tuple(p[0] for p in plan.ports))
+            return
+        self.revisions.bump(claim.host)
+
+    @staticmethod
+    def _record_devices(session: Session, server_id: str, claim: Claim) -> None:
+        rows = session.scalars(select(ServerPortRow).where(
+            ServerPortRow.server_id == server_id).order_by(ServerPortRow.position)).all()
+        for row in rows:
+            dev: ClaimedDevice | None = claim.device_for(row.port_id)
+            if dev is not None:
+                row.pci_address = str(dev.address)
+                row.vendor_id, row.product_id = dev.vendor_id, dev.product_id
+                row.physnet = dev.physnet
+                row.generation = dev.generation
+
+    def _fail(self, server_id: str, message: str, code: int = 500) -> None:
+        """Put the server in ERROR with nova's fault ``{code, message, created}``."""
+        with self._db.transaction() as session:
+            server = session.get(ServerRow, server_id)
+            if server is None:
+                return
+            server.status, server.task_state, server.host = "ERROR", None, None
+            server.updated_at = _now()
+            fault = session.get(FaultRow, server_id)
+            if fault is None:
+                session.add(FaultRow(server_id=server_id, code=code, message=message,
+                                     created=_now()))
+            else:
+                fault.code, fault.message, fault.created = code, message, _now()

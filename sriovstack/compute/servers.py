@@ -1,0 +1,307 @@
+"""The server lifecycle: create (BUILD), list/show, delete, actions, and agents' status reports."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import uuid
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sriovstack.compute.build import ServerBuilder
+from sriovstack.compute.flavors import FlavorService
+from sriovstack.compute.images import ImageService
+from sriovstack.compute.types import (AgentServerStatus, Fault, NetworkRequest, Server,
+                                      ServerAddress, ServerCreate, ServerFilter, ServerPort,
+                                      ServerStatus, SYSTEM_CALLER)
+from sriovstack.db import Database
+from sriovstack.db.models.compute import FaultRow, ServerPortRow, ServerRow
+from sriovstack.errors import Conflict, Forbidden, Invalid, NotFound, NotSupported
+from sriovstack.identity import Caller
+from sriovstack.network.types import PortSpec, VnicType
+
+if TYPE_CHECKING:
+    from sriovstack.network import NetworkService
+
+__all__ = ["ServerService", "MIGRATION_ACTIONS"]
+
+MIGRATION_ACTIONS = frozenset({"migrate", "os-migrateLive"})
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class ServerService:
+    """Servers as nova's API sees them; the build itself is ``ServerBuilder``'s."""
+
+    def __init__(self, db: Database, network: "NetworkService", flavors: FlavorService,
+                 images: ImageService, builder: ServerBuilder) -> None:
+        self._db = db
+        self._network = network
+        self._flavors = flavors
+        self._images = images
+        self.builder = builder
+
+    # -- create ---------------------------------------------------------------------------
+
+    def create(self, caller: Caller, spec: ServerCreate) -> Server:
+        """Record a new server in BUILD; ``builder.build(id)`` must then run (after the 202).
+
+        Raises Invalid (unknown flavor/image/network/port: nova answers 400), NotSupported
+        (vnic_type macvtap, 20.9), Conflict ("Port <id> is still in use.").
+        """
+        if caller.project_id is None:
+            raise Forbidden("Creating a server needs a project-scoped token.",
+                            fix="authenticate with a project scope")
+        self._check_refs(spec)
+        ports = self._port_rows(caller, spec.networks)
+        server_id = str(uuid.uuid4())
+        created = [p.port_id for p in ports if p.created_by_compute]
+        try:
+            self._insert(caller, server_id, spec, ports)
+        except Conflict:
+            self._drop_ports(caller, tuple(created))
+            raise Conflict(f"Port {ports[0].port_id} is still in use.", kind="PortInUse")
+        except BaseException:
+            self._drop_ports(caller, tuple(created))
+            raise
+        return self.get(caller, server_id)
+
+    def _check_refs(self, spec: ServerCreate) -> None:
+        try:
+            self._flavors.get(spec.flavor_ref)
+        except NotFound as exc:
+            raise Invalid(f"Flavor {spec.flavor_ref} could not be found.", field="flavorRef",
+                          value=spec.flavor_ref, fix="use an id from GET /flavors") from exc
+        if spec.image_ref is None:
+            raise Invalid("Missing imageRef attribute: give imageRef or a "
+                          "block_device_mapping_v2 entry with source_type image",
+                          field="imageRef")
+        try:
+            self._images.get(spec.image_ref)
+        except NotFound as exc:
+            raise Invalid(f"Can not find requested image {spec.image_ref}", field="imageRef",
+                          value=spec.image_ref, fix="use an id from GET /image/v2/images"
+                          ) from exc
+
+    def _port_rows(self, caller: Caller,
+                   networks: tuple[NetworkRequest, ...]) -> list[ServerPortRow]:
+        """Check every requested port first, then create ports for ``{uuid}`` entries."""
+        rows: list[ServerPortRow] = []
+        seen: set[str] = set()
+        for pos, req in enumerate(networks):
+            if req.port_id is None:
+                continue
+            if req.port_id in seen:
+                raise Invalid(f"Port {req.port_id} is requested more than once.",
+                              field="networks", value=req.port_id)
+            seen.add(req.port_id)
+            rows.append(self._existing_port(caller, pos, req.port_id))
+        created: list[str] = []
+        try:
+            for pos, req in enumerate(networks):
+                if req.port_id is None and req.network_id is not None:
+                    port = self._network.create_port(caller, PortSpec(network_id=req.network_id))
+                    created.append(port.id)
+                    rows.append(ServerPortRow(port_id=port.id, network_id=port.network_id,
+                                              position=pos, created_by_compute=True,
+                                              vnic_type=str(VnicType.NORMAL)))
+        except NotFound as exc:
+            self._drop_ports(caller, tuple(created))
+            raise Invalid(f"Network {req.network_id} could not be found.", field="networks",
+                          value=req.network_id) from exc
+        except BaseException:
+            self._drop_ports(caller, tuple(created))
+            raise
+        return sorted(rows, key=lambda r: r.position)
+
+    def _existing_port(self, caller: Caller, pos: int, port_id: str) -> ServerPortRow:
+        try:
+            request = self._network.port_request(caller, port_id)
+            port = self._network.get_port(caller, port_id)
+        except NotFound as exc:
+            raise Invalid(f"Port {port_id} could not be found.", field="networks",
+                          value=port_id) from exc
+        except Conflict as exc:
+            raise Conflict(f"Port {port_id} is still in use.", kind="PortInUse",
+                           field="networks", value=port_id) from exc
+        return ServerPortRow(port_id=port_id, network_id=port.network_id, position=pos,
+                             created_by_compute=False, vnic_type=str(request.vnic_type),
+                             physnet=request.physnet)
+
+    def _insert(self, caller: Caller, server_id: str, spec: ServerCreate,
+                ports: list[ServerPortRow]) -> None:
+        now = _now()
+        with self._db.transaction() as session:
+            session.add(ServerRow(
+                id=server_id, name=spec.name, project_id=caller.project_id,
+                user_id=caller.user_id, status=ServerStatus.BUILD.value,
+                task_state="scheduling", flavor_id=spec.flavor_ref, image_id=spec.image_ref,
+                host=None, availability_zone=spec.availability_zone,
+                access_ipv4=spec.access_ipv4, access_ipv6=spec.access_ipv6,
+                meta=dict(spec.metadata), key_name=spec.key_name, created_at=now,
+                updated_at=now, launched_at=None))
+            session.flush()
+            for row in ports:
+                row.server_id = server_id
+                session.add(row)
+
+    def _drop_ports(self, caller: Caller, port_ids: tuple[str, ...]) -> None:
+        for port_id in port_ids:
+            try:
+                self._network.delete_port(caller, port_id)
+            except NotFound:
+                continue
+
+    # -- read -----------------------------------------------------------------------------
+
+    def get(self, caller: Caller, server_id: str) -> Server:
+        """The server, if the caller's project owns it (admins see all); NotFound otherwise."""
+        with self._db.transaction() as session:
+            row = session.get(ServerRow, server_id)
+            if row is None or not _visible(caller, row):
+                raise NotFound(f"Instance {server_id} could not be found.",
+                               kind="InstanceNotFound", value=server_id)
+            server = _to_server(session, row)
+        return self._with_addresses(caller, server)
+
+    def list(self, caller: Caller, query: ServerFilter = ServerFilter()) -> tuple[Server, ...]:
+        """Servers newest first; ``name`` is a regex (nova's semantics); Invalid if malformed."""
+        pattern = _compile(query.name)
+        with self._db.transaction() as session:
+            stmt = select(ServerRow).order_by(ServerRow.created_at.desc(), ServerRow.id)
+            if not (caller.is_privileged and query.all_projects):
+                stmt = stmt.where(ServerRow.project_id == caller.project_id)
+            if query.host is not None:
+                stmt = stmt.where(ServerRow.host == query.host)
+            if query.status is not None:
+                stmt = stmt.where(ServerRow.status == query.status.value)
+            servers = [_to_server(session, r) for r in session.scalars(stmt)
+                       if pattern is None or pattern.search(r.name)]
+        return tuple(self._with_addresses(caller, s) for s in servers)
+
+    def on_host(self, host: str) -> tuple[Server, ...]:
+        """Every server placed on ``host`` (admin views; no addresses resolved)."""
+        with self._db.transaction() as session:
+            rows = session.scalars(select(ServerRow).where(ServerRow.host == host)
+                                   .order_by(ServerRow.created_at, ServerRow.id)).all()
+            return tuple(_to_server(session, r) for r in rows)
+
+    def _with_addresses(self, caller: Caller, server: Server) -> Server:
+        addresses: list[ServerAddress] = []
+        for sp in server.ports:
+            try:
+                port = self._network.get_port(caller, sp.port_id)
+                network = self._network.networks.get(caller, port.network_id)
+            except NotFound:
+                continue
+            for ip in port.fixed_ips:
+                version = 6 if ":" in ip.ip_address else 4
+                addresses.append(ServerAddress(network.name, version, ip.ip_address, port.mac))
+        return dataclasses.replace(server, addresses=tuple(addresses))
+
+    # -- delete and actions -----------------------------------------------------------------
+
+    def delete(self, caller: Caller, server_id: str) -> None:
+        """Unbind its ports (deleting those compute created), free its claims, forget it."""
+        server = self.get(caller, server_id)
+        self.builder.teardown(server_id, tuple(p.port_id for p in server.ports))
+        self._drop_ports(caller, tuple(p.port_id for p in server.ports if p.created_by_compute))
+        with self._db.transaction() as session:
+            row = session.get(ServerRow, server_id)
+            if row is not None:
+                session.delete(row)
+        if server.host:
+            self.builder.revisions.bump(server.host)
+
+    def action(self, caller: Caller, server_id: str, action: str) -> None:
+        """Run a server action; migration is refused for SR-IOV servers (20.9) and not built.
+
+        Raises NotSupported (409 for SR-IOV ports, 400 otherwise) or Invalid (unknown action).
+        """
+        server = self.get(caller, server_id)
+        if action not in MIGRATION_ACTIONS:
+            raise Invalid(f"Unsupported server action {action!r}", field="action",
+                          value=action, fix="this API implements: migrate, os-migrateLive "
+                          "(both refused, see the message)")
+        if server.has_pci_port:
+            raise NotSupported(
+                f"Cannot {action} server {server_id}: it has an SR-IOV port (vnic_type direct "
+                "or direct-physical). Migration of instances with SR-IOV ports is not supported "
+                "(RHEL OSP SR-IOV chapter 20.9).", status=409, field="action", value=action)
+        raise NotSupported(f"Cannot {action} server {server_id}: migration is not implemented "
+                           "by this compute service.", field="action", value=action)
+
+    def report_status(self, host: str, server_id: str, status: AgentServerStatus,
+                      message: str = "") -> Server:
+        """The compute agent's report: running → ACTIVE, error → ERROR with a fault.
+
+        Raises NotFound when the server is unknown, Conflict when it is not placed on ``host``.
+        """
+        with self._db.transaction() as session:
+            row = session.get(ServerRow, server_id)
+            if row is None:
+                raise NotFound(f"Instance {server_id} could not be found.",
+                               kind="InstanceNotFound", value=server_id)
+            if row.host != host:
+                raise Conflict(f"Instance {server_id} is not placed on host {host} "
+                               f"(it is on {row.host or 'no host'}).", field="host", value=host)
+            _apply_status(session, row, status, message)
+        self.builder.revisions.bump(host)
+        return self.get(SYSTEM_CALLER, server_id)
+
+
+def _apply_status(session: Session, row: ServerRow, status: AgentServerStatus,
+                  message: str) -> None:
+    now = _now()
+    row.task_state, row.updated_at = None, now
+    if status is AgentServerStatus.RUNNING:
+        row.status = ServerStatus.ACTIVE.value
+        row.launched_at = row.launched_at or now
+        return
+    row.status = ServerStatus.ERROR.value
+    fault = session.get(FaultRow, row.id)
+    text = message or "The compute agent reported an error."
+    if fault is None:
+        session.add(FaultRow(server_id=row.id, code=500, message=text, created=now))
+    else:
+        fault.code, fault.message, fault.created = 500, text, now
+
+
+def _visible(caller: Caller, row: ServerRow) -> bool:
+    return caller.is_privileged or row.project_id == caller.project_id
+
+
+def _compile(name: str | None) -> re.Pattern[str] | None:
+    if name is None:
+        return None
+    try:
+        return re.compile(name)
+    except re.error as exc:
+        raise Invalid(f"name filter {name!r} is not a valid regular expression: {exc}",
+                      field="name", value=name) from exc
+
+
+def _to_server(session: Session, row: ServerRow) -> Server:
+    ports = session.scalars(select(ServerPortRow).where(
+        ServerPortRow.server_id == row.id).order_by(ServerPortRow.position)).all()
+    fault_row = session.get(FaultRow, row.id)
+    fault = (Fault(fault_row.code, fault_row.message, fault_row.created, fault_row.details)
+             if fault_row is not None else None)
+    return Server(
+        id=row.id, name=row.name, project_id=row.project_id, user_id=row.user_id,
+        status=ServerStatus(row.status), task_state=row.task_state, flavor_id=row.flavor_id,
+        image_id=row.image_id, host=row.host, availability_zone=row.availability_zone,
+        access_ipv4=row.access_ipv4, access_ipv6=row.access_ipv6,
+        metadata=tuple(sorted((str(k), str(v)) for k, v in row.meta.items())),
+        key_name=row.key_name, created_at=row.created_at, updated_at=row.updated_at,
+        launched_at=row.launched_at, fault=fault,
+        ports=tuple(ServerPort(port_id=p.port_id, network_id=p.network_id,
+                               created_by_compute=p.created_by_compute, vnic_type=p.vnic_type,
+                               pci_address=p.pci_address, vendor_id=p.vendor_id,
+                               product_id=p.product_id, physnet=p.physnet,
+                               generation=p.generation) for p in ports))

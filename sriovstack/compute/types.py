@@ -1,0 +1,272 @@
+"""The typed values the compute service takes and returns: flavors, images, servers, faults."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sriovstack.identity import Caller
+
+__all__ = [
+    "Flavor",
+    "Image",
+    "ServerStatus",
+    "Fault",
+    "ServerAddress",
+    "ServerPort",
+    "SYSTEM_CALLER",
+    "Server",
+    "NetworkRequest",
+    "ServerCreate",
+    "ServerFilter",
+    "AgentServerStatus",
+    "DesiredPort",
+    "DesiredServer",
+    "DesiredState",
+    "Hypervisor",
+    "Inventory",
+    "ResourceProvider",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Flavor:
+    """A nova flavor: ``id`` is a string ("1".."5" for the seeded m1.* set)."""
+
+    id: str
+    name: str
+    ram: int
+    vcpus: int
+    disk: int
+    ephemeral: int = 0
+    swap: int = 0
+    rxtx_factor: float = 1.0
+    is_public: bool = True
+    description: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Image:
+    """A glance image record (read-only registry; no image data is stored)."""
+
+    id: str
+    name: str
+    status: str
+    visibility: str
+    disk_format: str
+    container_format: str
+    min_disk: int
+    min_ram: int
+    size: int | None
+    checksum: str | None
+    owner: str | None
+    protected: bool
+    created_at: datetime
+    updated_at: datetime
+    properties: tuple[tuple[str, str], ...] = ()
+
+    def property_map(self) -> dict[str, str]:
+        """The image properties (hw_* etc.) as a fresh dict for filters and views."""
+        return dict(self.properties)
+
+
+class ServerStatus(enum.Enum):
+    """Nova's server status as the API shows it (only the states we reach)."""
+
+    BUILD = "BUILD"
+    ACTIVE = "ACTIVE"
+    ERROR = "ERROR"
+    DELETED = "DELETED"
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    """Why a server went to ERROR: nova's ``fault`` object."""
+
+    code: int
+    message: str
+    created: datetime
+    details: str = ""
+
+
+# The compute service acting on its own behalf (agent views, status reports).
+SYSTEM_CALLER = Caller("sriovstack-compute", None, is_admin=True, is_service=True)
+
+
+@dataclass(frozen=True, slots=True)
+class ServerAddress:
+    """One fixed IP of a server, as nova lists it under ``addresses[<network name>]``."""
+
+    network_name: str
+    version: int
+    addr: str
+    mac: str
+
+
+@dataclass(frozen=True, slots=True)
+class ServerPort:
+    """One port attached to a server, with the PCI device it was given (if SR-IOV)."""
+
+    port_id: str
+    network_id: str
+    created_by_compute: bool
+    vnic_type: str = "normal"
+    pci_address: str | None = None
+    vendor_id: str | None = None
+    product_id: str | None = None
+    physnet: str | None = None
+    generation: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Server:
+    """A server as the compute service knows it."""
+
+    id: str
+    name: str
+    project_id: str
+    user_id: str
+    status: ServerStatus
+    task_state: str | None
+    flavor_id: str
+    image_id: str | None
+    host: str | None
+    availability_zone: str | None
+    access_ipv4: str
+    access_ipv6: str
+    metadata: tuple[tuple[str, str], ...]
+    key_name: str | None
+    created_at: datetime
+    updated_at: datetime
+    launched_at: datetime | None
+    ports: tuple[ServerPort, ...] = ()
+    fault: Fault | None = None
+    addresses: tuple[ServerAddress, ...] = ()
+
+    @property
+    def has_pci_port(self) -> bool:
+        """True when a port of this server asks for (or holds) a PCI device (20.9 limits)."""
+        return any(p.vnic_type in ("direct", "direct-physical") or p.pci_address
+                   for p in self.ports)
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkRequest:
+    """One entry of ``networks``: an existing port, or a network to create a port on."""
+
+    port_id: str | None = None
+    network_id: str | None = None
+    fixed_ip: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ServerCreate:
+    """What a create request asks for, parsed at the API edge."""
+
+    name: str
+    flavor_ref: str
+    image_ref: str | None
+    networks: tuple[NetworkRequest, ...] = ()
+    availability_zone: str | None = None
+    access_ipv4: str = ""
+    access_ipv6: str = ""
+    metadata: tuple[tuple[str, str], ...] = ()
+    key_name: str | None = None
+    security_groups: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ServerFilter:
+    """List filters: ``name`` is a regex (as nova treats it), ``host`` exact."""
+
+    name: str | None = None
+    host: str | None = None
+    status: ServerStatus | None = None
+    all_projects: bool = False
+
+
+class AgentServerStatus(enum.Enum):
+    """What a compute agent reports for one server on its host."""
+
+    RUNNING = "running"
+    ERROR = "error"
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredPort:
+    """One SR-IOV (or normal) port a host must wire up for a server."""
+
+    port_id: str
+    mac: str
+    vnic_type: str
+    vlan: int | None
+    pci_address: str | None
+    physnet: str | None
+    admin_state_up: bool
+    generation: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredServer:
+    """One server the host should run, with its ports."""
+
+    server_id: str
+    name: str
+    status: ServerStatus
+    vcpus: int
+    memory_mb: int
+    ports: tuple[DesiredPort, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredState:
+    """Everything one host should have, at ``revision`` (a per-host counter in the db)."""
+
+    host: str
+    revision: int
+    servers: tuple[DesiredServer, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Hypervisor:
+    """One compute host as os-hypervisors shows it (the 2.1 key set, nothing SR-IOV-specific)."""
+
+    id: str
+    hostname: str
+    host_ip: str
+    enabled: bool
+    disabled_reason: str | None
+    up: bool
+    vcpus: int
+    memory_mb: int
+    local_gb: int
+    vcpus_used: int
+    memory_mb_used: int
+    local_gb_used: int
+    running_vms: int
+    hypervisor_type: str = "QEMU"
+    hypervisor_version: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Inventory:
+    """One resource class of a provider: total, reserved and what servers use of it."""
+
+    resource_class: str
+    total: int
+    used: int
+    reserved: int = 0
+    max_unit: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceProvider:
+    """A placement provider: a compute host (root) or one of its PFs (child, SRIOV_NET_VF)."""
+
+    uuid: str
+    name: str
+    generation: int
+    parent_uuid: str | None
+    root_uuid: str
+    inventories: tuple[Inventory, ...]

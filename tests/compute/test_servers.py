@@ -1,0 +1,203 @@
+"""The server lifecycle over the real network service and scheduler (SQLite and PostgreSQL):
+create → BUILD, build → placed and bound, agent report → ACTIVE, delete → VF free again."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from sriovstack.compute.types import (AgentServerStatus, NetworkRequest, ServerCreate,
+                                      ServerFilter, ServerStatus)
+from sriovstack.db.models.hosts import PciDeviceRow
+from sriovstack.errors import Conflict, Forbidden, Invalid, NotFound, NotSupported
+from sriovstack.network import PortStatus, VifType, VnicType
+from tests.compute.conftest import ADMIN, ALICE, BOB, Cloud
+
+CIRROS_ID = "6d1b6e8a-7c2f-4b8e-9d3a-1f2e3d4c5b6a"
+
+
+def _spec(*networks: NetworkRequest, name: str = "webserver01",
+          flavor: str = "1") -> ServerCreate:
+    return ServerCreate(name=name, flavor_ref=flavor, image_ref=CIRROS_ID, networks=networks)
+
+
+def _held(cloud: Cloud) -> dict[str, str | None]:
+    with cloud.db.transaction() as s:
+        rows = s.execute(select(PciDeviceRow.address, PciDeviceRow.owner).where(
+            PciDeviceRow.status != "available")).all()
+    return {a: o for a, o in rows}
+
+
+def _boot(cloud: Cloud, vnic: VnicType = VnicType.DIRECT) -> tuple[str, str]:
+    net_id = cloud.network()
+    port = cloud.port(ADMIN, net_id, vnic)
+    server = cloud.compute.servers.create(ADMIN, _spec(NetworkRequest(port_id=port.id)))
+    cloud.compute.servers.builder.build(server.id)
+    return server.id, port.id
+
+
+def test_chapter_boot_binds_a_vf_then_the_agent_makes_it_active(cloud: Cloud) -> None:
+    cloud.add_host("compute-1")
+    net_id = cloud.network()
+    port = cloud.port(ADMIN, net_id)
+    created = cloud.compute.servers.create(ADMIN, _spec(NetworkRequest(port_id=port.id)))
+    assert created.status is ServerStatus.BUILD and created.host is None
+
+    cloud.compute.servers.builder.build(created.id)
+    placed = cloud.compute.servers.get(ADMIN, created.id)
+    assert placed.status is ServerStatus.BUILD and placed.host == "compute-1"
+    bound = cloud.net.get_port(ADMIN, port.id)
+    assert bound.binding.vif_type is VifType.HW_VEB
+    assert bound.binding.host == "compute-1" and bound.device_id == created.id
+    assert bound.device_owner == "compute:nova"
+    slot = bound.binding.profile.pci_slot
+    assert slot is not None and slot.startswith("0000:0b:10.")
+    assert bound.binding.profile.pci_vendor_info == "8086:10ca"
+    assert bound.binding.profile.physical_network == "physnet1"
+    assert _held(cloud) == {slot: created.id}
+    assert [(a.network_name, a.addr, a.mac) for a in placed.addresses] == \
+        [("web", bound.fixed_ips[0].ip_address, bound.mac)]
+
+    active = cloud.compute.reports.server_status("compute-1", created.id,
+                                                 AgentServerStatus.RUNNING)
+    assert active.status is ServerStatus.ACTIVE
+    assert cloud.compute.servers.get(ADMIN, created.id).launched_at is not None
+
+
+def test_delete_unbinds_the_port_and_frees_the_vf(cloud: Cloud) -> None:
+    cloud.add_host("compute-1")
+    server_id, port_id = _boot(cloud)
+    cloud.compute.servers.delete(ADMIN, server_id)
+    with pytest.raises(NotFound):
+        cloud.compute.servers.get(ADMIN, server_id)
+    port = cloud.net.get_port(ADMIN, port_id)
+    assert port.binding.vif_type is VifType.UNBOUND and port.device_id == ""
+    assert port.status is PortStatus.DOWN
+    assert _held(cloud) == {}
+    # The port can be used again by a new server.
+    again = cloud.compute.servers.create(ADMIN, _spec(NetworkRequest(port_id=port_id)))
+    assert again.ports[0].port_id == port_id
+
+
+def test_a_port_in_use_is_refused_with_novas_message(cloud: Cloud) -> None:
+    cloud.add_host("compute-1")
+    _server_id, port_id = _boot(cloud)
+    with pytest.raises(Conflict, match=f"^Port {port_id} is still in use.$"):
+        cloud.compute.servers.create(ADMIN, _spec(NetworkRequest(port_id=port_id)))
+
+
+def test_a_port_already_held_by_a_building_server_is_in_use(cloud: Cloud) -> None:
+    net_id = cloud.network()
+    port = cloud.port(ADMIN, net_id)
+    cloud.compute.servers.create(ADMIN, _spec(NetworkRequest(port_id=port.id)))
+    with pytest.raises(Conflict, match="is still in use"):
+        cloud.compute.servers.create(ADMIN, _spec(NetworkRequest(port_id=port.id)))
+
+
+@pytest.mark.parametrize("spec, error, text", [
+    (ServerCreate("vm", "42", CIRROS_ID), Invalid, "Flavor 42 could not be found."),
+    (ServerCreate("vm", "1", "cirros"), Invalid, "Can not find requested image cirros"),
+    (ServerCreate("vm", "1", None), Invalid, "Missing imageRef"),
+    (ServerCreate("vm", "1", CIRROS_ID, (NetworkRequest(port_id="nope"),)), Invalid,
+     "Port nope could not be found."),
+    (ServerCreate("vm", "1", CIRROS_ID, (NetworkRequest(network_id="nope"),)), Invalid,
+     "Network nope could not be found."),
+])
+def test_bad_references_are_400s_naming_the_value(cloud: Cloud, spec: ServerCreate,
+                                                  error: type[Exception], text: str) -> None:
+    with pytest.raises(error, match=text):
+        cloud.compute.servers.create(ADMIN, spec)
+
+
+def test_no_free_vf_ends_in_error_with_a_fault_naming_the_filter(cloud: Cloud) -> None:
+    cloud.add_host("compute-1", devices=())
+    server_id, port_id = _boot(cloud)
+    server = cloud.compute.servers.get(ADMIN, server_id)
+    assert server.status is ServerStatus.ERROR and server.host is None
+    assert server.fault is not None and server.fault.code == 500
+    assert server.fault.message.startswith("No valid host was found.")
+    assert "PciPassthroughFilter" in server.fault.message
+    assert cloud.net.get_port(ADMIN, port_id).binding.vif_type is VifType.UNBOUND
+    assert _held(cloud) == {}
+
+
+def test_binding_failure_frees_the_claim_tries_the_next_host_then_errors(cloud: Cloud) -> None:
+    cloud.add_host("compute-1", sriov_agent=False)
+    cloud.add_host("compute-2", sriov_agent=False)
+    server_id, port_id = _boot(cloud)
+    server = cloud.compute.servers.get(ADMIN, server_id)
+    assert server.status is ServerStatus.ERROR and server.fault is not None
+    assert "NIC Switch agent" in server.fault.message
+    assert _held(cloud) == {}
+    port = cloud.net.get_port(ADMIN, port_id)
+    assert port.device_id == "" and port.binding.vif_type is VifType.UNBOUND
+
+
+def test_binding_failure_on_one_host_is_retried_on_another(cloud: Cloud) -> None:
+    cloud.add_host("compute-1", sriov_agent=False)
+    cloud.add_host("compute-2", sriov_agent=True)
+    server_id, port_id = _boot(cloud)
+    server = cloud.compute.servers.get(ADMIN, server_id)
+    assert server.host == "compute-2" and server.fault is None
+    assert list(_held(cloud).values()) == [server_id]
+
+
+def test_a_network_request_creates_a_normal_port_deleted_with_the_server(cloud: Cloud) -> None:
+    cloud.add_host("compute-1")
+    net_id = cloud.network()
+    created = cloud.compute.servers.create(ADMIN, _spec(NetworkRequest(network_id=net_id)))
+    port_id = created.ports[0].port_id
+    assert created.ports[0].created_by_compute
+    assert cloud.net.get_port(ADMIN, port_id).vnic_type is VnicType.NORMAL
+    cloud.compute.servers.delete(ADMIN, created.id)
+    with pytest.raises(NotFound):
+        cloud.net.get_port(ADMIN, port_id)
+
+
+def test_migration_of_an_sriov_server_is_refused_with_409_and_why(cloud: Cloud) -> None:
+    cloud.add_host("compute-1")
+    server_id, _port = _boot(cloud)
+    for action in ("migrate", "os-migrateLive"):
+        with pytest.raises(NotSupported, match="20.9") as info:
+            cloud.compute.servers.action(ADMIN, server_id, action)
+        assert info.value.status == 409
+    with pytest.raises(Invalid, match="Unsupported server action 'reboot'"):
+        cloud.compute.servers.action(ADMIN, server_id, "reboot")
+
+
+def test_projects_see_only_their_servers_and_name_is_a_regex(cloud: Cloud) -> None:
+    net_id = cloud.network()
+    for name in ("web-1", "web-2", "db-1"):
+        cloud.compute.servers.create(ALICE, _spec(name=name))
+    bob = cloud.compute.servers.create(BOB, _spec(name="web-bob"))
+    assert {s.name for s in cloud.compute.servers.list(ALICE, ServerFilter(name="^web"))} == \
+        {"web-1", "web-2"}
+    with pytest.raises(NotFound):
+        cloud.compute.servers.get(ALICE, bob.id)
+    assert len(cloud.compute.servers.list(ADMIN, ServerFilter(all_projects=True))) == 4
+    assert cloud.compute.servers.list(ALICE, ServerFilter(all_projects=True)) != ()
+    assert all(s.project_id == "p-alice"
+               for s in cloud.compute.servers.list(ALICE, ServerFilter(all_projects=True)))
+    with pytest.raises(Invalid, match="not a valid regular expression"):
+        cloud.compute.servers.list(ALICE, ServerFilter(name="(["))
+    assert net_id
+
+
+def test_an_unscoped_caller_cannot_create(cloud: Cloud) -> None:
+    from sriovstack.identity import Caller
+
+    with pytest.raises(Forbidden, match="project-scoped"):
+        cloud.compute.servers.create(Caller("u", None), _spec())
+
+
+def test_status_reports_must_come_from_the_servers_host(cloud: Cloud) -> None:
+    cloud.add_host("compute-1")
+    server_id, _port = _boot(cloud)
+    with pytest.raises(Conflict, match="not placed on host compute-9"):
+        cloud.compute.reports.server_status("compute-9", server_id, AgentServerStatus.RUNNING)
+    with pytest.raises(NotFound):
+        cloud.compute.reports.server_status("compute-1", "nope", AgentServerStatus.RUNNING)
+    failed = cloud.compute.reports.server_status("compute-1", server_id, AgentServerStatus.ERROR,
+                                                 "libvirt: hostdev attach failed")
+    assert failed.status is ServerStatus.ERROR
+    assert failed.fault is not None and failed.fault.message == "libvirt: hostdev attach failed"
