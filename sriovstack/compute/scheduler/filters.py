@@ -218,12 +218,26 @@ class PciPassthroughFilter:
     def check(self, host: HostState, request: BuildRequest) -> str | None:
         if not request.pci_requests:
             return None
+        if _quick_pass(host, request):
+            return None
         numa = None
         if request.numa_nodes is not None:
             sockets = dict(host.numa_sockets) if host.numa_sockets is not None else None
             numa = NumaContext(request.numa_nodes, sockets)
         fit = fit_requests(host.pools, request.pci_requests, numa)
         return fit.reason if isinstance(fit, Shortfall) else None
+
+
+def _quick_pass(host: HostState, request: BuildRequest) -> bool:
+    """One request for any vendor, no NUMA: the index's per-physnet totals decide. VFs of
+    one physnet never exclude each other and a PF with a held VF is not counted free."""
+    if host.pci_totals is None or request.numa_nodes is not None or len(request.pci_requests) != 1:
+        return False
+    (wanted,) = request.pci_requests
+    if wanted.vendor_id or wanted.product_id:
+        return False
+    physnet = wanted.physnet.lower() if wanted.physnet else None
+    return host.pci_totals.get((wanted.dev_type, physnet), 0) >= wanted.count
 
 
 _BUILDERS: dict[str, Callable[[SchedulerConfig, Clock], HostFilter]] = {

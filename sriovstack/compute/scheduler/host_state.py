@@ -6,9 +6,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sriovstack.pci.device import DevType
 from sriovstack.pci.pools import Pool
 
-__all__ = ["SupportedInstance", "HostCapabilities", "HostState"]
+__all__ = ["SupportedInstance", "HostCapabilities", "HostState", "pci_totals"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +93,9 @@ class HostState:
     heartbeat_at: float | None
     generation: int
     numa_sockets: tuple[tuple[int, int], ...] | None = None
+    # Free devices per (type, lower-case physnet): the index's cheap answer for the common
+    # single-request case; None when not computed (the filter then fits the pools).
+    pci_totals: Mapping[tuple[DevType, str | None], int] | None = None
 
     def free_ram_mb(self, ratio: float) -> float:
         """RAM left under the allocation ratio (nova's RamFilter arithmetic)."""
@@ -105,3 +109,12 @@ class HostState:
     def free_pci(self) -> int:
         """Free devices over every pool."""
         return sum(p.count for p in self.pools)
+
+
+def pci_totals(pools: tuple[Pool, ...]) -> dict[tuple[DevType, str | None], int]:
+    """Free devices per (type, lower-case physnet) over the pools."""
+    totals: dict[tuple[DevType, str | None], int] = {}
+    for p in pools:
+        key = (p.key.dev_type, p.key.physnet.lower() if p.key.physnet else None)
+        totals[key] = totals.get(key, 0) + p.count
+    return totals

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from sriovstack.compute.scheduler.host_state import HostCapabilities, HostState
+from sriovstack.compute.scheduler.host_state import HostCapabilities, HostState, pci_totals
 from sriovstack.db import Database
 from sriovstack.db.models.hosts import HostRow, PciDeviceRow
 from sriovstack.pci.address import PciAddress
@@ -76,6 +76,7 @@ class HostIndex:
     def _load(self, session: Session, ids: Sequence[str]) -> None:
         pools = self._pools(session, ids)
         for row in session.scalars(select(HostRow).where(HostRow.id.in_(ids))):
+            host_pools = tuple(sorted(pools.get(row.id, ()), key=lambda p: p.key))
             numa = tuple((int(c["id"]), int(c["socket"])) for c in row.numa_topology or ()
                          if c.get("socket") is not None) or None
             self._hosts[row.id] = HostState(
@@ -85,7 +86,7 @@ class HostIndex:
                 memory_mb_used=row.memory_mb_used, disk_gb=row.disk_gb,
                 disk_gb_used=row.disk_gb_used,
                 capabilities=HostCapabilities.from_json(row.capabilities or {}),
-                pools=tuple(sorted(pools.get(row.id, ()), key=lambda p: p.key)),
+                pools=host_pools, pci_totals=pci_totals(host_pools),
                 heartbeat_at=_epoch(row.last_heartbeat), generation=row.generation,
                 numa_sockets=numa)
 

@@ -188,3 +188,19 @@ def test_ram_weigher_spreads_by_free_ram():
     idle = make_host("idle")
     weighers = build_weighers(SchedulerConfig(pci_weight_multiplier=0.0))
     assert [h.name for h in order_hosts([busy, idle], make_request(), weighers)] == ["idle", "busy"]
+
+
+@pytest.mark.parametrize("physnet, count, dev_type", [
+    ("physnet1", 1, DevType.VF), ("PHYSNET1", 4, DevType.VF), ("physnet1", 5, DevType.VF),
+    ("physnet2", 1, DevType.VF), ("physnet1", 1, DevType.PF), ("physnet1", 2, DevType.PF),
+    (None, 1, DevType.VF),
+])
+def test_index_totals_agree_with_fitting_the_pools(physnet, count, dev_type):
+    from sriovstack.compute.scheduler.host_state import pci_totals
+
+    slow = make_host()
+    fast = replace(slow, pci_totals=pci_totals(slow.pools))
+    request = make_request(pci_requests=(PciRequest(count=count, dev_type=dev_type,
+                                                    physnet=physnet),))
+    assert (PciPassthroughFilter().check(fast, request) is None) == \
+        (PciPassthroughFilter().check(slow, request) is None)

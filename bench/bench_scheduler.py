@@ -1,0 +1,129 @@
+"""Scheduler benchmark (run by hand): the PCI part of one decision, whole decisions per second
+and scheduler memory per host, at 100 / 1,000 / 5,000 simulated hosts of 2 PFs x 64 VFs on
+2 NUMA nodes (issue 3; nova's figures are in shared/reference/perf_anchors.md).
+
+    .venv/bin/python bench/bench_scheduler.py [--hosts 100,1000,5000] [--url sqlite:///...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import statistics
+import tempfile
+import time
+import tracemalloc
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import insert
+
+from sriovstack.clock import SystemClock
+from sriovstack.compute.scheduler import BuildRequest, PciRequest, Scheduler, SchedulerConfig
+from sriovstack.compute.scheduler.filters import PciPassthroughFilter
+from sriovstack.compute.scheduler.index import HostIndex
+from sriovstack.db import Database
+from sriovstack.db.models.hosts import HostRow, PciDeviceRow
+
+PFS, VFS = 2, 64
+
+
+def populate(db: Database, hosts: int) -> None:
+    """Insert hosts straight into the tables (the registry's ORM path is not what we time)."""
+    now = datetime.now(UTC)
+    with db.engine.begin() as conn:
+        for start in range(0, hosts, 200):
+            host_rows, dev_rows = [], []
+            for h in range(start, min(hosts, start + 200)):
+                host_id = str(uuid.uuid4())
+                host_rows.append(dict(id=host_id, name=f"compute-{h:05d}", enabled=True,
+                                      disabled_reason=None, availability_zone="nova",
+                                      vcpus=64, memory_mb=262144, disk_gb=2000, vcpus_used=0,
+                                      memory_mb_used=0, disk_gb_used=0, capabilities={},
+                                      numa_topology=[{"id": 0, "socket": 0},
+                                                     {"id": 1, "socket": 1}],
+                                      last_heartbeat=now, generation=1))
+                for p in range(PFS):
+                    pf = f"0000:{0x05 + p * 0x40:02x}:00.0"
+                    physnet = f"physnet{p + 1}"
+                    dev_rows.append(_dev(host_id, pf, "1572", "type-PF", None, pf, p, physnet))
+                    for v in range(VFS):
+                        addr = f"0000:{0x06 + p * 0x40 + v // 32:02x}:{(v % 32):02x}.{0}"
+                        dev_rows.append(_dev(host_id, addr, "154c", "type-VF", pf, pf, p, physnet))
+            conn.execute(insert(HostRow), host_rows)
+            conn.execute(insert(PciDeviceRow), dev_rows)
+
+
+def _dev(host_id: str, addr: str, product: str, dev_type: str, parent: str | None, pool_pf: str,
+         numa: int, physnet: str) -> dict[str, object]:
+    return dict(id=str(uuid.uuid4()), host_id=host_id, address=addr, vendor_id="8086",
+                product_id=product, dev_type=dev_type, parent_addr=parent, pool_pf=pool_pf,
+                numa_node=numa, physnet=physnet, tags={}, status="available", owner=None,
+                request_id=None, generation=0, removed_when_freed=False)
+
+
+def request(n: int) -> BuildRequest:
+    return BuildRequest(f"bench-{n}", "p", 1, 512, pci_requests=(
+        PciRequest(physnet="physnet1", port_id=f"port-{n}"),))
+
+
+def bench(hosts: int, url: str | None, decisions: int) -> dict[str, float]:
+    tmp = tempfile.mkdtemp()
+    db = Database(url or f"sqlite:///{tmp}/bench.db")
+    db.create_schema()
+    populate(db, hosts)
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.take_snapshot()
+    index = HostIndex(db)
+    t0 = time.perf_counter()
+    states = index.snapshot()
+    first_load = time.perf_counter() - t0
+    after = tracemalloc.take_snapshot()
+    tracemalloc.stop()
+    memory = sum(s.size_diff for s in after.compare_to(before, "filename")) / hosts
+    flt, req = PciPassthroughFilter(), request(0)
+    pci = []
+    for _ in range(20):
+        t0 = time.perf_counter()
+        passed = [h for h in states if flt.check(h, req) is None]
+        pci.append(time.perf_counter() - t0)
+    assert len(passed) == hosts
+    sched = Scheduler(db, SchedulerConfig(), SystemClock())
+    sched.select_hosts(req)  # warm the scheduler's own index
+    times = []
+    for n in range(decisions):
+        t0 = time.perf_counter()
+        sched.schedule_and_claim(request(n))
+        times.append(time.perf_counter() - t0)
+    refresh = []
+    for _ in range(10):
+        t0 = time.perf_counter()
+        index.snapshot()
+        refresh.append(time.perf_counter() - t0)
+    db.dispose()
+    return {"hosts": hosts, "pci_ms": statistics.median(pci) * 1e3,
+            "pci_us_per_host": statistics.median(pci) * 1e6 / hosts,
+            "decision_ms": statistics.median(times) * 1e3,
+            "decisions_per_s": 1 / statistics.median(times),
+            "refresh_ms": statistics.median(refresh) * 1e3,
+            "first_load_s": first_load, "bytes_per_host": memory}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--hosts", default="100,1000,5000")
+    parser.add_argument("--url", default=None, help="database URL (default: a temp SQLite file)")
+    parser.add_argument("--decisions", type=int, default=50)
+    args = parser.parse_args()
+    print(f"{'hosts':>6} {'PCI ms':>8} {'us/host':>8} {'decide ms':>10} {'dec/s':>7} "
+          f"{'refresh ms':>11} {'load s':>7} {'B/host':>7}")
+    for hosts in (int(h) for h in args.hosts.split(",")):
+        r = bench(hosts, args.url, args.decisions)
+        print(f"{hosts:>6} {r['pci_ms']:>8.3f} {r['pci_us_per_host']:>8.2f} "
+              f"{r['decision_ms']:>10.2f} {r['decisions_per_s']:>7.1f} {r['refresh_ms']:>11.2f} "
+              f"{r['first_load_s']:>7.2f} {r['bytes_per_host']:>7.0f}")
+
+
+if __name__ == "__main__":
+    main()
