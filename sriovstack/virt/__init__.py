@@ -1,0 +1,12 @@
+"""The virt seam: give a guest SR-IOV VFs, through libvirt on a host or a recording fake in tests.
+
+Other packages import from here only.  ``VirtDriver`` is the Protocol the compute agent calls;
+``LibvirtDriver`` needs the optional ``sriovstack[libvirt]`` extra (imported when one is made).
+"""
+
+from sriovstack.virt.fake import FakeVirtDriver
+from sriovstack.virt.libvirt import LibvirtDriver
+from sriovstack.virt.types import DOMAIN_PREFIX, Guest, GuestSpec, VfInterface, VirtDriver
+
+__all__ = ["VirtDriver", "GuestSpec", "Guest", "VfInterface", "DOMAIN_PREFIX",
+           "FakeVirtDriver", "LibvirtDriver"]
