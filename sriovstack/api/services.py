@@ -10,8 +10,11 @@ from dataclasses import dataclass
 
 from sriovstack.api.settings import ApiSettings
 from sriovstack.clock import Clock, SystemClock
+from sriovstack.compute.hosts import HostRegistry
+from sriovstack.compute.scheduler import Scheduler, scheduler_config
 from sriovstack.db import Database
 from sriovstack.identity import IdentityService
+from sriovstack.network import NetworkService, ml2_settings_for
 
 __all__ = ["Services", "build_services"]
 
@@ -24,15 +27,25 @@ class Services:
     db: Database
     clock: Clock
     identity: IdentityService
+    network: NetworkService
+    hosts: HostRegistry
+    scheduler: Scheduler
 
 
 def build_services(settings: ApiSettings, db: Database, *, clock: Clock | None = None) -> Services:
     """Wire the services over one database and clock (the system clock unless given)."""
     clock = clock or SystemClock()
     identity = IdentityService(db, clock, settings.token_ttl)
+    network = NetworkService(db, ml2_settings_for(settings.deployment), clock)  # syncs VLANs
+    sched_config = scheduler_config(settings.deployment)  # unknown filter → ConfigError here
+    hosts = HostRegistry(db, clock, sched_config.service_down_time)
+    scheduler = Scheduler(db, sched_config, clock)
     return Services(
         settings=settings,
         db=db,
         clock=clock,
         identity=identity,
+        network=network,
+        hosts=hosts,
+        scheduler=scheduler,
     )

@@ -3,13 +3,14 @@
 from sriovstack.compute.scheduler.host_state import HostCapabilities, HostState, SupportedInstance
 from sriovstack.compute.scheduler.model import (CHAPTER_FILTERS, BuildRequest, Claim,
                                                 ClaimedDevice, ImageProperties, NoValidHost,
-                                                SchedulerConfig)
+                                                SchedulerConfig, scheduler_config)
 from sriovstack.compute.scheduler.scheduler import Scheduler
 from sriovstack.pci.pools import NumaPolicy, PciRequest
 
 __all__ = [
     "Scheduler",
     "SchedulerConfig",
+    "scheduler_config",
     "CHAPTER_FILTERS",
     "BuildRequest",
     "PciRequest",

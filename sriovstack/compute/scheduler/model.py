@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sriovstack.errors import Conflict, Invalid
 from sriovstack.pci.address import PciAddress
 from sriovstack.pci.device import DevType
 from sriovstack.pci.pools import PciRequest
 
+if TYPE_CHECKING:
+    from sriovstack.conf.model import DeploymentConfig
+
 __all__ = ["ImageProperties", "BuildRequest", "ClaimedDevice", "Claim", "NoValidHost",
-           "SchedulerConfig", "CHAPTER_FILTERS"]
+           "SchedulerConfig", "CHAPTER_FILTERS", "scheduler_config"]
 
 # The chapter's 20.4 scheduler_default_filters, in its order.
 CHAPTER_FILTERS: tuple[str, ...] = (
@@ -133,3 +137,14 @@ class SchedulerConfig:
     max_attempts: int = 5
     # Where enabled_filters came from, for the error an unknown name gets.
     filters_origin: str = "[filter_scheduler] enabled_filters"
+
+
+def scheduler_config(deployment: "DeploymentConfig | None") -> SchedulerConfig:
+    """The scheduler options of a loaded deployment. The filter list is taken when a file
+    sets it (either name of 20.4); otherwise the chapter's eight run, because nova's modern
+    default names server-group filters sriovstack does not have."""
+    if deployment is None or not deployment.nova.enabled_filters.is_set:
+        return SchedulerConfig()
+    setting = deployment.nova.enabled_filters
+    return SchedulerConfig(enabled_filters=tuple(setting.value),
+                           filters_origin=str(setting.origin))
