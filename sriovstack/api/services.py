@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from sriovstack.api.settings import ApiSettings
 from sriovstack.clock import Clock, SystemClock
+from sriovstack.compute import ComputeServices, build_compute
 from sriovstack.compute.hosts import HostRegistry
 from sriovstack.compute.scheduler import Scheduler, scheduler_config
 from sriovstack.db import Database
@@ -30,6 +31,7 @@ class Services:
     network: NetworkService
     hosts: HostRegistry
     scheduler: Scheduler
+    compute: ComputeServices
 
 
 def build_services(settings: ApiSettings, db: Database, *, clock: Clock | None = None) -> Services:
@@ -40,6 +42,9 @@ def build_services(settings: ApiSettings, db: Database, *, clock: Clock | None =
     sched_config = scheduler_config(settings.deployment)  # unknown filter → ConfigError here
     hosts = HostRegistry(db, clock, sched_config.service_down_time)
     scheduler = Scheduler(db, sched_config, clock)
+    compute = build_compute(db, network, scheduler, hosts, clock,
+                            max_attempts=sched_config.max_attempts,
+                            service_down_time=sched_config.service_down_time)
     return Services(
         settings=settings,
         db=db,
@@ -48,4 +53,5 @@ def build_services(settings: ApiSettings, db: Database, *, clock: Clock | None =
         network=network,
         hosts=hosts,
         scheduler=scheduler,
+        compute=compute,
     )

@@ -45,7 +45,7 @@ class ComputeServices:
 
 
 def build_compute(db: Database, network: "NetworkService", scheduler: "Scheduler",
-                  clock: Clock, *, max_attempts: int = 3,
+                  hosts: HostRegistry, clock: Clock, *, max_attempts: int = 3,
                   service_down_time: float = 60.0, poll_interval: float = 1.0
                   ) -> ComputeServices:
     """Wire the compute services and seed the m1.* flavors and the cirros image (idempotent)."""
@@ -58,9 +58,8 @@ def build_compute(db: Database, network: "NetworkService", scheduler: "Scheduler
             seed()
     builder = ServerBuilder(db, network, scheduler, revisions, max_attempts=max_attempts)
     servers = ServerService(db, network, flavors, images, builder)
-    registry = HostRegistry(db, clock, service_down_time)
     return ComputeServices(
         servers=servers, flavors=flavors, images=images,
         hypervisors=HypervisorService(db, clock, service_down_time),
         desired_state=DesiredStateService(db, network, revisions, poll_interval),
-        reports=HostReports(network, registry, servers))
+        reports=HostReports(network, hosts, servers))

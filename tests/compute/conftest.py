@@ -9,7 +9,8 @@ import pytest
 
 from sriovstack.clock import FakeClock
 from sriovstack.compute import ComputeServices, build_compute
-from sriovstack.compute.hosts import HostInventoryReport, HostResources, ReportedDevice
+from sriovstack.compute.hosts import (HostInventoryReport, HostRegistry, HostResources,
+                                      ReportedDevice)
 from sriovstack.compute.reports import COMPUTE_AGENT_TYPE
 from sriovstack.compute.scheduler import (HostCapabilities, Scheduler, SchedulerConfig,
                                           SupportedInstance)
@@ -100,5 +101,5 @@ def cloud(database: Database) -> Cloud:
     clock = FakeClock()
     net = NetworkService(database, CHAPTER_ML2, clock)
     scheduler = Scheduler(database, SchedulerConfig(), clock)
-    compute = build_compute(database, net, scheduler, clock, poll_interval=0.05)
+    compute = build_compute(database, net, scheduler, HostRegistry(database, clock), clock, poll_interval=0.05)
     return Cloud(database, clock, net, scheduler, compute)
