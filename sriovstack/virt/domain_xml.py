@@ -84,15 +84,15 @@ def _bad(name: str, what: str) -> VirtError:
     return VirtError(f"domain {name}: {what}", domain=name, operation="read XML")
 
 
-def _address(src: ET.Element | None, name: str) -> PciAddress:
+def _address(src: ET.Element | None) -> PciAddress:
     addr = src.find("address") if src is not None else None
     if addr is None or addr.get("type", "pci") != "pci":
-        raise _bad(name, "hostdev interface without a PCI source address")
+        raise ValueError("hostdev interface without a PCI source address")
     try:
         return PciAddress(*(int(addr.get(k, "0"), 16)
                             for k in ("domain", "bus", "slot", "function")))
-    except ValueError as exc:
-        raise _bad(name, f"unreadable PCI address {addr.attrib}") from exc
+    except (ValueError, Invalid) as exc:
+        raise ValueError(f"unreadable PCI address {addr.attrib}") from exc
 
 
 def _read_interface(iface: ET.Element, name: str) -> VfInterface | None:
@@ -103,7 +103,7 @@ def _read_interface(iface: ET.Element, name: str) -> VfInterface | None:
     mac = iface.find("mac")
     tag = iface.find("vlan/tag")
     try:
-        return VfInterface(pci_address=_address(iface.find("source"), name),
+        return VfInterface(pci_address=_address(iface.find("source")),
                            mac=mac.get("address", "") if mac is not None else "",
                            vlan=int(tag.get("id", "0")) if tag is not None else 0,
                            port_id=alias_name[len(ALIAS_PREFIX):])
