@@ -1,7 +1,7 @@
 """The network service (ML2): networks, subnets, IPAM, ports, binding, security groups, agents."""
 
 from sriovstack.network.agents import Agent, AgentReport
-from sriovstack.network.config import Ml2Settings, ml2_settings
+from sriovstack.network.config import Ml2Settings, ml2_settings, ml2_settings_for
 from sriovstack.network.mechanisms import SRIOV_AGENT_TYPE
 from sriovstack.network.security_groups import (RuleSpec, SecurityGroup, SecurityGroupRule,
                                                 SecurityGroupSpec)
@@ -13,7 +13,7 @@ from sriovstack.network.types import (UNSET, BindingProfile, Caller, FixedIp, Fi
                                       SubnetSpec, SubnetUpdate, VifType, VnicType)
 
 __all__ = [
-    "NetworkService", "Ml2Settings", "ml2_settings", "SRIOV_AGENT_TYPE", "Agent", "AgentReport",
+    "NetworkService", "Ml2Settings", "ml2_settings", "ml2_settings_for", "SRIOV_AGENT_TYPE", "Agent", "AgentReport",
     "Caller", "VnicType", "PortStatus", "VifType", "NetworkType", "Segment", "ProviderSpec",
     "Network", "NetworkSpec", "NetworkUpdate", "IpRange", "HostRoute", "Subnet", "SubnetSpec",
     "SubnetUpdate", "FixedIp", "FixedIpRequest", "BindingProfile", "PortBinding", "Port",

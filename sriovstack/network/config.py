@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sriovstack.conf.model import Ml2Config
+from sriovstack.conf.model import DeploymentConfig, Ml2Config
 from sriovstack.errors import ConfigError
 
-__all__ = ["Ml2Settings", "MECHANISM_DRIVERS", "ml2_settings"]
+__all__ = ["Ml2Settings", "MECHANISM_DRIVERS", "ml2_settings", "ml2_settings_for"]
 
 MECHANISM_DRIVERS = ("openvswitch", "sriovnicswitch")
 _TYPE_DRIVERS = ("flat", "vlan")
@@ -100,3 +100,8 @@ def ml2_settings(conf: Ml2Config, *, agent_down_time: int = AGENT_DOWN_TIME) -> 
 def _file_of(conf: Ml2Config, option: str | None) -> str | None:
     setting = getattr(conf, option or "", None)
     return None if setting is None else setting.origin.file
+
+
+def ml2_settings_for(deployment: DeploymentConfig | None) -> Ml2Settings:
+    """The settings of a loaded deployment, or the defaults (no VLAN ranges) without one."""
+    return Ml2Settings() if deployment is None else ml2_settings(deployment.ml2)

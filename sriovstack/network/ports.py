@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -192,7 +193,11 @@ class Ports:
 
     def update(self, caller: Caller, port_id: str, change: PortUpdate) -> Port:
         """Apply the change; binding:* changes reset and redo the binding. 409 PortInUse for a
-        vnic_type change on a bound port; 400/403 as for create."""
+        vnic_type change on a bound port; 400/403 as for create. An empty profile from a
+        project member changes nothing (and is no policy breach)."""
+        if isinstance(change.profile, BindingProfile) and change.profile.is_empty \
+                and not sees_all(caller):
+            change = replace(change, profile=UNSET)
         _check_binding_policy(caller, change.host, change.profile)
         if change.vnic_type is not UNSET:
             check_vnic(change.vnic_type)

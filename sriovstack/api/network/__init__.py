@@ -1,7 +1,15 @@
-"""The network API router (an empty placeholder until its owner fills it)."""
+"""The Networking v2.0 API (neutron subset): versions, extensions, networks, subnets, ports,
+security groups and rules, agents."""
 
 from fastapi import APIRouter
 
+from sriovstack.api.network import (agents, extensions, networks, ports, security_groups,
+                                    subnets, versions)
+
 __all__ = ["router"]
 
-router = APIRouter()
+# NOTE: the version routes sit on the top router itself: FastAPI refuses to include a router
+# whose route path is "" without a prefix, and GET /network (no slash) must answer.
+router: APIRouter = versions.router
+for _module in (extensions, networks, subnets, ports, security_groups, agents):
+    router.include_router(_module.router)
