@@ -1,9 +1,10 @@
-"""FakeVirtDriver: guests and their VFs recorded in one JSON file, shared by every process on a host.
+"""FakeVirtDriver: guests and their VFs kept in one JSON file shared by every process on a host.
 
-The agent and the CLI are separate processes, so the state lives in ``<state dir>/virt-guests.json``,
-read and rewritten under an exclusive ``flock`` on ``virt-guests.lock`` (whole file replaced
-atomically), and the real rules are enforced: the VF must exist on the host (checked through the
-sysfs seam) and be a VF, one PCI address per guest at a time, detach only what is attached.
+The agent and the CLI are separate processes, so the state lives in
+``<state dir>/virt-guests.json``, read and rewritten under an exclusive ``flock`` on
+``virt-guests.lock`` (the whole file replaced atomically), and the real rules are enforced:
+the VF must exist on the host (checked through the sysfs seam) and be a VF, one PCI address
+per guest at a time, detach only what is attached.
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ INSTANCES_DIR = PurePosixPath("/var/lib/sriovstack/instances")
 def import_libvirt() -> Any:
     """The libvirt module; NotSupported, saying how to install it, when it is missing."""
     try:
-        import libvirt  # type: ignore[import-not-found]
+        import libvirt  # type: ignore[import-untyped,import-not-found,unused-ignore]
     except ImportError as exc:
         raise NotSupported(
             "the libvirt virt driver needs libvirt-python, which is not installed",

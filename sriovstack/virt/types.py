@@ -1,4 +1,4 @@
-"""The virt seam's vocabulary: the ``VirtDriver`` Protocol and the typed guest and VF values it takes.
+"""The virt seam's vocabulary: the ``VirtDriver`` Protocol and the guest and VF values it takes.
 
 A guest is one server's domain; its SR-IOV interfaces are VFs passed through whole
 (``<interface type='hostdev'>``, reference/linux_host.md §5.1), each carrying the port's MAC and

@@ -1,4 +1,4 @@
-"""deploy/'s systemd units: the chapter's --config-file lists, the commands, and start-up ordering."""
+"""deploy/'s systemd units: the chapter's --config-file lists, the commands, start-up ordering."""
 
 from __future__ import annotations
 

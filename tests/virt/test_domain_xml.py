@@ -1,4 +1,4 @@
-"""Domain and interface XML: content per reference/linux_host.md §5.1, escaping, libvirt's own schema."""
+"""Domain and interface XML: content (linux_host.md §5.1), escaping, libvirt's own RNG schema."""
 
 from __future__ import annotations
 
@@ -24,6 +24,12 @@ FLAT_VF = VfInterface(PciAddress.parse("0000:0b:11.5"), "fa:16:3e:5a:2b:02", 0, 
 NASTY_NAME = "web<01> & \"q\" 'a' ]]> ünï"
 
 
+def _at(el: ET.Element, path: str) -> ET.Element:
+    found = el.find(path)
+    assert found is not None, f"no {path} in <{el.tag}>"
+    return found
+
+
 def _guest(*vfs: VfInterface, name: str = "webserver01") -> GuestSpec:
     return GuestSpec(server_id=SID, name=name, vcpus=2, memory_mb=512, interfaces=vfs)
 
@@ -31,12 +37,12 @@ def _guest(*vfs: VfInterface, name: str = "webserver01") -> GuestSpec:
 def test_interface_is_a_managed_hostdev_with_the_vf_address_mac_vlan_and_alias() -> None:
     iface = ET.fromstring(interface_xml(CHAPTER_VF))
     assert iface.tag == "interface" and iface.attrib == {"type": "hostdev", "managed": "yes"}
-    assert iface.find("source/address").attrib == {
+    assert _at(iface, "source/address").attrib == {
         "type": "pci", "domain": "0x0000", "bus": "0x0b", "slot": "0x10", "function": "0x1"}
-    assert iface.find("mac").attrib == {"address": "fa:16:3e:5a:2b:01"}
+    assert _at(iface, "mac").attrib == {"address": "fa:16:3e:5a:2b:01"}
     assert [t.attrib for t in iface.iterfind("vlan/tag")] == [{"id": "15"}]
-    assert iface.find("alias").attrib == {"name": "ua-sriov-port-1"}
-    assert iface.find("driver").attrib == {"name": "vfio"}
+    assert _at(iface, "alias").attrib == {"name": "ua-sriov-port-1"}
+    assert _at(iface, "driver").attrib == {"name": "vfio"}
 
 
 def test_flat_interface_has_no_vlan_element() -> None:
@@ -52,7 +58,7 @@ def test_flat_interface_has_no_vlan_element() -> None:
 ])
 def test_source_address_is_hex_per_field(text: str, field: tuple[str, ...]) -> None:
     vf = VfInterface(PciAddress.parse(text), "fa:16:3e:00:00:01", 0, "p")
-    addr = ET.fromstring(interface_xml(vf)).find("source/address")
+    addr = _at(ET.fromstring(interface_xml(vf)), "source/address")
     assert tuple(addr.get(k) for k in ("domain", "bus", "slot", "function")) == field
 
 
@@ -63,11 +69,11 @@ def test_domain_names_the_server_and_carries_its_size_and_vfs_in_order() -> None
     assert dom.findtext("name") == f"sriovstack-{SID}"
     assert dom.findtext("uuid") == SID
     assert dom.findtext("title") == "webserver01"
-    assert (dom.find("memory").get("unit"), dom.findtext("memory")) == ("MiB", "512")
+    assert (_at(dom, "memory").get("unit"), dom.findtext("memory")) == ("MiB", "512")
     assert dom.findtext("vcpu") == "2"
-    assert dom.find("devices/disk/source").get("file") == "/srv/disk.qcow2"
-    assert dom.find("devices/console/target").attrib == {"type": "serial", "port": "0"}
-    aliases = [i.find("alias").get("name") for i in dom.iterfind("devices/interface")]
+    assert _at(dom, "devices/disk/source").get("file") == "/srv/disk.qcow2"
+    assert _at(dom, "devices/console/target").attrib == {"type": "serial", "port": "0"}
+    aliases = [_at(i, "alias").get("name") for i in dom.iterfind("devices/interface")]
     assert aliases == ["ua-sriov-port-1", "ua-sriov-port-2"]
 
 
@@ -87,10 +93,10 @@ def test_parse_guest_ignores_foreign_domains_and_foreign_interfaces() -> None:
     assert parse_guest("<domain><name>test</name></domain>", running=True) is None
     root = ET.fromstring(domain_xml(_guest(CHAPTER_VF)))
     stranger = ET.fromstring(interface_xml(FLAT_VF))
-    stranger.remove(stranger.find("alias"))
-    root.find("devices").append(stranger)
-    assert parse_guest(ET.tostring(root, encoding="unicode"), running=True).interfaces == \
-        (CHAPTER_VF,)
+    stranger.remove(_at(stranger, "alias"))
+    _at(root, "devices").append(stranger)
+    guest = parse_guest(ET.tostring(root, encoding="unicode"), running=True)
+    assert guest is not None and guest.interfaces == (CHAPTER_VF,)
 
 
 @pytest.mark.parametrize(("old", "new", "says"), [
@@ -145,7 +151,7 @@ def _validate(tmp_path: Path, text: str) -> None:
 def _in_minimal_domain(device: str) -> str:
     """A device XML inside the smallest valid domain: the schema has no root for a device."""
     root = ET.fromstring(domain_xml(_guest()))
-    root.find("devices").append(ET.fromstring(device))
+    _at(root, "devices").append(ET.fromstring(device))
     return ET.tostring(root, encoding="unicode")
 
 
@@ -168,7 +174,7 @@ def test_domain_xml_is_valid_for_libvirt(tmp_path: Path, guest: GuestSpec,
     _validate(tmp_path, domain_xml(guest, domain_type=domain_type))
 
 
-@pytest.mark.parametrize("vf", [CHAPTER_VF, FLAT_VF] + list(_SCHEMA_GUESTS["max-values"].interfaces),
+@pytest.mark.parametrize("vf", [CHAPTER_VF, FLAT_VF, *_SCHEMA_GUESTS["max-values"].interfaces],
                          ids=["vlan-15", "flat", "max-values"])
 def test_interface_xml_is_valid_for_libvirt(tmp_path: Path, vf: VfInterface) -> None:
     _validate(tmp_path, _in_minimal_domain(interface_xml(vf)))
@@ -176,6 +182,6 @@ def test_interface_xml_is_valid_for_libvirt(tmp_path: Path, vf: VfInterface) -> 
 
 def test_the_schema_check_catches_a_broken_interface(tmp_path: Path) -> None:
     # Proof the validation bites: two <vlan> tags without trunk='yes' are not valid.
-    broken = interface_xml(CHAPTER_VF).replace("<tag id=\"15\" />", "<tag id=\"15\" /><tag id=\"x\" />")
+    broken = interface_xml(CHAPTER_VF).replace('<tag id="15" />', '<tag id="15" /><tag id="x" />')
     with pytest.raises(AssertionError, match="fails to validate|Relax-NG"):
         _validate(tmp_path, _in_minimal_domain(broken))

@@ -35,7 +35,8 @@ _PROCESS = textwrap.dedent("""
 """)
 
 
-def _spawn_in_process(state: Path, host: RealSysfs, server_id: str, vf: VfInterface) -> subprocess.Popen[str]:
+def _spawn_in_process(state: Path, host: RealSysfs, server_id: str,
+                      vf: VfInterface) -> subprocess.Popen[str]:
     return subprocess.Popen([sys.executable, "-c", _PROCESS, str(state), str(host.root), server_id,
                              str(vf.pci_address), vf.port_id], stdout=subprocess.PIPE, text=True)
 

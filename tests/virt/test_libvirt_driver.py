@@ -1,4 +1,4 @@
-"""LibvirtDriver against libvirt's test:///default: real libvirt calls, errors translated at the seam."""
+"""LibvirtDriver on libvirt's test:///default: real libvirt calls, errors translated at the seam."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from sriovstack.errors import NotFound, VirtError
 from sriovstack.host.sysfs import RealSysfs
 from sriovstack.virt import GuestSpec, VfInterface
 
-libvirt = pytest.importorskip("libvirt", reason="libvirt-python not installed (sriovstack[libvirt])")
+libvirt = pytest.importorskip("libvirt",
+                              reason="libvirt-python not installed (sriovstack[libvirt])")
 
 from sriovstack.virt import LibvirtDriver  # noqa: E402
 
@@ -78,7 +79,7 @@ def test_a_libvirt_refusal_becomes_a_virt_error_and_defines_nothing(host: RealSy
         driver.close()
 
 
-def test_hot_plug_either_works_or_is_a_virt_error_naming_the_vf_and_domain(lv: LibvirtDriver) -> None:
+def test_hot_plug_works_or_is_a_virt_error_naming_the_vf_and_domain(lv: LibvirtDriver) -> None:
     sid = new_server_id()
     lv.spawn(_spec(sid))
     vf = VfInterface(VFS[1], "fa:16:3e:00:00:02", 16, "port-b")

@@ -1,4 +1,4 @@
-"""The VirtDriver contract, run against the fake always and libvirt's test:///default when installed."""
+"""The VirtDriver contract: on the fake always, on libvirt's test:///default when installed."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ _T = TypeVar("_T")
 _VIR_ERR_NO_SUPPORT = 3  # libvirt's virErrorNumber for "not supported by the connection driver"
 
 
-def vf(address: PciAddress, port: str, vlan: int = 15, mac: str = "fa:16:3e:11:22:33") -> VfInterface:
+def vf(address: PciAddress, port: str, vlan: int = 15,
+       mac: str = "fa:16:3e:11:22:33") -> VfInterface:
     return VfInterface(pci_address=address, mac=mac, vlan=vlan, port_id=port)
 
 

@@ -1,4 +1,4 @@
-"""VfInterface and GuestSpec take only values libvirt and the kernel accept, with errors that say so."""
+"""VfInterface and GuestSpec take only values libvirt and the kernel accept; errors say why."""
 
 from __future__ import annotations
 
