@@ -138,7 +138,9 @@ class FakeVirtDriver:
 
     def destroy(self, server_id: str) -> tuple[VfInterface, ...]:
         with self._state(write=True) as records:
-            return records.pop(self._record(records, server_id).guest.server_id).guest.interfaces
+            held = self._record(records, server_id).guest.interfaces
+            del records[server_id]
+            return held
 
     def attach_vf(self, server_id: str, vf: VfInterface) -> None:
         with self._state(write=True) as records:

@@ -162,7 +162,11 @@ class VirtDriver(Protocol):
         ...
 
     def detach_vf(self, server_id: str, port_id: str) -> VfInterface:
-        """Unplug the VF of ``port_id``; returns it, for the agent to reset to the baseline."""
+        """Unplug the VF of ``port_id``; returns it, for the agent to reset to the baseline.
+
+        libvirt puts back only the MAC and VLAN it saved at attach (linux_host.md §5.3, §5.5):
+        spoof check, trust, rates and link state are the agent's to reset.
+        """
         ...
 
     def list_guests(self) -> tuple[Guest, ...]:
