@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from sriovstack.db.models.network import AgentRow
 from sriovstack.errors import Forbidden, Invalid, NotFound
 from sriovstack.network.mechanisms import AgentState
-from sriovstack.network.scope import Env, new_id, sees_all
+from sriovstack.network.scope import Env, new_id, sees_all, storable
 from sriovstack.network.types import Caller
 
 __all__ = ["AgentReport", "Agent", "Agents", "agent_states"]
@@ -87,9 +87,10 @@ class Agents:
 
     def record_heartbeat(self, report: AgentReport) -> Agent:
         """Create or refresh the (host, agent_type) agent; Invalid for an empty host/type."""
-        if not report.host or not report.agent_type:
-            raise Invalid("an agent heartbeat needs a host and an agent_type", field="host",
-                          value=report.host, fix="send host and agent_type")
+        if not report.host or not report.agent_type or not all(
+                storable(t) for t in (report.host, report.agent_type, report.binary)):
+            raise Invalid("an agent heartbeat needs a host and an agent_type (no NUL bytes)",
+                          field="host", value=report.host, fix="send host and agent_type")
         now = self._env.clock.now()
         with self._env.db.transaction() as session:
             row = session.scalar(select(AgentRow).where(AgentRow.host == report.host,
@@ -119,7 +120,7 @@ class Agents:
     def get(self, caller: Caller, agent_id: str) -> Agent:
         _require_admin(caller)
         with self._env.db.transaction() as session:
-            row = session.get(AgentRow, agent_id)
+            row = session.get(AgentRow, agent_id) if storable(agent_id) else None
             if row is None:
                 raise NotFound(f"Agent {agent_id} could not be found.", kind="AgentNotFound",
                                field="agent_id", value=agent_id)
@@ -128,7 +129,7 @@ class Agents:
     def delete(self, caller: Caller, agent_id: str) -> None:
         _require_admin(caller)
         with self._env.db.transaction() as session:
-            row = session.get(AgentRow, agent_id)
+            row = session.get(AgentRow, agent_id) if storable(agent_id) else None
             if row is None:
                 raise NotFound(f"Agent {agent_id} could not be found.", kind="AgentNotFound",
                                field="agent_id", value=agent_id)

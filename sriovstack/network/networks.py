@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from sriovstack.db.models.network import NetworkRow, PortRow, SubnetRow
 from sriovstack.errors import Conflict, Forbidden, NotFound
 from sriovstack.network import segments
-from sriovstack.network.scope import Env, new_id, owner_of, sees_all
+from sriovstack.network.scope import Env, new_id, owner_of, sees_all, storable
 from sriovstack.network.types import (UNSET, Caller, Network, NetworkSpec, NetworkType,
                                       NetworkUpdate, Segment)
 
@@ -37,7 +37,7 @@ def load_network_row(session: Session, caller: Caller, network_id: str, *,
 
     With ``for_write``, a shared network of another project is Forbidden rather than hidden.
     """
-    row = session.get(NetworkRow, network_id)
+    row = session.get(NetworkRow, network_id) if storable(network_id) else None
     visible = row is not None and (sees_all(caller) or row.project_id == caller.project_id
                                    or row.shared)
     if row is None or not visible:

@@ -16,7 +16,7 @@ from sriovstack.network.mechanisms import BindRequest, MechanismDriver
 from sriovstack.network.networks import segment_of
 from sriovstack.network.ports import (check_vnic, load_port_row, network_of, profile_json,
                                       to_ports)
-from sriovstack.network.scope import Env
+from sriovstack.network.scope import Env, storable
 from sriovstack.network.types import (BindingProfile, Caller, Port, PortRequest, VifType,
                                       VnicType)
 
@@ -62,7 +62,7 @@ class PortBindings:
         (kind PortBindingFailed) whose message names every driver's reason.
         """
         with self._env.db.transaction() as session:
-            row = session.get(PortRow, port_id)
+            row = session.get(PortRow, port_id) if storable(port_id) else None
             if row is None:
                 raise _not_found(port_id)
             row.binding_host, row.device_id, row.device_owner = host, device_id, device_owner
@@ -81,7 +81,7 @@ class PortBindings:
     def unbind_port(self, port_id: str) -> Port:
         """Clear host, profile and device: vif_type unbound, status DOWN (idempotent)."""
         with self._env.db.transaction() as session:
-            row = session.get(PortRow, port_id)
+            row = session.get(PortRow, port_id) if storable(port_id) else None
             if row is None:
                 raise _not_found(port_id)
             row.binding_host, row.binding_profile = "", {}
@@ -115,6 +115,9 @@ class PortBindings:
         The port must be bound to ``host``; NotFound otherwise (the agent is told it is
         stale). ACTIVE follows when bound, up and admin_state_up.
         """
+        if not (storable(host) and storable(mac)):
+            raise NotFound(f"No port with MAC {mac!r} is bound to host {host!r}.",
+                           kind="PortNotFound", field="mac", value=mac)
         with self._env.db.transaction() as session:
             rows = session.scalars(select(PortRow).where(PortRow.mac_address == mac.lower(),
                                                          PortRow.binding_host == host)).all()

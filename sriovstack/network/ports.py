@@ -15,7 +15,7 @@ from sriovstack.db.models.network import NetworkRow, PortRow, PortSecurityGroupR
 from sriovstack.errors import Conflict, Forbidden, Invalid, NotFound, NotSupported
 from sriovstack.network import addresses
 from sriovstack.network.networks import load_network_row
-from sriovstack.network.scope import Env, new_id, owner_of, sees_all
+from sriovstack.network.scope import Env, new_id, owner_of, sees_all, storable
 from sriovstack.network.security_groups import SecurityGroups, resolve_groups
 from sriovstack.network.types import (UNSET, BindingProfile, Caller, Port, PortBinding,
                                       PortSpec, PortStatus, PortUpdate, VifType, VnicType)
@@ -68,7 +68,7 @@ def _to_port(row: PortRow, ips: Any, groups: tuple[str, ...]) -> Port:
 
 def load_port_row(session: Session, caller: Caller, port_id: str) -> PortRow:
     """The port if the caller's project owns it (or admin/service), else NotFound (404)."""
-    row = session.get(PortRow, port_id)
+    row = session.get(PortRow, port_id) if storable(port_id) else None
     if row is None or not (sees_all(caller) or row.project_id == caller.project_id):
         raise NotFound(f"Port {port_id} could not be found.", kind="PortNotFound",
                        field="port_id", value=port_id)

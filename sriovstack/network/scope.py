@@ -11,7 +11,7 @@ from sriovstack.errors import Forbidden
 from sriovstack.network.config import Ml2Settings
 from sriovstack.network.types import Caller
 
-__all__ = ["Env", "new_id", "sees_all", "owner_of", "Clock", "SystemClock"]
+__all__ = ["Env", "new_id", "sees_all", "owner_of", "storable", "Clock", "SystemClock"]
 
 
 def new_id() -> str:
@@ -42,3 +42,9 @@ def owner_of(caller: Caller, requested: str | None) -> str:
                         kind="PolicyNotAuthorized", field="project_id", value=requested,
                         fix="leave project_id/tenant_id out")
     return requested
+
+
+def storable(text: str) -> bool:
+    """False for text no database column can hold or match (PostgreSQL refuses NUL bytes):
+    a lookup by such an id is simply "not found", never a database error."""
+    return "\x00" not in text

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from sriovstack.db.models.network import (DefaultSecurityGroupRow, PortSecurityGroupRow,
                                           SecurityGroupRow, SecurityGroupRuleRow)
 from sriovstack.errors import Conflict, Invalid, NotFound
-from sriovstack.network.scope import Env, new_id, owner_of, sees_all
+from sriovstack.network.scope import Env, new_id, owner_of, sees_all, storable
 from sriovstack.network.types import UNSET, Caller, Unset
 
 __all__ = ["SecurityGroup", "SecurityGroupRule", "SecurityGroupSpec", "RuleSpec",
@@ -93,7 +93,7 @@ def _not_found(ref: str) -> NotFound:
 
 
 def _visible(session: Session, caller: Caller, ref: str) -> SecurityGroupRow:
-    row = session.get(SecurityGroupRow, ref)
+    row = session.get(SecurityGroupRow, ref) if storable(ref) else None
     if row is None or not (sees_all(caller) or row.project_id == caller.project_id):
         raise _not_found(ref)
     return row
@@ -104,6 +104,8 @@ def resolve_groups(session: Session, project_id: str, refs: tuple[str, ...]) -> 
     Conflict when a name matches several groups."""
     ids: list[str] = []
     for ref in refs:
+        if not storable(ref):
+            raise _not_found(ref)
         rows = session.scalars(select(SecurityGroupRow).where(
             SecurityGroupRow.project_id == project_id,
             or_(SecurityGroupRow.id == ref, SecurityGroupRow.name == ref))).all()
@@ -289,7 +291,7 @@ class SecurityGroups:
 
     @staticmethod
     def _visible_rule(session: Session, caller: Caller, rule_id: str) -> SecurityGroupRuleRow:
-        row = session.get(SecurityGroupRuleRow, rule_id)
+        row = session.get(SecurityGroupRuleRow, rule_id) if storable(rule_id) else None
         if row is None or not (sees_all(caller) or row.project_id == caller.project_id):
             raise NotFound(f"Security group rule {rule_id} does not exist",
                            kind="SecurityGroupRuleNotFound", field="id", value=rule_id)

@@ -9,7 +9,7 @@ from sriovstack.db.models.network import IpAllocationRow, NetworkRow, SubnetRow
 from sriovstack.errors import Conflict, NotFound
 from sriovstack.network import ipam
 from sriovstack.network.networks import load_network_row
-from sriovstack.network.scope import Env, new_id, owner_of, sees_all
+from sriovstack.network.scope import Env, new_id, owner_of, sees_all, storable
 from sriovstack.network.types import (UNSET, Caller, HostRoute, IpRange, Subnet, SubnetSpec,
                                       SubnetUpdate)
 
@@ -35,7 +35,7 @@ def _routes(routes: tuple[HostRoute, ...]) -> list[dict[str, str]]:
 
 def load_subnet_row(session: Session, caller: Caller, subnet_id: str) -> SubnetRow:
     """The subnet if visible (own, on a shared network, or admin), else NotFound (404)."""
-    row = session.get(SubnetRow, subnet_id)
+    row = session.get(SubnetRow, subnet_id) if storable(subnet_id) else None
     if row is not None and not (sees_all(caller) or row.project_id == caller.project_id):
         network = session.get(NetworkRow, row.network_id)
         row = row if network is not None and network.shared else None

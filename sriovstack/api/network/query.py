@@ -36,7 +36,7 @@ def _matches(value: Any, wanted: set[str]) -> bool:
             return bool(pairs & wanted)
         return bool({_text(v) for v in value} & wanted)
     if isinstance(value, dict):
-        return False
+        return True  # binding:profile, configurations: not filterable, so ignored
     return _wanted(_text(value)) in wanted
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
 
 from sriovstack.network import (UNSET, BindingProfile, FixedIpRequest, HostRoute, IpRange,
                                 NetworkSpec, NetworkUpdate, PortSpec, PortUpdate, ProviderSpec,
@@ -23,6 +23,15 @@ class _Strict(BaseModel):
     """Unknown attributes are a 400 naming them (neutron: "Unrecognized attribute(s)")."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        # No database text column can hold a NUL byte (PostgreSQL refuses it): say so here.
+        texts = value if isinstance(value, list) else [value]
+        if any(isinstance(t, str) and "\x00" in t for t in texts):
+            raise ValueError("text must not contain NUL (\\x00) characters")
+        return value
 
 
 def _project(body: _Strict) -> str | None:

@@ -255,3 +255,16 @@ def test_in_process_bind_port_raises_port_binding_failed(api: Api) -> None:
         api.services.network.bind_port(port["id"], "compute-9", "vm", "compute:nova",
                                        BindingProfile("0000:81:10.1", "8086:10ca", "physnet1"))
     assert err.value.kind == "PortBindingFailed"
+
+
+@pytest.mark.parametrize("path", ["ports/a%00b", "networks/a%00b", "subnets/%00",
+                                  "security-groups/a%00", "security-group-rules/%00",
+                                  "agents/%00"])
+def test_nul_bytes_in_ids_are_404_not_database_errors(api: Api, path: str) -> None:
+    _error(api.client.get(f"{N}/{path}", headers=api.admin), 404)
+
+
+def test_nul_bytes_in_bodies_are_400_naming_the_field(api: Api) -> None:
+    message = _error(api.client.post(f"{N}/networks", headers=api.demo,
+                                     json={"network": {"name": "a\x00b"}}), 400)
+    assert "name" in message and "NUL" in message
