@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session
 from sriovstack.db.models.network import NetworkRow, PortRow, SubnetRow
 from sriovstack.errors import Conflict, Forbidden, NotFound
 from sriovstack.network import segments
-from sriovstack.network.scope import Env, new_id, owner_of, sees_all, storable
+from sriovstack.network.scope import Env, new_id, owner_of, retry_races, sees_all, storable
 from sriovstack.network.types import (UNSET, Caller, Network, NetworkSpec, NetworkType,
-                                      NetworkUpdate, Segment)
+                                      NetworkUpdate, ProviderSpec, Segment)
 
 __all__ = ["Networks", "load_network_row", "segment_of"]
 
@@ -75,6 +75,10 @@ class Networks:
                             fix="leave provider:* out to get a project VLAN")
         provider = None if spec.provider is None else \
             segments.check_provider(spec.provider, self._env.settings)
+        return retry_races(lambda: self._insert(caller, spec, provider))
+
+    def _insert(self, caller: Caller, spec: NetworkSpec,
+                provider: ProviderSpec | None) -> Network:
         now = self._env.clock.now()
         with self._env.db.transaction() as session:
             segment = segments.reserve_segment(session, provider, self._env.settings)

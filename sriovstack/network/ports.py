@@ -15,7 +15,7 @@ from sriovstack.db.models.network import NetworkRow, PortRow, PortSecurityGroupR
 from sriovstack.errors import Conflict, Forbidden, Invalid, NotFound, NotSupported
 from sriovstack.network import addresses
 from sriovstack.network.networks import load_network_row
-from sriovstack.network.scope import Env, new_id, owner_of, sees_all, storable
+from sriovstack.network.scope import Env, new_id, owner_of, retry_races, sees_all, storable
 from sriovstack.network.security_groups import SecurityGroups, resolve_groups
 from sriovstack.network.types import (UNSET, BindingProfile, Caller, Port, PortBinding,
                                       PortSpec, PortStatus, PortUpdate, VifType, VnicType)
@@ -131,9 +131,12 @@ class Ports:
         owners = {owner_of(caller, spec.project_id) for spec in specs}
         defaults = {project: self._groups.ensure_default(project) for project in owners}
         now = self._env.clock.now()
-        with self._env.db.transaction() as session:
-            rows = [self._insert(session, caller, spec, defaults, now) for spec in specs]
-            return to_ports(session, rows)
+
+        def attempt() -> list[Port]:
+            with self._env.db.transaction() as session:
+                rows = [self._insert(session, caller, spec, defaults, now) for spec in specs]
+                return to_ports(session, rows)
+        return retry_races(attempt)  # a concurrent create took our MAC or address
 
     def _insert(self, session: Session, caller: Caller, spec: PortSpec,
                 defaults: dict[str, str], now: datetime) -> PortRow:

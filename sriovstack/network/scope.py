@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import random
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from sriovstack.clock import Clock, SystemClock
 from sriovstack.db import Database
-from sriovstack.errors import Forbidden
+from sriovstack.errors import Conflict, Forbidden
 from sriovstack.network.config import Ml2Settings
 from sriovstack.network.types import Caller
 
-__all__ = ["Env", "new_id", "sees_all", "owner_of", "storable", "Clock", "SystemClock"]
+T = TypeVar("T")
+
+__all__ = ["Env", "new_id", "sees_all", "owner_of", "storable", "retry_races", "Clock",
+           "SystemClock"]
 
 
 def new_id() -> str:
@@ -48,3 +55,23 @@ def storable(text: str) -> bool:
     """False for text no database column can hold or match (PostgreSQL refuses NUL bytes):
     a lookup by such an id is simply "not found", never a database error."""
     return "\x00" not in text
+
+
+_RACE_ATTEMPTS = 20  # every round of a race has one winner: enough for many workers
+
+
+def retry_races(work: Callable[[], T]) -> T:
+    """Run ``work`` (one whole transaction) again when it lost a race at a unique key.
+
+    The database seam turns such an IntegrityError into a bare Conflict (kind "Conflict");
+    on the next attempt the winner's row is visible, so the work either picks another
+    MAC/address or raises the specific error (MacAddressInUse, FlatNetworkInUse...).
+    """
+    for attempt in range(_RACE_ATTEMPTS):
+        try:
+            return work()
+        except Conflict as err:
+            if err.kind != "Conflict" or attempt == _RACE_ATTEMPTS - 1:
+                raise
+            time.sleep(random.uniform(0, 0.005 * (attempt + 1)))  # spread the losers out
+    raise AssertionError("unreachable")

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
+import random
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from sriovstack.errors import Conflict, Invalid
 from sriovstack.network.ipam import (check_address, check_overlap, first_free, in_pools,
@@ -90,3 +95,21 @@ def test_first_free_walks_pools_in_order() -> None:
     assert first_free(pools, {"10.0.0.2", "10.0.0.3"}) == "10.0.0.10"
     assert first_free(pools, {"10.0.0.2", "10.0.0.3", "10.0.0.10"}) is None
     assert in_pools("10.0.0.10", pools) and not in_pools("10.0.0.4", pools)
+
+
+@given(prefix=st.integers(min_value=24, max_value=30), offset=st.integers(0, 255),
+       used_share=st.floats(0, 1), seed=st.randoms(use_true_random=False))
+def test_the_address_picked_is_always_free_and_inside_the_pools(
+        prefix: int, offset: int, used_share: float, seed: random.Random) -> None:
+    net = ipaddress.ip_network(f"10.{offset}.0.0/{prefix}")
+    plan = plan_subnet(str(net), 4, None, False, None)
+    hosts = [str(a) for p in plan.allocation_pools for a in ipaddress.summarize_address_range(
+        ipaddress.ip_address(p.start), ipaddress.ip_address(p.end)) for a in a]
+    used = {h for h in hosts if seed.random() < used_share}
+    picked = first_free(plan.allocation_pools, used)
+    if picked is None:
+        assert used == set(hosts)
+    else:
+        assert picked not in used and in_pools(picked, plan.allocation_pools)
+        assert picked != plan.gateway_ip and ipaddress.ip_address(picked) in net
+        assert picked not in (str(net.network_address), str(net.broadcast_address))
