@@ -58,14 +58,20 @@ class ServerService:
             raise Forbidden("Creating a server needs a project-scoped token.",
                             fix="authenticate with a project scope")
         self._check_refs(spec)
-        ports = self._port_rows(caller, spec.networks)
+        ports = self._port_rows(caller, spec.networks, spec.security_groups)
         server_id = str(uuid.uuid4())
         created = [p.port_id for p in ports if p.created_by_compute]
+        given = [p.port_id for p in ports if not p.created_by_compute]
         try:
             self._insert(caller, server_id, spec, ports)
-        except Conflict:
+        except Conflict as exc:
+            # A concurrent create took one of the given ports (server_ports.port_id is unique).
             self._drop_ports(caller, tuple(created))
-            raise Conflict(f"Port {ports[0].port_id} is still in use.", kind="PortInUse")
+            if not given:
+                raise
+            raise Conflict(f"Port {given[0]} is still in use." if len(given) == 1 else
+                           f"One of ports {', '.join(given)} is still in use.",
+                           kind="PortInUse") from exc
         except BaseException:
             self._drop_ports(caller, tuple(created))
             raise
@@ -88,9 +94,13 @@ class ServerService:
                           value=spec.image_ref, fix="use an id from GET /image/v2/images"
                           ) from exc
 
-    def _port_rows(self, caller: Caller,
-                   networks: tuple[NetworkRequest, ...]) -> list[ServerPortRow]:
-        """Check every requested port first, then create ports for ``{uuid}`` entries."""
+    def _port_rows(self, caller: Caller, networks: tuple[NetworkRequest, ...],
+                   groups: tuple[str, ...]) -> list[ServerPortRow]:
+        """Check every requested port first, then create ports for ``{uuid}`` entries.
+
+        Security groups go on the ports compute creates; asking for any besides ``default``
+        with an SR-IOV port is refused (20.9: direct ports carry no security groups).
+        """
         rows: list[ServerPortRow] = []
         seen: set[str] = set()
         for pos, req in enumerate(networks):
@@ -101,11 +111,13 @@ class ServerService:
                               field="networks", value=req.port_id)
             seen.add(req.port_id)
             rows.append(self._existing_port(caller, pos, req.port_id))
+        _check_groups(groups, rows)
         created: list[str] = []
         try:
             for pos, req in enumerate(networks):
                 if req.port_id is None and req.network_id is not None:
-                    port = self._network.create_port(caller, PortSpec(network_id=req.network_id))
+                    port = self._network.create_port(caller, PortSpec(
+                        network_id=req.network_id, security_groups=groups or None))
                     created.append(port.id)
                     rows.append(ServerPortRow(port_id=port.id, network_id=port.network_id,
                                               position=pos, created_by_compute=True,
@@ -270,6 +282,17 @@ def _apply_status(session: Session, row: ServerRow, status: AgentServerStatus,
         session.add(FaultRow(server_id=row.id, code=500, message=text, created=now))
     else:
         fault.code, fault.message, fault.created = 500, text, now
+
+
+def _check_groups(groups: tuple[str, ...], rows: list[ServerPortRow]) -> None:
+    sriov = [r.port_id for r in rows if r.vnic_type in ("direct", "direct-physical")]
+    extra = [g for g in groups if g != "default"]
+    if sriov and extra:
+        raise NotSupported(
+            f"Security groups {', '.join(extra)} cannot apply to SR-IOV port(s) "
+            f"{', '.join(sriov)}: security groups are not supported on direct and "
+            "direct-physical ports (RHEL OSP SR-IOV chapter 20.9)", field="security_groups",
+            value=extra, fix="leave security_groups out for servers with SR-IOV ports")
 
 
 def _visible(caller: Caller, row: ServerRow) -> bool:

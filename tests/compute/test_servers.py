@@ -201,3 +201,28 @@ def test_status_reports_must_come_from_the_servers_host(cloud: Cloud) -> None:
                                                  "libvirt: hostdev attach failed")
     assert failed.status is ServerStatus.ERROR
     assert failed.fault is not None and failed.fault.message == "libvirt: hostdev attach failed"
+
+
+def test_security_groups_with_an_sriov_port_are_refused_per_20_9(cloud: Cloud) -> None:
+    net_id = cloud.network()
+    port = cloud.port(ADMIN, net_id)
+    spec = ServerCreate("vm", "1", CIRROS_ID, (NetworkRequest(port_id=port.id),),
+                        security_groups=("web-sg",))
+    with pytest.raises(NotSupported, match="20.9"):
+        cloud.compute.servers.create(ADMIN, spec)
+    assert cloud.compute.servers.list(ADMIN) == ()
+    # The default group alone is what OSC sends implicitly: accepted.
+    plain = ServerCreate("vm", "1", CIRROS_ID, (NetworkRequest(port_id=port.id),),
+                         security_groups=("default",))
+    assert cloud.compute.servers.create(ADMIN, plain).status is ServerStatus.BUILD
+
+
+def test_a_failed_create_deletes_the_ports_it_made(cloud: Cloud) -> None:
+    net_id = cloud.network()
+    port = cloud.port(ADMIN, net_id)
+    cloud.compute.servers.create(ADMIN, _spec(NetworkRequest(port_id=port.id)))
+    before = {p.id for p in cloud.net.ports.list(ADMIN)}
+    with pytest.raises(Conflict, match=f"Port {port.id} is still in use."):
+        cloud.compute.servers.create(ADMIN, _spec(NetworkRequest(network_id=net_id),
+                                                  NetworkRequest(port_id=port.id)))
+    assert {p.id for p in cloud.net.ports.list(ADMIN)} == before

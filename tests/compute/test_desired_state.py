@@ -1,0 +1,85 @@
+"""The desired state of a host: its revision in the database, the early wake of a waiting
+poll, and what a host's agents are told (servers, ports, VF address, VLAN)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from sriovstack.compute import HostChangeNotifier, HostRevisions
+from sriovstack.compute.types import NetworkRequest, ServerCreate, ServerStatus
+from sriovstack.db import Database
+from tests.compute.conftest import ADMIN, Cloud
+
+CIRROS_ID = "6d1b6e8a-7c2f-4b8e-9d3a-1f2e3d4c5b6a"
+
+
+def test_revisions_start_at_zero_and_count_up_per_host(database: Database) -> None:
+    revisions = HostRevisions(database, HostChangeNotifier())
+    assert revisions.current("compute-1") == 0
+    assert [revisions.bump("compute-1") for _ in range(3)] == [1, 2, 3]
+    assert revisions.current("compute-2") == 0
+    # A second process (another API worker) sees the same counter.
+    assert HostRevisions(database, HostChangeNotifier()).current("compute-1") == 3
+
+
+def test_the_desired_state_lists_placed_servers_with_their_vf(cloud: Cloud) -> None:
+    cloud.add_host("compute-1")
+    net_id = cloud.network()
+    port = cloud.port(ADMIN, net_id)
+    server = cloud.compute.servers.create(ADMIN, ServerCreate(
+        "vm", "2", CIRROS_ID, (NetworkRequest(port_id=port.id),)))
+    before = cloud.compute.desired_state.desired_state("compute-1")
+    assert before.servers == ()  # not placed yet
+    cloud.compute.servers.builder.build(server.id)
+    state = cloud.compute.desired_state.desired_state("compute-1")
+    assert state.revision > before.revision
+    [desired] = state.servers
+    assert (desired.server_id, desired.status, desired.memory_mb) == (server.id,
+                                                                      ServerStatus.BUILD, 2048)
+    [vf] = desired.ports
+    bound = cloud.net.get_port(ADMIN, port.id)
+    assert (vf.mac, vf.vlan, vf.physnet, vf.admin_state_up) == (bound.mac, 15, "physnet1", True)
+    assert vf.pci_address == bound.binding.profile.pci_slot
+    assert cloud.compute.desired_state.desired_state("compute-2").servers == ()
+
+
+def test_a_waiting_poll_wakes_when_this_process_bumps_the_host(cloud: Cloud) -> None:
+    service = cloud.compute.desired_state
+    revisions = cloud.compute.servers.builder.revisions
+    start = revisions.current("compute-1")
+
+    async def scenario() -> tuple[int, float]:
+        began = time.monotonic()
+        waiter = asyncio.create_task(service.wait_for_change("compute-1", start, 30.0))
+        await asyncio.sleep(0.1)
+        assert not waiter.done()
+        await asyncio.to_thread(revisions.bump, "compute-1")
+        state = await asyncio.wait_for(waiter, 10)
+        return state.revision, time.monotonic() - began
+
+    revision, took = asyncio.run(scenario())
+    assert revision == start + 1 and took < 10
+
+
+def test_a_poll_sees_a_change_made_by_another_worker(cloud: Cloud) -> None:
+    # Another worker has its own notifier: only the database revision tells us.
+    other = HostRevisions(cloud.db, HostChangeNotifier())
+    service = cloud.compute.desired_state
+    start = other.current("compute-1")
+
+    async def scenario() -> int:
+        waiter = asyncio.create_task(service.wait_for_change("compute-1", start, 30.0))
+        await asyncio.sleep(0.1)
+        await asyncio.to_thread(other.bump, "compute-1")
+        return (await asyncio.wait_for(waiter, 10)).revision
+
+    assert asyncio.run(scenario()) == start + 1
+
+
+def test_a_poll_without_since_or_with_an_old_revision_answers_at_once(cloud: Cloud) -> None:
+    revisions = cloud.compute.servers.builder.revisions
+    revisions.bump("compute-1")
+    now = asyncio.run(cloud.compute.desired_state.wait_for_change("compute-1", None, 30.0))
+    old = asyncio.run(cloud.compute.desired_state.wait_for_change("compute-1", 0, 30.0))
+    assert now.revision == old.revision == 1
