@@ -60,6 +60,13 @@ def _subnet_ids(session: Session, network_ids: list[str]) -> dict[str, list[str]
     return found
 
 
+def _check_shared(caller: Caller, shared: bool) -> None:
+    """Sharing a network with every project is admin only (neutron's policy)."""
+    if shared and not sees_all(caller):
+        raise Forbidden("shared networks are admin only", kind="PolicyNotAuthorized",
+                        field="shared", value=True, fix="leave shared out or false")
+
+
 class Networks:
     """The network resource of the service (one transaction per call)."""
 
@@ -73,6 +80,7 @@ class Networks:
             raise Forbidden("provider:* attributes are admin only", kind="PolicyNotAuthorized",
                             field="provider:network_type",
                             fix="leave provider:* out to get a project VLAN")
+        _check_shared(caller, spec.shared)
         provider = None if spec.provider is None else \
             segments.check_provider(spec.provider, self._env.settings)
         return retry_races(lambda: self._insert(caller, spec, provider))
@@ -113,6 +121,8 @@ class Networks:
 
     def update(self, caller: Caller, network_id: str, change: NetworkUpdate) -> Network:
         """Change name/description/admin_state_up/shared/port_security_enabled."""
+        if change.shared is not UNSET:
+            _check_shared(caller, change.shared)
         with self._env.db.transaction() as session:
             row = load_network_row(session, caller, network_id, for_write=True)
             for name in ("name", "description", "admin_state_up", "shared",

@@ -98,10 +98,14 @@ def test_other_projects_networks_are_not_found(net: NetworkService) -> None:
         net.networks.get(ALICE, "mine")  # a name is not an id: 404, clients then list
     assert [n.id for n in net.networks.list(BOB)] == []
     assert [n.id for n in net.networks.list(ADMIN)] == [mine.id]
-    shared = net.networks.create(ALICE, NetworkSpec(name="s", shared=True))
+    with pytest.raises(Forbidden):
+        net.networks.create(ALICE, NetworkSpec(name="s", shared=True))
+    shared = net.networks.create(ADMIN, NetworkSpec(name="s", shared=True))
     assert [n.id for n in net.networks.list(BOB)] == [shared.id]
     with pytest.raises(Forbidden):
         net.networks.delete(BOB, shared.id)
+    with pytest.raises(Forbidden):
+        net.networks.update(ALICE, mine.id, NetworkUpdate(shared=True))
 
 
 def test_update_and_delete_cascade_to_subnets(net: NetworkService) -> None:
