@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sriovstack.compute.types import Image
@@ -9,8 +10,8 @@ from sriovstack.compute.types import Image
 __all__ = ["image_view", "version_view"]
 
 
-def _iso(image_time: Any) -> str:
-    return str(image_time.strftime("%Y-%m-%dT%H:%M:%SZ"))
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def image_view(image: Image) -> dict[str, Any]:
