@@ -4,7 +4,7 @@ from sriovstack.network.agents import Agent, AgentReport
 from sriovstack.network.config import Ml2Settings, ml2_settings, ml2_settings_for
 from sriovstack.network.mechanisms import SRIOV_AGENT_TYPE
 from sriovstack.network.security_groups import (RuleSpec, SecurityGroup, SecurityGroupRule,
-                                                SecurityGroupSpec)
+                                                SecurityGroupSpec, SecurityGroupUpdate)
 from sriovstack.network.service import NetworkService
 from sriovstack.network.types import (UNSET, BindingProfile, Caller, FixedIp, FixedIpRequest,
                                       HostRoute, IpRange, Network, NetworkSpec, NetworkType,
@@ -18,5 +18,5 @@ __all__ = [
     "Network", "NetworkSpec", "NetworkUpdate", "IpRange", "HostRoute", "Subnet", "SubnetSpec",
     "SubnetUpdate", "FixedIp", "FixedIpRequest", "BindingProfile", "PortBinding", "Port",
     "PortSpec", "PortUpdate", "PortRequest", "SecurityGroup", "SecurityGroupRule",
-    "SecurityGroupSpec", "RuleSpec", "UNSET",
+    "SecurityGroupSpec", "SecurityGroupUpdate", "RuleSpec", "UNSET",
 ]

@@ -16,7 +16,8 @@ from sriovstack.errors import Conflict, Invalid, NotFound
 from sriovstack.network.scope import Env, new_id, owner_of, sees_all, storable
 from sriovstack.network.types import UNSET, Caller, Unset
 
-__all__ = ["SecurityGroup", "SecurityGroupRule", "SecurityGroupSpec", "RuleSpec",
+__all__ = ["SecurityGroup", "SecurityGroupRule", "SecurityGroupSpec", "SecurityGroupUpdate",
+           "RuleSpec",
            "SecurityGroups", "resolve_groups"]
 
 _PROTOCOLS = {"tcp": 6, "udp": 17, "icmp": 1, "icmpv6": 58, "ipv6-icmp": 58, "sctp": 132}
@@ -56,6 +57,12 @@ class SecurityGroupSpec:
     name: str = ""
     description: str = ""
     project_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SecurityGroupUpdate:
+    name: str | Unset = UNSET
+    description: str | Unset = UNSET
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,8 +235,10 @@ class SecurityGroups:
                 query = query.where(SecurityGroupRow.project_id == caller.project_id)
             return [_group(session, row) for row in session.scalars(query).all()]
 
-    def update(self, caller: Caller, group_id: str, name: str | Unset = UNSET,
-               description: str | Unset = UNSET) -> SecurityGroup:
+    def update(self, caller: Caller, group_id: str,
+               change: SecurityGroupUpdate) -> SecurityGroup:
+        """Rename or describe; Conflict for renaming the default group."""
+        name, description = change.name, change.description
         with self._env.db.transaction() as session:
             row = _visible(session, caller, group_id)
             if name is not UNSET and row.name == "default" and name != "default":

@@ -8,7 +8,8 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, 
 
 from sriovstack.network import (UNSET, BindingProfile, FixedIpRequest, HostRoute, IpRange,
                                 NetworkSpec, NetworkUpdate, PortSpec, PortUpdate, ProviderSpec,
-                                RuleSpec, SecurityGroupSpec, SubnetSpec, SubnetUpdate, VnicType)
+                                RuleSpec, SecurityGroupSpec, SecurityGroupUpdate, SubnetSpec,
+                                SubnetUpdate, VnicType)
 
 __all__ = ["NetworkCreateRequest", "NetworkUpdateRequest", "SubnetCreateRequest",
            "SubnetUpdateRequest", "PortCreateRequest", "PortUpdateRequest",
@@ -293,6 +294,12 @@ class SecurityGroupCreateRequest(_Strict):
 class SecurityGroupChange(_Strict):
     name: str = Name
     description: str = Description
+
+    def to_update(self) -> SecurityGroupUpdate:
+        given = self.model_fields_set
+        return SecurityGroupUpdate(name=self.name if "name" in given else UNSET,
+                                   description=self.description if "description" in given
+                                   else UNSET)
 
 
 class SecurityGroupUpdateRequest(_Strict):

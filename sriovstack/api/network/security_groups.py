@@ -49,10 +49,8 @@ def update_security_group(group_id: str, body: SecurityGroupUpdateRequest,
                           ctx: RequestContext = Depends(request_context)) -> dict[str, Any]:
     """Rename or describe: 200; 409 renaming ``default``."""
     ctx.require_writer("updating security groups")
-    change = body.security_group
-    given = change.model_fields_set
-    group = ctx.services.network.security_groups.update(
-        ctx.caller, group_id, **{name: getattr(change, name) for name in given})
+    group = ctx.services.network.security_groups.update(ctx.caller, group_id,
+                                                        body.security_group.to_update())
     return {"security_group": security_group_view(group)}
 
 

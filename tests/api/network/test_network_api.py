@@ -268,3 +268,22 @@ def test_nul_bytes_in_bodies_are_400_naming_the_field(api: Api) -> None:
     message = _error(api.client.post(f"{N}/networks", headers=api.demo,
                                      json={"network": {"name": "a\x00b"}}), 400)
     assert "name" in message and "NUL" in message
+
+
+def test_updates_return_the_whole_object(api: Api) -> None:
+    net = _ok(api.client.post(f"{N}/networks", headers=api.demo,
+                              json={"network": {"name": "a"}}), 201)["network"]
+    renamed = _ok(api.client.put(f"{N}/networks/{net['id']}", headers=api.demo,
+                                 json={"network": {"name": "b"}}))["network"]
+    assert renamed["name"] == "b" and renamed["revision_number"] == 2 and "mtu" in renamed
+    _error(api.client.put(f"{N}/networks/{net['id']}", headers=api.admin, json={"network": {
+        "provider:segmentation_id": 16}}), 400)
+    group = _ok(api.client.post(f"{N}/security-groups", headers=api.demo, json={
+        "security_group": {"name": "web"}}), 201)["security_group"]
+    changed = _ok(api.client.put(f"{N}/security-groups/{group['id']}", headers=api.demo, json={
+        "security_group": {"description": "http"}}))["security_group"]
+    assert (changed["name"], changed["description"]) == ("web", "http")
+    default = _ok(api.client.get(f"{N}/security-groups?name=default",
+                                 headers=api.demo))["security_groups"][0]
+    _error(api.client.put(f"{N}/security-groups/{default['id']}", headers=api.demo, json={
+        "security_group": {"name": "other"}}), 409)
