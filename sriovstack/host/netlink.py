@@ -140,7 +140,7 @@ _FIX = {
 def vf_error(code: int, pf_netdev: str, vf: int | None, what: str) -> HostError:
     """The HostError for a refused VF netlink request (``err.errno`` holds ``code``)."""
     cls = DriverNotSupported if code == errno.EOPNOTSUPP else HostError
-    name = errno.errorcode.get(code, str(code))
+    name = "EOPNOTSUPP" if code == errno.EOPNOTSUPP else errno.errorcode.get(code, str(code))
     target = f"{pf_netdev} vf {vf}" if vf is not None else pf_netdev
     err = cls(f"{what} on {target}: {name} ({os.strerror(code)})", fix=_FIX.get(code),
               path=pf_netdev, errno=code, vf=vf)

@@ -27,7 +27,7 @@ from sriovstack.pci.address import PciAddress
 
 __all__ = ["SimulatedKernel", "inject_enable_failure", "parse_u16"]
 
-_U16 = re.compile(r"^\+?(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)\n?$")
+_U16 = re.compile(r"^\+?(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)\n?\Z")
 _DRIVER_FILES = ("bind", "unbind", "new_id", "remove_id")
 
 
