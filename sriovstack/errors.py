@@ -129,32 +129,38 @@ class HostError(SriovstackError):
     """The host refused an operation or lacks something. Fields: ``path``, ``errno``."""
 
     code = "sriovstack.host"
-    errno: int | None = None
+    default_errno: int | None = None
+
+    @property
+    def errno(self) -> int | None:
+        """The errno the host gave (the ``errno`` field), else the class's usual one."""
+        given = self.fields.get("errno")
+        return given if given is not None else self.default_errno
 
 
 class VfCountInvalid(HostError):
     code = "sriovstack.host.numvfs_invalid"
-    errno = _errno.EINVAL
+    default_errno = _errno.EINVAL
 
 
 class VfCountRange(HostError):
     code = "sriovstack.host.numvfs_range"
-    errno = _errno.ERANGE
+    default_errno = _errno.ERANGE
 
 
 class VfCountBusy(HostError):
     code = "sriovstack.host.numvfs_busy"
-    errno = _errno.EBUSY
+    default_errno = _errno.EBUSY
 
 
 class NoSriovDriver(HostError):
     code = "sriovstack.host.no_driver"
-    errno = _errno.ENOENT
+    default_errno = _errno.ENOENT
 
 
 class DriverNotSupported(HostError):
     code = "sriovstack.host.not_supported"
-    errno = _errno.EOPNOTSUPP
+    default_errno = _errno.EOPNOTSUPP
 
 
 class VirtError(HostError):

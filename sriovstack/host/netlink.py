@@ -142,10 +142,8 @@ def vf_error(code: int, pf_netdev: str, vf: int | None, what: str) -> HostError:
     cls = DriverNotSupported if code == errno.EOPNOTSUPP else HostError
     name = "EOPNOTSUPP" if code == errno.EOPNOTSUPP else errno.errorcode.get(code, str(code))
     target = f"{pf_netdev} vf {vf}" if vf is not None else pf_netdev
-    err = cls(f"{what} on {target}: {name} ({os.strerror(code)})", fix=_FIX.get(code),
-              path=pf_netdev, errno=code, vf=vf)
-    err.errno = code  # instance value over the class default
-    return err
+    return cls(f"{what} on {target}: {name} ({os.strerror(code)})", fix=_FIX.get(code),
+               path=pf_netdev, errno=code, vf=vf)
 
 
 def setting_name(setting: VfSetting) -> str:
