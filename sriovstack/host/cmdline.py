@@ -195,7 +195,8 @@ def _glued_problem(param: KernelParam) -> Problem | None:
         code="glued",
         param=str(param),
         message=f"'{param}' glues two parameters together: a space is missing between "
-                f"'{param.name}={head}' and '{tail}' (after character {column} of the command line), so the "
+                f"'{param.name}={head}' and '{tail}' (after character {column} of the command line), "
+                f"so the "
                 f"kernel reads '{tail}' as part of {param.name}'s value and ignores both",
         fix=f"write them apart: '{param.name}={head} {tail}'",
         fatal=param.key in _IOMMU_KEYS,
@@ -218,8 +219,8 @@ def _intel_problems(param: KernelParam) -> list[Problem]:
         else:
             message = (f"intel_iommu value {word!r} is not one the kernel accepts "
                        f"({', '.join(sorted(_INTEL_VALUES))})")
-        problems.append(Problem("invalid_value", str(param), message, f"use intel_iommu=on iommu=pt: "
-                                f"{GRUBBY_INTEL}", fatal=True))
+        problems.append(Problem("invalid_value", str(param), message,
+                                f"use intel_iommu=on iommu=pt: {GRUBBY_INTEL}", fatal=True))
     return problems
 
 
@@ -231,7 +232,8 @@ def _amd_problems(param: KernelParam) -> list[Problem]:
         hint = ("the AMD IOMMU is on by default when the firmware has an IVRS table; "
                 "amd_iommu=on is not an option" if word == "on"
                 else f"accepted: {', '.join(sorted(_AMD_VALUES))}")
-        problems.append(Problem("invalid_value", str(param), f"amd_iommu value {word!r} is not valid: {hint}",
+        problems.append(Problem("invalid_value", str(param),
+                                f"amd_iommu value {word!r} is not valid: {hint}",
                                 "remove it (grubby --update-kernel=ALL --remove-args=amd_iommu)",
                                 fatal=False))
     return problems

@@ -68,7 +68,7 @@ class PersistMethod(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class PersistTarget:
-    """What to keep: ``count`` VFs on the PF at ``address``; ``device_path`` is its /sys/devices path."""
+    """Keep ``count`` VFs on the PF at ``address``; ``device_path``: its /sys/devices path."""
 
     address: PciAddress
     driver: str | None

@@ -89,7 +89,8 @@ def test_systemd_unit_content_and_ordering(tmp_path: Path) -> None:
 
 def test_systemd_enables_the_unit_like_systemctl(tmp_path: Path) -> None:
     persist(tmp_path, PersistMethod.SYSTEMD)
-    link = tmp_path / "etc/systemd/system/multi-user.target.wants/sriovstack-vfs@0000:0b:00.0.service"
+    wants = tmp_path / "etc/systemd/system/multi-user.target.wants"
+    link = wants / "sriovstack-vfs@0000:0b:00.0.service"
     assert os.readlink(link) == "/etc/systemd/system/sriovstack-vfs@0000:0b:00.0.service"
 
 
