@@ -214,3 +214,23 @@ def test_cmdline_max_vfs_counts_as_persistence(tmp_path: Path) -> None:
     report = report_of(tmp_path, good_spec(kernel_cmdline=GOOD_CMDLINE + " igb.max_vfs=7"),
                        persist=False)
     assert report.item("persistence enp11s0f1 (0000:0b:00.1)").verdict is Verdict.PASS
+
+
+@pytest.mark.parametrize(("cmdline", "verdict"), [
+    ("ro", Verdict.PASS),                       # AMD-Vi is on by default with an IVRS table
+    ("ro amd_iommu=on", Verdict.WARN),          # not an option: newer kernels log "Unknown option"
+    ("ro iommu=off", Verdict.FAIL),
+])
+def test_amd_host_command_line(tmp_path: Path, cmdline: str, verdict: Verdict) -> None:
+    report = report_of(tmp_path, good_spec(iommu=IommuKind.AMD, kernel_cmdline=cmdline))
+    assert report.item("kernel command line").verdict is verdict
+    assert report.item("IOMMU active").verdict is Verdict.PASS
+    assert report.item("interrupt remapping").verdict is Verdict.PASS
+
+
+def test_intel_iommu_on_by_kernel_default_is_only_a_warning(tmp_path: Path) -> None:
+    # IOMMU live without intel_iommu=on (CONFIG_INTEL_IOMMU_DEFAULT_ON): works, but say it,
+    # as the chapter's Dell R630 note does.
+    item = report_of(tmp_path, good_spec(kernel_cmdline="ro iommu=pt")).item(
+        "kernel command line")
+    assert item.verdict is Verdict.WARN and "intel_iommu=on" in (item.fix or "")
