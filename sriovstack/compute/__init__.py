@@ -13,6 +13,7 @@ from sriovstack.clock import Clock
 from sriovstack.compute.build import ServerBuilder
 from sriovstack.compute.desired_state import (DesiredStateService, HostChangeNotifier,
                                               HostRevisions)
+from sriovstack.compute.host_devices import HostDeviceService
 from sriovstack.compute.hosts import HostRegistry
 from sriovstack.compute.flavors import DEFAULT_FLAVORS, FlavorQuery, FlavorService
 from sriovstack.compute.hypervisors import SRIOV_NET_VF, HypervisorService
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     from sriovstack.network import NetworkService
 
 __all__ = ["ComputeServices", "build_compute", "FlavorService", "FlavorQuery", "ImageService",
-           "ImageQuery", "ServerService", "ServerBuilder", "HypervisorService",
+           "ImageQuery", "ServerService", "HostDeviceService", "ServerBuilder", "HypervisorService",
            "DesiredStateService", "HostRevisions", "HostReports", "COMPUTE_AGENT_TYPE", "HostChangeNotifier", "DEFAULT_FLAVORS",
            "CIRROS", "SRIOV_NET_VF"]
 
@@ -42,6 +43,7 @@ class ComputeServices:
     hypervisors: HypervisorService
     desired_state: DesiredStateService
     reports: HostReports
+    host_devices: HostDeviceService
 
 
 def build_compute(db: Database, network: "NetworkService", scheduler: "Scheduler",
@@ -58,8 +60,10 @@ def build_compute(db: Database, network: "NetworkService", scheduler: "Scheduler
             seed()
     builder = ServerBuilder(db, network, scheduler, revisions, max_attempts=max_attempts)
     servers = ServerService(db, network, flavors, images, builder)
+    desired_state = DesiredStateService(db, network, revisions, poll_interval)
     return ComputeServices(
         servers=servers, flavors=flavors, images=images,
         hypervisors=HypervisorService(db, clock, service_down_time),
-        desired_state=DesiredStateService(db, network, revisions, poll_interval),
-        reports=HostReports(network, hosts, servers))
+        desired_state=desired_state,
+        reports=HostReports(network, hosts, servers),
+        host_devices=HostDeviceService(db, hosts, desired_state))

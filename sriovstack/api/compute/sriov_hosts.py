@@ -1,0 +1,53 @@
+"""Compute v2.1 admin extension os-sriov-hosts: VF usage per host and each PF/VF's owner.
+
+No OpenStack API shows which server and port hold which VF of a host; operators need it, so
+this small read-only, admin-only view does (sriovstack's own, not a nova API).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends
+
+from sriovstack.api.context import RequestContext, request_context
+from sriovstack.compute.host_devices import HostDevice, SriovHost
+
+__all__ = ["router"]
+
+router = APIRouter()
+
+
+def _host_view(host: SriovHost) -> dict[str, Any]:
+    info = host.info
+    return {"host": info.name, "up": info.up, "enabled": info.enabled,
+            "pci_total": info.pci_total, "pci_free": info.pci_free,
+            "physnets": [{"physnet": u.physnet, "total": u.total, "free": u.free,
+                          "used": u.used} for u in host.physnets]}
+
+
+def _device_view(d: HostDevice) -> dict[str, Any]:
+    return {"address": d.address, "dev_type": d.dev_type, "parent_addr": d.parent_addr,
+            "vendor_id": d.vendor_id, "product_id": d.product_id, "physnet": d.physnet,
+            "status": d.status, "server_id": d.server_id, "server_name": d.server_name,
+            "port_id": d.port_id, "mac": d.mac, "vlan": d.vlan,
+            "admin_state_up": d.admin_state_up}
+
+
+@router.get("/os-sriov-hosts")
+def list_sriov_hosts(ctx: RequestContext = Depends(request_context)) -> dict[str, Any]:
+    """200 ``{"hosts": [{host, up, enabled, pci_total, pci_free, physnets: [...]}]}``;
+    403 unless admin."""
+    ctx.require_admin("os-sriov-hosts")
+    return {"hosts": [_host_view(h) for h in ctx.services.compute.host_devices.list_hosts()]}
+
+
+@router.get("/os-sriov-hosts/{host}")
+def show_sriov_host(host: str, ctx: RequestContext = Depends(request_context)) -> dict[str, Any]:
+    """200 ``{"host": {..., "devices": [...]}}`` in address order; 404 unknown host;
+    403 unless admin."""
+    ctx.require_admin("os-sriov-hosts")
+    service = ctx.services.compute.host_devices
+    body = _host_view(service.show_host(host))
+    body["devices"] = [_device_view(d) for d in service.devices(host)]
+    return {"host": body}
