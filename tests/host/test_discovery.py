@@ -162,3 +162,25 @@ def test_open_host_is_real_without_the_marker(tmp_path: Path) -> None:
     host = open_host(tmp_path)
     assert not host.simulated and isinstance(host.sysfs, RealSysfs)
     assert discover(host.sysfs).pfs == ()
+
+
+def test_netdev_device_link_is_spelled_as_the_kernel_does(chapter: Path) -> None:
+    # /sys/class/net/<if>/device -> ../../../<bdf>: tools that take the link's last name
+    # (nova's devname lookup, our devspec) must see the PCI address, not "..".
+    link = chapter / "sys/class/net/enp11s0f1/device"
+    assert os.readlink(link) == "../../../0000:0b:00.1"
+    assert os.path.realpath(link) == os.path.realpath(chapter / "sys/bus/pci/devices/0000:0b:00.1")
+
+
+def test_devname_whitelist_selects_the_vfs_of_that_pf_on_a_simulated_host(chapter: Path) -> None:
+    from sriovstack.pci.devspec import parse_device_specs
+
+    host = open_host(chapter)
+    host.sysfs.write("/sys/bus/pci/devices/0000:0b:00.1/sriov_numvfs", "7")
+    specs = parse_device_specs(['{"devname": "enp11s0f1", "physical_network": "physnet1"}'],
+                               sysfs_root=str(chapter))
+    inv = discover(host.sysfs)
+    picked = {str(vf.device.address) for pf in inv.pfs for vf in pf.vfs
+              if specs.match_device(vf.device) is not None}
+    assert picked == {str(vf.device.address) for vf in inv.find_pf("enp11s0f1").vfs}
+    assert len(picked) == 7

@@ -37,11 +37,18 @@ class Tree:
     def read(self, path: str) -> str:
         return self.p(path).read_text(encoding="utf-8").strip()
 
-    def link(self, path: str, target: str) -> None:
-        """A relative symlink at ``path`` pointing to host path ``target``."""
+    def link(self, path: str, target: str, via: str | None = None) -> None:
+        """A relative symlink at ``path`` pointing to host path ``target``.
+
+        ``via`` spells the link through that directory (``../../../0000:0b:00.0`` rather than
+        ``../..``), as the kernel writes ``net/<if>/device``.
+        """
         full = self.p(path)
         full.parent.mkdir(parents=True, exist_ok=True)
         rel = os.path.relpath(target, os.path.dirname(path))
+        if via is not None:
+            rel = os.path.join(os.path.relpath(via, os.path.dirname(path)),
+                               os.path.relpath(target, via))
         if full.is_symlink():
             full.unlink()
         os.symlink(rel, full)
@@ -94,7 +101,9 @@ class Tree:
                             ("mtu", "1500"), ("carrier", "1" if operstate == "up" else "0"),
                             ("type", "1"), ("phys_port_name", "")):
             self.write(f"{nd}/{attr}", value)
-        self.link(f"{nd}/device", dev)
+        # The kernel's own form: up to the parent bridge, then down to the function.
+        parent = os.path.dirname(dev)
+        self.link(f"{nd}/device", dev, via=parent)
         self.link(f"{CLASS_NET}/{name}", nd)
 
     def remove_netdevs(self, dev: str) -> None:
