@@ -1,4 +1,4 @@
-"""Compute v2.1 flavor handlers: list, detail (with nova's filters) and show."""
+"""Compute v2.1 flavor handlers: list, detail (with nova's filters), show and extra specs."""
 
 from __future__ import annotations
 
@@ -47,3 +47,12 @@ def show_flavor(flavor_id: str,
                 ctx: RequestContext = Depends(request_context)) -> dict[str, Any]:
     """200 ``{"flavor": {...}}``; 404 for unknown ids and for names (clients then list)."""
     return {"flavor": flavor_view(ctx.services.compute.flavors.get(flavor_id), _base(ctx))}
+
+
+@router.get("/flavors/{flavor_id}/os-extra_specs")
+def list_flavor_extra_specs(flavor_id: str,
+                            ctx: RequestContext = Depends(request_context)) -> dict[str, Any]:
+    """200 ``{"extra_specs": {}}`` (our flavors carry none; ``openstack flavor show`` reads
+    this); 404 for an unknown flavor."""
+    ctx.services.compute.flavors.get(flavor_id)
+    return {"extra_specs": {}}

@@ -75,6 +75,14 @@ def test_flavors_are_seeded_and_list_shows_only_id_name_links(api: Any) -> None:
     assert tiny["os-flavor-access:is_public"] is True
 
 
+def test_flavor_extra_specs_are_empty_and_unknown_flavors_404(api: Any) -> None:
+    # Regression: `openstack flavor show m1.tiny` reads os-extra_specs; a 404 failed the command.
+    r = api.client.get("/compute/v2.1/flavors/1/os-extra_specs", headers=api.demo)
+    assert r.status_code == 200 and r.json() == {"extra_specs": {}}
+    r = api.client.get("/compute/v2.1/flavors/99/os-extra_specs", headers=api.demo)
+    assert r.status_code == 404 and r.json()["itemNotFound"]["code"] == 404
+
+
 @pytest.mark.parametrize("query, ids", [
     ("is_public=None", ["1", "2", "3", "4", "5"]),
     ("minRam=4096", ["3", "4", "5"]),
