@@ -1,4 +1,5 @@
-"""The ``sriovstack host`` command group: simulate, list, check and set-vfs on one Linux host."""
+"""The ``sriovstack host`` command group: simulate, devices, check and set-vfs on one Linux host
+(plus ``list``/``show`` of the cloud's compute hosts, from cli/cloud)."""
 
 from __future__ import annotations
 
@@ -54,7 +55,8 @@ def register(subparsers: Any) -> None:
     sim.add_argument("--host", default="compute0", help="host name in the topology")
     sim.add_argument("--root", type=Path, required=True, help="directory to build the tree in")
     sim.set_defaults(func=_simulate)
-    lst = sub.add_parser("list", help="lspci -nn style listing, then the PFs and VFs")
+    lst = sub.add_parser("devices", help="this host's NICs: lspci -nn style listing, then "
+                         "the PFs and VFs")
     lst.add_argument("--root", type=Path, default=Path("/"), help="host root (default /)")
     lst.add_argument("--config-file", action="append", default=[], metavar="FILE",
                      help="nova.conf whose PCI whitelist selects VFs (repeatable)")
@@ -72,6 +74,10 @@ def register(subparsers: Any) -> None:
     svf.add_argument("--dry-run", action="store_true", help="print the plan; change nothing")
     svf.add_argument("--root", type=Path, default=Path("/"), help="host root (default /)")
     svf.set_defaults(func=_set_vfs)
+    # `host list` / `host show HOST`: the cloud's compute hosts, over the API.
+    from sriovstack.cli.cloud import register_host_views
+
+    register_host_views(sub)
 
 
 def _console() -> Console:

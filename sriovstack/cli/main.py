@@ -19,7 +19,10 @@ __all__ = ["main", "build_parser"]
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from sriovstack.cli import allinone as allinone_cmd
     from sriovstack.cli import api as api_cmd
+    from sriovstack.cli import cloud as cloud_cmd
+    from sriovstack.cli import demo as demo_cmd
     from sriovstack.cli import config as config_cmd
     from sriovstack.cli import host as host_cmd
 
@@ -29,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
         "whitelists, networks, scheduling and attachment.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (host_cmd, config_cmd, api_cmd):
+    for module in (host_cmd, config_cmd, api_cmd, allinone_cmd, cloud_cmd, demo_cmd):
         module.register(sub)
     return parser
 

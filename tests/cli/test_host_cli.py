@@ -157,7 +157,7 @@ def test_list_shows_lspci_and_table(tmp_path: Path, capsys: pytest.CaptureFixtur
     simulate(tmp_path)
     main(["host", "set-vfs", "enp11s0f0", "2", "--root", str(tmp_path)])
     capsys.readouterr()
-    assert main(["host", "list", "--root", str(tmp_path)]) == 0
+    assert main(["host", "devices", "--root", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "[8086:10c9]" in out and "0000:0b:00.0" in out and "enp11s0f0" in out
     assert "physnet" not in out
@@ -171,7 +171,7 @@ def test_list_with_whitelist_shows_physnet(tmp_path: Path,
     conf = tmp_path / "nova.conf"
     conf.write_text(NOVA_CONF)
     capsys.readouterr()
-    assert main(["host", "list", "--root", str(tmp_path), "--config-file", str(conf)]) == 0
+    assert main(["host", "devices", "--root", str(tmp_path), "--config-file", str(conf)]) == 0
     rows = [line for line in capsys.readouterr().out.splitlines() if "VF " in line]
     assert len(rows) == 3
     assert sum("physnet1" in r for r in rows) == 2   # the VFs of enp11s0f0 only

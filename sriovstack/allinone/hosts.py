@@ -1,0 +1,155 @@
+"""The simulated hosts of an all-in-one cloud: their trees, their VFs and their config files.
+
+Each host of the topology gets a root under ``<state>/hosts/<name>``, built once and reused on
+restart.  Compute hosts get their VFs through the same code paths as ``host set-vfs`` (plan,
+apply, read back, systemd persistence) and the chapter's config files with their own PF
+netdev and address; the controller gets the files the API reads (20.3, 20.4).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from sriovstack.errors import ConfigError, HostError
+from sriovstack.host import open_host
+from sriovstack.host.discovery import discover
+from sriovstack.host.netlink import VfState
+from sriovstack.host.persistence import (PersistMethod, PersistTarget, apply_persistence,
+                                         pf_device_path, plan_persistence)
+from sriovstack.host.simulated.fixture import build_host
+from sriovstack.host.simulated.state import is_simulated
+from sriovstack.host.simulated.topology import Role, Topology, TopologyHost
+from sriovstack.host.vfs import apply, plan_vf_count
+
+__all__ = ["SimulatedHost", "LiveVf", "prepare_hosts", "chapter_examples", "live_vfs",
+           "NOVA_CONF", "SRIOV_AGENT_INI"]
+
+NOVA_CONF = "etc/nova/nova.conf"
+SRIOV_AGENT_INI = "etc/neutron/plugins/ml2/sriov_agent.ini"
+_ML2_CONF = "etc/neutron/plugins/ml2/ml2_conf.ini"
+_ML2_SRIOV = "etc/neutron/plugins/ml2/ml2_conf_sriov.ini"
+_OVS_AGENT = "etc/neutron/plugins/ml2/openvswitch_agent.ini"
+# The chapter's PF (20.5, 20.6): the second port of the 82576, as the example files name it.
+_CHAPTER_PF_NETDEV, _CHAPTER_PF_ADDRESS = "enp11s0f1", "0000:0b:00.1"
+
+
+@dataclass(frozen=True, slots=True)
+class SimulatedHost:
+    """One prepared host: its topology entry, its root and the config files its services read."""
+
+    spec: TopologyHost
+    root: Path
+    config_files: tuple[Path, ...]
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def is_compute(self) -> bool:
+        return self.spec.role is Role.COMPUTE
+
+
+@dataclass(frozen=True, slots=True)
+class LiveVf:
+    """One VF as the host's kernel has it now: its PF netdev, index and netlink state."""
+
+    address: str
+    pf_netdev: str
+    state: VfState
+
+
+def live_vfs(root: Path) -> dict[str, LiveVf]:
+    """Every VF of the host under ``root`` by PCI address, with its netlink state
+    (``ip link show PF``): MAC, VLAN, link state, spoof check."""
+    host = open_host(root)
+    out: dict[str, LiveVf] = {}
+    for pf in discover(host.sysfs).pfs:
+        if not pf.netdev or not pf.vfs:
+            continue
+        states = {s.vf: s for s in host.netlink.get_vfs(pf.netdev)}
+        for vf in pf.vfs:
+            if vf.index in states:
+                out[str(vf.address)] = LiveVf(str(vf.address), pf.netdev, states[vf.index])
+    return out
+
+
+def chapter_examples() -> Path:
+    """The chapter's config files (examples/chapter of the source tree); ConfigError if absent."""
+    here = Path(__file__).resolve().parents[2] / "examples" / "chapter"
+    if not (here / "compute" / "nova.conf").is_file():
+        raise ConfigError(f"the chapter's example config files are not at {here}",
+                          option="examples/chapter",
+                          fix="run from a source checkout (pip install -e .)")
+    return here
+
+
+def prepare_hosts(topology: Topology, state_dir: Path,
+                  examples: Path | None = None) -> tuple[SimulatedHost, ...]:
+    """Build (or reuse) every host of ``topology`` under ``state_dir/hosts``.
+
+    Idempotent: an existing tree is kept as it is and its VF count only topped up.
+    Raises ConfigError for missing example files, HostError when a PF cannot get its VFs.
+    """
+    source = examples or chapter_examples()
+    hosts = []
+    for spec in topology.hosts:
+        root = state_dir / "hosts" / spec.name
+        if not is_simulated(root):
+            build_host(spec, root)
+        if spec.role is Role.COMPUTE:
+            _create_vfs(spec, root)
+        hosts.append(SimulatedHost(spec, root, _install_config(spec, root, source)))
+    return tuple(hosts)
+
+
+def _create_vfs(spec: TopologyHost, root: Path) -> None:
+    """Every port of every NIC gets its model's sriov_totalvfs VFs (7 on an 82576), persisted
+    with a systemd unit, as ``sriovstack host set-vfs PF N --persist systemd`` does (20.2)."""
+    host = open_host(root)
+    for nic in spec.nics:
+        for address in nic.port_addresses():
+            pf = discover(host.sysfs).find_pf(str(address))
+            count = nic.numvfs or nic.model.totalvfs
+            result = apply(plan_vf_count(host, pf, count))
+            if not result.complete:
+                raise HostError(f"{spec.name}: {result.note}", path=str(root))
+            target = PersistTarget(pf.address, pf.driver, count,
+                                   pf_device_path(host.sysfs, pf.address))
+            apply_persistence(root, plan_persistence(root, target, PersistMethod.SYSTEMD))
+
+
+def _install_config(spec: TopologyHost, root: Path, source: Path) -> tuple[Path, ...]:
+    """Copy the chapter's files for the host's role into its ``/etc``; return their paths."""
+    if spec.role is Role.COMPUTE:
+        pairs = ((source / "compute/nova.conf", NOVA_CONF),
+                 (source / "compute/sriov_agent.ini", SRIOV_AGENT_INI),
+                 (source / "compute/openvswitch_agent.ini", _OVS_AGENT))
+    elif spec.role is Role.CONTROLLER:
+        pairs = ((source / "controller/nova.conf", NOVA_CONF),
+                 (source / "network/ml2_conf.ini", _ML2_CONF),
+                 (source / "network/ml2_conf_sriov.ini", _ML2_SRIOV))
+    else:
+        pairs = ((source / "network/ml2_conf.ini", _ML2_CONF),
+                 (source / "network/ml2_conf_sriov.ini", _ML2_SRIOV))
+    written = []
+    for src, rel in pairs:
+        try:
+            text = src.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"cannot read {src}: {exc.strerror}", file=str(src)) from exc
+        dest = root / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_text(_localise(spec, text), encoding="utf-8")
+        written.append(dest)
+    return tuple(written)
+
+
+def _localise(spec: TopologyHost, text: str) -> str:
+    """The chapter's PF netdev and address replaced by this host's (its first NIC's last port)."""
+    if not spec.nics:
+        return text
+    nic = spec.nics[0]
+    address = str(nic.port_addresses()[-1])
+    return text.replace(_CHAPTER_PF_NETDEV, nic.netdevs[-1]).replace(_CHAPTER_PF_ADDRESS, address)

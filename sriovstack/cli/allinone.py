@@ -1,0 +1,96 @@
+"""The ``sriovstack all-in-one`` command: the chapter's cloud on simulated hosts, in the
+foreground, until Ctrl-C (SIGINT) or SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import threading
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from sriovstack.allinone.cloud import AllInOne, AllInOneOptions
+from sriovstack.cli.api import parse_listen
+from sriovstack.cli.clouds import Cloud, write_clouds_yaml
+
+__all__ = ["register", "clouds_of", "ADMIN_CLOUD", "DEMO_CLOUD"]
+
+ADMIN_CLOUD, DEMO_CLOUD = "sriovstack", "sriovstack-demo"
+_DEFAULT_STATE = Path(".sriovstack")
+
+_HELP = """\
+Start, in this process: simulated hosts for the topology (default: the chapter's controller,
+network node and two compute nodes, each compute with a dual-port Intel 82576 and 7 VFs per
+port), the database (SQLite in the state directory unless --database), the API, and a compute
+agent and an SR-IOV NIC agent per compute host.  Writes DIR/clouds.yaml with the clouds
+'sriovstack' (admin) and 'sriovstack-demo' (the demo project) for the openstack CLI and for
+`sriovstack network|port|server|host ...`.  Starting again on the same DIR reuses everything."""
+
+
+def register(subparsers: Any) -> None:
+    """Add ``all-in-one`` to the top-level parser."""
+    p = subparsers.add_parser("all-in-one", help="run the chapter's cloud on simulated hosts",
+                              description=_HELP,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--state-dir", type=Path, default=_DEFAULT_STATE, metavar="DIR",
+                   help=f"hosts, database, passwords, clouds.yaml (default {_DEFAULT_STATE})")
+    p.add_argument("--listen", default="127.0.0.1:8080", metavar="HOST:PORT",
+                   help="where the API listens (port 0: any free port)")
+    p.add_argument("--topology", type=Path, metavar="FILE",
+                   help="topology TOML of the simulated hosts (default: the chapter's)")
+    p.add_argument("--database", metavar="URL", help="database URL (default: SQLite in DIR)")
+    p.add_argument("--virt-driver", choices=("fake", "libvirt"), default="fake",
+                   help="how the compute agents attach VFs (default fake)")
+    p.add_argument("--log-level", default="warning",
+                   choices=["critical", "error", "warning", "info", "debug"])
+    p.set_defaults(func=_run)
+
+
+def clouds_of(cloud: AllInOne) -> tuple[Cloud, Cloud]:
+    """The admin and demo clouds of a started all-in-one."""
+    creds = cloud.credentials
+    assert creds is not None, "start the cloud first"
+    auth_url = f"{cloud.base_url}/identity/v3"
+    return (Cloud(ADMIN_CLOUD, auth_url, "admin", creds.admin_password, "admin"),
+            Cloud(DEMO_CLOUD, auth_url, "demo", creds.demo_password, "demo"))
+
+
+def _run(args: argparse.Namespace) -> int:
+    host, port = parse_listen(args.listen)
+    state = Path(args.state_dir).resolve()
+    options = AllInOneOptions(state_dir=state, host=host, port=port, topology=args.topology,
+                              database_url=args.database, virt_driver=args.virt_driver,
+                              log_level=args.log_level)
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set())
+                for sig in (signal.SIGINT, signal.SIGTERM)}
+    cloud = AllInOne(options)
+    out = Console(highlight=False, soft_wrap=True)
+    try:
+        with cloud:
+            clouds_yaml = state / "clouds.yaml"
+            write_clouds_yaml(clouds_yaml, clouds_of(cloud))
+            _print_ready(out, cloud, clouds_yaml)
+            stop.wait()
+            out.print("stopping: agents, then the API ...")
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    out.print("stopped")
+    return 0
+
+
+def _print_ready(out: Console, cloud: AllInOne, clouds_yaml: Path) -> None:
+    computes = [h.name for h in cloud.hosts if h.is_compute]
+    out.print(f"[bold green]sriovstack all-in-one is ready[/] at {cloud.base_url}")
+    out.print(f"  hosts under {cloud.options.state_dir / 'hosts'}: "
+              f"{', '.join(h.name for h in cloud.hosts)} (compute: {', '.join(computes)})")
+    out.print(f"  database: {cloud.database_url}")
+    out.print("use it from another shell:")
+    out.print(f"  export OS_CLIENT_CONFIG_FILE={clouds_yaml} OS_CLOUD={ADMIN_CLOUD}")
+    out.print("  openstack network list; openstack hypervisor list")
+    out.print("  sriovstack host list; sriovstack host show compute0")
+    out.print(f"  (OS_CLOUD={DEMO_CLOUD} is the demo project's member)")
+    out.print("Ctrl-C stops everything.", markup=False)

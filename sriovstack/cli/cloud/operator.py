@@ -1,0 +1,97 @@
+"""Operator views no other client has: ``host list`` (compute hosts, VFs free/used per
+physnet), ``host show HOST`` (each PF and VF with owner, MAC, VLAN, link state, spoof check)
+and ``agent list``.
+
+``host show`` reads the control plane's view (os-sriov-hosts, admin only); when the host is
+one of the all-in-one's simulated hosts (``hosts/HOST`` beside the clouds.yaml in use, or
+``--root``), it adds what the host's kernel has now: MAC, VLAN, link state and spoof check.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import Any
+
+from sriovstack.cli.cloud.output import cell, console, print_list
+from sriovstack.cli.cloud.session import CloudSession
+
+__all__ = ["register_host_views", "register_agent_list", "host_root"]
+
+
+def register_host_views(host_sub: Any, common: argparse.ArgumentParser, run: Any) -> None:
+    """Add ``list`` and ``show`` to the ``host`` group."""
+    host_sub.add_parser("list", parents=[common], help="compute hosts of the cloud: up, VFs "
+                        "free/used per physnet (admin)").set_defaults(func=run(_host_list))
+    p = host_sub.add_parser("show", parents=[common], help="each PF and VF of a compute host "
+                            "with its owner server and port, MAC, VLAN, link, spoof check")
+    p.add_argument("name", metavar="HOST")
+    p.add_argument("--root", type=Path, help="the host's root, to add its live VF state "
+                   "(default: the all-in-one's hosts/HOST beside clouds.yaml, if there)")
+    p.set_defaults(func=run(_host_show))
+
+
+def register_agent_list(agent_sub: Any, common: argparse.ArgumentParser, run: Any) -> None:
+    """Add ``list`` to the ``agent`` group."""
+    agent_sub.add_parser("list", parents=[common], help="the cloud's agents: type, host, "
+                         "alive, device mappings").set_defaults(func=run(_agent_list))
+
+
+def host_root(name: str, given: Path | None) -> Path | None:
+    """``given``, else ``<dir of OS_CLIENT_CONFIG_FILE>/hosts/<name>`` when it exists."""
+    if given is not None:
+        return given
+    config = os.environ.get("OS_CLIENT_CONFIG_FILE")
+    if config:
+        candidate = Path(config).resolve().parent / "hosts" / name
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
+def _host_list(s: CloudSession, args: argparse.Namespace) -> int:
+    hosts = s.call("GET", "compute", "/os-sriov-hosts")["hosts"]
+    print_list("compute hosts", ("Host", "Up", "Enabled", "Physnet", "VFs free", "VFs used"),
+               [(h["host"], h["up"], h["enabled"], u["physnet"], u["free"], u["used"])
+                for h in hosts for u in (h["physnets"] or [{"physnet": None, "free": 0,
+                                                           "used": 0}])])
+    return 0
+
+
+def _host_show(s: CloudSession, args: argparse.Namespace) -> int:
+    from sriovstack.allinone.hosts import live_vfs
+
+    host = s.call("GET", "compute", f"/os-sriov-hosts/{args.name}")["host"]
+    root = host_root(args.name, args.root)
+    live = live_vfs(root) if root is not None else {}
+    rows = []
+    for d in host["devices"]:
+        vf = live.get(d["address"])
+        kind = "PF" if d["dev_type"] == "type-PF" else "VF"
+        rows.append((d["address"], kind, d["parent_addr"], d["physnet"], d["status"],
+                     d["server_name"] or d["server_id"], d["port_id"],
+                     vf.state.mac if vf else d["mac"],
+                     vf.state.vlan if vf else d["vlan"],
+                     vf.state.link_state.name.lower() if vf else None,
+                     cell(vf.state.spoofchk) if vf else None))
+    usage = "; ".join(f"{u['physnet']}: {u['free']} free, {u['used']} used"
+                      for u in host["physnets"])
+    print_list(f"host {host['host']} ({'up' if host['up'] else 'DOWN'}; {usage})",
+               ("Address", "Kind", "PF", "Physnet", "Status", "Server", "Port", "MAC", "VLAN",
+                "Link", "Spoof check"), rows)
+    console().print("MAC/VLAN/link/spoof check read from the host's kernel under "
+                    f"{root}" if root else "MAC/VLAN: what the control plane asks the host to "
+                    "set (pass --root to read the host's own state)", markup=False)
+    return 0
+
+
+def _agent_list(s: CloudSession, args: argparse.Namespace) -> int:
+    agents = s.call("GET", "network", "/v2.0/agents")["agents"]
+    print_list("agents", ("ID", "Type", "Host", "Alive", "State", "Binary", "Mappings"),
+               [(a["id"], a["agent_type"], a["host"], ":-)" if a["alive"] else "XXX",
+                 "UP" if a.get("admin_state_up") else "DOWN", a["binary"],
+                 (a.get("configurations") or {}).get("device_mappings")) for a in agents])
+    return 0
+
+

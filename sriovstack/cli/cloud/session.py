@@ -1,0 +1,98 @@
+"""CloudSession: the client commands' one way to the API (keystone v3 password auth, catalog,
+JSON calls whose OpenStack error envelopes become sriovstack errors with the server's message)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from sriovstack.cli.clouds import Cloud
+from sriovstack.errors import (Conflict, Forbidden, Invalid, NotFound, SriovstackError,
+                               Unauthorized, Unavailable)
+
+__all__ = ["CloudSession"]
+
+_BY_STATUS: dict[int, type[SriovstackError]] = {
+    400: Invalid, 401: Unauthorized, 403: Forbidden, 404: NotFound, 409: Conflict}
+
+
+class CloudSession:
+    """An authenticated session on one cloud; ``transport`` swaps the network (tests)."""
+
+    def __init__(self, cloud: Cloud, *, transport: httpx.BaseTransport | None = None,
+                 timeout: float = 30.0) -> None:
+        self.cloud = cloud
+        self._http = httpx.Client(transport=transport, timeout=timeout)
+        self._token = ""
+        self._catalog: dict[str, str] = {}
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> CloudSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _authenticate(self) -> None:
+        c = self.cloud
+        base = c.auth_url.rstrip("/")
+        url = f"{base}/auth/tokens" if base.endswith("/v3") else f"{base}/v3/auth/tokens"
+        body = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
+            "name": c.username, "password": c.password, "domain": {"name": c.user_domain}}}},
+            "scope": {"project": {"name": c.project_name,
+                                  "domain": {"name": c.project_domain}}}}}
+        response = self._send("POST", url, body)
+        self._token = response.headers.get("x-subject-token", "")
+        for entry in response.json()["token"].get("catalog", []):
+            for ep in entry["endpoints"]:
+                if ep["interface"] == "public" and ep.get("region_id") in (c.region, None):
+                    self._catalog[entry["type"]] = ep["url"].rstrip("/")
+
+    def endpoint(self, service_type: str) -> str:
+        """The public URL of ``service_type`` from the token's catalog (NotFound if absent)."""
+        if not self._token:
+            self._authenticate()
+        if service_type not in self._catalog:
+            raise NotFound(f"the catalog of cloud {self.cloud.name!r} has no {service_type} "
+                           "service", field="service_type", value=service_type)
+        return self._catalog[service_type]
+
+    def call(self, method: str, service_type: str, path: str,
+             body: dict[str, Any] | None = None) -> dict[str, Any]:
+        """``method`` on ``service_type``'s ``path``; the decoded JSON body ({} when none)."""
+        url = f"{self.endpoint(service_type)}{path}"
+        response = self._send(method, url, body, {"X-Auth-Token": self._token})
+        return response.json() if response.content else {}
+
+    def _send(self, method: str, url: str, body: dict[str, Any] | None,
+              headers: dict[str, str] | None = None) -> httpx.Response:
+        try:
+            response = self._http.request(method, url, json=body, headers=headers)
+        except httpx.HTTPError as exc:
+            raise Unavailable(f"cannot reach {url}: {exc}",
+                              fix="is `sriovstack all-in-one` running, and is the auth_url "
+                                  "in clouds.yaml right?") from exc
+        if response.status_code >= 400:
+            raise _error(method, url, response)
+        return response
+
+
+def _error(method: str, url: str, response: httpx.Response) -> SriovstackError:
+    """The sriovstack error for an OpenStack error response, carrying the server's message."""
+    message = response.text.strip() or response.reason_phrase
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        inner = next(iter(body.values()), None) if len(body) == 1 else body
+        if isinstance(inner, dict) and inner.get("message"):
+            message = str(inner["message"])
+        elif isinstance(body.get("errors"), list) and body["errors"]:
+            message = str(body["errors"][0].get("detail", message))
+    cls = _BY_STATUS.get(response.status_code, SriovstackError)
+    return cls(f"{method} {url}: {response.status_code} {message}",
+               status=response.status_code)
