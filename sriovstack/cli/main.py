@@ -19,6 +19,7 @@ __all__ = ["main", "build_parser"]
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from sriovstack.cli import agent as agent_cmd
     from sriovstack.cli import allinone as allinone_cmd
     from sriovstack.cli import api as api_cmd
     from sriovstack.cli import cloud as cloud_cmd
@@ -32,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
         "whitelists, networks, scheduling and attachment.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (host_cmd, config_cmd, api_cmd, allinone_cmd, cloud_cmd, demo_cmd):
+    for module in (host_cmd, config_cmd, api_cmd, agent_cmd, allinone_cmd, cloud_cmd, demo_cmd):
         module.register(sub)
     return parser
 

@@ -1,0 +1,206 @@
+"""The agents' only way to the control plane: the internal API over httpx with a service token.
+
+The transport is swappable (an in-process ASGI/TestClient transport in tests, the network in
+production).  The client logs in with the service user's password (keystone v3 password auth,
+scoped to the service project), sends the token on each call, and logs in again once when a
+call comes back 401 (the token expired or the API restarted with a new key).  Every httpx or
+HTTP failure is translated here into the sriovstack error tree: unreachable or 5xx →
+Unavailable, 400 → Invalid, 401 → Unauthorized, 403 → Forbidden, 404 → NotFound,
+409 → Conflict.
+"""
+
+from __future__ import annotations
+
+import configparser
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from sriovstack.agents.wire import (DesiredState, Heartbeat, InventoryCounts, InventoryReport,
+                                    PortState, ServerReport, parse_desired_state)
+from sriovstack.errors import (ConfigError, Conflict, Forbidden, Invalid, NotFound,
+                               SriovstackError, Unauthorized, Unavailable)
+from sriovstack.pci.address import PciAddress
+
+__all__ = ["ServiceCredentials", "ControlPlaneClient", "load_credentials"]
+
+_BY_STATUS: dict[int, type[SriovstackError]] = {
+    400: Invalid, 401: Unauthorized, 403: Forbidden, 404: NotFound, 409: Conflict,
+}
+_CREDENTIALS_SECTION = "service_user"  # nova.conf's section for its own service user
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceCredentials:
+    """A service user (role ``service``) and the project its token is scoped to."""
+
+    username: str
+    password: str
+    project_name: str = "service"
+    domain_name: str = "Default"
+
+    def __repr__(self) -> str:  # never print the password
+        return f"ServiceCredentials({self.username!r}, project={self.project_name!r})"
+
+    def auth_body(self) -> dict[str, Any]:
+        """The keystone v3 password-auth body, scoped to the project."""
+        domain = {"name": self.domain_name}
+        return {"auth": {
+            "identity": {"methods": ["password"], "password": {"user": {
+                "name": self.username, "domain": domain, "password": self.password}}},
+            "scope": {"project": {"name": self.project_name, "domain": domain}}}}
+
+
+def load_credentials(path: str | Path) -> ServiceCredentials:
+    """Read ``[service_user] username, password, project_name`` from an ini file.
+
+    Raises ConfigError naming the file and the missing or empty option.
+    """
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            parser.read_file(fh)
+    except OSError as exc:
+        raise ConfigError(f"cannot read the credentials file: {exc.strerror}", file=str(path),
+                          option="--credentials", fix="give an ini file with a "
+                          "[service_user] section (username, password)") from exc
+    except configparser.Error as exc:
+        raise ConfigError(f"not an ini file: {exc.message}", file=str(path),
+                          option="--credentials") from exc
+    values: dict[str, str] = {}
+    for option in ("username", "password"):
+        value = parser.get(_CREDENTIALS_SECTION, option, fallback="").strip()
+        if not value:
+            raise ConfigError("missing or empty", file=str(path), section=_CREDENTIALS_SECTION,
+                              option=option, fix=f"set {option} of the agents' service user")
+        values[option] = value
+    project = parser.get(_CREDENTIALS_SECTION, "project_name", fallback="service").strip()
+    return ServiceCredentials(values["username"], values["password"], project or "service")
+
+
+def _message(response: httpx.Response) -> str:
+    """The message of an OpenStack error envelope ({"error": {...}}, {"NeutronError": ...})."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:200] or response.reason_phrase
+    if isinstance(body, dict):
+        for inner in body.values():
+            if isinstance(inner, dict) and isinstance(inner.get("message"), str):
+                return str(inner["message"])
+    return str(body)[:200]
+
+
+class ControlPlaneClient:
+    """The internal agent API (``/internal/v1``) for one agent, with a service token."""
+
+    def __init__(self, base_url: str, credentials: ServiceCredentials, *,
+                 transport: httpx.BaseTransport | None = None, timeout: float = 30.0) -> None:
+        self._base = base_url.rstrip("/")
+        self._credentials = credentials
+        self._http = httpx.Client(base_url=self._base, transport=transport,
+                                  timeout=httpx.Timeout(timeout))
+        self._token: str | None = None
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> ControlPlaneClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- the internal API, one method per endpoint ------------------------------------------
+
+    def heartbeat(self, host: str, beat: Heartbeat) -> bool:
+        """Report the agent alive; returns whether the API counts it alive."""
+        body = self._call("POST", f"/internal/v1/hosts/{host}/heartbeat", beat.to_json())
+        return bool(body.get("agent", {}).get("alive", False))
+
+    def report_inventory(self, host: str, report: InventoryReport) -> InventoryCounts:
+        """Replace the host's resources and whitelisted devices."""
+        body = self._call("PUT", f"/internal/v1/hosts/{host}/inventory", report.to_json())
+        counts = body.get("inventory", {})
+        return InventoryCounts(*(int(counts.get(k, 0))
+                                 for k in ("added", "updated", "removed", "kept_in_use")))
+
+    def desired_state(self, host: str, since: int | None = None,
+                      wait: float = 0.0) -> DesiredState:
+        """The host's desired state; with ``since``, waits up to ``wait`` s for a newer one."""
+        params: dict[str, Any] = {}
+        if since is not None:
+            params = {"since": since, "wait": wait}
+        body = self._call("GET", f"/internal/v1/hosts/{host}/desired-state", None, params,
+                          timeout=wait + 30.0)
+        return parse_desired_state(body)
+
+    def report_server(self, host: str, server_id: str, report: ServerReport,
+                      message: str = "") -> str:
+        """Say the server's guest runs (→ ACTIVE) or failed (→ ERROR); returns the status."""
+        body = self._call("POST", f"/internal/v1/hosts/{host}/servers/{server_id}/status",
+                          {"status": report.value, "message": message[:4096]})
+        return str(body.get("server", {}).get("status", ""))
+
+    def report_device(self, host: str, mac: str, pci_slot: PciAddress, up: bool) -> PortState:
+        """Say the VF device (mac, pci_slot) is up or down: its port goes ACTIVE or DOWN."""
+        body = self._call("POST", f"/internal/v1/hosts/{host}/devices",
+                          {"mac": mac, "pci_slot": str(pci_slot), "up": up})
+        port = body.get("port", {})
+        return PortState(str(port.get("id", "")), str(port.get("status", "")))
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    def _login(self) -> str:
+        response = self._send("POST", "/identity/v3/auth/tokens",
+                              self._credentials.auth_body(), None, None, {})
+        if response.status_code != 201:
+            raise self._error(response, "log in as the agents' service user "
+                              f"{self._credentials.username!r}")
+        token = response.headers.get("X-Subject-Token")
+        if not token:
+            raise Unavailable(f"{self._base}: the identity API gave no X-Subject-Token",
+                              fix="point --api at a sriovstack API")
+        return token
+
+    def _call(self, method: str, path: str, body: Any, params: dict[str, Any] | None = None,
+              *, timeout: float | None = None) -> dict[str, Any]:
+        """One call with the token; on 401 one fresh login and one retry."""
+        for attempt in (1, 2):
+            if self._token is None:
+                self._token = self._login()
+            response = self._send(method, path, body, params, timeout,
+                                  {"X-Auth-Token": self._token})
+            if response.status_code == 401 and attempt == 1:
+                self._token = None
+                continue
+            if response.status_code >= 300:
+                raise self._error(response, f"{method} {path}")
+            try:
+                data = response.json()
+            except ValueError as exc:
+                raise Unavailable(f"{method} {path}: the API answered with no JSON body",
+                                  fix="point --api at a sriovstack API") from exc
+            return data if isinstance(data, dict) else {}
+        raise Unauthorized(f"{method} {path}: the API refused a fresh token")  # pragma: no cover
+
+    def _send(self, method: str, path: str, body: Any, params: dict[str, Any] | None,
+              timeout: float | None, headers: dict[str, str]) -> httpx.Response:
+        try:
+            return self._http.request(method, path, json=body, params=params, headers=headers,
+                                      timeout=timeout if timeout is not None
+                                      else httpx.USE_CLIENT_DEFAULT)
+        except httpx.TimeoutException as exc:
+            raise Unavailable(f"{method} {self._base}{path}: timed out ({exc.__class__.__name__})",
+                              fix="check that the API is up; the agent retries") from exc
+        except httpx.HTTPError as exc:
+            raise Unavailable(f"{method} {self._base}{path}: cannot reach the API ({exc})",
+                              fix="check --api and that the API is up; the agent retries"
+                              ) from exc
+
+    def _error(self, response: httpx.Response, what: str) -> SriovstackError:
+        cls = _BY_STATUS.get(response.status_code, Unavailable)
+        return cls(f"{what}: HTTP {response.status_code}: {_message(response)}",
+                   status=response.status_code)

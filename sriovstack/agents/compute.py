@@ -1,0 +1,309 @@
+"""The compute agent: reports one host's whitelisted PCI inventory and converges its guests and
+VFs with the desired state the API holds for the host (ARCHITECTURE.md §3 step 5 and 7).
+
+Each pass: re-discover and report the inventory when it changed; fetch the desired state;
+tear down guests and interfaces no longer wanted and reset their VFs; configure the VFs of
+wanted servers (MAC, VLAN — 0 on flat —, spoof check) and have the virt driver spawn or attach;
+report servers running or failed; then sweep VFs configured for no one.  A reset is fenced:
+it happens only while the releasing owner (server, port, generation) still holds the VF —
+never when the desired state or the ledger shows a newer owner, or the VF carries another
+MAC (sriov-cni #219).  The ledger in the state dir records what was configured for whom, so a
+restarted agent converges without leaking (sriov-network-device-plugin #685).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sriovstack.agents.client import ControlPlaneClient
+from sriovstack.agents.config import ComputeAgentSettings, VirtKind, host_resources_from
+from sriovstack.agents.inventory import inventory_report
+from sriovstack.agents.loop import AgentLoop
+from sriovstack.agents.records import VfAssignment, VfLedger
+from sriovstack.agents.vfconfig import ZERO_MAC, VfConfigurator
+from sriovstack.agents.wire import (COMPUTE_AGENT_TYPE, COMPUTE_BINARY, DesiredPort,
+                                    DesiredServer, DesiredState, Heartbeat, InventoryReport,
+                                    ServerReport)
+from sriovstack.errors import (Conflict, HostError, NotFound, NotSupported, SriovstackError,
+                               Unavailable)
+from sriovstack.host import Host
+from sriovstack.host.discovery import discover
+from sriovstack.host.netlink import VfMac, VfSpoofCheck, VfVlan
+from sriovstack.host.records import Inventory
+from sriovstack.pci.address import PciAddress
+from sriovstack.pci.devspec import DeviceSpecs
+from sriovstack.virt import FakeVirtDriver, GuestSpec, LibvirtDriver, VfInterface, VirtDriver
+
+__all__ = ["ComputeAgent", "ComputePass", "open_virt"]
+
+_LOG = logging.getLogger(__name__)
+_RUNNABLE = ("BUILD", "ACTIVE")
+
+
+def open_virt(kind: VirtKind, host: Host, state_dir: Path) -> VirtDriver:
+    """The virt driver ``kind`` for ``host`` (the fake keeps its guests under ``state_dir``)."""
+    if kind is VirtKind.LIBVIRT:
+        return LibvirtDriver(host.sysfs)
+    return FakeVirtDriver(state_dir, host.sysfs)
+
+
+@dataclass(slots=True)
+class ComputePass:
+    """What one reconcile pass did (for logs and tests)."""
+
+    revision: int = 0
+    spawned: list[str] = field(default_factory=list)
+    destroyed: list[str] = field(default_factory=list)
+    configured: list[PciAddress] = field(default_factory=list)
+    reset: list[PciAddress] = field(default_factory=list)
+    fenced: list[PciAddress] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+
+
+class ComputeAgent:
+    """One compute host's agent: inventory, heartbeats and guest/VF reconciliation."""
+
+    def __init__(self, settings: ComputeAgentSettings, client: ControlPlaneClient, host: Host,
+                 virt: VirtDriver, whitelist: DeviceSpecs) -> None:
+        self.settings = settings
+        self._client = client
+        self._host = host
+        self._virt = virt
+        self._whitelist = whitelist
+        self._ledger = VfLedger(settings.state_dir)
+        self._vfs = VfConfigurator(host.netlink)
+        self._lock = threading.Lock()
+        self._reported: InventoryReport | None = None
+        self._revision: int | None = None
+        self._started = False
+
+    @property
+    def host_name(self) -> str:
+        return self.settings.host
+
+    # -- inventory and heartbeat -------------------------------------------------------------
+
+    def sync_inventory(self, force: bool = False) -> Inventory:
+        """Discover the host and report the whitelisted inventory when it changed."""
+        with self._lock:
+            inventory = discover(self._host.sysfs)
+            vcpus, memory, disk = host_resources_from(self._host.sysfs, self.settings)
+            report = inventory_report(inventory, self._whitelist, vcpus, memory, disk)
+            if force or report != self._reported:
+                counts = self._client.report_inventory(self.host_name, report)
+                _LOG.info("%s: inventory of %d devices reported (%s)", self.host_name,
+                          len(report.devices), counts)
+                self._reported = report
+            return inventory
+
+    def heartbeat(self) -> None:
+        """Report the agent alive; a host the API does not know is registered first."""
+        beat = Heartbeat(COMPUTE_AGENT_TYPE, COMPUTE_BINARY, start_flag=not self._started)
+        try:
+            self._client.heartbeat(self.host_name, beat)
+        except NotFound:
+            self.sync_inventory(force=True)
+            self._client.heartbeat(self.host_name, beat)
+        self._started = True
+
+    # -- reconciliation ----------------------------------------------------------------------
+
+    def reconcile_once(self, wait: float = 0.0) -> ComputePass:
+        """One pass; with ``wait`` > 0, first waits up to that long for a newer desired state."""
+        inventory = self.sync_inventory()
+        since = self._revision if wait > 0 else None
+        desired = self._client.desired_state(self.host_name, since, wait)
+        result = ComputePass(revision=desired.revision)
+        _Pass(self, inventory, desired, result).run()
+        self._revision = desired.revision
+        return result
+
+    def run(self, stop: threading.Event) -> None:
+        """Reconcile and heartbeat until ``stop`` is set."""
+        AgentLoop(f"compute-agent {self.host_name}",
+                  lambda: self.reconcile_once(self.settings.poll_wait), self.heartbeat,
+                  report_interval=self.settings.report_interval).run(stop)
+
+
+class _Pass:
+    """The work of one reconcile pass over one snapshot of the host and the desired state."""
+
+    def __init__(self, agent: ComputeAgent, inventory: Inventory, desired: DesiredState,
+                 result: ComputePass) -> None:
+        self.a = agent
+        self.inventory = inventory
+        self.desired = desired
+        self.holders = desired.vf_ports()
+        self.result = result
+
+    def run(self) -> None:
+        guests = {g.server_id: g for g in self.a._virt.list_guests()}
+        wanted = {s.server_id: s for s in self.desired.servers if s.status in _RUNNABLE}
+        for server_id, guest in guests.items():
+            if server_id not in {s.server_id for s in self.desired.servers}:
+                self._destroy(server_id)
+            elif server_id in wanted:
+                self._detach_unwanted(wanted[server_id], guest.interfaces)
+        for server in wanted.values():
+            self._converge(server, server.server_id in guests)
+        self._sweep()
+
+    # -- teardown ----------------------------------------------------------------------------
+
+    def _destroy(self, server_id: str) -> None:
+        released = self.a._virt.destroy(server_id)
+        self.result.destroyed.append(server_id)
+        _LOG.info("%s: destroyed guest of deleted server %s", self.a.host_name, server_id)
+        for vf in released:
+            self._release(server_id, vf.port_id, vf.pci_address)
+
+    def _detach_unwanted(self, server: DesiredServer, attached: tuple[VfInterface, ...]) -> None:
+        wanted = {p.port_id: p for p in server.ports if p.is_vf}
+        for vf in attached:
+            port = wanted.get(vf.port_id)
+            if port is None or _interface(port) != vf:
+                self.a._virt.detach_vf(server.server_id, vf.port_id)
+                self._release(server.server_id, vf.port_id, vf.pci_address)
+
+    def _release(self, server_id: str, port_id: str, address: PciAddress) -> None:
+        """Reset the VF unless a newer owner holds it; forget the assignment either way."""
+        mine = [a for a in self.a._ledger.holders(address)
+                if (a.server_id, a.port_id) == (server_id, port_id)]
+        generation = mine[0].generation if mine else -1
+        if self._fenced(server_id, port_id, generation, address, mine[0].mac if mine else None):
+            self.result.fenced.append(address)
+            _LOG.info("%s: %s not reset: a newer owner holds it", self.a.host_name, address)
+        else:
+            self._reset(address)
+        for assignment in mine:
+            self.a._ledger.forget(assignment)
+
+    def _fenced(self, server_id: str, port_id: str, generation: int, address: PciAddress,
+                our_mac: str | None) -> bool:
+        holder = self.holders.get(address)
+        if holder is not None and (holder[0].server_id, holder[1].port_id) != (server_id,
+                                                                                port_id):
+            return True  # the desired state gives this VF to another server or port
+        if any(a.generation > generation and (a.server_id, a.port_id) != (server_id, port_id)
+               for a in self.a._ledger.holders(address)):
+            return True  # this agent already configured it for a newer owner
+        located = self._locate(address)
+        if located is None or our_mac is None:
+            return False
+        state = self.a._vfs.state(*located)
+        return state is not None and state.mac not in (our_mac, ZERO_MAC)
+
+    def _reset(self, address: PciAddress) -> None:
+        located = self._locate(address)
+        if located is None:
+            return  # the VF is gone from the host (VFs disabled): nothing to reset
+        self.a._vfs.reset(*located)
+        self.result.reset.append(address)
+
+    def _locate(self, address: PciAddress) -> tuple[str, int] | None:
+        """(PF netdev, VF index) of a VF on this host, or None."""
+        try:
+            pf, vf = self.inventory.find_vf(address)
+        except NotFound:
+            return None
+        return (pf.netdev, vf.index) if pf.netdev else None
+
+    # -- converge ----------------------------------------------------------------------------
+
+    def _converge(self, server: DesiredServer, has_guest: bool) -> None:
+        try:
+            interfaces = self._configure(server)
+            if not has_guest:
+                self.a._virt.spawn(GuestSpec(server.server_id, server.name,
+                                             max(1, server.vcpus), max(1, server.memory_mb),
+                                             interfaces))
+                self.result.spawned.append(server.server_id)
+            else:
+                self._attach_missing(server, interfaces)
+        except Unavailable:
+            raise
+        except SriovstackError as exc:
+            self._fail(server, has_guest, exc)
+            return
+        if server.status == "BUILD":
+            self._report(server, ServerReport.RUNNING, "")
+
+    def _configure(self, server: DesiredServer) -> tuple[VfInterface, ...]:
+        """Set MAC, VLAN and spoof check on each VF of the server; record each first."""
+        interfaces = []
+        for port in server.ports:
+            if port.vnic_type == "direct-physical":
+                raise NotSupported(f"port {port.port_id} is direct-physical (a whole PF); "
+                                   "this agent passes through VFs only", field="vnic_type")
+            if not port.is_vf or port.pci_address is None:
+                continue
+            located = self._locate(port.pci_address)
+            if located is None:
+                raise HostError(f"VF {port.pci_address} of port {port.port_id} is not on "
+                                f"this host (or its PF has no netdev)",
+                                fix="check sriov_numvfs of the PF", path=str(port.pci_address))
+            self.a._ledger.record(VfAssignment(server.server_id, port.port_id,
+                                               port.pci_address, port.mac, port.vlan,
+                                               port.generation))
+            settings = (VfMac(port.mac), VfVlan(port.vlan), VfSpoofCheck(True))
+            if self.a._vfs.apply(*located, settings) != ():
+                _LOG.info("%s: %s: spoof check unsupported by the driver", self.a.host_name,
+                          port.pci_address)
+            self.result.configured.append(port.pci_address)
+            interfaces.append(_interface(port))
+        return tuple(interfaces)
+
+    def _attach_missing(self, server: DesiredServer, interfaces: tuple[VfInterface, ...]) -> None:
+        attached = {vf.port_id for vf in self.a._virt.get_guest(server.server_id).interfaces}
+        for vf in interfaces:
+            if vf.port_id not in attached:
+                self.a._virt.attach_vf(server.server_id, vf)
+
+    def _fail(self, server: DesiredServer, has_guest: bool, exc: SriovstackError) -> None:
+        """Undo this server's VF settings when it has no guest, then report it ERROR."""
+        _LOG.warning("%s: server %s failed: %s", self.a.host_name, server.server_id, exc)
+        self.result.failed[server.server_id] = str(exc)
+        if not has_guest:
+            for port in server.ports:
+                if port.is_vf and port.pci_address is not None:
+                    self._release(server.server_id, port.port_id, port.pci_address)
+        self._report(server, ServerReport.ERROR, str(exc))
+
+    def _report(self, server: DesiredServer, report: ServerReport, message: str) -> None:
+        try:
+            self.a._client.report_server(self.a.host_name, server.server_id, report, message)
+        except (NotFound, Conflict) as exc:  # deleted or moved meanwhile: the next pass sees it
+            _LOG.info("%s: server %s: %s", self.a.host_name, server.server_id, exc)
+
+    # -- sweep -------------------------------------------------------------------------------
+
+    def _sweep(self) -> None:
+        """Release ledger entries no desired port matches; reset whitelisted VFs that carry a
+        MAC but belong to no one (configured before a crash, or by someone else)."""
+        for a in self.a._ledger.assignments():
+            holder = self.holders.get(a.pci_address)
+            if holder is None or (holder[0].server_id, holder[1].port_id) != (a.server_id,
+                                                                              a.port_id):
+                self._release(a.server_id, a.port_id, a.pci_address)
+        held = {a.pci_address for a in self.a._ledger.assignments()} | set(self.holders)
+        whitelisted = {d.address for d in (self.a._reported.devices if self.a._reported
+                                           else ())}
+        for pf in self.inventory.pfs:
+            if pf.netdev is None or not any(vf.address in whitelisted for vf in pf.vfs):
+                continue
+            by_index = {vf.index: vf.address for vf in pf.vfs}
+            for state in self.a._host.netlink.get_vfs(pf.netdev):
+                address = by_index.get(state.vf)
+                if (address in whitelisted and address not in held
+                        and state.mac != ZERO_MAC):
+                    _LOG.info("%s: %s carries MAC %s but no server owns it: reset",
+                              self.a.host_name, address, state.mac)
+                    self._reset(address)
+
+
+def _interface(port: DesiredPort) -> VfInterface:
+    assert port.pci_address is not None
+    return VfInterface(port.pci_address, port.mac, port.vlan, port.port_id)

@@ -1,0 +1,172 @@
+"""Agent settings: the chapter's files (nova.conf, sriov_agent.ini) plus the command line,
+checked against the host before an agent starts.
+
+A bad value stops the agent at start with the file, the option and the reason (never at the
+first boot): a whitelist entry that does not parse, a PF in ``physical_device_mappings`` that is
+no SR-IOV netdev on this host, ``exclude_devices`` naming an unmapped NIC.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+import shutil
+import socket
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sriovstack.conf import load_nova_config, load_sriov_agent_config
+from sriovstack.conf.parsers import DeviceMapping
+from sriovstack.errors import ConfigError
+from sriovstack.host.records import Inventory
+from sriovstack.host.sysfs import SysfsIO
+from sriovstack.pci.address import PciAddress
+from sriovstack.pci.devspec import DeviceSpecs, parse_device_specs
+
+__all__ = ["VirtKind", "ComputeAgentSettings", "SriovAgentSettings", "NicMappings",
+           "load_whitelist", "load_nic_mappings", "host_name", "host_resources_from"]
+
+_RANGE = re.compile(r"^(\d+)(?:-(\d+))?$")
+
+
+class VirtKind(enum.Enum):
+    """Which virt driver the compute agent drives (the netns driver joins later)."""
+
+    FAKE = "fake"
+    LIBVIRT = "libvirt"
+
+
+@dataclass(frozen=True, slots=True)
+class ComputeAgentSettings:
+    """What the compute agent needs besides its collaborators.
+
+    ``vcpus``/``memory_mb``/``disk_gb`` None: read from the host (``host_resources_from``).
+    """
+
+    host: str
+    config_files: tuple[str, ...]
+    state_dir: Path
+    poll_wait: float = 10.0
+    report_interval: float = 10.0
+    vcpus: int | None = None
+    memory_mb: int | None = None
+    disk_gb: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SriovAgentSettings:
+    """What the SR-IOV NIC agent needs: neutron's ``[AGENT]`` intervals (2 s, 30 s)."""
+
+    host: str
+    config_files: tuple[str, ...]
+    state_dir: Path
+    polling_interval: float = 2.0
+    report_interval: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class NicMappings:
+    """``[sriov_nic]``: the PFs per physnet and the VFs the agent must leave alone."""
+
+    mappings: tuple[DeviceMapping, ...]
+    excluded: dict[str, frozenset[PciAddress]] = field(default_factory=dict)
+
+    def device_mappings(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """``((physnet, (netdev, ...)), ...)`` as heartbeats carry it."""
+        table: dict[str, list[str]] = {}
+        for m in self.mappings:
+            table.setdefault(m.physnet, []).append(m.netdev)
+        return tuple((p, tuple(n)) for p, n in sorted(table.items()))
+
+    def netdevs(self) -> tuple[str, ...]:
+        return tuple(m.netdev for m in self.mappings)
+
+
+def load_whitelist(files: Sequence[str | Path], root: str | Path) -> DeviceSpecs:
+    """The compute node's ``[pci] device_spec`` / ``pci_passthrough_whitelist`` compiled.
+
+    Each line is checked on its own first, so an error names the file that holds it.
+    Raises ConfigError.
+    """
+    nova = load_nova_config(files)
+    for line in nova.device_specs:
+        parse_device_specs([line.text], root, file=line.origin.file,
+                           option=f"[{line.origin.section}] {line.origin.option}")
+    return parse_device_specs([line.text for line in nova.device_specs], root)
+
+
+def load_nic_mappings(files: Sequence[str | Path], inventory: Inventory) -> NicMappings:
+    """``[sriov_nic]`` parsed and checked against the host's SR-IOV PFs.
+
+    Raises ConfigError naming the file and option: a mapped netdev that is not an SR-IOV PF
+    on this host, exclude_devices naming an unmapped netdev, bad syntax.
+    """
+    agent = load_sriov_agent_config(files)
+    mappings = agent.device_mappings()
+    origin = agent.physical_device_mappings.origin
+    if not mappings:
+        raise ConfigError("no PF is mapped, so the agent would manage nothing",
+                          file=origin.file, section="sriov_nic",
+                          option="physical_device_mappings",
+                          fix="map a physnet to a PF netdev, e.g. physnet1:enp11s0f1")
+    pf_netdevs = {pf.netdev for pf in inventory.pfs if pf.netdev}
+    for m in mappings:
+        if m.netdev not in pf_netdevs:
+            raise ConfigError(
+                f"{m.physnet}:{m.netdev}: there is no SR-IOV PF netdev {m.netdev!r} on this "
+                "host", file=origin.file, section=origin.section, option=origin.option,
+                value=m.netdev, fix="name one of the host's PFs: "
+                + (", ".join(sorted(pf_netdevs)) or "none found (is the PF driver loaded?)"))
+    return NicMappings(mappings, agent.excluded_vfs())
+
+
+def host_name(sysfs: SysfsIO, given: str | None = None) -> str:
+    """``given``, else the host's ``/etc/hostname`` (under the root), else the system's."""
+    if given:
+        return given
+    try:
+        name = sysfs.read("/etc/hostname").split(".")[0]
+    except OSError:
+        name = ""
+    return name or socket.gethostname().split(".")[0]
+
+
+def _cpus(sysfs: SysfsIO) -> int:
+    """Count of ``/sys/devices/system/cpu/online`` (``0-15,32-47``)."""
+    text = sysfs.read("/sys/devices/system/cpu/online")
+    total = 0
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        m = _RANGE.match(part)
+        if m is None:
+            raise ConfigError(f"/sys/devices/system/cpu/online holds {text!r}",
+                              option="--vcpus", fix="pass --vcpus")
+        total += int(m.group(2) or m.group(1)) - int(m.group(1)) + 1
+    return total
+
+
+def _memory_mb(sysfs: SysfsIO) -> int:
+    for line in sysfs.read("/proc/meminfo").splitlines():
+        if line.startswith("MemTotal:"):
+            return int(line.split()[1]) // 1024
+    raise ConfigError("/proc/meminfo has no MemTotal line", option="--memory-mb",
+                      fix="pass --memory-mb")
+
+
+def host_resources_from(sysfs: SysfsIO, settings: ComputeAgentSettings) -> tuple[int, int, int]:
+    """(vcpus, memory_mb, disk_gb): the settings where given, else read from the host.
+
+    Raises ConfigError naming the option to pass when the host cannot tell.
+    """
+    try:
+        vcpus = settings.vcpus if settings.vcpus is not None else _cpus(sysfs)
+        memory = settings.memory_mb if settings.memory_mb is not None else _memory_mb(sysfs)
+    except OSError as exc:
+        raise ConfigError(f"cannot read host resources: {exc.strerror} ({exc.filename})",
+                          option="--vcpus/--memory-mb", fix="pass --vcpus and --memory-mb"
+                          ) from exc
+    disk = settings.disk_gb
+    if disk is None:
+        disk = shutil.disk_usage(settings.state_dir if settings.state_dir.exists()
+                                 else Path("/")).total // (1 << 30)
+    return vcpus, memory, disk

@@ -1,0 +1,39 @@
+"""The compute agent's inventory: the host's PFs and VFs that pass the whitelist, with physnets.
+
+Built afresh from discovery on every pass, so VFs created or removed after the agent started
+are reported without a restart (sriov-network-device-plugin #276 is the pain avoided).
+"""
+
+from __future__ import annotations
+
+from sriovstack.agents.wire import HostResources, InventoryDevice, InventoryReport
+from sriovstack.host.records import Inventory
+from sriovstack.pci.devspec import DeviceSpecs
+
+__all__ = ["whitelisted_devices", "inventory_report"]
+
+
+def whitelisted_devices(inventory: Inventory, whitelist: DeviceSpecs
+                        ) -> tuple[InventoryDevice, ...]:
+    """Every PF and VF of ``inventory`` a whitelist entry matches (first entry wins), tagged
+    with that entry's physical_network; devname entries are looked up afresh."""
+    whitelist.refresh()
+    out = []
+    for device in inventory.devices():
+        spec = whitelist.find(device)
+        if spec is None:
+            continue
+        out.append(InventoryDevice(
+            address=device.address, vendor_id=device.vendor_id, product_id=device.product_id,
+            dev_type=device.dev_type, parent_addr=device.parent_addr,
+            numa_node=device.numa_node, physnet=spec.physical_network))
+    return tuple(out)
+
+
+def inventory_report(inventory: Inventory, whitelist: DeviceSpecs, vcpus: int,
+                     memory_mb: int, disk_gb: int) -> InventoryReport:
+    """The report for the API: resources (NUMA nodes from the PFs, else node 0) and devices."""
+    numa = tuple(sorted({pf.numa_node for pf in inventory.pfs if pf.numa_node is not None}))
+    resources = HostResources(vcpus=vcpus, memory_mb=memory_mb, disk_gb=disk_gb,
+                              numa_nodes=numa or (0,))
+    return InventoryReport(resources, whitelisted_devices(inventory, whitelist))
