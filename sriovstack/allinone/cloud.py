@@ -8,6 +8,7 @@ database, the hosts and the passwords.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -16,7 +17,8 @@ from sriovstack.allinone.agents import AgentSet, start_agents
 from sriovstack.allinone.api_thread import ApiThread, bind_listen_socket
 from sriovstack.allinone.credentials import Credentials
 from sriovstack.allinone.hosts import SimulatedHost, prepare_hosts
-from sriovstack.errors import ConfigError
+from sriovstack.api.services import Services
+from sriovstack.errors import ConfigError, Unavailable
 from sriovstack.host.simulated.topology import Role, bundled_topology, load_topology
 
 __all__ = ["AllInOneOptions", "AllInOne"]
@@ -45,6 +47,7 @@ class AllInOne:
         self.credentials: Credentials | None = None
         self._api: ApiThread | None = None
         self._agents: AgentSet | None = None
+        self._services: Services | None = None
 
     @property
     def database_url(self) -> str:
@@ -75,9 +78,21 @@ class AllInOne:
             raise
         self._api = ApiThread(app, sock, opts.log_level)
         self._api.start()
-        self._agents = start_agents(self.base_url, self.credentials,
-                                    [h for h in self.hosts if h.is_compute], opts.virt_driver,
-                                    opts.state_dir)
+        computes = [h for h in self.hosts if h.is_compute]
+        self._agents = start_agents(self.base_url, self.credentials, computes,
+                                    opts.virt_driver, opts.state_dir)
+        self._wait_for_inventories({h.name for h in computes})
+
+    def _wait_for_inventories(self, names: set[str], timeout: float = 30.0) -> None:
+        """Return once every compute host's agent has reported its inventory."""
+        assert self._services is not None
+        deadline = time.monotonic() + timeout
+        while not names <= {h.name for h in self._services.hosts.list()}:
+            if time.monotonic() > deadline:
+                raise Unavailable(f"the compute agents of {', '.join(sorted(names))} did not "
+                                  f"report within {timeout:.0f} s",
+                                  fix="run with --log-level info to see the agents' errors")
+            time.sleep(0.1)
 
     def _build_app(self) -> object:
         from sriovstack.api.app import create_app
@@ -93,6 +108,7 @@ class AllInOne:
         db = Database(self.database_url)
         db.create_schema()
         services = build_services(settings, db)
+        self._services = services
         c = self.credentials
         services.identity.bootstrap(c.admin_password, demo_password=c.demo_password,
                                     service_users={c.agent_user: c.agent_password})

@@ -57,8 +57,16 @@ def clouds_of(cloud: AllInOne) -> tuple[Cloud, Cloud]:
             Cloud(DEMO_CLOUD, auth_url, "demo", creds.demo_password, "demo"))
 
 
+def _listen(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` as ``api serve`` takes it, plus port 0 (any free port)."""
+    host, sep, port = text.rpartition(":")
+    if sep and host and port == "0":
+        return host.strip("[]"), 0
+    return parse_listen(text)
+
+
 def _run(args: argparse.Namespace) -> int:
-    host, port = parse_listen(args.listen)
+    host, port = _listen(args.listen)
     state = Path(args.state_dir).resolve()
     options = AllInOneOptions(state_dir=state, host=host, port=port, topology=args.topology,
                               database_url=args.database, virt_driver=args.virt_driver,
