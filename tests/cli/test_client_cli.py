@@ -1,0 +1,99 @@
+"""The client commands against a running all-in-one: the chapter's 20.7 with `sriovstack
+network|subnet|port|server`, the operator's `host list|show`, and one-line errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sriovstack.allinone import AllInOne, AllInOneOptions
+from sriovstack.cli.allinone import clouds_of
+from sriovstack.cli.clouds import write_clouds_yaml
+from sriovstack.cli.main import main
+
+
+@pytest.fixture(scope="module")
+def clouds_yaml(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    state = tmp_path_factory.mktemp("aio")
+    with AllInOne(AllInOneOptions(state_dir=state, port=0)) as cloud:
+        path = state / "clouds.yaml"
+        write_clouds_yaml(path, clouds_of(cloud))
+        yield path
+
+
+@pytest.fixture(autouse=True)
+def _env(clouds_yaml: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(clouds_yaml))
+    monkeypatch.setenv("OS_CLOUD", "sriovstack")
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_the_chapter_boot_through_the_client_commands(capsys: pytest.CaptureFixture[str]
+                                                      ) -> None:
+    assert run(capsys, "network", "create", "web", "--provider-network-type", "vlan",
+               "--provider-physical-network", "physnet1", "--provider-segment", "16")[0] == 0
+    assert run(capsys, "subnet", "create", "web-subnet", "--network", "web",
+               "--subnet-range", "10.0.0.0/24")[0] == 0
+    code, out, _ = run(capsys, "network", "list")
+    assert code == 0 and "web" in out and "10.0.0.0/24" in out
+    code, out, _ = run(capsys, "port", "create", "sr-iov", "--network", "web",
+                       "--vnic-type", "direct")
+    assert code == 0 and "DOWN" in out and "direct" in out and "fa:16:3e:" in out
+    code, out, _ = run(capsys, "server", "create", "webserver01", "--flavor", "m1.tiny",
+                       "--image", "cirros", "--nic", "port-id=sr-iov", "--wait")
+    assert code == 0 and "ACTIVE" in out, out
+    code, out, _ = run(capsys, "port", "show", "sr-iov")
+    assert code == 0 and "hw_veb" in out and "pci_slot=0000:0b:" in out and "vlan=16" in out
+
+    code, out, _ = run(capsys, "host", "list")
+    assert code == 0 and "compute0" in out and "compute1" in out and "physnet1" in out
+    host = next(h for h in ("compute0", "compute1") if "webserver01" in
+                run(capsys, "host", "show", h)[1])
+    code, out, _ = run(capsys, "host", "show", host)
+    row = next(line for line in out.splitlines() if "webserver01" in line)
+    assert " 16 " in row and "fa:16:3e:" in row and "read from the host's kernel" in out
+
+    assert run(capsys, "server", "delete", "webserver01", "--wait")[0] == 0
+    code, out, _ = run(capsys, "server", "list")
+    assert code == 0 and "webserver01" not in out
+    for argv in (("port", "delete", "sr-iov"), ("subnet", "delete", "web-subnet"),
+                 ("network", "delete", "web")):
+        assert run(capsys, *argv)[0] == 0
+
+
+@pytest.mark.parametrize("argv, exit_code, words", [
+    (("network", "show", "nope"), 1, ["no network", "'nope'"]),
+    (("port", "create", "p", "--network", "nope"), 1, ["no network", "'nope'"]),
+    (("server", "create", "s", "--flavor", "m1.tiny", "--image", "cirros", "--nic", "port=x"),
+     1, ["--nic", "port-id=ID or net-id=ID"]),
+    (("network", "list", "--os-cloud", "elsewhere"), 2, ["no cloud 'elsewhere'",
+                                                         "sriovstack-demo"]),
+    (("host", "show", "compute9"), 1, ["404", "compute9"]),
+])
+def test_errors_are_one_clear_line_and_a_nonzero_exit(
+        capsys: pytest.CaptureFixture[str], argv: tuple[str, ...], exit_code: int,
+        words: list[str]) -> None:
+    code, _, err = run(capsys, *argv)
+    assert code == exit_code
+    assert all(w in err for w in words), err
+    assert "Traceback" not in err
+
+
+def test_members_get_a_403_for_the_operator_view(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "host", "list", "--os-cloud", "sriovstack-demo")
+    assert code == 1 and "403" in err and "admin only" in err
+
+
+def test_without_a_clouds_yaml_the_error_says_where_to_point(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path) -> None:
+    monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(tmp_path / "missing.yaml"))
+    code, _, err = run(capsys, "network", "list")
+    assert code == 2 and "missing.yaml does not exist" in err and "all-in-one" in err
