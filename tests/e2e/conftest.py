@@ -78,6 +78,7 @@ class ServedApi:
     base_url: str
     database_url: str
     log_path: Path
+    pid: int
     admin_token: str
     demo_token: str
     service_token: str
@@ -85,6 +86,11 @@ class ServedApi:
     def client(self, token: str | None = None) -> httpx.Client:
         headers = {"X-Auth-Token": token} if token else {}
         return httpx.Client(base_url=self.base_url, headers=headers, timeout=HTTP_TIMEOUT)
+
+    def child_pids(self) -> list[int]:
+        """The processes ``api serve`` started (its uvicorn workers), from /proc."""
+        children = Path(f"/proc/{self.pid}/task/{self.pid}/children")
+        return [int(p) for p in children.read_text().split()] if children.exists() else []
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
@@ -156,7 +162,7 @@ def serve_api(workdir: Path, database_url: str, *, workers: int = 1) -> Iterator
                                    stdin=subprocess.DEVNULL, start_new_session=True)
     try:
         _wait_until_up(process, base_url, log_path)
-        yield ServedApi(base_url, database_url, log_path,
+        yield ServedApi(base_url, database_url, log_path, process.pid,
                         issue_token(base_url, "admin", ADMIN_PASSWORD, "admin"),
                         issue_token(base_url, "demo", DEMO_PASSWORD, "demo"),
                         issue_token(base_url, AGENT_USER, AGENT_PASSWORD, "service"))

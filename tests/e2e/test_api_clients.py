@@ -54,7 +54,8 @@ def cloud(osc_venv: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         register_host(api, HOST, inventory)
         with stand_in_agent(api, HOST) as agent:
             clouds = write_clouds_yaml(work / "clouds.yaml", api)
-            vfs = frozenset(d["address"] for d in inventory["devices"])
+            vfs = frozenset(d["address"] for d in inventory["devices"]
+                            if d["dev_type"] == "type-VF")
             yield Cloud(api, osc_venv, client_env(clouds), vfs)
             assert not agent.errors, agent.errors
 
