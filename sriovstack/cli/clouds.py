@@ -37,7 +37,8 @@ class Cloud:
     region: str = "RegionOne"
 
     def to_yaml(self) -> dict[str, Any]:
-        return {"auth": {"auth_url": self.auth_url, "username": self.username,
+        return {"auth_type": "password",
+                "auth": {"auth_url": self.auth_url, "username": self.username,
                          "password": self.password, "project_name": self.project_name,
                          "user_domain_name": self.user_domain,
                          "project_domain_name": self.project_domain},
