@@ -107,7 +107,8 @@ def load_nic_mappings(files: Sequence[str | Path], inventory: Inventory) -> NicM
     origin = agent.physical_device_mappings.origin
     if not mappings:
         raise ConfigError("no PF is mapped, so the agent would manage nothing",
-                          file=origin.file, section="sriov_nic",
+                          file=origin.file or ", ".join(str(f) for f in files),
+                          section="sriov_nic",
                           option="physical_device_mappings",
                           fix="map a physnet to a PF netdev, e.g. physnet1:enp11s0f1")
     pf_netdevs = {pf.netdev for pf in inventory.pfs if pf.netdev}
