@@ -63,6 +63,10 @@ def register(subparsers: Any) -> None:
     sriov = sub.add_parser("sriov", help="the SR-IOV NIC agent (VF admin state, 20.6)")
     _common(sriov, "/etc/neutron/plugins/ml2/sriov_agent.ini")
     sriov.set_defaults(func=_run_sriov)
+    # `agent list`: the cloud's agents over the Networking API (cli/cloud).
+    from sriovstack.cli.cloud import register_agent_views
+
+    register_agent_views(sub)
 
 
 def _run_compute(args: argparse.Namespace) -> int:

@@ -86,6 +86,13 @@ def test_errors_are_one_clear_line_and_a_nonzero_exit(
     assert "Traceback" not in err
 
 
+def test_agent_list_shows_both_agents_of_each_compute_host(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "agent", "list")
+    assert code == 0 and out.count("NIC Switch agent") == 2 and out.count("Compute agent") == 2
+    assert "physnet1=enp11s0f1" in out
+
+
 def test_members_get_a_403_for_the_operator_view(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "host", "list", "--os-cloud", "sriovstack-demo")
     assert code == 1 and "403" in err and "admin only" in err
