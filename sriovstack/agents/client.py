@@ -159,7 +159,7 @@ class ControlPlaneClient:
         if response.status_code != 201:
             raise self._error(response, "log in as the agents' service user "
                               f"{self._credentials.username!r}")
-        token = response.headers.get("X-Subject-Token")
+        token = str(response.headers.get("X-Subject-Token", ""))
         if not token:
             raise Unavailable(f"{self._base}: the identity API gave no X-Subject-Token",
                               fix="point --api at a sriovstack API")

@@ -29,6 +29,14 @@ def test_inventory_reports_only_whitelisted_devices_with_physnet_numa_and_parent
     info = api.services.hosts.get("compute0")
     # enp11s0f1 (PF, by devname) and its 7 VFs; enp11s0f0 is not in the whitelist.
     assert info.pci_total == 8 and info.vcpus == 16 and info.memory_mb == 65536
+    r = api.client.get("/compute/v2.1/os-sriov-hosts/compute0", headers=api.admin)
+    devices = {d["address"]: d for d in r.json()["host"]["devices"]}
+    pf = devices.pop("0000:0b:00.1")
+    assert (pf["dev_type"], pf["physnet"], pf["product_id"]) == ("type-PF", "physnet1", "10c9")
+    assert sorted(devices) == [f"0000:0b:{0x10 + fn // 8:02x}.{fn % 8}" for fn in
+                               range(1, 14, 2)]  # 20.2: 0b:10.1, 10.3 ... 11.5
+    assert {(d["dev_type"], d["parent_addr"], d["physnet"], d["product_id"])
+            for d in devices.values()} == {("type-VF", "0000:0b:00.1", "physnet1", "10ca")}
     rps = api.client.get("/placement/resource_providers", headers=api.admin).json()
     assert {rp["name"] for rp in rps["resource_providers"]} == {"compute0",
                                                                  "compute0:0000:0b:00.1"}
