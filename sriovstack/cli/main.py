@@ -25,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     from sriovstack.cli import cloud as cloud_cmd
     from sriovstack.cli import demo as demo_cmd
     from sriovstack.cli import config as config_cmd
+    from sriovstack.cli import guest as guest_cmd
     from sriovstack.cli import host as host_cmd
 
     parser = argparse.ArgumentParser(
@@ -33,7 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
         "whitelists, networks, scheduling and attachment.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (host_cmd, config_cmd, api_cmd, agent_cmd, allinone_cmd, cloud_cmd, demo_cmd):
+    for module in (host_cmd, config_cmd, api_cmd, agent_cmd, allinone_cmd, cloud_cmd, demo_cmd,
+                   guest_cmd):
         module.register(sub)
     return parser
 

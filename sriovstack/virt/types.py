@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from ipaddress import IPv4Interface, IPv6Interface
 from typing import Protocol, runtime_checkable
 
 from sriovstack.errors import Invalid
@@ -43,12 +44,19 @@ def _check_mac(mac: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class VfInterface:
-    """One VF given to a guest for one port: ``vlan`` 0 means untagged (a flat network)."""
+    """One VF given to a guest for one port: ``vlan`` 0 means untagged (a flat network).
+
+    ``fixed_ip`` is the port's address with its subnet's prefix: a real guest gets it by DHCP,
+    the netns driver's emulated guest has it configured; the other drivers ignore it (and
+    leave it out of equality, so a guest read back compares equal to the spec).
+    """
 
     pci_address: PciAddress
     mac: str
     vlan: int
     port_id: str
+    # Not part of the VF's identity: drivers that cannot read it back report None.
+    fixed_ip: IPv4Interface | IPv6Interface | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "mac", _check_mac(self.mac))
@@ -61,6 +69,11 @@ class VfInterface:
             raise Invalid(f"port id {self.port_id!r} cannot name a libvirt alias "
                           "(expected 1-64 of A-Z a-z 0-9 _ -, e.g. a UUID)",
                           field="port_id", value=self.port_id)
+        if self.fixed_ip is not None and not isinstance(self.fixed_ip,
+                                                        (IPv4Interface, IPv6Interface)):
+            raise Invalid(f"fixed_ip {self.fixed_ip!r} of port {self.port_id} is not an "
+                          "address with prefix (expected e.g. ip_interface('10.0.0.5/24'))",
+                          field="fixed_ip", value=str(self.fixed_ip))
 
     @property
     def alias(self) -> str:

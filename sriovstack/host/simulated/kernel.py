@@ -19,6 +19,7 @@ import re
 from pathlib import Path
 
 from sriovstack.host.simulated.catalogue import DisableInUse, driver_caps
+from sriovstack.host.simulated.dataplane import sync_vfs
 from sriovstack.host.simulated.drivers import VFIO_PCI, Drivers
 from sriovstack.host.simulated.state import SimState
 from sriovstack.host.simulated.tree import PCI_DEVICES, PCI_DRIVERS, Tree
@@ -231,6 +232,7 @@ class SimulatedKernel:
                 self._create_vf(pf_dev, index, PciAddress.from_routing_id(pf.domain, rid))
             self._tree.write(f"{pf_dev}/sriov_numvfs", str(count))
             self._reset_netlink(str(pf))
+            sync_vfs(self._state, self.root, str(pf))  # no-op unless the data plane is on
             if autoprobe:
                 for vf_dev in self._vf_dirs(pf_dev):
                     self._drivers.probe(vf_dev)
@@ -259,6 +261,7 @@ class SimulatedKernel:
             self._tree.remove(f"{pf_dev}/virtfn{index}")
         self._tree.write(f"{pf_dev}/sriov_numvfs", "0")
         self._reset_netlink(os.path.basename(pf_dev))
+        sync_vfs(self._state, self.root, os.path.basename(pf_dev))
 
     def _reset_netlink(self, bdf: str) -> None:
         # VF config (MAC, VLAN, trust...) does not survive a VF count change (§1.7).

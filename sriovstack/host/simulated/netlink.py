@@ -19,6 +19,7 @@ from sriovstack.host.netlink import (ETH_P_8021AD, ETH_P_8021Q, LinkState, VfLin
                                      VfRate, VfSetting, VfSpoofCheck, VfState, VfTrust, VfVlan,
                                      setting_name, vf_error)
 from sriovstack.host.simulated.catalogue import DriverCaps, driver_caps
+from sriovstack.host.simulated.dataplane import apply_vf_state
 from sriovstack.host.simulated.state import SimState
 from sriovstack.host.simulated.tree import CLASS_NET, Tree
 
@@ -126,6 +127,8 @@ class SimulatedVfNetlink:
             vfs = doc.setdefault(bdf, {})
             current = _from_json(vfs[str(vf)]) if str(vf) in vfs else _default(vf, caps)
             new = _apply(current, setting)
+            # The emulated NIC's traffic follows first (no-op unless its data plane is on).
+            apply_vf_state(self._state, self.root, bdf, new)
             vfs[str(vf)] = _to_json(new)
             self._state.save("netlink", doc)
         return new

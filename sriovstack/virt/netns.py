@@ -1,0 +1,198 @@
+"""NetnsVirtDriver: guests as network namespaces on a simulated host with the netns data plane.
+
+Each guest is namespace ``<prefix>g-<hash of the server id>`` running a UDP echo service;
+attaching a VF sets its MAC and VLAN through the PF as libvirt does (reference/linux_host.md
+§5.3) and moves the VF's netdev into the guest as ``ethN`` with the port's MAC and fixed IP.
+Normal (Open vSwitch) ports are plugged as a veth onto the same physnet/VLAN segment.  The
+guest records and the rules every driver checks are the cross-process ``FakeVirtDriver``'s.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address, IPv4Interface, IPv6Address, IPv6Interface
+from pathlib import Path
+
+from sriovstack.errors import Invalid, NotFound, NotSupported
+from sriovstack.host import Host
+from sriovstack.host.netlink import VfMac, VfVlan
+from sriovstack.host.simulated.dataplane import HostDataplane
+from sriovstack.host.simulated.echo import EchoResult, echo_probe, start_echo
+from sriovstack.host.simulated.names import DEFAULT_PREFIX, Names
+from sriovstack.host.simulated.netns import (NsLinks, create_ns, ns_exists, remove_ns,
+                                             stop_ns_processes)
+from sriovstack.pci.address import PciAddress
+from sriovstack.virt.fake import FakeVirtDriver
+from sriovstack.virt.rules import find_port
+from sriovstack.virt.types import Guest, GuestSpec, VfInterface, domain_name, server_id_of
+
+__all__ = ["NetnsVirtDriver", "NormalPort", "guest_netns", "run_in_guest", "ping_from_guest"]
+
+_MAX_IFACES = 64
+
+
+@dataclass(frozen=True, slots=True)
+class NormalPort:
+    """A port of vnic_type normal: reaches its network's (physnet, VLAN) segment by OVS."""
+
+    port_id: str
+    mac: str
+    physnet: str
+    vlan: int
+    fixed_ip: IPv4Interface | IPv6Interface | None = field(default=None, compare=False)
+
+
+def guest_netns(server_id: str, prefix: str = DEFAULT_PREFIX) -> str:
+    """The namespace of ``server_id``'s emulated guest; NotFound when there is none."""
+    if server_id_of(domain_name(server_id)) is None:
+        raise Invalid(f"server {server_id!r} is not a server id (expected a lower-case UUID)",
+                      field="server", value=server_id)
+    ns = Names(prefix).guest_ns(server_id)
+    if not ns_exists(ns):
+        raise NotFound(f"server {server_id} has no emulated guest here (no network namespace "
+                       f"{ns})", fix="is the server ACTIVE on a host with the netns data "
+                       "plane, and is --prefix the data plane's?", field="server",
+                       value=server_id)
+    return ns
+
+
+def run_in_guest(server_id: str, argv: Sequence[str], prefix: str = DEFAULT_PREFIX) -> int:
+    """Run ``argv`` inside the guest (as ``virsh console`` reaches a real one); its exit code."""
+    if not argv:
+        raise Invalid("no command to run in the guest", fix="give one after --, e.g. "
+                      "`sriovstack guest exec SERVER -- ip addr`", field="command")
+    ns = guest_netns(server_id, prefix)
+    try:
+        return subprocess.run(["ip", "netns", "exec", ns, *argv], check=False).returncode
+    except FileNotFoundError as exc:
+        raise NotSupported("`ip` (iproute2) is needed to enter a guest namespace",
+                           fix="apt-get install iproute2") from exc
+
+
+def ping_from_guest(server_id: str, target: IPv4Address | IPv6Address, *, count: int = 3,
+                    prefix: str = DEFAULT_PREFIX, timeout: float = 1.0) -> EchoResult:
+    """UDP echo round trips from the guest to ``target``'s echo service (no ping needed)."""
+    if count < 1:
+        raise Invalid(f"--count {count} must be at least 1", field="count", value=count)
+    return echo_probe(guest_netns(server_id, prefix), target, count=count, timeout=timeout)
+
+
+class NetnsVirtDriver:
+    """VirtDriver for a simulated ``host`` whose data plane is on; records in ``state_dir``."""
+
+    def __init__(self, host: Host, state_dir: Path, *, prefix: str = DEFAULT_PREFIX) -> None:
+        if not host.simulated:
+            raise NotSupported(f"the netns virt driver emulates guests on a simulated host; "
+                               f"{host.root} is a real one", fix="use the libvirt driver "
+                               "there", path=str(host.root))
+        self._host = host
+        self._names = Names(prefix)
+        self._plane = HostDataplane(host.root)
+        self._records = FakeVirtDriver(Path(state_dir), host.sysfs)
+
+    def guest_netns(self, server_id: str) -> str:
+        """The namespace name of ``server_id``'s guest (whether or not it exists)."""
+        return self._names.guest_ns(server_id)
+
+    def list_guests(self) -> tuple[Guest, ...]:
+        return self._records.list_guests()
+
+    def get_guest(self, server_id: str) -> Guest:
+        return self._records.get_guest(server_id)
+
+    def spawn(self, guest: GuestSpec) -> Guest:
+        self._plane.info()  # NotSupported before anything is recorded when the plane is off
+        live = self._records.spawn(guest)
+        ns = self.guest_netns(guest.server_id)
+        try:
+            create_ns(ns)
+            for vf in guest.interfaces:
+                self._plug(ns, vf)
+            start_echo(ns)
+        except BaseException:
+            self._teardown(ns, guest.interfaces)
+            self._records.destroy(guest.server_id)
+            raise
+        return live
+
+    def destroy(self, server_id: str) -> tuple[VfInterface, ...]:
+        held = self._records.get_guest(server_id).interfaces
+        self._teardown(self.guest_netns(server_id), held)
+        return self._records.destroy(server_id)
+
+    def attach_vf(self, server_id: str, vf: VfInterface) -> None:
+        self._records.attach_vf(server_id, vf)
+        try:
+            self._plug(self.guest_netns(server_id), vf)
+        except BaseException:
+            self._plane.detach_vf(vf.pci_address)
+            self._records.detach_vf(server_id, vf.port_id)
+            raise
+
+    def detach_vf(self, server_id: str, port_id: str) -> VfInterface:
+        vf = find_port(self._records.get_guest(server_id), port_id)
+        self._plane.detach_vf(vf.pci_address)
+        return self._records.detach_vf(server_id, port_id)
+
+    def plug_port(self, server_id: str, port: NormalPort) -> str:
+        """Plug a normal port into the guest; returns its interface name there."""
+        self._records.get_guest(server_id)  # NotFound for an unknown server
+        ns = self.guest_netns(server_id)
+        ifname = self._free_ifname(ns)
+        self._plane.plug_port(port.port_id, port.physnet, port.vlan, ns, ifname, port.mac,
+                              port.fixed_ip)
+        return ifname
+
+    def unplug_port(self, server_id: str, port_id: str) -> None:
+        """Remove a normal port from the guest; NotFound when it is not plugged there."""
+        if port_id not in self._plane.ports_in(self.guest_netns(server_id)):
+            raise NotFound(f"port {port_id} is not plugged into server {server_id}",
+                           field="port_id", value=port_id)
+        self._plane.unplug_port(port_id)
+
+    # --- internals -----------------------------------------------------------------------
+
+    def _plug(self, ns: str, vf: VfInterface) -> None:
+        pf_netdev, index = self._pf_of(vf.pci_address)
+        # As libvirt does for <interface type='hostdev'>: MAC and VLAN set through the PF.
+        self._host.netlink.set_vf(pf_netdev, index, VfMac(vf.mac))
+        self._host.netlink.set_vf(pf_netdev, index, VfVlan(vf.vlan))
+        self._plane.attach_vf(vf.pci_address, ns, self._free_ifname(ns), vf.mac, vf.fixed_ip)
+
+    def _pf_of(self, address: PciAddress) -> tuple[str, int]:
+        """(PF netdev, VF index) of VF ``address``, read through the sysfs seam."""
+        base = f"/sys/bus/pci/devices/{address}"
+        pf = Path(self._host.sysfs.readlink(f"{base}/physfn")).name
+        pf_dir = f"/sys/bus/pci/devices/{pf}"
+        netdevs = self._host.sysfs.listdir(f"{pf_dir}/net")
+        if not netdevs:
+            raise NotSupported(f"PF {pf} of VF {address} has no netdev (driver unbound?): its "
+                               "VFs cannot be configured", path=f"{pf_dir}/net")
+        for name in self._host.sysfs.listdir(pf_dir):
+            if name.startswith("virtfn") and \
+                    Path(self._host.sysfs.readlink(f"{pf_dir}/{name}")).name == str(address):
+                return netdevs[0], int(name[len("virtfn"):])
+        raise NotFound(f"VF {address} is not listed by its PF {pf}", path=pf_dir)
+
+    @staticmethod
+    def _free_ifname(ns: str) -> str:
+        with NsLinks(ns) as links:
+            for n in range(_MAX_IFACES):
+                if not links.has(f"eth{n}"):
+                    return f"eth{n}"
+        raise NotSupported(f"guest namespace {ns} already has {_MAX_IFACES} interfaces")
+
+    def _teardown(self, ns: str, vfs: Sequence[VfInterface]) -> None:
+        """Stop the guest's processes, give its VFs back to the host, unplug, delete it."""
+        stop_ns_processes(ns)
+        for vf in vfs:
+            try:
+                self._plane.detach_vf(vf.pci_address)
+            except NotFound:
+                continue  # the VF went away with its PF's VFs: nothing to give back
+        if ns_exists(ns):
+            for port_id in self._plane.ports_in(ns):
+                self._plane.unplug_port(port_id)
+        remove_ns(ns)
