@@ -187,12 +187,12 @@ class NetnsVirtDriver:
     def _teardown(self, ns: str, vfs: Sequence[VfInterface]) -> None:
         """Stop the guest's processes, give its VFs back to the host, unplug, delete it."""
         stop_ns_processes(ns)
-        for vf in vfs:
-            try:
-                self._plane.detach_vf(vf.pci_address)
-            except NotFound:
-                continue  # the VF went away with its PF's VFs: nothing to give back
-        if ns_exists(ns):
+        if self._plane.enabled():  # after a cleanup there is nothing to give back
+            for vf in vfs:
+                try:
+                    self._plane.detach_vf(vf.pci_address)
+                except NotFound:
+                    continue  # the VF went away with its PF's VFs
             for port_id in self._plane.ports_in(ns):
                 self._plane.unplug_port(port_id)
         remove_ns(ns)

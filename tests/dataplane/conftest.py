@@ -1,4 +1,4 @@
-"""Fixtures for the packet tests: two simulated compute hosts with the netns data plane on.
+"""Fixtures for the packet tests: a fresh name prefix, the leftovers check, the two-host world.
 
 Each test gets its own name prefix; ``no_leftovers`` checks that the test left no namespace
 of that prefix, changed no link of the root namespace and added no nftables rule there.
@@ -7,42 +7,17 @@ Without root (or without ``nft``) the tests that need them are skipped.
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
-from ipaddress import IPv4Address, ip_interface
 from pathlib import Path
 
 import pytest
+from dataplane_world import World, build_world, root_reason, tear_down
 from pyroute2 import IPRoute
 
-from sriovstack.conf.parsers import DeviceMapping
-from sriovstack.host import Host, open_host
-from sriovstack.host.simulated.dataplane import (cleanup_dataplane, disable_dataplane,
-                                                 enable_dataplane)
-from sriovstack.host.simulated.fixture import build_host
+from sriovstack.host.simulated.dataplane import cleanup_dataplane
 from sriovstack.host.simulated.netns import list_ns
-from sriovstack.host.simulated.topology import parse_topology
-from sriovstack.pci.address import PciAddress
-from sriovstack.virt import GuestSpec, VfInterface
-from sriovstack.virt.netns import NetnsVirtDriver, NormalPort, ping_from_guest
-
-# An X710-DA2 per host (i40e: VF link state and trust supported): ens1f0 carries physnet1,
-# ens1f1 physnet2; port 0's VFs sit at 3b:02.0-3 (offset 16, stride 1).
-PF0_VFS = tuple(PciAddress.parse(f"0000:3b:02.{i}") for i in range(4))
-MAPPINGS = (DeviceMapping("physnet1", "ens1f0"), DeviceMapping("physnet2", "ens1f1"))
-
-
-def root_reason() -> str | None:
-    """Why the packet tests cannot run here, or None when they can."""
-    if os.geteuid() != 0:
-        return "the netns data plane needs root"
-    if shutil.which("ip") is None or shutil.which("nft") is None:
-        return "the netns data plane needs iproute2 and nftables (nft)"
-    return None
 
 
 def _root_links() -> set[str]:
@@ -73,68 +48,6 @@ def no_leftovers(prefix: str) -> Iterator[None]:
     assert left == [], f"namespaces left behind: {left}"
     assert _root_links() == links
     assert _root_ruleset() == rules
-
-
-@dataclass
-class World:
-    """Two compute hosts on one fabric, each with its netns virt driver."""
-
-    prefix: str
-    roots: tuple[Path, ...]
-    hosts: tuple[Host, ...]
-    drivers: tuple[NetnsVirtDriver, ...]
-
-    def spawn(self, host: int, vf: int, ip: str, *, vlan: int = 100,
-              mac: str | None = None) -> tuple[str, VfInterface]:
-        """Boot a guest on ``host`` with VF ``vf`` of ens1f0; returns (server id, its VF)."""
-        server_id = str(uuid.uuid4())
-        iface = VfInterface(PF0_VFS[vf], mac or f"fa:16:3e:00:{host:02x}:{vf:02x}", vlan,
-                            f"port-{server_id[:8]}", ip_interface(ip))
-        self.drivers[host].spawn(GuestSpec(server_id, f"vm-{host}-{vf}", 1, 512, (iface,)))
-        return server_id, iface
-
-    def spawn_normal(self, host: int, ip: str, *, vlan: int = 100,
-                     physnet: str = "physnet1") -> str:
-        """Boot a guest on ``host`` with one normal (Open vSwitch) port; returns its id."""
-        server_id = str(uuid.uuid4())
-        self.drivers[host].spawn(GuestSpec(server_id, f"vm-{host}-normal", 1, 512))
-        port = NormalPort(f"port-{server_id[:8]}", f"fa:16:3e:01:{host:02x}:{vlan & 0xFF:02x}",
-                          physnet, vlan, ip_interface(ip))
-        assert self.drivers[host].plug_port(server_id, port) == "eth0"
-        return server_id
-
-    def reaches(self, server_id: str, ip: str) -> bool:
-        return ping_from_guest(server_id, IPv4Address(ip), count=3, prefix=self.prefix,
-                               timeout=1.0).received == 3
-
-    def cut_off(self, server_id: str, ip: str) -> bool:
-        return ping_from_guest(server_id, IPv4Address(ip), count=2, prefix=self.prefix,
-                               timeout=0.4).received == 0
-
-
-def build_world(tmp_path: Path, prefix: str, hosts: int = 2) -> World:
-    nic = {"model": "intel-x710", "address": "0000:3b:00.0", "netdevs": ["ens1f0", "ens1f1"],
-           "numvfs": 4}
-    data = {"host": [{"name": f"compute{i}", "role": "compute", "iommu": "intel",
-                      "nic": [nic]} for i in range(hosts)]}
-    roots = []
-    for host in parse_topology(data, tmp_path / "topology.toml").hosts:
-        build_host(host, tmp_path / host.name)
-        roots.append(tmp_path / host.name)
-    for root in roots:
-        enable_dataplane(root, MAPPINGS, prefix=prefix)
-    opened = tuple(open_host(r) for r in roots)
-    drivers = tuple(NetnsVirtDriver(h, tmp_path / f"state{i}", prefix=prefix)
-                    for i, h in enumerate(opened))
-    return World(prefix, tuple(roots), opened, drivers)
-
-
-def tear_down(world: World) -> None:
-    for driver in world.drivers:
-        for guest in driver.list_guests():
-            driver.destroy(guest.server_id)
-    for root in world.roots:
-        disable_dataplane(root)
 
 
 @pytest.fixture

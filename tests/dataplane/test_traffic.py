@@ -9,9 +9,10 @@ from __future__ import annotations
 import subprocess
 
 import pytest
-from conftest import PF0_VFS, World
+from dataplane_world import PF0_VFS, World
 
-from sriovstack.host.netlink import LinkState, VfLinkState, VfMac, VfSpoofCheck, VfVlan
+from sriovstack.host.netlink import (LinkState, VfLinkState, VfMac, VfRate, VfSpoofCheck,
+                                     VfVlan)
 from sriovstack.host.simulated.dataplane import HostDataplane
 from sriovstack.host.simulated.netns import NsLinks, ns_exists
 
@@ -146,7 +147,6 @@ def test_after_guest_delete_and_vf_reset_nothing_of_the_old_guest_reaches_the_ne
 
 
 def test_max_tx_rate_shapes_the_vf_transmit_side_with_tbf(world: World) -> None:
-    from sriovstack.host.netlink import VfRate
     _, vf = world.spawn(0, 0, "10.10.0.1/24")
     plane = HostDataplane(world.roots[0])
     world.hosts[0].netlink.set_vf("ens1f0", 0, VfRate(0, 100))

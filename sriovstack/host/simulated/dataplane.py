@@ -313,6 +313,10 @@ class HostDataplane:
                            field="pci_address", value=str(address))
         return str(address)
 
+    def enabled(self) -> bool:
+        """Whether the data plane is on (False too after a cleanup removed it)."""
+        return dataplane_info(self.root) is not None
+
     def info(self) -> DataplaneInfo:
         with self._switch() as esw:
             return _info(esw.doc)
