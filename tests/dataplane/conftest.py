@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from dataplane_world import World, build_world, root_reason, tear_down
+from tests.dataplane.dataplane_world import World, build_world, root_reason, tear_down
 from pyroute2 import IPRoute
 
 from sriovstack.host.simulated.dataplane import cleanup_dataplane

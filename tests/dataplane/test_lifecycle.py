@@ -7,7 +7,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from dataplane_world import MAPPINGS, World, build_world, tear_down
+from tests.dataplane.dataplane_world import MAPPINGS, World, build_world, tear_down
 
 from sriovstack.cli.main import main
 from sriovstack.conf.parsers import DeviceMapping

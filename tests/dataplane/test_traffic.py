@@ -9,7 +9,7 @@ from __future__ import annotations
 import subprocess
 
 import pytest
-from dataplane_world import PF0_VFS, World
+from tests.dataplane.dataplane_world import PF0_VFS, World
 
 from sriovstack.host.netlink import (LinkState, VfLinkState, VfMac, VfRate, VfSpoofCheck,
                                      VfVlan)

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from virt_host import make_host
+from tests.virt.virt_host import make_host
 
 from sriovstack.host.sysfs import RealSysfs
 from sriovstack.virt import FakeVirtDriver, VirtDriver

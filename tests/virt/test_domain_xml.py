@@ -10,7 +10,7 @@ from pathlib import Path, PurePosixPath
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from virt_host import new_server_id
+from tests.virt.virt_host import new_server_id
 
 from sriovstack.errors import VirtError
 from sriovstack.pci.address import PciAddress

@@ -9,7 +9,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from virt_host import VFS, new_server_id
+from tests.virt.virt_host import VFS, new_server_id
 
 from sriovstack.errors import Conflict, VirtError
 from sriovstack.host.sysfs import RealSysfs

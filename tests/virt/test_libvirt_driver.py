@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from virt_host import VFS, new_server_id
+from tests.virt.virt_host import VFS, new_server_id
 
 from sriovstack.errors import NotFound, VirtError
 from sriovstack.host.sysfs import RealSysfs

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 import pytest
-from virt_host import MISSING_VF, PF, VFS, new_server_id
+from tests.virt.virt_host import MISSING_VF, PF, VFS, new_server_id
 
 from sriovstack.errors import Conflict, NotFound, NotSupported, SriovstackError, VirtError
 from sriovstack.pci.address import PciAddress
