@@ -52,6 +52,7 @@ def build_compute(db: Database, network: "NetworkService", scheduler: "Scheduler
                   ) -> ComputeServices:
     """Wire the compute services and seed the m1.* flavors and the cirros image (idempotent)."""
     revisions = HostRevisions(db, HostChangeNotifier())
+    network.watch_hosts(revisions.bump)  # a port's admin state reaches the SR-IOV agent at once
     flavors, images = FlavorService(db), ImageService(db)
     for seed in (flavors.seed, images.seed):
         try:

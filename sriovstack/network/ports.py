@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -115,6 +115,12 @@ class Ports:
         self._env = env
         self._groups = groups
         self._rebind = rebind  # (session, row) -> None: runs ML2 binding for a port
+        self._watchers: list[Callable[[str], object]] = []
+
+    def watch_hosts(self, callback: Callable[[str], object]) -> None:
+        """Call ``callback(host)`` after a committed change the host's agents must apply
+        (admin_state_up of a port bound there), so they need not wait for their next poll."""
+        self._watchers.append(callback)
 
     def create(self, caller: Caller, spec: PortSpec) -> Port:
         """A new port, status DOWN; 400 macvtap / groups on direct ports, 403 binding:* for
@@ -206,11 +212,16 @@ class Ports:
             check_vnic(change.vnic_type)
         with self._env.db.transaction() as session:
             row = load_port_row(session, caller, port_id)
+            was_up = row.admin_state_up
             self._apply(session, row, change)
             row.updated_at = self._env.clock.now()
             row.revision_number += 1
             session.flush()
-            return to_ports(session, [row])[0]
+            port = to_ports(session, [row])[0]
+        if port.binding.host and port.admin_state_up != was_up:
+            for notify in self._watchers:
+                notify(port.binding.host)
+        return port
 
     def _apply(self, session: Session, row: PortRow, change: PortUpdate) -> None:
         for name in ("name", "description", "admin_state_up", "device_id", "device_owner"):

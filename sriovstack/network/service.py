@@ -3,6 +3,8 @@ security groups and agents over one database and one set of ML2 settings."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sriovstack.db import Database
 from sriovstack.errors import Conflict
 from sriovstack.network import segments
@@ -74,6 +76,10 @@ class NetworkService:
 
     def unbind_port(self, port_id: str) -> Port:
         return self.bindings.unbind_port(port_id)
+
+    def watch_hosts(self, callback: Callable[[str], object]) -> None:
+        """Have ``callback(host)`` run after changes a host's agents must apply at once."""
+        self.ports.watch_hosts(callback)
 
     def set_device_status(self, host: str, mac: str, pci_slot: str | None, up: bool) -> Port:
         return self.bindings.set_device_status(host, mac, pci_slot, up)

@@ -83,3 +83,21 @@ def test_a_poll_without_since_or_with_an_old_revision_answers_at_once(cloud: Clo
     now = asyncio.run(cloud.compute.desired_state.wait_for_change("compute-1", None, 30.0))
     old = asyncio.run(cloud.compute.desired_state.wait_for_change("compute-1", 0, 30.0))
     assert now.revision == old.revision == 1
+
+
+def test_changing_a_bound_ports_admin_state_bumps_its_host_at_once(cloud: Cloud) -> None:
+    from sriovstack.network.types import PortUpdate
+
+    cloud.add_host("compute-1")
+    port = cloud.port(ADMIN, cloud.network())
+    server = cloud.compute.servers.create(ADMIN, ServerCreate(
+        "vm", "2", CIRROS_ID, (NetworkRequest(port_id=port.id),)))
+    cloud.compute.servers.builder.build(server.id)
+    revisions = cloud.compute.servers.builder.revisions
+    before = revisions.current("compute-1")
+    cloud.net.ports.update(ADMIN, port.id, PortUpdate(name="renamed"))
+    assert revisions.current("compute-1") == before  # nothing the agents apply
+    cloud.net.ports.update(ADMIN, port.id, PortUpdate(admin_state_up=False))
+    assert revisions.current("compute-1") == before + 1
+    [desired] = cloud.compute.desired_state.desired_state("compute-1").servers
+    assert desired.ports[0].admin_state_up is False
