@@ -81,6 +81,10 @@ class ServerBuilder:
             self._scheduler.release(server_id)
             self._fail(server_id, f"Unexpected error while building the server: {exc}")
 
+    def allocate(self, server_id: str) -> None:
+        """The guest runs: its claimed devices become allocated (nova's claimed → allocated)."""
+        self._scheduler.claims.allocate(server_id)
+
     def teardown(self, server_id: str, ports: tuple[str, ...]) -> None:
         """Unbind the server's ports and free its claims (idempotent; ports may be gone)."""
         self.teardown_ports(ports)

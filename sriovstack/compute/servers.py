@@ -263,6 +263,8 @@ class ServerService:
                 raise Conflict(f"Instance {server_id} is not placed on host {host} "
                                f"(it is on {row.host or 'no host'}).", field="host", value=host)
             _apply_status(session, row, status, message)
+        if status is AgentServerStatus.RUNNING:
+            self.builder.allocate(server_id)
         self.builder.revisions.bump(host)
         return self.get(SYSTEM_CALLER, server_id)
 

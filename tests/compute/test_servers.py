@@ -62,6 +62,9 @@ def test_chapter_boot_binds_a_vf_then_the_agent_makes_it_active(cloud: Cloud) ->
                                                  AgentServerStatus.RUNNING)
     assert active.status is ServerStatus.ACTIVE
     assert cloud.compute.servers.get(ADMIN, created.id).launched_at is not None
+    with cloud.db.transaction() as s:  # the guest runs: claimed → allocated (nova §2.4)
+        status = s.scalar(select(PciDeviceRow.status).where(PciDeviceRow.address == slot))
+    assert status == "allocated"
 
 
 def test_delete_unbinds_the_port_and_frees_the_vf(cloud: Cloud) -> None:
