@@ -10,12 +10,12 @@ from typing import Any
 
 from sqlalchemy import DateTime, MetaData, create_engine, event
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
+from sqlalchemy.exc import ArgumentError, DataError, IntegrityError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.types import TypeDecorator
 
-from sriovstack.errors import ConfigError, Conflict, Unavailable
+from sriovstack.errors import ConfigError, Conflict, Invalid, Unavailable
 
 __all__ = ["Base", "Database", "UtcDateTime", "NAMING_CONVENTION"]
 
@@ -91,6 +91,11 @@ def _build_engine(url: str) -> Engine:
     return create_engine(parsed, pool_pre_ping=True)
 
 
+def _first_line(error: BaseException | None) -> str:
+    # Driver messages may carry the SQL and its parameters on later lines: keep those out.
+    return str(error).strip().splitlines()[0] if error is not None and str(error) else "invalid"
+
+
 class Database:
     """One database: ``transaction()`` for work, ``create_schema()`` to bring it to head."""
 
@@ -109,7 +114,9 @@ class Database:
         """A session that commits on exit and rolls back on any exception.
 
         Raises Conflict for an integrity violation the service did not translate itself
-        (a duplicate name, a dangling reference) and Unavailable when the database is down.
+        (a duplicate name, a dangling reference), Invalid for a value the database cannot
+        store (PostgreSQL: a NUL byte in text, an integer out of range) and Unavailable when
+        the database is down.
         """
         session = self._sessions()
         try:
@@ -119,6 +126,12 @@ class Database:
             session.rollback()
             raise Conflict(f"the change clashes with existing data: {exc.orig}",
                            kind="Conflict") from exc
+        except DataError as exc:
+            session.rollback()
+            raise Invalid(f"a value in the request cannot be stored: {_first_line(exc.orig)}",
+                          kind="InvalidInput",
+                          fix="remove NUL (0x00) characters from text and keep numbers "
+                              "within range") from exc
         except OperationalError as exc:
             session.rollback()
             raise Unavailable(f"the database is unavailable: {exc.orig}") from exc

@@ -9,7 +9,7 @@ from sqlalchemy import inspect, select, text
 
 from sriovstack.db import Database, migrations
 from sriovstack.db.models.identity import DomainRow, TokenRow, UserRow
-from sriovstack.errors import ConfigError, Conflict
+from sriovstack.errors import ConfigError, Conflict, Invalid
 
 
 def test_create_schema_reaches_the_newest_migration(database: Database) -> None:
@@ -58,6 +58,24 @@ def test_dangling_foreign_key_becomes_conflict(database: Database) -> None:
             s.add(TokenRow(id="t", secret_hash="h", user_id="nobody", project_id=None,
                            methods=["password"], audit_id="a", issued_at=now, expires_at=now,
                            revoked=False))
+
+
+def test_values_postgresql_cannot_store_become_invalid(postgres_url: str) -> None:
+    # Regression: a NUL byte in any text value was a DataError and so a 500 at the API.
+    db = Database(postgres_url)
+    db.create_schema()
+    try:
+        with pytest.raises(Invalid, match="NUL") as caught:
+            with db.transaction() as s:
+                s.add(DomainRow(id="d-nul", name="a\x00b", description="", enabled=True))
+        assert caught.value.kind == "InvalidInput" and "INSERT" not in str(caught.value)
+        with pytest.raises(Invalid, match="NUL"):  # in a query parameter as well
+            with db.transaction() as s:
+                s.execute(select(DomainRow.id).where(DomainRow.name == "x\x00")).all()
+        with db.transaction() as s:
+            assert s.get(DomainRow, "d-nul") is None
+    finally:
+        db.dispose()
 
 
 def test_timestamps_come_back_aware_in_utc(database: Database) -> None:
