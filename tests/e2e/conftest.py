@@ -17,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -25,6 +26,8 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from sriovstack.conf.loader import load_config
 from sriovstack.host import open_host
@@ -47,6 +50,8 @@ VFS_PER_PF = 7  # the chapter's 82576: 2 x 7 VFs (20.2 step 8)
 
 OSC_VERSION, SDK_VERSION = "10.5.0", "4.22.0"  # openstack_api_compat.md §1
 OSC_CACHE = Path("/tmp/sriovstack-osc-venv")
+PG_ADMIN_URL = os.environ.get("SRIOVSTACK_TEST_PG",
+                              "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 START_TIMEOUT = 60.0  # seconds the API may take to answer after `api serve` starts
 HTTP_TIMEOUT = httpx.Timeout(30.0)
 
@@ -60,6 +65,25 @@ def skip_or_fail(message: str) -> None:
     if in_ci():
         pytest.fail(f"{message} (CI=true: this must work)")
     pytest.skip(message)
+
+
+@contextmanager
+def throwaway_postgres() -> Iterator[str]:
+    """The URL of a new, empty PostgreSQL database, dropped (connections forced) afterwards."""
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    name = f"sriovstack_e2e_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # noqa: BLE001 - any failure to reach PG means "no PG here"
+        admin.dispose()
+        skip_or_fail(f"PostgreSQL unreachable at {PG_ADMIN_URL}: {exc.__class__.__name__}")
+    try:
+        yield make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 def free_port() -> int:

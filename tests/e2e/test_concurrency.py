@@ -4,9 +4,7 @@ and after deleting everything nothing stays claimed (database, placement and por
 
 from __future__ import annotations
 
-import os
 import threading
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -16,15 +14,12 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from tests.e2e.conftest import (VFS_PER_PF, ServedApi, chapter_inventory, register_host,
-                                serve_api, skip_or_fail, stand_in_agent, vf_usage, wait_for)
+                                serve_api, stand_in_agent, throwaway_postgres, vf_usage, wait_for)
 
 pytestmark = pytest.mark.e2e
 
-PG_ADMIN_URL = os.environ.get("SRIOVSTACK_TEST_PG",
-                              "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 HOST = "compute0"
 SERVERS = 12  # more than the 7 VFs the whitelist gives physnet1 on compute0
 CIRROS = "cirros"
@@ -32,21 +27,8 @@ CIRROS = "cirros"
 
 @pytest.fixture
 def pg_url() -> Iterator[str]:
-    """A throwaway PostgreSQL database (dropped afterwards, connections forced closed)."""
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"sriovstack_e2e_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # noqa: BLE001 - any failure to reach PG means "no PG here"
-        admin.dispose()
-        skip_or_fail(f"PostgreSQL unreachable at {PG_ADMIN_URL}: {exc.__class__.__name__}")
-    try:
-        yield make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with throwaway_postgres() as url:
+        yield url
 
 
 def _devices(database_url: str) -> list[tuple[str, str, str | None]]:
