@@ -33,9 +33,11 @@ from sriovstack.host import Host
 from sriovstack.host.discovery import discover
 from sriovstack.host.netlink import VfMac, VfSpoofCheck, VfVlan
 from sriovstack.host.records import Inventory
+from sriovstack.host.simulated.names import DEFAULT_PREFIX
 from sriovstack.pci.address import PciAddress
 from sriovstack.pci.devspec import DeviceSpecs
-from sriovstack.virt import FakeVirtDriver, GuestSpec, LibvirtDriver, VfInterface, VirtDriver
+from sriovstack.virt import (FakeVirtDriver, GuestSpec, LibvirtDriver, NetnsVirtDriver,
+                             NormalPort, PortPlugger, VfInterface, VirtDriver)
 
 __all__ = ["ComputeAgent", "ComputePass", "open_virt"]
 
@@ -43,10 +45,17 @@ _LOG = logging.getLogger(__name__)
 _RUNNABLE = ("BUILD", "ACTIVE")
 
 
-def open_virt(kind: VirtKind, host: Host, state_dir: Path) -> VirtDriver:
-    """The virt driver ``kind`` for ``host`` (the fake keeps its guests under ``state_dir``)."""
+def open_virt(kind: VirtKind, host: Host, state_dir: Path, *,
+              prefix: str = DEFAULT_PREFIX) -> VirtDriver:
+    """The virt driver ``kind`` for ``host`` (fake and netns keep their guests under
+    ``state_dir``; netns names what it makes with the data plane's ``prefix``).
+
+    Raises NotSupported for netns on a real host.
+    """
     if kind is VirtKind.LIBVIRT:
         return LibvirtDriver(host.sysfs)
+    if kind is VirtKind.NETNS:
+        return NetnsVirtDriver(host, state_dir, prefix=prefix)
     return FakeVirtDriver(state_dir, host.sysfs)
 
 
@@ -214,19 +223,22 @@ class _Pass:
     # -- converge ----------------------------------------------------------------------------
 
     def _converge(self, server: DesiredServer, has_guest: bool) -> None:
+        spawned = False
         try:
             interfaces = self._configure(server)
             if not has_guest:
                 self.a._virt.spawn(GuestSpec(server.server_id, server.name,
                                              max(1, server.vcpus), max(1, server.memory_mb),
                                              interfaces))
+                spawned = True
                 self.result.spawned.append(server.server_id)
             else:
                 self._attach_missing(server, interfaces)
+            self._plug_normal(server)
         except Unavailable:
             raise
         except SriovstackError as exc:
-            self._fail(server, has_guest, exc)
+            self._fail(server, has_guest or spawned, exc)
             return
         if server.status == "BUILD":
             self._report(server, ServerReport.RUNNING, "")
@@ -261,6 +273,24 @@ class _Pass:
         for vf in interfaces:
             if vf.port_id not in attached:
                 self.a._virt.attach_vf(server.server_id, vf)
+
+    def _plug_normal(self, server: DesiredServer) -> None:
+        """Plug the server's normal (Open vSwitch) ports onto their physnet/VLAN segment and
+        unplug those it no longer has — with a driver that has a data plane for them (netns),
+        so SR-IOV and normal ports on one network reach each other (20.1)."""
+        virt = self.a._virt
+        if not isinstance(virt, PortPlugger):
+            return  # libvirt/fake: the Open vSwitch agent's job, not ours
+        wanted = {p.port_id: p for p in server.ports
+                  if p.vnic_type == "normal" and p.mac and p.physnet is not None}
+        plugged = set(virt.plugged_ports(server.server_id))
+        for port_id in sorted(plugged - wanted.keys()):
+            virt.unplug_port(server.server_id, port_id)
+        for port_id, port in wanted.items():
+            if port_id not in plugged:
+                assert port.physnet is not None
+                virt.plug_port(server.server_id, NormalPort(port_id, port.mac, port.physnet,
+                                                            port.vlan, port.fixed_ip))
 
     def _fail(self, server: DesiredServer, has_guest: bool, exc: SriovstackError) -> None:
         """Undo this server's VF settings when it has no guest, then report it ERROR."""
@@ -306,4 +336,4 @@ class _Pass:
 
 def _interface(port: DesiredPort) -> VfInterface:
     assert port.pci_address is not None
-    return VfInterface(port.pci_address, port.mac, port.vlan, port.port_id)
+    return VfInterface(port.pci_address, port.mac, port.vlan, port.port_id, port.fixed_ip)

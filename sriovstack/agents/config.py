@@ -31,10 +31,12 @@ _RANGE = re.compile(r"^(\d+)(?:-(\d+))?$")
 
 
 class VirtKind(enum.Enum):
-    """Which virt driver the compute agent drives (the netns driver joins later)."""
+    """Which virt driver the compute agent drives: ``netns`` emulates guests as network
+    namespaces on a simulated host whose data plane is enabled (root)."""
 
     FAKE = "fake"
     LIBVIRT = "libvirt"
+    NETNS = "netns"
 
 
 @dataclass(frozen=True, slots=True)

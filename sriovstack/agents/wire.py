@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from ipaddress import IPv4Interface, IPv6Interface, ip_interface
 from typing import Any
 
 from sriovstack.errors import Unavailable
@@ -135,6 +136,8 @@ class DesiredPort:
     physnet: str | None
     admin_state_up: bool
     generation: int
+    # The port's address with its subnet's prefix; only emulated (netns) guests configure it.
+    fixed_ip: IPv4Interface | IPv6Interface | None = field(default=None, compare=False)
 
     @property
     def is_vf(self) -> bool:
@@ -187,7 +190,20 @@ def _port(data: Mapping[str, Any], where: str) -> DesiredPort:
         pci_address=PciAddress.parse(pci) if isinstance(pci, str) and pci else None,
         physnet=data.get("physnet") if isinstance(data.get("physnet"), str) else None,
         admin_state_up=bool(data.get("admin_state_up")),
-        generation=generation if isinstance(generation, int) else 0)
+        generation=generation if isinstance(generation, int) else 0,
+        fixed_ip=_fixed_ip(data.get("fixed_ip"), where))
+
+
+def _fixed_ip(value: Any, where: str) -> IPv4Interface | IPv6Interface | None:
+    if value is None:
+        return None
+    try:
+        if isinstance(value, str):
+            return ip_interface(value)
+    except ValueError:
+        pass
+    raise Unavailable(f"the API's desired state has a bad {where}.fixed_ip: {value!r}",
+                      field=f"{where}.fixed_ip", fix="run agents and API of one release")
 
 
 def parse_desired_state(data: Any) -> DesiredState:

@@ -12,9 +12,11 @@ from sriovstack.agents import (ComputeAgent, ComputeAgentSettings, ControlPlaneC
                                ServiceCredentials, SriovAgentSettings, SriovNicAgent, VirtKind,
                                load_nic_mappings, load_whitelist, open_virt)
 from sriovstack.allinone.credentials import Credentials
+from sriovstack.allinone.dataplane import compute_state_dir
 from sriovstack.allinone.hosts import SimulatedHost
 from sriovstack.host import open_host
 from sriovstack.host.discovery import discover
+from sriovstack.host.simulated.names import DEFAULT_PREFIX
 
 __all__ = ["AgentSet", "start_agents"]
 
@@ -55,15 +57,15 @@ class AgentSet:
 
 
 def start_agents(base_url: str, credentials: Credentials, hosts: Sequence[SimulatedHost],
-                 virt_driver: str, state_dir: Path) -> AgentSet:
+                 virt_driver: str, state_dir: Path, prefix: str = DEFAULT_PREFIX) -> AgentSet:
     """Start both agents of every compute host in ``hosts`` (agent state under
-    ``state_dir/agents/HOST``).  Every host's config is checked first, so a bad file
-    (ConfigError naming it) starts nothing."""
+    ``state_dir/agents/HOST``; ``prefix``: the netns data plane's names).  Every host's
+    config is checked first, so a bad file (ConfigError naming it) starts nothing."""
     service = ServiceCredentials(credentials.agent_user, credentials.agent_password)
     loops = []
     for host in hosts:
-        loops += _host_loops(base_url, service, host, VirtKind(virt_driver),
-                             state_dir / "agents" / host.name)
+        loops += _host_loops(base_url, service, host, VirtKind(virt_driver), state_dir,
+                             prefix)
     agents = AgentSet()
     for name, loop in loops:
         agents.start(name, loop)
@@ -71,17 +73,19 @@ def start_agents(base_url: str, credentials: Credentials, hosts: Sequence[Simula
 
 
 def _host_loops(base_url: str, service: ServiceCredentials, sim: SimulatedHost,
-                virt_kind: VirtKind, state: Path) -> list[tuple[str, Loop]]:
+                virt_kind: VirtKind, state_dir: Path, prefix: str) -> list[tuple[str, Loop]]:
     """The compute and SR-IOV NIC agent loops of one host, configured from its own files."""
     host = open_host(sim.root)
     files = tuple(str(f) for f in sim.config_files)
     whitelist = load_whitelist(files, sim.root)
     mappings = load_nic_mappings(files, discover(host.sysfs))
-    compute = ComputeAgentSettings(sim.name, files, state / "compute", poll_wait=2.0)
-    nic = SriovAgentSettings(sim.name, files, state / "sriov", polling_interval=1.0)
+    compute = ComputeAgentSettings(sim.name, files, compute_state_dir(state_dir, sim.name),
+                                   poll_wait=2.0)
+    nic = SriovAgentSettings(sim.name, files, state_dir / "agents" / sim.name / "sriov",
+                             polling_interval=1.0)
     for settings in (compute, nic):
         settings.state_dir.mkdir(parents=True, exist_ok=True)
-    virt = open_virt(virt_kind, host, compute.state_dir)
+    virt = open_virt(virt_kind, host, compute.state_dir, prefix=prefix)
 
     def compute_loop(stop: threading.Event) -> None:
         with ControlPlaneClient(base_url, service) as client:

@@ -16,9 +16,11 @@ from types import TracebackType
 from sriovstack.allinone.agents import AgentSet, start_agents
 from sriovstack.allinone.api_thread import ApiThread, bind_listen_socket
 from sriovstack.allinone.credentials import Credentials
+from sriovstack.allinone.dataplane import CloudDataplane, DataplaneMode
 from sriovstack.allinone.hosts import SimulatedHost, prepare_hosts
 from sriovstack.api.services import Services
 from sriovstack.errors import ConfigError, Unavailable
+from sriovstack.host.simulated.names import DEFAULT_PREFIX
 from sriovstack.host.simulated.topology import Role, bundled_topology, load_topology
 
 __all__ = ["AllInOneOptions", "AllInOne"]
@@ -35,6 +37,8 @@ class AllInOneOptions:
     database_url: str | None = None
     virt_driver: str = "fake"
     log_level: str = "warning"
+    # netns: real packets between emulated guests (root); the agents then use virt netns.
+    dataplane: DataplaneMode = DataplaneMode.NONE
 
 
 class AllInOne:
@@ -48,6 +52,7 @@ class AllInOne:
         self._api: ApiThread | None = None
         self._agents: AgentSet | None = None
         self._services: Services | None = None
+        self.dataplane: CloudDataplane | None = None
 
     @property
     def database_url(self) -> str:
@@ -67,6 +72,11 @@ class AllInOne:
         topology = load_topology(opts.topology) if opts.topology else bundled_topology()
         self.hosts = prepare_hosts(topology, opts.state_dir)
         self.credentials = Credentials.load_or_create(opts.state_dir)
+        virt = opts.virt_driver
+        if opts.dataplane is DataplaneMode.NETNS:
+            self.dataplane = CloudDataplane(opts.state_dir, self.hosts)
+            self.dataplane.enable()
+            virt = "netns"
         sock = bind_listen_socket(opts.host, opts.port)
         shown = "127.0.0.1" if opts.host in ("0.0.0.0", "::") else opts.host
         shown = f"[{shown}]" if ":" in shown else shown
@@ -79,8 +89,9 @@ class AllInOne:
         self._api = ApiThread(app, sock, opts.log_level)
         self._api.start()
         computes = [h for h in self.hosts if h.is_compute]
-        self._agents = start_agents(self.base_url, self.credentials, computes,
-                                    opts.virt_driver, opts.state_dir)
+        prefix = self.dataplane.prefix if self.dataplane else DEFAULT_PREFIX
+        self._agents = start_agents(self.base_url, self.credentials, computes, virt,
+                                    opts.state_dir, prefix)
         self._wait_for_inventories({h.name for h in computes})
 
     def _wait_for_inventories(self, names: set[str], timeout: float = 30.0) -> None:
@@ -115,13 +126,19 @@ class AllInOne:
         return create_app(settings, services)
 
     def stop(self) -> None:
-        """Stop the agents, then the API (idempotent)."""
+        """Stop the agents, then the data plane (guests destroyed, nothing of its prefix
+        left), then the API (idempotent)."""
         if self._agents is not None:
             self._agents.stop()
             self._agents = None
-        if self._api is not None:
-            self._api.stop()
-            self._api = None
+        try:
+            if self.dataplane is not None:
+                self.dataplane.disable()
+                self.dataplane = None
+        finally:
+            if self._api is not None:
+                self._api.stop()
+                self._api = None
 
     def __enter__(self) -> AllInOne:
         self.start()

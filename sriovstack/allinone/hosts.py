@@ -93,6 +93,8 @@ def prepare_hosts(topology: Topology, state_dir: Path,
     Raises ConfigError for missing example files, HostError when a PF cannot get its VFs.
     """
     source = examples or chapter_examples()
+    vf_ids = tuple(dict.fromkeys(f"{nic.model.vendor_id}:{nic.model.vf_device_id}"
+                                 for h in topology.hosts for nic in h.nics))
     hosts = []
     for spec in topology.hosts:
         root = state_dir / "hosts" / spec.name
@@ -100,7 +102,7 @@ def prepare_hosts(topology: Topology, state_dir: Path,
             build_host(spec, root)
         if spec.role is Role.COMPUTE:
             _create_vfs(spec, root)
-        hosts.append(SimulatedHost(spec, root, _install_config(spec, root, source)))
+        hosts.append(SimulatedHost(spec, root, _install_config(spec, root, source, vf_ids)))
     return tuple(hosts)
 
 
@@ -120,8 +122,13 @@ def _create_vfs(spec: TopologyHost, root: Path) -> None:
             apply_persistence(root, plan_persistence(root, target, PersistMethod.SYSTEMD))
 
 
-def _install_config(spec: TopologyHost, root: Path, source: Path) -> tuple[Path, ...]:
-    """Copy the chapter's files for the host's role into its ``/etc``; return their paths."""
+def _install_config(spec: TopologyHost, root: Path, source: Path,
+                    vf_ids: tuple[str, ...]) -> tuple[Path, ...]:
+    """Copy the chapter's files for the host's role into its ``/etc``; return their paths.
+
+    ``vf_ids`` (``vvvv:pppp`` of the topology's VFs) join ``supported_pci_vendor_devs``, as a
+    deployment with other NICs than the chapter's 82576 must do (20.3), or no VF would bind.
+    """
     if spec.role is Role.COMPUTE:
         pairs = ((source / "compute/nova.conf", NOVA_CONF),
                  (source / "compute/sriov_agent.ini", SRIOV_AGENT_INI),
@@ -141,7 +148,10 @@ def _install_config(spec: TopologyHost, root: Path, source: Path) -> tuple[Path,
             raise ConfigError(f"cannot read {src}: {exc.strerror}", file=str(src)) from exc
         dest = root / rel
         dest.parent.mkdir(parents=True, exist_ok=True)
-        dest.write_text(_localise(spec, text), encoding="utf-8")
+        text = _localise(spec, text)
+        if rel == _ML2_SRIOV:
+            text = _allow_vfs(text, vf_ids)
+        dest.write_text(text, encoding="utf-8")
         written.append(dest)
     return tuple(written)
 
@@ -153,3 +163,17 @@ def _localise(spec: TopologyHost, text: str) -> str:
     nic = spec.nics[0]
     address = str(nic.port_addresses()[-1])
     return text.replace(_CHAPTER_PF_NETDEV, nic.netdevs[-1]).replace(_CHAPTER_PF_ADDRESS, address)
+
+
+def _allow_vfs(text: str, vf_ids: tuple[str, ...]) -> str:
+    """``supported_pci_vendor_devs`` with the ids of ``vf_ids`` it lacks appended."""
+    lines = text.splitlines(keepends=True)
+    for i, line in enumerate(lines):
+        key, sep, value = line.partition("=")
+        if sep and key.strip() == "supported_pci_vendor_devs":
+            listed = [v.strip() for v in value.split(",") if v.strip()]
+            added = [v for v in vf_ids if v not in listed]
+            if added:
+                lines[i] = f"{key.rstrip()} = {','.join(listed + added)}\n"
+            break
+    return "".join(lines)

@@ -22,6 +22,7 @@ from sriovstack.agents import (ComputeAgent, ComputeAgentSettings, ControlPlaneC
 from sriovstack.agents.config import host_name, host_resources_from
 from sriovstack.host import open_host
 from sriovstack.host.discovery import discover
+from sriovstack.host.simulated.names import DEFAULT_PREFIX
 
 __all__ = ["register"]
 
@@ -54,7 +55,11 @@ def register(subparsers: Any) -> None:
     compute = sub.add_parser("compute", help="the compute agent (inventory, guests, VFs)")
     _common(compute, "/etc/nova/nova.conf")
     compute.add_argument("--virt", choices=[k.value for k in VirtKind],
-                         default=VirtKind.LIBVIRT.value, help="virt driver (default libvirt)")
+                         default=VirtKind.LIBVIRT.value, help="virt driver (default libvirt; "
+                         "netns: emulated guests on a simulated host with its data plane on)")
+    compute.add_argument("--dataplane-prefix", default=DEFAULT_PREFIX, metavar="P",
+                         help="with --virt netns: the data plane's name prefix "
+                         f"(default {DEFAULT_PREFIX})")
     for option, what in (("--vcpus", "CPUs"), ("--memory-mb", "memory in MiB"),
                          ("--disk-gb", "disk in GiB")):
         compute.add_argument(option, type=int, metavar="N",
@@ -78,7 +83,7 @@ def _run_compute(args: argparse.Namespace) -> int:
                                     disk_gb=args.disk_gb)
     host_resources_from(host.sysfs, settings)
     credentials = load_credentials(args.credentials)
-    virt = open_virt(VirtKind(args.virt), host, args.state_dir)
+    virt = open_virt(VirtKind(args.virt), host, args.state_dir, prefix=args.dataplane_prefix)
     with ControlPlaneClient(args.api, credentials) as client:
         agent = ComputeAgent(settings, client, host, virt, whitelist)
         if args.once:

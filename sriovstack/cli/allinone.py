@@ -4,6 +4,7 @@ foreground, until Ctrl-C (SIGINT) or SIGTERM."""
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import threading
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 from rich.console import Console
 
 from sriovstack.allinone.cloud import AllInOne, AllInOneOptions
+from sriovstack.allinone.dataplane import DataplaneMode, choose_dataplane
 from sriovstack.cli.api import parse_listen
 from sriovstack.cli.clouds import Cloud, write_clouds_yaml
 
@@ -24,7 +26,8 @@ _HELP = """\
 Start, in this process: simulated hosts for the topology (default: the chapter's controller,
 network node and two compute nodes, each compute with a dual-port Intel 82576 and 7 VFs per
 port), the database (SQLite in the state directory unless --database), the API, and a compute
-agent and an SR-IOV NIC agent per compute host.  Writes DIR/clouds.yaml with the clouds
+agent and an SR-IOV NIC agent per compute host; as root, a netns data plane that carries real
+packets between the emulated guests (--dataplane).  Writes DIR/clouds.yaml with the clouds
 'sriovstack' (admin) and 'sriovstack-demo' (the demo project) for the openstack CLI and for
 `sriovstack network|port|server|host ...`.  Starting again on the same DIR reuses everything."""
 
@@ -41,8 +44,12 @@ def register(subparsers: Any) -> None:
     p.add_argument("--topology", type=Path, metavar="FILE",
                    help="topology TOML of the simulated hosts (default: the chapter's)")
     p.add_argument("--database", metavar="URL", help="database URL (default: SQLite in DIR)")
-    p.add_argument("--virt-driver", choices=("fake", "libvirt"), default="fake",
-                   help="how the compute agents attach VFs (default fake)")
+    p.add_argument("--virt-driver", choices=("fake", "libvirt"),
+                   help="how the compute agents attach VFs (default: netns with the netns "
+                   "data plane, else fake)")
+    p.add_argument("--dataplane", choices=[m.value for m in DataplaneMode],
+                   help="netns: real packets between emulated guests (network namespaces; "
+                   "needs root); none: simulated only (default: netns as root, else none)")
     p.add_argument("--log-level", default="warning",
                    choices=["critical", "error", "warning", "info", "debug"])
     p.set_defaults(func=_run)
@@ -68,21 +75,26 @@ def _listen(text: str) -> tuple[str, int]:
 def _run(args: argparse.Namespace) -> int:
     host, port = _listen(args.listen)
     state = Path(args.state_dir).resolve()
+    out = Console(highlight=False, soft_wrap=True)
+    dataplane, note = choose_dataplane(
+        DataplaneMode(args.dataplane) if args.dataplane else None, args.virt_driver,
+        os.geteuid())
+    if note:
+        out.print(note, markup=False)
     options = AllInOneOptions(state_dir=state, host=host, port=port, topology=args.topology,
-                              database_url=args.database, virt_driver=args.virt_driver,
-                              log_level=args.log_level)
+                              database_url=args.database, virt_driver=args.virt_driver or "fake",
+                              log_level=args.log_level, dataplane=dataplane)
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set())
                 for sig in (signal.SIGINT, signal.SIGTERM)}
     cloud = AllInOne(options)
-    out = Console(highlight=False, soft_wrap=True)
     try:
         with cloud:
             clouds_yaml = state / "clouds.yaml"
             write_clouds_yaml(clouds_yaml, clouds_of(cloud))
             _print_ready(out, cloud, clouds_yaml)
             stop.wait()
-            out.print("stopping: agents, then the API ...")
+            out.print("stopping: agents, guests and data plane, then the API ...")
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -101,4 +113,10 @@ def _print_ready(out: Console, cloud: AllInOne, clouds_yaml: Path) -> None:
     out.print("  openstack network list; openstack hypervisor list")
     out.print("  sriovstack host list; sriovstack host show compute0")
     out.print(f"  (OS_CLOUD={DEMO_CLOUD} is the demo project's member)")
+    if cloud.dataplane is not None:
+        prefix = cloud.dataplane.prefix
+        out.print(f"netns data plane on (names prefixed {prefix!r}): reach a guest with",
+                  markup=False)
+        out.print(f"  sriovstack guest ping --prefix {prefix} SERVER_ID IP; "
+                  f"sriovstack guest exec --prefix {prefix} SERVER_ID -- ip addr", markup=False)
     out.print("Ctrl-C stops everything.", markup=False)

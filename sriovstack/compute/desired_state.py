@@ -24,6 +24,7 @@ from sriovstack.errors import Conflict, NotFound
 
 if TYPE_CHECKING:
     from sriovstack.network import NetworkService
+    from sriovstack.network.types import Port
 
 __all__ = ["HostChangeNotifier", "HostRevisions", "DesiredStateService"]
 
@@ -150,7 +151,21 @@ class DesiredStateService:
                                admin_state_up=False, generation=row.generation)
         details = dict(port.binding.vif_details)
         vlan = details.get("vlan")
+        physnet = row.physnet
+        vlan_id = int(vlan) if isinstance(vlan, str) and vlan.isdigit() else None
+        if row.pci_address is None:
+            # A normal (Open vSwitch) port has no VF: its segment says where it plugs (20.1).
+            segment = self._network.networks.get(SYSTEM_CALLER, port.network_id).segment
+            physnet, vlan_id = segment.physnet, segment.segmentation_id or 0
         return DesiredPort(port_id=row.port_id, mac=port.mac, vnic_type=str(port.vnic_type),
-                           vlan=int(vlan) if isinstance(vlan, str) and vlan.isdigit() else None,
-                           pci_address=row.pci_address, physnet=row.physnet,
-                           admin_state_up=port.admin_state_up, generation=row.generation)
+                           vlan=vlan_id, pci_address=row.pci_address, physnet=physnet,
+                           admin_state_up=port.admin_state_up, generation=row.generation,
+                           fixed_ip=self._fixed_ip(port))
+
+    def _fixed_ip(self, port: Port) -> str | None:
+        """The port's first fixed IP with its subnet's prefix length ("10.0.0.5/24")."""
+        if not port.fixed_ips:
+            return None
+        first = port.fixed_ips[0]
+        cidr = self._network.subnets.get(SYSTEM_CALLER, first.subnet_id).cidr
+        return f"{first.ip_address}/{cidr.rsplit('/', 1)[1]}"

@@ -205,6 +205,8 @@ class DesiredPort:
     physnet: str | None
     admin_state_up: bool
     generation: int | None
+    # The port's first fixed IP with its subnet's prefix ("10.0.0.5/24"), for emulated guests.
+    fixed_ip: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Interface, IPv6Address, IPv6Interface
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 from sriovstack.errors import Invalid, NotFound, NotSupported
 from sriovstack.host import Host
@@ -28,7 +29,8 @@ from sriovstack.virt.fake import FakeVirtDriver
 from sriovstack.virt.rules import find_port
 from sriovstack.virt.types import Guest, GuestSpec, VfInterface, domain_name, server_id_of
 
-__all__ = ["NetnsVirtDriver", "NormalPort", "guest_netns", "run_in_guest", "ping_from_guest"]
+__all__ = ["NetnsVirtDriver", "NormalPort", "PortPlugger", "guest_netns", "run_in_guest",
+           "ping_from_guest"]
 
 _MAX_IFACES = 64
 
@@ -42,6 +44,23 @@ class NormalPort:
     physnet: str
     vlan: int
     fixed_ip: IPv4Interface | IPv6Interface | None = field(default=None, compare=False)
+
+
+@runtime_checkable
+class PortPlugger(Protocol):
+    """A virt driver that also plugs normal (Open vSwitch) ports into its guests."""
+
+    def plug_port(self, server_id: str, port: NormalPort) -> str:
+        """Plug ``port`` into the guest; returns its interface name there."""
+        ...
+
+    def unplug_port(self, server_id: str, port_id: str) -> None:
+        """Remove the port from the guest; NotFound when it is not plugged there."""
+        ...
+
+    def plugged_ports(self, server_id: str) -> tuple[str, ...]:
+        """The ids of the normal ports plugged into the guest, sorted."""
+        ...
 
 
 def guest_netns(server_id: str, prefix: str = DEFAULT_PREFIX) -> str:
@@ -145,9 +164,13 @@ class NetnsVirtDriver:
                               port.fixed_ip)
         return ifname
 
+    def plugged_ports(self, server_id: str) -> tuple[str, ...]:
+        """The normal ports plugged into ``server_id``'s guest, sorted."""
+        return self._plane.ports_in(self.guest_netns(server_id))
+
     def unplug_port(self, server_id: str, port_id: str) -> None:
         """Remove a normal port from the guest; NotFound when it is not plugged there."""
-        if port_id not in self._plane.ports_in(self.guest_netns(server_id)):
+        if port_id not in self.plugged_ports(server_id):
             raise NotFound(f"port {port_id} is not plugged into server {server_id}",
                            field="port_id", value=port_id)
         self._plane.unplug_port(port_id)

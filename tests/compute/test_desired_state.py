@@ -9,6 +9,7 @@ import time
 from sriovstack.compute import HostChangeNotifier, HostRevisions
 from sriovstack.compute.types import NetworkRequest, ServerCreate, ServerStatus
 from sriovstack.db import Database
+from sriovstack.network.types import VnicType
 from tests.compute.conftest import ADMIN, Cloud
 
 CIRROS_ID = "6d1b6e8a-7c2f-4b8e-9d3a-1f2e3d4c5b6a"
@@ -41,7 +42,22 @@ def test_the_desired_state_lists_placed_servers_with_their_vf(cloud: Cloud) -> N
     bound = cloud.net.get_port(ADMIN, port.id)
     assert (vf.mac, vf.vlan, vf.physnet, vf.admin_state_up) == (bound.mac, 15, "physnet1", True)
     assert vf.pci_address == bound.binding.profile.pci_slot
+    assert vf.fixed_ip == f"{bound.fixed_ips[0].ip_address}/24"
     assert cloud.compute.desired_state.desired_state("compute-2").servers == ()
+
+
+def test_a_normal_port_is_told_its_segment_and_fixed_ip(cloud: Cloud) -> None:
+    # The netns data plane plugs a normal (Open vSwitch) port into its physnet/VLAN (20.1).
+    cloud.add_host("compute-1")
+    port = cloud.port(ADMIN, cloud.network(), VnicType.NORMAL)
+    server = cloud.compute.servers.create(ADMIN, ServerCreate(
+        "vm", "2", CIRROS_ID, (NetworkRequest(port_id=port.id),)))
+    cloud.compute.servers.builder.build(server.id)
+    [desired] = cloud.compute.desired_state.desired_state("compute-1").servers
+    [normal] = desired.ports
+    assert (normal.vnic_type, normal.pci_address, normal.physnet, normal.vlan) == (
+        "normal", None, "physnet1", 15)
+    assert normal.fixed_ip == f"{port.fixed_ips[0].ip_address}/24"
 
 
 def test_a_waiting_poll_wakes_when_this_process_bumps_the_host(cloud: Cloud) -> None:

@@ -29,6 +29,7 @@ def desired_state_view(state: DesiredState) -> dict[str, Any]:
          "memory_mb": s.memory_mb, "ports": [
              {"port_id": p.port_id, "mac": p.mac, "vnic_type": p.vnic_type, "vlan": p.vlan,
               "pci_address": p.pci_address, "physnet": p.physnet,
-              "admin_state_up": p.admin_state_up, "generation": p.generation}
+              "admin_state_up": p.admin_state_up, "generation": p.generation,
+              "fixed_ip": p.fixed_ip}
              for p in s.ports]}
         for s in state.servers]}
