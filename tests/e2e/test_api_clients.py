@@ -58,6 +58,7 @@ def cloud(osc_venv: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
                             if d["dev_type"] == "type-VF")
             yield Cloud(api, osc_venv, client_env(clouds), vfs)
             assert not agent.errors, agent.errors
+    assert "Traceback" not in api.log(), api.log()[-4000:]  # no 500 behind any client call
 
 
 def _usage(api: ServedApi) -> int:

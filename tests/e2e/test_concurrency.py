@@ -8,6 +8,7 @@ import threading
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +21,6 @@ from tests.e2e.conftest import (VFS_PER_PF, ServedApi, chapter_inventory, regist
 
 pytestmark = pytest.mark.e2e
 
-HOST = "compute0"
-SERVERS = 12  # more than the 7 VFs the whitelist gives physnet1 on compute0
 CIRROS = "cirros"
 
 
@@ -31,14 +30,15 @@ def pg_url() -> Iterator[str]:
         yield url
 
 
-def _devices(database_url: str) -> list[tuple[str, str, str | None]]:
-    """(address, status, owner) of every PCI device of the cloud, read from the database."""
+def _devices(database_url: str) -> list[tuple[tuple[str, str], str, str | None]]:
+    """((host, address), status, owner) of every PCI device of the cloud, from the database."""
     engine = create_engine(database_url)
     try:
         with engine.connect() as conn:
             rows = conn.execute(text(
-                "SELECT address, status, owner FROM pci_devices ORDER BY address"))
-            return [(r[0], r[1], r[2]) for r in rows]
+                "SELECT h.name, d.address, d.status, d.owner FROM pci_devices d "
+                "JOIN hosts h ON h.id = d.host_id ORDER BY h.name, d.address"))
+            return [((r[0], r[1]), r[2], r[3]) for r in rows]
     finally:
         engine.dispose()
 
@@ -89,7 +89,7 @@ class _Sampler:
 
     def __init__(self, api: ServedApi) -> None:
         self.api = api
-        self.doubles: list[dict[str, int]] = []
+        self.doubles: list[dict[tuple[str, str], int]] = []
         self.samples = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -106,8 +106,8 @@ class _Sampler:
         with self.api.client(self.api.admin_token) as c:
             while not self._stop.is_set():
                 ports = c.get("/network/v2.0/ports").json()["ports"]
-                slots = Counter(p["binding:profile"].get("pci_slot") for p in ports
-                                if p["binding:profile"].get("pci_slot"))
+                slots = Counter((p["binding:host_id"], p["binding:profile"]["pci_slot"])
+                                for p in ports if p["binding:profile"].get("pci_slot"))
                 twice = {slot: n for slot, n in slots.items() if n > 1}
                 if twice:
                     self.doubles.append(twice)
@@ -131,54 +131,66 @@ def _settled(c: httpx.Client, ids: list[str]) -> dict[str, dict[str, Any]] | Non
     return None
 
 
-def test_more_boots_than_vfs_from_many_clients_on_two_workers(pg_url: str,
-                                                              tmp_path: Path) -> None:
-    inventory = chapter_inventory(tmp_path / "compute0-root")
-    vfs = {d["address"] for d in inventory["devices"] if d["dev_type"] == "type-VF"}
-    assert len(vfs) == VFS_PER_PF  # enp11s0f1's VFs (its PF is whitelisted too: not asked for)
+@pytest.mark.parametrize("hosts, servers", [
+    (("compute0",), 12),  # 12 boots for 7 VFs: 5 must lose
+    (("compute0", "compute1"), 20),  # 20 for 14: claims lost on one host retry on the other
+], ids=["one-host", "two-hosts"])
+def test_more_boots_than_vfs_from_many_clients_on_two_workers(
+        pg_url: str, tmp_path: Path, hosts: tuple[str, ...], servers: int) -> None:
+    vfs: set[tuple[str, str]] = set()
+    inventories = {}
+    for host in hosts:
+        inventories[host] = chapter_inventory(tmp_path / f"{host}-root", host)
+        vfs |= {(host, d["address"]) for d in inventories[host]["devices"]
+                if d["dev_type"] == "type-VF"}
+    # enp11s0f1's VFs (its PF is whitelisted too, but direct ports never ask for a PF)
+    assert len(vfs) == VFS_PER_PF * len(hosts)
     with serve_api(tmp_path, pg_url, workers=2) as api:
         wait_for(lambda: len(_workers(api)) == 2, "two API workers", timeout=30)
-        register_host(api, HOST, inventory)
+        for host, inventory in inventories.items():
+            register_host(api, host, inventory)
         net_id = _network(api)
-        _race(api, net_id, vfs)
+        with ExitStack() as agents:
+            running = [agents.enter_context(stand_in_agent(api, host)) for host in hosts]
+            _race(api, net_id, vfs, servers)
+        assert all(not agent.errors for agent in running), [a.errors for a in running]
     assert "Traceback" not in api.log(), api.log()[-4000:]
 
 
-def _race(api: ServedApi, net_id: str, vfs: set[str]) -> None:
-    with stand_in_agent(api, HOST) as agent:
-        start = threading.Barrier(SERVERS)
-        with _Sampler(api) as sampler, ThreadPoolExecutor(max_workers=SERVERS) as pool:
-            booted = list(pool.map(lambda n: _boot(api, net_id, n, start), range(SERVERS)))
-            with api.client(api.admin_token) as c:
-                ids = [server_id for server_id, _ in booted]
-                servers = wait_for(lambda: _settled(c, ids), "every server ACTIVE or ERROR",
-                                   timeout=180)
-        assert sampler.samples > 0 and sampler.doubles == []
-
-        active = [s for s in servers.values() if s["status"] == "ACTIVE"]
-        failed = [s for s in servers.values() if s["status"] == "ERROR"]
-        assert (len(active), len(failed)) == (len(vfs), SERVERS - len(vfs))
-        for server in failed:
-            assert "PciPassthroughFilter" in server["fault"]["message"], server["fault"]
-        _assert_one_vf_per_server(api, booted, {s["id"] for s in active}, vfs)
-        assert sum(vf_usage(api).values()) == len(vfs)
-
-        _delete_all(api, [server_id for server_id, _ in booted])
-        # Everything is free again, the PF included (held VFs fence their PF, nova_pci.md §2.4).
-        assert {(status, owner) for _, status, owner in _devices(api.database_url)} == {
-            ("available", None)}
-        assert sum(vf_usage(api).values()) == 0
+def _race(api: ServedApi, net_id: str, vfs: set[tuple[str, str]], count: int) -> None:
+    start = threading.Barrier(count)
+    with _Sampler(api) as sampler, ThreadPoolExecutor(max_workers=count) as pool:
+        booted = list(pool.map(lambda n: _boot(api, net_id, n, start), range(count)))
         with api.client(api.admin_token) as c:
-            ports = c.get("/network/v2.0/ports", params={"network_id": net_id}).json()["ports"]
-        assert len(ports) == SERVERS
-        assert all(p["binding:profile"] == {} and p["device_id"] == "" for p in ports)
-        assert not agent.errors, agent.errors
+            ids = [server_id for server_id, _ in booted]
+            servers = wait_for(lambda: _settled(c, ids), "every server ACTIVE or ERROR",
+                               timeout=180)
+    assert sampler.samples > 0 and sampler.doubles == []
+
+    active = [s for s in servers.values() if s["status"] == "ACTIVE"]
+    failed = [s for s in servers.values() if s["status"] == "ERROR"]
+    assert (len(active), len(failed)) == (len(vfs), count - len(vfs))
+    for server in failed:
+        assert "PciPassthroughFilter" in server["fault"]["message"], server["fault"]
+    _assert_one_vf_per_server(api, booted, {s["id"] for s in active}, vfs)
+    assert sum(vf_usage(api).values()) == len(vfs)
+
+    _delete_all(api, ids)
+    # Everything is free again, the PFs included (held VFs fence their PF, nova_pci.md §2.4).
+    assert {(status, owner) for _, status, owner in _devices(api.database_url)} == {
+        ("available", None)}
+    assert sum(vf_usage(api).values()) == 0
+    with api.client(api.admin_token) as c:
+        ports = c.get("/network/v2.0/ports", params={"network_id": net_id}).json()["ports"]
+    assert len(ports) == count
+    assert all(p["binding:profile"] == {} and p["device_id"] == "" for p in ports)
 
 
 def _assert_one_vf_per_server(api: ServedApi, booted: list[tuple[str, str]],
-                              active: set[str], vfs: set[str]) -> None:
+                              active: set[str], vfs: set[tuple[str, str]]) -> None:
     """Ports, the database and the active servers agree: one whitelisted VF each, no sharing."""
-    held = [(a, owner) for a, _, owner in _devices(api.database_url) if owner is not None]
+    held = [(where, owner) for where, _, owner in _devices(api.database_url)
+            if owner is not None]
     owners = dict(held)
     assert len(held) == len(owners) == len(active) and set(owners.values()) == active
     assert set(owners) <= vfs
@@ -187,7 +199,8 @@ def _assert_one_vf_per_server(api: ServedApi, booted: list[tuple[str, str]],
             port = c.get(f"/network/v2.0/ports/{port_id}").json()["port"]
             slot = port["binding:profile"].get("pci_slot")
             if server_id in active:
-                assert owners[slot] == server_id and port["binding:vif_type"] == "hw_veb"
+                where = (port["binding:host_id"], slot)
+                assert owners[where] == server_id and port["binding:vif_type"] == "hw_veb"
             else:  # the loser's port is left unbound for another try
                 assert slot is None and port["device_id"] == "", port
 
