@@ -34,6 +34,7 @@ pytestmark = pytest.mark.e2e
 
 # Examples per operation and mode: 15 x ~90 operations x 3 runs take 1-2 minutes on 2 cores.
 FUZZ_EXAMPLES = int(os.environ.get("SRIOVSTACK_FUZZ_EXAMPLES", "15"))
+_CIRROS = "6d1b6e8a-7c2f-4b8e-9d3a-1f2e3d4c5b6a"  # the seeded cirros image
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class FuzzTarget:
     service: dict[str, str]
     admin_network: str
     admin_port: str
+    admin_server: str
 
 
 def _token(client: TestClient, user: str, password: str, project: str) -> dict[str, str]:
@@ -56,7 +58,7 @@ def _token(client: TestClient, user: str, password: str, project: str) -> dict[s
 
 
 def _seed(client: TestClient, admin: dict[str, str], service: dict[str, str],
-          root: Path) -> tuple[str, str]:
+          root: Path) -> tuple[str, str, str]:
     r = client.put("/internal/v1/hosts/compute0/inventory", headers=service,
                    json=chapter_inventory(root))
     assert r.status_code == 200, r.text
@@ -74,7 +76,11 @@ def _seed(client: TestClient, admin: dict[str, str], service: dict[str, str],
     r = client.post("/network/v2.0/ports", headers=admin, json={"port": {
         "network_id": net, "binding:vnic_type": "direct"}})
     assert r.status_code == 201, r.text
-    return net, r.json()["port"]["id"]
+    port = r.json()["port"]["id"]
+    r = client.post("/compute/v2.1/servers", headers=admin, json={"server": {
+        "name": "web1", "flavorRef": "1", "imageRef": _CIRROS, "networks": [{"port": port}]}})
+    assert r.status_code == 202, r.text
+    return net, port, r.json()["server"]["id"]
 
 
 @pytest.fixture(scope="module")
@@ -91,9 +97,9 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzTarget]:
         with TestClient(app) as client:
             admin = _token(client, "admin", ADMIN_PASSWORD, "admin")
             service = _token(client, AGENT_USER, AGENT_PASSWORD, "service")
-            net, port = _seed(client, admin, service, tmp_path_factory.mktemp("compute0"))
+            seeded = _seed(client, admin, service, tmp_path_factory.mktemp("compute0"))
             yield FuzzTarget(app, client, admin, _token(client, "demo", DEMO_PASSWORD, "demo"),
-                             service, net, port)
+                             service, *seeded)
         db.dispose()
 
 
@@ -172,9 +178,8 @@ def test_no_operation_answers_5xx(target: FuzzTarget, mode: GenerationMode,
 
 
 _HUGE = "x" * (2 * 1024 * 1024)
-_CIRROS = "6d1b6e8a-7c2f-4b8e-9d3a-1f2e3d4c5b6a"
 
-# (method, path, caller, body, status); {net} and {port} are admin's network and port.
+# (method, path, caller, body, status); {net}, {port}, {server}: admin's network, port, server.
 BAD_REQUESTS = [
     pytest.param("POST", "/network/v2.0/networks", "admin",
                  {"network": {"name": "n", "colour": 1}}, 400, id="unknown-field-network"),
@@ -221,12 +226,19 @@ BAD_REQUESTS = [
     pytest.param("POST", "/compute/v2.1/servers", "demo", {"server": {
         "name": "v", "flavorRef": "1", "imageRef": _CIRROS, "networks": [{"port": "{port}"}]}},
                  400, id="other-project-port-on-server"),  # nova: 400 "Port ... not found"
+    pytest.param("GET", "/compute/v2.1/servers/{server}", "demo", None, 404,
+                 id="other-project-server-show"),
+    pytest.param("DELETE", "/compute/v2.1/servers/{server}", "demo", None, 404,
+                 id="other-project-server-delete"),
+    pytest.param("POST", "/compute/v2.1/servers/{server}/action", "demo", {"migrate": None},
+                 404, id="other-project-server-action"),
 ]
 
 
 def _fill(value: Any, t: FuzzTarget) -> Any:
     if isinstance(value, str):
-        return value.replace("{net}", t.admin_network).replace("{port}", t.admin_port)
+        return (value.replace("{net}", t.admin_network).replace("{port}", t.admin_port)
+                .replace("{server}", t.admin_server))
     if isinstance(value, dict):
         return {k: _fill(v, t) for k, v in value.items()}
     if isinstance(value, list):
