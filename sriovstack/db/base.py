@@ -142,11 +142,10 @@ class Database:
             session.close()
 
     def create_schema(self) -> None:
-        """Bring the schema to head with Alembic, then create tables no migration covers yet."""
+        """Bring the schema to head with Alembic (idempotent; safe on an existing database)."""
         from sriovstack.db import migrations
 
         migrations.upgrade(self.engine)
-        migrations.create_uncovered_tables(self.engine)
 
     def dispose(self) -> None:
         """Close every pooled connection."""

@@ -16,11 +16,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect
 from sqlalchemy.engine import Connection, Engine
 
 __all__ = ["SCRIPT_LOCATION", "alembic_config", "upgrade", "head_revision", "current_revision",
-           "create_uncovered_tables", "schema_drift"]
+           "schema_drift"]
 
 SCRIPT_LOCATION = Path(__file__).resolve().parent
 
@@ -51,21 +50,6 @@ def current_revision(engine: Engine) -> str | None:
     """The revision the database is at (None when never migrated)."""
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
-
-
-def create_uncovered_tables(engine: Engine) -> tuple[str, ...]:
-    """Create the model tables that no migration has created yet; return their names.
-
-    NOTE: a stop-gap while the area engineers' tables have no migration: the lead writes
-    those migrations at integration, after which this creates nothing.
-    """
-    from sriovstack.db.models import Base
-
-    existing = set(inspect(engine).get_table_names())
-    missing = [t for t in Base.metadata.sorted_tables if t.name not in existing]
-    if missing:
-        Base.metadata.create_all(engine, tables=missing, checkfirst=True)
-    return tuple(t.name for t in missing)
 
 
 def schema_drift(engine: Engine) -> list[Any]:
