@@ -93,7 +93,10 @@ def _run(args: argparse.Namespace) -> int:
             clouds_yaml = state / "clouds.yaml"
             write_clouds_yaml(clouds_yaml, clouds_of(cloud))
             _print_ready(out, cloud, clouds_yaml)
-            stop.wait()
+            # Wake now and then: a signal the kernel hands to another thread does not
+            # interrupt a lock wait in the main thread, so an untimed wait may never see it.
+            while not stop.wait(0.5):
+                pass
             out.print("stopping: agents, guests and data plane, then the API ...")
     finally:
         for sig, handler in previous.items():
