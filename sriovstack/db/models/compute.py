@@ -72,6 +72,9 @@ class ServerRow(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=_now)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=_now)
     launched_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    # The build lease (compute/build_lease.py): who is building the server and until when.
+    build_owner: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    build_lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 
 
 class ServerPortRow(Base):
