@@ -2,9 +2,16 @@
 
 Middleware order (outermost first): EdgeMiddleware (request id, body limit, 500 guard), then
 FastAPI's own stack whose exception handlers render every error in its API's envelope.
+The app's lifespan runs the build-recovery sweep at start and every ``recovery_interval``
+seconds (ServerBuilder.recover: builds whose worker died are re-driven).
 """
 
 from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
@@ -15,7 +22,10 @@ from sriovstack.api.middleware import EdgeMiddleware
 from sriovstack.api.services import Services
 from sriovstack.api.settings import ApiSettings
 
-__all__ = ["create_app", "API_PREFIXES"]
+__all__ = ["create_app", "API_PREFIXES", "RECOVERY_INTERVAL"]
+
+_LOG = logging.getLogger(__name__)
+RECOVERY_INTERVAL = 10.0  # seconds between build-recovery sweeps (leases last 30 s)
 
 # Each API lives under its own prefix, which also picks its error envelope (api/errors.py).
 API_PREFIXES = (
@@ -28,10 +38,38 @@ API_PREFIXES = (
 )
 
 
-def create_app(settings: ApiSettings, services: Services) -> FastAPI:
-    """The ASGI app serving every API over ``services``; nothing global is touched."""
+async def _sweep_builds(services: Services, interval: float) -> None:
+    """Re-drive orphaned builds now and every ``interval`` seconds until cancelled."""
+    while True:
+        try:
+            await asyncio.to_thread(services.compute.servers.builder.recover)
+        except Exception:  # the database may be down for a while: try again next time
+            _LOG.exception("build recovery sweep failed")
+        await asyncio.sleep(interval)
+
+
+def _lifespan(services: Services, interval: float
+              ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        task = asyncio.create_task(_sweep_builds(services, interval), name="build-recovery")
+        try:
+            yield
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+    return lifespan
+
+
+def create_app(settings: ApiSettings, services: Services, *,
+               recovery_interval: float = RECOVERY_INTERVAL) -> FastAPI:
+    """The ASGI app serving every API over ``services``; nothing global is touched.
+
+    Served with its lifespan on (uvicorn's default), it sweeps for orphaned builds.
+    """
     app = FastAPI(title="sriovstack", version="0.1.0", redirect_slashes=False,
-                  default_response_class=JSONResponse, docs_url=None, redoc_url=None)
+                  default_response_class=JSONResponse, docs_url=None, redoc_url=None,
+                  lifespan=_lifespan(services, recovery_interval))
     app.state.settings = settings
     app.state.services = services
     install_error_handlers(app)

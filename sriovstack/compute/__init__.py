@@ -59,7 +59,8 @@ def build_compute(db: Database, network: "NetworkService", scheduler: "Scheduler
             seed()
         except Conflict:  # another API worker seeded at the same moment
             seed()
-    builder = ServerBuilder(db, network, scheduler, revisions, max_attempts=max_attempts)
+    builder = ServerBuilder(db, network, scheduler, revisions, max_attempts=max_attempts,
+                            clock=clock)
     servers = ServerService(db, network, flavors, images, builder)
     desired_state = DesiredStateService(db, network, revisions, poll_interval)
     return ComputeServices(

@@ -4,11 +4,22 @@ nova_pci.md §3: each SR-IOV port becomes one PCI request (direct → a VF on th
 physnet, direct-physical → a PF); the scheduler claims a device per request; the port is then
 bound with ``binding:profile {pci_slot, pci_vendor_info, physical_network}``. A binding failure
 frees the claim and tries the next host (RetryFilter); no host left → ERROR with a fault.
+
+Every build runs under a build lease (build_lease.py), renewed between steps; placing or failing
+the server is conditional on still holding it.  ``recover`` is the sweep that re-drives builds
+whose worker died between the 202 and the end: it takes the expired lease over, undoes what
+the dead build left (claims, port bindings: idempotent) and builds again.
+
+Test hook, the one place it lives: ``SRIOVSTACK_TEST_BUILD_DELAY=<seconds>`` in the API's
+environment makes every background build sleep that long before it starts, so an end-to-end
+test can kill the API between the 202 and the build deterministically.  Never set in service.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
@@ -16,13 +27,16 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from sriovstack.clock import Clock, SystemClock
+from sriovstack.compute.build_lease import (DEFAULT_LEASE_SECONDS, BuildLease, BuildLeases,
+                                            LeaseState)
 from sriovstack.compute.desired_state import HostRevisions
 from sriovstack.compute.scheduler.model import (BuildRequest, Claim, ClaimedDevice,
                                                 ImageProperties, NoValidHost)
 from sriovstack.db import Database
 from sriovstack.db.models.compute import (FaultRow, FlavorRow, ImageRow, ServerPortRow,
                                           ServerRow)
-from sriovstack.errors import NotFound, SriovstackError
+from sriovstack.errors import ConfigError, NotFound, SriovstackError
 from sriovstack.network.types import BindingProfile
 from sriovstack.pci.device import DevType
 from sriovstack.pci.pools import PciRequest
@@ -31,11 +45,12 @@ if TYPE_CHECKING:
     from sriovstack.compute.scheduler.scheduler import Scheduler
     from sriovstack.network import NetworkService
 
-__all__ = ["ServerBuilder", "DEVICE_OWNER"]
+__all__ = ["ServerBuilder", "DEVICE_OWNER", "TEST_BUILD_DELAY_ENV"]
 
 _LOG = logging.getLogger(__name__)
 
 DEVICE_OWNER = "compute:nova"
+TEST_BUILD_DELAY_ENV = "SRIOVSTACK_TEST_BUILD_DELAY"  # the test hook (module docstring)
 _PCI_TYPES = {"direct": DevType.VF, "direct-physical": DevType.PF}
 
 
@@ -57,29 +72,105 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def _test_build_delay() -> float:
+    text = os.environ.get(TEST_BUILD_DELAY_ENV, "")
+    if not text:
+        return 0.0
+    try:
+        delay = float(text)
+    except ValueError:
+        delay = -1.0
+    if not 0.0 <= delay <= 3600.0:
+        raise ConfigError(f"environment variable {TEST_BUILD_DELAY_ENV}={text!r} is not a "
+                          "number of seconds between 0 and 3600", option=TEST_BUILD_DELAY_ENV,
+                          fix="unset it (it is a test hook) or give e.g. 30")
+    return delay
+
+
 class ServerBuilder:
     """Runs one server's build and teardown against the scheduler and the network service."""
 
     def __init__(self, db: Database, network: "NetworkService", scheduler: "Scheduler",
-                 revisions: HostRevisions, max_attempts: int = 3) -> None:
+                 revisions: HostRevisions, max_attempts: int = 3, *,
+                 clock: Clock | None = None,
+                 lease_seconds: float = DEFAULT_LEASE_SECONDS) -> None:
         self._db = db
         self._network = network
         self._scheduler = scheduler
         self.revisions = revisions
         self._max_attempts = max_attempts
+        self.leases = BuildLeases(db, clock or SystemClock(), lease_seconds)
+        self._start_delay = _test_build_delay()
 
     def build(self, server_id: str) -> None:
         """Place the server and bind its ports; on any failure it ends in ERROR with a fault.
 
-        This runs after the API answered 202, so it never raises: unexpected errors are
-        logged and recorded as the server's fault.
+        This runs after the API answered 202 (``create`` queued the lease for this worker),
+        so it never raises: unexpected errors are logged and recorded as the server's fault.
+        Does nothing when the server was deleted or a sweep took the build over meanwhile.
         """
+        if self._start_delay:
+            time.sleep(self._start_delay)
+        lease = self.leases.start(server_id)
+        if lease is None:
+            _LOG.info("build of server %s not started here: deleted, or taken over", server_id)
+            return
+        self._run(lease)
+
+    def recover(self) -> tuple[str, ...]:
+        """The recovery sweep: take over every server in BUILD, not yet placed, whose build
+        lease expired (its worker died), undo what that build left and build it again.
+
+        Returns the servers this call re-drove.  Exactly one of several racing sweepers
+        takes each server; a live lease and a placed server (the agent's part pending) are
+        left alone.  Raises only when the database is unreachable.
+        """
+        rebuilt: list[str] = []
+        for orphan in self.leases.expired():
+            lease = self.leases.take_over(orphan)
+            if lease is None:
+                continue
+            _LOG.warning("server %s: the build lease of %s expired; building it again",
+                         orphan.server_id, orphan.owner or "an earlier version")
+            self._undo(orphan.server_id)
+            self._run(lease)
+            rebuilt.append(orphan.server_id)
+        return tuple(rebuilt)
+
+    def _run(self, lease: BuildLease) -> None:
         try:
-            self._build(server_id)
+            self._build(lease)
         except Exception as exc:  # the background task's boundary: record, never lose it
-            _LOG.exception("build of server %s failed", server_id)
-            self._scheduler.release(server_id)
-            self._fail(server_id, f"Unexpected error while building the server: {exc}")
+            _LOG.exception("build of server %s failed", lease.server_id)
+            try:
+                self._abandon(lease, f"Unexpected error while building the server: {exc}")
+            except Exception:  # the database is down too: the lease expires, a sweep retries
+                _LOG.exception("could not record the failed build of server %s",
+                               lease.server_id)
+
+    def _abandon(self, lease: BuildLease, message: str) -> None:
+        state = self.leases.renew(lease)
+        if state is LeaseState.HELD:
+            self._undo(lease.server_id)
+            self._fail(lease, message)
+        elif state is LeaseState.GONE:
+            self._scheduler.release(lease.server_id)
+
+    def _undo(self, server_id: str) -> None:
+        """Unbind the server's ports and free its claims (what a build may have left)."""
+        with self._db.transaction() as session:
+            ports = tuple(session.scalars(select(ServerPortRow.port_id).where(
+                ServerPortRow.server_id == server_id).order_by(ServerPortRow.position)))
+        self.teardown(server_id, ports)
+
+    def _keep(self, lease: BuildLease, plan: _Plan) -> bool:
+        """Renew the lease before the next step; False (having cleaned up) when not ours."""
+        state = self.leases.renew(lease)
+        if state is LeaseState.GONE:  # deleted mid-build: delete wins, undo what we did
+            self.teardown(plan.server_id, tuple(p[0] for p in plan.ports))
+        elif state is LeaseState.LOST:  # we stalled past the lease: the taker undoes and builds
+            _LOG.warning("server %s: build lease lost to another worker; stopping", plan.server_id)
+        return state is LeaseState.HELD
 
     def allocate(self, server_id: str) -> None:
         """The guest runs: its claimed devices become allocated (nova's claimed → allocated)."""
@@ -90,26 +181,28 @@ class ServerBuilder:
         self.teardown_ports(ports)
         self._scheduler.release(server_id)
 
-    def _build(self, server_id: str) -> None:
-        plan = self._load(server_id)
+    def _build(self, lease: BuildLease) -> None:
+        plan = self._load(lease.server_id)
         if plan is None:
             return  # deleted before the build started
         retry: list[str] = []
         reason = ""
         for _ in range(self._max_attempts):
+            if not self._keep(lease, plan):
+                return
             try:
                 claim = self._scheduler.schedule_and_claim(self._request(plan, frozenset(retry)))
             except NoValidHost as exc:
                 earlier = f" Binding failed on the hosts tried before: {reason}" if reason else ""
-                self._fail(server_id, f"No valid host was found. {exc}.{earlier}")
+                self._fail(lease, f"No valid host was found. {exc}.{earlier}")
                 return
             reason = self._bind_all(plan, claim)
             if not reason:
-                self._finish(plan, claim)
+                self._finish(plan, claim, lease)
                 return
-            self._scheduler.release(server_id)
+            self._scheduler.release(plan.server_id)
             retry.append(claim.host)
-        self._fail(server_id, f"Exceeded maximum number of retries ({self._max_attempts}) "
+        self._fail(lease, f"Exceeded maximum number of retries ({self._max_attempts}) "
                               f"binding the ports on hosts {', '.join(retry)}. "
                               f"Last error: {reason}")
 
@@ -169,16 +262,18 @@ class ServerBuilder:
             except NotFound:
                 continue
 
-    def _finish(self, plan: _Plan, claim: Claim) -> None:
+    def _finish(self, plan: _Plan, claim: Claim, lease: BuildLease) -> None:
+        """Place the server (the agent takes it from here), only if the lease is still ours."""
         with self._db.transaction() as session:
-            server = session.get(ServerRow, plan.server_id)
-            if server is not None:
-                server.host = claim.host
-                server.task_state = "spawning"
-                server.updated_at = _now()
+            state = self.leases.settle(session, lease, host=claim.host,
+                                       task_state="spawning", updated_at=_now())
+            if state is LeaseState.HELD:
                 self._record_devices(session, plan.server_id, claim)
-        if server is None:  # deleted while we were binding: undo what we did
+        if state is LeaseState.GONE:  # deleted while we were binding: undo what we did
             self.teardown(plan.server_id, tuple(p[0] for p in plan.ports))
+            return
+        if state is LeaseState.LOST:  # we stalled past the lease: the taker undoes and builds
+            _LOG.warning("server %s: build lease lost before placing it", plan.server_id)
             return
         self.revisions.bump(claim.host)
 
@@ -194,14 +289,15 @@ class ServerBuilder:
                 row.physnet = dev.physnet
                 row.generation = dev.generation
 
-    def _fail(self, server_id: str, message: str, code: int = 500) -> None:
-        """Put the server in ERROR with nova's fault ``{code, message, created}``."""
+    def _fail(self, lease: BuildLease, message: str, code: int = 500) -> None:
+        """Put the server in ERROR with nova's fault ``{code, message, created}`` (if the
+        lease is still ours: otherwise it was deleted or another worker builds it)."""
+        server_id = lease.server_id
         with self._db.transaction() as session:
-            server = session.get(ServerRow, server_id)
-            if server is None:
+            state = self.leases.settle(session, lease, status="ERROR", task_state=None,
+                                       host=None, updated_at=_now())
+            if state is not LeaseState.HELD:
                 return
-            server.status, server.task_state, server.host = "ERROR", None, None
-            server.updated_at = _now()
             fault = session.get(FaultRow, server_id)
             if fault is None:
                 session.add(FaultRow(server_id=server_id, code=code, message=message,

@@ -149,14 +149,16 @@ class ServerService:
                 ports: list[ServerPortRow]) -> None:
         now = _now()
         with self._db.transaction() as session:
-            session.add(ServerRow(
+            server = ServerRow(
                 id=server_id, name=spec.name, project_id=caller.project_id,
                 user_id=caller.user_id, status=ServerStatus.BUILD.value,
                 task_state="scheduling", flavor_id=spec.flavor_ref, image_id=spec.image_ref,
                 host=None, availability_zone=spec.availability_zone,
                 access_ipv4=spec.access_ipv4, access_ipv6=spec.access_ipv6,
                 meta=dict(spec.metadata), key_name=spec.key_name, created_at=now,
-                updated_at=now, launched_at=None))
+                updated_at=now, launched_at=None)
+            self.builder.leases.queue(server)  # if this worker dies, a sweep builds it
+            session.add(server)
             session.flush()
             for row in ports:
                 row.server_id = server_id

@@ -1,0 +1,142 @@
+"""The build lease on a server row: which API worker builds it and until when, each change a
+conditional UPDATE so exactly one worker builds a server at a time.
+
+Life of a lease: ``create`` records the server with the *queued* owner (this worker's id) and a
+deadline; the background build ``start``s it under a fresh per-build token and ``renew``s it
+between steps; placing the server (or failing it) clears it.  A worker that dies leaves the
+lease to expire; a sweep then finds the server (``expired``) and ``take_over`` moves it to the
+sweeper's own token, once, however many sweepers race.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import socket
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, or_, select, update
+from sqlalchemy.orm import Session
+
+from sriovstack.clock import Clock
+from sriovstack.db import Database
+from sriovstack.db.models.compute import ServerRow
+
+__all__ = ["BuildLease", "BuildLeases", "LeaseState", "DEFAULT_LEASE_SECONDS"]
+
+DEFAULT_LEASE_SECONDS = 30.0  # builds take well under a second; renewed between steps
+_BUILD = "BUILD"
+S = ServerRow
+
+
+class LeaseState(enum.Enum):
+    """What ``renew`` found: still ours, taken over by another worker, or the server deleted."""
+
+    HELD = "held"
+    LOST = "lost"
+    GONE = "gone"
+
+
+@dataclass(frozen=True, slots=True)
+class BuildLease:
+    """The right to build one server, held under ``token`` until it is renewed or expires."""
+
+    server_id: str
+    token: str
+
+
+@dataclass(frozen=True, slots=True)
+class Orphan:
+    """A server in BUILD, not placed, whose lease has expired (``owner`` as last seen)."""
+
+    server_id: str
+    owner: str | None
+
+
+def _worker_id() -> str:
+    return f"{socket.gethostname()[:180]}/{os.getpid()}/{uuid.uuid4().hex[:8]}"
+
+
+def _unplaced(server_id: str) -> tuple[ColumnElement[bool], ...]:
+    return (S.id == server_id, S.status == _BUILD, S.host.is_(None))
+
+
+class BuildLeases:
+    """The lease operations of one worker (one API process) over the servers table."""
+
+    def __init__(self, db: Database, clock: Clock,
+                 seconds: float = DEFAULT_LEASE_SECONDS) -> None:
+        if seconds <= 0:
+            raise ValueError(f"a build lease must last a positive time, not {seconds}")
+        self._db = db
+        self._clock = clock
+        self._ttl = timedelta(seconds=seconds)
+        self.worker = _worker_id()
+
+    def deadline(self) -> datetime:
+        """When a lease taken or renewed now expires."""
+        return self._clock.now() + self._ttl
+
+    def queue(self, row: ServerRow) -> None:
+        """Mark a server being created as queued for a build in this worker."""
+        row.build_owner, row.build_lease_until = self.worker, self.deadline()
+
+    def start(self, server_id: str) -> BuildLease | None:
+        """Turn this worker's queued lease into a build under a fresh token; None when the
+        server is gone, placed, or was taken over by a sweep (this worker was too slow)."""
+        return self._swap(server_id, S.build_owner == self.worker)
+
+    def take_over(self, orphan: Orphan) -> BuildLease | None:
+        """Take an expired lease; None when another sweeper (or the owner) got there first."""
+        owner = S.build_owner.is_(None) if orphan.owner is None else \
+            S.build_owner == orphan.owner
+        return self._swap(orphan.server_id, owner, self._expired_clause())
+
+    def _swap(self, server_id: str, *conditions: ColumnElement[bool]) -> BuildLease | None:
+        lease = BuildLease(server_id, f"{self.worker}#{uuid.uuid4().hex[:8]}")
+        with self._db.transaction() as s:
+            result = s.execute(update(S).where(*_unplaced(server_id), *conditions)
+                               .values(build_owner=lease.token,
+                                       build_lease_until=self.deadline())
+                               .execution_options(synchronize_session=False))
+            return lease if result.rowcount == 1 else None
+
+    def renew(self, lease: BuildLease) -> LeaseState:
+        """Extend the lease if it is still ours; say why not otherwise."""
+        with self._db.transaction() as s:
+            result = s.execute(update(S).where(S.id == lease.server_id,
+                                               S.build_owner == lease.token)
+                               .values(build_lease_until=self.deadline())
+                               .execution_options(synchronize_session=False))
+            if result.rowcount == 1:
+                return LeaseState.HELD
+            return _lost_or_gone(s, lease.server_id)
+
+    def settle(self, s: Session, lease: BuildLease, **values: object) -> LeaseState:
+        """In ``s``: write ``values`` on the server and clear the lease, only if still ours."""
+        result = s.execute(update(S).where(S.id == lease.server_id,
+                                           S.build_owner == lease.token)
+                           .values(build_owner=None, build_lease_until=None, **values)
+                           .execution_options(synchronize_session=False))
+        if result.rowcount == 1:
+            return LeaseState.HELD
+        return _lost_or_gone(s, lease.server_id)
+
+    def expired(self) -> tuple[Orphan, ...]:
+        """Servers in BUILD, not yet placed on a host, whose lease has run out (or never
+        existed: rows from before the lease), oldest first."""
+        with self._db.transaction() as s:
+            rows = s.execute(select(S.id, S.build_owner).where(
+                S.status == _BUILD, S.host.is_(None), self._expired_clause())
+                .order_by(S.created_at, S.id)).all()
+            return tuple(Orphan(r.id, r.build_owner) for r in rows)
+
+    def _expired_clause(self) -> ColumnElement[bool]:
+        return or_(S.build_lease_until.is_(None), S.build_lease_until < self._clock.now())
+
+
+def _lost_or_gone(s: Session, server_id: str) -> LeaseState:
+    exists = s.scalar(select(S.id).where(S.id == server_id))
+    return LeaseState.LOST if exists is not None else LeaseState.GONE
