@@ -74,8 +74,12 @@ def start_agents(base_url: str, credentials: Credentials, hosts: Sequence[Simula
 
 def _host_loops(base_url: str, service: ServiceCredentials, sim: SimulatedHost,
                 virt_kind: VirtKind, state_dir: Path, prefix: str) -> list[tuple[str, Loop]]:
-    """The compute and SR-IOV NIC agent loops of one host, configured from its own files."""
-    host = open_host(sim.root)
+    """The compute and SR-IOV NIC agent loops of one host, configured from its own files.
+
+    Each agent gets its own Host: the simulated host's lock is re-entrant per Host object, so
+    one Host shared by two threads would let them race on it (and deadlock).
+    """
+    host, nic_host = open_host(sim.root), open_host(sim.root)
     files = tuple(str(f) for f in sim.config_files)
     whitelist = load_whitelist(files, sim.root)
     mappings = load_nic_mappings(files, discover(host.sysfs))
@@ -93,6 +97,6 @@ def _host_loops(base_url: str, service: ServiceCredentials, sim: SimulatedHost,
 
     def nic_loop(stop: threading.Event) -> None:
         with ControlPlaneClient(base_url, service) as client:
-            SriovNicAgent(nic, client, host, mappings).run(stop)
+            SriovNicAgent(nic, client, nic_host, mappings).run(stop)
 
     return [(f"compute-agent@{sim.name}", compute_loop), (f"sriov-agent@{sim.name}", nic_loop)]
