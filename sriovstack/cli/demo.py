@@ -1,9 +1,13 @@
 """``sriovstack demo``: the chapter's 20.2–20.7 against a fresh all-in-one started in this
-process, each step printed with its result; exit 0 only when every step's check held."""
+process, each step printed with its result; exit 0 only when every step's check held.
+
+As root the cloud runs the netns data plane and the demo adds the packet steps (demo_packets.py).
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from collections.abc import Callable
@@ -13,11 +17,13 @@ from typing import Any
 from rich.console import Console
 
 from sriovstack.allinone import AllInOne, AllInOneOptions, SimulatedHost, live_vfs
+from sriovstack.allinone.dataplane import DataplaneMode, choose_dataplane
 from sriovstack.cli.allinone import clouds_of
 from sriovstack.cli.cloud.network import port_fields
 from sriovstack.cli.cloud.output import print_list, print_show
 from sriovstack.cli.cloud.servers import wait_for_gone, wait_for_status
 from sriovstack.cli.cloud.session import CloudSession
+from sriovstack.cli.demo_packets import PacketSteps
 
 __all__ = ["register", "Demo"]
 
@@ -47,6 +53,7 @@ class Demo:
         self.out = out
         self.checks: list[tuple[str, bool]] = []
         self._state = Path(".")
+        self._prefix: str | None = None  # the netns data plane's, when it runs
 
     def check(self, what: str, held: bool) -> bool:
         self.checks.append((what, held))
@@ -61,9 +68,17 @@ class Demo:
         started = time.monotonic()
         self._state = state_dir
         self.out.print(f"starting the all-in-one cloud under {state_dir} ...")
-        with AllInOne(AllInOneOptions(state_dir=state_dir, port=0)) as cloud:
+        dataplane, note = choose_dataplane(None, None, os.geteuid())
+        if note:
+            self.out.print(f"{note}: the packet steps are left out", markup=False)
+        with AllInOne(AllInOneOptions(state_dir=state_dir, port=0,
+                                      dataplane=dataplane)) as cloud:
             self.out.print(f"API at {cloud.base_url}; hosts: "
                            f"{', '.join(h.name for h in cloud.hosts)}")
+            if cloud.dataplane is not None:
+                self._prefix = cloud.dataplane.prefix
+                self.out.print(f"netns data plane on: guests are network namespaces named "
+                               f"{self._prefix}*, VFs carry real packets", markup=False)
             compute0 = next(h for h in cloud.hosts if h.is_compute)
             self.host_steps(compute0)
             self.config_step(cloud)
@@ -157,6 +172,9 @@ class Demo:
                    bound["status"] == "ACTIVE" and bound["binding:vif_type"] == "hw_veb"
                    and bool(slot))
         self.vf_state(s, view, bound, net)
+        if self._prefix is not None:
+            PacketSteps(self, s, self._prefix).run(view, bound, net, images[0]["id"],
+                                                   flavor["id"])
         self.teardown(s, view["id"], bound)
 
     def vf_state(self, s: CloudSession, server: dict[str, Any], port: dict[str, Any],

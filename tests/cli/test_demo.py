@@ -6,7 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from sriovstack.allinone.dataplane import dataplane_prefix
 from sriovstack.cli.main import main
+from sriovstack.host.simulated.netns import list_ns
+from tests.dataplane.dataplane_world import root_reason
 
 
 def test_the_demo_runs_the_chapter_to_the_end(capsys: pytest.CaptureFixture[str],
@@ -26,3 +29,25 @@ def test_the_demo_runs_the_chapter_to_the_end(capsys: pytest.CaptureFixture[str]
             "every check held"):
         assert expected in out, expected
     assert "✘" not in out
+
+
+def test_the_demo_sends_real_packets_as_root_and_leaves_nothing_behind(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    if root_reason():
+        pytest.skip(str(root_reason()))
+    state = tmp_path / "demo"
+    code = main(["demo", "--state-dir", str(state)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    for expected in (
+            "webserver02 ACTIVE on compute",
+            "webserver01 (10.0.0.2) reaches webserver02 (10.0.0.3) and back",
+            "after the SR-IOV agent's pass the port is DOWN",
+            "the chapter's 82576 (igb) has no VF link-state control",
+            "admin_state_up true: the port is ACTIVE again",
+            "webserver02's emulated guest (network namespace) is gone",
+            "webserver01 no longer reaches 10.0.0.3",
+            "every check held"):
+        assert expected in out, expected
+    prefix = dataplane_prefix(state)
+    assert [ns for ns in list_ns() if ns.startswith(prefix)] == []
