@@ -3,7 +3,8 @@ VFs with the desired state the API holds for the host (ARCHITECTURE.md §3 step 
 
 Each pass: re-discover and report the inventory when it changed; fetch the desired state;
 tear down guests and interfaces no longer wanted and reset their VFs; configure the VFs of
-wanted servers (MAC, VLAN — 0 on flat —, spoof check) and have the virt driver spawn or attach;
+wanted servers (MAC, VLAN — 0 on flat —, spoof check) and have the virt driver spawn or attach
+(a driver with a data plane for them, netns, also plugs normal ports onto their segment);
 report servers running or failed; then sweep VFs configured for no one.  A reset is fenced:
 it happens only while the releasing owner (server, port, generation) still holds the VF —
 never when the desired state or the ledger shows a newer owner, or the VF carries another
