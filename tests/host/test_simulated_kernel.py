@@ -257,3 +257,31 @@ def test_two_processes_writing_at_once_leave_a_consistent_tree(kernel: Simulated
     assert [len(pf.vfs) for pf in inv.pfs] == [7, 7]
     groups = [vf.iommu_group for pf in inv.pfs for vf in pf.vfs]
     assert len(set(groups)) == 14
+
+
+def test_threads_sharing_one_host_take_turns(kernel: SimulatedKernel) -> None:
+    # The all-in-one's agents share a Host: netlink and sysfs writes from several threads
+    # must neither deadlock nor lose each other's state.
+    import threading
+
+    host = open_host(kernel.root)
+    kernel.write(NUMVFS, "7")
+    errors: list[BaseException] = []
+
+    def configure(vf: int) -> None:
+        try:
+            for _ in range(5):
+                host.netlink.set_vf("p0", vf, VfVlan(10 + vf))
+                host.netlink.set_vf("p0", vf, VfMac(f"fa:16:3e:00:00:0{vf}"))
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=configure, args=(vf,)) for vf in range(7)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not any(t.is_alive() for t in threads) and errors == []
+    states = host.netlink.get_vfs("p0")
+    assert [(s.vlan, s.mac) for s in states] == [(10 + vf, f"fa:16:3e:00:00:0{vf}")
+                                                 for vf in range(7)]

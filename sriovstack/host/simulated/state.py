@@ -11,6 +11,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,23 +34,27 @@ class SimState:
         self.dir = Path(root) / MARKER
         self._depth = 0
         self._fd: int | None = None
+        # flock excludes other processes; this excludes other threads sharing the object
+        # (the all-in-one's agents), which flock on one process's descriptor would not.
+        self._threads = threading.RLock()
 
     @contextmanager
     def locked(self) -> Iterator[None]:
-        """Hold the host-wide lock (re-entrant within this object)."""
-        if self._depth == 0:
-            self.dir.mkdir(exist_ok=True)
-            self._fd = os.open(self.dir / "lock", os.O_RDWR | os.O_CREAT, 0o644)
-            fcntl.flock(self._fd, fcntl.LOCK_EX)
-        self._depth += 1
-        try:
-            yield
-        finally:
-            self._depth -= 1
-            if self._depth == 0 and self._fd is not None:
-                fcntl.flock(self._fd, fcntl.LOCK_UN)
-                os.close(self._fd)
-                self._fd = None
+        """Hold the host-wide lock (re-entrant within one thread of this object)."""
+        with self._threads:
+            if self._depth == 0:
+                self.dir.mkdir(exist_ok=True)
+                self._fd = os.open(self.dir / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+                fcntl.flock(self._fd, fcntl.LOCK_EX)
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+                if self._depth == 0 and self._fd is not None:
+                    fcntl.flock(self._fd, fcntl.LOCK_UN)
+                    os.close(self._fd)
+                    self._fd = None
 
     def load(self, name: str) -> dict[str, Any]:
         """The document ``name`` (empty when it does not exist yet)."""
