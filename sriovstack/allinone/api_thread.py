@@ -35,7 +35,7 @@ class ApiThread:
     def __init__(self, app: Any, sock: socket.socket, log_level: str = "warning") -> None:
         import uvicorn
 
-        config = uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="off",
+        config = uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="on",
                                 timeout_graceful_shutdown=2)
         self._server = uvicorn.Server(config)
         self._sock = sock
