@@ -1,19 +1,18 @@
-"""The identity directory: domains, projects, users, roles and role assignments in the database."""
+"""The identity directory: domains, projects and users in the database, and the row readers
+the rest of identity shares (roles and who holds them live in access.py)."""
 
 from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sriovstack.db import Database
-from sriovstack.db.models.identity import (DomainRow, ProjectRow, RoleAssignmentRow, RoleRow,
-                                           UserRow)
-from sriovstack.errors import Conflict, Forbidden, NotFound
+from sriovstack.db.models.identity import DomainRow, ProjectRow, RoleRow, UserRow
+from sriovstack.errors import Conflict, NotFound
 from sriovstack.identity.passwords import hash_password
-from sriovstack.identity.values import (DEFAULT_DOMAIN_ID, Caller, Domain, NameRef, Project, Role,
-                                        RoleAssignment, User)
+from sriovstack.identity.values import DEFAULT_DOMAIN_ID, Domain, NameRef, Project, Role, User
 
 __all__ = ["Directory", "domain_of", "project_of", "user_of", "role_of", "find_user_row",
            "find_project_row"]
@@ -74,7 +73,10 @@ def find_project_row(session: Session, ref: NameRef) -> ProjectRow:
 
 
 class Directory:
-    """Reads and changes the identity directory; every method is one transaction."""
+    """Domains, projects and users; every method is one transaction.
+
+    Role assignments, and what they let a caller see, are ``Access``'s (access.py).
+    """
 
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -87,22 +89,6 @@ class Directory:
                 row = DomainRow(id=domain_id, name=name, description="", enabled=True)
                 s.add(row)
             return domain_of(row)
-
-    def ensure_role(self, name: str) -> Role:
-        """The role with this name, created when missing."""
-        with self._db.transaction() as s:
-            row = s.scalar(select(RoleRow).where(RoleRow.name == name))
-            if row is None:
-                row = RoleRow(id=uuid.uuid4().hex, name=name)
-                s.add(row)
-            return role_of(row)
-
-    def list_roles(self, name: str | None = None) -> tuple[Role, ...]:
-        with self._db.transaction() as s:
-            query = select(RoleRow).order_by(RoleRow.name)
-            if name is not None:
-                query = query.where(RoleRow.name == name)
-            return tuple(role_of(r) for r in s.scalars(query))
 
     def create_project(self, name: str, domain_id: str = DEFAULT_DOMAIN_ID,
                        description: str = "") -> Project:
@@ -121,6 +107,7 @@ class Directory:
             return project_of(row)
 
     def get_project(self, ref: NameRef) -> Project:
+        """The project named by ``ref``; NotFound otherwise."""
         with self._db.transaction() as s:
             return project_of(find_project_row(s, ref))
 
@@ -135,31 +122,8 @@ class Directory:
                 query = query.where(ProjectRow.id.in_(ids))
             return tuple(project_of(r) for r in s.scalars(query))
 
-    def projects_of(self, user_id: str, name: str | None = None) -> tuple[Project, ...]:
-        """The projects ``user_id`` holds any role on (optionally by exact name)."""
-        with self._db.transaction() as s:
-            query = select(ProjectRow).where(ProjectRow.id.in_(
-                select(RoleAssignmentRow.project_id).where(RoleAssignmentRow.user_id == user_id)
-            )).order_by(ProjectRow.name)
-            if name is not None:
-                query = query.where(ProjectRow.name == name)
-            return tuple(project_of(r) for r in s.scalars(query))
-
-    def visible_projects(self, caller: Caller, name: str | None = None) -> tuple[Project, ...]:
-        """Every project for admins and services; the caller's own projects otherwise."""
-        if caller.is_privileged:
-            return self.list_projects(name)
-        return self.projects_of(caller.user_id, name)
-
-    def show_project(self, caller: Caller, project_id: str) -> Project:
-        """One project; Forbidden unless the caller is privileged or holds a role on it."""
-        project = self.get_project(NameRef(id=project_id))
-        if caller.is_privileged or project in self.projects_of(caller.user_id):
-            return project
-        raise Forbidden(f"You are not authorized to see project {project_id}.",
-                        kind="PolicyNotAuthorized")
-
     def delete_project(self, project_id: str) -> None:
+        """Delete the project (its role assignments go with it); NotFound if unknown."""
         with self._db.transaction() as s:
             row = find_project_row(s, NameRef(id=project_id))
             s.delete(row)
@@ -182,14 +146,17 @@ class Directory:
             return user_of(row)
 
     def set_password(self, user_id: str, password: str) -> None:
+        """Store a new (hashed) password for the user; NotFound if unknown."""
         with self._db.transaction() as s:
             find_user_row(s, NameRef(id=user_id)).password_hash = hash_password(password)
 
     def get_user(self, ref: NameRef) -> User:
+        """The user named by ``ref``; NotFound otherwise."""
         with self._db.transaction() as s:
             return user_of(find_user_row(s, ref))
 
     def list_users(self, name: str | None = None) -> tuple[User, ...]:
+        """Every user by name, optionally only those named exactly ``name``."""
         with self._db.transaction() as s:
             query = select(UserRow).order_by(UserRow.name)
             if name is not None:
@@ -197,48 +164,6 @@ class Directory:
             return tuple(user_of(r) for r in s.scalars(query))
 
     def delete_user(self, user_id: str) -> None:
+        """Delete the user (their tokens and assignments go with them); NotFound if unknown."""
         with self._db.transaction() as s:
             s.delete(find_user_row(s, NameRef(id=user_id)))
-
-    def grant(self, user_id: str, project_id: str, role_id: str) -> RoleAssignment:
-        """Give ``user_id`` the role ``role_id`` on the project (idempotent)."""
-        with self._db.transaction() as s:
-            find_user_row(s, NameRef(id=user_id))
-            find_project_row(s, NameRef(id=project_id))
-            role = s.get(RoleRow, role_id)
-            if role is None:
-                raise NotFound(f"Could not find role: {role_id}.", kind="RoleNotFound")
-            key = {"user_id": user_id, "project_id": project_id, "role_id": role.id}
-            if s.get(RoleAssignmentRow, key) is None:
-                s.add(RoleAssignmentRow(**key))
-            return RoleAssignment(user_id, project_id, role_of(role))
-
-    def get_role(self, role_id: str) -> Role:
-        with self._db.transaction() as s:
-            row = s.get(RoleRow, role_id)
-            if row is None:
-                raise NotFound(f"Could not find role: {role_id}.", kind="RoleNotFound")
-            return role_of(row)
-
-    def revoke(self, user_id: str, project_id: str, role_id: str) -> None:
-        """Remove one assignment; NotFound when it does not exist."""
-        with self._db.transaction() as s:
-            result = s.execute(delete(RoleAssignmentRow).where(
-                RoleAssignmentRow.user_id == user_id, RoleAssignmentRow.project_id == project_id,
-                RoleAssignmentRow.role_id == role_id))
-            if result.rowcount == 0:  # type: ignore[attr-defined]
-                raise NotFound(f"Could not find role assignment: {role_id} for user "
-                               f"{user_id} on project {project_id}.", kind="RoleAssignmentNotFound")
-
-    def assignments(self, user_id: str | None = None,
-                    project_id: str | None = None) -> tuple[RoleAssignment, ...]:
-        """Role assignments, filtered by user and/or project."""
-        with self._db.transaction() as s:
-            query = select(RoleAssignmentRow, RoleRow).join(
-                RoleRow, RoleRow.id == RoleAssignmentRow.role_id)
-            if user_id is not None:
-                query = query.where(RoleAssignmentRow.user_id == user_id)
-            if project_id is not None:
-                query = query.where(RoleAssignmentRow.project_id == project_id)
-            return tuple(RoleAssignment(a.user_id, a.project_id, role_of(r))
-                         for a, r in s.execute(query))

@@ -1,4 +1,4 @@
-"""The identity service: the directory, tokens and the bootstrap of a fresh deployment."""
+"""The identity service: the directory, access, tokens and the bootstrap of a fresh deployment."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from datetime import timedelta
 from sriovstack.clock import Clock
 from sriovstack.db import Database
 from sriovstack.errors import Invalid, NotFound
+from sriovstack.identity.access import Access
 from sriovstack.identity.directory import Directory
 from sriovstack.identity.tokens import TokenService
 from sriovstack.identity.values import (DEFAULT_DOMAIN_ID, DEFAULT_DOMAIN_NAME, NameRef,
@@ -29,10 +30,12 @@ class BootstrapResult:
 
 
 class IdentityService:
-    """Identity for the control plane: ``directory`` and ``tokens``, plus ``bootstrap``."""
+    """Identity for the control plane: ``directory`` (domains, projects, users), ``access``
+    (roles and their assignments), ``tokens``, plus ``bootstrap``."""
 
     def __init__(self, db: Database, clock: Clock, token_ttl: timedelta) -> None:
         self.directory = Directory(db)
+        self.access = Access(db, self.directory)
         self.tokens = TokenService(db, clock, token_ttl)
 
     def bootstrap(self, admin_password: str, *, demo_password: str | None = None,
@@ -47,7 +50,7 @@ class IdentityService:
             raise Invalid("the admin password must not be empty", field="admin_password")
         d = self.directory
         d.ensure_domain(DEFAULT_DOMAIN_ID, DEFAULT_DOMAIN_NAME)
-        roles = {role: d.ensure_role(role.value).id for role in RoleName}
+        roles = {role: self.access.ensure_role(role.value).id for role in RoleName}
         projects = tuple(self._ensure_project(n) for n in
                          (ADMIN_PROJECT, DEMO_PROJECT, SERVICE_PROJECT))
         admin = self._ensure_user("admin", admin_password, projects[0], roles[RoleName.ADMIN])
@@ -70,5 +73,5 @@ class IdentityService:
             d.set_password(user.id, password)
         except NotFound:
             user = d.create_user(name, password, default_project_id=project.id)
-        d.grant(user.id, project.id, role_id)
+        self.access.grant(user.id, project.id, role_id)
         return user

@@ -67,7 +67,7 @@ def test_bad_credentials_or_scope_are_unauthorized(identity: IdentityService, us
 def test_token_by_ids_and_unscoped(identity: IdentityService) -> None:
     admin = identity.directory.get_user(NameRef(name="admin", domain_id="default"))
     demo = identity.directory.get_project(NameRef(name="demo", domain_id="default"))
-    identity.directory.grant(admin.id, demo.id, identity.directory.list_roles("member")[0].id)
+    identity.access.grant(admin.id, demo.id, identity.access.list_roles("member")[0].id)
     scoped = identity.tokens.issue(PasswordAuth(NameRef(id=admin.id), "admin-pw"),
                                    NameRef(id=demo.id))
     assert scoped.token.project == demo
@@ -132,7 +132,7 @@ def test_duplicate_names_conflict(identity: IdentityService) -> None:
 def test_disabled_or_deleted_user_loses_access(identity: IdentityService) -> None:
     user = identity.directory.create_user("temp", "pw")
     project = identity.directory.create_project("temp")
-    identity.directory.grant(user.id, project.id, identity.directory.list_roles(
+    identity.access.grant(user.id, project.id, identity.access.list_roles(
         RoleName.MEMBER.value)[0].id)
     issued = identity.tokens.issue(_login("temp", "pw"), _project("temp"))
     identity.directory.delete_user(user.id)
@@ -146,3 +146,24 @@ def test_purge_drops_expired_and_revoked(identity: IdentityService, clock: FakeC
     fresh = identity.tokens.issue(_login("demo", "demo-pw"), None)
     assert identity.tokens.purge_expired() == 1
     assert identity.tokens.validate(fresh.secret).id == fresh.token.id
+
+
+def test_access_follows_grants_and_revokes(identity: IdentityService) -> None:
+    user = identity.directory.create_user("visitor", "pw")
+    project = identity.directory.create_project("lab")
+    member = identity.access.list_roles(RoleName.MEMBER.value)[0]
+    caller = Caller(user.id, None)
+    assert identity.access.visible_projects(caller) == ()
+    with pytest.raises(Forbidden):
+        identity.access.show_project(caller, project.id)
+    identity.access.grant(user.id, project.id, member.id)
+    identity.access.grant(user.id, project.id, member.id)  # idempotent
+    assert identity.access.visible_projects(caller) == (project,)
+    assert identity.access.show_project(caller, project.id) == project
+    assert [a.role for a in identity.access.assignments(user_id=user.id)] == [member]
+    identity.access.revoke(user.id, project.id, member.id)
+    assert identity.access.projects_of(user.id) == ()
+    with pytest.raises(NotFound):
+        identity.access.revoke(user.id, project.id, member.id)
+    with pytest.raises(NotFound):
+        identity.access.grant(user.id, project.id, "no-such-role")

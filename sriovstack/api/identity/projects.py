@@ -20,7 +20,7 @@ def list_projects(name: str | None = None,
                   ctx: RequestContext = Depends(request_context)) -> dict[str, Any]:
     """Projects: all for admins and services, the caller's own otherwise; ``?name=`` exact."""
     settings = ctx.services.settings
-    projects = ctx.services.identity.directory.visible_projects(ctx.caller, name)
+    projects = ctx.services.identity.access.visible_projects(ctx.caller, name)
     return {"projects": [project_view(p, settings) for p in projects],
             "links": {"self": settings.url("/identity/v3/projects"), "next": None,
                       "previous": None}}
@@ -29,7 +29,7 @@ def list_projects(name: str | None = None,
 @router.get("/v3/projects/{project_id}")
 def show_project(project_id: str, ctx: RequestContext = Depends(request_context)) -> dict[str, Any]:
     """One project: 200; 404 unknown; 403 when the caller holds no role on it."""
-    project = ctx.services.identity.directory.show_project(ctx.caller, project_id)
+    project = ctx.services.identity.access.show_project(ctx.caller, project_id)
     return {"project": project_view(project, ctx.services.settings)}
 
 

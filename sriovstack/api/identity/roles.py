@@ -19,7 +19,7 @@ def list_roles(name: str | None = None,
                ctx: RequestContext = Depends(request_context)) -> dict[str, Any]:
     """Roles (admin, member, reader, service); ``?name=`` exact."""
     settings = ctx.services.settings
-    roles = ctx.services.identity.directory.list_roles(name)
+    roles = ctx.services.identity.access.list_roles(name)
     return {"roles": [role_view(r, settings) for r in roles],
             "links": {"self": settings.url("/identity/v3/roles"), "next": None, "previous": None}}
 
@@ -29,7 +29,7 @@ def grant_role(project_id: str, user_id: str, role_id: str,
                ctx: RequestContext = Depends(request_context)) -> Response:
     """Grant a role on a project (admin): 204; 404 for an unknown project, user or role."""
     ctx.require_admin("granting roles")
-    ctx.services.identity.directory.grant(user_id, project_id, role_id)
+    ctx.services.identity.access.grant(user_id, project_id, role_id)
     return Response(status_code=204)
 
 
@@ -38,7 +38,7 @@ def revoke_role(project_id: str, user_id: str, role_id: str,
                 ctx: RequestContext = Depends(request_context)) -> Response:
     """Revoke a role on a project (admin): 204; 404 when not granted."""
     ctx.require_admin("revoking roles")
-    ctx.services.identity.directory.revoke(user_id, project_id, role_id)
+    ctx.services.identity.access.revoke(user_id, project_id, role_id)
     return Response(status_code=204)
 
 
@@ -49,7 +49,7 @@ def list_role_assignments(user_id: str | None = Query(None, alias="user.id"),
     """Role assignments (admin), filtered by ``user.id`` and ``scope.project.id``."""
     ctx.require_admin("listing role assignments")
     settings = ctx.services.settings
-    found = ctx.services.identity.directory.assignments(user_id, project_id)
+    found = ctx.services.identity.access.assignments(user_id, project_id)
     return {"role_assignments": [assignment_view(a, settings) for a in found],
             "links": {"self": settings.url("/identity/v3/role_assignments"), "next": None,
                       "previous": None}}

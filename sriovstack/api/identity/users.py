@@ -62,6 +62,6 @@ def list_user_projects(user_id: str,
     if user_id != ctx.user_id:
         ctx.require_admin("listing other users' projects")
     settings = ctx.services.settings
-    projects = ctx.services.identity.directory.projects_of(user_id)
+    projects = ctx.services.identity.access.projects_of(user_id)
     return {"projects": [project_view(p, settings) for p in projects],
             "links": {"self": settings.url(f"/identity/v3/users/{user_id}/projects")}}

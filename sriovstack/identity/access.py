@@ -1,0 +1,116 @@
+"""Identity access: roles, who holds which role on which project, and the projects a caller
+may see through those role assignments."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import delete, select
+
+from sriovstack.db import Database
+from sriovstack.db.models.identity import ProjectRow, RoleAssignmentRow, RoleRow
+from sriovstack.errors import Forbidden, NotFound
+from sriovstack.identity.directory import (Directory, find_project_row, find_user_row,
+                                           project_of, role_of)
+from sriovstack.identity.values import Caller, NameRef, Project, Role, RoleAssignment
+
+__all__ = ["Access"]
+
+
+class Access:
+    """Roles and their assignments in the database; every method is one transaction.
+
+    Projects and users themselves belong to ``directory``; this class only says who holds
+    what on them (keystone's assignment backend, beside its identity and resource backends).
+    """
+
+    def __init__(self, db: Database, directory: Directory) -> None:
+        self._db = db
+        self._directory = directory
+
+    def ensure_role(self, name: str) -> Role:
+        """The role with this name, created when missing."""
+        with self._db.transaction() as s:
+            row = s.scalar(select(RoleRow).where(RoleRow.name == name))
+            if row is None:
+                row = RoleRow(id=uuid.uuid4().hex, name=name)
+                s.add(row)
+            return role_of(row)
+
+    def get_role(self, role_id: str) -> Role:
+        """The role with this id; NotFound otherwise."""
+        with self._db.transaction() as s:
+            row = s.get(RoleRow, role_id)
+            if row is None:
+                raise NotFound(f"Could not find role: {role_id}.", kind="RoleNotFound")
+            return role_of(row)
+
+    def list_roles(self, name: str | None = None) -> tuple[Role, ...]:
+        """Every role by name, optionally only the one with exactly ``name``."""
+        with self._db.transaction() as s:
+            query = select(RoleRow).order_by(RoleRow.name)
+            if name is not None:
+                query = query.where(RoleRow.name == name)
+            return tuple(role_of(r) for r in s.scalars(query))
+
+    def grant(self, user_id: str, project_id: str, role_id: str) -> RoleAssignment:
+        """Give ``user_id`` the role ``role_id`` on the project (idempotent); NotFound for an
+        unknown user, project or role."""
+        with self._db.transaction() as s:
+            find_user_row(s, NameRef(id=user_id))
+            find_project_row(s, NameRef(id=project_id))
+            role = s.get(RoleRow, role_id)
+            if role is None:
+                raise NotFound(f"Could not find role: {role_id}.", kind="RoleNotFound")
+            key = {"user_id": user_id, "project_id": project_id, "role_id": role.id}
+            if s.get(RoleAssignmentRow, key) is None:
+                s.add(RoleAssignmentRow(**key))
+            return RoleAssignment(user_id, project_id, role_of(role))
+
+    def revoke(self, user_id: str, project_id: str, role_id: str) -> None:
+        """Remove one assignment; NotFound when it does not exist."""
+        with self._db.transaction() as s:
+            result = s.execute(delete(RoleAssignmentRow).where(
+                RoleAssignmentRow.user_id == user_id, RoleAssignmentRow.project_id == project_id,
+                RoleAssignmentRow.role_id == role_id))
+            if result.rowcount == 0:  # type: ignore[attr-defined]
+                raise NotFound(f"Could not find role assignment: {role_id} for user "
+                               f"{user_id} on project {project_id}.", kind="RoleAssignmentNotFound")
+
+    def assignments(self, user_id: str | None = None,
+                    project_id: str | None = None) -> tuple[RoleAssignment, ...]:
+        """Role assignments, filtered by user and/or project."""
+        with self._db.transaction() as s:
+            query = select(RoleAssignmentRow, RoleRow).join(
+                RoleRow, RoleRow.id == RoleAssignmentRow.role_id)
+            if user_id is not None:
+                query = query.where(RoleAssignmentRow.user_id == user_id)
+            if project_id is not None:
+                query = query.where(RoleAssignmentRow.project_id == project_id)
+            return tuple(RoleAssignment(a.user_id, a.project_id, role_of(r))
+                         for a, r in s.execute(query))
+
+    def projects_of(self, user_id: str, name: str | None = None) -> tuple[Project, ...]:
+        """The projects ``user_id`` holds any role on (optionally by exact name)."""
+        with self._db.transaction() as s:
+            query = select(ProjectRow).where(ProjectRow.id.in_(
+                select(RoleAssignmentRow.project_id).where(RoleAssignmentRow.user_id == user_id)
+            )).order_by(ProjectRow.name)
+            if name is not None:
+                query = query.where(ProjectRow.name == name)
+            return tuple(project_of(r) for r in s.scalars(query))
+
+    def visible_projects(self, caller: Caller, name: str | None = None) -> tuple[Project, ...]:
+        """Every project for admins and services; the caller's own projects otherwise."""
+        if caller.is_privileged:
+            return self._directory.list_projects(name)
+        return self.projects_of(caller.user_id, name)
+
+    def show_project(self, caller: Caller, project_id: str) -> Project:
+        """One project; NotFound if unknown; Forbidden unless the caller is privileged or
+        holds a role on it."""
+        project = self._directory.get_project(NameRef(id=project_id))
+        if caller.is_privileged or project in self.projects_of(caller.user_id):
+            return project
+        raise Forbidden(f"You are not authorized to see project {project_id}.",
+                        kind="PolicyNotAuthorized")
