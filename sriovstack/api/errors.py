@@ -81,16 +81,20 @@ def status_of(err: SriovstackError) -> int:
     return 500
 
 
+# Nova's Fault (nova/api/openstack/wsgi.py) names the body by status from this table and
+# falls back to "computeFault" for any other status, 4xx included: an unsupported microversion
+# (InvalidGlobalAPIVersion -> HTTPNotAcceptable) is a 406 under "computeFault".
 _NOVA_KEYS = {400: "badRequest", 401: "unauthorized", 403: "forbidden", 404: "itemNotFound",
               405: "badMethod", 409: "conflictingRequest", 413: "overLimit",
-              501: "notImplemented", 503: "serviceUnavailable"}
+              415: "badMediaType", 429: "overLimit", 501: "notImplemented",
+              503: "serviceUnavailable"}
 _NEUTRON_TYPES = {400: "BadRequest", 401: "Unauthorized", 403: "PolicyNotAuthorized",
                   404: "NotFound", 405: "HTTPMethodNotAllowed", 409: "Conflict",
                   413: "RequestEntityTooLarge", 503: "ServiceUnavailable"}
 
 
 def _nova_key(status: int) -> str:
-    return _NOVA_KEYS.get(status, "computeFault" if status >= 500 else "badRequest")
+    return _NOVA_KEYS.get(status, "computeFault")
 
 
 def render(envelope: Envelope, problem: Problem, request_id: str) -> dict[str, Any]:
