@@ -2,18 +2,27 @@
 
 ``guest exec SERVER -- CMD...`` runs a command inside an emulated guest, ``guest ping SERVER
 IP`` checks a path with UDP echo (no ``ping`` binary needed), ``dataplane cleanup`` removes
-everything the data plane made under a prefix.
+everything the data plane made under a prefix.  The guest commands find the data plane by
+``--prefix`` or by the all-in-one's ``--state-dir`` (which also lets SERVER be a name).
 """
 
 from __future__ import annotations
 
 import argparse
+import uuid
+from dataclasses import dataclass
 from ipaddress import ip_address
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
-from sriovstack.errors import Invalid
+from sriovstack.allinone.dataplane import dataplane_prefix
+from sriovstack.cli.allinone import ADMIN_CLOUD
+from sriovstack.cli.cloud.lookup import SERVER, find
+from sriovstack.cli.cloud.session import CloudSession
+from sriovstack.cli.clouds import find_cloud
+from sriovstack.errors import ConfigError, Invalid
 from sriovstack.host.simulated.dataplane import cleanup_dataplane
 from sriovstack.host.simulated.names import DEFAULT_PREFIX
 from sriovstack.virt.netns import ping_from_guest, run_in_guest
@@ -21,6 +30,10 @@ from sriovstack.virt.netns import ping_from_guest, run_in_guest
 __all__ = ["register"]
 
 _PREFIX_HELP = f"the data plane's name prefix (default {DEFAULT_PREFIX})"
+_GUEST_PREFIX_HELP = (f"the data plane's name prefix (default {DEFAULT_PREFIX} unless "
+                      "--state-dir is given)")
+_STATE_HELP = ("the all-in-one's state directory, instead of --prefix: its data plane's "
+               "prefix, and SERVER may be a name (looked up with its admin cloud)")
 
 
 def register(subparsers: Any) -> None:
@@ -28,18 +41,21 @@ def register(subparsers: Any) -> None:
     guest = subparsers.add_parser("guest", help="reach an emulated guest (netns data plane)")
     sub = guest.add_subparsers(dest="guest_command", metavar="SUBCOMMAND", required=True)
     run = sub.add_parser("exec", help="run a command inside a guest",
-                         usage="sriovstack guest exec [--prefix P] SERVER -- CMD [ARG...]")
-    run.add_argument("--prefix", default=DEFAULT_PREFIX, help=_PREFIX_HELP)
-    run.add_argument("server", metavar="SERVER", help="the server id")
+                         usage="sriovstack guest exec [--prefix P | --state-dir DIR] SERVER -- "
+                               "CMD [ARG...]")
+    _add_where(run)
+    run.add_argument("server", metavar="SERVER",
+                     help="the server id (or name, with --state-dir)")
     run.add_argument("command", nargs=argparse.REMAINDER, metavar="CMD",
                      help="the command and its arguments, after --")
     run.set_defaults(func=_exec)
     ping = sub.add_parser("ping", help="UDP echo from a guest to an address")
-    ping.add_argument("--prefix", default=DEFAULT_PREFIX, help=_PREFIX_HELP)
+    _add_where(ping)
     ping.add_argument("--count", type=int, default=3, help="datagrams to send (default 3)")
     ping.add_argument("--timeout", type=float, default=1.0,
                       help="seconds to wait for each reply (default 1)")
-    ping.add_argument("server", metavar="SERVER", help="the server id to send from")
+    ping.add_argument("server", metavar="SERVER",
+                      help="the server id (or name, with --state-dir) to send from")
     ping.add_argument("ip", metavar="IP", help="the address whose echo service answers")
     ping.set_defaults(func=_ping)
     plane = subparsers.add_parser("dataplane", help="the emulated NIC data plane")
@@ -50,11 +66,70 @@ def register(subparsers: Any) -> None:
     clean.set_defaults(func=_cleanup)
 
 
+def _add_where(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--prefix", help=_GUEST_PREFIX_HELP)
+    parser.add_argument("--state-dir", type=Path, metavar="DIR", help=_STATE_HELP)
+
+
+@dataclass(frozen=True, slots=True)
+class _Guest:
+    """The guest a command reaches: its server id and its data plane's prefix."""
+
+    server_id: str
+    prefix: str
+
+
+def _is_id(ref: str) -> bool:
+    try:
+        uuid.UUID(ref)
+    except ValueError:
+        return False
+    return True
+
+
+def _guest_of(args: argparse.Namespace) -> _Guest:
+    """Where SERVER's guest is: --prefix (default prefix when neither is given) or the
+    all-in-one in --state-dir, whose admin cloud turns a server name into its id."""
+    ref: str = args.server
+    if args.prefix is not None and args.state_dir is not None:
+        raise ConfigError("--prefix and --state-dir both name the data plane; give one",
+                          option="--prefix/--state-dir", fix="--state-dir DIR for an "
+                          "all-in-one's cloud (its prefix is derived from DIR), else --prefix P")
+    if args.state_dir is None:
+        if not _is_id(ref):
+            raise Invalid(f"server {ref!r} is not a server id (a lower-case UUID)", field="server",
+                          value=ref, fix="pass the server's id, or a name with --state-dir DIR "
+                          "(the all-in-one's) instead of --prefix")
+        return _Guest(ref, args.prefix or DEFAULT_PREFIX)
+    state: Path = args.state_dir
+    if not state.is_dir():
+        raise ConfigError(f"{state} is not a directory", option="--state-dir", value=str(state),
+                          fix="pass the --state-dir the all-in-one was started with")
+    prefix = dataplane_prefix(state)
+    if _is_id(ref):
+        return _Guest(str(uuid.UUID(ref)), prefix)
+    return _Guest(_server_id_by_name(state, ref), prefix)
+
+
+def _server_id_by_name(state: Path, name: str) -> str:
+    """The id of the server ``name`` (or id), asked of the all-in-one's API as its admin."""
+    clouds_yaml = state / "clouds.yaml"
+    if not clouds_yaml.is_file():
+        raise ConfigError(f"{clouds_yaml} does not exist, so server {name!r} cannot be looked "
+                          "up by name", file=str(clouds_yaml), option="--state-dir",
+                          fix="start `sriovstack all-in-one --state-dir` on it, or pass the "
+                              "server's id")
+    cloud = find_cloud(ADMIN_CLOUD, {"OS_CLIENT_CONFIG_FILE": str(clouds_yaml)})
+    with CloudSession(cloud) as session:
+        return str(find(session, SERVER, name)["id"])
+
+
 def _exec(args: argparse.Namespace) -> int:
     command = list(args.command)
     if command[:1] == ["--"]:
         command = command[1:]
-    return run_in_guest(args.server, command, args.prefix)
+    guest = _guest_of(args)
+    return run_in_guest(guest.server_id, command, guest.prefix)
 
 
 def _ping(args: argparse.Namespace) -> int:
@@ -63,10 +138,12 @@ def _ping(args: argparse.Namespace) -> int:
     except ValueError:
         raise Invalid(f"IP {args.ip!r} is not an IPv4 or IPv6 address (e.g. 10.0.0.5)",
                       field="ip", value=args.ip) from None
-    result = ping_from_guest(args.server, target, count=args.count, prefix=args.prefix,
+    guest = _guest_of(args)
+    result = ping_from_guest(guest.server_id, target, count=args.count, prefix=guest.prefix,
                              timeout=args.timeout)
+    shown = args.server if args.server == guest.server_id else f"{args.server} ({guest.server_id})"
     out = Console(highlight=False)
-    out.print(f"UDP echo {args.server} -> {result.target}: {result.sent} sent, "
+    out.print(f"UDP echo {shown} -> {result.target}: {result.sent} sent, "
               f"{result.received} received", markup=False)
     return 0 if result.reachable else 1
 
