@@ -9,5 +9,6 @@ from sriovstack.identity.values import (DEFAULT_DOMAIN_ID, DEFAULT_DOMAIN_NAME, 
                                         RoleAssignment, RoleName, Token, TokenAuth, User)
 
 __all__ = ["IdentityService", "BootstrapResult", "Directory", "Access", "TokenService", "Caller",
-           "Domain", "Project", "User", "Role", "RoleName", "RoleAssignment", "NameRef", "PasswordAuth",
-           "Token", "TokenAuth", "IssuedToken", "DEFAULT_DOMAIN_ID", "DEFAULT_DOMAIN_NAME"]
+           "Domain", "Project", "User", "Role", "RoleName", "RoleAssignment", "NameRef",
+           "PasswordAuth", "Token", "TokenAuth", "IssuedToken", "DEFAULT_DOMAIN_ID",
+           "DEFAULT_DOMAIN_NAME"]
