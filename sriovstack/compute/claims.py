@@ -13,6 +13,7 @@ from sqlalchemy import and_, case, delete, exists, select, update
 from sqlalchemy.orm import Session, aliased
 
 from sriovstack.compute.scheduler.model import BuildRequest, Claim, ClaimedDevice
+from sriovstack.compute.scheduler.revision import touch_hosts
 from sriovstack.db import Database
 from sriovstack.db.models.hosts import HostAllocationRow, HostRow, PciDeviceRow
 from sriovstack.errors import Conflict
@@ -59,6 +60,7 @@ class Claims:
             ids = [dev_id for i in range(len(allocations)) for dev_id in taken[i]]
             ports = {dev_id: allocations[i].request.port_id
                      for i in taken for dev_id in taken[i]}
+            touch_hosts(s, (host_id,))
             return Claim(request.server_id, host_name, _claimed(s, ids, ports))
 
     def _take_resources(self, s: Session, host_id: str, host_name: str,
@@ -122,6 +124,7 @@ class Claims:
             _free_owned(s, server_id)
             for host_id, pf, dev_type in pfs:
                 _restore_relatives(s, host_id, pf, dev_type)
+            touch_hosts(s, hosts)
             return True
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from sriovstack.clock import Clock, SystemClock
 from sriovstack.compute.scheduler.host_state import HostCapabilities
+from sriovstack.compute.scheduler.revision import touch_hosts
 from sriovstack.db import Database
 from sriovstack.db.models.hosts import HostRow, PciDeviceRow
 from sriovstack.errors import Invalid, NotFound
@@ -128,7 +129,9 @@ class HostRegistry:
         freed if a server holds them. Counts as a heartbeat."""
         with self._db.transaction() as s:
             host = self._upsert_host(s, report)
-            return _sync_devices(s, host.id, report.devices)
+            result = _sync_devices(s, host.id, report.devices)
+            touch_hosts(s, (host.id,))
+            return result
 
     def record_heartbeat(self, host: str) -> None:
         """Note that the host's agent is alive now; NotFound for a host never reported."""
@@ -148,6 +151,7 @@ class HostRegistry:
             row.disabled_reason = None if enabled else reason
             row.generation += 1
             s.flush()
+            touch_hosts(s, (row.id,))
             return self._info(s, row)
 
     def get(self, host: str) -> HostInfo:

@@ -1,8 +1,10 @@
 """The chapter's eight scheduler filters (20.4) with nova's semantics, and building the list.
 
-Each filter has one method, ``check(host, request)``: None when the host passes, otherwise a
-plural verb phrase saying why not ("have less than 512 MB of RAM free"), which the scheduler
-groups into the NoValidHost message.
+Each filter has ``check(host, request)``: None when the host passes, otherwise a plural verb
+phrase saying why not ("have less than 512 MB of RAM free"), which the scheduler groups into
+the NoValidHost message. ``prepare(request)`` gives the same check bound to one decision (the
+request's values and the clock read once), or None when the filter cannot remove any host for
+that request, so a decision over thousands of hosts skips it.
 """
 
 from __future__ import annotations
@@ -23,12 +25,22 @@ __all__ = ["HostFilter", "RetryFilter", "AvailabilityZoneFilter", "RamFilter", "
            "ComputeFilter", "ComputeCapabilitiesFilter", "ImagePropertiesFilter",
            "PciPassthroughFilter", "FILTER_NAMES", "build_filters", "match_extra_spec"]
 
+HostCheck = Callable[[HostState], "str | None"]
+
+
 class HostFilter(Protocol):
-    """One filter: ``check`` returns None (pass) or why the host fails."""
+    """One filter: ``check`` returns None (pass) or why the host fails; ``prepare`` binds it
+    to one request (None: it passes every host for that request)."""
 
     name: str
 
     def check(self, host: HostState, request: BuildRequest) -> str | None: ...
+
+    def prepare(self, request: BuildRequest) -> HostCheck | None: ...
+
+
+def _bound(flt: HostFilter, request: BuildRequest) -> HostCheck:
+    return lambda host: flt.check(host, request)
 
 
 class RetryFilter:
@@ -38,6 +50,9 @@ class RetryFilter:
 
     def check(self, host: HostState, request: BuildRequest) -> str | None:
         return "were already tried for this server" if host.name in request.retry_hosts else None
+
+    def prepare(self, request: BuildRequest) -> HostCheck | None:
+        return _bound(self, request) if request.retry_hosts else None
 
 
 class AvailabilityZoneFilter:
@@ -51,6 +66,9 @@ class AvailabilityZoneFilter:
             return None
         return f"are not in availability zone {zone}"
 
+    def prepare(self, request: BuildRequest) -> HostCheck | None:
+        return None if request.availability_zone is None else _bound(self, request)
+
 
 class RamFilter:
     """Keep hosts whose RAM under ``ram_allocation_ratio`` still holds the flavor's RAM."""
@@ -61,8 +79,13 @@ class RamFilter:
         self._ratio = ratio
 
     def check(self, host: HostState, request: BuildRequest) -> str | None:
-        if host.free_ram_mb(self._ratio) >= request.memory_mb:
-            return None
+        return None if host.free_ram_mb(self._ratio) >= request.memory_mb else self._why(request)
+
+    def prepare(self, request: BuildRequest) -> HostCheck | None:
+        ratio, wanted, why = self._ratio, request.memory_mb, self._why(request)
+        return lambda h: None if h.memory_mb * ratio - h.memory_mb_used >= wanted else why
+
+    def _why(self, request: BuildRequest) -> str:
         return (f"have less than {request.memory_mb} MB of RAM free "
                 f"(ram_allocation_ratio {self._ratio:g})")
 
@@ -76,8 +99,13 @@ class CoreFilter:
         self._ratio = ratio
 
     def check(self, host: HostState, request: BuildRequest) -> str | None:
-        if host.free_vcpus(self._ratio) >= request.vcpus:
-            return None
+        return None if host.free_vcpus(self._ratio) >= request.vcpus else self._why(request)
+
+    def prepare(self, request: BuildRequest) -> HostCheck | None:
+        ratio, wanted, why = self._ratio, request.vcpus, self._why(request)
+        return lambda h: None if h.vcpus * ratio - h.vcpus_used >= wanted else why
+
+    def _why(self, request: BuildRequest) -> str:
         return (f"have fewer than {request.vcpus} vCPUs free "
                 f"(cpu_allocation_ratio {self._ratio:g})")
 
@@ -92,9 +120,15 @@ class ComputeFilter:
         self._down_time = down_time
 
     def check(self, host: HostState, request: BuildRequest) -> str | None:
+        return self._verdict(host, self._clock.now().timestamp())
+
+    def prepare(self, request: BuildRequest) -> HostCheck | None:
+        now = self._clock.now().timestamp()
+        return lambda host: self._verdict(host, now)
+
+    def _verdict(self, host: HostState, now: float) -> str | None:
         if not host.enabled:
             return "are disabled"
-        now = self._clock.now().timestamp()
         if host.heartbeat_at is None or now - host.heartbeat_at > self._down_time:
             return f"are down (no heartbeat in {self._down_time:g} s)"
         return None
@@ -151,6 +185,9 @@ class ComputeCapabilitiesFilter:
             if not match_extra_spec(_capability(host, path), wanted):
                 return f"do not satisfy extra spec {key}={wanted!r}"
         return None
+
+    def prepare(self, request: BuildRequest) -> HostCheck | None:
+        return _bound(self, request) if request.extra_specs else None
 
 
 def _capability(host: HostState, path: str) -> str | None:
@@ -209,6 +246,12 @@ class ImagePropertiesFilter:
         shown = "/".join(w for w in wanted if w)
         return f"cannot run images of {shown}"
 
+    def prepare(self, request: BuildRequest) -> HostCheck | None:
+        props = request.image_properties
+        wanted = (props.architecture, props.hypervisor_type, props.vm_mode,
+                  props.hypervisor_version_requires)
+        return _bound(self, request) if any(wanted) else None
+
 
 class PciPassthroughFilter:
     """Keep hosts whose free device pools hold every PCI request (nova §2.2, §3.3)."""
@@ -226,6 +269,9 @@ class PciPassthroughFilter:
             numa = NumaContext(request.numa_nodes, sockets)
         fit = fit_requests(host.pools, request.pci_requests, numa)
         return fit.reason if isinstance(fit, Shortfall) else None
+
+    def prepare(self, request: BuildRequest) -> HostCheck | None:
+        return _bound(self, request) if request.pci_requests else None
 
 
 def _quick_pass(host: HostState, request: BuildRequest) -> bool:

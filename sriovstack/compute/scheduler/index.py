@@ -1,6 +1,6 @@
 """The scheduler's in-memory index of host states and per-pool free counts, kept fresh from
-the database by each host's generation so a decision reads one narrow row per host and
-reloads only the hosts that changed (never every device)."""
+the database by the scheduler revision and the heartbeat stamps, so a decision reads only
+the hosts that changed since the last one (never every host, never every device)."""
 
 from __future__ import annotations
 
@@ -39,39 +39,71 @@ def _chunks(ids: Sequence[str]) -> Iterable[Sequence[str]]:
 
 
 class HostIndex:
-    """Host states by host id; ``snapshot()`` refreshes what changed and returns them all."""
+    """Host states by host id; ``snapshot()`` refreshes what changed and returns them all.
+
+    A refresh is two indexed range reads: hosts whose ``revision`` passed the last one seen
+    (their states and pools are reloaded) and hosts whose heartbeat is after the newest one
+    seen. A heartbeat committed late with an older (or equal) stamp can be missed until the
+    host's next one; that only makes the host look longer silent (never up when it is down), and
+    heartbeats are assumed to move forward. A stale state is otherwise safe: claims are
+    conditional UPDATEs, a lost one calls ``forget`` and retries.
+    """
 
     def __init__(self, db: Database) -> None:
         self._db = db
         self._hosts: dict[str, HostState] = {}
         self._lock = threading.Lock()
         self._addresses: dict[str, PciAddress] = {}
+        self._revision_seen = -1
+        self._beat_seen: datetime | None = None
+        self._forced: set[str] = set()
+        self._states: tuple[HostState, ...] | None = None
 
     def snapshot(self) -> tuple[HostState, ...]:
-        """Every host, with states reloaded for hosts whose generation moved."""
+        """Every host, with states reloaded for hosts that changed since the last call."""
         with self._lock, self._db.transaction() as session:
-            rows = session.execute(
-                select(HostRow.id, HostRow.generation, HostRow.last_heartbeat)).all()
-            stale = [r.id for r in rows
-                     if r.id not in self._hosts or self._hosts[r.id].generation != r.generation]
-            for ids in _chunks(stale):
-                self._load(session, ids)
-            fresh: dict[str, HostState] = {}
-            for r in rows:
-                state = self._hosts.get(r.id)
-                if state is None:
-                    continue
-                beat = _epoch(r.last_heartbeat)
-                if beat != state.heartbeat_at:  # heartbeats do not bump the generation
-                    state = replace(state, heartbeat_at=beat)
-                fresh[r.id] = state
-            self._hosts = fresh
-            return tuple(fresh.values())
+            changed = self._reload_changed(session)
+            changed |= self._note_heartbeats(session)
+            if changed or self._states is None:
+                self._states = tuple(self._hosts.values())
+            return self._states
 
     def forget(self, host_id: str) -> None:
-        """Drop one host so the next snapshot reloads it (after a lost claim)."""
+        """Make the next snapshot reload one host (after a lost claim)."""
         with self._lock:
-            self._hosts.pop(host_id, None)
+            self._forced.add(host_id)
+
+    def _reload_changed(self, session: Session) -> bool:
+        h = HostRow
+        rows = session.execute(select(h.id, h.generation, h.revision)
+                               .where(h.revision > self._revision_seen)).all()
+        stale = set(self._forced)
+        for r in rows:
+            self._revision_seen = max(self._revision_seen, r.revision)
+            known = self._hosts.get(r.id)
+            if known is None or known.generation != r.generation:
+                stale.add(r.id)
+        self._forced.clear()
+        ordered = sorted(stale)
+        for ids in _chunks(ordered):
+            self._load(session, ids)
+        return bool(ordered)
+
+    def _note_heartbeats(self, session: Session) -> bool:
+        h = HostRow
+        query = select(h.id, h.last_heartbeat).where(h.last_heartbeat.is_not(None))
+        if self._beat_seen is not None:
+            query = query.where(h.last_heartbeat > self._beat_seen)
+        changed = False
+        for host_id, moment in session.execute(query):
+            if self._beat_seen is None or moment > self._beat_seen:
+                self._beat_seen = moment
+            state = self._hosts.get(host_id)
+            beat = _epoch(moment)
+            if state is not None and state.heartbeat_at != beat:
+                self._hosts[host_id] = replace(state, heartbeat_at=beat)
+                changed = True
+        return changed
 
     def _load(self, session: Session, ids: Sequence[str]) -> None:
         pools = self._pools(session, ids)

@@ -15,7 +15,7 @@ from sriovstack.compute.scheduler.host_state import HostState
 from sriovstack.compute.scheduler.index import HostIndex
 from sriovstack.compute.scheduler.model import (BuildRequest, Claim, NoValidHost,
                                                 SchedulerConfig)
-from sriovstack.compute.scheduler.weighers import build_weighers, order_hosts
+from sriovstack.compute.scheduler.weighers import best_host, build_weighers, order_hosts
 from sriovstack.db import Database
 from sriovstack.pci.pools import Allocation, Fit, NumaContext, fit_requests
 
@@ -57,13 +57,17 @@ def _count_phrase(n: int, reason: str) -> str:
 
 def filter_hosts(hosts: Sequence[HostState], request: BuildRequest,
                  filters: Sequence[HostFilter]) -> tuple[list[HostState], Rejections]:
-    """Run the filters in order; the hosts left and why the others were removed."""
+    """Run the filters in order; the hosts left and why the others were removed. Filters
+    that cannot remove a host for this request are skipped."""
     remaining = list(hosts)
     by_filter = []
     for f in filters:
+        check = f.prepare(request)
+        if check is None:
+            continue
         kept, reasons = [], Counter[str]()
         for host in remaining:
-            reason = f.check(host, request)
+            reason = check(host)
             if reason is None:
                 kept.append(host)
             else:
@@ -95,10 +99,13 @@ class Scheduler:
 
     def select_hosts(self, request: BuildRequest) -> list[HostState]:
         """The hosts that pass every filter, best first; raises NoValidHost if none."""
+        return order_hosts(self._passed(request), request, self._weighers)
+
+    def _passed(self, request: BuildRequest) -> list[HostState]:
         passed, rejections = filter_hosts(self._index.snapshot(), request, self._filters)
         if not passed:
             raise NoValidHost(rejections.message(), server_id=request.server_id)
-        return order_hosts(passed, request, self._weighers)
+        return passed
 
     def schedule_and_claim(self, request: BuildRequest) -> Claim:
         """Pick a host and claim the request's resources and devices there, atomically.
@@ -108,10 +115,9 @@ class Scheduler:
         """
         lost: list[str] = []
         for _ in range(self._config.max_attempts):
-            hosts = [h for h in self.select_hosts(request) if h.name not in lost]
-            if not hosts:
+            host = best_host(self._passed(request), request, self._weighers, frozenset(lost))
+            if host is None:
                 break
-            host = hosts[0]
             try:
                 return self._claims.claim(host.id, host.name, request, self._plan(host, request))
             except ClaimLost:

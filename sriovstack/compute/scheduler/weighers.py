@@ -12,7 +12,8 @@ from typing import Protocol
 from sriovstack.compute.scheduler.host_state import HostState
 from sriovstack.compute.scheduler.model import BuildRequest, SchedulerConfig
 
-__all__ = ["HostWeigher", "RamWeigher", "PciWeigher", "build_weighers", "order_hosts"]
+__all__ = ["HostWeigher", "RamWeigher", "PciWeigher", "build_weighers", "order_hosts",
+           "best_host"]
 
 
 class HostWeigher(Protocol):
@@ -59,15 +60,32 @@ def _normalised(values: Sequence[float]) -> list[float]:
     return [(v - low) / (high - low) for v in values]
 
 
-def order_hosts(hosts: Sequence[HostState], request: BuildRequest,
-                weighers: Sequence[HostWeigher]) -> list[HostState]:
-    """``hosts`` best first; ties keep name order so decisions are reproducible."""
-    if not hosts:
-        return []
+def _totals(hosts: Sequence[HostState], request: BuildRequest,
+            weighers: Sequence[HostWeigher]) -> list[float]:
     totals = [0.0] * len(hosts)
     for weigher in weighers:
         raw = [weigher.raw(h, request) for h in hosts]
         for i, value in enumerate(_normalised(raw)):
             totals[i] += weigher.multiplier * value
+    return totals
+
+
+def order_hosts(hosts: Sequence[HostState], request: BuildRequest,
+                weighers: Sequence[HostWeigher]) -> list[HostState]:
+    """``hosts`` best first; ties keep name order so decisions are reproducible."""
+    if not hosts:
+        return []
+    totals = _totals(hosts, request, weighers)
     ranked = sorted(range(len(hosts)), key=lambda i: (-totals[i], hosts[i].name))
     return [hosts[i] for i in ranked]
+
+
+def best_host(hosts: Sequence[HostState], request: BuildRequest,
+              weighers: Sequence[HostWeigher],
+              skip: frozenset[str] = frozenset()) -> HostState | None:
+    """The first host of ``order_hosts(hosts, ...)`` whose name is not in ``skip`` (weights
+    are normalised over all ``hosts``), without sorting them all; None if none is left."""
+    totals = _totals(hosts, request, weighers) if hosts else []
+    ranked = (i for i in range(len(hosts)) if hosts[i].name not in skip)
+    best = min(ranked, key=lambda i: (-totals[i], hosts[i].name), default=None)
+    return None if best is None else hosts[best]

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from sriovstack.db.base import Base
 
-__all__ = ["HostRow", "PciDeviceRow", "HostAllocationRow"]
+__all__ = ["HostRow", "PciDeviceRow", "HostAllocationRow", "SchedulerRevisionRow"]
 
 
 def _uuid() -> str:
@@ -20,7 +20,8 @@ def _uuid() -> str:
 
 class HostRow(Base):
     """One compute host. ``generation`` is bumped on every change the scheduler must see
-    (inventory, claims, releases, enable/disable): the scheduler's index reloads on it."""
+    (inventory, claims, releases, enable/disable); ``revision`` is then set to the new value of
+    the one scheduler revision, so the index reloads only ``revision > seen`` (indexed)."""
 
     __tablename__ = "hosts"
 
@@ -38,8 +39,9 @@ class HostRow(Base):
     capabilities: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     numa_topology: Mapped[list[Any]] = mapped_column(JSON, default=list)
     last_heartbeat: Mapped[datetime | None] = mapped_column(DateTime(timezone=True),
-                                                            nullable=True)
+                                                            nullable=True, index=True)
     generation: Mapped[int] = mapped_column(Integer, default=0)
+    revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0", index=True)
 
 
 class PciDeviceRow(Base):
@@ -87,3 +89,13 @@ class HostAllocationRow(Base):
     vcpus: Mapped[int] = mapped_column(Integer)
     memory_mb: Mapped[int] = mapped_column(Integer)
     disk_gb: Mapped[int] = mapped_column(Integer)
+
+
+class SchedulerRevisionRow(Base):
+    """The one row counting scheduler-visible changes. Bumped last in every transaction that
+    bumps a host's generation: its row lock makes revisions commit in order."""
+
+    __tablename__ = "scheduler_revision"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    value: Mapped[int] = mapped_column(Integer, default=0)

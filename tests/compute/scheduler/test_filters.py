@@ -16,7 +16,7 @@ from sriovstack.compute.scheduler.filters import (AvailabilityZoneFilter, Comput
                                                   PciPassthroughFilter, RamFilter, RetryFilter,
                                                   build_filters, match_extra_spec)
 from sriovstack.compute.scheduler.scheduler import filter_hosts
-from sriovstack.compute.scheduler.weighers import build_weighers, order_hosts
+from sriovstack.compute.scheduler.weighers import best_host, build_weighers, order_hosts
 from sriovstack.errors import ConfigError
 from sriovstack.pci.address import PciAddress
 from sriovstack.pci.device import DevType, PciDevice
@@ -114,6 +114,26 @@ def make_request(**changes) -> BuildRequest:
 ], ids=lambda v: "" if not isinstance(v, str) else v[:30])
 def test_each_filter_passes_or_says_why(flt, host, request_, reason):
     assert flt.check(host, request_) == reason
+
+
+@pytest.mark.parametrize(*test_each_filter_passes_or_says_why.pytestmark[0].args,
+                         **test_each_filter_passes_or_says_why.pytestmark[0].kwargs)
+def test_prepared_filters_agree_with_check(flt, host, request_, reason):
+    check = flt.prepare(request_)
+    assert (None if check is None else check(host)) == reason
+
+
+@pytest.mark.parametrize("skip", [frozenset(), frozenset({"big"}), frozenset({"big", "small"}),
+                                  frozenset({"big", "small", "plain", "idle"})])
+def test_best_host_is_the_first_of_the_order(skip):
+    hosts = [make_host("plain", pools=()), make_host("small", pools=pools_on("physnet1", 2)),
+             make_host("big", pools=pools_on("physnet1", 8)),
+             make_host("idle", memory_mb=65536, pools=pools_on("physnet1", 2))]
+    weighers = build_weighers(SchedulerConfig())
+    for request_ in (make_request(), make_request(pci_requests=())):
+        ordered = [h for h in order_hosts(hosts, request_, weighers) if h.name not in skip]
+        best = best_host(hosts, request_, weighers, skip)
+        assert best == (ordered[0] if ordered else None)
 
 
 @pytest.mark.parametrize("value, wanted, ok", [
