@@ -1,0 +1,43 @@
+"""`sriovstack db upgrade` and `sriovstack api bootstrap` from the command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sriovstack.cli.main import main
+from sriovstack.db import Database, migrations
+
+
+def test_db_upgrade_brings_a_new_database_to_head_and_says_so(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    url = f"sqlite:///{tmp_path / 'cloud.db'}"
+    assert main(["db", "upgrade", "--database", url]) == 0
+    assert main(["db", "upgrade", "--database", url]) == 0  # again: nothing to do, no error
+    head = migrations.head_revision()
+    assert f"database at revision {head}" in capsys.readouterr().out
+    db = Database(url)
+    assert migrations.current_revision(db.engine) == head
+    db.dispose()
+
+
+def test_api_bootstrap_without_a_password_names_the_option(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SRIOVSTACK_ADMIN_PASSWORD", raising=False)
+    url = f"sqlite:///{tmp_path / 'cloud.db'}"
+    assert main(["api", "bootstrap", "--database", url]) == 1
+    assert "--admin-password" in capsys.readouterr().err
+
+
+def test_api_bootstrap_creates_the_projects_and_service_users(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    url = f"sqlite:///{tmp_path / 'cloud.db'}"
+    assert main(["api", "bootstrap", "--database", url, "--admin-password", "secret",
+                 "--service-user", "sriovstack-agent:pw"]) == 0
+    out = capsys.readouterr().out
+    assert "admin" in out and "demo" in out and "sriovstack-agent" in out
+    assert main(["api", "bootstrap", "--database", url, "--admin-password", "x",
+                 "--service-user", "no-colon"]) == 1
+    assert "--service-user" in capsys.readouterr().err
