@@ -194,12 +194,6 @@ class NsLinks:
         self._run(f"put {ifname} in bridge {bridge}", "set", index=self.index(ifname),
                   master=master)
 
-    def master_of(self, ifname: str) -> int:
-        """The ifindex of the bridge ``ifname`` sits in; 0 when none."""
-        with _translated(f"read {ifname}", self.ns):
-            msg = self._ipr.get_links(self.index(ifname))[0]
-        return int(msg.get_attr("IFLA_MASTER") or 0)
-
     def set_state(self, ifname: str, *, up: bool) -> None:
         self._run(f"set {ifname} {'up' if up else 'down'}", "set", index=self.index(ifname),
                   state="up" if up else "down")
