@@ -18,6 +18,7 @@ from typing import Protocol, runtime_checkable
 
 from sriovstack.errors import Invalid, NotFound, NotSupported
 from sriovstack.host import Host
+from sriovstack.host.discovery import discover
 from sriovstack.host.netlink import VfMac, VfVlan
 from sriovstack.host.simulated.dataplane import HostDataplane
 from sriovstack.host.simulated.echo import EchoResult, echo_probe, start_echo
@@ -185,19 +186,13 @@ class NetnsVirtDriver:
         self._plane.attach_vf(vf.pci_address, ns, self._free_ifname(ns), vf.mac, vf.fixed_ip)
 
     def _pf_of(self, address: PciAddress) -> tuple[str, int]:
-        """(PF netdev, VF index) of VF ``address``, read through the sysfs seam."""
-        base = f"/sys/bus/pci/devices/{address}"
-        pf = Path(self._host.sysfs.readlink(f"{base}/physfn")).name
-        pf_dir = f"/sys/bus/pci/devices/{pf}"
-        netdevs = self._host.sysfs.listdir(f"{pf_dir}/net")
-        if not netdevs:
-            raise NotSupported(f"PF {pf} of VF {address} has no netdev (driver unbound?): its "
-                               "VFs cannot be configured", path=f"{pf_dir}/net")
-        for name in self._host.sysfs.listdir(pf_dir):
-            if name.startswith("virtfn") and \
-                    Path(self._host.sysfs.readlink(f"{pf_dir}/{name}")).name == str(address):
-                return netdevs[0], int(name[len("virtfn"):])
-        raise NotFound(f"VF {address} is not listed by its PF {pf}", path=pf_dir)
+        """(PF netdev, VF index) of VF ``address``, as host discovery reads them."""
+        pf, vf = discover(self._host.sysfs).find_vf(address)
+        if pf.netdev is None:
+            raise NotSupported(f"PF {pf.address} of VF {address} has no netdev (driver unbound?): "
+                               "its VFs cannot be configured",
+                               path=f"/sys/bus/pci/devices/{pf.address}/net")
+        return pf.netdev, vf.index
 
     @staticmethod
     def _free_ifname(ns: str) -> str:
