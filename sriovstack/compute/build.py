@@ -21,7 +21,6 @@ import logging
 import os
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
@@ -68,10 +67,6 @@ class _Plan:
     ports: tuple[tuple[str, str, str | None], ...]  # (port_id, vnic_type, physnet)
 
 
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
 def _test_build_delay() -> float:
     text = os.environ.get(TEST_BUILD_DELAY_ENV, "")
     if not text:
@@ -99,7 +94,8 @@ class ServerBuilder:
         self._scheduler = scheduler
         self.revisions = revisions
         self._max_attempts = max_attempts
-        self.leases = BuildLeases(db, clock or SystemClock(), lease_seconds)
+        self.clock: Clock = clock or SystemClock()
+        self.leases = BuildLeases(db, self.clock, lease_seconds)
         self._start_delay = _test_build_delay()
 
     def build(self, server_id: str) -> None:
@@ -266,7 +262,7 @@ class ServerBuilder:
         """Place the server (the agent takes it from here), only if the lease is still ours."""
         with self._db.transaction() as session:
             state = self.leases.settle(session, lease, host=claim.host,
-                                       task_state="spawning", updated_at=_now())
+                                       task_state="spawning", updated_at=self.clock.now())
             if state is LeaseState.HELD:
                 self._record_devices(session, plan.server_id, claim)
         if state is LeaseState.GONE:  # deleted while we were binding: undo what we did
@@ -295,12 +291,12 @@ class ServerBuilder:
         server_id = lease.server_id
         with self._db.transaction() as session:
             state = self.leases.settle(session, lease, status="ERROR", task_state=None,
-                                       host=None, updated_at=_now())
+                                       host=None, updated_at=self.clock.now())
             if state is not LeaseState.HELD:
                 return
             fault = session.get(FaultRow, server_id)
             if fault is None:
                 session.add(FaultRow(server_id=server_id, code=code, message=message,
-                                     created=_now()))
+                                     created=self.clock.now()))
             else:
-                fault.code, fault.message, fault.created = code, message, _now()
+                fault.code, fault.message, fault.created = code, message, self.clock.now()

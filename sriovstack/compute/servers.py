@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
@@ -29,10 +29,6 @@ if TYPE_CHECKING:
 __all__ = ["ServerService", "MIGRATION_ACTIONS"]
 
 MIGRATION_ACTIONS = frozenset({"migrate", "os-migrateLive"})
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 class ServerService:
@@ -147,7 +143,7 @@ class ServerService:
 
     def _insert(self, caller: Caller, server_id: str, spec: ServerCreate,
                 ports: list[ServerPortRow]) -> None:
-        now = _now()
+        now = self.builder.clock.now()
         with self._db.transaction() as session:
             server = ServerRow(
                 id=server_id, name=spec.name, project_id=caller.project_id,
@@ -264,7 +260,7 @@ class ServerService:
             if row.host != host:
                 raise Conflict(f"Instance {server_id} is not placed on host {host} "
                                f"(it is on {row.host or 'no host'}).", field="host", value=host)
-            _apply_status(session, row, status, message)
+            _apply_status(session, row, status, message, self.builder.clock.now())
         if status is AgentServerStatus.RUNNING:
             self.builder.allocate(server_id)
         self.builder.revisions.bump(host)
@@ -272,8 +268,7 @@ class ServerService:
 
 
 def _apply_status(session: Session, row: ServerRow, status: AgentServerStatus,
-                  message: str) -> None:
-    now = _now()
+                  message: str, now: datetime) -> None:
     row.task_state, row.updated_at = None, now
     if status is AgentServerStatus.RUNNING:
         row.status = ServerStatus.ACTIVE.value
