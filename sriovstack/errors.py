@@ -46,6 +46,8 @@ __all__ = [
     "DriverNotSupported",
     "VirtError",
     "host_error_from_errno",
+    "error_for_status",
+    "envelope_message",
 ]
 
 
@@ -186,3 +188,31 @@ def host_error_from_errno(err: OSError, path: str, what: str) -> HostError:
     cls = _BY_ERRNO.get(err.errno or 0, HostError)
     reason = _errno.errorcode.get(err.errno or 0, "error")
     return cls(f"{what}: {reason} ({err.strerror or err})", path=path, errno=err.errno)
+
+
+_BY_STATUS: dict[int, type[SriovstackError]] = {
+    400: Invalid, 401: Unauthorized, 403: Forbidden, 404: NotFound, 409: Conflict,
+}
+
+
+def error_for_status(status: int, default: type[SriovstackError]) -> type[SriovstackError]:
+    """The error family an HTTP status of our API stands for (clients map responses back)."""
+    return _BY_STATUS.get(status, default)
+
+
+def envelope_message(body: object) -> str | None:
+    """The message inside any OpenStack error envelope this project writes (Keystone
+    ``error``, ``NeutronError``, Nova ``itemNotFound``..., Glance's flat one, Placement
+    ``errors[]``), or None."""
+    if not isinstance(body, dict):
+        return None
+    for inner in body.values():
+        if isinstance(inner, dict) and isinstance(inner.get("message"), str) and inner["message"]:
+            return str(inner["message"])
+    if isinstance(body.get("message"), str) and body["message"]:  # Glance's flat envelope
+        return str(body["message"])
+    errors = body.get("errors")
+    if isinstance(errors, list) and errors and isinstance(errors[0], dict) \
+            and errors[0].get("detail"):
+        return str(errors[0]["detail"])
+    return None

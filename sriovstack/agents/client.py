@@ -20,15 +20,12 @@ import httpx
 
 from sriovstack.agents.wire import (DesiredState, Heartbeat, InventoryCounts, InventoryReport,
                                     PortState, ServerReport, parse_desired_state)
-from sriovstack.errors import (ConfigError, Conflict, Forbidden, Invalid, NotFound,
-                               SriovstackError, Unauthorized, Unavailable)
+from sriovstack.errors import (ConfigError, SriovstackError, Unauthorized, Unavailable,
+                               envelope_message, error_for_status)
 from sriovstack.pci.address import PciAddress
 
 __all__ = ["ServiceCredentials", "ControlPlaneClient", "load_credentials"]
 
-_BY_STATUS: dict[int, type[SriovstackError]] = {
-    400: Invalid, 401: Unauthorized, 403: Forbidden, 404: NotFound, 409: Conflict,
-}
 _CREDENTIALS_SECTION = "service_user"  # nova.conf's section for its own service user
 
 
@@ -81,16 +78,12 @@ def load_credentials(path: str | Path) -> ServiceCredentials:
 
 
 def _message(response: httpx.Response) -> str:
-    """The message of an OpenStack error envelope ({"error": {...}}, {"NeutronError": ...})."""
+    """The message of an OpenStack error envelope, else the start of the body."""
     try:
         body = response.json()
     except ValueError:
         return response.text[:200] or response.reason_phrase
-    if isinstance(body, dict):
-        for inner in body.values():
-            if isinstance(inner, dict) and isinstance(inner.get("message"), str):
-                return str(inner["message"])
-    return str(body)[:200]
+    return envelope_message(body) or str(body)[:200]
 
 
 class ControlPlaneClient:
@@ -201,6 +194,6 @@ class ControlPlaneClient:
                               ) from exc
 
     def _error(self, response: httpx.Response, what: str) -> SriovstackError:
-        cls = _BY_STATUS.get(response.status_code, Unavailable)
+        cls = error_for_status(response.status_code, Unavailable)
         return cls(f"{what}: HTTP {response.status_code}: {_message(response)}",
                    status=response.status_code)

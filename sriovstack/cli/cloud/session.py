@@ -8,13 +8,11 @@ from typing import Any
 import httpx
 
 from sriovstack.cli.clouds import Cloud
-from sriovstack.errors import (Conflict, Forbidden, Invalid, NotFound, SriovstackError,
-                               Unauthorized, Unavailable)
+from sriovstack.errors import (NotFound, SriovstackError, Unavailable, envelope_message,
+                               error_for_status)
 
 __all__ = ["CloudSession"]
 
-_BY_STATUS: dict[int, type[SriovstackError]] = {
-    400: Invalid, 401: Unauthorized, 403: Forbidden, 404: NotFound, 409: Conflict}
 
 
 class CloudSession:
@@ -87,12 +85,7 @@ def _error(method: str, url: str, response: httpx.Response) -> SriovstackError:
         body = response.json()
     except ValueError:
         body = None
-    if isinstance(body, dict):
-        inner = next(iter(body.values()), None) if len(body) == 1 else body
-        if isinstance(inner, dict) and inner.get("message"):
-            message = str(inner["message"])
-        elif isinstance(body.get("errors"), list) and body["errors"]:
-            message = str(body["errors"][0].get("detail", message))
-    cls = _BY_STATUS.get(response.status_code, SriovstackError)
+    message = envelope_message(body) or message
+    cls = error_for_status(response.status_code, SriovstackError)
     return cls(f"{method} {url}: {response.status_code} {message}",
                status=response.status_code)
