@@ -17,8 +17,7 @@ from sriovstack.network.types import Caller
 
 T = TypeVar("T")
 
-__all__ = ["Env", "new_id", "sees_all", "owner_of", "storable", "retry_races", "Clock",
-           "SystemClock"]
+__all__ = ["Env", "new_id", "sees_all", "owner_of", "storable", "retry_races"]
 
 
 def new_id() -> str:

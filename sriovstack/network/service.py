@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from sriovstack.clock import Clock, SystemClock
 from sriovstack.db import Database
 from sriovstack.errors import Conflict
 from sriovstack.network import segments
@@ -14,7 +15,7 @@ from sriovstack.network.mechanisms import drivers_for
 from sriovstack.network.networks import Networks
 from sriovstack.network.port_bindings import PortBindings
 from sriovstack.network.ports import Ports
-from sriovstack.network.scope import Clock, Env, SystemClock
+from sriovstack.network.scope import Env
 from sriovstack.network.security_groups import SecurityGroups
 from sriovstack.network.subnets import Subnets
 from sriovstack.network.types import BindingProfile, Caller, Port, PortRequest, PortSpec
