@@ -126,7 +126,3 @@ class Caller:
     def is_privileged(self) -> bool:
         """Admin or service: sees every project's resources and the admin-only fields."""
         return self.is_admin or self.is_service
-
-    def can_see(self, project_id: str | None) -> bool:
-        """Whether a resource owned by ``project_id`` is visible to this caller."""
-        return self.is_privileged or (project_id is not None and project_id == self.project_id)
