@@ -34,7 +34,7 @@ from sriovstack.host import Host
 from sriovstack.host.discovery import discover
 from sriovstack.host.netlink import VfMac, VfSpoofCheck, VfVlan
 from sriovstack.host.records import Inventory
-from sriovstack.host.simulated.names import DEFAULT_PREFIX
+from sriovstack.dataplane.names import DEFAULT_PREFIX
 from sriovstack.pci.address import PciAddress
 from sriovstack.pci.devspec import DeviceSpecs
 from sriovstack.virt import (FakeVirtDriver, GuestSpec, LibvirtDriver, NetnsVirtDriver,

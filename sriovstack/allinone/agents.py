@@ -16,7 +16,7 @@ from sriovstack.allinone.dataplane import compute_state_dir
 from sriovstack.allinone.hosts import SimulatedHost
 from sriovstack.host import open_host
 from sriovstack.host.discovery import discover
-from sriovstack.host.simulated.names import DEFAULT_PREFIX
+from sriovstack.dataplane.names import DEFAULT_PREFIX
 
 __all__ = ["AgentSet", "start_agents"]
 

@@ -18,7 +18,7 @@ from sriovstack.agents import load_nic_mappings
 from sriovstack.errors import ConfigError, SriovstackError
 from sriovstack.host import open_host
 from sriovstack.host.discovery import discover
-from sriovstack.host.simulated.dataplane import (CleanupReport, cleanup_dataplane,
+from sriovstack.dataplane.plane import (CleanupReport, cleanup_dataplane,
                                                  disable_dataplane, enable_dataplane)
 from sriovstack.allinone.hosts import SimulatedHost
 from sriovstack.virt import NetnsVirtDriver

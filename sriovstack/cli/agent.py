@@ -22,7 +22,7 @@ from sriovstack.agents import (ComputeAgent, ComputeAgentSettings, ControlPlaneC
 from sriovstack.agents.config import host_name, host_resources_from
 from sriovstack.host import open_host
 from sriovstack.host.discovery import discover
-from sriovstack.host.simulated.names import DEFAULT_PREFIX
+from sriovstack.dataplane.names import DEFAULT_PREFIX
 
 __all__ = ["register"]
 

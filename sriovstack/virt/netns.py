@@ -20,10 +20,10 @@ from sriovstack.errors import Invalid, NotFound, NotSupported
 from sriovstack.host import Host
 from sriovstack.host.discovery import discover
 from sriovstack.host.netlink import VfMac, VfVlan
-from sriovstack.host.simulated.dataplane import HostDataplane
-from sriovstack.host.simulated.echo import EchoResult, echo_probe, start_echo
-from sriovstack.host.simulated.names import DEFAULT_PREFIX, Names
-from sriovstack.host.simulated.netns import (NsLinks, create_ns, ns_exists, remove_ns,
+from sriovstack.dataplane.plane import HostDataplane
+from sriovstack.dataplane.echo import EchoResult, echo_probe, start_echo
+from sriovstack.dataplane.names import DEFAULT_PREFIX, Names
+from sriovstack.dataplane.netns import (NsLinks, create_ns, ns_exists, remove_ns,
                                              stop_ns_processes)
 from sriovstack.pci.address import PciAddress
 from sriovstack.virt.fake import FakeVirtDriver

@@ -23,9 +23,9 @@ from sriovstack.agents.vfconfig import is_baseline
 from sriovstack.conf.parsers import DeviceMapping
 from sriovstack.errors import NotSupported, Unavailable
 from sriovstack.host import open_host
-from sriovstack.host.simulated.dataplane import (cleanup_dataplane, disable_dataplane,
+from sriovstack.dataplane.plane import (cleanup_dataplane, disable_dataplane,
                                                  enable_dataplane)
-from sriovstack.host.simulated.netns import list_ns, ns_exists
+from sriovstack.dataplane.netns import list_ns, ns_exists
 from sriovstack.virt import NetnsVirtDriver
 from sriovstack.virt.netns import ping_from_guest
 from tests.agents import cloud

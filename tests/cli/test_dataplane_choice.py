@@ -12,7 +12,7 @@ from sriovstack.allinone.dataplane import DataplaneMode, choose_dataplane, datap
 from sriovstack.allinone.hosts import prepare_hosts
 from sriovstack.cli.main import main
 from sriovstack.errors import ConfigError
-from sriovstack.host.simulated.names import Names
+from sriovstack.dataplane.names import Names
 from sriovstack.host.simulated.topology import bundled_topology, load_topology
 
 NETNS, NONE = DataplaneMode.NETNS, DataplaneMode.NONE

@@ -8,7 +8,7 @@ import pytest
 
 from sriovstack.allinone.dataplane import dataplane_prefix
 from sriovstack.cli.main import main
-from sriovstack.host.simulated.netns import list_ns
+from sriovstack.dataplane.netns import list_ns
 from tests.dataplane.dataplane_world import root_reason
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from sriovstack.conf.parsers import DeviceMapping
 from sriovstack.host import Host, open_host
-from sriovstack.host.simulated.dataplane import disable_dataplane, enable_dataplane
+from sriovstack.dataplane.plane import disable_dataplane, enable_dataplane
 from sriovstack.host.simulated.fixture import build_host
 from sriovstack.host.simulated.topology import parse_topology
 from sriovstack.pci.address import PciAddress

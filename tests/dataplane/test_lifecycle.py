@@ -12,13 +12,13 @@ from tests.dataplane.dataplane_world import MAPPINGS, World, build_world, tear_d
 from sriovstack.cli.main import main
 from sriovstack.conf.parsers import DeviceMapping
 from sriovstack.errors import Conflict, Invalid, NotFound, NotSupported
-from sriovstack.host.simulated.dataplane import (HostDataplane, cleanup_dataplane,
+from sriovstack.dataplane.plane import (HostDataplane, cleanup_dataplane,
                                                  dataplane_info, disable_dataplane,
                                                  enable_dataplane)
 from sriovstack.host.netlink import VfMac
 from sriovstack.host.simulated.fixture import build_host
-from sriovstack.host.simulated.netns import list_ns, ns_exists, ns_pids
-from sriovstack.host.simulated.spoof import TABLE, list_ruleset
+from sriovstack.dataplane.netns import list_ns, ns_exists, ns_pids
+from sriovstack.dataplane.spoof import TABLE, list_ruleset
 from sriovstack.host.simulated.topology import parse_topology
 
 

@@ -8,8 +8,8 @@ from hypothesis import strategies as st
 
 from sriovstack.errors import Invalid
 from sriovstack.host.netlink import ETH_P_8021Q, LinkState, VfState
-from sriovstack.host.simulated.eswitch import PlaneDoc, PortWire, VfTraffic, VfWire
-from sriovstack.host.simulated.names import IFNAMSIZ, Names
+from sriovstack.dataplane.eswitch import PlaneDoc, PortWire, VfTraffic, VfWire
+from sriovstack.dataplane.names import IFNAMSIZ, Names
 
 
 @pytest.mark.parametrize("prefix", ["", "-ss", "SS-", "ss_", "toolong", "s s", 3])

@@ -13,8 +13,8 @@ from tests.dataplane.dataplane_world import PF0_VFS, World
 
 from sriovstack.host.netlink import (LinkState, VfLinkState, VfMac, VfRate, VfSpoofCheck,
                                      VfVlan)
-from sriovstack.host.simulated.dataplane import HostDataplane
-from sriovstack.host.simulated.netns import NsLinks, ns_exists
+from sriovstack.dataplane.plane import HostDataplane
+from sriovstack.dataplane.netns import NsLinks, ns_exists
 
 
 def test_two_guests_on_one_vlan_on_different_hosts_exchange_udp(world: World) -> None:

@@ -27,7 +27,7 @@ from sriovstack.allinone.dataplane import DataplaneMode
 from sriovstack.cli.allinone import clouds_of
 from sriovstack.cli.cloud.servers import wait_for_gone, wait_for_status
 from sriovstack.cli.cloud.session import CloudSession
-from sriovstack.host.simulated.netns import list_ns
+from sriovstack.dataplane.netns import list_ns
 from tests.dataplane.dataplane_world import root_reason
 
 pytestmark = pytest.mark.e2e

@@ -22,10 +22,10 @@ from sriovstack.conf.parsers import DeviceMapping
 from sriovstack.errors import Conflict, HostError, NotFound, NotSupported
 from sriovstack.host import open_host
 from sriovstack.host.netlink import VfState
-from sriovstack.host.simulated.dataplane import (HostDataplane, cleanup_dataplane,
+from sriovstack.dataplane.plane import (HostDataplane, cleanup_dataplane,
                                                  disable_dataplane, enable_dataplane)
 from sriovstack.host.simulated.fixture import build_host
-from sriovstack.host.simulated.netns import NsLinks, list_ns, ns_exists, ns_pids
+from sriovstack.dataplane.netns import NsLinks, list_ns, ns_exists, ns_pids
 from sriovstack.host.simulated.topology import parse_topology
 from sriovstack.pci.address import PciAddress
 from sriovstack.virt import GuestSpec, VfInterface, VirtDriver
@@ -200,6 +200,6 @@ def test_a_real_host_is_refused(tmp_path: Path) -> None:
 
 
 def test_the_echo_service_module_runs_as_a_script() -> None:
-    done = subprocess.run([sys.executable, "-m", "sriovstack.host.simulated.echo", "--help"],
+    done = subprocess.run([sys.executable, "-m", "sriovstack.dataplane.echo", "--help"],
                           capture_output=True, text=True, check=False)
     assert done.returncode == 0 and "--port" in done.stdout

@@ -19,7 +19,7 @@ import re
 from pathlib import Path
 
 from sriovstack.host.simulated.catalogue import DisableInUse, driver_caps
-from sriovstack.host.simulated.dataplane import sync_vfs
+from sriovstack.dataplane.plane import sync_vfs
 from sriovstack.host.simulated.drivers import VFIO_PCI, Drivers
 from sriovstack.host.simulated.state import SimState
 from sriovstack.host.simulated.tree import PCI_DEVICES, PCI_DRIVERS, Tree

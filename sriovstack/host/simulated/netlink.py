@@ -19,7 +19,7 @@ from sriovstack.host.netlink import (ETH_P_8021AD, ETH_P_8021Q, LinkState, VfLin
                                      VfRate, VfSetting, VfSpoofCheck, VfState, VfTrust, VfVlan,
                                      setting_name, vf_error)
 from sriovstack.host.simulated.catalogue import DriverCaps, driver_caps
-from sriovstack.host.simulated.dataplane import apply_vf_state
+from sriovstack.dataplane.plane import apply_vf_state
 from sriovstack.host.simulated.state import SimState
 from sriovstack.host.simulated.tree import CLASS_NET, Tree
 

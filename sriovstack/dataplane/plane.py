@@ -21,9 +21,9 @@ from sriovstack.conf.parsers import DeviceMapping
 from sriovstack.errors import Conflict, Invalid, NotFound, NotSupported
 from sriovstack.host.netlink import LinkState, VfState
 from sriovstack.host.simulated.drivers import vf_mac
-from sriovstack.host.simulated.eswitch import Eswitch, PlaneDoc, PortWire, VfTraffic, VfWire
-from sriovstack.host.simulated.names import DEFAULT_PREFIX, Names
-from sriovstack.host.simulated.netns import (NsLinks, create_ns, list_ns, ns_exists, remove_ns,
+from sriovstack.dataplane.eswitch import Eswitch, PlaneDoc, PortWire, VfTraffic, VfWire
+from sriovstack.dataplane.names import DEFAULT_PREFIX, Names
+from sriovstack.dataplane.netns import (NsLinks, create_ns, list_ns, ns_exists, remove_ns,
                                              stop_ns_processes)
 from sriovstack.host.simulated.state import SimState, is_simulated
 from sriovstack.host.simulated.tree import CLASS_NET, Tree

@@ -17,9 +17,9 @@ from typing import Any
 
 from sriovstack.errors import Conflict
 from sriovstack.host.netlink import LinkState, VfState
-from sriovstack.host.simulated.names import Names
-from sriovstack.host.simulated.netns import NsLinks, ns_exists
-from sriovstack.host.simulated.spoof import SpoofRule, apply_spoof_rules
+from sriovstack.dataplane.names import Names
+from sriovstack.dataplane.netns import NsLinks, ns_exists
+from sriovstack.dataplane.spoof import SpoofRule, apply_spoof_rules
 
 __all__ = ["VfTraffic", "VfWire", "PortWire", "PlaneDoc", "Eswitch", "ZERO_MAC"]
 

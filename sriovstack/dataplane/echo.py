@@ -1,7 +1,7 @@
 """The UDP echo service every emulated guest runs, and the probe that checks a path with it.
 
 ``ping`` may be missing (it is on the reference VM), so reachability is a UDP round trip:
-the guest's echo daemon (``python -m sriovstack.host.simulated.echo --daemon``, started inside
+the guest's echo daemon (``python -m sriovstack.dataplane.echo --daemon``, started inside
 its namespace) sends every datagram back; the probe sends numbered datagrams from a socket
 opened in another namespace and counts the matching replies.
 """
@@ -45,7 +45,7 @@ class EchoResult:
 
 def start_echo(ns: str, port: int = ECHO_PORT) -> int:
     """Start the echo daemon inside namespace ``ns``; returns its pid once it listens."""
-    cmd = ["ip", "netns", "exec", ns, sys.executable, "-m", "sriovstack.host.simulated.echo",
+    cmd = ["ip", "netns", "exec", ns, sys.executable, "-m", "sriovstack.dataplane.echo",
            "--daemon", "--port", str(port)]
     with subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, text=True) as proc:
@@ -113,7 +113,7 @@ def _serve(port: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m sriovstack.host.simulated.echo [--daemon] [--port N]``."""
+    """``python -m sriovstack.dataplane.echo [--daemon] [--port N]``."""
     parser = argparse.ArgumentParser(description="UDP echo service of an emulated guest")
     parser.add_argument("--port", type=int, default=ECHO_PORT)
     parser.add_argument("--daemon", action="store_true", help="detach and run in background")
