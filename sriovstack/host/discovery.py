@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 from sriovstack.errors import HostError
 from sriovstack.host.records import Inventory, PhysicalFunction, VirtualFunction
-from sriovstack.host.simulated.catalogue import pci_names
 from sriovstack.host.sysfs import SysfsIO
 from sriovstack.pci.address import PciAddress
 from sriovstack.pci.device import DevType, PciDevice
+from sriovstack.pci.names import pci_names
 
 __all__ = ["discover"]
 

@@ -1,7 +1,7 @@
 """The catalogue of real SR-IOV NIC models and their drivers that the simulated host can build.
 
-Figures are the real ones: PCI ids and names as pci.ids has them, the PF driver and the host VF
-driver, the VF limit the driver exposes in ``sriov_totalvfs``, the VF routing-id offset/stride
+Figures are the real ones: PCI ids as pci.ids has them (their names, which real discovery
+needs too, are in ``sriovstack/pci/names.py``), the PF driver and the host VF driver, the VF limit the driver exposes in ``sriov_totalvfs``, the VF routing-id offset/stride
 per port (so VF addresses land where the real card puts them), and what each driver's netlink
 VF callbacks accept.  Firmware-configured limits (Mellanox ``NUM_OF_VFS``) use a common value
 and say so.
@@ -23,8 +23,6 @@ __all__ = [
     "DRIVERS",
     "model",
     "driver_caps",
-    "pci_names",
-    "VENDOR_NAMES",
 ]
 
 
@@ -58,14 +56,12 @@ class DriverCaps:
 
 @dataclass(frozen=True, slots=True)
 class NicModel:
-    """One NIC model: ids, names, ports (PCI functions) and the SR-IOV capability figures."""
+    """One NIC model: ids, ports (PCI functions) and the SR-IOV capability figures."""
 
     key: str
     vendor_id: str
     device_id: str
     vf_device_id: str
-    device_name: str
-    vf_device_name: str
     driver: str
     ports: int
     totalvfs: int                  # per port, as sriov_totalvfs reads with the driver bound
@@ -101,31 +97,21 @@ DRIVERS: dict[str, DriverCaps] = {
     )
 }
 
-VENDOR_NAMES: dict[str, str] = {"8086": "Intel Corporation", "15b3": "Mellanox Technologies"}
-
 MODELS: dict[str, NicModel] = {
     m.key: m
     for m in (
         # The chapter's NIC. Hardware TotalVFs is 8 but igb allows at most 7 per port.
         # Offset 0x80, stride 2: PF 0b:00.0 -> 0b:10.0, 10.2 ...; PF 0b:00.1 -> 0b:10.1 ...
-        NicModel("intel-82576", "8086", "10c9", "10ca", "82576 Gigabit Network Connection",
-                 "82576 Virtual Function", "igb", 2, 7, (0x80, 0x80), 2, 0x01),
+        NicModel("intel-82576", "8086", "10c9", "10ca", "igb", 2, 7, (0x80, 0x80), 2, 0x01),
         # ixgbe limits VFs to 63 (IXGBE_MAX_VF_FUNCTIONS - 1).
-        NicModel("intel-x540", "8086", "1528", "1515",
-                 "Ethernet Controller 10-Gigabit X540-AT2",
-                 "X540 Ethernet Controller Virtual Function", "ixgbe", 2, 63, (0x80, 0x80),
-                 2, 0x01),
+        NicModel("intel-x540", "8086", "1528", "1515", "ixgbe", 2, 63, (0x80, 0x80), 2, 0x01),
         # X710-DA2: 128 VFs per device, 64 per PF; VFs follow the PFs in one block per port.
-        NicModel("intel-x710", "8086", "1572", "154c",
-                 "Ethernet Controller X710 for 10GbE SFP+", "Ethernet Virtual Function 700 Series",
-                 "i40e", 2, 64, (16, 16 + 64 - 1), 1, 0x01),
+        NicModel("intel-x710", "8086", "1572", "154c", "i40e", 2, 64, (16, 16 + 64 - 1), 1,
+                 0x01),
         # ConnectX-3: one PCI function for both ports; VFs from function 1.
-        NicModel("mellanox-connectx3", "15b3", "1003", "1004", "MT27500 Family [ConnectX-3]",
-                 "MT27500/MT27520 Family [ConnectX-3/ConnectX-3 Pro Virtual Function]",
-                 "mlx4_core", 1, 16, (1,), 1, 0x00,
+        NicModel("mellanox-connectx3", "15b3", "1003", "1004", "mlx4_core", 1, 16, (1,), 1, 0x00,
                  note="totalvfs is the firmware NUM_OF_VFS; 16 used here"),
-        NicModel("mellanox-connectx4lx", "15b3", "1015", "1016", "MT27710 Family [ConnectX-4 Lx]",
-                 "MT27710 Family [ConnectX-4 Lx Virtual Function]", "mlx5_core", 2, 64,
+        NicModel("mellanox-connectx4lx", "15b3", "1015", "1016", "mlx5_core", 2, 64,
                  (2, 2 + 64 - 1), 1, 0x00,
                  note="totalvfs is the firmware NUM_OF_VFS; 64 used here"),
     )
@@ -144,14 +130,3 @@ def model(key: str) -> NicModel:
 def driver_caps(name: str) -> DriverCaps | None:
     """The SR-IOV behaviour of PF driver ``name``, or None when the catalogue does not know it."""
     return DRIVERS.get(name)
-
-
-def pci_names(vendor_id: str, device_id: str) -> tuple[str | None, str | None]:
-    """(vendor name, device name) for the ids, from the catalogue; None where unknown."""
-    vendor = VENDOR_NAMES.get(vendor_id)
-    for m in MODELS.values():
-        if m.vendor_id == vendor_id and device_id == m.device_id:
-            return vendor, m.device_name
-        if m.vendor_id == vendor_id and device_id == m.vf_device_id:
-            return vendor, m.vf_device_name
-    return vendor, None

@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 
 from sriovstack.errors import ConfigError, NotFound
-from sriovstack.host.simulated.catalogue import MODELS, model, pci_names
+from sriovstack.host.simulated.catalogue import MODELS, model
 from sriovstack.host.simulated.fixture import build_host
 from sriovstack.host.simulated.topology import (IommuKind, Role, bundled_topology,
                                                 load_topology)
+from sriovstack.pci.names import pci_names
 
 
 def test_chapter_topology_has_the_chapters_hosts() -> None:
@@ -139,9 +140,14 @@ def test_catalogue_figures(key: str, ids: tuple[str, str, str], driver: str, vf_
     assert len(m.vf_offsets) == m.ports
 
 
-def test_catalogue_names_and_unknown_model() -> None:
-    assert pci_names("8086", "10ca") == ("Intel Corporation", "82576 Virtual Function")
-    assert pci_names("1af4", "1000") == (None, None)
+@pytest.mark.parametrize("key", sorted(MODELS))
+def test_every_model_the_simulator_builds_has_lspci_names(key: str) -> None:
+    m = model(key)
+    for device in (m.device_id, m.vf_device_id):
+        assert None not in pci_names(m.vendor_id, device), (key, device)
+
+
+def test_unknown_model() -> None:
     with pytest.raises(NotFound, match="intel-82576"):
         model("nope")
     assert len(MODELS) == 5
