@@ -13,8 +13,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from sriovstack.host import open_host
 from sriovstack.host.discovery import discover
+from sriovstack.host.simulated import open_simulated_host
 from sriovstack.host.simulated.fixture import build_host
 from sriovstack.host.simulated.topology import parse_topology
 from sriovstack.host.sysfs import RealSysfs, SysfsIO
@@ -45,7 +45,7 @@ def main() -> None:
         start = time.perf_counter()
         _topology(Path(tmp))
         print(f"build 4 PFs x 64 VFs: {time.perf_counter() - start:.2f} s")
-        for label, sysfs in (("simulated kernel", open_host(Path(tmp) / "host").sysfs),
+        for label, sysfs in (("simulated kernel", open_simulated_host(Path(tmp) / "host").sysfs),
                              ("RealSysfs", RealSysfs(Path(tmp) / "host"))):
             t = _time(sysfs, args.runs)
             print(f"discover via {label}: median {statistics.median(t) * 1000:.1f} ms, "

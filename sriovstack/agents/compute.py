@@ -28,13 +28,13 @@ from sriovstack.agents.vfconfig import ZERO_MAC, VfConfigurator
 from sriovstack.agents.wire import (COMPUTE_AGENT_TYPE, COMPUTE_BINARY, DesiredPort,
                                     DesiredServer, DesiredState, Heartbeat, InventoryReport,
                                     ServerReport)
+from sriovstack.dataplane import DEFAULT_PREFIX, HostDataplane
 from sriovstack.errors import (Conflict, HostError, NotFound, NotSupported, SriovstackError,
                                Unavailable)
 from sriovstack.host import Host
 from sriovstack.host.discovery import discover
 from sriovstack.host.netlink import VfMac, VfSpoofCheck, VfVlan
 from sriovstack.host.records import Inventory
-from sriovstack.dataplane.names import DEFAULT_PREFIX
 from sriovstack.pci.address import PciAddress
 from sriovstack.pci.devspec import DeviceSpecs
 from sriovstack.virt import (FakeVirtDriver, GuestSpec, LibvirtDriver, NetnsVirtDriver,
@@ -46,17 +46,23 @@ _LOG = logging.getLogger(__name__)
 _RUNNABLE = ("BUILD", "ACTIVE")
 
 
-def open_virt(kind: VirtKind, host: Host, state_dir: Path, *,
-              prefix: str = DEFAULT_PREFIX) -> VirtDriver:
+def open_virt(kind: VirtKind, host: Host, state_dir: Path, *, prefix: str = DEFAULT_PREFIX,
+              plane: HostDataplane | None = None) -> VirtDriver:
     """The virt driver ``kind`` for ``host`` (fake and netns keep their guests under
-    ``state_dir``; netns names what it makes with the data plane's ``prefix``).
+    ``state_dir``; netns drives ``plane``, the simulated host's netns data plane, and names
+    what it makes with the plane's ``prefix``).
 
-    Raises NotSupported for netns on a real host.
+    Raises NotSupported for netns on a real host, or without a plane.
     """
     if kind is VirtKind.LIBVIRT:
         return LibvirtDriver(host.sysfs)
     if kind is VirtKind.NETNS:
-        return NetnsVirtDriver(host, state_dir, prefix=prefix)
+        if plane is None:
+            raise NotSupported(f"the netns virt driver emulates guests on a simulated host "
+                               f"with its netns data plane; {host.root} has none (a real host "
+                               "never has one)", fix="use the libvirt driver on a real host",
+                               path=str(host.root))
+        return NetnsVirtDriver(host, plane, state_dir, prefix=prefix)
     return FakeVirtDriver(state_dir, host.sysfs)
 
 

@@ -14,9 +14,9 @@ from sriovstack.agents import (ComputeAgent, ComputeAgentSettings, ControlPlaneC
 from sriovstack.allinone.credentials import Credentials
 from sriovstack.allinone.dataplane import compute_state_dir
 from sriovstack.allinone.hosts import SimulatedHost
-from sriovstack.host import open_host
+from sriovstack.allinone.machines import open_host, open_simulated
+from sriovstack.dataplane import DEFAULT_PREFIX
 from sriovstack.host.discovery import discover
-from sriovstack.dataplane.names import DEFAULT_PREFIX
 
 __all__ = ["AgentSet", "start_agents"]
 
@@ -77,9 +77,10 @@ def _host_loops(base_url: str, service: ServiceCredentials, sim: SimulatedHost,
     """The compute and SR-IOV NIC agent loops of one host, configured from its own files.
 
     Each agent gets its own Host: the simulated host's lock is re-entrant per Host object, so
-    one Host shared by two threads would let them race on it (and deadlock).
+    one Host shared by two threads would let them race on it (and deadlock).  Both are wired
+    to the host's netns data plane (it acts only while it is on).
     """
-    host, nic_host = open_host(sim.root), open_host(sim.root)
+    (host, plane), nic_host = open_simulated(sim.root), open_host(sim.root)
     files = tuple(str(f) for f in sim.config_files)
     whitelist = load_whitelist(files, sim.root)
     mappings = load_nic_mappings(files, discover(host.sysfs))
@@ -89,7 +90,7 @@ def _host_loops(base_url: str, service: ServiceCredentials, sim: SimulatedHost,
                              polling_interval=1.0)
     for settings in (compute, nic):
         settings.state_dir.mkdir(parents=True, exist_ok=True)
-    virt = open_virt(virt_kind, host, compute.state_dir, prefix=prefix)
+    virt = open_virt(virt_kind, host, compute.state_dir, prefix=prefix, plane=plane)
 
     def compute_loop(stop: threading.Event) -> None:
         with ControlPlaneClient(base_url, service) as client:

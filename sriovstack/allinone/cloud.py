@@ -20,7 +20,7 @@ from sriovstack.allinone.dataplane import CloudDataplane, DataplaneMode
 from sriovstack.allinone.hosts import SimulatedHost, prepare_hosts
 from sriovstack.api.services import Services
 from sriovstack.errors import ConfigError, Unavailable
-from sriovstack.dataplane.names import DEFAULT_PREFIX
+from sriovstack.dataplane import DEFAULT_PREFIX
 from sriovstack.host.simulated.topology import Role, bundled_topology, load_topology
 
 __all__ = ["AllInOneOptions", "AllInOne"]

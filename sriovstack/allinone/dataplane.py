@@ -2,7 +2,7 @@
 on the simulated compute hosts and down again without leaving anything behind.
 
 With ``netns`` each compute host's VFs are veth pairs on per-(physnet, VLAN) bridges joined by
-one fabric (host/simulated/dataplane.py) and guests are network namespaces (virt/netns.py);
+one fabric (dataplane/plane.py) and guests are network namespaces (virt/netns.py);
 with ``none`` the hosts keep the simulated-only data plane (netlink state, no packets).
 """
 
@@ -15,12 +15,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from sriovstack.agents import load_nic_mappings
-from sriovstack.errors import ConfigError, SriovstackError
-from sriovstack.host import open_host
-from sriovstack.host.discovery import discover
-from sriovstack.dataplane.plane import (CleanupReport, cleanup_dataplane,
-                                                 disable_dataplane, enable_dataplane)
 from sriovstack.allinone.hosts import SimulatedHost
+from sriovstack.allinone.machines import open_simulated
+from sriovstack.dataplane import (CleanupReport, cleanup_dataplane, disable_dataplane,
+                                  enable_dataplane)
+from sriovstack.errors import ConfigError, SriovstackError
+from sriovstack.host.discovery import discover
 from sriovstack.virt import NetnsVirtDriver
 
 __all__ = ["DataplaneMode", "CloudDataplane", "choose_dataplane", "dataplane_prefix",
@@ -87,8 +87,9 @@ class CloudDataplane:
         for a bad sriov_agent.ini; what was enabled stays for ``disable`` to remove."""
         for host in self._hosts:
             files = tuple(str(f) for f in host.config_files)
-            mappings = load_nic_mappings(files, discover(open_host(host.root).sysfs))
-            enable_dataplane(host.root, mappings.mappings, prefix=self.prefix)
+            seams, plane = open_simulated(host.root)
+            mappings = load_nic_mappings(files, discover(seams.sysfs))
+            enable_dataplane(plane, mappings.mappings, prefix=self.prefix)
             self._enabled.append(host)
 
     def disable(self) -> CleanupReport:
@@ -100,14 +101,15 @@ class CloudDataplane:
         """
         for host in self._enabled:
             self._destroy_guests(host)
-            disable_dataplane(host.root)
+            disable_dataplane(open_simulated(host.root)[1])
         self._enabled.clear()
         return cleanup_dataplane(self.prefix)
 
     def _destroy_guests(self, host: SimulatedHost) -> None:
         state = compute_state_dir(self.state_dir, host.name)
         try:
-            driver = NetnsVirtDriver(open_host(host.root), state, prefix=self.prefix)
+            seams, plane = open_simulated(host.root)
+            driver = NetnsVirtDriver(seams, plane, state, prefix=self.prefix)
             for guest in driver.list_guests():
                 driver.destroy(guest.server_id)
         except SriovstackError as exc:  # the sweep that follows removes what is left

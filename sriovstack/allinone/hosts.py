@@ -11,14 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from sriovstack.allinone.machines import open_host
 from sriovstack.errors import ConfigError, HostError
-from sriovstack.host import open_host
 from sriovstack.host.discovery import discover
 from sriovstack.host.netlink import VfState
 from sriovstack.host.persistence import (PersistMethod, PersistTarget, apply_persistence,
                                          pf_device_path, plan_persistence)
+from sriovstack.host.simulated import is_simulated
 from sriovstack.host.simulated.fixture import build_host
-from sriovstack.host.simulated.state import is_simulated
 from sriovstack.host.simulated.topology import Role, Topology, TopologyHost
 from sriovstack.host.vfs import apply, plan_vf_count
 

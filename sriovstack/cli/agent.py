@@ -20,9 +20,9 @@ from sriovstack.agents import (ComputeAgent, ComputeAgentSettings, ControlPlaneC
                                SriovAgentSettings, SriovNicAgent, VirtKind, load_credentials,
                                load_nic_mappings, load_whitelist, open_virt)
 from sriovstack.agents.config import host_name, host_resources_from
-from sriovstack.host import open_host
+from sriovstack.allinone.machines import open_host, open_with_plane
+from sriovstack.dataplane import DEFAULT_PREFIX
 from sriovstack.host.discovery import discover
-from sriovstack.dataplane.names import DEFAULT_PREFIX
 
 __all__ = ["register"]
 
@@ -75,7 +75,8 @@ def register(subparsers: Any) -> None:
 
 
 def _run_compute(args: argparse.Namespace) -> int:
-    host = open_host(args.root)
+    # A simulated root comes wired to its netns data plane; --virt netns drives that plane.
+    host, plane = open_with_plane(args.root)
     files = tuple(str(f) for f in args.config_file)
     whitelist = load_whitelist(files, args.root)
     settings = ComputeAgentSettings(host_name(host.sysfs, args.host), files, args.state_dir,
@@ -83,7 +84,8 @@ def _run_compute(args: argparse.Namespace) -> int:
                                     disk_gb=args.disk_gb)
     host_resources_from(host.sysfs, settings)
     credentials = load_credentials(args.credentials)
-    virt = open_virt(VirtKind(args.virt), host, args.state_dir, prefix=args.dataplane_prefix)
+    virt = open_virt(VirtKind(args.virt), host, args.state_dir, prefix=args.dataplane_prefix,
+                     plane=plane)
     with ControlPlaneClient(args.api, credentials) as client:
         agent = ComputeAgent(settings, client, host, virt, whitelist)
         if args.once:

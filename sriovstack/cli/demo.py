@@ -93,7 +93,7 @@ class Demo:
         return 1 if failed else 0
 
     def host_steps(self, host: SimulatedHost) -> None:
-        from sriovstack.host import open_host
+        from sriovstack.allinone.machines import open_host
         from sriovstack.host.discovery import discover
         from sriovstack.host.lspci import format_listing
         from sriovstack.host.readiness import Verdict, check_host

@@ -23,8 +23,7 @@ from sriovstack.cli.cloud.lookup import SERVER, find
 from sriovstack.cli.cloud.session import CloudSession
 from sriovstack.cli.clouds import find_cloud
 from sriovstack.errors import ConfigError, Invalid
-from sriovstack.dataplane.plane import cleanup_dataplane
-from sriovstack.dataplane.names import DEFAULT_PREFIX
+from sriovstack.dataplane import DEFAULT_PREFIX, cleanup_dataplane
 from sriovstack.virt.netns import ping_from_guest, run_in_guest
 
 __all__ = ["register"]

@@ -113,7 +113,7 @@ def _report_table(report: Report) -> Table:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from sriovstack.host import open_host
+    from sriovstack.allinone.machines import open_host
 
     report = check_host(open_host(root=args.root))
     out = _table_console()
@@ -138,7 +138,7 @@ def _print_plans(out: Console, plan: VfPlan, persist: PersistPlan | None) -> Non
 
 
 def _set_vfs(args: argparse.Namespace) -> int:
-    from sriovstack.host import open_host
+    from sriovstack.allinone.machines import open_host
     from sriovstack.host.discovery import discover
 
     host = open_host(root=args.root)
@@ -177,7 +177,7 @@ def _whitelist(root: Path, files: list[str]) -> Any:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from sriovstack.host import open_host
+    from sriovstack.allinone.machines import open_host
     from sriovstack.host.discovery import discover
     from sriovstack.host.lspci import format_listing
 

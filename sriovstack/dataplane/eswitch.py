@@ -45,7 +45,8 @@ class VfTraffic:
 
 @dataclass(frozen=True, slots=True)
 class VfWire:
-    """One VF's veth pair: ``end`` is its netdev, ``port`` its switch port."""
+    """One VF's veth pair: ``end`` is its netdev, ``port`` its switch port; ``hw_mac`` the
+    VF's own MAC ("" until ``Eswitch.add_vf`` reads it off the veth)."""
 
     address: str
     pf_bdf: str
@@ -147,7 +148,10 @@ class Eswitch:
         with NsLinks(self.doc.host_ns) as host:
             host.delete(wire.port)  # a stale pair from an interrupted run
             host.add_veth(wire.port, wire.end)
-            host.set_mac(wire.end, wire.hw_mac)
+            if wire.hw_mac:
+                host.set_mac(wire.end, wire.hw_mac)
+            else:  # no host driver gave the VF a MAC: it keeps the one the kernel gave it
+                wire = replace(wire, hw_mac=host.mac(wire.end))
         self.doc.vfs[wire.address] = wire
         self.apply(wire.address, wire.traffic, rules=rules)
 

@@ -212,6 +212,12 @@ class NsLinks:
         self._run(f"move {ifname} to {to_ns}", "set", index=self.index(ifname),
                   net_ns_fd=to_ns)
 
+    def mac(self, ifname: str) -> str:
+        """The link-layer address of ``ifname``."""
+        with _translated(f"read {ifname}", self.ns):
+            msg = self._ipr.get_links(self.index(ifname))[0]
+        return str(msg.get_attr("IFLA_ADDRESS"))
+
     def set_mac(self, ifname: str, mac: str) -> None:
         self._run(f"set {ifname} address {mac}", "set", index=self.index(ifname), address=mac)
 

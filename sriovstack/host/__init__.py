@@ -1,9 +1,10 @@
 """One Linux host: sysfs discovery under a root prefix, VF creation and settings,
-readiness checks, persistence. ``simulated/`` is the fake kernel and fixture trees.
+readiness checks, persistence.  ``simulated/`` is the fake kernel and fixture trees.
 
-``open_host(root)`` is the way in: it returns a ``Host`` whose ``sysfs`` and ``netlink`` seams
-are the real ones, or the simulated kernel and VF netlink when ``root`` holds a simulated host
-(the marker dir ``.sriovstack-sim/`` that the fixture builder writes).
+A ``Host`` carries the seams of one host.  ``open_real_host(root)`` gives the real ones (plain
+files under ``root``, pyroute2 netlink); a simulated host is built by the simulator's
+``open_simulated_host`` (``simulated/``), and the edges (cli/, allinone/) choose which one a
+process works on.
 """
 
 from __future__ import annotations
@@ -12,12 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sriovstack.host.netlink import RealVfNetlink, VfNetlink
-from sriovstack.host.simulated.kernel import SimulatedKernel
-from sriovstack.host.simulated.netlink import SimulatedVfNetlink
-from sriovstack.host.simulated.state import is_simulated
 from sriovstack.host.sysfs import RealSysfs, SysfsIO
 
-__all__ = ["Host", "open_host"]
+__all__ = ["Host", "open_real_host"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,9 +28,7 @@ class Host:
     simulated: bool
 
 
-def open_host(root: str | Path = "/") -> Host:
-    """The host under ``root``: simulated when it holds ``.sriovstack-sim/``, real otherwise."""
+def open_real_host(root: str | Path = "/") -> Host:
+    """The real host under ``root`` (``/``, or a copy of a host's files for reading)."""
     rootp = Path(root)
-    if is_simulated(rootp):
-        return Host(rootp, SimulatedKernel(rootp), SimulatedVfNetlink(rootp), True)
     return Host(rootp, RealSysfs(rootp), RealVfNetlink(), False)

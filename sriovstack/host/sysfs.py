@@ -3,7 +3,7 @@
 Paths are absolute host paths ("/sys/bus/pci/devices/0000:0b:00.0/sriov_numvfs"); the
 implementation joins them under its root prefix, so the same discovery code reads the real
 ``/`` or a fixture tree.  ``RealSysfs`` passes OSError through untouched; the simulated kernel
-(``host/simulated``) raises the same errnos the Linux kernel does.
+(``simulated/kernel.py``) raises the same errnos the Linux kernel does.
 """
 
 from __future__ import annotations

@@ -16,15 +16,13 @@ from ipaddress import IPv4Address, IPv4Interface, IPv6Address, IPv6Interface
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from sriovstack.dataplane import (DEFAULT_PREFIX, EchoResult, HostDataplane, Names, NsLinks,
+                                  create_ns, echo_probe, ns_exists, remove_ns, start_echo,
+                                  stop_ns_processes)
 from sriovstack.errors import Invalid, NotFound, NotSupported
 from sriovstack.host import Host
 from sriovstack.host.discovery import discover
 from sriovstack.host.netlink import VfMac, VfVlan
-from sriovstack.dataplane.plane import HostDataplane
-from sriovstack.dataplane.echo import EchoResult, echo_probe, start_echo
-from sriovstack.dataplane.names import DEFAULT_PREFIX, Names
-from sriovstack.dataplane.netns import (NsLinks, create_ns, ns_exists, remove_ns,
-                                             stop_ns_processes)
 from sriovstack.pci.address import PciAddress
 from sriovstack.virt.fake import FakeVirtDriver
 from sriovstack.virt.rules import find_port
@@ -100,16 +98,17 @@ def ping_from_guest(server_id: str, target: IPv4Address | IPv6Address, *, count:
 
 
 class NetnsVirtDriver:
-    """VirtDriver for a simulated ``host`` whose data plane is on; records in ``state_dir``."""
+    """VirtDriver for a simulated ``host`` with its data ``plane`` on; records in ``state_dir``.
 
-    def __init__(self, host: Host, state_dir: Path, *, prefix: str = DEFAULT_PREFIX) -> None:
-        if not host.simulated:
-            raise NotSupported(f"the netns virt driver emulates guests on a simulated host; "
-                               f"{host.root} is a real one", fix="use the libvirt driver "
-                               "there", path=str(host.root))
-        self._host = host
+    ``host`` and ``plane`` come from whoever opened the simulated host (the edges: cli/,
+    allinone/), with the plane as the host's data plane hooks.
+    """
+
+    def __init__(self, host: Host, plane: HostDataplane, state_dir: Path, *,
+                 prefix: str = DEFAULT_PREFIX) -> None:
+        self._host = host  # a plane exists only for a simulated host (HostDataplane checks)
         self._names = Names(prefix)
-        self._plane = HostDataplane(host.root)
+        self._plane = plane
         self._records = FakeVirtDriver(Path(state_dir), host.sysfs)
 
     def guest_netns(self, server_id: str) -> str:

@@ -16,9 +16,10 @@ import pytest
 from sriovstack.agents import (ComputeAgent, ComputeAgentSettings, ControlPlaneClient,
                                ServiceCredentials, SriovAgentSettings, SriovNicAgent, VirtKind,
                                load_nic_mappings, load_whitelist, open_virt)
+from sriovstack.allinone.machines import open_host
 from sriovstack.api.settings import ApiSettings
 from sriovstack.db import Database
-from sriovstack.host import Host, open_host
+from sriovstack.host import Host
 from sriovstack.host.discovery import discover
 from sriovstack.host.netlink import VfNetlink
 from sriovstack.host.simulated.fixture import build_host

@@ -20,12 +20,12 @@ from sriovstack.agents import (ComputeAgent, ComputeAgentSettings, VirtKind, loa
                                open_virt)
 from sriovstack.agents.wire import parse_desired_state
 from sriovstack.agents.vfconfig import is_baseline
+from sriovstack.allinone.machines import open_simulated
 from sriovstack.conf.parsers import DeviceMapping
+from sriovstack.dataplane import (HostDataplane, cleanup_dataplane, disable_dataplane,
+                                  enable_dataplane, list_ns, ns_exists)
 from sriovstack.errors import NotSupported, Unavailable
-from sriovstack.host import open_host
-from sriovstack.dataplane.plane import (cleanup_dataplane, disable_dataplane,
-                                                 enable_dataplane)
-from sriovstack.dataplane.netns import list_ns, ns_exists
+from sriovstack.host import open_real_host
 from sriovstack.virt import NetnsVirtDriver
 from sriovstack.virt.netns import ping_from_guest
 from tests.agents import cloud
@@ -60,7 +60,7 @@ def test_a_bad_fixed_ip_from_the_api_is_named(bad: object) -> None:
 
 def test_the_netns_driver_refuses_a_real_host(tmp_path: Path) -> None:
     with pytest.raises(NotSupported, match="simulated host"):
-        open_virt(VirtKind.NETNS, open_host("/"), tmp_path)
+        open_virt(VirtKind.NETNS, open_real_host("/"), tmp_path)
 
 
 @pytest.fixture
@@ -70,16 +70,16 @@ def netns_agents(agents: Agents) -> Iterator[_NetnsAgents]:
     if reason:
         pytest.skip(reason)
     prefix = f"a{uuid.uuid4().hex[:4]}-"
-    enable_dataplane(agents.host.root, (DeviceMapping("physnet1", "enp11s0f1"),),
-                     prefix=prefix)
-    netns = _NetnsAgents(agents.client, agents.host, agents.state, prefix=prefix)
+    host, plane = open_simulated(agents.host.root)
+    enable_dataplane(plane, (DeviceMapping("physnet1", "enp11s0f1"),), prefix=prefix)
+    netns = _NetnsAgents(agents.client, host, agents.state, prefix=prefix, plane=plane)
     try:
         yield netns
     finally:
         driver = netns.driver()
         for guest in driver.list_guests():
             driver.destroy(guest.server_id)
-        disable_dataplane(agents.host.root)
+        disable_dataplane(plane)
         left = [ns for ns in list_ns() if ns.startswith(prefix)]
         cleanup_dataplane(prefix)
         assert left == []
@@ -88,18 +88,20 @@ def netns_agents(agents: Agents) -> Iterator[_NetnsAgents]:
 class _NetnsAgents(Agents):
     """The agents of the conftest, the compute agent with the netns virt driver."""
 
-    def __init__(self, *args: Any, prefix: str) -> None:
+    def __init__(self, *args: Any, prefix: str, plane: HostDataplane) -> None:
         super().__init__(*args)
         self.prefix = prefix
+        self.plane = plane
 
     def driver(self) -> NetnsVirtDriver:
-        return NetnsVirtDriver(self.host, self.state, prefix=self.prefix)
+        return NetnsVirtDriver(self.host, self.plane, self.state, prefix=self.prefix)
 
     def compute(self, netlink: Any = None) -> ComputeAgent:
         settings = ComputeAgentSettings(self.name, (str(self.nova_conf),), self.state,
                                         disk_gb=100)
         return ComputeAgent(settings, self.client, self.host,
-                            open_virt(VirtKind.NETNS, self.host, self.state, prefix=self.prefix),
+                            open_virt(VirtKind.NETNS, self.host, self.state, prefix=self.prefix,
+                                      plane=self.plane),
                             load_whitelist([self.nova_conf], self.host.root))
 
 

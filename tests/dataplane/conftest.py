@@ -16,8 +16,7 @@ import pytest
 from tests.dataplane.dataplane_world import World, build_world, root_reason, tear_down
 from pyroute2 import IPRoute
 
-from sriovstack.dataplane.plane import cleanup_dataplane
-from sriovstack.dataplane.netns import list_ns
+from sriovstack.dataplane import cleanup_dataplane, list_ns
 
 
 def _root_links() -> set[str]:

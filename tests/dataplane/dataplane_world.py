@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address, ip_interface
 from pathlib import Path
 
+from sriovstack.allinone.machines import open_simulated
 from sriovstack.conf.parsers import DeviceMapping
-from sriovstack.host import Host, open_host
-from sriovstack.dataplane.plane import disable_dataplane, enable_dataplane
+from sriovstack.dataplane import HostDataplane, disable_dataplane, enable_dataplane
+from sriovstack.host import Host
 from sriovstack.host.simulated.fixture import build_host
 from sriovstack.host.simulated.topology import parse_topology
 from sriovstack.pci.address import PciAddress
@@ -35,11 +36,12 @@ def root_reason() -> str | None:
 
 @dataclass
 class World:
-    """Compute hosts on one fabric, each with its netns virt driver."""
+    """Compute hosts on one fabric, each with its data plane and netns virt driver."""
 
     prefix: str
     roots: tuple[Path, ...]
     hosts: tuple[Host, ...]
+    planes: tuple[HostDataplane, ...]
     drivers: tuple[NetnsVirtDriver, ...]
 
     def spawn(self, host: int, vf: int, ip: str, *, vlan: int = 100,
@@ -79,17 +81,18 @@ def build_world(tmp_path: Path, prefix: str, hosts: int = 2) -> World:
     for host in parse_topology(data, tmp_path / "topology.toml").hosts:
         build_host(host, tmp_path / host.name)
         roots.append(tmp_path / host.name)
-    for root in roots:
-        enable_dataplane(root, MAPPINGS, prefix=prefix)
-    opened = tuple(open_host(r) for r in roots)
-    drivers = tuple(NetnsVirtDriver(h, tmp_path / f"state{i}", prefix=prefix)
-                    for i, h in enumerate(opened))
-    return World(prefix, tuple(roots), opened, drivers)
+    opened = tuple(open_simulated(r) for r in roots)
+    for _, plane in opened:
+        enable_dataplane(plane, MAPPINGS, prefix=prefix)
+    drivers = tuple(NetnsVirtDriver(h, plane, tmp_path / f"state{i}", prefix=prefix)
+                    for i, (h, plane) in enumerate(opened))
+    return World(prefix, tuple(roots), tuple(h for h, _ in opened),
+                 tuple(p for _, p in opened), drivers)
 
 
 def tear_down(world: World) -> None:
     for driver in world.drivers:
         for guest in driver.list_guests():
             driver.destroy(guest.server_id)
-    for root in world.roots:
-        disable_dataplane(root)
+    for plane in world.planes:
+        disable_dataplane(plane)

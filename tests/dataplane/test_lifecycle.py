@@ -7,18 +7,19 @@ import uuid
 from pathlib import Path
 
 import pytest
-from tests.dataplane.dataplane_world import MAPPINGS, World, build_world, tear_down
+from tests.dataplane.dataplane_world import MAPPINGS, PF0_VFS, World, build_world, tear_down
 
+from sriovstack.allinone.machines import open_simulated
 from sriovstack.cli.main import main
 from sriovstack.conf.parsers import DeviceMapping
-from sriovstack.errors import Conflict, Invalid, NotFound, NotSupported
-from sriovstack.dataplane.plane import (HostDataplane, cleanup_dataplane,
-                                                 dataplane_info, disable_dataplane,
-                                                 enable_dataplane)
-from sriovstack.host.netlink import VfMac
-from sriovstack.host.simulated.fixture import build_host
-from sriovstack.dataplane.netns import list_ns, ns_exists, ns_pids
+from sriovstack.dataplane import (Names, NsLinks, cleanup_dataplane, dataplane_info,
+                                  disable_dataplane, enable_dataplane, list_ns, ns_exists,
+                                  ns_pids)
 from sriovstack.dataplane.spoof import TABLE, list_ruleset
+from sriovstack.errors import Conflict, Invalid, NotFound, NotSupported
+from sriovstack.host.discovery import discover
+from sriovstack.host.netlink import LinkState, VfLinkState, VfMac
+from sriovstack.host.simulated.fixture import build_host
 from sriovstack.host.simulated.topology import parse_topology
 
 
@@ -35,7 +36,7 @@ def _ours(prefix: str) -> list[str]:
 
 
 def test_enable_makes_one_host_namespace_each_and_one_fabric(world: World) -> None:
-    infos = [dataplane_info(root) for root in world.roots]
+    infos = [dataplane_info(plane) for plane in world.planes]
     assert all(info is not None for info in infos)
     host_ns = {info.host_ns for info in infos if info}
     assert len(host_ns) == 2 and {info.fabric_ns for info in infos if info} == {
@@ -47,11 +48,11 @@ def test_enable_makes_one_host_namespace_each_and_one_fabric(world: World) -> No
 
 
 def test_enable_again_is_a_no_op_and_other_settings_conflict(world: World) -> None:
-    root = world.roots[0]
-    before = dataplane_info(root)
-    assert enable_dataplane(root, MAPPINGS, prefix=world.prefix) == before
+    plane = world.planes[0]
+    before = dataplane_info(plane)
+    assert enable_dataplane(plane, MAPPINGS, prefix=world.prefix) == before
     with pytest.raises(Conflict) as exc:
-        enable_dataplane(root, MAPPINGS[:1], prefix=world.prefix)
+        enable_dataplane(plane, MAPPINGS[:1], prefix=world.prefix)
     assert "already on" in str(exc.value)
 
 
@@ -59,20 +60,39 @@ def test_a_mapping_to_a_netdev_the_host_lacks_is_refused_before_anything_is_made
         tmp_path: Path, prefix: str, no_leftovers: None) -> None:
     world = build_world(tmp_path, prefix, hosts=1)
     try:
-        disable_dataplane(world.roots[0])
+        disable_dataplane(world.planes[0])
         with pytest.raises(Invalid) as exc:
-            enable_dataplane(world.roots[0], [DeviceMapping("physnet1", "enp4s0f1")],
+            enable_dataplane(world.planes[0], [DeviceMapping("physnet1", "enp4s0f1")],
                              prefix=prefix)
         assert exc.value.field == "physical_device_mappings"
         assert "enp4s0f1" in str(exc.value) and "ens1f0" in str(exc.value)
-        assert _ours(prefix) == [] and dataplane_info(world.roots[0]) is None
+        assert _ours(prefix) == [] and dataplane_info(world.planes[0]) is None
     finally:
         tear_down(world)
 
 
-def test_enable_on_a_directory_without_a_simulated_host_is_not_found(tmp_path: Path) -> None:
+def test_enable_takes_the_settings_the_vfs_already_have(world: World) -> None:
+    plane, host = world.planes[0], world.hosts[0]
+    disable_dataplane(plane)
+    host.netlink.set_vf("ens1f0", 2, VfLinkState(LinkState.DISABLE))  # heard by no plane
+    enable_dataplane(plane, MAPPINGS, prefix=world.prefix)
+    names = Names(world.prefix)
+    with NsLinks(plane.info().host_ns) as links:
+        assert not links.is_up(names.vf_port(str(plane.root), str(PF0_VFS[2])))
+        assert links.is_up(names.vf_port(str(plane.root), str(PF0_VFS[1])))  # auto, PF up
+
+
+def test_a_vf_netdev_on_the_host_carries_the_mac_sysfs_shows_for_it(world: World) -> None:
+    ns, end = world.planes[0].vf_netdev(PF0_VFS[0])
+    _, vf = discover(world.hosts[0].sysfs).find_vf(PF0_VFS[0])
+    assert vf.mac is not None
+    with NsLinks(ns) as links:
+        assert links.mac(end) == vf.mac
+
+
+def test_a_directory_without_a_simulated_host_has_no_data_plane(tmp_path: Path) -> None:
     with pytest.raises(NotFound) as exc:
-        enable_dataplane(tmp_path, MAPPINGS, prefix="tq-")
+        open_simulated(tmp_path)
     assert str(tmp_path) in str(exc.value) and "no .sriovstack-sim" in str(exc.value)
 
 
@@ -82,18 +102,18 @@ def test_enable_without_root_says_so(tmp_path: Path) -> None:  # pragma: no cove
         {"model": "intel-x710", "address": "0000:3b:00.0", "netdevs": ["ens1f0", "ens1f1"]}]}]}
     build_host(parse_topology(data, tmp_path / "t.toml").hosts[0], tmp_path / "root")
     with pytest.raises(NotSupported, match="needs root"):
-        enable_dataplane(tmp_path / "root", MAPPINGS)
+        enable_dataplane(open_simulated(tmp_path / "root")[1], MAPPINGS)
 
 
 def test_disable_keeps_the_fabric_until_the_last_host_goes(world: World) -> None:
     fabric = f"{world.prefix}fabric"
-    assert disable_dataplane(world.roots[0]) is True
-    assert disable_dataplane(world.roots[0]) is False
+    assert disable_dataplane(world.planes[0]) is True
+    assert disable_dataplane(world.planes[0]) is False
     assert ns_exists(fabric)
-    disable_dataplane(world.roots[1])
+    disable_dataplane(world.planes[1])
     assert _ours(world.prefix) == []
     with pytest.raises(NotSupported, match="not enabled"):
-        HostDataplane(world.roots[0]).info()
+        world.planes[0].info()
 
 
 def test_cleanup_removes_every_namespace_and_process_and_the_record_heals(
@@ -107,7 +127,7 @@ def test_cleanup_removes_every_namespace_and_process_and_the_record_heals(
     assert _ours(world.prefix) == []
     assert _gone(echo[0])
     # The hosts' records notice their namespaces are gone, and the VF seams keep working.
-    assert dataplane_info(world.roots[0]) is None
+    assert dataplane_info(world.planes[0]) is None
     world.hosts[0].netlink.set_vf("ens1f0", 1, VfMac("fa:16:3e:00:00:09"))
 
 

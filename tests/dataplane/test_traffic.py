@@ -7,14 +7,14 @@ through the simulated VF netlink, as the agents do, and UDP echo tells what reac
 from __future__ import annotations
 
 import subprocess
+import sys
 
 import pytest
 from tests.dataplane.dataplane_world import PF0_VFS, World
 
+from sriovstack.dataplane import NsLinks, ns_exists
 from sriovstack.host.netlink import (LinkState, VfLinkState, VfMac, VfRate, VfSpoofCheck,
                                      VfVlan)
-from sriovstack.dataplane.plane import HostDataplane
-from sriovstack.dataplane.netns import NsLinks, ns_exists
 
 
 def test_two_guests_on_one_vlan_on_different_hosts_exchange_udp(world: World) -> None:
@@ -26,7 +26,7 @@ def test_two_guests_on_one_vlan_on_different_hosts_exchange_udp(world: World) ->
 
 def test_the_guest_sees_its_vf_with_the_ports_mac_and_fixed_ip(world: World) -> None:
     server, vf = world.spawn(0, 1, "10.10.0.7/24")
-    ns, ifname = HostDataplane(world.roots[0]).vf_netdev(vf.pci_address)
+    ns, ifname = world.planes[0].vf_netdev(vf.pci_address)
     assert (ns, ifname) == (world.drivers[0].guest_netns(server), "eth0")
     shown = subprocess.run(["ip", "-n", ns, "-br", "addr", "show", "eth0"], check=True,
                            capture_output=True, text=True).stdout
@@ -132,7 +132,7 @@ def test_after_guest_delete_and_vf_reset_nothing_of_the_old_guest_reaches_the_ne
         netlink.set_vf("ens1f0", 0, setting)
     assert not ns_exists(old_ns)
     assert world.cut_off(a, "10.10.0.2")
-    plane = HostDataplane(world.roots[1])
+    plane = world.planes[1]
     ns, ifname = plane.vf_netdev(vf.pci_address)
     assert ns == plane.info().host_ns
     with NsLinks(ns) as links:
@@ -148,7 +148,7 @@ def test_after_guest_delete_and_vf_reset_nothing_of_the_old_guest_reaches_the_ne
 
 def test_max_tx_rate_shapes_the_vf_transmit_side_with_tbf(world: World) -> None:
     _, vf = world.spawn(0, 0, "10.10.0.1/24")
-    plane = HostDataplane(world.roots[0])
+    plane = world.planes[0]
     world.hosts[0].netlink.set_vf("ens1f0", 0, VfRate(0, 100))
     ns, ifname = plane.vf_netdev(vf.pci_address)
     with NsLinks(ns) as links:
@@ -159,7 +159,7 @@ def test_max_tx_rate_shapes_the_vf_transmit_side_with_tbf(world: World) -> None:
 
 
 def test_vf_count_changes_add_and_remove_vf_netdevs(world: World) -> None:
-    plane = HostDataplane(world.roots[0])
+    plane = world.planes[0]
     sysfs = world.hosts[0].sysfs
     pf = "/sys/bus/pci/devices/0000:3b:00.0/sriov_numvfs"
     host_ns = plane.info().host_ns
@@ -171,3 +171,30 @@ def test_vf_count_changes_add_and_remove_vf_netdevs(world: World) -> None:
     assert plane.vf_netdev(PF0_VFS[1])[0] == host_ns
     with pytest.raises(Exception, match="no data plane"):
         plane.vf_netdev(PF0_VFS[3])
+
+
+_SRIOV_AGENT_LIKE = """
+import sys
+from sriovstack.allinone.machines import open_host
+from sriovstack.host.netlink import LinkState, VfLinkState
+open_host(sys.argv[1]).netlink.set_vf("ens1f0", 0, VfLinkState(LinkState(int(sys.argv[2]))))
+"""
+
+
+def test_a_process_that_opens_the_host_on_its_own_keeps_the_packets_in_step(
+        world: World) -> None:
+    # As `sriovstack agent sriov --root ROOT` does: it opens the simulated host itself, is
+    # told nothing of the data plane, and its VF settings still act on the packets.
+    a, _ = world.spawn(0, 0, "10.10.0.1/24")
+    world.spawn(1, 0, "10.10.0.2/24")
+    def set_link_state(state: LinkState) -> None:
+        done = subprocess.run([sys.executable, "-c", _SRIOV_AGENT_LIKE, str(world.roots[1]),
+                               str(int(state))], capture_output=True, text=True, timeout=60,
+                              check=False)
+        assert done.returncode == 0, done.stderr
+
+    set_link_state(LinkState.DISABLE)
+    assert world.cut_off(a, "10.10.0.2")
+    set_link_state(LinkState.AUTO)
+    # The guest's ARP entry for .2 failed while it was cut off: allow it to resolve again.
+    assert any(world.reaches(a, "10.10.0.2") for _ in range(3))

@@ -30,8 +30,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from sriovstack.conf.loader import load_config
-from sriovstack.host import open_host
 from sriovstack.host.discovery import discover
+from sriovstack.host.simulated import open_simulated_host
 from sriovstack.host.simulated.fixture import build_host
 from sriovstack.host.simulated.kernel import SimulatedKernel
 from sriovstack.host.simulated.topology import bundled_topology
@@ -205,7 +205,7 @@ def chapter_inventory(root: Path, host_name: str = "compute0") -> dict[str, Any]
     for nic in topo_host.nics:
         for address in nic.port_addresses():
             kernel.enable_vfs(address, VFS_PER_PF)
-    inventory = discover(open_host(root).sysfs)
+    inventory = discover(open_simulated_host(root).sysfs)
     config = load_config(COMPUTE_FILES)
     specs = parse_device_specs([line.text for line in config.nova.device_specs],
                                sysfs_root=root)

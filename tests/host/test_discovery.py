@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from sriovstack.errors import NotFound
-from sriovstack.host import open_host
+from sriovstack.host import open_real_host
 from sriovstack.host.discovery import discover
 from sriovstack.host.lspci import format_listing
+from sriovstack.host.simulated import open_simulated_host
 from sriovstack.host.simulated.fixture import build_host
 from sriovstack.host.simulated.topology import bundled_topology, parse_topology
 from sriovstack.host.sysfs import RealSysfs
@@ -32,7 +33,7 @@ def chapter(tmp_path: Path) -> Path:
 
 
 def test_chapter_compute_has_two_82576_ports_without_vfs(chapter: Path) -> None:
-    inv = discover(open_host(chapter).sysfs)
+    inv = discover(open_simulated_host(chapter).sysfs)
     assert [(str(pf.address), pf.netdev, pf.driver) for pf in inv.pfs] == [
         ("0000:0b:00.0", "enp11s0f0", "igb"), ("0000:0b:00.1", "enp11s0f1", "igb")]
     pf = inv.pfs[0]
@@ -49,7 +50,7 @@ CHAPTER_VFS = ["0b:10.0", "0b:10.1", "0b:10.2", "0b:10.3", "0b:10.4", "0b:10.5",
 
 
 def test_seven_vfs_per_port_land_at_the_chapters_addresses(chapter: Path) -> None:
-    host = open_host(chapter)
+    host = open_simulated_host(chapter)
     for pf in ("0000:0b:00.0", "0000:0b:00.1"):
         host.sysfs.write(f"/sys/bus/pci/devices/{pf}/sriov_numvfs", "7")
     inv = discover(host.sysfs)
@@ -65,7 +66,7 @@ def test_seven_vfs_per_port_land_at_the_chapters_addresses(chapter: Path) -> Non
 
 
 def test_lspci_listing_matches_the_chapter_20_2_step_7(chapter: Path) -> None:
-    host = open_host(chapter)
+    host = open_simulated_host(chapter)
     for pf in ("0000:0b:00.0", "0000:0b:00.1"):
         host.sysfs.write(f"/sys/bus/pci/devices/{pf}/sriov_numvfs", "7")
     lines = format_listing(discover(host.sysfs))
@@ -79,7 +80,7 @@ def test_lspci_listing_matches_the_chapter_20_2_step_7(chapter: Path) -> None:
 def test_virtfn_links_sort_numerically_past_ten(tmp_path: Path) -> None:
     root = _host(tmp_path, [{"model": "intel-x540", "address": "0000:03:00.0",
                              "netdevs": ["ens1f0", "ens1f1"], "numvfs": 12}])
-    pf = discover(open_host(root).sysfs).find_pf("ens1f0")
+    pf = discover(open_simulated_host(root).sysfs).find_pf("ens1f0")
     assert [vf.index for vf in pf.vfs] == list(range(12))
     assert pf.vfs[10].netdev == "ens1f0v10"
     # virtfn2 -> 03:10.4 and virtfn10 -> 03:12.4 (0x80 + 2*10): order follows N, not text.
@@ -87,7 +88,7 @@ def test_virtfn_links_sort_numerically_past_ten(tmp_path: Path) -> None:
 
 
 def test_links_are_relative_and_resolve_inside_the_root(chapter: Path) -> None:
-    open_host(chapter).sysfs.write("/sys/bus/pci/devices/0000:0b:00.0/sriov_numvfs", "2")
+    open_simulated_host(chapter).sysfs.write("/sys/bus/pci/devices/0000:0b:00.0/sriov_numvfs", "2")
     for dirpath, dirnames, filenames in os.walk(chapter):
         for name in dirnames + filenames:
             full = os.path.join(dirpath, name)
@@ -101,14 +102,14 @@ def test_links_are_relative_and_resolve_inside_the_root(chapter: Path) -> None:
 
 
 def test_real_sysfs_reads_the_same_tree(chapter: Path) -> None:
-    open_host(chapter).sysfs.write("/sys/bus/pci/devices/0000:0b:00.0/sriov_numvfs", "3")
-    assert discover(RealSysfs(chapter)) == discover(open_host(chapter).sysfs)
+    open_simulated_host(chapter).sysfs.write("/sys/bus/pci/devices/0000:0b:00.0/sriov_numvfs", "3")
+    assert discover(RealSysfs(chapter)) == discover(open_simulated_host(chapter).sysfs)
 
 
 def test_unbound_nic_is_found_without_driver_or_netdev(tmp_path: Path) -> None:
     root = _host(tmp_path, [{"model": "intel-82576", "address": "0000:0b:00.0",
                              "netdevs": ["a0", "a1"], "driver_bound": False}])
-    pf = discover(open_host(root).sysfs).find_pf("0000:0b:00.0")
+    pf = discover(open_simulated_host(root).sysfs).find_pf("0000:0b:00.0")
     assert (pf.driver, pf.netdev, pf.mac, pf.operstate) == (None, None, None, None)
 
 
@@ -116,7 +117,7 @@ def test_numa_node_and_no_iommu(tmp_path: Path) -> None:
     root = _host(tmp_path, [{"model": "mellanox-connectx4lx", "address": "0000:5e:00.0",
                              "netdevs": ["ens2f0", "ens2f1"], "numa_node": 1, "numvfs": 2}],
                  iommu="none", interrupt_remapping=False, vfio=False)
-    pf = discover(open_host(root).sysfs).find_pf("ens2f1")
+    pf = discover(open_simulated_host(root).sysfs).find_pf("ens2f1")
     assert pf.numa_node == 1 and pf.iommu_group is None
     assert [vf.address.short for vf in pf.vfs] == ["5e:08.2", "5e:08.3"]
     assert all(vf.iommu_group is None and vf.device.numa_node == 1 for vf in pf.vfs)
@@ -125,12 +126,12 @@ def test_numa_node_and_no_iommu(tmp_path: Path) -> None:
 def test_numa_minus_one_means_unknown(tmp_path: Path) -> None:
     root = _host(tmp_path, [{"model": "intel-x710", "address": "0000:3b:00.0",
                              "netdevs": ["p0", "p1"], "numa_node": -1}])
-    assert discover(open_host(root).sysfs).pfs[0].numa_node is None
+    assert discover(open_simulated_host(root).sysfs).pfs[0].numa_node is None
 
 
 def test_each_vf_gets_its_own_iommu_group(chapter: Path) -> None:
-    open_host(chapter).sysfs.write("/sys/bus/pci/devices/0000:0b:00.0/sriov_numvfs", "7")
-    pf = discover(open_host(chapter).sysfs).pfs[0]
+    open_simulated_host(chapter).sysfs.write("/sys/bus/pci/devices/0000:0b:00.0/sriov_numvfs", "7")
+    pf = discover(open_simulated_host(chapter).sysfs).pfs[0]
     groups = [vf.iommu_group for vf in pf.vfs] + [pf.iommu_group]
     assert None not in groups and len(set(groups)) == len(groups)
     devices = chapter / f"sys/kernel/iommu_groups/{pf.vfs[0].iommu_group}/devices"
@@ -138,7 +139,7 @@ def test_each_vf_gets_its_own_iommu_group(chapter: Path) -> None:
 
 
 def test_find_pf_names_what_exists(chapter: Path) -> None:
-    inv = discover(open_host(chapter).sysfs)
+    inv = discover(open_simulated_host(chapter).sysfs)
     assert inv.find_pf("0b:00.1").netdev == "enp11s0f1"
     with pytest.raises(NotFound) as exc:
         inv.find_pf("eth9")
@@ -146,8 +147,8 @@ def test_find_pf_names_what_exists(chapter: Path) -> None:
 
 
 def test_devices_lists_pfs_then_their_vfs(chapter: Path) -> None:
-    open_host(chapter).sysfs.write("/sys/bus/pci/devices/0000:0b:00.1/sriov_numvfs", "2")
-    devs = discover(open_host(chapter).sysfs).devices()
+    open_simulated_host(chapter).sysfs.write("/sys/bus/pci/devices/0000:0b:00.1/sriov_numvfs", "2")
+    devs = discover(open_simulated_host(chapter).sysfs).devices()
     assert [(d.address.short, d.dev_type) for d in devs] == [
         ("0b:00.0", DevType.PF), ("0b:00.1", DevType.PF), ("0b:10.1", DevType.VF),
         ("0b:10.3", DevType.VF)]
@@ -155,13 +156,19 @@ def test_devices_lists_pfs_then_their_vfs(chapter: Path) -> None:
 
 def test_controller_without_sriov_nic_has_empty_inventory(tmp_path: Path) -> None:
     build_host(bundled_topology().host("controller"), tmp_path)
-    assert discover(open_host(tmp_path).sysfs).pfs == ()
+    assert discover(open_simulated_host(tmp_path).sysfs).pfs == ()
 
 
-def test_open_host_is_real_without_the_marker(tmp_path: Path) -> None:
-    host = open_host(tmp_path)
+def test_a_real_host_reads_plain_files_under_its_root(tmp_path: Path) -> None:
+    host = open_real_host(tmp_path)
     assert not host.simulated and isinstance(host.sysfs, RealSysfs)
     assert discover(host.sysfs).pfs == ()
+
+
+def test_opening_a_directory_without_a_simulated_host_as_one_is_not_found(
+        tmp_path: Path) -> None:
+    with pytest.raises(NotFound, match="no .sriovstack-sim/"):
+        open_simulated_host(tmp_path)
 
 
 def test_netdev_device_link_is_spelled_as_the_kernel_does(chapter: Path) -> None:
@@ -175,7 +182,7 @@ def test_netdev_device_link_is_spelled_as_the_kernel_does(chapter: Path) -> None
 def test_devname_whitelist_selects_the_vfs_of_that_pf_on_a_simulated_host(chapter: Path) -> None:
     from sriovstack.pci.devspec import parse_device_specs
 
-    host = open_host(chapter)
+    host = open_simulated_host(chapter)
     host.sysfs.write("/sys/bus/pci/devices/0000:0b:00.1/sriov_numvfs", "7")
     specs = parse_device_specs(['{"devname": "enp11s0f1", "physical_network": "physnet1"}'],
                                sysfs_root=str(chapter))

@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 
 from sriovstack.errors import DriverNotSupported, HostError, Invalid
-from sriovstack.host import open_host
 from sriovstack.host.netlink import (ETH_P_8021AD, LinkState, RealVfNetlink, VfLinkState, VfMac,
                                      VfNetlink, VfRate, VfSetting, VfSpoofCheck, VfTrust, VfVlan)
+from sriovstack.host.simulated import open_simulated_host
 from sriovstack.host.simulated.fixture import build_host
 from sriovstack.host.simulated.topology import parse_topology
 
@@ -59,7 +59,7 @@ def real_side() -> Iterator[Side]:
 
 @pytest.fixture
 def simulated_side(tmp_path: Path) -> Side:
-    return Side(open_host(_simulated(tmp_path)).netlink, "lo")
+    return Side(open_simulated_host(_simulated(tmp_path)).netlink, "lo")
 
 
 @pytest.fixture(params=["simulated", "real"])
@@ -100,7 +100,7 @@ def test_both_sides_satisfy_the_protocol(simulated_side: Side) -> None:
 # --- the simulated side's driver behaviour ---------------------------------------------------
 
 def test_defaults_and_read_back(tmp_path: Path) -> None:
-    nl = open_host(_simulated(tmp_path)).netlink
+    nl = open_simulated_host(_simulated(tmp_path)).netlink
     vfs = nl.get_vfs("p0")
     assert [v.vf for v in vfs] == [0, 1, 2, 3]
     assert (vfs[0].mac, vfs[0].vlan, vfs[0].spoofchk, vfs[0].trust, vfs[0].link_state) == (
@@ -128,7 +128,7 @@ def test_defaults_and_read_back(tmp_path: Path) -> None:
     (0, VfRate(100, 1000), errno.EINVAL),                    # igb refuses any min_tx_rate
 ])
 def test_igb_refusals(tmp_path: Path, vf: int, setting: VfSetting, code: int) -> None:
-    nl = open_host(_simulated(tmp_path)).netlink
+    nl = open_simulated_host(_simulated(tmp_path)).netlink
     before = nl.get_vfs("p0")
     with pytest.raises(HostError) as exc:
         nl.set_vf("p0", vf, setting)
@@ -148,7 +148,7 @@ def test_igb_refusals(tmp_path: Path, vf: int, setting: VfSetting, code: int) ->
 ])
 def test_per_driver_capabilities(tmp_path: Path, model: str, setting: VfSetting,
                                  code: int) -> None:
-    nl = open_host(_simulated(tmp_path, model=model, numvfs=2)).netlink
+    nl = open_simulated_host(_simulated(tmp_path, model=model, numvfs=2)).netlink
     if code == 0:
         assert nl.set_vf("p0", 1, setting).vf == 1
         return
@@ -158,12 +158,12 @@ def test_per_driver_capabilities(tmp_path: Path, model: str, setting: VfSetting,
 
 
 def test_unreported_trust_reads_as_none(tmp_path: Path) -> None:
-    nl = open_host(_simulated(tmp_path, model="mellanox-connectx3", numvfs=1)).netlink
+    nl = open_simulated_host(_simulated(tmp_path, model="mellanox-connectx3", numvfs=1)).netlink
     assert nl.get_vfs("p0")[0].trust is None
 
 
 def test_pf_without_vfs_lists_none_and_refuses_vf_0(tmp_path: Path) -> None:
-    nl = open_host(_simulated(tmp_path, numvfs=0)).netlink
+    nl = open_simulated_host(_simulated(tmp_path, numvfs=0)).netlink
     assert nl.get_vfs("p0") == ()
     with pytest.raises(HostError) as exc:
         nl.set_vf("p0", 0, VfSpoofCheck(True))

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from sriovstack.host import Host, open_host
+from sriovstack.host import Host
 from sriovstack.host.discovery import discover
 from sriovstack.host.persistence import (PersistMethod, PersistTarget, apply_persistence,
                                          pf_device_path, plan_persistence)
 from sriovstack.host.readiness import Report, Verdict, check_host
+from sriovstack.host.simulated import open_simulated_host
 from sriovstack.host.simulated.fixture import build_host
 from sriovstack.host.simulated.topology import IommuKind, TopologyHost, bundled_topology
 
@@ -39,7 +40,7 @@ def persist_all(host: Host) -> None:
 
 def build(root: Path, spec: TopologyHost, persist: bool = True, vfs: int = 7) -> Host:
     build_host(spec, root)
-    host = open_host(root=root)
+    host = open_simulated_host(root=root)
     for pf in discover(host.sysfs).pfs:
         if pf.driver and vfs:
             host.sysfs.write(f"/sys/bus/pci/devices/{pf.address}/sriov_numvfs", str(vfs))
@@ -82,7 +83,7 @@ def unsafe_in_dist_conf(root: Path) -> None:
 
 
 def no_vfs(root: Path) -> None:
-    host = open_host(root=root)
+    host = open_simulated_host(root=root)
     for pf in discover(host.sysfs).pfs:
         host.sysfs.write(f"/sys/bus/pci/devices/{pf.address}/sriov_numvfs", "0")
 
@@ -175,7 +176,7 @@ def test_chapter_pt_slip_evidence_names_proc_cmdline(tmp_path: Path) -> None:
 def test_one_dmar_unit_without_ir_is_named(tmp_path: Path) -> None:
     build(tmp_path, good_spec())
     second_dmar_without_ir(tmp_path)
-    item = check_host(open_host(root=tmp_path)).item("interrupt remapping")
+    item = check_host(open_simulated_host(root=tmp_path)).item("interrupt remapping")
     assert "dmar1" in item.summary and "dmar0" not in item.summary
     assert {e.value for e in item.evidence if "ecap" in e.path} == {"f050de", "f050d6"}
 
@@ -183,7 +184,7 @@ def test_one_dmar_unit_without_ir_is_named(tmp_path: Path) -> None:
 def test_unsafe_needless_names_where_it_is_set(tmp_path: Path) -> None:
     build(tmp_path, good_spec())
     unsafe_in_dist_conf(tmp_path)
-    item = check_host(open_host(root=tmp_path)).item("allow_unsafe_interrupts")
+    item = check_host(open_simulated_host(root=tmp_path)).item("allow_unsafe_interrupts")
     assert "/etc/modprobe.d/dist.conf" in (item.fix or "")
 
 
@@ -197,7 +198,7 @@ def test_ir_missing_explains_the_tradeoff(tmp_path: Path) -> None:
 def test_rc_local_warning_gives_the_chapter_reason(tmp_path: Path) -> None:
     build(tmp_path, good_spec())
     rc_local_only(tmp_path)
-    item = check_host(open_host(root=tmp_path)).item("persistence enp11s0f0 (0000:0b:00.0)")
+    item = check_host(open_simulated_host(root=tmp_path)).item("persistence enp11s0f0 (0000:0b:00.0)")
     assert "not reliable under systemd" in item.summary
     assert item.evidence[0].path == "/etc/rc.d/rc.local"
     assert item.fix == "sriovstack host set-vfs 0000:0b:00.0 7 --persist systemd"
@@ -206,7 +207,7 @@ def test_rc_local_warning_gives_the_chapter_reason(tmp_path: Path) -> None:
 def test_modprobe_option_counts_as_persistence(tmp_path: Path) -> None:
     build(tmp_path, good_spec(), persist=False)
     (tmp_path / "etc/modprobe.d/igb.conf").write_text("options igb max_vfs=7\n")
-    report = check_host(open_host(root=tmp_path))
+    report = check_host(open_simulated_host(root=tmp_path))
     assert report.item("persistence enp11s0f0 (0000:0b:00.0)").verdict is Verdict.PASS
 
 

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from sriovstack.errors import Conflict, HostError, Invalid, NoSriovDriver, VfCountRange
-from sriovstack.host import Host, open_host
+from sriovstack.host import Host
 from sriovstack.host.discovery import discover
 from sriovstack.host.records import PhysicalFunction
+from sriovstack.host.simulated import open_simulated_host
 from sriovstack.host.simulated.fixture import build_host
 from sriovstack.host.simulated.topology import bundled_topology
 from sriovstack.host.vfs import StepKind, apply, plan_vf_count
@@ -23,7 +24,7 @@ def make_host(root: Path, numvfs: int = 0, **nic: object) -> Host:
     spec = bundled_topology().host("compute0")
     nics = tuple(dataclasses.replace(n, numvfs=0, **nic) for n in spec.nics)
     build_host(dataclasses.replace(spec, nics=nics), root)
-    host = open_host(root=root)
+    host = open_simulated_host(root=root)
     if numvfs:
         host.sysfs.write("/sys/bus/pci/devices/0000:0b:00.0/sriov_numvfs", str(numvfs))
     return host

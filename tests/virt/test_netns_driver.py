@@ -18,14 +18,15 @@ from pathlib import Path
 
 import pytest
 
+from sriovstack.allinone.machines import open_simulated
 from sriovstack.conf.parsers import DeviceMapping
+from sriovstack.dataplane import (HostDataplane, NsLinks, cleanup_dataplane, disable_dataplane,
+                                  enable_dataplane, list_ns, ns_exists, ns_pids)
 from sriovstack.errors import Conflict, HostError, NotFound, NotSupported
-from sriovstack.host import open_host
+from sriovstack.host import Host, open_real_host
 from sriovstack.host.netlink import VfState
-from sriovstack.dataplane.plane import (HostDataplane, cleanup_dataplane,
-                                                 disable_dataplane, enable_dataplane)
+from sriovstack.host.simulated import SimState, open_simulated_host
 from sriovstack.host.simulated.fixture import build_host
-from sriovstack.dataplane.netns import NsLinks, list_ns, ns_exists, ns_pids
 from sriovstack.host.simulated.topology import parse_topology
 from sriovstack.pci.address import PciAddress
 from sriovstack.virt import GuestSpec, VfInterface, VirtDriver
@@ -54,16 +55,27 @@ def prefix() -> Iterator[str]:
 
 
 @pytest.fixture
-def root(tmp_path: Path, prefix: str) -> Iterator[Path]:
-    built = _build(tmp_path)
-    enable_dataplane(built, [DeviceMapping("physnet1", "ens1f0")], prefix=prefix)
-    yield built
-    disable_dataplane(built)
+def opened(tmp_path: Path, prefix: str) -> Iterator[tuple[Host, HostDataplane]]:
+    host, plane = open_simulated(_build(tmp_path))
+    enable_dataplane(plane, [DeviceMapping("physnet1", "ens1f0")], prefix=prefix)
+    yield host, plane
+    disable_dataplane(plane)
 
 
 @pytest.fixture
-def driver(tmp_path: Path, root: Path, prefix: str) -> Iterator[NetnsVirtDriver]:
-    made = NetnsVirtDriver(open_host(root), tmp_path / "state", prefix=prefix)
+def root(opened: tuple[Host, HostDataplane]) -> Path:
+    return opened[0].root
+
+
+@pytest.fixture
+def plane(opened: tuple[Host, HostDataplane]) -> HostDataplane:
+    return opened[1]
+
+
+@pytest.fixture
+def driver(tmp_path: Path, opened: tuple[Host, HostDataplane],
+           prefix: str) -> Iterator[NetnsVirtDriver]:
+    made = NetnsVirtDriver(*opened, tmp_path / "state", prefix=prefix)
     yield made
     for guest in made.list_guests():
         made.destroy(guest.server_id)
@@ -79,7 +91,7 @@ def _spec(*vfs: VfInterface) -> GuestSpec:
 
 
 def _vf_state(root: Path, index: int) -> VfState:
-    return open_host(root).netlink.get_vfs("ens1f0")[index]
+    return open_simulated_host(root).netlink.get_vfs("ens1f0")[index]
 
 
 def test_it_is_a_virt_driver(driver: NetnsVirtDriver) -> None:
@@ -87,13 +99,13 @@ def test_it_is_a_virt_driver(driver: NetnsVirtDriver) -> None:
 
 
 def test_spawn_makes_a_guest_namespace_with_the_vf_and_an_echo_service(
-        driver: NetnsVirtDriver, root: Path) -> None:
+        driver: NetnsVirtDriver, root: Path, plane: HostDataplane) -> None:
     spec = _spec(_vf(0))
     guest = driver.spawn(spec)
     assert guest.running and guest.interfaces == spec.interfaces
     assert driver.get_guest(spec.server_id) == guest and driver.list_guests() == (guest,)
     ns = driver.guest_netns(spec.server_id)
-    assert HostDataplane(root).vf_netdev(VFS[0]) == (ns, "eth0")
+    assert plane.vf_netdev(VFS[0]) == (ns, "eth0")
     assert len(ns_pids(ns)) == 1  # the echo service
     shown = subprocess.run(["ip", "-n", ns, "-br", "addr", "show", "eth0"], check=True,
                            capture_output=True, text=True).stdout
@@ -104,24 +116,22 @@ def test_spawn_makes_a_guest_namespace_with_the_vf_and_an_echo_service(
 
 
 def test_destroy_gives_the_vfs_back_and_removes_the_namespace(driver: NetnsVirtDriver,
-                                                              root: Path) -> None:
+                                                              plane: HostDataplane) -> None:
     spec = _spec(_vf(0), _vf(1))
     driver.spawn(spec)
     ns = driver.guest_netns(spec.server_id)
     assert driver.destroy(spec.server_id) == spec.interfaces
     assert not ns_exists(ns) and driver.list_guests() == ()
-    plane = HostDataplane(root)
     assert {plane.vf_netdev(vf)[0] for vf in VFS[:2]} == {plane.info().host_ns}
     with pytest.raises(NotFound):
         driver.destroy(spec.server_id)
 
 
 def test_attach_and_detach_a_vf_on_a_running_guest(driver: NetnsVirtDriver,
-                                                   root: Path) -> None:
+                                                   plane: HostDataplane) -> None:
     spec = _spec(_vf(0))
     driver.spawn(spec)
     driver.attach_vf(spec.server_id, _vf(1))
-    plane = HostDataplane(root)
     ns = driver.guest_netns(spec.server_id)
     assert plane.vf_netdev(VFS[1]) == (ns, "eth1")
     assert driver.detach_vf(spec.server_id, "port-1") == _vf(1)
@@ -156,9 +166,8 @@ def test_unknown_servers_are_not_found(driver: NetnsVirtDriver) -> None:
         driver.get_guest(missing)
 
 
-def test_a_spawn_that_fails_half_way_leaves_nothing(driver: NetnsVirtDriver, root: Path,
-                                                    prefix: str) -> None:
-    plane = HostDataplane(root)
+def test_a_spawn_that_fails_half_way_leaves_nothing(driver: NetnsVirtDriver,
+                                                    plane: HostDataplane) -> None:
     host_ns, end = plane.vf_netdev(VFS[1])
     with NsLinks(host_ns) as links:  # the second VF's netdev vanishes behind our back
         links.delete(end)
@@ -187,16 +196,16 @@ def test_normal_ports_plug_and_unplug(driver: NetnsVirtDriver) -> None:
 
 def test_with_the_data_plane_off_spawn_is_refused_before_anything_is_recorded(
         tmp_path: Path, prefix: str) -> None:
-    root = _build(tmp_path)
-    driver = NetnsVirtDriver(open_host(root), tmp_path / "state", prefix=prefix)
+    driver = NetnsVirtDriver(*open_simulated(_build(tmp_path)), tmp_path / "state",
+                             prefix=prefix)
     with pytest.raises(NotSupported, match="not enabled"):
         driver.spawn(_spec(_vf(0)))
     assert driver.list_guests() == ()
 
 
-def test_a_real_host_is_refused(tmp_path: Path) -> None:
+def test_a_real_host_has_no_data_plane(tmp_path: Path) -> None:
     with pytest.raises(NotSupported, match="real one"):
-        NetnsVirtDriver(open_host(tmp_path), tmp_path / "state")
+        HostDataplane(open_real_host(tmp_path), SimState(tmp_path))
 
 
 def test_the_echo_service_module_runs_as_a_script() -> None:

@@ -9,6 +9,7 @@ failures, partial enable.  Enabling lays out the VFs at offset/stride addresses 
 ``virtfnN``/``physfn`` links, IOMMU groups and (autoprobe) host VF netdevs; disabling removes
 all of it and wipes the netlink VF state.  Writes to read-only attributes give EACCES; paths
 outside /sys and /proc (``/etc``...) are plain files.  All changes happen under the host lock.
+A data plane handed in (``hooks.py``) hears when a PF's VFs come or go.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ import re
 from pathlib import Path
 
 from sriovstack.host.simulated.catalogue import DisableInUse, driver_caps
-from sriovstack.dataplane.plane import sync_vfs
 from sriovstack.host.simulated.drivers import VFIO_PCI, Drivers
+from sriovstack.host.simulated.hooks import DataplaneHooks
 from sriovstack.host.simulated.state import SimState
 from sriovstack.host.simulated.tree import PCI_DEVICES, PCI_DRIVERS, Tree
 from sriovstack.host.sysfs import RealSysfs
@@ -70,14 +71,20 @@ def inject_enable_failure(root: str | Path, pf: PciAddress, err: int | None) -> 
 
 
 class SimulatedKernel:
-    """SysfsIO for a simulated host: reads the tree, applies kernel rules to writes."""
+    """SysfsIO for a simulated host: reads the tree, applies kernel rules to writes.
 
-    def __init__(self, root: str | Path) -> None:
+    ``state`` is the host's lock and state (share one with the host's VF netlink, so one
+    thread can hold the lock across both); ``dataplane`` hears of VFs created and removed.
+    """
+
+    def __init__(self, root: str | Path, *, state: SimState | None = None,
+                 dataplane: DataplaneHooks | None = None) -> None:
         self.root = Path(root)
         self._fs = RealSysfs(root)
         self._tree = Tree(root)
-        self._state = SimState(root)
+        self._state = state if state is not None else SimState(root)
         self._drivers = Drivers(self._tree, self._state)
+        self._dataplane = dataplane
 
     # --- reads ---------------------------------------------------------------------------
 
@@ -232,10 +239,11 @@ class SimulatedKernel:
                 self._create_vf(pf_dev, index, PciAddress.from_routing_id(pf.domain, rid))
             self._tree.write(f"{pf_dev}/sriov_numvfs", str(count))
             self._reset_netlink(str(pf))
-            sync_vfs(self._state, self.root, str(pf))  # no-op unless the data plane is on
             if autoprobe:
                 for vf_dev in self._vf_dirs(pf_dev):
                     self._drivers.probe(vf_dev)
+            # After the probe, so the data plane finds the VF netdevs (and their MACs) there.
+            self._vfs_changed(pf)
 
     def _create_vf(self, pf_dev: str, index: int, address: PciAddress) -> None:
         vf_dev = f"{os.path.dirname(pf_dev)}/{address}"
@@ -261,7 +269,11 @@ class SimulatedKernel:
             self._tree.remove(f"{pf_dev}/virtfn{index}")
         self._tree.write(f"{pf_dev}/sriov_numvfs", "0")
         self._reset_netlink(os.path.basename(pf_dev))
-        sync_vfs(self._state, self.root, os.path.basename(pf_dev))
+        self._vfs_changed(PciAddress.parse(os.path.basename(pf_dev)))
+
+    def _vfs_changed(self, pf: PciAddress) -> None:
+        if self._dataplane is not None:
+            self._dataplane.vfs_changed(pf)
 
     def _reset_netlink(self, bdf: str) -> None:
         # VF config (MAC, VLAN, trust...) does not survive a VF count change (§1.7).

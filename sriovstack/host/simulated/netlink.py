@@ -4,7 +4,8 @@ Validation follows the drivers (linux_host.md §2.3, §6.3.6): ENODEV for an unk
 EOPNOTSUPP for a netdev without SR-IOV or a setting the PF driver lacks (catalogue), EINVAL for
 a VF out of range, vlan > 4095, qos > 7, min > max or a multicast MAC, EPROTONOSUPPORT for a
 VLAN protocol other than 802.1Q/802.1ad or 802.1ad where the NIC lacks it.  The state is reset
-by the simulated kernel whenever ``sriov_numvfs`` changes.
+by the simulated kernel whenever ``sriov_numvfs`` changes.  A data plane handed in
+(``hooks.py``) applies each accepted setting to its traffic before the setting is stored.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ from sriovstack.host.netlink import (ETH_P_8021AD, ETH_P_8021Q, LinkState, VfLin
                                      VfRate, VfSetting, VfSpoofCheck, VfState, VfTrust, VfVlan,
                                      setting_name, vf_error)
 from sriovstack.host.simulated.catalogue import DriverCaps, driver_caps
-from sriovstack.dataplane.plane import apply_vf_state
+from sriovstack.host.simulated.hooks import DataplaneHooks
 from sriovstack.host.simulated.state import SimState
 from sriovstack.host.simulated.tree import CLASS_NET, Tree
+from sriovstack.pci.address import PciAddress
 
 __all__ = ["SimulatedVfNetlink"]
 
@@ -84,12 +86,15 @@ def _from_json(data: dict[str, Any]) -> VfState:
 
 
 class SimulatedVfNetlink:
-    """VfNetlink over a simulated host's tree and its ``netlink.json`` state."""
+    """VfNetlink over a simulated host's tree and its ``netlink.json`` state (``state``: the
+    host's lock, shared with its kernel; ``dataplane``: hears of every setting)."""
 
-    def __init__(self, root: str | Path) -> None:
+    def __init__(self, root: str | Path, *, state: SimState | None = None,
+                 dataplane: DataplaneHooks | None = None) -> None:
         self.root = Path(root)
         self._tree = Tree(root)
-        self._state = SimState(root)
+        self._state = state if state is not None else SimState(root)
+        self._dataplane = dataplane
 
     def _pf(self, pf_netdev: str, vf: int | None, what: str) -> tuple[str, DriverCaps, int]:
         """(PF bdf, driver caps, numvfs) of ``pf_netdev``; ENODEV/EOPNOTSUPP otherwise."""
@@ -127,8 +132,8 @@ class SimulatedVfNetlink:
             vfs = doc.setdefault(bdf, {})
             current = _from_json(vfs[str(vf)]) if str(vf) in vfs else _default(vf, caps)
             new = _apply(current, setting)
-            # The emulated NIC's traffic follows first (no-op unless its data plane is on).
-            apply_vf_state(self._state, self.root, bdf, new)
+            if self._dataplane is not None:  # the traffic follows first; a refusal stops it
+                self._dataplane.vf_changed(PciAddress.parse(bdf), new)
             vfs[str(vf)] = _to_json(new)
             self._state.save("netlink", doc)
         return new

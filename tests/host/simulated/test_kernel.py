@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from sriovstack.errors import NoSriovDriver, VfCountBusy, VfCountRange, host_error_from_errno
-from sriovstack.host import open_host
 from sriovstack.host.discovery import discover
 from sriovstack.host.netlink import VfMac, VfVlan
+from sriovstack.host.simulated import open_simulated_host
 from sriovstack.host.simulated.fixture import build_host
 from sriovstack.host.simulated.kernel import SimulatedKernel, inject_enable_failure, parse_u16
 from sriovstack.host.simulated.topology import parse_topology
@@ -229,7 +229,7 @@ def test_allow_unsafe_interrupts_is_writable_and_etc_is_plain_files(
 
 
 def test_numvfs_change_resets_netlink_vf_state(kernel: SimulatedKernel) -> None:
-    host = open_host(kernel.root)
+    host = open_simulated_host(kernel.root)
     kernel.write(NUMVFS, "2")
     host.netlink.set_vf("p0", 1, VfMac("fa:16:3e:00:00:01"))
     host.netlink.set_vf("p0", 1, VfVlan(15))
@@ -264,7 +264,7 @@ def test_threads_sharing_one_host_take_turns(kernel: SimulatedKernel) -> None:
     # must neither deadlock nor lose each other's state.
     import threading
 
-    host = open_host(kernel.root)
+    host = open_simulated_host(kernel.root)
     kernel.write(NUMVFS, "7")
     errors: list[BaseException] = []
 
