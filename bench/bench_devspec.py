@@ -25,7 +25,7 @@ import statistics
 import time
 from collections.abc import Callable
 
-from sriovstack.pci import DevType, PciAddress, PciDevice, parse_device_specs
+from sriovstack.pci import NO_HOST, DevType, PciAddress, PciDevice, parse_device_specs
 
 SPECS = [
     {"vendor_id": "8086", "product_id": "10ca", "physical_network": "physnet1"},
@@ -85,7 +85,7 @@ def main() -> None:
     values = [json.dumps(s) for s in SPECS]
     dicts = vf_dicts(args.devices)
     objs = typed(dicts)
-    specs = parse_device_specs(values)
+    specs = parse_device_specs(values, NO_HOST)
 
     hits = [0] * (len(specs) + 1)
     for d in objs:
@@ -99,7 +99,7 @@ def main() -> None:
         return sum(1 for d in dicts if match(d) is not None)
 
     def run_dict_cold() -> int:
-        match = parse_device_specs(values).match
+        match = parse_device_specs(values, NO_HOST).match
         return sum(1 for d in dicts if match(d) is not None)
 
     def run_typed() -> int:

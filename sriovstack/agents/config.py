@@ -9,25 +9,24 @@ no SR-IOV netdev on this host, ``exclude_devices`` naming an unmapped NIC.
 from __future__ import annotations
 
 import enum
-import re
 import shutil
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sriovstack.conf import load_nova_config, load_sriov_agent_config
 from sriovstack.conf.parsers import DeviceMapping
-from sriovstack.errors import ConfigError
+from sriovstack.errors import ConfigError, HostError
+from sriovstack.host.probe import SysfsDeviceProbe
 from sriovstack.host.records import Inventory
+from sriovstack.host.resources import memory_mb, online_cpus
 from sriovstack.host.sysfs import SysfsIO
 from sriovstack.pci.address import PciAddress
 from sriovstack.pci.devspec import DeviceSpecs, parse_device_specs
 
 __all__ = ["VirtKind", "ComputeAgentSettings", "SriovAgentSettings", "NicMappings",
            "load_whitelist", "load_nic_mappings", "host_name", "host_resources_from"]
-
-_RANGE = re.compile(r"^(\d+)(?:-(\d+))?$")
 
 
 class VirtKind(enum.Enum):
@@ -85,17 +84,19 @@ class NicMappings:
         return tuple(m.netdev for m in self.mappings)
 
 
-def load_whitelist(files: Sequence[str | Path], root: str | Path) -> DeviceSpecs:
-    """The compute node's ``[pci] device_spec`` / ``pci_passthrough_whitelist`` compiled.
+def load_whitelist(files: Sequence[str | Path], sysfs: SysfsIO) -> DeviceSpecs:
+    """The compute node's ``[pci] device_spec`` / ``pci_passthrough_whitelist`` compiled,
+    PF addresses and devnames resolved on the host behind ``sysfs``.
 
     Each line is checked on its own first, so an error names the file that holds it.
     Raises ConfigError.
     """
     nova = load_nova_config(files)
+    probe = SysfsDeviceProbe(sysfs)
     for line in nova.device_specs:
-        parse_device_specs([line.text], root, file=line.origin.file,
+        parse_device_specs([line.text], probe, file=line.origin.file,
                            option=f"[{line.origin.section}] {line.origin.option}")
-    return parse_device_specs([line.text for line in nova.device_specs], root)
+    return parse_device_specs([line.text for line in nova.device_specs], probe)
 
 
 def load_nic_mappings(files: Sequence[str | Path], inventory: Inventory) -> NicMappings:
@@ -135,41 +136,28 @@ def host_name(sysfs: SysfsIO, given: str | None = None) -> str:
     return name or socket.gethostname().split(".")[0]
 
 
-def _cpus(sysfs: SysfsIO) -> int:
-    """Count of ``/sys/devices/system/cpu/online`` (``0-15,32-47``)."""
-    text = sysfs.read("/sys/devices/system/cpu/online")
-    total = 0
-    for part in filter(None, (p.strip() for p in text.split(","))):
-        m = _RANGE.match(part)
-        if m is None:
-            raise ConfigError(f"/sys/devices/system/cpu/online holds {text!r}",
-                              option="--vcpus", fix="pass --vcpus")
-        total += int(m.group(2) or m.group(1)) - int(m.group(1)) + 1
-    return total
-
-
-def _memory_mb(sysfs: SysfsIO) -> int:
-    for line in sysfs.read("/proc/meminfo").splitlines():
-        if line.startswith("MemTotal:"):
-            return int(line.split()[1]) // 1024
-    raise ConfigError("/proc/meminfo has no MemTotal line", option="--memory-mb",
-                      fix="pass --memory-mb")
-
-
 def host_resources_from(sysfs: SysfsIO, settings: ComputeAgentSettings) -> tuple[int, int, int]:
-    """(vcpus, memory_mb, disk_gb): the settings where given, else read from the host.
+    """(vcpus, memory_mb, disk_gb): the settings where given, else what the host behind
+    ``sysfs`` says (``host/resources.py``); the disk is that of the agent's state dir.
 
     Raises ConfigError naming the option to pass when the host cannot tell.
     """
-    try:
-        vcpus = settings.vcpus if settings.vcpus is not None else _cpus(sysfs)
-        memory = settings.memory_mb if settings.memory_mb is not None else _memory_mb(sysfs)
-    except OSError as exc:
-        raise ConfigError(f"cannot read host resources: {exc.strerror} ({exc.filename})",
-                          option="--vcpus/--memory-mb", fix="pass --vcpus and --memory-mb"
-                          ) from exc
+    vcpus = settings.vcpus
+    if vcpus is None:
+        vcpus = _from_host(online_cpus, sysfs, "--vcpus")
+    memory = settings.memory_mb
+    if memory is None:
+        memory = _from_host(memory_mb, sysfs, "--memory-mb")
     disk = settings.disk_gb
     if disk is None:
         disk = shutil.disk_usage(settings.state_dir if settings.state_dir.exists()
                                  else Path("/")).total // (1 << 30)
     return vcpus, memory, disk
+
+
+def _from_host(read: Callable[[SysfsIO], int], sysfs: SysfsIO, option: str) -> int:
+    try:
+        return read(sysfs)
+    except HostError as exc:
+        raise ConfigError(f"cannot read host resources: {exc.message}", option=option,
+                          fix=f"pass {option}") from exc

@@ -82,7 +82,7 @@ def _host_loops(base_url: str, service: ServiceCredentials, sim: SimulatedHost,
     """
     (host, plane), nic_host = open_simulated(sim.root), open_host(sim.root)
     files = tuple(str(f) for f in sim.config_files)
-    whitelist = load_whitelist(files, sim.root)
+    whitelist = load_whitelist(files, host.sysfs)
     mappings = load_nic_mappings(files, discover(host.sysfs))
     compute = ComputeAgentSettings(sim.name, files, compute_state_dir(state_dir, sim.name),
                                    poll_wait=2.0)

@@ -78,7 +78,7 @@ def _run_compute(args: argparse.Namespace) -> int:
     # A simulated root comes wired to its netns data plane; --virt netns drives that plane.
     host, plane = open_with_plane(args.root)
     files = tuple(str(f) for f in args.config_file)
-    whitelist = load_whitelist(files, args.root)
+    whitelist = load_whitelist(files, host.sysfs)
     settings = ComputeAgentSettings(host_name(host.sysfs, args.host), files, args.state_dir,
                                     vcpus=args.vcpus, memory_mb=args.memory_mb,
                                     disk_gb=args.disk_gb)

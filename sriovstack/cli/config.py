@@ -50,7 +50,11 @@ def _table(findings: list[Finding]) -> Table:
 
 
 def _check(args: argparse.Namespace) -> int:
-    findings = check_files(args.files, sysfs_root=args.sysfs_root)
+    from sriovstack.allinone.machines import open_host
+    from sriovstack.host import SysfsDeviceProbe
+
+    findings = check_files(args.files,
+                           host=SysfsDeviceProbe(open_host(args.sysfs_root).sysfs))
     out = Console(highlight=False, soft_wrap=args.format == "lines")
     errors = sum(f.severity is Severity.ERROR for f in findings)
     warnings = len(findings) - errors

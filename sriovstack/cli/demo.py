@@ -116,7 +116,9 @@ class Demo:
                    f"({', '.join(u.name for u in units)})", len(units) == len(counts))
 
     def config_step(self, cloud: AllInOne) -> None:
+        from sriovstack.allinone.machines import open_host
         from sriovstack.conf.check import check_files
+        from sriovstack.host import SysfsDeviceProbe
 
         self.step("20.3-20.6  the chapter's config files, checked together")
         files = [f for h in cloud.hosts for f in h.config_files
@@ -124,7 +126,7 @@ class Demo:
         for f in files:
             self.out.print(f"  {f.relative_to(cloud.options.state_dir)}", markup=False)
         compute0 = next(h for h in cloud.hosts if h.name == "compute0")
-        findings = check_files(files, sysfs_root=str(compute0.root))
+        findings = check_files(files, host=SysfsDeviceProbe(open_host(compute0.root).sysfs))
         for finding in findings:
             self.out.print(f"  {finding}", markup=False)
         self.check(f"config check: {len(findings)} finding(s)", not findings)

@@ -167,12 +167,13 @@ def _set_vfs(args: argparse.Namespace) -> int:
     return 0
 
 
-def _whitelist(root: Path, files: list[str]) -> Any:
+def _whitelist(sysfs: Any, files: list[str]) -> Any:
     from sriovstack.conf.loader import load_nova_config
+    from sriovstack.host import SysfsDeviceProbe
     from sriovstack.pci.devspec import parse_device_specs
 
     lines = load_nova_config(files).device_specs
-    return parse_device_specs([line.text for line in lines], sysfs_root=root,
+    return parse_device_specs([line.text for line in lines], SysfsDeviceProbe(sysfs),
                               file=lines[0].origin.file if lines else None)
 
 
@@ -186,7 +187,7 @@ def _list(args: argparse.Namespace) -> int:
     out = _table_console()
     for line in format_listing(inventory):
         out.print(line, markup=False)
-    specs = _whitelist(args.root, args.config_file) if args.config_file else None
+    specs = _whitelist(host.sysfs, args.config_file) if args.config_file else None
     table = Table(title="SR-IOV functions")
     columns = ["address", "kind", "netdev", "driver", "numa", "iommu group"]
     for column in columns + (["physnet"] if specs is not None else []):

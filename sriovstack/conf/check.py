@@ -15,7 +15,7 @@ from sriovstack.conf.nova_filters import (ALL_FILTERS, KNOWN_FILTERS, is_filter_
 from sriovstack.conf.parsers import DeviceMapping, VendorProduct, VlanRange
 from sriovstack.conf.whitelist import SpecFacts, spec_facts
 from sriovstack.errors import ConfigError
-from sriovstack.pci.devspec import parse_device_specs
+from sriovstack.pci.devspec import NO_HOST, DeviceProbe, parse_device_specs
 
 __all__ = ["Severity", "Finding", "check_files", "check_config"]
 
@@ -109,23 +109,24 @@ def _parsed(parse: Callable[[], T], origin: Origin, out: list[Finding]) -> T | N
         return None
 
 
-def _gather(config: DeploymentConfig, sysfs_root: str, out: list[Finding]) -> _Facts:
+def _gather(config: DeploymentConfig, host: DeviceProbe, out: list[Finding]) -> _Facts:
     ml2, agent = config.ml2, config.sriov_agent
     vlan = _parsed(ml2.vlan_ranges, ml2.network_vlan_ranges.origin, out)
     vendors = _parsed(ml2.vendor_devs, ml2.supported_pci_vendor_devs.origin, out)
     mappings = _parsed(agent.device_mappings, agent.physical_device_mappings.origin, out)
     if mappings is not None:
         _parsed(agent.excluded_vfs, agent.exclude_devices.origin, out)
-    _check_spec_grammar(config, sysfs_root, out)
+    _check_spec_grammar(config, host, out)
     specs = tuple(f for line in config.nova.device_specs for f in spec_facts(line))
     return _Facts(config, vlan, mappings, vendors, specs)
 
 
-def _check_spec_grammar(config: DeploymentConfig, sysfs_root: str, out: list[Finding]) -> None:
+def _check_spec_grammar(config: DeploymentConfig, host: DeviceProbe,
+                        out: list[Finding]) -> None:
     for line in config.nova.device_specs:
         origin = line.origin
         try:
-            parse_device_specs([line.text], sysfs_root, file=origin.file,
+            parse_device_specs([line.text], host, file=origin.file,
                                option=f"[{origin.section}] {origin.option}")
         except ConfigError as err:
             out.append(Finding.at(origin, Severity.ERROR, err.message, err.fix or
@@ -293,16 +294,17 @@ _CHECKS = (_check_filters, _check_ml2, _check_spec_physnets, _check_network_phys
            _check_firewall, _check_vendor_devs)
 
 
-def check_config(config: DeploymentConfig, *, sysfs_root: str = "/") -> list[Finding]:
-    """Every problem in a loaded deployment, errors and warnings, in a stable order."""
+def check_config(config: DeploymentConfig, *, host: DeviceProbe = NO_HOST) -> list[Finding]:
+    """Every problem in a loaded deployment, errors and warnings, in a stable order; device
+    specs resolved with ``host`` (NO_HOST: grammar only)."""
     findings: list[Finding] = []
-    facts = _gather(config, sysfs_root, findings)
+    facts = _gather(config, host, findings)
     for check in _CHECKS:
         findings.extend(check(facts))
     return findings
 
 
-def check_files(files: Sequence[str | Path], *, sysfs_root: str = "/") -> list[Finding]:
+def check_files(files: Sequence[str | Path], *, host: DeviceProbe = NO_HOST) -> list[Finding]:
     """Load ``files`` together and return every problem, bad option values included.
 
     Raises ConfigError only when a file is missing or is not an ini file.
@@ -310,4 +312,4 @@ def check_files(files: Sequence[str | Path], *, sysfs_root: str = "/") -> list[F
     result = read_config(files)
     findings = [Finding.from_error(err, Origin(err.file, err.section or "", err.option or ""))
                 for err in result.problems]
-    return findings + check_config(result.config, sysfs_root=sysfs_root)
+    return findings + check_config(result.config, host=host)

@@ -4,7 +4,8 @@ readiness checks, persistence.  ``simulated/`` is the fake kernel and fixture tr
 A ``Host`` carries the seams of one host.  ``open_real_host(root)`` gives the real ones (plain
 files under ``root``, pyroute2 netlink); a simulated host is built by the simulator's
 ``open_simulated_host`` (``simulated/``), and the edges (cli/, allinone/) choose which one a
-process works on.
+process works on.  ``SysfsDeviceProbe`` answers the host facts a device spec needs
+(``pci.devspec.DeviceProbe``) through a host's sysfs seam.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sriovstack.host.netlink import RealVfNetlink, VfNetlink
+from sriovstack.host.probe import SysfsDeviceProbe, device_probe
 from sriovstack.host.sysfs import RealSysfs, SysfsIO
 
-__all__ = ["Host", "open_real_host"]
+__all__ = ["Host", "open_real_host", "SysfsDeviceProbe", "device_probe"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,10 +1,11 @@
-"""PCI vocabulary (addresses, device records), device specs and pools. Pure: no I/O except
-reading the sysfs files a devname or PF-address spec names."""
+"""PCI vocabulary (addresses, device records, lspci names), device specs and pools. Pure: no
+I/O; the host facts a device spec needs come from the ``DeviceProbe`` its caller hands in."""
 
 from sriovstack.pci.address import PciAddress
 from sriovstack.pci.addrspec import GlobAddress, RegexAddress
 from sriovstack.pci.device import DevType, PciDevice
-from sriovstack.pci.devspec import DeviceSpec, DeviceSpecs, parse_device_specs
+from sriovstack.pci.devspec import (NO_HOST, DeviceProbe, DeviceSpec, DeviceSpecs,
+                                    parse_device_specs)
 
 __all__ = [
     "PciAddress",
@@ -14,5 +15,7 @@ __all__ = [
     "RegexAddress",
     "DeviceSpec",
     "DeviceSpecs",
+    "DeviceProbe",
+    "NO_HOST",
     "parse_device_specs",
 ]

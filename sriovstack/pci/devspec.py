@@ -1,11 +1,13 @@
 """Device specs (``[pci] device_spec``, formerly ``passthrough_whitelist``): nova's grammar,
 compiled once into cheap matchers, and the first-match-wins lookup of a device's tags.
 
-Reads only the sysfs files a spec names (chapter 20.5: a PF address or devname covers the
-PF's VFs): ``sys/bus/pci/devices/<addr>/sriov_totalvfs`` and ``sys/class/net/<name>/device``
-under ``sysfs_root``.  PF status of an address is read once, when the specs are parsed (as
-nova does); a devname is resolved on first use and cached until ``DeviceSpecs.refresh()``
-(nova re-reads sysfs on every match; call ``refresh()`` at the start of a discovery pass).
+A spec naming a PF address or devname covers the PF's VFs (chapter 20.5), so parsing needs
+two host facts, asked of the ``DeviceProbe`` the caller hands in (this package does no I/O;
+``sriovstack.host.SysfsDeviceProbe`` answers through the sysfs seam, ``NO_HOST`` for a
+grammar check without a host).  PF status of an address is asked once, when the specs are
+parsed (as nova does); a devname is resolved on first use and cached until
+``DeviceSpecs.refresh()`` (nova re-reads sysfs on every match; call ``refresh()`` at the
+start of a discovery pass).
 """
 
 from __future__ import annotations
@@ -14,9 +16,8 @@ import json
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from sriovstack.errors import ConfigError, Invalid
 from sriovstack.pci.addrspec import (
@@ -26,7 +27,7 @@ from sriovstack.pci.addrspec import (
 from sriovstack.pci.address import PciAddress
 from sriovstack.pci.device import PciDevice
 
-__all__ = ["DeviceSpec", "DeviceSpecs", "parse_device_specs"]
+__all__ = ["DeviceProbe", "NO_HOST", "DeviceSpec", "DeviceSpecs", "parse_device_specs"]
 
 _MATCH_KEYS = frozenset(("vendor_id", "product_id", "address", "devname"))
 # Tags nova parses as strict booleans (oslo bool_from_string strict=True) and stores as text.
@@ -36,32 +37,47 @@ _FALSE = frozenset(("0", "f", "false", "off", "n", "no"))
 _CACHE_LIMIT = 1 << 12  # (vendor, product) pairs remembered before that cache starts over
 
 
-class _HostProbe:
-    """The sysfs reads a spec needs: PF status of an address, the PCI address of a netdev."""
+@runtime_checkable
+class DeviceProbe(Protocol):
+    """The host facts a device spec needs; names are sysfs names, used exactly as written."""
 
-    def __init__(self, root: str | os.PathLike[str]) -> None:
-        self._root = Path(root)
+    def is_pf(self, function: str) -> bool:
+        """Whether the PCI function named ``function`` (``0000:0b:00.1``) is an SR-IOV PF here."""
+        ...
+
+    def function_of(self, devname: str) -> str | None:
+        """The sysfs name of the device behind network interface ``devname``; None when there
+        is no such interface or no device behind it."""
+        ...
+
+
+class _NoHost:
+    """No host to ask: no function is a PF and no interface exists (a grammar-only check)."""
+
+    def is_pf(self, function: str) -> bool:
+        return False
+
+    def function_of(self, devname: str) -> str | None:
+        return None
+
+
+NO_HOST: DeviceProbe = _NoHost()
+
+
+class _Devnames:
+    """A probe's answers about devnames, remembered until ``forget`` (``DeviceSpecs.refresh``)."""
+
+    def __init__(self, probe: DeviceProbe) -> None:
+        self.probe = probe
         self._names: dict[str, tuple[int, bool] | None] = {}
-
-    def is_pf(self, addr_text: str) -> bool:
-        """Whether ``addr_text`` is an SR-IOV PF here: ``sriov_totalvfs`` reads as > 0."""
-        path = self._root / "sys/bus/pci/devices" / addr_text / "sriov_totalvfs"
-        try:
-            return int(path.read_text(encoding="ascii").strip()) > 0
-        except (OSError, ValueError, UnicodeDecodeError):
-            return False
 
     def resolve(self, name: str) -> tuple[int, bool] | None:
         """(address key, is PF) of interface ``name``; None when it is missing or not PCI."""
         if name in self._names:
             return self._names[name]
-        try:
-            target = os.readlink(self._root / "sys/class/net" / name / "device")
-        except OSError:
-            found = None
-        else:
-            key = address_key(os.path.basename(target.rstrip("/")))
-            found = None if key < 0 else (key, self.is_pf(key_text(key)))
+        function = self.probe.function_of(name)
+        key = -1 if function is None else address_key(function)
+        found = None if key < 0 else (key, self.probe.is_pf(key_text(key)))
         self._names[name] = found
         return found
 
@@ -84,7 +100,7 @@ class DeviceSpec:
     pf: bool
     tags: Mapping[str, str]
     text: str
-    _probe: _HostProbe = field(repr=False)
+    _probe: _Devnames = field(repr=False)
     _tag_dict: dict[str, str] = field(repr=False)
     # test(key, parent) of the address part; None when any address will do.
     _test: AddressTest | None = field(init=False, repr=False)
@@ -125,7 +141,7 @@ class DeviceSpec:
 class DeviceSpecs:
     """All device specs of a host, in order; the first spec that matches a device wins."""
 
-    def __init__(self, specs: Sequence[DeviceSpec], probe: _HostProbe) -> None:
+    def __init__(self, specs: Sequence[DeviceSpec], probe: _Devnames) -> None:
         self.specs: tuple[DeviceSpec, ...] = tuple(specs)
         self._probe = probe
         self._uses_parent = any(s.pf or s.devname is not None for s in self.specs)
@@ -216,15 +232,21 @@ def _other_key(addr: Any) -> int:
     return key_of(addr) if isinstance(addr, PciAddress) else -1
 
 
-def parse_device_specs(values: Sequence[str], sysfs_root: str | os.PathLike[str] = "/", *,
+def parse_device_specs(values: Sequence[str], host: DeviceProbe, *,
                        file: str | os.PathLike[str] | None = None,
                        option: str = "[pci] device_spec") -> DeviceSpecs:
-    """Parse every value of a ``device_spec`` option (one JSON object or list per value).
+    """Parse every value of a ``device_spec`` option (one JSON object or list per value), with
+    ``host`` answering which functions are PFs and which device a devname is.
 
     Raises ConfigError naming ``file``, ``option`` and the bad value, and saying what is wrong
-    and what would be right; nothing is returned unless every value is valid.
+    and what would be right; nothing is returned unless every value is valid.  Raises
+    TypeError when ``host`` is not a DeviceProbe (a root path was given: that is
+    ``sriovstack.host.device_probe(root)``).
     """
-    probe = _HostProbe(sysfs_root)
+    if not isinstance(host, DeviceProbe):
+        raise TypeError(f"parse_device_specs takes a DeviceProbe, not {host!r}; for the files "
+                        "under a root use sriovstack.host.device_probe(root)")
+    probe = _Devnames(host)
     specs: list[DeviceSpec] = []
     for text in values:
         try:
@@ -242,7 +264,7 @@ def _located(exc: ConfigError, text: Any, file: Any, option: str) -> ConfigError
                        file=None if file is None else str(file), value=text, **where)
 
 
-def _parse_value(text: Any, probe: _HostProbe) -> list[DeviceSpec]:
+def _parse_value(text: Any, probe: _Devnames) -> list[DeviceSpec]:
     if not isinstance(text, str):
         raise ConfigError(f"Invalid entry: {text!r} is not text",
                           fix="give each device_spec value as a JSON string")
@@ -271,7 +293,7 @@ def _parse_value(text: Any, probe: _HostProbe) -> list[DeviceSpec]:
     return specs
 
 
-def _compile(entry: dict[str, Any], text: str, probe: _HostProbe) -> DeviceSpec:
+def _compile(entry: dict[str, Any], text: str, probe: _Devnames) -> DeviceSpec:
     address_value = entry.get("address")
     devname = entry.get("devname")
     if devname is not None and not isinstance(devname, str):
@@ -291,7 +313,7 @@ def _compile(entry: dict[str, Any], text: str, probe: _HostProbe) -> DeviceSpec:
         product_id=_parse_id("product_id", entry.get("product_id", "*")),
         address=address,
         devname=devname or None,
-        pf=single is not None and probe.is_pf(single),
+        pf=single is not None and probe.probe.is_pf(single),
         tags=MappingProxyType(tags),
         text=text,
         _probe=probe,

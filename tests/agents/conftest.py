@@ -113,7 +113,7 @@ class Agents:
                                         disk_gb=100)
         return ComputeAgent(settings, self.client, host,
                             open_virt(VirtKind.FAKE, host, self.state),
-                            load_whitelist([self.nova_conf], self.host.root))
+                            load_whitelist([self.nova_conf], self.host.sysfs))
 
     def sriov(self) -> SriovNicAgent:
         mappings = load_nic_mappings([self.sriov_ini], discover(self.host.sysfs))

@@ -12,7 +12,7 @@ from sriovstack.agents import ComputeAgentSettings, load_nic_mappings, load_whit
 from sriovstack.agents.config import host_name, host_resources_from
 from sriovstack.cli.main import main
 from sriovstack.errors import ConfigError
-from sriovstack.host import Host
+from sriovstack.host import Host, open_real_host
 from sriovstack.host.discovery import discover
 from tests.agents.conftest import NOVA_CONF, SRIOV_INI
 
@@ -94,8 +94,19 @@ def test_host_name_and_resources_come_from_the_host_unless_given(compute0: Host,
     assert host_resources_from(compute0.sysfs, given) == (4, 2048, 1)
 
 
+@pytest.mark.parametrize(("given", "option"), [({"memory_mb": 1}, "--vcpus"),
+                                               ({"vcpus": 1}, "--memory-mb")])
+def test_resources_the_host_cannot_tell_name_the_option_to_pass(
+        tmp_path: Path, given: dict[str, int], option: str) -> None:
+    bare = open_real_host(tmp_path)  # no /sys, no /proc
+    settings = ComputeAgentSettings("c", (), tmp_path, disk_gb=1, **given)
+    with pytest.raises(ConfigError) as exc:
+        host_resources_from(bare.sysfs, settings)
+    assert exc.value.option == option and exc.value.fix == f"pass {option}"
+
+
 def test_the_whitelist_covers_the_pf_named_by_devname_and_its_vfs(compute0: Host) -> None:
-    whitelist = load_whitelist([NOVA_CONF], compute0.root)
+    whitelist = load_whitelist([NOVA_CONF], compute0.sysfs)
     inventory = discover(compute0.sysfs)
     pf = inventory.find_pf("enp11s0f1")
     matched = [whitelist.find(d) for d in (pf.device, *(vf.device for vf in pf.vfs))]

@@ -102,7 +102,7 @@ class _NetnsAgents(Agents):
         return ComputeAgent(settings, self.client, self.host,
                             open_virt(VirtKind.NETNS, self.host, self.state, prefix=self.prefix,
                                       plane=self.plane),
-                            load_whitelist([self.nova_conf], self.host.root))
+                            load_whitelist([self.nova_conf], self.host.sysfs))
 
 
 def _normal_port(api: Any, net_id: str) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from sriovstack.conf.loader import load_config
+from sriovstack.host import SysfsDeviceProbe
 from sriovstack.host.discovery import discover
 from sriovstack.host.simulated import open_simulated_host
 from sriovstack.host.simulated.fixture import build_host
@@ -208,7 +209,7 @@ def chapter_inventory(root: Path, host_name: str = "compute0") -> dict[str, Any]
     inventory = discover(open_simulated_host(root).sysfs)
     config = load_config(COMPUTE_FILES)
     specs = parse_device_specs([line.text for line in config.nova.device_specs],
-                               sysfs_root=root)
+                               SysfsDeviceProbe(open_simulated_host(root).sysfs))
     devices = []
     for device in inventory.devices():
         tags = specs.match_device(device)

@@ -180,12 +180,13 @@ def test_netdev_device_link_is_spelled_as_the_kernel_does(chapter: Path) -> None
 
 
 def test_devname_whitelist_selects_the_vfs_of_that_pf_on_a_simulated_host(chapter: Path) -> None:
+    from sriovstack.host import SysfsDeviceProbe
     from sriovstack.pci.devspec import parse_device_specs
 
     host = open_simulated_host(chapter)
     host.sysfs.write("/sys/bus/pci/devices/0000:0b:00.1/sriov_numvfs", "7")
     specs = parse_device_specs(['{"devname": "enp11s0f1", "physical_network": "physnet1"}'],
-                               sysfs_root=str(chapter))
+                               SysfsDeviceProbe(host.sysfs))
     inv = discover(host.sysfs)
     picked = {str(vf.device.address) for pf in inv.pfs for vf in pf.vfs
               if specs.match_device(vf.device) is not None}

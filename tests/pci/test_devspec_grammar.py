@@ -6,11 +6,11 @@ import pytest
 
 from sriovstack.errors import ConfigError
 from sriovstack.pci.addrspec import ANY_ADDRESS, GlobAddress, RegexAddress
-from sriovstack.pci.devspec import parse_device_specs
+from sriovstack.pci.devspec import NO_HOST, parse_device_specs
 
 
 def one(text: str):
-    specs = parse_device_specs([text], sysfs_root="/nonexistent")
+    specs = parse_device_specs([text], NO_HOST)
     assert len(specs) == 1
     return specs.specs[0]
 
@@ -106,7 +106,7 @@ def test_physical_network_property():
     (['{"vendor_id": "8086"}', '[{"product_id": "1"}, {}]', "[]"], 3),
 ])
 def test_values_and_lists_flatten_in_order(values, count):
-    specs = parse_device_specs(values, sysfs_root="/nonexistent")
+    specs = parse_device_specs(values, NO_HOST)
     assert len(specs) == count
     assert [s.text for s in specs] == [v for v in values for _ in range(_entries(v))]
 
@@ -169,7 +169,7 @@ def test_invalid_specs_raise_config_error_naming_the_value(text, says):
         one(text)
         return
     with pytest.raises(ConfigError) as info:
-        parse_device_specs([text], sysfs_root="/nonexistent", file="/etc/nova/nova.conf")
+        parse_device_specs([text], NO_HOST, file="/etc/nova/nova.conf")
     err = info.value
     assert says in str(err)
     assert isinstance(err, ValueError)
@@ -181,7 +181,7 @@ def test_invalid_specs_raise_config_error_naming_the_value(text, says):
 
 def test_error_names_the_list_item_and_a_custom_option():
     with pytest.raises(ConfigError) as info:
-        parse_device_specs(['[{}, {"address": "0*"}]'], sysfs_root="/nonexistent",
+        parse_device_specs(['[{}, {"address": "0*"}]'], NO_HOST,
                            option="[DEFAULT] pci_passthrough_whitelist")
     err = info.value
     assert "list item 2" in str(err)
@@ -192,10 +192,10 @@ def test_error_names_the_list_item_and_a_custom_option():
 def test_nothing_is_returned_when_one_value_is_bad():
     with pytest.raises(ConfigError) as info:
         parse_device_specs(['{"vendor_id": "8086"}', '{"vendor_id": "zz"}'],
-                           sysfs_root="/nonexistent")
+                           NO_HOST)
     assert info.value.value == '{"vendor_id": "zz"}'
 
 
 def test_a_value_that_is_not_text_is_a_config_error():
     with pytest.raises(ConfigError, match="Invalid entry"):
-        parse_device_specs([{"vendor_id": "8086"}], sysfs_root="/nonexistent")  # type: ignore[list-item]
+        parse_device_specs([{"vendor_id": "8086"}], NO_HOST)  # type: ignore[list-item]

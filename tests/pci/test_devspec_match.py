@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from sriovstack.errors import Invalid
-from sriovstack.pci import DevType, PciAddress, PciDevice, parse_device_specs
+from sriovstack.host import device_probe
+from sriovstack.pci import (NO_HOST, DeviceProbe, DevType, PciAddress, PciDevice,
+                            parse_device_specs)
 from sriovstack.pci.addrspec import address_key
 
 PF_A = "0000:0a:00.0"   # SR-IOV PF (sriov_totalvfs 8), netdev ens1f0
@@ -56,8 +58,8 @@ def typed(d: dict[str, str | None]) -> PciDevice | None:
 
 
 def check(values: list[str], device: dict[str, str | None], expected: bool,
-          root: Path | str = "/nonexistent") -> None:
-    specs = parse_device_specs(values, sysfs_root=root)
+          host: DeviceProbe = NO_HOST) -> None:
+    specs = parse_device_specs(values, host)
     assert (specs.match(device) is not None) is expected
     obj = typed(device)
     if obj is not None:
@@ -139,13 +141,13 @@ def test_ids(fields, device, expected):
     ("", False),
 ])
 def test_device_addresses_that_do_not_parse_match_nothing(address, expected):
-    specs = parse_device_specs(["{}"], sysfs_root="/nonexistent")
+    specs = parse_device_specs(["{}"], NO_HOST)
     assert (specs.match(dev(address)) is not None) is expected
 
 
 def test_empty_list_matches_nothing_and_no_specs_match_nothing():
-    assert parse_device_specs(["[]"]).match(dev("0000:0a:02.1")) is None
-    assert parse_device_specs([]).match(dev("0000:0a:02.1")) is None
+    assert parse_device_specs(["[]"], NO_HOST).match(dev("0000:0a:02.1")) is None
+    assert parse_device_specs([], NO_HOST).match(dev("0000:0a:02.1")) is None
 
 
 def test_first_matching_spec_wins_and_its_tags_are_returned():
@@ -153,7 +155,7 @@ def test_first_matching_spec_wins_and_its_tags_are_returned():
         spec(vendor_id="8086", product_id="10ca", physical_network="physnet1"),
         spec(address="*:0a:*.*", physical_network="physnet2", trusted="true"),
         spec(vendor_id="8086", physical_network="physnet3"),
-    ], sysfs_root="/nonexistent")
+    ], NO_HOST)
     assert specs.match(dev("0000:0a:02.1", "10ca")) == {"physical_network": "physnet1"}
     assert specs.match(dev("0000:0a:02.1")) == {"physical_network": "physnet2",
                                                 "trusted": "true"}
@@ -166,13 +168,13 @@ def test_first_matching_spec_wins_and_its_tags_are_returned():
 
 
 def test_returned_tags_are_a_copy():
-    specs = parse_device_specs([spec(physical_network="physnet1")], sysfs_root="/nonexistent")
+    specs = parse_device_specs([spec(physical_network="physnet1")], NO_HOST)
     specs.match(dev("0000:0a:02.1"))["physical_network"] = "changed"  # type: ignore[index]
     assert specs.match(dev("0000:0a:02.1")) == {"physical_network": "physnet1"}
 
 
 def test_a_device_record_without_ids_is_an_invalid_error():
-    specs = parse_device_specs(["{}"])
+    specs = parse_device_specs(["{}"], NO_HOST)
     with pytest.raises(Invalid, match="vendor_id"):
         specs.match({"address": "0000:0a:02.1", "product_id": "154c"})
 
@@ -213,12 +215,12 @@ VF_ELSEWHERE = dev("0000:0d:10.1", parent="0000:0d:00.0")
     ({"devname": "lo"}, dev("0000:00:00.0"), False),        # no PCI device behind it
 ])
 def test_pf_rule(sysroot, fields, device, expected):
-    check([json.dumps(fields)], device, expected, root=sysroot)
+    check([json.dumps(fields)], device, expected, host=device_probe(sysroot))
 
 
 def test_pf_status_comes_from_this_hosts_sysfs(sysroot):
-    here = parse_device_specs([spec(address=PF_A)], sysfs_root=sysroot)
-    elsewhere = parse_device_specs([spec(address=PF_A)], sysfs_root=sysroot / "none")
+    here = parse_device_specs([spec(address=PF_A)], device_probe(sysroot))
+    elsewhere = parse_device_specs([spec(address=PF_A)], device_probe(sysroot / "none"))
     assert here.specs[0].pf and not elsewhere.specs[0].pf
     assert elsewhere.match(VF_OF_A) is None
     assert elsewhere.match(dev(PF_A)) is not None
@@ -226,7 +228,7 @@ def test_pf_status_comes_from_this_hosts_sysfs(sysroot):
 
 def test_devname_is_cached_until_refresh(sysroot):
     specs = parse_device_specs([spec(devname="ens2f0", physical_network="physnet2")],
-                               sysfs_root=sysroot)
+                               device_probe(sysroot))
     vf = dev("0000:0b:02.1", parent=PF_B)
     assert specs.match(vf) is None            # no such interface yet
     (sysroot / f"sys/bus/pci/devices/{PF_B}/sriov_totalvfs").write_text("4\n")
@@ -240,12 +242,12 @@ def test_a_netdev_that_is_not_a_pci_function_matches_nothing(sysroot):
     net = sysroot / "sys/class/net/usb0"
     net.mkdir(parents=True)
     os.symlink("../../../bus/usb/devices/1-1:1.0", net / "device")
-    specs = parse_device_specs([spec(devname="usb0")], sysfs_root=sysroot)
+    specs = parse_device_specs([spec(devname="usb0")], device_probe(sysroot))
     assert specs.match(dev("0000:00:01.0")) is None
 
 
 def test_specs_are_iterable_in_order():
     values = [spec(vendor_id="8086"), spec(vendor_id="15b3")]
-    specs = parse_device_specs(values, sysfs_root="/nonexistent")
+    specs = parse_device_specs(values, NO_HOST)
     assert [s.vendor_id for s in specs] == ["8086", "15b3"]
     assert len(specs) == 2

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sriovstack.errors import ConfigError
-from sriovstack.pci import DevType, PciAddress, PciDevice, parse_device_specs
+from sriovstack.pci import NO_HOST, DevType, PciAddress, PciDevice, parse_device_specs
 from sriovstack.pci.addrspec import GlobAddress, RegexAddress, address_key, key_of, key_text
 
 MAXIMA = (0xFFFF, 0xFF, 0x1F, 0x7)
@@ -59,7 +59,7 @@ def device(addr: tuple[int, int, int, int], parent: PciAddress | None = None) ->
 @settings(max_examples=400)
 def test_any_shorthand_matches_exactly_the_devices_nova_says(pattern, addr):
     text, fields = pattern
-    specs = parse_device_specs([json.dumps({"address": text})], sysfs_root="/nonexistent")
+    specs = parse_device_specs([json.dumps({"address": text})], NO_HOST)
     expected = all(f is None or f == a for f, a in zip(fields, addr))
     assert (specs.find(device(addr)) is not None) is expected
     assert (specs.match({"address": key_text(key_of(PciAddress(*addr))), "vendor_id": "8086",
@@ -70,7 +70,7 @@ def test_any_shorthand_matches_exactly_the_devices_nova_says(pattern, addr):
 def test_a_device_at_the_pattern_itself_always_matches(pattern):
     text, fields = pattern
     addr = tuple(0 if f is None else f for f in fields)
-    specs = parse_device_specs([json.dumps({"address": text})], sysfs_root="/nonexistent")
+    specs = parse_device_specs([json.dumps({"address": text})], NO_HOST)
     assert specs.find(device(addr)) is not None  # type: ignore[arg-type]
 
 
@@ -78,7 +78,7 @@ def test_a_device_at_the_pattern_itself_always_matches(pattern):
 @settings(max_examples=400)
 def test_address_parsing_only_raises_config_error(text):
     try:
-        parse_device_specs([json.dumps({"address": text})], sysfs_root="/nonexistent")
+        parse_device_specs([json.dumps({"address": text})], NO_HOST)
     except ConfigError:
         pass
 
@@ -98,7 +98,7 @@ spec_entries = st.dictionaries(
 @settings(max_examples=400)
 def test_spec_parsing_only_raises_config_error(doc):
     try:
-        specs = parse_device_specs([json.dumps(doc)], sysfs_root="/nonexistent")
+        specs = parse_device_specs([json.dumps(doc)], NO_HOST)
     except ConfigError as exc:
         assert exc.value == json.dumps(doc)
         return
@@ -110,7 +110,7 @@ def test_spec_parsing_only_raises_config_error(doc):
 @given(st.text(max_size=40))
 def test_any_text_value_only_raises_config_error(text):
     try:
-        parse_device_specs([text], sysfs_root="/nonexistent")
+        parse_device_specs([text], NO_HOST)
     except ConfigError:
         pass
 
@@ -119,7 +119,7 @@ def test_any_text_value_only_raises_config_error(text):
 def test_ids_normalise_to_four_lowercase_digits_and_match(value, data):
     written = data.draw(hex_text(value, 4)).strip()
     which = data.draw(st.sampled_from(["vendor_id", "product_id"]))
-    specs = parse_device_specs([json.dumps({which: written})], sysfs_root="/nonexistent")
+    specs = parse_device_specs([json.dumps({which: written})], NO_HOST)
     assert getattr(specs.specs[0], which) == f"{value:04x}"
     ids = {"vendor_id": "8086", "product_id": "154c", which: f"{value:04x}"}
     assert specs.match({"address": "0000:0a:00.1", "parent_addr": None, **ids}) is not None
@@ -131,7 +131,7 @@ def test_ids_normalise_to_four_lowercase_digits_and_match(value, data):
 @given(st.integers(0x10000, 2**64), st.sampled_from(["vendor_id", "product_id"]))
 def test_ids_above_ffff_are_rejected(value, which):
     try:
-        parse_device_specs([json.dumps({which: f"{value:x}"})], sysfs_root="/nonexistent")
+        parse_device_specs([json.dumps({which: f"{value:x}"})], NO_HOST)
     except ConfigError as exc:
         assert "greater than the maximum" in str(exc)
     else:
