@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from sriovstack.errors import HostError
 from sriovstack.host.records import Inventory, PhysicalFunction, VirtualFunction
 from sriovstack.host.sysfs import SysfsIO
+from sriovstack.host.sysfs import read_required as _read
 from sriovstack.pci.address import PciAddress
 from sriovstack.pci.device import DevType, PciDevice
 from sriovstack.pci.names import pci_names
@@ -40,14 +41,6 @@ def discover(sysfs: SysfsIO) -> Inventory:
             pfs.append(_pf(sysfs, bdf))
     pfs.sort(key=lambda pf: pf.address)
     return Inventory(tuple(pfs))
-
-
-def _read(sysfs: SysfsIO, path: str) -> str:
-    try:
-        return sysfs.read(path)
-    except OSError as exc:
-        raise HostError(f"cannot read {path}: {exc.strerror}", path=path,
-                        errno=exc.errno) from exc
 
 
 def _int(sysfs: SysfsIO, path: str, base: int = 10) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from sriovstack.errors import HostError
-from sriovstack.host.sysfs import SysfsIO
+from sriovstack.host.sysfs import SysfsIO, read_required
 
 __all__ = ["online_cpus", "memory_mb", "CPU_ONLINE", "MEMINFO"]
 
@@ -19,20 +19,12 @@ MEMINFO = "/proc/meminfo"
 _RANGE = re.compile(r"^(\d+)(?:-(\d+))?$")
 
 
-def _read(sysfs: SysfsIO, path: str) -> str:
-    try:
-        return sysfs.read(path)
-    except OSError as exc:
-        raise HostError(f"cannot read {path}: {exc.strerror}", path=path,
-                        errno=exc.errno) from exc
-
-
 def online_cpus(sysfs: SysfsIO) -> int:
     """How many CPUs the kernel's online list names (``0-15,32-47`` is 32).
 
     Raises HostError naming the file when it cannot be read or holds no such list.
     """
-    text = _read(sysfs, CPU_ONLINE)
+    text = read_required(sysfs, CPU_ONLINE)
     total = 0
     for part in filter(None, (p.strip() for p in text.split(","))):
         m = _RANGE.match(part)
@@ -48,7 +40,7 @@ def memory_mb(sysfs: SysfsIO) -> int:
 
     Raises HostError naming the file when it cannot be read or has no usable MemTotal line.
     """
-    for line in _read(sysfs, MEMINFO).splitlines():
+    for line in read_required(sysfs, MEMINFO).splitlines():
         fields = line.split()
         if fields[:1] == ["MemTotal:"]:
             if len(fields) < 2 or not fields[1].isdigit():

@@ -12,7 +12,9 @@ import os
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-__all__ = ["SysfsIO", "RealSysfs"]
+from sriovstack.errors import HostError
+
+__all__ = ["SysfsIO", "RealSysfs", "read_required"]
 
 
 @runtime_checkable
@@ -66,3 +68,13 @@ class RealSysfs:
 
     def exists(self, path: str) -> bool:
         return os.path.lexists(self._p(path))
+
+
+def read_required(sysfs: SysfsIO, path: str) -> str:
+    """``sysfs.read(path)`` for a file the caller cannot do without: HostError naming the file
+    and carrying the errno when it cannot be read."""
+    try:
+        return sysfs.read(path)
+    except OSError as exc:
+        raise HostError(f"cannot read {path}: {exc.strerror}", path=path,
+                        errno=exc.errno) from exc
