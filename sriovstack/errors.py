@@ -1,13 +1,22 @@
-"""The one error tree of sriovstack.
+"""The one error tree of sriovstack, and the OpenStack error types the APIs report.
 
     SriovstackError                 every error we raise on purpose
     ├── NotFound                    a named thing does not exist
     ├── Conflict                    the request clashes with current state (in use, busy)
+    │   ├── WriteConflict           the database refused a write: a unique key or reference
+    │   │                           clashed, usually with a concurrent transaction (run again)
+    │   ├── ClaimLost               another build took the RAM, vCPUs or device first
+    │   └── NoValidHost             no host passed the filters, or every claim was lost
     ├── Invalid                     a request value is wrong (API field, CLI argument)
+    ├── NotAcceptable               the API cannot answer in the form asked (a microversion)
     ├── NotSupported                the chapter (or the driver) says this cannot be done
     ├── Forbidden                   the caller may not do this
     ├── Unauthorized                no valid credentials or token
-    ├── Unavailable                 a pool ran dry (no free VLAN, no free IP): try later
+    ├── Unavailable                 the service cannot serve now: a pool ran dry (no free
+    │                               VLAN, no free IP) or the database is down; try later
+    ├── Unreachable                 the control plane did not answer usefully: the API cannot
+    │                               be reached, timed out, failed (5xx) or sent a body we
+    │                               cannot read, or what we waited for did not happen in time
     ├── ConfigError (ValueError)    a config file, option or spec is wrong
     └── HostError                   the Linux host refused or lacks something
         ├── VfCountInvalid          sriov_numvfs text is not a number      (EINVAL)
@@ -17,26 +26,41 @@
         ├── DriverNotSupported      the driver lacks this VF setting       (EOPNOTSUPP)
         └── VirtError               the hypervisor (libvirt) refused an operation on a guest
 
-Each error has a stable ``code`` (never reused or renamed), an optional ``kind`` field naming
-the OpenStack error type the API reports (``PortNotFound``, ``PortInUse``, ``NetworkInUse``...)
-and keyword fields that say where the problem is (file, section, option, field, value, path)
-and what would be right (``fix``).  ``str(err)`` is the whole human message.
+    ErrorKind (StrEnum)             the OpenStack error types an error may name
+
+``Unavailable`` and ``Unreachable`` are both "try later", seen from two sides: a service
+behind the API raises ``Unavailable`` (the API answers 503); a client of the API (an agent,
+the CLI, the all-in-one) raises ``Unreachable`` when the API does not serve it, so an agent
+can abort a pass on ``Unreachable`` without mistaking a host's refusal for it.
+
+Each error has a stable ``code`` (never reused or renamed), an optional ``kind`` naming the
+OpenStack error type the API reports (an ``ErrorKind`` member only: ``PortNotFound``,
+``PortInUse``, ``NetworkInUse``...) and keyword fields that say where the problem is (file,
+section, option, field, value, path) and what would be right (``fix``).  ``str(err)`` is the
+whole human message.
 """
 
 from __future__ import annotations
 
+import enum
 import errno as _errno
 from typing import Any
 
 __all__ = [
+    "ErrorKind",
     "SriovstackError",
     "NotFound",
     "Conflict",
+    "WriteConflict",
+    "ClaimLost",
+    "NoValidHost",
     "Invalid",
+    "NotAcceptable",
     "NotSupported",
     "Forbidden",
     "Unauthorized",
     "Unavailable",
+    "Unreachable",
     "ConfigError",
     "HostError",
     "VfCountInvalid",
@@ -51,12 +75,85 @@ __all__ = [
 ]
 
 
+class ErrorKind(enum.StrEnum):
+    """The OpenStack error types we report, spelled as the services spell them: neutron's
+    ``NeutronError.type``, keystone's and nova's exception names, placement's error codes.
+    Append only; a value never changes (clients match on them)."""
+
+    # keystone
+    CONFLICT = "Conflict"
+    DOMAIN_NOT_FOUND = "DomainNotFound"
+    PROJECT_NOT_FOUND = "ProjectNotFound"
+    ROLE_ASSIGNMENT_NOT_FOUND = "RoleAssignmentNotFound"
+    ROLE_NOT_FOUND = "RoleNotFound"
+    TOKEN_NOT_FOUND = "TokenNotFound"
+    USER_NOT_FOUND = "UserNotFound"
+    VALIDATION_ERROR = "ValidationError"
+    # policy (neutron's and nova's name for a refused rule)
+    POLICY_NOT_AUTHORIZED = "PolicyNotAuthorized"
+    # neutron
+    AGENT_NOT_FOUND = "AgentNotFound"
+    DUPLICATE_SECURITY_GROUP_NAME = "DuplicateSecurityGroupName"
+    EXTENSION_NOT_FOUND = "ExtensionNotFound"
+    FLAT_NETWORK_IN_USE = "FlatNetworkInUse"
+    GATEWAY_CONFLICT_WITH_ALLOCATION_POOLS = "GatewayConflictWithAllocationPools"
+    INVALID_INPUT = "InvalidInput"
+    INVALID_IP_FOR_NETWORK = "InvalidIpForNetwork"
+    INVALID_IP_FOR_SUBNET = "InvalidIpForSubnet"
+    IP_ADDRESS_ALREADY_ALLOCATED = "IpAddressAlreadyAllocated"
+    IP_ADDRESS_GENERATION_FAILURE = "IpAddressGenerationFailure"
+    MAC_ADDRESS_GENERATION_FAILURE = "MacAddressGenerationFailure"
+    MAC_ADDRESS_IN_USE = "MacAddressInUse"
+    NETWORK_IN_USE = "NetworkInUse"
+    NETWORK_NOT_FOUND = "NetworkNotFound"
+    NO_NETWORK_AVAILABLE = "NoNetworkAvailable"
+    PORT_BINDING_FAILED = "PortBindingFailed"
+    PORT_IN_USE = "PortInUse"
+    PORT_NOT_FOUND = "PortNotFound"
+    PORT_SECURITY_AND_IP_REQUIRED = "PortSecurityAndIPRequiredForSecurityGroups"
+    PORT_SECURITY_PORT_HAS_SECURITY_GROUP = "PortSecurityPortHasSecurityGroup"
+    SECURITY_GROUP_CANNOT_REMOVE_DEFAULT = "SecurityGroupCannotRemoveDefault"
+    SECURITY_GROUP_CANNOT_UPDATE_DEFAULT = "SecurityGroupCannotUpdateDefault"
+    SECURITY_GROUP_DEFAULT_ALREADY_EXISTS = "SecurityGroupDefaultAlreadyExists"
+    SECURITY_GROUP_IN_USE = "SecurityGroupInUse"
+    SECURITY_GROUP_NOT_FOUND = "SecurityGroupNotFound"
+    SECURITY_GROUP_RULE_NOT_FOUND = "SecurityGroupRuleNotFound"
+    SUBNET_IN_USE = "SubnetInUse"
+    SUBNET_NOT_FOUND = "SubnetNotFound"
+    VLAN_ID_IN_USE = "VlanIdInUse"
+    # nova
+    CLAIM_EXISTS = "ClaimExists"
+    CLAIM_LOST = "ClaimLost"
+    COMPUTE_HOST_NOT_FOUND = "ComputeHostNotFound"
+    FLAVOR_NOT_FOUND = "FlavorNotFound"
+    IMAGE_NOT_FOUND = "ImageNotFound"
+    INSTANCE_NOT_FOUND = "InstanceNotFound"
+    NO_VALID_HOST = "NoValidHost"
+    # placement (error codes, placement/errors.py)
+    PLACEMENT_UNDEFINED_CODE = "placement.undefined_code"
+
+    @property
+    def is_placement_code(self) -> bool:
+        """True for placement's ``errors[].code`` values (the rest are exception names)."""
+        return self.value.startswith("placement.")
+
+
 class SriovstackError(Exception):
-    """Base of every error sriovstack raises on purpose."""
+    """Base of every error sriovstack raises on purpose.
+
+    ``kind`` names the OpenStack error type (an ``ErrorKind``; a class may set its own);
+    anything else raises TypeError at the raise site, so no free string gets through.
+    """
 
     code = "sriovstack.error"
+    kind: ErrorKind | None = None
 
-    def __init__(self, message: str, *, fix: str | None = None, **fields: Any) -> None:
+    def __init__(self, message: str, *, kind: ErrorKind | None = None, fix: str | None = None,
+                 **fields: Any) -> None:
+        if kind is not None and not isinstance(kind, ErrorKind):
+            raise TypeError(f"error kind {kind!r} is not an ErrorKind member")
+        if kind is not None:
+            self.kind = kind
         self.message = message
         self.fix = fix
         self.fields = fields
@@ -83,8 +180,40 @@ class Conflict(SriovstackError):
     code = "sriovstack.conflict"
 
 
+class WriteConflict(Conflict):
+    """The database seam's IntegrityError: a unique key or a reference clashed.
+
+    Usually another transaction got there first; run the whole transaction again
+    (``sriovstack.db.retry_races``) and it sees the winner's row.  Same code and envelope as
+    any Conflict."""
+
+
+class ClaimLost(Conflict):
+    """Another build took what this claim needed first; the scheduler tries the next host."""
+
+    code = "sriovstack.conflict.claim_lost"
+    kind = ErrorKind.CLAIM_LOST
+
+
+class NoValidHost(Conflict):
+    """No host passed the filters (or every passing host lost its claim to another build).
+
+    The message names each filter that removed hosts, how many and why.
+    """
+
+    code = "sriovstack.conflict.no_valid_host"
+    kind = ErrorKind.NO_VALID_HOST
+
+
 class Invalid(SriovstackError):
     code = "sriovstack.invalid"
+
+
+class NotAcceptable(SriovstackError):
+    """The API cannot answer in the form the request asks for (nova: a microversion above
+    the maximum is InvalidGlobalAPIVersion, 406)."""
+
+    code = "sriovstack.not_acceptable"
 
 
 class NotSupported(SriovstackError):
@@ -100,7 +229,15 @@ class Unauthorized(SriovstackError):
 
 
 class Unavailable(SriovstackError):
+    """A service cannot serve now (a pool ran dry, the database is down): the API's 503."""
+
     code = "sriovstack.unavailable"
+
+
+class Unreachable(SriovstackError):
+    """A client of the control plane got no usable answer (module docstring): try later."""
+
+    code = "sriovstack.unreachable"
 
 
 class ConfigError(SriovstackError, ValueError):
@@ -191,7 +328,8 @@ def host_error_from_errno(err: OSError, path: str, what: str) -> HostError:
 
 
 _BY_STATUS: dict[int, type[SriovstackError]] = {
-    400: Invalid, 401: Unauthorized, 403: Forbidden, 404: NotFound, 409: Conflict,
+    400: Invalid, 401: Unauthorized, 403: Forbidden, 404: NotFound, 406: NotAcceptable,
+    409: Conflict,
 }
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from sriovstack.errors import (Conflict, Forbidden, Invalid, NotFound, SriovstackError,
-                               Unauthorized, Unavailable, envelope_message, error_for_status)
+from sriovstack.errors import (Conflict, Forbidden, Invalid, NotAcceptable, NotFound,
+                               SriovstackError, Unauthorized, Unreachable, envelope_message,
+                               error_for_status)
 
 
 @pytest.mark.parametrize("body, message", [
@@ -26,8 +27,8 @@ def test_the_message_comes_out_of_every_envelope(body: object, message: str | No
 
 
 @pytest.mark.parametrize("status, family", [
-    (400, Invalid), (401, Unauthorized), (403, Forbidden), (404, NotFound), (409, Conflict),
-    (503, Unavailable), (500, Unavailable),
+    (400, Invalid), (401, Unauthorized), (403, Forbidden), (404, NotFound),
+    (406, NotAcceptable), (409, Conflict), (503, Unreachable), (500, Unreachable),
 ])
 def test_statuses_map_back_to_error_families(status: int, family: type[SriovstackError]) -> None:
-    assert error_for_status(status, Unavailable) is family
+    assert error_for_status(status, Unreachable) is family

@@ -5,7 +5,7 @@ production).  The client logs in with the service user's password (keystone v3 p
 scoped to the service project), sends the token on each call, and logs in again once when a
 call comes back 401 (the token expired or the API restarted with a new key).  Every httpx or
 HTTP failure is translated here into the sriovstack error tree: unreachable or 5xx →
-Unavailable, 400 → Invalid, 401 → Unauthorized, 403 → Forbidden, 404 → NotFound,
+Unreachable, 400 → Invalid, 401 → Unauthorized, 403 → Forbidden, 404 → NotFound,
 409 → Conflict.
 """
 
@@ -20,7 +20,7 @@ import httpx
 
 from sriovstack.agents.wire import (DesiredState, Heartbeat, InventoryCounts, InventoryReport,
                                     PortState, ServerReport, parse_desired_state)
-from sriovstack.errors import (ConfigError, SriovstackError, Unauthorized, Unavailable,
+from sriovstack.errors import (ConfigError, SriovstackError, Unauthorized, Unreachable,
                                envelope_message, error_for_status)
 from sriovstack.pci.address import PciAddress
 
@@ -154,7 +154,7 @@ class ControlPlaneClient:
                               f"{self._credentials.username!r}")
         token = str(response.headers.get("X-Subject-Token", ""))
         if not token:
-            raise Unavailable(f"{self._base}: the identity API gave no X-Subject-Token",
+            raise Unreachable(f"{self._base}: the identity API gave no X-Subject-Token",
                               fix="point --api at a sriovstack API")
         return token
 
@@ -174,7 +174,7 @@ class ControlPlaneClient:
             try:
                 data = response.json()
             except ValueError as exc:
-                raise Unavailable(f"{method} {path}: the API answered with no JSON body",
+                raise Unreachable(f"{method} {path}: the API answered with no JSON body",
                                   fix="point --api at a sriovstack API") from exc
             return data if isinstance(data, dict) else {}
         raise Unauthorized(f"{method} {path}: the API refused a fresh token")  # pragma: no cover
@@ -186,14 +186,14 @@ class ControlPlaneClient:
                                       timeout=timeout if timeout is not None
                                       else httpx.USE_CLIENT_DEFAULT)
         except httpx.TimeoutException as exc:
-            raise Unavailable(f"{method} {self._base}{path}: timed out ({exc.__class__.__name__})",
+            raise Unreachable(f"{method} {self._base}{path}: timed out ({exc.__class__.__name__})",
                               fix="check that the API is up; the agent retries") from exc
         except httpx.HTTPError as exc:
-            raise Unavailable(f"{method} {self._base}{path}: cannot reach the API ({exc})",
+            raise Unreachable(f"{method} {self._base}{path}: cannot reach the API ({exc})",
                               fix="check --api and that the API is up; the agent retries"
                               ) from exc
 
     def _error(self, response: httpx.Response, what: str) -> SriovstackError:
-        cls = error_for_status(response.status_code, Unavailable)
+        cls = error_for_status(response.status_code, Unreachable)
         return cls(f"{what}: HTTP {response.status_code}: {_message(response)}",
                    status=response.status_code)

@@ -30,7 +30,7 @@ from sriovstack.agents.wire import (COMPUTE_AGENT_TYPE, COMPUTE_BINARY, DesiredP
                                     ServerReport)
 from sriovstack.dataplane import DEFAULT_PREFIX, HostDataplane
 from sriovstack.errors import (Conflict, HostError, NotFound, NotSupported, SriovstackError,
-                               Unavailable)
+                               Unreachable)
 from sriovstack.host import Host
 from sriovstack.host.discovery import discover
 from sriovstack.host.netlink import VfMac, VfSpoofCheck, VfVlan
@@ -242,8 +242,8 @@ class _Pass:
             else:
                 self._attach_missing(server, interfaces)
             self._plug_normal(server)
-        except Unavailable:
-            raise
+        except Unreachable:  # the API did not answer: end this pass (the loop retries);
+            raise               # only a refusal on the host fails the server
         except SriovstackError as exc:
             self._fail(server, has_guest or spawned, exc)
             return

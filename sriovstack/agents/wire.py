@@ -2,7 +2,7 @@
 
 Agents never import the services: what the API sends is parsed here, once, into frozen values;
 what agents send is built from frozen values here.  A body that does not have the expected
-shape is an ``Unavailable`` error naming the field (the API and the agent disagree).
+shape is an ``Unreachable`` error naming the field (the API and the agent disagree).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Interface, IPv6Interface, ip_interface
 from typing import Any
 
-from sriovstack.errors import Unavailable
+from sriovstack.errors import Unreachable
 from sriovstack.pci.address import PciAddress
 from sriovstack.pci.device import DevType
 
@@ -174,7 +174,7 @@ class DesiredState:
 def _get(data: Mapping[str, Any], key: str, kind: type | tuple[type, ...], where: str) -> Any:
     value = data.get(key) if isinstance(data, Mapping) else None
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise Unavailable(f"the API's desired state has a bad {where}.{key}: {value!r}",
+        raise Unreachable(f"the API's desired state has a bad {where}.{key}: {value!r}",
                           field=f"{where}.{key}", fix="run agents and API of one release")
     return value
 
@@ -202,12 +202,12 @@ def _fixed_ip(value: Any, where: str) -> IPv4Interface | IPv6Interface | None:
             return ip_interface(value)
     except ValueError:
         pass
-    raise Unavailable(f"the API's desired state has a bad {where}.fixed_ip: {value!r}",
+    raise Unreachable(f"the API's desired state has a bad {where}.fixed_ip: {value!r}",
                       field=f"{where}.fixed_ip", fix="run agents and API of one release")
 
 
 def parse_desired_state(data: Any) -> DesiredState:
-    """The desired-state body as a DesiredState; Unavailable naming the field when malformed."""
+    """The desired-state body as a DesiredState; Unreachable naming the field when malformed."""
     servers = []
     for i, s in enumerate(_get({"servers": data.get("servers") if isinstance(data, dict)
                                 else None}, "servers", list, "body")):

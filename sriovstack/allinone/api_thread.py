@@ -7,7 +7,7 @@ import threading
 import time
 from typing import Any
 
-from sriovstack.errors import ConfigError, Unavailable
+from sriovstack.errors import ConfigError, Unreachable
 
 __all__ = ["ApiThread", "bind_listen_socket"]
 
@@ -43,12 +43,12 @@ class ApiThread:
                                         name="sriovstack-api", daemon=True)
 
     def start(self, timeout: float = 20.0) -> None:
-        """Start serving; return once uvicorn accepts connections (Unavailable otherwise)."""
+        """Start serving; return once uvicorn accepts connections (Unreachable otherwise)."""
         self._thread.start()
         deadline = time.monotonic() + timeout
         while not self._server.started:
             if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise Unavailable("the API server did not start",
+                raise Unreachable("the API server did not start",
                                   fix="run with --log-level debug to see why")
             time.sleep(0.02)
 

@@ -19,8 +19,8 @@ from sriovstack.allinone.credentials import Credentials
 from sriovstack.allinone.dataplane import CloudDataplane, DataplaneMode
 from sriovstack.allinone.hosts import SimulatedHost, prepare_hosts
 from sriovstack.api.services import Services
-from sriovstack.errors import ConfigError, Unavailable
 from sriovstack.dataplane import DEFAULT_PREFIX
+from sriovstack.errors import ConfigError, Unreachable
 from sriovstack.host.simulated.topology import Role, bundled_topology, load_topology
 
 __all__ = ["AllInOneOptions", "AllInOne"]
@@ -100,7 +100,7 @@ class AllInOne:
         deadline = time.monotonic() + timeout
         while not names <= {h.name for h in self._services.hosts.list()}:
             if time.monotonic() > deadline:
-                raise Unavailable(f"the compute agents of {', '.join(sorted(names))} did not "
+                raise Unreachable(f"the compute agents of {', '.join(sorted(names))} did not "
                                   f"report within {timeout:.0f} s",
                                   fix="run with --log-level info to see the agents' errors")
             time.sleep(0.1)

@@ -18,8 +18,9 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 
-from sriovstack.errors import (ConfigError, Conflict, Forbidden, Invalid, NotFound, NotSupported,
-                               SriovstackError, Unauthorized, Unavailable)
+from sriovstack.errors import (ConfigError, Conflict, ErrorKind, Forbidden, Invalid,
+                               NotAcceptable, NotFound, NotSupported, SriovstackError,
+                               Unauthorized, Unavailable)
 
 __all__ = ["Envelope", "Problem", "envelope_for", "status_of", "render", "problem_response",
            "install_error_handlers", "request_id_of"]
@@ -53,7 +54,7 @@ class Problem:
 
     status: int
     message: str
-    kind: str | None = None  # neutron's type, e.g. PortNotFound
+    kind: ErrorKind | None = None  # neutron's type (PortNotFound) or a placement code
     code: str = "sriovstack.http"  # the stable sriovstack code
 
     @property
@@ -66,8 +67,8 @@ class Problem:
 
 # Checked in order: the first family the error belongs to decides the status.
 _STATUS: tuple[tuple[type[SriovstackError], int], ...] = (
-    (Invalid, 400), (Unauthorized, 401), (Forbidden, 403), (NotFound, 404), (Conflict, 409),
-    (Unavailable, 503), (ConfigError, 500),
+    (Invalid, 400), (Unauthorized, 401), (Forbidden, 403), (NotFound, 404),
+    (NotAcceptable, 406), (Conflict, 409), (Unavailable, 503), (ConfigError, 500),
 )
 
 
@@ -103,14 +104,15 @@ def render(envelope: Envelope, problem: Problem, request_id: str) -> dict[str, A
     if envelope is Envelope.IDENTITY:
         return {"error": {"code": p.status, "title": p.title, "message": p.message}}
     if envelope is Envelope.NETWORK:
-        kind = p.kind or _NEUTRON_TYPES.get(p.status, "InternalServerError")
+        kind = str(p.kind) if p.kind else _NEUTRON_TYPES.get(p.status, "InternalServerError")
         return {"NeutronError": {"type": kind, "message": p.message, "detail": ""}}
     if envelope is Envelope.COMPUTE:
         return {_nova_key(p.status): {"code": p.status, "message": p.message}}
     if envelope is Envelope.IMAGE:
         return {"message": p.message, "code": f"{p.status} {p.title}", "title": p.title}
     if envelope is Envelope.PLACEMENT:
-        code = p.kind if p.kind and p.kind.startswith("placement.") else "placement.undefined_code"
+        code = str(p.kind if p.kind and p.kind.is_placement_code
+                   else ErrorKind.PLACEMENT_UNDEFINED_CODE)
         return {"errors": [{"status": p.status, "title": p.title, "detail": p.message,
                             "code": code, "request_id": request_id}]}
     return {"error": {"code": p.status, "type": p.code, "message": p.message}}
@@ -168,7 +170,7 @@ async def _on_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    problem = Problem(400, validation_message(exc), "InvalidInput", Invalid.code)
+    problem = Problem(400, validation_message(exc), ErrorKind.INVALID_INPUT, Invalid.code)
     return problem_response(request.url.path, problem, request_id_of(request))
 
 

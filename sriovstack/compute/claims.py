@@ -16,25 +16,16 @@ from sriovstack.compute.scheduler.model import BuildRequest, Claim, ClaimedDevic
 from sriovstack.compute.scheduler.revision import touch_hosts
 from sriovstack.db import Database
 from sriovstack.db.models.hosts import HostAllocationRow, HostRow, PciDeviceRow
-from sriovstack.errors import Conflict
+from sriovstack.errors import ClaimLost, Conflict, ErrorKind
 from sriovstack.pci.address import PciAddress
 from sriovstack.pci.device import DevType
 from sriovstack.pci.pools import Allocation, PoolKey
 
-__all__ = ["ClaimLost", "Claims"]
+__all__ = ["Claims"]
 
 D = PciDeviceRow
 _VF, _PF = DevType.VF.value, DevType.PF.value
 _HELD = ("claimed", "allocated")
-
-
-class ClaimLost(Conflict):
-    """Another build took what this claim needed first; the scheduler tries the next host."""
-
-    code = "sriovstack.conflict.claim_lost"
-
-    def __init__(self, message: str, **fields: object) -> None:
-        super().__init__(message, kind="ClaimLost", **fields)
 
 
 class Claims:
@@ -67,7 +58,7 @@ class Claims:
                         request: BuildRequest) -> None:
         if s.get(HostAllocationRow, request.server_id) is not None:
             raise Conflict(f"server {request.server_id} already holds a claim; release it first",
-                           kind="ClaimExists", field="server_id", value=request.server_id)
+                           kind=ErrorKind.CLAIM_EXISTS, field="server_id", value=request.server_id)
         h = HostRow
         result = s.execute(
             update(h).where(

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sriovstack.compute.types import Flavor
 from sriovstack.db import Database
 from sriovstack.db.models.compute import FlavorRow
-from sriovstack.errors import Invalid, NotFound
+from sriovstack.errors import ErrorKind, Invalid, NotFound
 
 __all__ = ["FlavorService", "FlavorQuery", "DEFAULT_FLAVORS"]
 
@@ -62,7 +62,8 @@ class FlavorService:
         with self._db.transaction() as session:
             row = session.get(FlavorRow, flavor_id)
             if row is None:
-                raise NotFound(f"Flavor {flavor_id} could not be found.", kind="FlavorNotFound",
+                raise NotFound(f"Flavor {flavor_id} could not be found.",
+                               kind=ErrorKind.FLAVOR_NOT_FOUND,
                                field="flavorRef", value=flavor_id)
             return _to_flavor(row)
 

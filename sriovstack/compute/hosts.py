@@ -14,7 +14,7 @@ from sriovstack.compute.scheduler.host_state import HostCapabilities
 from sriovstack.compute.scheduler.revision import touch_hosts
 from sriovstack.db import Database
 from sriovstack.db.models.hosts import HostRow, PciDeviceRow
-from sriovstack.errors import Invalid, NotFound
+from sriovstack.errors import ErrorKind, Invalid, NotFound
 from sriovstack.pci.address import PciAddress
 from sriovstack.pci.device import DevType
 
@@ -140,7 +140,7 @@ class HostRegistry:
                              .values(last_heartbeat=self._clock.now())).rowcount
             if done != 1:
                 raise NotFound(f"compute host {host!r} is not registered; its agent must "
-                               "report an inventory first", kind="ComputeHostNotFound",
+                               "report an inventory first", kind=ErrorKind.COMPUTE_HOST_NOT_FOUND,
                                field="host", value=host)
 
     def set_enabled(self, host: str, enabled: bool, reason: str | None = None) -> HostInfo:
@@ -195,7 +195,7 @@ class HostRegistry:
 def _host(s: Session, name: str) -> HostRow:
     row = s.scalar(select(HostRow).where(HostRow.name == name))
     if row is None:
-        raise NotFound(f"compute host {name!r} not found", kind="ComputeHostNotFound",
+        raise NotFound(f"compute host {name!r} not found", kind=ErrorKind.COMPUTE_HOST_NOT_FOUND,
                        field="host", value=name)
     return row
 

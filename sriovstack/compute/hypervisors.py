@@ -19,7 +19,7 @@ from sriovstack.compute.types import Hypervisor, Inventory, ResourceProvider
 from sriovstack.db import Database
 from sriovstack.db.models.compute import ServerRow
 from sriovstack.db.models.hosts import HostRow, PciDeviceRow
-from sriovstack.errors import NotFound
+from sriovstack.errors import ErrorKind, NotFound
 
 __all__ = ["HypervisorService", "SRIOV_NET_VF"]
 
@@ -55,7 +55,7 @@ class HypervisorService:
             row = session.get(HostRow, hypervisor_id)
             if row is None:
                 raise NotFound(f"Hypervisor with ID '{hypervisor_id}' could not be found.",
-                               kind="ComputeHostNotFound", value=hypervisor_id)
+                               kind=ErrorKind.COMPUTE_HOST_NOT_FOUND, value=hypervisor_id)
             return self._hypervisor(row, self._running(session).get(row.name, 0))
 
     def search(self, pattern: str) -> tuple[Hypervisor, ...]:
@@ -63,7 +63,7 @@ class HypervisorService:
         found = tuple(h for h in self.list() if pattern in h.hostname)
         if not found:
             raise NotFound(f"No hypervisor matching '{pattern}' could be found.",
-                           kind="ComputeHostNotFound", value=pattern)
+                           kind=ErrorKind.COMPUTE_HOST_NOT_FOUND, value=pattern)
         return found
 
     def availability_zones(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
@@ -97,7 +97,7 @@ class HypervisorService:
             if rp.uuid == provider_uuid:
                 return rp
         raise NotFound(f"No resource provider with uuid {provider_uuid} found",
-                       kind="placement.undefined_code", value=provider_uuid)
+                       kind=ErrorKind.PLACEMENT_UNDEFINED_CODE, value=provider_uuid)
 
     def _running(self, session: Session) -> dict[str, int]:
         rows = session.execute(select(ServerRow.host, func.count()).where(

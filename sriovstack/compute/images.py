@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sriovstack.compute.types import Image
 from sriovstack.db import Database
 from sriovstack.db.models.compute import ImageRow
-from sriovstack.errors import NotFound
+from sriovstack.errors import ErrorKind, NotFound
 
 __all__ = ["ImageService", "ImageQuery", "CIRROS"]
 
@@ -69,7 +69,7 @@ class ImageService:
         with self._db.transaction() as session:
             row = session.get(ImageRow, image_id)
             if row is None:
-                raise NotFound(f"No image found with ID {image_id}", kind="ImageNotFound",
+                raise NotFound(f"No image found with ID {image_id}", kind=ErrorKind.IMAGE_NOT_FOUND,
                                field="image", value=image_id)
             return _to_image(row)
 

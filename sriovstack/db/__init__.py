@@ -1,5 +1,6 @@
-"""The database package: ``Base`` for models and ``Database`` for sessions and schema."""
+"""The database package: ``Base`` for models, ``Database`` for sessions and schema, and what
+services need around a transaction (``storable`` text, ``retry_races`` at unique keys)."""
 
-from sriovstack.db.base import Base, Database, UtcDateTime
+from sriovstack.db.base import Base, Database, UtcDateTime, retry_races, storable
 
-__all__ = ["Base", "Database", "UtcDateTime"]
+__all__ = ["Base", "Database", "UtcDateTime", "retry_races", "storable"]

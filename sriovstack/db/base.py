@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import random
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import DateTime, MetaData, create_engine, event
 from sqlalchemy.engine import Engine, make_url
@@ -15,11 +17,12 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.types import TypeDecorator
 
-from sriovstack.errors import ConfigError, Conflict, Invalid, Unavailable
+from sriovstack.errors import ConfigError, ErrorKind, Invalid, Unavailable, WriteConflict
 
-__all__ = ["Base", "Database", "UtcDateTime", "NAMING_CONVENTION"]
+__all__ = ["Base", "Database", "UtcDateTime", "NAMING_CONVENTION", "storable", "retry_races"]
 
 _LOG = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Named constraints keep Alembic migrations identical on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -113,8 +116,8 @@ class Database:
     def transaction(self) -> Iterator[Session]:
         """A session that commits on exit and rolls back on any exception.
 
-        Raises Conflict for an integrity violation the service did not translate itself
-        (a duplicate name, a dangling reference), Invalid for a value the database cannot
+        Raises WriteConflict for an integrity violation the service did not translate itself
+        (a duplicate name, a dangling reference: ``retry_races`` runs the work again), Invalid for a value the database cannot
         store (PostgreSQL: a NUL byte in text, an integer out of range) and Unavailable when
         the database is down.
         """
@@ -124,12 +127,11 @@ class Database:
             session.commit()
         except IntegrityError as exc:
             session.rollback()
-            raise Conflict(f"the change clashes with existing data: {exc.orig}",
-                           kind="Conflict") from exc
+            raise WriteConflict(f"the change clashes with existing data: {exc.orig}") from exc
         except DataError as exc:
             session.rollback()
             raise Invalid(f"a value in the request cannot be stored: {_first_line(exc.orig)}",
-                          kind="InvalidInput",
+                          kind=ErrorKind.INVALID_INPUT,
                           fix="remove NUL (0x00) characters from text and keep numbers "
                               "within range") from exc
         except OperationalError as exc:
@@ -153,3 +155,29 @@ class Database:
 
     def __repr__(self) -> str:
         return f"Database({make_url(self.url).render_as_string(hide_password=True)!r})"
+
+
+def storable(text: str) -> bool:
+    """False for text no database column can hold or match (PostgreSQL refuses NUL bytes):
+    a lookup by such an id is simply "not found", never a database error."""
+    return "\x00" not in text
+
+
+_RACE_ATTEMPTS = 20  # every round of a race has one winner: enough for many workers
+
+
+def retry_races(work: Callable[[], T]) -> T:
+    """Run ``work`` (one whole transaction) again when it lost a race at a unique key.
+
+    ``Database.transaction`` turns such an IntegrityError into WriteConflict; on the next
+    attempt the winner's row is visible, so the work either picks another MAC/address or
+    raises the specific error (MacAddressInUse, FlatNetworkInUse...).  Other errors pass.
+    """
+    for attempt in range(_RACE_ATTEMPTS):
+        try:
+            return work()
+        except WriteConflict:
+            if attempt == _RACE_ATTEMPTS - 1:
+                raise
+            time.sleep(random.uniform(0, 0.005 * (attempt + 1)))  # spread the losers out
+    raise AssertionError("unreachable")

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from sriovstack.db import Database
 from sriovstack.db.models.identity import DomainRow, ProjectRow, RoleRow, UserRow
-from sriovstack.errors import Conflict, NotFound
+from sriovstack.errors import Conflict, ErrorKind, NotFound
 from sriovstack.identity.passwords import hash_password
 from sriovstack.identity.values import DEFAULT_DOMAIN_ID, Domain, NameRef, Project, Role, User
 
@@ -40,10 +40,11 @@ def _domain_id(session: Session, ref: NameRef, what: str) -> str:
     if ref.domain_name:
         row = session.scalar(select(DomainRow).where(DomainRow.name == ref.domain_name))
         if row is None:
-            raise NotFound(f"Could not find domain: {ref.domain_name}.", kind="DomainNotFound")
+            raise NotFound(f"Could not find domain: {ref.domain_name}.",
+                           kind=ErrorKind.DOMAIN_NOT_FOUND)
         return row.id
     raise NotFound(f"{what} {ref.name!r} needs a domain (domain.id or domain.name)",
-                   kind="ValidationError")
+                   kind=ErrorKind.VALIDATION_ERROR)
 
 
 def find_user_row(session: Session, ref: NameRef) -> UserRow:
@@ -55,7 +56,7 @@ def find_user_row(session: Session, ref: NameRef) -> UserRow:
         row = session.scalar(select(UserRow).where(UserRow.name == ref.name,
                                                    UserRow.domain_id == domain_id))
     if row is None:
-        raise NotFound(f"Could not find user: {ref.id or ref.name}.", kind="UserNotFound")
+        raise NotFound(f"Could not find user: {ref.id or ref.name}.", kind=ErrorKind.USER_NOT_FOUND)
     return row
 
 
@@ -68,7 +69,8 @@ def find_project_row(session: Session, ref: NameRef) -> ProjectRow:
         row = session.scalar(select(ProjectRow).where(ProjectRow.name == ref.name,
                                                       ProjectRow.domain_id == domain_id))
     if row is None:
-        raise NotFound(f"Could not find project: {ref.id or ref.name}.", kind="ProjectNotFound")
+        raise NotFound(f"Could not find project: {ref.id or ref.name}.",
+                       kind=ErrorKind.PROJECT_NOT_FOUND)
     return row
 
 
@@ -95,12 +97,13 @@ class Directory:
         """A new project; Conflict when the name is taken in the domain."""
         with self._db.transaction() as s:
             if s.get(DomainRow, domain_id) is None:
-                raise NotFound(f"Could not find domain: {domain_id}.", kind="DomainNotFound")
+                raise NotFound(f"Could not find domain: {domain_id}.",
+                               kind=ErrorKind.DOMAIN_NOT_FOUND)
             if s.scalar(select(ProjectRow.id).where(ProjectRow.name == name,
                                                     ProjectRow.domain_id == domain_id)):
                 raise Conflict(f"Conflict occurred attempting to store project - "
                                f"it is not permitted to have two projects with the same "
-                               f"name in the same domain : {name}.", kind="Conflict")
+                               f"name in the same domain : {name}.", kind=ErrorKind.CONFLICT)
             row = ProjectRow(id=uuid.uuid4().hex, name=name, domain_id=domain_id,
                              description=description, enabled=True)
             s.add(row)
@@ -136,7 +139,7 @@ class Directory:
                                                  UserRow.domain_id == domain_id)):
                 raise Conflict(f"Conflict occurred attempting to store user - Duplicate "
                                f"entry found with name {name} at domain ID {domain_id}.",
-                               kind="Conflict")
+                               kind=ErrorKind.CONFLICT)
             if default_project_id is not None:
                 find_project_row(s, NameRef(id=default_project_id))
             row = UserRow(id=uuid.uuid4().hex, name=name, domain_id=domain_id,

@@ -11,7 +11,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from sriovstack.db.models.network import IpAllocationRow, PortRow, SubnetRow
-from sriovstack.errors import Conflict, Invalid
+from sriovstack.errors import Conflict, ErrorKind, Invalid
 from sriovstack.network import ipam
 from sriovstack.network.types import FixedIp, FixedIpRequest, IpRange
 
@@ -40,15 +40,15 @@ def choose_mac(session: Session, network_id: str, requested: str | None) -> str:
             if not taken(mac):
                 return mac
         raise Conflict(f"Unable to generate a unique mac on network {network_id}.",
-                       kind="MacAddressGenerationFailure", value=network_id)
+                       kind=ErrorKind.MAC_ADDRESS_GENERATION_FAILURE, value=network_id)
     mac = requested.strip().lower().replace("-", ":")
     if not _MAC.match(mac) or int(mac[:2], 16) & 1 or mac == "00:00:00:00:00:00":
         raise Invalid(f"Invalid input for mac_address. Reason: '{requested}' is not a valid "
-                      "unicast MAC address.", kind="InvalidInput", field="mac_address",
+                      "unicast MAC address.", kind=ErrorKind.INVALID_INPUT, field="mac_address",
                       value=requested, fix="write six hex octets, e.g. fa:16:3e:12:34:56")
     if taken(mac):
         raise Conflict(f"Unable to complete operation for network {network_id}. The mac "
-                       f"address {mac} is in use.", kind="MacAddressInUse",
+                       f"address {mac} is in use.", kind=ErrorKind.MAC_ADDRESS_IN_USE,
                        field="mac_address", value=mac, fix="omit mac_address to get a new one")
     return mac
 
@@ -68,8 +68,8 @@ def _next_free(session: Session, subnet: SubnetRow) -> str | None:
 
 def _exhausted(network_id: str) -> Conflict:
     return Conflict(f"No more IP addresses available on network {network_id}.",
-                    kind="IpAddressGenerationFailure", field="fixed_ips", value=network_id,
-                    fix="add a subnet or free addresses")
+                    kind=ErrorKind.IP_ADDRESS_GENERATION_FAILURE, field="fixed_ips",
+                    value=network_id, fix="add a subnet or free addresses")
 
 
 def _default_ips(session: Session, network_id: str,
@@ -94,7 +94,7 @@ def _requested_ip(session: Session, network_id: str, subnets: list[SubnetRow],
     by_id = {s.id: s for s in subnets}
     if item.subnet_id is not None and item.subnet_id not in by_id:
         raise Invalid(f"Invalid input for operation: subnet {item.subnet_id} is not on "
-                      f"network {network_id}.", kind="InvalidInput", field="fixed_ips",
+                      f"network {network_id}.", kind=ErrorKind.INVALID_INPUT, field="fixed_ips",
                       value=item.subnet_id, fix="use a subnet of the port's network")
     if item.ip_address is None:
         assert item.subnet_id is not None
@@ -111,8 +111,8 @@ def _requested_ip(session: Session, network_id: str, subnets: list[SubnetRow],
     address = ipam.check_address(item.ip_address, subnet.cidr)
     if address in _used(session, subnet.id) or (subnet.id, address) in taken:
         raise Conflict(f"IP address {address} already allocated in subnet {subnet.id}",
-                       kind="IpAddressAlreadyAllocated", field="fixed_ips", value=address,
-                       fix="choose another address or omit ip_address")
+                       kind=ErrorKind.IP_ADDRESS_ALREADY_ALLOCATED, field="fixed_ips",
+                       value=address, fix="choose another address or omit ip_address")
     return FixedIp(subnet.id, address)
 
 
@@ -125,7 +125,8 @@ def _subnet_holding(network_id: str, subnets: list[SubnetRow], address: str) -> 
         if addr is not None and addr in ipaddress.ip_network(subnet.cidr):
             return subnet
     raise Invalid(f"IP address {address} is not a valid IP for any of the subnets on the "
-                  f"network {network_id}.", kind="InvalidIpForNetwork", field="fixed_ips",
+                  f"network {network_id}.",
+                  kind=ErrorKind.INVALID_IP_FOR_NETWORK, field="fixed_ips",
                   value=address, fix="choose an address inside one of the network's subnets")
 
 

@@ -6,7 +6,7 @@ import ipaddress
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from sriovstack.errors import Conflict, Invalid
+from sriovstack.errors import Conflict, ErrorKind, Invalid
 from sriovstack.network.types import IpRange
 
 __all__ = ["SubnetPlan", "plan_subnet", "check_overlap", "check_address", "first_free",
@@ -28,7 +28,7 @@ class SubnetPlan:
 
 def _bad(field: str, value: object, message: str, fix: str) -> Invalid:
     return Invalid(f"Invalid input for {field}. Reason: {message}.", fix=fix, field=field,
-                   value=value, kind="InvalidInput")
+                   value=value, kind=ErrorKind.INVALID_INPUT)
 
 
 def _network(cidr: str, ip_version: int) -> IpNet:
@@ -84,7 +84,8 @@ def _checked_pools(pools: Iterable[IpRange], net: IpNet,
                        "write the lower address as start")
         if gateway is not None and start <= gateway <= end:
             raise Conflict(f"Gateway ip {gateway} conflicts with allocation pool "
-                           f"{pool.start}-{pool.end}.", kind="GatewayConflictWithAllocationPools",
+                           f"{pool.start}-{pool.end}.",
+                           kind=ErrorKind.GATEWAY_CONFLICT_WITH_ALLOCATION_POOLS,
                            fix="move the gateway out of the pool or split the pool",
                            field="gateway_ip", value=str(gateway))
         spans.append((start, end))
@@ -128,7 +129,7 @@ def check_overlap(cidr: str, others: Iterable[tuple[str, str]]) -> None:
         if other_net.version == net.version and net.overlaps(other_net):
             raise Invalid(f"Invalid input for operation: Requested subnet with cidr: {cidr} "
                           f"for network overlaps with another subnet ({subnet_id}, {other}).",
-                          kind="InvalidInput", field="cidr", value=cidr,
+                          kind=ErrorKind.INVALID_INPUT, field="cidr", value=cidr,
                           fix="choose a CIDR that no other subnet of the network covers")
 
 
@@ -144,11 +145,11 @@ def check_address(address: str, cidr: str) -> str:
         addr = ipaddress.ip_address(address)
     except ValueError as exc:
         raise Invalid(f"Invalid input for ip_address. Reason: '{address}' is not a valid IP "
-                      "address.", kind="InvalidInput", field="fixed_ips", value=address,
+                      "address.", kind=ErrorKind.INVALID_INPUT, field="fixed_ips", value=address,
                       fix="write a dotted IPv4 or an IPv6 address") from exc
     if addr not in ipaddress.ip_network(cidr):
         raise Invalid(f"IP address {address} is not a valid IP for the specified subnet.",
-                      kind="InvalidIpForSubnet", field="fixed_ips", value=address,
+                      kind=ErrorKind.INVALID_IP_FOR_SUBNET, field="fixed_ips", value=address,
                       fix=f"choose an address inside {cidr}")
     return str(addr)
 

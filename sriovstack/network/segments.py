@@ -7,7 +7,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from sriovstack.conf.parsers import VLAN_MAX, VLAN_MIN
-from sriovstack.errors import Conflict, Invalid, Unavailable
+from sriovstack.errors import Conflict, ErrorKind, Invalid, Unavailable
 from sriovstack.db.models.network import FlatAllocationRow, VlanAllocationRow
 from sriovstack.network.config import Ml2Settings
 from sriovstack.network.types import NetworkType, ProviderSpec, Segment
@@ -16,7 +16,7 @@ __all__ = ["check_provider", "reserve_segment", "release_segment", "sync_vlan_al
 
 
 def _invalid(message: str, field: str, value: object, fix: str) -> Invalid:
-    return Invalid(f"Invalid input for operation: {message}.", kind="InvalidInput",
+    return Invalid(f"Invalid input for operation: {message}.", kind=ErrorKind.INVALID_INPUT,
                    field=field, value=value, fix=fix)
 
 
@@ -86,7 +86,7 @@ def reserve_segment(session: Session, spec: ProviderSpec | None,
         assert spec.physnet is not None
         if session.get(FlatAllocationRow, spec.physnet) is not None:
             raise Conflict(f"Unable to create the flat network. Physical network "
-                           f"{spec.physnet} is in use.", kind="FlatNetworkInUse",
+                           f"{spec.physnet} is in use.", kind=ErrorKind.FLAT_NETWORK_IN_USE,
                            field="provider:physical_network", value=spec.physnet,
                            fix="use the existing flat network or another physnet")
         session.add(FlatAllocationRow(physnet=spec.physnet))
@@ -113,7 +113,7 @@ def _reserve_vlan(session: Session, physnet: str, vlan_id: int) -> Segment:
         .values(allocated=True)).rowcount
     if taken != 1:
         raise Conflict(f"Unable to create the network. The VLAN {vlan_id} on physical "
-                       f"network {physnet} is in use.", kind="VlanIdInUse",
+                       f"network {physnet} is in use.", kind=ErrorKind.VLAN_ID_IN_USE,
                        field="provider:segmentation_id", value=vlan_id,
                        fix="choose another provider:segmentation_id or omit it")
     return Segment(NetworkType.VLAN, physnet, vlan_id)
@@ -124,7 +124,7 @@ def _allocate_project_vlan(session: Session, settings: Ml2Settings) -> Segment:
         raise Unavailable("Unable to create the network. No project network is available for "
                           "allocation: [ml2] tenant_network_types = "
                           f"{', '.join(settings.tenant_network_types) or '(empty)'} names no "
-                          "type this service allocates.", kind="NoNetworkAvailable",
+                          "type this service allocates.", kind=ErrorKind.NO_NETWORK_AVAILABLE,
                           fix="set [ml2] tenant_network_types = vlan, or give provider:*")
     return _allocate_vlan_on(session, settings.vlan_physnets, settings)
 
@@ -154,7 +154,7 @@ def _allocate_vlan_on(session: Session, physnets: tuple[str, ...],
                 return Segment(NetworkType.VLAN, physnet, vlan_id)
     raise Unavailable("Unable to create the network. No project network is available for "
                       f"allocation (VLANs of {', '.join(physnets) or 'no physnet'} are all "
-                      "in use).", kind="NoNetworkAvailable",
+                      "in use).", kind=ErrorKind.NO_NETWORK_AVAILABLE,
                       fix="delete unused networks or widen [ml2_type_vlan] network_vlan_ranges")
 
 

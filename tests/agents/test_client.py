@@ -13,7 +13,7 @@ import pytest
 from sriovstack.agents import ControlPlaneClient, ServiceCredentials, load_credentials
 from sriovstack.agents.wire import Heartbeat, ServerReport
 from sriovstack.errors import (ConfigError, Conflict, Forbidden, NotFound, Unauthorized,
-                               Unavailable)
+                               Unreachable)
 from sriovstack.pci.address import PciAddress
 from tests.agents import cloud
 from tests.agents.conftest import Agents
@@ -68,7 +68,7 @@ def test_an_unreachable_api_is_unavailable_naming_the_url() -> None:
 
     client = ControlPlaneClient("http://192.0.2.1:8080", ServiceCredentials("a", "b"),
                                 transport=httpx.MockTransport(refuse))
-    with pytest.raises(Unavailable, match=r"http://192\.0\.2\.1:8080/identity/v3/auth/tokens"):
+    with pytest.raises(Unreachable, match=r"http://192\.0\.2\.1:8080/identity/v3/auth/tokens"):
         client.desired_state("compute0")
 
 
@@ -80,7 +80,7 @@ def test_a_server_error_is_unavailable_with_its_message() -> None:
 
     client = ControlPlaneClient(BASE_URL, ServiceCredentials("a", "b"),
                                 transport=httpx.MockTransport(broken))
-    with pytest.raises(Unavailable, match="HTTP 503: database is down"):
+    with pytest.raises(Unreachable, match="HTTP 503: database is down"):
         client.heartbeat("compute0", NIC)
 
 

@@ -12,7 +12,7 @@ import pytest
 from sriovstack.agents.loop import AgentLoop
 from sriovstack.agents.records import DeviceBook, ReportedDevice, VfAssignment, VfLedger
 from sriovstack.agents.vfconfig import VfConfigurator, is_baseline
-from sriovstack.errors import ConfigError, HostError, Unauthorized, Unavailable
+from sriovstack.errors import ConfigError, HostError, Unauthorized, Unreachable
 from sriovstack.host import Host
 from sriovstack.host.netlink import LinkState, VfLinkState, VfMac, VfTrust, VfVlan
 from sriovstack.pci.address import PciAddress
@@ -37,7 +37,7 @@ class Script:
 
 def test_the_loop_retries_failed_passes_and_stops_on_the_event() -> None:
     stop = threading.Event()
-    step = Script(stop, [Unavailable("api down"), HostError("EBUSY"), None], last=4)
+    step = Script(stop, [Unreachable("api down"), HostError("EBUSY"), None], last=4)
     beats: list[int] = []
     AgentLoop("t", step, lambda: beats.append(1), report_interval=60,
               retry_delay=0).run(stop)

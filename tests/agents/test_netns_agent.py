@@ -24,7 +24,7 @@ from sriovstack.allinone.machines import open_simulated
 from sriovstack.conf.parsers import DeviceMapping
 from sriovstack.dataplane import (HostDataplane, cleanup_dataplane, disable_dataplane,
                                   enable_dataplane, list_ns, ns_exists)
-from sriovstack.errors import NotSupported, Unavailable
+from sriovstack.errors import NotSupported, Unreachable
 from sriovstack.host import open_real_host
 from sriovstack.virt import NetnsVirtDriver
 from sriovstack.virt.netns import ping_from_guest
@@ -53,7 +53,7 @@ def test_the_desired_state_carries_the_ports_fixed_ip(fixed_ip: str | None,
 
 @pytest.mark.parametrize("bad", ["10.0.15.400/24", "web", 17])
 def test_a_bad_fixed_ip_from_the_api_is_named(bad: object) -> None:
-    with pytest.raises(Unavailable, match=r"servers\[0\]\.ports\[0\]\.fixed_ip"):
+    with pytest.raises(Unreachable, match=r"servers\[0\]\.ports\[0\]\.fixed_ip"):
         parse_desired_state(_body({"port_id": "p1", "mac": "fa:16:3e:00:00:01",
                                    "vnic_type": "direct", "fixed_ip": bad}))
 

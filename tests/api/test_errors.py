@@ -10,15 +10,18 @@ from pydantic import BaseModel, ConfigDict
 from sriovstack.api.errors import (Envelope, Problem, envelope_for, install_error_handlers,
                                    render, status_of)
 from sriovstack.api.middleware import EdgeMiddleware
-from sriovstack.errors import (ConfigError, Conflict, Forbidden, HostError, Invalid, NotFound,
-                               NotSupported, SriovstackError, Unauthorized, Unavailable)
+from sriovstack.errors import (ConfigError, Conflict, ErrorKind, Forbidden, HostError, Invalid,
+                               NotAcceptable, NotFound, NotSupported, SriovstackError,
+                               Unauthorized, Unavailable, Unreachable, WriteConflict)
 
 
 @pytest.mark.parametrize("err, status", [
     (Invalid("x"), 400), (Unauthorized("x"), 401), (Forbidden("x"), 403), (NotFound("x"), 404),
-    (Conflict("x"), 409), (NotSupported("macvtap (20.9)"), 400),
+    (Conflict("x"), 409), (WriteConflict("x"), 409), (NotAcceptable("2.2"), 406),
+    (NotSupported("macvtap (20.9)"), 400),
     (NotSupported("migration (20.9)", status=409), 409), (Unavailable("no VLAN"), 503),
     (ConfigError("bad"), 500), (HostError("sysfs"), 500), (SriovstackError("?"), 500),
+    (Unreachable("an API client's error raised inside the API is a bug"), 500),
 ])
 def test_status_of_each_family(err: SriovstackError, status: int) -> None:
     assert status_of(err) == status
@@ -35,7 +38,8 @@ def test_envelope_is_chosen_by_prefix(path: str, envelope: Envelope) -> None:
     assert envelope_for(path) is envelope
 
 
-_NOT_FOUND = Problem(404, "Port nope could not be found.", "PortNotFound", "sriovstack.not_found")
+_NOT_FOUND = Problem(404, "Port nope could not be found.", ErrorKind.PORT_NOT_FOUND,
+                     "sriovstack.not_found")
 
 
 # The shapes of openstack_api_compat.md §2.4, §3.8, §4.4, §4.6 and the internal contract.
@@ -82,7 +86,7 @@ def _app(limit: int = 1024) -> TestClient:
 
     @router.get("/missing")
     def show_missing() -> dict:
-        raise NotFound("Port nope could not be found.", kind="PortNotFound")
+        raise NotFound("Port nope could not be found.", kind=ErrorKind.PORT_NOT_FOUND)
 
     @router.get("/crash")
     def show_crash() -> dict:

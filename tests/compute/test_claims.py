@@ -8,12 +8,11 @@ from collections import Counter
 import pytest
 from sqlalchemy import select
 
-from sriovstack.compute.claims import ClaimLost, Claims
+from sriovstack.compute.claims import Claims
 from sriovstack.compute.hosts import HostInventoryReport, HostRegistry, HostResources, ReportedDevice
-from sriovstack.compute.scheduler import (BuildRequest, NoValidHost, PciRequest, Scheduler,
-                                          SchedulerConfig)
+from sriovstack.compute.scheduler import BuildRequest, PciRequest, Scheduler, SchedulerConfig
 from sriovstack.db.models.hosts import HostRow, PciDeviceRow
-from sriovstack.errors import Conflict
+from sriovstack.errors import ClaimLost, Conflict, NoValidHost
 from sriovstack.pci.address import PciAddress
 from sriovstack.pci.device import DevType
 from sriovstack.pci.pools import Allocation, PoolKey

@@ -7,10 +7,9 @@ from sqlalchemy import select
 
 from sriovstack.compute.hosts import (HostInventoryReport, HostRegistry, HostResources,
                                       ReportedDevice)
-from sriovstack.compute.scheduler import (BuildRequest, NoValidHost, PciRequest, Scheduler,
-                                          SchedulerConfig)
+from sriovstack.compute.scheduler import BuildRequest, PciRequest, Scheduler, SchedulerConfig
 from sriovstack.db.models.hosts import PciDeviceRow
-from sriovstack.errors import NotFound
+from sriovstack.errors import NotFound, NoValidHost
 from sriovstack.pci.address import PciAddress
 from sriovstack.pci.device import DevType
 

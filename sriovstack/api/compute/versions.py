@@ -10,10 +10,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi import APIRouter, Request, Response
 
 from sriovstack.api.context import services_of
-from sriovstack.errors import Invalid
+from sriovstack.errors import Invalid, NotAcceptable
 
 __all__ = ["router", "negotiate", "VERSIONS", "MIN_VERSION", "MAX_VERSION"]
 
@@ -56,8 +56,9 @@ def negotiate(request: Request, response: Response) -> str:
     if asked and asked.strip().lower() != "latest":
         wanted = _parse(asked)
         if not _parse(MIN_VERSION) <= wanted <= _parse(MAX_VERSION):
-            raise HTTPException(406, f"Version {asked.strip()} is not supported by the API. "
-                                     f"Minimum is {MIN_VERSION} and maximum is {MAX_VERSION}.")
+            raise NotAcceptable(f"Version {asked.strip()} is not supported by the API. "
+                                f"Minimum is {MIN_VERSION} and maximum is {MAX_VERSION}.",
+                                field="OpenStack-API-Version", value=asked.strip())
         version = f"{wanted[0]}.{wanted[1]}"
     response.headers["OpenStack-API-Version"] = f"compute {version}"
     response.headers["X-OpenStack-Nova-API-Version"] = version

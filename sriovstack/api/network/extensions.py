@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends
 
 from sriovstack.api.context import RequestContext, request_context
 from sriovstack.api.network.views import EXTENSIONS, extension_view
-from sriovstack.errors import NotFound
+from sriovstack.errors import ErrorKind, NotFound
 
 __all__ = ["router"]
 
@@ -28,5 +28,6 @@ def show_extension(alias: str, ctx: RequestContext = Depends(request_context)) -
     for item in EXTENSIONS:
         if item[0] == alias:
             return {"extension": extension_view(*item)}
-    raise NotFound(f"Extension with alias {alias} does not exist", kind="ExtensionNotFound",
+    raise NotFound(f"Extension with alias {alias} does not exist",
+                   kind=ErrorKind.EXTENSION_NOT_FOUND,
                    field="alias", value=alias)

@@ -10,7 +10,7 @@ from typing import Any
 from sriovstack.cli.cloud.lookup import FLAVOR, IMAGE, NETWORK, PORT, SERVER, find
 from sriovstack.cli.cloud.output import console, print_list, print_show
 from sriovstack.cli.cloud.session import CloudSession
-from sriovstack.errors import Invalid, NotFound, Unavailable
+from sriovstack.errors import Invalid, NotFound, Unreachable
 
 __all__ = ["register", "parse_nic", "wait_for_status", "wait_for_gone"]
 
@@ -86,7 +86,7 @@ def _create(s: CloudSession, args: argparse.Namespace) -> int:
 
 
 def wait_for_status(s: CloudSession, server_id: str, timeout: float) -> dict[str, Any]:
-    """Poll until the server is ACTIVE or ERROR, showing its status; Unavailable on timeout."""
+    """Poll until the server is ACTIVE or ERROR, showing its status; Unreachable on timeout."""
     deadline = time.monotonic() + timeout
     out = console()
     with out.status(f"server {server_id}: BUILD") as spinner:
@@ -97,14 +97,14 @@ def wait_for_status(s: CloudSession, server_id: str, timeout: float) -> dict[str
             if view["status"] in _TERMINAL:
                 return view
             if time.monotonic() > deadline:
-                raise Unavailable(f"server {server_id} is still {view['status']} after "
+                raise Unreachable(f"server {server_id} is still {view['status']} after "
                                   f"{timeout:.0f} s", fix="are the agents running? "
                                   "`sriovstack agent list`")
             time.sleep(0.25)
 
 
 def wait_for_gone(s: CloudSession, server_id: str, timeout: float) -> None:
-    """Poll until GET answers 404; Unavailable on timeout."""
+    """Poll until GET answers 404; Unreachable on timeout."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -112,7 +112,7 @@ def wait_for_gone(s: CloudSession, server_id: str, timeout: float) -> None:
         except NotFound:
             return
         time.sleep(0.25)
-    raise Unavailable(f"server {server_id} still exists after {timeout:.0f} s")
+    raise Unreachable(f"server {server_id} still exists after {timeout:.0f} s")
 
 
 def _list(s: CloudSession, args: argparse.Namespace) -> int:

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 
 from sriovstack.cli.clouds import Cloud
-from sriovstack.errors import (NotFound, SriovstackError, Unavailable, envelope_message,
+from sriovstack.errors import (NotFound, SriovstackError, Unreachable, envelope_message,
                                error_for_status)
 
 __all__ = ["CloudSession"]
@@ -70,7 +70,7 @@ class CloudSession:
         try:
             response = self._http.request(method, url, json=body, headers=headers)
         except httpx.HTTPError as exc:
-            raise Unavailable(f"cannot reach {url}: {exc}",
+            raise Unreachable(f"cannot reach {url}: {exc}",
                               fix="is `sriovstack all-in-one` running, and is the auth_url "
                                   "in clouds.yaml right?") from exc
         if response.status_code >= 400:

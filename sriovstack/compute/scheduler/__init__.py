@@ -2,7 +2,7 @@
 
 from sriovstack.compute.scheduler.host_state import HostCapabilities, HostState, SupportedInstance
 from sriovstack.compute.scheduler.model import (CHAPTER_FILTERS, BuildRequest, Claim,
-                                                ClaimedDevice, ImageProperties, NoValidHost,
+                                                ClaimedDevice, ImageProperties,
                                                 SchedulerConfig, scheduler_config)
 from sriovstack.compute.scheduler.scheduler import Scheduler
 from sriovstack.pci.pools import NumaPolicy, PciRequest
@@ -18,7 +18,6 @@ __all__ = [
     "ImageProperties",
     "Claim",
     "ClaimedDevice",
-    "NoValidHost",
     "HostState",
     "HostCapabilities",
     "SupportedInstance",

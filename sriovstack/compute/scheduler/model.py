@@ -1,4 +1,4 @@
-"""The typed values the scheduler takes and returns: build requests, claims, NoValidHost."""
+"""The typed values the scheduler takes and returns: build requests, claims, its config."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from sriovstack.errors import Conflict, Invalid
+from sriovstack.errors import Invalid
 from sriovstack.pci.address import PciAddress
 from sriovstack.pci.device import DevType
 from sriovstack.pci.pools import PciRequest
@@ -14,8 +14,8 @@ from sriovstack.pci.pools import PciRequest
 if TYPE_CHECKING:
     from sriovstack.conf.model import DeploymentConfig
 
-__all__ = ["ImageProperties", "BuildRequest", "ClaimedDevice", "Claim", "NoValidHost",
-           "SchedulerConfig", "CHAPTER_FILTERS", "scheduler_config"]
+__all__ = ["ImageProperties", "BuildRequest", "ClaimedDevice", "Claim", "SchedulerConfig",
+           "CHAPTER_FILTERS", "scheduler_config"]
 
 # The chapter's 20.4 scheduler_default_filters, in its order.
 CHAPTER_FILTERS: tuple[str, ...] = (
@@ -110,18 +110,6 @@ class Claim:
     def device_for(self, port_id: str) -> ClaimedDevice | None:
         """The device claimed for ``port_id``, if any."""
         return next((d for d in self.devices if d.port_id == port_id), None)
-
-
-class NoValidHost(Conflict):
-    """No host passed the filters (or every passing host lost its claim to another build).
-
-    The message names each filter that removed hosts, how many and why.
-    """
-
-    code = "sriovstack.conflict.no_valid_host"
-
-    def __init__(self, message: str, **fields: object) -> None:
-        super().__init__(message, kind="NoValidHost", **fields)
 
 
 @dataclass(frozen=True, slots=True)

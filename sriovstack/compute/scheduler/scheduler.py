@@ -9,14 +9,14 @@ from dataclasses import dataclass
 
 from sriovstack.clock import Clock, SystemClock
 
-from sriovstack.compute.claims import ClaimLost, Claims
+from sriovstack.compute.claims import Claims
 from sriovstack.compute.scheduler.filters import HostFilter, build_filters
 from sriovstack.compute.scheduler.host_state import HostState
 from sriovstack.compute.scheduler.index import HostIndex
-from sriovstack.compute.scheduler.model import (BuildRequest, Claim, NoValidHost,
-                                                SchedulerConfig)
+from sriovstack.compute.scheduler.model import BuildRequest, Claim, SchedulerConfig
 from sriovstack.compute.scheduler.weighers import best_host, build_weighers, order_hosts
 from sriovstack.db import Database
+from sriovstack.errors import ClaimLost, NoValidHost
 from sriovstack.pci.pools import Allocation, Fit, NumaContext, fit_requests
 
 __all__ = ["Scheduler", "Rejections", "filter_hosts"]
