@@ -44,7 +44,8 @@ def build_services(settings: ApiSettings, db: Database, *, clock: Clock | None =
     scheduler = Scheduler(db, sched_config, clock)
     compute = build_compute(db, network, scheduler, hosts, clock,
                             max_attempts=sched_config.max_attempts,
-                            service_down_time=sched_config.service_down_time)
+                            service_down_time=sched_config.service_down_time,
+                            build_start_delay=settings.build_start_delay)
     return Services(
         settings=settings,
         db=db,

@@ -11,9 +11,10 @@ from sriovstack.errors import ConfigError
 if TYPE_CHECKING:
     from sriovstack.conf.model import DeploymentConfig
 
-__all__ = ["ApiSettings", "DEFAULT_MAX_BODY_BYTES"]
+__all__ = ["ApiSettings", "DEFAULT_MAX_BODY_BYTES", "MAX_BUILD_START_DELAY"]
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+MAX_BUILD_START_DELAY = 3600.0  # seconds; the test hook's upper bound
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +23,9 @@ class ApiSettings:
 
     ``deployment`` is the chapter's config (nova.conf, ml2_conf.ini, ...) loaded by
     ``sriovstack.conf.load_config``; None runs the services on their defaults.
+    ``build_start_delay`` is a test hook (``api serve --test-build-delay``): seconds every
+    background build waits after the 202, so a test can kill the API in that window; 0 in
+    service.
     """
 
     base_url: str
@@ -30,6 +34,7 @@ class ApiSettings:
     token_ttl: timedelta = timedelta(hours=1)
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     region: str = "RegionOne"
+    build_start_delay: float = 0.0
 
     def __post_init__(self) -> None:
         if not self.base_url.startswith(("http://", "https://")):
@@ -42,6 +47,11 @@ class ApiSettings:
         if self.max_body_bytes <= 0:
             raise ConfigError(f"body limit {self.max_body_bytes} must be positive",
                               option="max_body_bytes")
+        if not 0.0 <= self.build_start_delay <= MAX_BUILD_START_DELAY:
+            raise ConfigError(f"build start delay {self.build_start_delay} is not a number of "
+                              f"seconds between 0 and {MAX_BUILD_START_DELAY:.0f}",
+                              option="build_start_delay (--test-build-delay)",
+                              fix="leave it out (it is a test hook) or give e.g. 30")
 
     def url(self, path: str) -> str:
         """The public URL of ``path`` ("/identity" → "http://host:port/identity")."""

@@ -1,4 +1,9 @@
-"""The ``sriovstack api`` and ``sriovstack db`` command groups: serve, bootstrap, upgrade."""
+"""The ``sriovstack api`` and ``sriovstack db`` command groups: serve, bootstrap, upgrade.
+
+``api serve --test-build-delay SECONDS`` is a test hook, never for service: every background
+build waits that long after the 202 (ApiSettings.build_start_delay), so an end-to-end test
+can kill the API between the 202 and the build (tests/e2e/test_api_restart.py).
+"""
 
 from __future__ import annotations
 
@@ -27,15 +32,18 @@ class ServeOptions:
     database_url: str
     base_url: str
     config_files: tuple[str, ...] = ()
+    build_start_delay: float = 0.0  # the test hook (module docstring)
 
     def to_json(self) -> str:
         return json.dumps({"database_url": self.database_url, "base_url": self.base_url,
-                           "config_files": list(self.config_files)})
+                           "config_files": list(self.config_files),
+                           "build_start_delay": self.build_start_delay})
 
     @classmethod
     def from_json(cls, text: str) -> ServeOptions:
         data = json.loads(text)
-        return cls(data["database_url"], data["base_url"], tuple(data["config_files"]))
+        return cls(data["database_url"], data["base_url"], tuple(data["config_files"]),
+                   float(data["build_start_delay"]))
 
 
 def parse_listen(text: str) -> tuple[str, int]:
@@ -68,7 +76,7 @@ def _build(options: ServeOptions) -> Any:
 
     deployment = load_config(options.config_files) if options.config_files else None
     settings = ApiSettings(base_url=options.base_url, database_url=options.database_url,
-                           deployment=deployment)
+                           deployment=deployment, build_start_delay=options.build_start_delay)
     return create_app(settings, build_services(settings, Database(options.database_url)))
 
 
@@ -91,7 +99,7 @@ def _serve(args: argparse.Namespace) -> int:
     url = _database_url(args)
     display_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     options = ServeOptions(url, args.base_url or f"http://{display_host}:{port}",
-                           tuple(str(f) for f in args.config_file))
+                           tuple(str(f) for f in args.config_file), args.test_build_delay)
     _build(options)  # fail fast on bad config before any worker starts
     db = Database(url)
     db.create_schema()  # once, here: workers never race on migrations
@@ -161,6 +169,9 @@ def register(subparsers: Any) -> None:
                        help="public URL for the catalog (default http://HOST:PORT)")
     serve.add_argument("--log-level", default="info",
                        choices=["critical", "error", "warning", "info", "debug"])
+    serve.add_argument("--test-build-delay", type=float, default=0.0, metavar="SECONDS",
+                       help="test hook, never for service: every server build waits SECONDS "
+                            "after the 202 (end-to-end tests kill the API in that window)")
     serve.set_defaults(func=_serve)
     boot = sub.add_parser("bootstrap", help="create the Default domain, projects, users, roles")
     _add_database_options(boot)

@@ -21,7 +21,7 @@ from sriovstack.compute.images import CIRROS, ImageQuery, ImageService
 from sriovstack.compute.reports import COMPUTE_AGENT_TYPE, HostReports
 from sriovstack.compute.servers import ServerService
 from sriovstack.db import Database
-from sriovstack.errors import Conflict
+from sriovstack.errors import WriteConflict
 
 if TYPE_CHECKING:
     from sriovstack.compute.scheduler import Scheduler
@@ -48,19 +48,21 @@ class ComputeServices:
 
 def build_compute(db: Database, network: "NetworkService", scheduler: "Scheduler",
                   hosts: HostRegistry, clock: Clock, *, max_attempts: int = 3,
-                  service_down_time: float = 60.0, poll_interval: float = 1.0
-                  ) -> ComputeServices:
-    """Wire the compute services and seed the m1.* flavors and the cirros image (idempotent)."""
+                  service_down_time: float = 60.0, poll_interval: float = 1.0,
+                  build_start_delay: float = 0.0) -> ComputeServices:
+    """Wire the compute services and seed the m1.* flavors and the cirros image (idempotent).
+
+    ``build_start_delay`` is the builder's test hook (compute/build.py); 0 in service."""
     revisions = HostRevisions(db, HostChangeNotifier())
     network.watch_hosts(revisions.bump)  # a port's admin state reaches the SR-IOV agent at once
     flavors, images = FlavorService(db), ImageService(db)
     for seed in (flavors.seed, images.seed):
         try:
             seed()
-        except Conflict:  # another API worker seeded at the same moment
+        except WriteConflict:  # another API worker seeded at the same moment
             seed()
     builder = ServerBuilder(db, network, scheduler, revisions, max_attempts=max_attempts,
-                            clock=clock)
+                            clock=clock, start_delay=build_start_delay)
     servers = ServerService(db, network, flavors, images, builder)
     desired_state = DesiredStateService(db, network, revisions, poll_interval)
     return ComputeServices(

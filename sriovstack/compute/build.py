@@ -10,15 +10,14 @@ the server is conditional on still holding it.  ``recover`` is the sweep that re
 whose worker died between the 202 and the end: it takes the expired lease over, undoes what
 the dead build left (claims, port bindings: idempotent) and builds again.
 
-Test hook, the one place it lives: ``SRIOVSTACK_TEST_BUILD_DELAY=<seconds>`` in the API's
-environment makes every background build sleep that long before it starts, so an end-to-end
-test can kill the API between the 202 and the build deterministically.  Never set in service.
+Test hook: ``start_delay`` (ApiSettings.build_start_delay, ``api serve --test-build-delay``)
+makes every background build sleep that long before it starts, so an end-to-end test can kill
+the API between the 202 and the build deterministically.  Always 0 in service.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -31,11 +30,11 @@ from sriovstack.compute.build_lease import (DEFAULT_LEASE_SECONDS, BuildLease, B
                                             LeaseState)
 from sriovstack.compute.desired_state import HostRevisions
 from sriovstack.compute.scheduler.model import (BuildRequest, Claim, ClaimedDevice,
-                                                ImageProperties, NoValidHost)
+                                                ImageProperties)
 from sriovstack.db import Database
 from sriovstack.db.models.compute import (FaultRow, FlavorRow, ImageRow, ServerPortRow,
                                           ServerRow)
-from sriovstack.errors import ConfigError, NotFound, SriovstackError
+from sriovstack.errors import NotFound, NoValidHost, SriovstackError
 from sriovstack.network.types import BindingProfile
 from sriovstack.pci.device import DevType
 from sriovstack.pci.pools import PciRequest
@@ -44,12 +43,11 @@ if TYPE_CHECKING:
     from sriovstack.compute.scheduler.scheduler import Scheduler
     from sriovstack.network import NetworkService
 
-__all__ = ["ServerBuilder", "DEVICE_OWNER", "TEST_BUILD_DELAY_ENV"]
+__all__ = ["ServerBuilder", "DEVICE_OWNER"]
 
 _LOG = logging.getLogger(__name__)
 
 DEVICE_OWNER = "compute:nova"
-TEST_BUILD_DELAY_ENV = "SRIOVSTACK_TEST_BUILD_DELAY"  # the test hook (module docstring)
 _PCI_TYPES = {"direct": DevType.VF, "direct-physical": DevType.PF}
 
 
@@ -67,28 +65,14 @@ class _Plan:
     ports: tuple[tuple[str, str, str | None], ...]  # (port_id, vnic_type, physnet)
 
 
-def _test_build_delay() -> float:
-    text = os.environ.get(TEST_BUILD_DELAY_ENV, "")
-    if not text:
-        return 0.0
-    try:
-        delay = float(text)
-    except ValueError:
-        delay = -1.0
-    if not 0.0 <= delay <= 3600.0:
-        raise ConfigError(f"environment variable {TEST_BUILD_DELAY_ENV}={text!r} is not a "
-                          "number of seconds between 0 and 3600", option=TEST_BUILD_DELAY_ENV,
-                          fix="unset it (it is a test hook) or give e.g. 30")
-    return delay
-
-
 class ServerBuilder:
     """Runs one server's build and teardown against the scheduler and the network service."""
 
     def __init__(self, db: Database, network: "NetworkService", scheduler: "Scheduler",
                  revisions: HostRevisions, max_attempts: int = 3, *,
                  clock: Clock | None = None,
-                 lease_seconds: float = DEFAULT_LEASE_SECONDS) -> None:
+                 lease_seconds: float = DEFAULT_LEASE_SECONDS,
+                 start_delay: float = 0.0) -> None:
         self._db = db
         self._network = network
         self._scheduler = scheduler
@@ -96,7 +80,7 @@ class ServerBuilder:
         self._max_attempts = max_attempts
         self.clock: Clock = clock or SystemClock()
         self.leases = BuildLeases(db, self.clock, lease_seconds)
-        self._start_delay = _test_build_delay()
+        self._start_delay = start_delay  # the test hook (module docstring)
 
     def build(self, server_id: str) -> None:
         """Place the server and bind its ports; on any failure it ends in ERROR with a fault.

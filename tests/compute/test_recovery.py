@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -13,14 +14,15 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 
 from sriovstack.api.app import create_app
-from sriovstack.api.services import Services
+from sriovstack.api.services import Services, build_services
 from sriovstack.api.settings import ApiSettings
 from sriovstack.clock import FakeClock
-from sriovstack.compute.build import DEVICE_OWNER, TEST_BUILD_DELAY_ENV, ServerBuilder
+from sriovstack.compute.build import DEVICE_OWNER, ServerBuilder
 from sriovstack.compute.build_lease import DEFAULT_LEASE_SECONDS, LeaseState
 from sriovstack.compute.reports import COMPUTE_AGENT_TYPE
 from sriovstack.compute.scheduler.model import BuildRequest
 from sriovstack.compute.types import NetworkRequest, ServerCreate, ServerStatus
+from sriovstack.db import Database
 from sriovstack.db.models.compute import ServerRow
 from sriovstack.db.models.hosts import HostAllocationRow, HostRow, PciDeviceRow
 from sriovstack.errors import ConfigError
@@ -231,11 +233,27 @@ def test_a_recovered_build_with_no_host_left_ends_in_error_not_in_a_loop(cloud: 
     assert _worker(cloud).recover() == ()
 
 
-def test_the_test_build_delay_hook_rejects_a_bad_value(cloud: Cloud,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(TEST_BUILD_DELAY_ENV, "soon")
-    with pytest.raises(ConfigError, match=TEST_BUILD_DELAY_ENV):
-        _worker(cloud)
+@pytest.mark.parametrize("delay", [-1.0, 3601.0, float("nan")])
+def test_the_test_build_delay_hook_rejects_a_bad_value(settings: ApiSettings,
+                                                       delay: float) -> None:
+    with pytest.raises(ConfigError, match="--test-build-delay"):
+        replace(settings, build_start_delay=delay)
+
+
+def test_the_build_waits_the_test_build_delay_the_api_settings_give(
+        settings: ApiSettings, database: Database, clock: FakeClock) -> None:
+    delay = 0.3
+    services = build_services(replace(settings, build_start_delay=delay), database, clock=clock)
+    services.compute.reports.inventory(inventory("compute-1"))
+    services.compute.reports.heartbeat(AgentReport("compute-1", COMPUTE_AGENT_TYPE,
+                                                   "sriovstack-compute"))
+    caller = Caller("u-demo", "p-demo")
+    server = services.compute.servers.create(caller, ServerCreate(
+        name="late", flavor_ref="1", image_ref=CIRROS_ID, networks=()))
+    started = time.monotonic()
+    services.compute.servers.builder.build(server.id)
+    assert time.monotonic() - started >= delay
+    assert services.compute.servers.get(caller, server.id).host == "compute-1"
 
 
 def test_the_api_sweeps_at_start(services: Services, settings: ApiSettings,

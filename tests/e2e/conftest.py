@@ -168,8 +168,10 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def serve_api(workdir: Path, database_url: str, *, workers: int = 1) -> Iterator[ServedApi]:
-    """Bootstrap ``database_url`` and serve the chapter's controller on a free port."""
+def serve_api(workdir: Path, database_url: str, *, workers: int = 1,
+              build_delay: float = 0.0) -> Iterator[ServedApi]:
+    """Bootstrap ``database_url`` and serve the chapter's controller on a free port;
+    ``build_delay`` is the API's test hook (``--test-build-delay``: builds wait that long)."""
     workdir.mkdir(parents=True, exist_ok=True)
     _run_cli(["api", "bootstrap", "--database", database_url, "--admin-password",
               ADMIN_PASSWORD, "--demo-password", DEMO_PASSWORD, "--service-user",
@@ -180,6 +182,8 @@ def serve_api(workdir: Path, database_url: str, *, workers: int = 1) -> Iterator
     argv = [str(SRIOVSTACK), "api", "serve", "--database", database_url,
             "--listen", f"127.0.0.1:{port}", "--workers", str(workers),
             "--log-level", "warning"]
+    if build_delay:
+        argv += ["--test-build-delay", str(build_delay)]
     for path in CONTROLLER_FILES:
         argv += ["--config-file", str(path)]
     with open(log_path, "wb") as log:

@@ -3,7 +3,7 @@ lease expires, the restarted API's recovery sweep builds the server, the stand-i
 ACTIVE with exactly one VF claimed, and after delete no VF stays claimed (SQLite, PostgreSQL).
 
 The kill lands in that window deterministically through the one test hook of compute/build.py
-(``SRIOVSTACK_TEST_BUILD_DELAY``: the background build sleeps before it starts).
+(``api serve --test-build-delay``: the background build sleeps before it starts).
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
-from sriovstack.compute.build import TEST_BUILD_DELAY_ENV
 from sriovstack.compute.build_lease import DEFAULT_LEASE_SECONDS
 from tests.e2e.conftest import (ServedApi, chapter_inventory, register_host, serve_api,
                                 stand_in_agent, throwaway_postgres, vf_usage, wait_for)
@@ -112,17 +111,16 @@ def _gone(api: ServedApi, server_id: str) -> bool:
 
 
 def test_the_api_killed_after_the_202_builds_the_server_after_restart(
-        database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        database_url: str, tmp_path: Path) -> None:
     inventory = chapter_inventory(tmp_path / "root", HOST)
-    monkeypatch.setenv(TEST_BUILD_DELAY_ENV, "600")  # the first API never gets to build
-    with serve_api(tmp_path / "first", database_url) as first:
+    # The first API never gets to build: every build waits 600 s after the 202.
+    with serve_api(tmp_path / "first", database_url, build_delay=600) as first:
         register_host(first, HOST, inventory)
         server_id, port_id = _boot(first)
         _kill_9(first)
     assert _server_row(database_url, server_id) == ("BUILD", None)
     assert _claims(database_url) == []  # the kill hit the window: nothing was claimed
 
-    monkeypatch.delenv(TEST_BUILD_DELAY_ENV)
     with serve_api(tmp_path / "second", database_url) as second:
         register_host(second, HOST, inventory)  # the agents heartbeat the new API
         with stand_in_agent(second, HOST):
