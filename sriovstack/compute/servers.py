@@ -19,8 +19,9 @@ from sriovstack.compute.types import (AgentServerStatus, Fault, NetworkRequest, 
                                       ServerStatus, SYSTEM_CALLER)
 from sriovstack.db import Database
 from sriovstack.db.models.compute import FaultRow, ServerPortRow, ServerRow
-from sriovstack.errors import Conflict, Forbidden, Invalid, NotFound, NotSupported
-from sriovstack.identity import Caller
+from sriovstack.errors import (Conflict, ErrorKind, Invalid, NotFound, NotSupported,
+                               WriteConflict)
+from sriovstack.identity import Caller, policy
 from sriovstack.network.types import PortSpec, VnicType
 
 if TYPE_CHECKING:
@@ -47,12 +48,11 @@ class ServerService:
     def create(self, caller: Caller, spec: ServerCreate) -> Server:
         """Record a new server in BUILD; ``builder.build(id)`` must then run (after the 202).
 
-        Raises Invalid (unknown flavor/image/network/port: nova answers 400), NotSupported
-        (vnic_type macvtap, 20.9), Conflict ("Port <id> is still in use.").
+        Raises Forbidden (no project scope), Invalid (unknown flavor/image/network/port: nova
+        answers 400), NotSupported (vnic_type macvtap, 20.9), Conflict ("Port <id> is still
+        in use.").
         """
-        if caller.project_id is None:
-            raise Forbidden("Creating a server needs a project-scoped token.",
-                            fix="authenticate with a project scope")
+        policy.require_project_scope(caller, "creating a server")
         self._check_refs(spec)
         ports = self._port_rows(caller, spec.networks, spec.security_groups)
         server_id = str(uuid.uuid4())
@@ -60,14 +60,14 @@ class ServerService:
         given = [p.port_id for p in ports if not p.created_by_compute]
         try:
             self._insert(caller, server_id, spec, ports)
-        except Conflict as exc:
+        except WriteConflict as exc:
             # A concurrent create took one of the given ports (server_ports.port_id is unique).
             self._drop_ports(caller, tuple(created))
             if not given:
                 raise
             raise Conflict(f"Port {given[0]} is still in use." if len(given) == 1 else
                            f"One of ports {', '.join(given)} is still in use.",
-                           kind="PortInUse") from exc
+                           kind=ErrorKind.PORT_IN_USE) from exc
         except BaseException:
             self._drop_ports(caller, tuple(created))
             raise
@@ -135,7 +135,7 @@ class ServerService:
             raise Invalid(f"Port {port_id} could not be found.", field="networks",
                           value=port_id) from exc
         except Conflict as exc:
-            raise Conflict(f"Port {port_id} is still in use.", kind="PortInUse",
+            raise Conflict(f"Port {port_id} is still in use.", kind=ErrorKind.PORT_IN_USE,
                            field="networks", value=port_id) from exc
         return ServerPortRow(port_id=port_id, network_id=port.network_id, position=pos,
                              created_by_compute=False, vnic_type=str(request.vnic_type),
@@ -173,9 +173,9 @@ class ServerService:
         """The server, if the caller's project owns it (admins see all); NotFound otherwise."""
         with self._db.transaction() as session:
             row = session.get(ServerRow, server_id)
-            if row is None or not _visible(caller, row):
+            if row is None or not policy.in_scope(caller, row.project_id):
                 raise NotFound(f"Instance {server_id} could not be found.",
-                               kind="InstanceNotFound", value=server_id)
+                               kind=ErrorKind.INSTANCE_NOT_FOUND, value=server_id)
             server = _to_server(session, row)
         return self._with_addresses(caller, server)
 
@@ -184,7 +184,7 @@ class ServerService:
         pattern = _compile(query.name)
         with self._db.transaction() as session:
             stmt = select(ServerRow).order_by(ServerRow.created_at.desc(), ServerRow.id)
-            if not (caller.is_privileged and query.all_projects):
+            if not (policy.is_privileged(caller) and query.all_projects):
                 stmt = stmt.where(ServerRow.project_id == caller.project_id)
             if query.host is not None:
                 stmt = stmt.where(ServerRow.host == query.host)
@@ -256,7 +256,7 @@ class ServerService:
             row = session.get(ServerRow, server_id)
             if row is None:
                 raise NotFound(f"Instance {server_id} could not be found.",
-                               kind="InstanceNotFound", value=server_id)
+                               kind=ErrorKind.INSTANCE_NOT_FOUND, value=server_id)
             if row.host != host:
                 raise Conflict(f"Instance {server_id} is not placed on host {host} "
                                f"(it is on {row.host or 'no host'}).", field="host", value=host)
@@ -292,10 +292,6 @@ def _check_groups(groups: tuple[str, ...], rows: list[ServerPortRow]) -> None:
             f"{', '.join(sriov)}: security groups are not supported on direct and "
             "direct-physical ports (RHEL OSP SR-IOV chapter 20.9)", field="security_groups",
             value=extra, fix="leave security_groups out for servers with SR-IOV ports")
-
-
-def _visible(caller: Caller, row: ServerRow) -> bool:
-    return caller.is_privileged or row.project_id == caller.project_id
 
 
 def _compile(name: str | None) -> re.Pattern[str] | None:

@@ -1,5 +1,6 @@
 """Identity: users, projects, roles and tokens (a keystone v3 subset) for the control plane."""
 
+from sriovstack.identity import policy
 from sriovstack.identity.access import Access
 from sriovstack.identity.directory import Directory
 from sriovstack.identity.service import BootstrapResult, IdentityService
@@ -8,7 +9,7 @@ from sriovstack.identity.values import (DEFAULT_DOMAIN_ID, DEFAULT_DOMAIN_NAME, 
                                         IssuedToken, NameRef, PasswordAuth, Project, Role,
                                         RoleAssignment, RoleName, Token, TokenAuth, User)
 
-__all__ = ["IdentityService", "BootstrapResult", "Directory", "Access", "TokenService", "Caller",
-           "Domain", "Project", "User", "Role", "RoleName", "RoleAssignment", "NameRef",
+__all__ = ["IdentityService", "BootstrapResult", "Directory", "Access", "TokenService", "policy",
+           "Caller", "Domain", "Project", "User", "Role", "RoleName", "RoleAssignment", "NameRef",
            "PasswordAuth", "Token", "TokenAuth", "IssuedToken", "DEFAULT_DOMAIN_ID",
            "DEFAULT_DOMAIN_NAME"]

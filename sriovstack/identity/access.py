@@ -9,7 +9,8 @@ from sqlalchemy import delete, select
 
 from sriovstack.db import Database
 from sriovstack.db.models.identity import ProjectRow, RoleAssignmentRow, RoleRow
-from sriovstack.errors import Forbidden, NotFound
+from sriovstack.errors import ErrorKind, NotFound
+from sriovstack.identity import policy
 from sriovstack.identity.directory import (Directory, find_project_row, find_user_row,
                                            project_of, role_of)
 from sriovstack.identity.values import Caller, NameRef, Project, Role, RoleAssignment
@@ -42,7 +43,7 @@ class Access:
         with self._db.transaction() as s:
             row = s.get(RoleRow, role_id)
             if row is None:
-                raise NotFound(f"Could not find role: {role_id}.", kind="RoleNotFound")
+                raise NotFound(f"Could not find role: {role_id}.", kind=ErrorKind.ROLE_NOT_FOUND)
             return role_of(row)
 
     def list_roles(self, name: str | None = None) -> tuple[Role, ...]:
@@ -61,7 +62,7 @@ class Access:
             find_project_row(s, NameRef(id=project_id))
             role = s.get(RoleRow, role_id)
             if role is None:
-                raise NotFound(f"Could not find role: {role_id}.", kind="RoleNotFound")
+                raise NotFound(f"Could not find role: {role_id}.", kind=ErrorKind.ROLE_NOT_FOUND)
             key = {"user_id": user_id, "project_id": project_id, "role_id": role.id}
             if s.get(RoleAssignmentRow, key) is None:
                 s.add(RoleAssignmentRow(**key))
@@ -75,7 +76,8 @@ class Access:
                 RoleAssignmentRow.role_id == role_id))
             if result.rowcount == 0:  # type: ignore[attr-defined]
                 raise NotFound(f"Could not find role assignment: {role_id} for user "
-                               f"{user_id} on project {project_id}.", kind="RoleAssignmentNotFound")
+                               f"{user_id} on project {project_id}.",
+                               kind=ErrorKind.ROLE_ASSIGNMENT_NOT_FOUND)
 
     def assignments(self, user_id: str | None = None,
                     project_id: str | None = None) -> tuple[RoleAssignment, ...]:
@@ -102,7 +104,7 @@ class Access:
 
     def visible_projects(self, caller: Caller, name: str | None = None) -> tuple[Project, ...]:
         """Every project for admins and services; the caller's own projects otherwise."""
-        if caller.is_privileged:
+        if policy.is_privileged(caller):
             return self._directory.list_projects(name)
         return self.projects_of(caller.user_id, name)
 
@@ -110,7 +112,6 @@ class Access:
         """One project; NotFound if unknown; Forbidden unless the caller is privileged or
         holds a role on it."""
         project = self._directory.get_project(NameRef(id=project_id))
-        if caller.is_privileged or project in self.projects_of(caller.user_id):
+        if policy.is_privileged(caller) or project in self.projects_of(caller.user_id):
             return project
-        raise Forbidden(f"You are not authorized to see project {project_id}.",
-                        kind="PolicyNotAuthorized")
+        raise policy.denied(f"You are not authorized to see project {project_id}.")

@@ -14,7 +14,8 @@ from sriovstack.clock import Clock
 from sriovstack.db import Database
 from sriovstack.db.models.identity import (DomainRow, ProjectRow, RoleAssignmentRow, RoleRow,
                                            TokenRow, UserRow)
-from sriovstack.errors import Forbidden, NotFound, Unauthorized
+from sriovstack.errors import ErrorKind, NotFound, Unauthorized
+from sriovstack.identity import policy
 from sriovstack.identity.directory import (domain_of, find_project_row, find_user_row,
                                            project_of, role_of, user_of)
 from sriovstack.identity.passwords import verify_password
@@ -131,10 +132,11 @@ class TokenService:
         try:
             row = self._valid_row(s, secret)
         except Unauthorized as exc:
-            raise NotFound(f"Could not find token: {exc.message}", kind="TokenNotFound") from exc
-        if row.user_id != caller.user_id and not caller.is_privileged:
-            raise Forbidden("only admins and services may check or revoke other users' tokens",
-                            kind="PolicyNotAuthorized")
+            raise NotFound(f"Could not find token: {exc.message}",
+                           kind=ErrorKind.TOKEN_NOT_FOUND) from exc
+        if row.user_id != caller.user_id and not policy.is_privileged(caller):
+            raise policy.denied("only admins and services may check or revoke other users' "
+                                "tokens")
         return row
 
     def purge_expired(self) -> int:

@@ -114,15 +114,11 @@ class IssuedToken:
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """Who is asking, as services see it: a project scope and what the caller may do."""
+    """Who is asking, as every API and service sees it: the user, the project scope and the
+    roles that matter (``policy.caller_of`` builds it from a token; ``policy`` judges it)."""
 
     user_id: str
     project_id: str | None
     is_admin: bool = False
     is_service: bool = False
     is_reader_only: bool = False
-
-    @property
-    def is_privileged(self) -> bool:
-        """Admin or service: sees every project's resources and the admin-only fields."""
-        return self.is_admin or self.is_service

@@ -6,7 +6,7 @@ from sriovstack.network.mechanisms import SRIOV_AGENT_TYPE
 from sriovstack.network.security_groups import (RuleSpec, SecurityGroup, SecurityGroupRule,
                                                 SecurityGroupSpec, SecurityGroupUpdate)
 from sriovstack.network.service import NetworkService
-from sriovstack.network.types import (UNSET, BindingProfile, Caller, FixedIp, FixedIpRequest,
+from sriovstack.network.types import (UNSET, BindingProfile, FixedIp, FixedIpRequest,
                                       HostRoute, IpRange, Network, NetworkSpec, NetworkType,
                                       NetworkUpdate, Port, PortBinding, PortRequest, PortSpec,
                                       PortStatus, PortUpdate, ProviderSpec, Segment, Subnet,
@@ -14,7 +14,7 @@ from sriovstack.network.types import (UNSET, BindingProfile, Caller, FixedIp, Fi
 
 __all__ = [
     "NetworkService", "Ml2Settings", "ml2_settings", "ml2_settings_for", "SRIOV_AGENT_TYPE", "Agent", "AgentReport",
-    "Caller", "VnicType", "PortStatus", "VifType", "NetworkType", "Segment", "ProviderSpec",
+    "VnicType", "PortStatus", "VifType", "NetworkType", "Segment", "ProviderSpec",
     "Network", "NetworkSpec", "NetworkUpdate", "IpRange", "HostRoute", "Subnet", "SubnetSpec",
     "SubnetUpdate", "FixedIp", "FixedIpRequest", "BindingProfile", "PortBinding", "Port",
     "PortSpec", "PortUpdate", "PortRequest", "SecurityGroup", "SecurityGroupRule",

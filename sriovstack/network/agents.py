@@ -9,11 +9,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from sriovstack.db import storable
 from sriovstack.db.models.network import AgentRow
-from sriovstack.errors import Forbidden, Invalid, NotFound
+from sriovstack.errors import ErrorKind, Invalid, NotFound
+from sriovstack.identity import Caller, policy
+from sriovstack.network.env import Env, new_id
 from sriovstack.network.mechanisms import AgentState
-from sriovstack.network.scope import Env, new_id, sees_all, storable
-from sriovstack.network.types import Caller
 
 __all__ = ["AgentReport", "Agent", "Agents", "agent_states"]
 
@@ -111,27 +112,29 @@ class Agents:
             return _to_agent(row, now, self._env.settings.agent_down_time)
 
     def list(self, caller: Caller) -> list[Agent]:
-        _require_admin(caller)
+        _require_privileged(caller)
         now = self._env.clock.now()
         with self._env.db.transaction() as session:
             rows = session.scalars(select(AgentRow).order_by(AgentRow.host, AgentRow.agent_type))
             return [_to_agent(row, now, self._env.settings.agent_down_time) for row in rows]
 
     def get(self, caller: Caller, agent_id: str) -> Agent:
-        _require_admin(caller)
+        _require_privileged(caller)
         with self._env.db.transaction() as session:
             row = session.get(AgentRow, agent_id) if storable(agent_id) else None
             if row is None:
-                raise NotFound(f"Agent {agent_id} could not be found.", kind="AgentNotFound",
+                raise NotFound(f"Agent {agent_id} could not be found.",
+                               kind=ErrorKind.AGENT_NOT_FOUND,
                                field="agent_id", value=agent_id)
             return _to_agent(row, self._env.clock.now(), self._env.settings.agent_down_time)
 
     def delete(self, caller: Caller, agent_id: str) -> None:
-        _require_admin(caller)
+        _require_privileged(caller)
         with self._env.db.transaction() as session:
             row = session.get(AgentRow, agent_id) if storable(agent_id) else None
             if row is None:
-                raise NotFound(f"Agent {agent_id} could not be found.", kind="AgentNotFound",
+                raise NotFound(f"Agent {agent_id} could not be found.",
+                               kind=ErrorKind.AGENT_NOT_FOUND,
                                field="agent_id", value=agent_id)
             session.delete(row)
 
@@ -144,7 +147,6 @@ class Agents:
             return [agent for agent in agents if agent.alive]
 
 
-def _require_admin(caller: Caller) -> None:
-    if not sees_all(caller):
-        raise Forbidden("the agents API is admin only", kind="PolicyNotAuthorized",
-                        fix="use an admin or service account")
+def _require_privileged(caller: Caller) -> None:
+    policy.require_privileged(caller, "the agents API is admin only",
+                              fix="use an admin or service account")

@@ -8,12 +8,14 @@ from collections.abc import Iterable
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
+from sriovstack.db import retry_races, storable
 from sriovstack.db.models.network import NetworkRow, PortRow, SubnetRow
-from sriovstack.errors import Conflict, Forbidden, NotFound
+from sriovstack.errors import Conflict, ErrorKind, NotFound
+from sriovstack.identity import Caller, policy
 from sriovstack.network import segments
-from sriovstack.network.scope import Env, new_id, owner_of, retry_races, sees_all, storable
-from sriovstack.network.types import (UNSET, Caller, Network, NetworkSpec, NetworkType,
-                                      NetworkUpdate, ProviderSpec, Segment)
+from sriovstack.network.env import Env, new_id
+from sriovstack.network.types import (UNSET, Network, NetworkSpec, NetworkType, NetworkUpdate,
+                                      ProviderSpec, Segment)
 
 __all__ = ["Networks", "load_network_row", "segment_of"]
 
@@ -38,14 +40,14 @@ def load_network_row(session: Session, caller: Caller, network_id: str, *,
     With ``for_write``, a shared network of another project is Forbidden rather than hidden.
     """
     row = session.get(NetworkRow, network_id) if storable(network_id) else None
-    visible = row is not None and (sees_all(caller) or row.project_id == caller.project_id
-                                   or row.shared)
+    visible = row is not None and (policy.in_scope(caller, row.project_id) or row.shared)
     if row is None or not visible:
-        raise NotFound(f"Network {network_id} could not be found.", kind="NetworkNotFound",
+        raise NotFound(f"Network {network_id} could not be found.",
+                       kind=ErrorKind.NETWORK_NOT_FOUND,
                        field="network_id", value=network_id)
-    if for_write and not (sees_all(caller) or row.project_id == caller.project_id):
-        raise Forbidden(f"changing network {network_id} of another project is not allowed",
-                        kind="PolicyNotAuthorized", field="network_id", value=network_id)
+    if for_write and not policy.in_scope(caller, row.project_id):
+        raise policy.denied(f"changing network {network_id} of another project is not allowed",
+                            field="network_id", value=network_id)
     return row
 
 
@@ -62,9 +64,9 @@ def _subnet_ids(session: Session, network_ids: list[str]) -> dict[str, list[str]
 
 def _check_shared(caller: Caller, shared: bool) -> None:
     """Sharing a network with every project is admin only (neutron's policy)."""
-    if shared and not sees_all(caller):
-        raise Forbidden("shared networks are admin only", kind="PolicyNotAuthorized",
-                        field="shared", value=True, fix="leave shared out or false")
+    if shared:
+        policy.require_privileged(caller, "shared networks are admin only", field="shared",
+                                  value=True, fix="leave shared out or false")
 
 
 class Networks:
@@ -76,10 +78,10 @@ class Networks:
     def create(self, caller: Caller, spec: NetworkSpec) -> Network:
         """A new network. provider:* is admin only (Forbidden); reserves or allocates the
         segment: 409 VlanIdInUse/FlatNetworkInUse, 503 NoNetworkAvailable, 400 bad provider."""
-        if spec.provider is not None and not sees_all(caller):
-            raise Forbidden("provider:* attributes are admin only", kind="PolicyNotAuthorized",
-                            field="provider:network_type",
-                            fix="leave provider:* out to get a project VLAN")
+        if spec.provider is not None:
+            policy.require_privileged(caller, "provider:* attributes are admin only",
+                                      field="provider:network_type",
+                                      fix="leave provider:* out to get a project VLAN")
         _check_shared(caller, spec.shared)
         provider = None if spec.provider is None else \
             segments.check_provider(spec.provider, self._env.settings)
@@ -91,7 +93,7 @@ class Networks:
         with self._env.db.transaction() as session:
             segment = segments.reserve_segment(session, provider, self._env.settings)
             row = NetworkRow(
-                id=new_id(), project_id=owner_of(caller, spec.project_id), name=spec.name,
+                id=new_id(), project_id=policy.owner_of(caller, spec.project_id), name=spec.name,
                 description=spec.description, admin_state_up=spec.admin_state_up,
                 shared=spec.shared, mtu=self._env.settings.mtu,
                 port_security_enabled=spec.port_security_enabled,
@@ -112,7 +114,7 @@ class Networks:
         """Every network the caller may see, oldest first."""
         with self._env.db.transaction() as session:
             query = select(NetworkRow).order_by(NetworkRow.created_at, NetworkRow.id)
-            if not sees_all(caller):
+            if not policy.is_privileged(caller):
                 query = query.where(or_(NetworkRow.project_id == caller.project_id,
                                         NetworkRow.shared.is_(True)))
             rows = session.scalars(query).all()
@@ -145,7 +147,7 @@ class Networks:
             if ports:
                 raise Conflict(f"Unable to complete operation on network {row.id}. There are "
                                "one or more ports still in use on the network.",
-                               kind="NetworkInUse", field="network_id", value=row.id,
+                               kind=ErrorKind.NETWORK_IN_USE, field="network_id", value=row.id,
                                fix="delete the network's ports first")
             session.execute(delete(SubnetRow).where(SubnetRow.network_id == row.id))
             segments.release_segment(session, segment_of(row), self._env.settings)

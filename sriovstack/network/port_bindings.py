@@ -8,23 +8,24 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from sriovstack.db import storable
 from sriovstack.db.models.network import PortRow
-from sriovstack.errors import Conflict, NotFound
+from sriovstack.errors import Conflict, ErrorKind, NotFound
+from sriovstack.identity import Caller
 from sriovstack.network import binding
 from sriovstack.network.agents import agent_states
+from sriovstack.network.env import Env
 from sriovstack.network.mechanisms import BindRequest, MechanismDriver
 from sriovstack.network.networks import segment_of
 from sriovstack.network.ports import (check_vnic, load_port_row, network_of, profile_json,
                                       to_ports)
-from sriovstack.network.scope import Env, storable
-from sriovstack.network.types import (BindingProfile, Caller, Port, PortRequest, VifType,
-                                      VnicType)
+from sriovstack.network.types import BindingProfile, Port, PortRequest, VifType, VnicType
 
 __all__ = ["PortBindings"]
 
 
 def _not_found(port_id: str) -> NotFound:
-    return NotFound(f"Port {port_id} could not be found.", kind="PortNotFound",
+    return NotFound(f"Port {port_id} could not be found.", kind=ErrorKind.PORT_NOT_FOUND,
                     field="port_id", value=port_id)
 
 
@@ -74,7 +75,7 @@ class PortBindings:
             port = to_ports(session, [row])[0]
         if port.binding.vif_type is VifType.BINDING_FAILED:
             raise Conflict(port.binding.failure or f"Binding failed for port {port_id}",
-                           kind="PortBindingFailed", field="port_id", value=port_id,
+                           kind=ErrorKind.PORT_BINDING_FAILED, field="port_id", value=port_id,
                            host=host, fix="check the host's agents and the network's physnet")
         return port
 
@@ -102,7 +103,7 @@ class PortBindings:
             check_vnic(vnic)
             if row.device_id:
                 raise Conflict(f"Port {port_id} is still in use by {row.device_id}.",
-                               kind="PortInUse", field="port_id", value=port_id,
+                               kind=ErrorKind.PORT_IN_USE, field="port_id", value=port_id,
                                fix="detach it from that server or create another port")
             segment = segment_of(network_of(session, row))
             return PortRequest(port_id=row.id, vnic_type=vnic, physnet=segment.physnet,
@@ -117,7 +118,7 @@ class PortBindings:
         """
         if not (storable(host) and storable(mac)):
             raise NotFound(f"No port with MAC {mac!r} is bound to host {host!r}.",
-                           kind="PortNotFound", field="mac", value=mac)
+                           kind=ErrorKind.PORT_NOT_FOUND, field="mac", value=mac)
         with self._env.db.transaction() as session:
             rows = session.scalars(select(PortRow).where(PortRow.mac_address == mac.lower(),
                                                          PortRow.binding_host == host)).all()
@@ -125,7 +126,8 @@ class PortBindings:
                      or r.binding_profile.get("pci_slot") == pci_slot]
             if len(match) != 1:
                 raise NotFound(f"No port with MAC {mac} and pci_slot {pci_slot} is bound to "
-                               f"host {host}.", kind="PortNotFound", field="mac", value=mac)
+                               f"host {host}.",
+                               kind=ErrorKind.PORT_NOT_FOUND, field="mac", value=mac)
             row = match[0]
             if row.device_up != up:
                 row.device_up = up

@@ -11,14 +11,16 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from sriovstack.db import retry_races, storable
 from sriovstack.db.models.network import NetworkRow, PortRow, PortSecurityGroupRow
-from sriovstack.errors import Conflict, Forbidden, Invalid, NotFound, NotSupported
+from sriovstack.errors import Conflict, ErrorKind, Invalid, NotFound, NotSupported
+from sriovstack.identity import Caller, policy
 from sriovstack.network import addresses
+from sriovstack.network.env import Env, new_id
 from sriovstack.network.networks import load_network_row
-from sriovstack.network.scope import Env, new_id, owner_of, retry_races, sees_all, storable
 from sriovstack.network.security_groups import SecurityGroups, resolve_groups
-from sriovstack.network.types import (UNSET, BindingProfile, Caller, Port, PortBinding,
-                                      PortSpec, PortStatus, PortUpdate, VifType, VnicType)
+from sriovstack.network.types import (UNSET, BindingProfile, Port, PortBinding, PortSpec,
+                                      PortStatus, PortUpdate, VifType, VnicType)
 
 __all__ = ["Ports", "to_ports", "load_port_row", "profile_json", "status_of", "check_vnic"]
 
@@ -69,8 +71,8 @@ def _to_port(row: PortRow, ips: Any, groups: tuple[str, ...]) -> Port:
 def load_port_row(session: Session, caller: Caller, port_id: str) -> PortRow:
     """The port if the caller's project owns it (or admin/service), else NotFound (404)."""
     row = session.get(PortRow, port_id) if storable(port_id) else None
-    if row is None or not (sees_all(caller) or row.project_id == caller.project_id):
-        raise NotFound(f"Port {port_id} could not be found.", kind="PortNotFound",
+    if row is None or not policy.in_scope(caller, row.project_id):
+        raise NotFound(f"Port {port_id} could not be found.", kind=ErrorKind.PORT_NOT_FOUND,
                        field="port_id", value=port_id)
     return row
 
@@ -79,17 +81,17 @@ def check_vnic(vnic: VnicType) -> None:
     """Refuse what the chapter (20.9) says cannot work: macvtap ports."""
     if vnic is VnicType.MACVTAP:
         raise NotSupported("binding:vnic_type macvtap is not supported (SR-IOV chapter 20.9)",
-                           kind="InvalidInput", field="binding:vnic_type", value=str(vnic),
+                           kind=ErrorKind.INVALID_INPUT, field="binding:vnic_type", value=str(vnic),
                            fix="use direct (a VF) or direct-physical (a whole PF)")
 
 
 def _check_binding_policy(caller: Caller, host: object, profile: object) -> None:
     if (host is not None and host is not UNSET) or (profile is not None and profile
                                                       is not UNSET):
-        if not sees_all(caller):
-            raise Forbidden("binding:host_id and binding:profile are admin/service only",
-                            kind="PolicyNotAuthorized", field="binding:profile",
-                            fix="leave binding:host_id and binding:profile out; nova sets them")
+        policy.require_privileged(
+            caller, "binding:host_id and binding:profile are admin/service only",
+            field="binding:profile",
+            fix="leave binding:host_id and binding:profile out; nova sets them")
 
 
 def _sriov_security(vnic: VnicType, groups: tuple[str, ...] | None,
@@ -99,11 +101,12 @@ def _sriov_security(vnic: VnicType, groups: tuple[str, ...] | None,
     if groups:
         raise NotSupported(f"security groups are not supported on {vnic} ports (SR-IOV "
                            "chapter 20.9: no firewall can filter a VF or PF)",
-                           kind="InvalidInput", field="security_groups", value=list(groups),
+                           kind=ErrorKind.INVALID_INPUT, field="security_groups",
+                           value=list(groups),
                            fix="leave security_groups out or [] for direct ports")
     if port_security:
         raise NotSupported(f"port_security_enabled true is not supported on {vnic} ports "
-                           "(SR-IOV chapter 20.9)", kind="InvalidInput",
+                           "(SR-IOV chapter 20.9)", kind=ErrorKind.INVALID_INPUT,
                            field="port_security_enabled", value=True,
                            fix="leave port_security_enabled out or false for direct ports")
 
@@ -134,7 +137,7 @@ class Ports:
             _check_binding_policy(caller, spec.host, spec.profile)
             if spec.vnic_type.is_sriov:
                 _sriov_security(spec.vnic_type, spec.security_groups, spec.port_security_enabled)
-        owners = {owner_of(caller, spec.project_id) for spec in specs}
+        owners = {policy.owner_of(caller, spec.project_id) for spec in specs}
         defaults = {project: self._groups.ensure_default(project) for project in owners}
         now = self._env.clock.now()
 
@@ -147,7 +150,7 @@ class Ports:
     def _insert(self, session: Session, caller: Caller, spec: PortSpec,
                 defaults: dict[str, str], now: datetime) -> PortRow:
         network = load_network_row(session, caller, spec.network_id)
-        project = owner_of(caller, spec.project_id)
+        project = policy.owner_of(caller, spec.project_id)
         port_security = False if spec.vnic_type.is_sriov else (
             network.port_security_enabled if spec.port_security_enabled is None
             else spec.port_security_enabled)
@@ -180,7 +183,7 @@ class Ports:
             if spec.security_groups:
                 raise Invalid("Port security must be enabled and port must have an IP "
                               "address in order to use security groups.",
-                              kind="PortSecurityAndIPRequiredForSecurityGroups",
+                              kind=ErrorKind.PORT_SECURITY_AND_IP_REQUIRED,
                               field="security_groups", fix="drop security_groups or enable "
                               "port_security_enabled")
             return ()
@@ -196,7 +199,7 @@ class Ports:
         """The caller's ports (every port for admin/service users), oldest first."""
         with self._env.db.transaction() as session:
             query = select(PortRow).order_by(PortRow.created_at, PortRow.id)
-            if not sees_all(caller):
+            if not policy.is_privileged(caller):
                 query = query.where(PortRow.project_id == caller.project_id)
             return to_ports(session, session.scalars(query).all())
 
@@ -205,7 +208,7 @@ class Ports:
         vnic_type change on a bound port; 400/403 as for create. An empty profile from a
         project member changes nothing (and is no policy breach)."""
         if isinstance(change.profile, BindingProfile) and change.profile.is_empty \
-                and not sees_all(caller):
+                and not policy.is_privileged(caller):
             change = replace(change, profile=UNSET)
         _check_binding_policy(caller, change.host, change.profile)
         if change.vnic_type is not UNSET:
@@ -231,7 +234,7 @@ class Ports:
         vnic = VnicType(row.vnic_type) if change.vnic_type is UNSET else change.vnic_type
         if vnic != VnicType(row.vnic_type) and VifType(row.vif_type).is_bound:
             raise Conflict(f"Port {row.id} is bound: its binding:vnic_type cannot change.",
-                           kind="PortInUse", field="binding:vnic_type", value=str(vnic),
+                           kind=ErrorKind.PORT_IN_USE, field="binding:vnic_type", value=str(vnic),
                            fix="unbind the port (delete its server) first")
         self._apply_security(session, row, vnic, change)
         if change.fixed_ips is not UNSET:
@@ -270,7 +273,8 @@ class Ports:
             resolve_groups(session, row.project_id, groups)
         if wanted and not row.port_security_enabled:
             raise Conflict(f"Port {row.id} has security groups; port security cannot be "
-                           "disabled while it has them.", kind="PortSecurityPortHasSecurityGroup",
+                           "disabled while it has them.",
+                           kind=ErrorKind.PORT_SECURITY_PORT_HAS_SECURITY_GROUP,
                            field="port_security_enabled", fix="set security_groups [] too")
         if groups is not None:
             session.execute(delete(PortSecurityGroupRow)

@@ -10,11 +10,13 @@ from datetime import datetime
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from sriovstack.db import storable
 from sriovstack.db.models.network import (DefaultSecurityGroupRow, PortSecurityGroupRow,
                                           SecurityGroupRow, SecurityGroupRuleRow)
-from sriovstack.errors import Conflict, Invalid, NotFound
-from sriovstack.network.scope import Env, new_id, owner_of, sees_all, storable
-from sriovstack.network.types import UNSET, Caller, Unset
+from sriovstack.errors import Conflict, ErrorKind, Invalid, NotFound, WriteConflict
+from sriovstack.identity import Caller, policy
+from sriovstack.network.env import Env, new_id
+from sriovstack.network.types import UNSET, Unset
 
 __all__ = ["SecurityGroup", "SecurityGroupRule", "SecurityGroupSpec", "SecurityGroupUpdate",
            "RuleSpec",
@@ -95,13 +97,13 @@ def _group(session: Session, row: SecurityGroupRow) -> SecurityGroup:
 
 
 def _not_found(ref: str) -> NotFound:
-    return NotFound(f"Security group {ref} does not exist", kind="SecurityGroupNotFound",
+    return NotFound(f"Security group {ref} does not exist", kind=ErrorKind.SECURITY_GROUP_NOT_FOUND,
                     field="security_groups", value=ref)
 
 
 def _visible(session: Session, caller: Caller, ref: str) -> SecurityGroupRow:
     row = session.get(SecurityGroupRow, ref) if storable(ref) else None
-    if row is None or not (sees_all(caller) or row.project_id == caller.project_id):
+    if row is None or not policy.in_scope(caller, row.project_id):
         raise _not_found(ref)
     return row
 
@@ -121,7 +123,7 @@ def resolve_groups(session: Session, project_id: str, refs: tuple[str, ...]) -> 
             raise _not_found(ref)
         if len(exact) > 1:
             raise Conflict(f"Multiple security_group matches found for name '{ref}', use an "
-                           "ID to be more specific.", kind="DuplicateSecurityGroupName",
+                           "ID to be more specific.", kind=ErrorKind.DUPLICATE_SECURITY_GROUP_NAME,
                            field="security_groups", value=ref, fix="pass the group's id")
         if exact[0].id not in ids:
             ids.append(exact[0].id)
@@ -139,7 +141,7 @@ def _default_rules(group_id: str, project_id: str, now: datetime) -> list[Securi
 
 def _check_rule(spec: RuleSpec) -> None:
     def bad(field: str, value: object, why: str, fix: str) -> Invalid:
-        return Invalid(f"Invalid input for {field}. Reason: {why}.", kind="InvalidInput",
+        return Invalid(f"Invalid input for {field}. Reason: {why}.", kind=ErrorKind.INVALID_INPUT,
                        field=field, value=value, fix=fix)
     if spec.direction not in ("ingress", "egress"):
         raise bad("direction", spec.direction, "must be ingress or egress", "use ingress")
@@ -184,7 +186,7 @@ class SecurityGroups:
                     return found.security_group_id
             try:
                 return self._create_default(project_id)
-            except Conflict:
+            except WriteConflict:
                 continue
         raise Conflict(f"could not create the default security group of {project_id}")
 
@@ -202,11 +204,11 @@ class SecurityGroups:
             return group_id
 
     def create(self, caller: Caller, spec: SecurityGroupSpec) -> SecurityGroup:
-        project = owner_of(caller, spec.project_id)
+        project = policy.owner_of(caller, spec.project_id)
         self.ensure_default(project)
         if spec.name == "default":
             raise Conflict("Default security group already exists.",
-                           kind="SecurityGroupDefaultAlreadyExists", field="name",
+                           kind=ErrorKind.SECURITY_GROUP_DEFAULT_ALREADY_EXISTS, field="name",
                            value=spec.name, fix="choose another name")
         now = self._env.clock.now()
         with self._env.db.transaction() as session:
@@ -231,7 +233,7 @@ class SecurityGroups:
         with self._env.db.transaction() as session:
             query = select(SecurityGroupRow).order_by(SecurityGroupRow.created_at,
                                                       SecurityGroupRow.id)
-            if not sees_all(caller):
+            if not policy.is_privileged(caller):
                 query = query.where(SecurityGroupRow.project_id == caller.project_id)
             return [_group(session, row) for row in session.scalars(query).all()]
 
@@ -243,7 +245,7 @@ class SecurityGroups:
             row = _visible(session, caller, group_id)
             if name is not UNSET and row.name == "default" and name != "default":
                 raise Conflict("Updating default security group not allowed.",
-                               kind="SecurityGroupCannotUpdateDefault", field="name",
+                               kind=ErrorKind.SECURITY_GROUP_CANNOT_UPDATE_DEFAULT, field="name",
                                value=name, fix="leave the default group's name")
             if name is not UNSET:
                 row.name = name
@@ -260,13 +262,14 @@ class SecurityGroups:
             row = _visible(session, caller, group_id)
             default = session.get(DefaultSecurityGroupRow, row.project_id)
             if default is not None and default.security_group_id == row.id \
-                    and not sees_all(caller):
+                    and not policy.is_privileged(caller):
                 raise Conflict("Removing default security group not allowed.",
-                               kind="SecurityGroupCannotRemoveDefault", value=row.id)
+                               kind=ErrorKind.SECURITY_GROUP_CANNOT_REMOVE_DEFAULT, value=row.id)
             users = session.scalar(select(func.count()).select_from(PortSecurityGroupRow)
                                    .where(PortSecurityGroupRow.security_group_id == row.id))
             if users:
-                raise Conflict(f"Security Group {row.id} in use.", kind="SecurityGroupInUse",
+                raise Conflict(f"Security Group {row.id} in use.",
+                               kind=ErrorKind.SECURITY_GROUP_IN_USE,
                                value=row.id, fix="remove it from its ports first")
             session.delete(row)
 
@@ -301,7 +304,7 @@ class SecurityGroups:
     @staticmethod
     def _visible_rule(session: Session, caller: Caller, rule_id: str) -> SecurityGroupRuleRow:
         row = session.get(SecurityGroupRuleRow, rule_id) if storable(rule_id) else None
-        if row is None or not (sees_all(caller) or row.project_id == caller.project_id):
+        if row is None or not policy.in_scope(caller, row.project_id):
             raise NotFound(f"Security group rule {rule_id} does not exist",
-                           kind="SecurityGroupRuleNotFound", field="id", value=rule_id)
+                           kind=ErrorKind.SECURITY_GROUP_RULE_NOT_FOUND, field="id", value=rule_id)
         return row

@@ -7,18 +7,19 @@ from collections.abc import Callable
 
 from sriovstack.clock import Clock, SystemClock
 from sriovstack.db import Database
-from sriovstack.errors import Conflict
+from sriovstack.errors import Conflict, WriteConflict
+from sriovstack.identity import Caller
 from sriovstack.network import segments
 from sriovstack.network.agents import Agent, AgentReport, Agents
 from sriovstack.network.config import Ml2Settings
+from sriovstack.network.env import Env
 from sriovstack.network.mechanisms import drivers_for
 from sriovstack.network.networks import Networks
 from sriovstack.network.port_bindings import PortBindings
 from sriovstack.network.ports import Ports
-from sriovstack.network.scope import Env
 from sriovstack.network.security_groups import SecurityGroups
 from sriovstack.network.subnets import Subnets
-from sriovstack.network.types import BindingProfile, Caller, Port, PortRequest, PortSpec
+from sriovstack.network.types import BindingProfile, Port, PortRequest, PortSpec
 
 __all__ = ["NetworkService"]
 
@@ -49,7 +50,7 @@ class NetworkService:
                 with env.db.transaction() as session:
                     segments.sync_vlan_allocations(session, env.settings)
                 return
-            except Conflict:
+            except WriteConflict:
                 continue
         raise Conflict("could not sync the VLAN allocation table with network_vlan_ranges")
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from sriovstack.db import storable
 from sriovstack.db.models.network import IpAllocationRow, NetworkRow, SubnetRow
-from sriovstack.errors import Conflict, NotFound
+from sriovstack.errors import Conflict, ErrorKind, NotFound
+from sriovstack.identity import Caller, policy
 from sriovstack.network import ipam
+from sriovstack.network.env import Env, new_id
 from sriovstack.network.networks import load_network_row
-from sriovstack.network.scope import Env, new_id, owner_of, sees_all, storable
-from sriovstack.network.types import (UNSET, Caller, HostRoute, IpRange, Subnet, SubnetSpec,
-                                      SubnetUpdate)
+from sriovstack.network.types import UNSET, HostRoute, IpRange, Subnet, SubnetSpec, SubnetUpdate
 
 __all__ = ["Subnets", "to_subnet", "load_subnet_row"]
 
@@ -36,11 +37,11 @@ def _routes(routes: tuple[HostRoute, ...]) -> list[dict[str, str]]:
 def load_subnet_row(session: Session, caller: Caller, subnet_id: str) -> SubnetRow:
     """The subnet if visible (own, on a shared network, or admin), else NotFound (404)."""
     row = session.get(SubnetRow, subnet_id) if storable(subnet_id) else None
-    if row is not None and not (sees_all(caller) or row.project_id == caller.project_id):
+    if row is not None and not policy.in_scope(caller, row.project_id):
         network = session.get(NetworkRow, row.network_id)
         row = row if network is not None and network.shared else None
     if row is None:
-        raise NotFound(f"Subnet {subnet_id} could not be found.", kind="SubnetNotFound",
+        raise NotFound(f"Subnet {subnet_id} could not be found.", kind=ErrorKind.SUBNET_NOT_FOUND,
                        field="subnet_id", value=subnet_id)
     return row
 
@@ -65,7 +66,7 @@ class Subnets:
             ipam.check_overlap(plan.cidr, [(sid, cidr) for sid, cidr in others])
             row = SubnetRow(
                 id=new_id(), network_id=network.id,
-                project_id=owner_of(caller, spec.project_id), name=spec.name,
+                project_id=policy.owner_of(caller, spec.project_id), name=spec.name,
                 description=spec.description, cidr=plan.cidr, ip_version=plan.ip_version,
                 gateway_ip=plan.gateway_ip,
                 allocation_pools=[{"start": p.start, "end": p.end}
@@ -85,7 +86,7 @@ class Subnets:
         """Every subnet the caller may see (own, on shared networks, or all for admins)."""
         with self._env.db.transaction() as session:
             query = select(SubnetRow).order_by(SubnetRow.created_at, SubnetRow.id)
-            if not sees_all(caller):
+            if not policy.is_privileged(caller):
                 shared = select(NetworkRow.id).where(NetworkRow.shared.is_(True))
                 query = query.where(or_(SubnetRow.project_id == caller.project_id,
                                         SubnetRow.network_id.in_(shared)))
@@ -118,12 +119,12 @@ class Subnets:
             if used:
                 raise Conflict(f"Unable to complete operation on subnet {row.id}: One or more "
                                "ports have an IP allocation from this subnet.",
-                               kind="SubnetInUse", field="subnet_id", value=row.id,
+                               kind=ErrorKind.SUBNET_IN_USE, field="subnet_id", value=row.id,
                                fix="delete the ports with addresses on it first")
             session.delete(row)
 
 
 def _check_owner(caller: Caller, row: SubnetRow) -> None:
-    if not (sees_all(caller) or row.project_id == caller.project_id):
-        raise NotFound(f"Subnet {row.id} could not be found.", kind="SubnetNotFound",
+    if not policy.in_scope(caller, row.project_id):
+        raise NotFound(f"Subnet {row.id} could not be found.", kind=ErrorKind.SUBNET_NOT_FOUND,
                        field="subnet_id", value=row.id)

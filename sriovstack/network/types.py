@@ -5,10 +5,9 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
 
 __all__ = [
-    "Caller", "VnicType", "PortStatus", "VifType", "NetworkType", "Segment", "ProviderSpec",
+    "VnicType", "PortStatus", "VifType", "NetworkType", "Segment", "ProviderSpec",
     "Network", "NetworkSpec", "NetworkUpdate", "IpRange", "HostRoute", "Subnet", "SubnetSpec",
     "SubnetUpdate", "FixedIp", "FixedIpRequest", "BindingProfile", "PortBinding", "Port",
     "PortSpec", "PortUpdate", "PortRequest", "UNSET", "Unset",
@@ -22,19 +21,6 @@ class Unset(enum.Enum):
 
 
 UNSET = Unset.UNSET
-
-
-class Caller(Protocol):
-    """Who is asking: services scope every read and write by it (never a web request)."""
-
-    @property
-    def project_id(self) -> str | None: ...
-    @property
-    def user_id(self) -> str: ...
-    @property
-    def is_admin(self) -> bool: ...
-    @property
-    def is_service(self) -> bool: ...
 
 
 class VnicType(enum.StrEnum):

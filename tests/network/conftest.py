@@ -3,29 +3,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pytest
 
 from sriovstack.clock import FakeClock
 from sriovstack.db import Database
+from sriovstack.identity import Caller
 from sriovstack.network import Ml2Settings, NetworkService
 
-
-@dataclass(frozen=True)
-class Who:
-    """A caller as the API's context hands it to services."""
-
-    user_id: str
-    project_id: str | None
-    is_admin: bool = False
-    is_service: bool = False
-
-
-ALICE = Who("u-alice", "p-alice")
-BOB = Who("u-bob", "p-bob")
-ADMIN = Who("u-admin", "p-admin", is_admin=True)
-NOVA = Who("u-nova", "p-service", is_service=True)
+ALICE = Caller("u-alice", "p-alice")
+BOB = Caller("u-bob", "p-bob")
+ADMIN = Caller("u-admin", "p-admin", is_admin=True)
+NOVA = Caller("u-nova", "p-service", is_service=True)
 
 # The chapter (20.3): vlan type driver, physnet1:15:20, openvswitch then sriovnicswitch.
 CHAPTER = Ml2Settings(type_drivers=("flat", "vlan"), tenant_network_types=("vlan",),

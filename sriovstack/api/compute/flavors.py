@@ -25,7 +25,7 @@ def list_flavors(is_public: str | None = None, min_disk: str | None = Query(None
                  marker: str | None = None,
                  ctx: RequestContext = Depends(request_context)) -> dict[str, Any]:
     """200 ``{"flavors": [{id, name, links}]}``; 400 for a bad filter or unknown marker."""
-    query = flavor_query(is_public, min_disk, min_ram, limit, marker, ctx.is_admin)
+    query = flavor_query(is_public, min_disk, min_ram, limit, marker, ctx.caller.is_admin)
     flavors = ctx.services.compute.flavors.list(query)
     return {"flavors": [flavor_brief(f, _base(ctx)) for f in flavors]}
 
@@ -37,7 +37,7 @@ def list_flavors_detail(is_public: str | None = None,
                         limit: str | None = None, marker: str | None = None,
                         ctx: RequestContext = Depends(request_context)) -> dict[str, Any]:
     """200 ``{"flavors": [...]}`` with ram, disk, vcpus...; ``is_public=None``: all."""
-    query = flavor_query(is_public, min_disk, min_ram, limit, marker, ctx.is_admin)
+    query = flavor_query(is_public, min_disk, min_ram, limit, marker, ctx.caller.is_admin)
     flavors = ctx.services.compute.flavors.list(query)
     return {"flavors": [flavor_view(f, _base(ctx)) for f in flavors]}
 

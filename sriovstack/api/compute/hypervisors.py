@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends
 
 from sriovstack.api.compute.views import hypervisor_brief, hypervisor_view
 from sriovstack.api.context import RequestContext, request_context
+from sriovstack.identity import policy
 
 __all__ = ["router"]
 
@@ -17,7 +18,7 @@ router = APIRouter()
 @router.get("/os-hypervisors")
 def list_hypervisors(ctx: RequestContext = Depends(request_context)) -> dict[str, Any]:
     """200 ``{"hypervisors": [{id, hypervisor_hostname, state, status}]}``; admin only."""
-    ctx.require_admin("os-hypervisors")
+    policy.require_admin(ctx.caller, "os-hypervisors")
     return {"hypervisors": [hypervisor_brief(h)
                             for h in ctx.services.compute.hypervisors.list()]}
 
@@ -25,7 +26,7 @@ def list_hypervisors(ctx: RequestContext = Depends(request_context)) -> dict[str
 @router.get("/os-hypervisors/detail")
 def list_hypervisors_detail(ctx: RequestContext = Depends(request_context)) -> dict[str, Any]:
     """200 with the 2.1 detail key set per host; admin only."""
-    ctx.require_admin("os-hypervisors")
+    policy.require_admin(ctx.caller, "os-hypervisors")
     return {"hypervisors": [hypervisor_view(h)
                             for h in ctx.services.compute.hypervisors.list()]}
 
@@ -33,7 +34,7 @@ def list_hypervisors_detail(ctx: RequestContext = Depends(request_context)) -> d
 @router.get("/os-hypervisors/statistics")
 def show_hypervisor_statistics(ctx: RequestContext = Depends(request_context)) -> dict[str, Any]:
     """200 ``{"hypervisor_statistics": {...}}``: sums over every host; admin only."""
-    ctx.require_admin("os-hypervisors")
+    policy.require_admin(ctx.caller, "os-hypervisors")
     views = [hypervisor_view(h) for h in ctx.services.compute.hypervisors.list()]
     keys = ("vcpus", "memory_mb", "local_gb", "vcpus_used", "memory_mb_used", "local_gb_used",
             "free_ram_mb", "free_disk_gb", "current_workload", "running_vms",
@@ -46,7 +47,7 @@ def show_hypervisor_statistics(ctx: RequestContext = Depends(request_context)) -
 def search_hypervisors(hostname: str,
                        ctx: RequestContext = Depends(request_context)) -> dict[str, Any]:
     """200 hosts whose name contains ``hostname``; 404 when none; admin only."""
-    ctx.require_admin("os-hypervisors")
+    policy.require_admin(ctx.caller, "os-hypervisors")
     return {"hypervisors": [hypervisor_brief(h)
                             for h in ctx.services.compute.hypervisors.search(hostname)]}
 
@@ -55,7 +56,7 @@ def search_hypervisors(hostname: str,
 def list_hypervisor_servers(hostname: str,
                             ctx: RequestContext = Depends(request_context)) -> dict[str, Any]:
     """200 matching hosts, each with ``servers`` [{uuid, name}]; 404 when none; admin only."""
-    ctx.require_admin("os-hypervisors")
+    policy.require_admin(ctx.caller, "os-hypervisors")
     out = []
     for h in ctx.services.compute.hypervisors.search(hostname):
         servers = ctx.services.compute.servers.on_host(h.hostname)
@@ -70,7 +71,7 @@ def list_hypervisor_servers(hostname: str,
 def show_hypervisor(hypervisor_id: str,
                     ctx: RequestContext = Depends(request_context)) -> dict[str, Any]:
     """200 ``{"hypervisor": {...}}`` (2.1 keys); 404 for unknown ids and names; admin only."""
-    ctx.require_admin("os-hypervisors")
+    policy.require_admin(ctx.caller, "os-hypervisors")
     return {"hypervisor": hypervisor_view(ctx.services.compute.hypervisors.get(hypervisor_id))}
 
 
@@ -78,7 +79,7 @@ def show_hypervisor(hypervisor_id: str,
 def show_hypervisor_uptime(hypervisor_id: str,
                            ctx: RequestContext = Depends(request_context)) -> dict[str, Any]:
     """200 with ``uptime`` "": agents do not report the host's uptime (OSC shows it blank)."""
-    ctx.require_admin("os-hypervisors")
+    policy.require_admin(ctx.caller, "os-hypervisors")
     h = ctx.services.compute.hypervisors.get(hypervisor_id)
     return {"hypervisor": {**hypervisor_brief(h), "uptime": ""}}
 
@@ -86,7 +87,7 @@ def show_hypervisor_uptime(hypervisor_id: str,
 @router.get("/os-aggregates")
 def list_aggregates(ctx: RequestContext = Depends(request_context)) -> dict[str, Any]:
     """200 ``{"aggregates": []}``: host aggregates are not modelled (OSC needs the call)."""
-    ctx.require_admin("os-aggregates")
+    policy.require_admin(ctx.caller, "os-aggregates")
     return {"aggregates": []}
 
 

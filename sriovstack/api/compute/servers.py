@@ -11,6 +11,7 @@ from sriovstack.api.compute.schemas import (ServerActionRequest, ServerCreateReq
                                             server_filter)
 from sriovstack.api.compute.views import server_brief, server_created, server_view
 from sriovstack.api.context import RequestContext, request_context
+from sriovstack.identity import policy
 
 __all__ = ["router"]
 
@@ -28,7 +29,7 @@ def create_server(body: ServerCreateRequest, background: BackgroundTasks,
 
     400 unknown flavor/image/port, macvtap (20.9); 409 "Port <id> is still in use.".
     """
-    ctx.require_writer("creating a server")
+    policy.require_writer(ctx.caller, "creating a server")
     server = ctx.services.compute.servers.create(ctx.caller, body.to_spec())
     background.add_task(ctx.services.compute.servers.builder.build, server.id)
     return {"server": server_created(server, _base(ctx), secrets.token_urlsafe(9))}
@@ -65,7 +66,7 @@ def show_server(server_id: str,
 @router.delete("/servers/{server_id}", status_code=204)
 def delete_server(server_id: str, ctx: RequestContext = Depends(request_context)) -> Response:
     """204: ports unbound (those nova created deleted), PCI claims freed; then GET is 404."""
-    ctx.require_writer("deleting a server")
+    policy.require_writer(ctx.caller, "deleting a server")
     ctx.services.compute.servers.delete(ctx.caller, server_id)
     return Response(status_code=204)
 
@@ -74,6 +75,6 @@ def delete_server(server_id: str, ctx: RequestContext = Depends(request_context)
 def server_action(server_id: str, body: ServerActionRequest,
                   ctx: RequestContext = Depends(request_context)) -> Response:
     """migrate / os-migrateLive: 409 for a server with an SR-IOV port (20.9), 400 otherwise."""
-    ctx.require_writer("a server action")
+    policy.require_writer(ctx.caller, "a server action")
     ctx.services.compute.servers.action(ctx.caller, server_id, body.action())
     return Response(status_code=202)

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends
 
 from sriovstack.api.context import RequestContext, request_context
 from sriovstack.compute.host_devices import HostDevice, SriovHost
+from sriovstack.identity import policy
 
 __all__ = ["router"]
 
@@ -38,7 +39,7 @@ def _device_view(d: HostDevice) -> dict[str, Any]:
 def list_sriov_hosts(ctx: RequestContext = Depends(request_context)) -> dict[str, Any]:
     """200 ``{"hosts": [{host, up, enabled, pci_total, pci_free, physnets: [...]}]}``;
     403 unless admin."""
-    ctx.require_admin("os-sriov-hosts")
+    policy.require_admin(ctx.caller, "os-sriov-hosts")
     return {"hosts": [_host_view(h) for h in ctx.services.compute.host_devices.list_hosts()]}
 
 
@@ -46,7 +47,7 @@ def list_sriov_hosts(ctx: RequestContext = Depends(request_context)) -> dict[str
 def show_sriov_host(host: str, ctx: RequestContext = Depends(request_context)) -> dict[str, Any]:
     """200 ``{"host": {..., "devices": [...]}}`` in address order; 404 unknown host;
     403 unless admin."""
-    ctx.require_admin("os-sriov-hosts")
+    policy.require_admin(ctx.caller, "os-sriov-hosts")
     service = ctx.services.compute.host_devices
     body = _host_view(service.show_host(host))
     body["devices"] = [_device_view(d) for d in service.devices(host)]

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Response
 from sriovstack.api.context import RequestContext, request_context
 from sriovstack.api.identity.schemas import ProjectCreateRequest
 from sriovstack.api.identity.views import project_view
+from sriovstack.identity import policy
 
 __all__ = ["router"]
 
@@ -37,7 +38,7 @@ def show_project(project_id: str, ctx: RequestContext = Depends(request_context)
 def create_project(body: ProjectCreateRequest,
                    ctx: RequestContext = Depends(request_context)) -> dict[str, Any]:
     """Create a project (admin): 201; 409 when the name is taken in the domain."""
-    ctx.require_admin("creating projects")
+    policy.require_admin(ctx.caller, "creating projects")
     p = body.project
     project = ctx.services.identity.directory.create_project(p.name, p.domain_id, p.description)
     return {"project": project_view(project, ctx.services.settings)}
@@ -46,6 +47,6 @@ def create_project(body: ProjectCreateRequest,
 @router.delete("/v3/projects/{project_id}", status_code=204)
 def delete_project(project_id: str, ctx: RequestContext = Depends(request_context)) -> Response:
     """Delete a project (admin): 204; 404 unknown."""
-    ctx.require_admin("deleting projects")
+    policy.require_admin(ctx.caller, "deleting projects")
     ctx.services.identity.directory.delete_project(project_id)
     return Response(status_code=204)

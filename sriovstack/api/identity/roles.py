@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from sriovstack.api.context import RequestContext, request_context
 from sriovstack.api.identity.views import assignment_view, role_view
+from sriovstack.identity import policy
 
 __all__ = ["router"]
 
@@ -28,7 +29,7 @@ def list_roles(name: str | None = None,
 def grant_role(project_id: str, user_id: str, role_id: str,
                ctx: RequestContext = Depends(request_context)) -> Response:
     """Grant a role on a project (admin): 204; 404 for an unknown project, user or role."""
-    ctx.require_admin("granting roles")
+    policy.require_admin(ctx.caller, "granting roles")
     ctx.services.identity.access.grant(user_id, project_id, role_id)
     return Response(status_code=204)
 
@@ -37,7 +38,7 @@ def grant_role(project_id: str, user_id: str, role_id: str,
 def revoke_role(project_id: str, user_id: str, role_id: str,
                 ctx: RequestContext = Depends(request_context)) -> Response:
     """Revoke a role on a project (admin): 204; 404 when not granted."""
-    ctx.require_admin("revoking roles")
+    policy.require_admin(ctx.caller, "revoking roles")
     ctx.services.identity.access.revoke(user_id, project_id, role_id)
     return Response(status_code=204)
 
@@ -47,7 +48,7 @@ def list_role_assignments(user_id: str | None = Query(None, alias="user.id"),
                           project_id: str | None = Query(None, alias="scope.project.id"),
                           ctx: RequestContext = Depends(request_context)) -> dict[str, Any]:
     """Role assignments (admin), filtered by ``user.id`` and ``scope.project.id``."""
-    ctx.require_admin("listing role assignments")
+    policy.require_admin(ctx.caller, "listing role assignments")
     settings = ctx.services.settings
     found = ctx.services.identity.access.assignments(user_id, project_id)
     return {"role_assignments": [assignment_view(a, settings) for a in found],

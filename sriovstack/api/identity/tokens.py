@@ -64,6 +64,6 @@ def show_catalog(ctx: RequestContext = Depends(request_context)) -> dict[str, An
 def list_auth_projects(ctx: RequestContext = Depends(request_context)) -> dict[str, Any]:
     """The projects the caller may scope to."""
     settings = ctx.services.settings
-    projects = ctx.services.identity.access.projects_of(ctx.user_id)
+    projects = ctx.services.identity.access.projects_of(ctx.caller.user_id)
     return {"projects": [project_view(p, settings) for p in projects],
             "links": {"self": settings.url("/identity/v3/auth/projects")}}

@@ -13,7 +13,7 @@ from sriovstack.api.context import RequestContext, request_context
 from sriovstack.api.internal.schemas import (DeviceStatusRequest, HeartbeatRequest,
                                              InventoryRequest, ServerStatusRequest)
 from sriovstack.api.internal.views import agent_view, desired_state_view, inventory_view
-from sriovstack.errors import Forbidden
+from sriovstack.identity import policy
 
 __all__ = ["router", "MAX_WAIT"]
 
@@ -24,9 +24,7 @@ router = APIRouter(prefix="/v1")
 
 def agent_context(ctx: RequestContext = Depends(request_context)) -> RequestContext:
     """The request context of a service user (agents); 403 for anyone else, admins included."""
-    if not ctx.is_service:
-        raise Forbidden("the internal agent API is for service users (role 'service') only",
-                        kind="PolicyNotAuthorized")
+    policy.require_service(ctx.caller, "the internal agent API")
     return ctx
 
 

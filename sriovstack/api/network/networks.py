@@ -10,6 +10,7 @@ from sriovstack.api.context import RequestContext, request_context
 from sriovstack.api.network.query import query_of
 from sriovstack.api.network.schemas import NetworkCreateRequest, NetworkUpdateRequest
 from sriovstack.api.network.views import network_view
+from sriovstack.identity import policy
 
 __all__ = ["router"]
 
@@ -17,7 +18,7 @@ router = APIRouter()
 
 
 def _privileged(ctx: RequestContext) -> bool:
-    return ctx.is_admin or ctx.is_service
+    return ctx.caller.is_admin or ctx.is_service
 
 
 @router.get("/v2.0/networks")
@@ -25,7 +26,7 @@ def list_networks(request: Request,
                   ctx: RequestContext = Depends(request_context)) -> dict[str, Any]:
     """Networks the caller may see (own and shared): 200; filters and fields= honoured."""
     networks = ctx.services.network.networks.list(ctx.caller)
-    views = (network_view(n, _privileged(ctx)) for n in networks)
+    views = (network_view(n, policy.is_privileged(ctx.caller)) for n in networks)
     return {"networks": query_of(request.query_params).listing(views)}
 
 
@@ -35,7 +36,7 @@ def show_network(network_id: str, request: Request,
     """One network: 200; 404 NetworkNotFound for unknown ids, names, other projects'."""
     network = ctx.services.network.networks.get(ctx.caller, network_id)
     return {"network": query_of(request.query_params).project(
-        network_view(network, _privileged(ctx)))}
+        network_view(network, policy.is_privileged(ctx.caller)))}
 
 
 @router.post("/v2.0/networks", status_code=201)
@@ -43,24 +44,24 @@ def create_network(body: NetworkCreateRequest,
                    ctx: RequestContext = Depends(request_context)) -> dict[str, Any]:
     """Create: 201; 403 provider:* for non-admins; 400 bad provider attributes; 409
     VlanIdInUse/FlatNetworkInUse; 503 NoNetworkAvailable."""
-    ctx.require_writer("creating networks")
+    policy.require_writer(ctx.caller, "creating networks")
     network = ctx.services.network.networks.create(ctx.caller, body.network.to_spec())
-    return {"network": network_view(network, _privileged(ctx))}
+    return {"network": network_view(network, policy.is_privileged(ctx.caller))}
 
 
 @router.put("/v2.0/networks/{network_id}")
 def update_network(network_id: str, body: NetworkUpdateRequest,
                    ctx: RequestContext = Depends(request_context)) -> dict[str, Any]:
     """Update name/description/admin_state_up/shared/port_security_enabled: 200 with all."""
-    ctx.require_writer("updating networks")
+    policy.require_writer(ctx.caller, "updating networks")
     network = ctx.services.network.networks.update(ctx.caller, network_id,
                                                    body.network.to_update())
-    return {"network": network_view(network, _privileged(ctx))}
+    return {"network": network_view(network, policy.is_privileged(ctx.caller))}
 
 
 @router.delete("/v2.0/networks/{network_id}", status_code=204)
 def delete_network(network_id: str, ctx: RequestContext = Depends(request_context)) -> Response:
     """Delete with its subnets: 204; 409 NetworkInUse while ports remain; 404 when gone."""
-    ctx.require_writer("deleting networks")
+    policy.require_writer(ctx.caller, "deleting networks")
     ctx.services.network.networks.delete(ctx.caller, network_id)
     return Response(status_code=204)

@@ -10,6 +10,7 @@ from sriovstack.api.context import RequestContext, request_context
 from sriovstack.api.network.query import query_of
 from sriovstack.api.network.schemas import PortCreateRequest, PortUpdateRequest
 from sriovstack.api.network.views import port_view
+from sriovstack.identity import policy
 
 __all__ = ["router"]
 
@@ -17,7 +18,7 @@ router = APIRouter()
 
 
 def _privileged(ctx: RequestContext) -> bool:
-    return ctx.is_admin or ctx.is_service
+    return ctx.caller.is_admin or ctx.is_service
 
 
 @router.get("/v2.0/ports")
@@ -25,7 +26,7 @@ def list_ports(request: Request, ctx: RequestContext = Depends(request_context))
     """The caller's ports (all for admin/service): 200; filters (network_id, device_id,
     binding:host_id, fixed_ips=ip_address=...) and fields= honoured."""
     ports = ctx.services.network.ports.list(ctx.caller)
-    views = (port_view(p, _privileged(ctx)) for p in ports)
+    views = (port_view(p, policy.is_privileged(ctx.caller)) for p in ports)
     return {"ports": query_of(request.query_params).listing(views)}
 
 
@@ -34,7 +35,7 @@ def show_port(port_id: str, request: Request,
               ctx: RequestContext = Depends(request_context)) -> dict[str, Any]:
     """One port: 200; 404 PortNotFound for unknown ids, names and other projects' ports."""
     port = ctx.services.network.ports.get(ctx.caller, port_id)
-    return {"port": query_of(request.query_params).project(port_view(port, _privileged(ctx)))}
+    return {"port": query_of(request.query_params).project(port_view(port, policy.is_privileged(ctx.caller)))}
 
 
 @router.post("/v2.0/ports", status_code=201)
@@ -43,9 +44,9 @@ def create_port(body: PortCreateRequest,
     """Create one port (``port``) or several at once (``ports``, all or none): 201, status
     DOWN; 400 macvtap or security groups on direct ports (20.9); 403 binding:host_id/profile
     for non-admins; 404 network; 409 MacAddressInUse/IpAddress*."""
-    ctx.require_writer("creating ports")
+    policy.require_writer(ctx.caller, "creating ports")
     ports = ctx.services.network.ports.create_many(ctx.caller, body.to_specs())
-    views = [port_view(p, _privileged(ctx)) for p in ports]
+    views = [port_view(p, policy.is_privileged(ctx.caller)) for p in ports]
     return {"port": views[0]} if body.port is not None else {"ports": views}
 
 
@@ -54,14 +55,14 @@ def update_port(port_id: str, body: PortUpdateRequest,
                 ctx: RequestContext = Depends(request_context)) -> dict[str, Any]:
     """Update: 200 with the whole port; binding:* changes rebind (binding_failed is a 200
     with binding:failure_reason); 409 PortInUse for a vnic_type change on a bound port."""
-    ctx.require_writer("updating ports")
+    policy.require_writer(ctx.caller, "updating ports")
     port = ctx.services.network.ports.update(ctx.caller, port_id, body.port.to_update())
-    return {"port": port_view(port, _privileged(ctx))}
+    return {"port": port_view(port, policy.is_privileged(ctx.caller))}
 
 
 @router.delete("/v2.0/ports/{port_id}", status_code=204)
 def delete_port(port_id: str, ctx: RequestContext = Depends(request_context)) -> Response:
     """Delete: 204; 404 when already gone (tempest polls for it)."""
-    ctx.require_writer("deleting ports")
+    policy.require_writer(ctx.caller, "deleting ports")
     ctx.services.network.ports.delete(ctx.caller, port_id)
     return Response(status_code=204)

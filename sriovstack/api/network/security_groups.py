@@ -11,6 +11,7 @@ from sriovstack.api.network.query import query_of
 from sriovstack.api.network.schemas import (RuleCreateRequest, SecurityGroupCreateRequest,
                                             SecurityGroupUpdateRequest)
 from sriovstack.api.network.views import rule_view, security_group_view
+from sriovstack.identity import policy
 
 __all__ = ["router"]
 
@@ -38,7 +39,7 @@ def show_security_group(group_id: str, request: Request,
 def create_security_group(body: SecurityGroupCreateRequest,
                           ctx: RequestContext = Depends(request_context)) -> dict[str, Any]:
     """Create (egress rules included): 201; 409 for a second ``default``."""
-    ctx.require_writer("creating security groups")
+    policy.require_writer(ctx.caller, "creating security groups")
     group = ctx.services.network.security_groups.create(ctx.caller,
                                                         body.security_group.to_spec())
     return {"security_group": security_group_view(group)}
@@ -48,7 +49,7 @@ def create_security_group(body: SecurityGroupCreateRequest,
 def update_security_group(group_id: str, body: SecurityGroupUpdateRequest,
                           ctx: RequestContext = Depends(request_context)) -> dict[str, Any]:
     """Rename or describe: 200; 409 renaming ``default``."""
-    ctx.require_writer("updating security groups")
+    policy.require_writer(ctx.caller, "updating security groups")
     group = ctx.services.network.security_groups.update(ctx.caller, group_id,
                                                         body.security_group.to_update())
     return {"security_group": security_group_view(group)}
@@ -58,7 +59,7 @@ def update_security_group(group_id: str, body: SecurityGroupUpdateRequest,
 def delete_security_group(group_id: str,
                           ctx: RequestContext = Depends(request_context)) -> Response:
     """Delete: 204; 409 SecurityGroupInUse or the default group (non-admin); 404."""
-    ctx.require_writer("deleting security groups")
+    policy.require_writer(ctx.caller, "deleting security groups")
     ctx.services.network.security_groups.delete(ctx.caller, group_id)
     return Response(status_code=204)
 
@@ -84,7 +85,7 @@ def show_security_group_rule(rule_id: str, request: Request,
 def create_security_group_rule(body: RuleCreateRequest,
                                ctx: RequestContext = Depends(request_context)) -> dict[str, Any]:
     """Create a rule: 201; 400 bad direction/ethertype/protocol/ports; 404 unknown group."""
-    ctx.require_writer("creating security group rules")
+    policy.require_writer(ctx.caller, "creating security group rules")
     rule = ctx.services.network.security_groups.create_rule(
         ctx.caller, body.security_group_rule.to_spec())
     return {"security_group_rule": rule_view(rule)}
@@ -94,6 +95,6 @@ def create_security_group_rule(body: RuleCreateRequest,
 def delete_security_group_rule(rule_id: str,
                                ctx: RequestContext = Depends(request_context)) -> Response:
     """Delete a rule: 204; 404 when gone."""
-    ctx.require_writer("deleting security group rules")
+    policy.require_writer(ctx.caller, "deleting security group rules")
     ctx.services.network.security_groups.delete_rule(ctx.caller, rule_id)
     return Response(status_code=204)

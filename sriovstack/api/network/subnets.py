@@ -10,6 +10,7 @@ from sriovstack.api.context import RequestContext, request_context
 from sriovstack.api.network.query import query_of
 from sriovstack.api.network.schemas import SubnetCreateRequest, SubnetUpdateRequest
 from sriovstack.api.network.views import subnet_view
+from sriovstack.identity import policy
 
 __all__ = ["router"]
 
@@ -37,7 +38,7 @@ def create_subnet(body: SubnetCreateRequest,
                   ctx: RequestContext = Depends(request_context)) -> dict[str, Any]:
     """Create: 201 with gateway and pools; 400 bad CIDR/gateway/pools or "overlaps with
     another subnet"; 404 unknown network."""
-    ctx.require_writer("creating subnets")
+    policy.require_writer(ctx.caller, "creating subnets")
     subnet = ctx.services.network.subnets.create(ctx.caller, body.subnet.to_spec())
     return {"subnet": subnet_view(subnet)}
 
@@ -46,7 +47,7 @@ def create_subnet(body: SubnetCreateRequest,
 def update_subnet(subnet_id: str, body: SubnetUpdateRequest,
                   ctx: RequestContext = Depends(request_context)) -> dict[str, Any]:
     """Update name/description/enable_dhcp/dns_nameservers/host_routes: 200."""
-    ctx.require_writer("updating subnets")
+    policy.require_writer(ctx.caller, "updating subnets")
     subnet = ctx.services.network.subnets.update(ctx.caller, subnet_id, body.subnet.to_update())
     return {"subnet": subnet_view(subnet)}
 
@@ -54,6 +55,6 @@ def update_subnet(subnet_id: str, body: SubnetUpdateRequest,
 @router.delete("/v2.0/subnets/{subnet_id}", status_code=204)
 def delete_subnet(subnet_id: str, ctx: RequestContext = Depends(request_context)) -> Response:
     """Delete: 204; 409 SubnetInUse while ports hold addresses on it; 404 when gone."""
-    ctx.require_writer("deleting subnets")
+    policy.require_writer(ctx.caller, "deleting subnets")
     ctx.services.network.subnets.delete(ctx.caller, subnet_id)
     return Response(status_code=204)

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from sriovstack.api.context import RequestContext, request_context, services_of
 from sriovstack.compute.types import Inventory, ResourceProvider
+from sriovstack.identity import policy
 
 __all__ = ["router"]
 
@@ -61,7 +62,7 @@ def _inventory_view(inv: Inventory) -> dict[str, Any]:
 def list_resource_providers(name: str | None = None, uuid: str | None = None,
                             ctx: RequestContext = Depends(request_context)) -> dict[str, Any]:
     """200 ``{"resource_providers": [...]}``, filtered by exact ``name``/``uuid``; admin only."""
-    ctx.require_admin("placement")
+    policy.require_admin(ctx.caller, "placement")
     base = ctx.services.settings.url("/placement")
     providers = [rp for rp in ctx.services.compute.hypervisors.providers()
                  if (name is None or rp.name == name) and (uuid is None or rp.uuid == uuid)]
@@ -72,7 +73,7 @@ def list_resource_providers(name: str | None = None, uuid: str | None = None,
 def show_resource_provider(provider_uuid: str,
                            ctx: RequestContext = Depends(request_context)) -> dict[str, Any]:
     """200 the provider; 404 in placement's ``errors`` envelope; admin only."""
-    ctx.require_admin("placement")
+    policy.require_admin(ctx.caller, "placement")
     base = ctx.services.settings.url("/placement")
     return _provider_view(base, ctx.services.compute.hypervisors.provider(provider_uuid))
 
@@ -81,7 +82,7 @@ def show_resource_provider(provider_uuid: str,
 def list_inventories(provider_uuid: str,
                      ctx: RequestContext = Depends(request_context)) -> dict[str, Any]:
     """200 ``{"inventories": {CLASS: {...}}, "resource_provider_generation"}``; admin only."""
-    ctx.require_admin("placement")
+    policy.require_admin(ctx.caller, "placement")
     rp = ctx.services.compute.hypervisors.provider(provider_uuid)
     return {"inventories": {i.resource_class: _inventory_view(i) for i in rp.inventories},
             "resource_provider_generation": rp.generation}
@@ -91,7 +92,7 @@ def list_inventories(provider_uuid: str,
 def list_usages(provider_uuid: str,
                 ctx: RequestContext = Depends(request_context)) -> dict[str, Any]:
     """200 ``{"usages": {CLASS: used}, "resource_provider_generation"}``; admin only."""
-    ctx.require_admin("placement")
+    policy.require_admin(ctx.caller, "placement")
     rp = ctx.services.compute.hypervisors.provider(provider_uuid)
     return {"usages": {i.resource_class: i.used for i in rp.inventories},
             "resource_provider_generation": rp.generation}
