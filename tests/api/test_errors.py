@@ -92,6 +92,10 @@ def _app(limit: int = 1024) -> TestClient:
     def show_crash() -> dict:
         raise KeyError("secret internals")
 
+    @router.get("/microversion")
+    def show_microversion() -> dict:
+        raise NotAcceptable("Version 2.2 is not supported by the API.")
+
     @router.get("/macvtap")
     def show_macvtap() -> dict:
         raise NotSupported("vnic_type macvtap is not supported (chapter 20.9)", status=409)
@@ -109,6 +113,13 @@ def test_service_error_travels_in_the_apis_envelope() -> None:
     response = client.get("/compute/macvtap")
     assert response.status_code == 409
     assert "20.9" in response.json()["conflictingRequest"]["message"]
+
+
+def test_not_acceptable_is_406_under_novas_compute_fault() -> None:
+    response = _app().get("/compute/microversion")
+    assert response.status_code == 406
+    assert response.json() == {"computeFault": {
+        "code": 406, "message": "Version 2.2 is not supported by the API."}}
 
 
 @pytest.mark.parametrize("payload, words", [

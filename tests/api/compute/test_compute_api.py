@@ -68,6 +68,16 @@ def test_versions_beyond_21_are_refused_as_nova_does(api: Any, headers: dict[str
     assert body["code"] == status and "2.1" in body["message"]
 
 
+def test_the_406_body_is_novas_word_for_word(api: Any) -> None:
+    """The 406 comes through api/errors.py (NotAcceptable), with nova's exact body."""
+    r = api.client.get("/compute/v2.1/flavors",
+                       headers={**api.demo, "OpenStack-API-Version": "compute 2.2"})
+    assert r.status_code == 406
+    assert r.json() == {"computeFault": {"code": 406, "message": (
+        "Version 2.2 is not supported by the API. Minimum is 2.1 and maximum is 2.1.")}}
+    assert r.headers["x-compute-request-id"].startswith("req-")
+
+
 def test_flavors_are_seeded_and_list_shows_only_id_name_links(api: Any) -> None:
     brief = api.client.get("/compute/v2.1/flavors", headers=api.demo).json()["flavors"]
     assert [(f["id"], f["name"]) for f in brief] == [
