@@ -117,9 +117,9 @@ class Database:
         """A session that commits on exit and rolls back on any exception.
 
         Raises WriteConflict for an integrity violation the service did not translate itself
-        (a duplicate name, a dangling reference: ``retry_races`` runs the work again), Invalid for a value the database cannot
-        store (PostgreSQL: a NUL byte in text, an integer out of range) and Unavailable when
-        the database is down.
+        (a duplicate name, a dangling reference; ``retry_races`` runs the work again),
+        Invalid for a value the database cannot store (PostgreSQL: a NUL byte in text, an
+        integer out of range) and Unavailable when the database is down.
         """
         session = self._sessions()
         try:

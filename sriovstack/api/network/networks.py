@@ -17,10 +17,6 @@ __all__ = ["router"]
 router = APIRouter()
 
 
-def _privileged(ctx: RequestContext) -> bool:
-    return ctx.caller.is_admin or ctx.is_service
-
-
 @router.get("/v2.0/networks")
 def list_networks(request: Request,
                   ctx: RequestContext = Depends(request_context)) -> dict[str, Any]:

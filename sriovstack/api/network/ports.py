@@ -17,10 +17,6 @@ __all__ = ["router"]
 router = APIRouter()
 
 
-def _privileged(ctx: RequestContext) -> bool:
-    return ctx.caller.is_admin or ctx.is_service
-
-
 @router.get("/v2.0/ports")
 def list_ports(request: Request, ctx: RequestContext = Depends(request_context)) -> dict[str, Any]:
     """The caller's ports (all for admin/service): 200; filters (network_id, device_id,
@@ -35,7 +31,8 @@ def show_port(port_id: str, request: Request,
               ctx: RequestContext = Depends(request_context)) -> dict[str, Any]:
     """One port: 200; 404 PortNotFound for unknown ids, names and other projects' ports."""
     port = ctx.services.network.ports.get(ctx.caller, port_id)
-    return {"port": query_of(request.query_params).project(port_view(port, policy.is_privileged(ctx.caller)))}
+    view = port_view(port, policy.is_privileged(ctx.caller))
+    return {"port": query_of(request.query_params).project(view)}
 
 
 @router.post("/v2.0/ports", status_code=201)
