@@ -1,4 +1,4 @@
-"""`sriovstack db upgrade` and `sriovstack api bootstrap` from the command line."""
+"""`sriovstack db upgrade`, `api bootstrap` and `api serve` options from the command line."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from sriovstack.cli.api import ServeOptions
 from sriovstack.cli.main import main
 from sriovstack.db import Database, migrations
 
@@ -41,3 +42,17 @@ def test_api_bootstrap_creates_the_projects_and_service_users(
     assert main(["api", "bootstrap", "--database", url, "--admin-password", "x",
                  "--service-user", "no-colon"]) == 1
     assert "--service-user" in capsys.readouterr().err
+
+
+def test_api_serve_refuses_a_bad_test_build_delay_before_serving(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    url = f"sqlite:///{tmp_path / 'cloud.db'}"
+    assert main(["api", "serve", "--database", url, "--listen", "127.0.0.1:1",
+                 "--test-build-delay", "-5"]) == 2
+    err = capsys.readouterr().err
+    assert "config error" in err and "--test-build-delay" in err
+
+
+def test_api_serve_hands_the_test_build_delay_to_its_workers() -> None:
+    options = ServeOptions("sqlite:///x.db", "http://127.0.0.1:8080", ("nova.conf",), 30.0)
+    assert ServeOptions.from_json(options.to_json()) == options
