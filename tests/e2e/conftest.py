@@ -241,6 +241,7 @@ def sriov_heartbeat() -> dict[str, Any]:
 
 
 COMPUTE_HEARTBEAT = {"agent_type": "Compute agent", "binary": "sriovstack-compute"}
+HEARTBEAT_INTERVAL = 10.0  # seconds; well inside service_down_time (60) and agent_down_time
 
 
 def register_host(api: ServedApi, host: str, inventory: dict[str, Any]) -> None:
@@ -248,15 +249,22 @@ def register_host(api: ServedApi, host: str, inventory: dict[str, Any]) -> None:
     with api.client(api.service_token) as c:
         r = c.put(f"/internal/v1/hosts/{host}/inventory", json=inventory)
         assert r.status_code == 200, r.text
-        for beat in (COMPUTE_HEARTBEAT, sriov_heartbeat()):
-            r = c.post(f"/internal/v1/hosts/{host}/heartbeat", json=beat)
-            assert r.status_code == 200, r.text
+        _heartbeat(c, host)
+
+
+def _heartbeat(c: httpx.Client, host: str) -> None:
+    """The compute agent's and the NIC agent's heartbeat for ``host``."""
+    for beat in (COMPUTE_HEARTBEAT, sriov_heartbeat()):
+        r = c.post(f"/internal/v1/hosts/{host}/heartbeat", json=beat)
+        assert r.status_code == 200, r.text
 
 
 @dataclass
 class StandInAgent:
-    """Plays the compute and NIC agents of one host: long-polls the desired state and reports
-    every new server running and its VF ports up.  Each poll waits at most 1 s."""
+    """Plays the compute and NIC agents of one host: long-polls the desired state, reports
+    every new server running and its VF ports up, and heartbeats every ``HEARTBEAT_INTERVAL``
+    seconds as the real agents do (so the host stays up however long a module runs).  Each
+    poll waits at most 1 s."""
 
     api: ServedApi
     host: str
@@ -277,16 +285,20 @@ class StandInAgent:
 
     def _run(self) -> None:
         revision: int | None = None
+        last_beat = time.monotonic()  # register_host gave the first heartbeat
         with self.api.client(self.api.service_token) as c:
             while not self._stop.is_set():
                 params: dict[str, Any] = {} if revision is None else {"since": revision,
                                                                       "wait": 1.0}
                 try:
+                    if time.monotonic() - last_beat > HEARTBEAT_INTERVAL:
+                        _heartbeat(c, self.host)
+                        last_beat = time.monotonic()
                     r = c.get(f"/internal/v1/hosts/{self.host}/desired-state", params=params)
                     state = r.json()
                     revision = state["revision"]
                     self._report(c, state["servers"])
-                except (httpx.HTTPError, KeyError, ValueError) as exc:
+                except (httpx.HTTPError, KeyError, ValueError, AssertionError) as exc:
                     self.errors.append(f"{type(exc).__name__}: {exc}")
                     self._stop.wait(0.5)
 
