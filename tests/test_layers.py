@@ -31,6 +31,7 @@ FLOORS: dict[str, Floor] = {
     "errors": Floor.PURE,        # the one error tree
     "pci": Floor.PURE,
     "conf": Floor.PURE,
+    "mac": Floor.PURE,           # the MacAddress value type
     "wire": Floor.PURE,          # the agent <-> API contract (where present)
     "clock": Floor.SEAM,
     "host": Floor.SEAM,          # with host/simulated, the fake kernel
