@@ -32,7 +32,7 @@ FLOORS: dict[str, Floor] = {
     "pci": Floor.PURE,
     "conf": Floor.PURE,
     "mac": Floor.PURE,           # the MacAddress value type
-    "wire": Floor.PURE,          # the agent <-> API contract (where present)
+    "wire": Floor.PURE,          # the agent <-> API contract
     "clock": Floor.SEAM,
     "host": Floor.SEAM,          # with host/simulated, the fake kernel
     "dataplane": Floor.SEAM,     # the netns data plane: the kernel's namespaces and bridges

@@ -12,21 +12,23 @@ Unreachable, 400 → Invalid, 401 → Unauthorized, 403 → Forbidden, 404 → N
 from __future__ import annotations
 
 import configparser
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
-from sriovstack.agents.wire import (DesiredState, Heartbeat, InventoryCounts, InventoryReport,
-                                    PortState, ServerReport, parse_desired_state)
-from sriovstack.errors import (ConfigError, SriovstackError, Unauthorized, Unreachable,
+from sriovstack.errors import (ConfigError, Invalid, SriovstackError, Unauthorized, Unreachable,
                                envelope_message, error_for_status)
-from sriovstack.pci.address import PciAddress
+from sriovstack.wire import (DesiredState, DeviceReport, Heartbeat, HeartbeatAnswer,
+                             InventoryCounts, InventoryReport, PortAnswer, ServerAnswer,
+                             ServerReport)
 
 __all__ = ["ServiceCredentials", "ControlPlaneClient", "load_credentials"]
 
 _CREDENTIALS_SECTION = "service_user"  # nova.conf's section for its own service user
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,43 +110,47 @@ class ControlPlaneClient:
 
     # -- the internal API, one method per endpoint ------------------------------------------
 
-    def heartbeat(self, host: str, beat: Heartbeat) -> bool:
-        """Report the agent alive; returns whether the API counts it alive."""
-        body = self._call("POST", f"/internal/v1/hosts/{host}/heartbeat", beat.to_json())
-        return bool(body.get("agent", {}).get("alive", False))
+    def heartbeat(self, host: str, beat: Heartbeat) -> HeartbeatAnswer:
+        """Report the agent alive; the answer says whether the API counts it alive."""
+        return self._exchange("POST", f"/hosts/{host}/heartbeat", beat.to_json(),
+                              HeartbeatAnswer.from_json)
 
     def report_inventory(self, host: str, report: InventoryReport) -> InventoryCounts:
         """Replace the host's resources and whitelisted devices."""
-        body = self._call("PUT", f"/internal/v1/hosts/{host}/inventory", report.to_json())
-        counts = body.get("inventory", {})
-        return InventoryCounts(*(int(counts.get(k, 0))
-                                 for k in ("added", "updated", "removed", "kept_in_use")))
+        return self._exchange("PUT", f"/hosts/{host}/inventory", report.to_json(),
+                              InventoryCounts.from_json)
 
     def desired_state(self, host: str, since: int | None = None,
                       wait: float = 0.0) -> DesiredState:
         """The host's desired state; with ``since``, waits up to ``wait`` s for a newer one."""
-        params: dict[str, Any] = {}
-        if since is not None:
-            params = {"since": since, "wait": wait}
-        body = self._call("GET", f"/internal/v1/hosts/{host}/desired-state", None, params,
-                          timeout=wait + 30.0)
-        return parse_desired_state(body)
+        params = {"since": since, "wait": wait} if since is not None else None
+        return self._exchange("GET", f"/hosts/{host}/desired-state", None,
+                              DesiredState.from_json, params, timeout=wait + 30.0)
 
-    def report_server(self, host: str, server_id: str, report: ServerReport,
-                      message: str = "") -> str:
-        """Say the server's guest runs (→ ACTIVE) or failed (→ ERROR); returns the status."""
-        body = self._call("POST", f"/internal/v1/hosts/{host}/servers/{server_id}/status",
-                          {"status": report.value, "message": message[:4096]})
-        return str(body.get("server", {}).get("status", ""))
+    def report_server(self, host: str, server_id: str, report: ServerReport) -> ServerAnswer:
+        """Say the server's guest runs (→ ACTIVE) or failed (→ ERROR, with the message)."""
+        return self._exchange("POST", f"/hosts/{host}/servers/{server_id}/status",
+                              report.to_json(), ServerAnswer.from_json)
 
-    def report_device(self, host: str, mac: str, pci_slot: PciAddress, up: bool) -> PortState:
+    def report_device(self, host: str, report: DeviceReport) -> PortAnswer:
         """Say the VF device (mac, pci_slot) is up or down: its port goes ACTIVE or DOWN."""
-        body = self._call("POST", f"/internal/v1/hosts/{host}/devices",
-                          {"mac": mac, "pci_slot": str(pci_slot), "up": up})
-        port = body.get("port", {})
-        return PortState(str(port.get("id", "")), str(port.get("status", "")))
+        return self._exchange("POST", f"/hosts/{host}/devices", report.to_json(),
+                              PortAnswer.from_json)
 
     # -- plumbing ----------------------------------------------------------------------------
+
+    def _exchange(self, method: str, path: str, body: Any, parse: Callable[[Any], T],
+                  params: dict[str, Any] | None = None, *, timeout: float | None = None) -> T:
+        """One internal API call (``path`` under /internal/v1), its answer read with the
+        contract; Unreachable naming the field when the answer does not have its shape
+        (agents and API of different releases)."""
+        path = f"/internal/v1{path}"
+        answer = self._call(method, path, body, params, timeout=timeout)
+        try:
+            return parse(answer)
+        except Invalid as exc:
+            raise Unreachable(f"{method} {path}: the API's answer is malformed: {exc.message}",
+                              field=exc.field, fix="run agents and API of one release") from exc
 
     def _login(self) -> str:
         response = self._send("POST", "/identity/v3/auth/tokens",
@@ -159,8 +165,8 @@ class ControlPlaneClient:
         return token
 
     def _call(self, method: str, path: str, body: Any, params: dict[str, Any] | None = None,
-              *, timeout: float | None = None) -> dict[str, Any]:
-        """One call with the token; on 401 one fresh login and one retry."""
+              *, timeout: float | None = None) -> Any:
+        """One call with the token (the answer's JSON); on 401 one fresh login and a retry."""
         for attempt in (1, 2):
             if self._token is None:
                 self._token = self._login()
@@ -176,7 +182,7 @@ class ControlPlaneClient:
             except ValueError as exc:
                 raise Unreachable(f"{method} {path}: the API answered with no JSON body",
                                   fix="point --api at a sriovstack API") from exc
-            return data if isinstance(data, dict) else {}
+            return data
         raise Unauthorized(f"{method} {path}: the API refused a fresh token")  # pragma: no cover
 
     def _send(self, method: str, path: str, body: Any, params: dict[str, Any] | None,

@@ -24,10 +24,7 @@ from sriovstack.agents.config import ComputeAgentSettings, VirtKind, host_resour
 from sriovstack.agents.inventory import inventory_report
 from sriovstack.agents.loop import AgentLoop
 from sriovstack.agents.records import VfAssignment, VfLedger
-from sriovstack.agents.vfconfig import ZERO_MAC, VfConfigurator
-from sriovstack.agents.wire import (COMPUTE_AGENT_TYPE, COMPUTE_BINARY, DesiredPort,
-                                    DesiredServer, DesiredState, Heartbeat, InventoryReport,
-                                    ServerReport)
+from sriovstack.agents.vfconfig import VfConfigurator
 from sriovstack.dataplane import DEFAULT_PREFIX, HostDataplane
 from sriovstack.errors import (Conflict, HostError, NotFound, NotSupported, SriovstackError,
                                Unreachable)
@@ -35,15 +32,18 @@ from sriovstack.host import Host
 from sriovstack.host.discovery import discover
 from sriovstack.host.netlink import VfMac, VfSpoofCheck, VfVlan
 from sriovstack.host.records import Inventory
+from sriovstack.mac import MacAddress
 from sriovstack.pci.address import PciAddress
 from sriovstack.pci.devspec import DeviceSpecs
 from sriovstack.virt import (FakeVirtDriver, GuestSpec, LibvirtDriver, NetnsVirtDriver,
                              NormalPort, PortPlugger, VfInterface, VirtDriver)
+from sriovstack.wire import (COMPUTE_AGENT_TYPE, COMPUTE_BINARY, DesiredPort, DesiredServer,
+                             DesiredState, Heartbeat, InventoryReport, ServerOutcome,
+                             ServerReport, ServerStatus, VnicType)
 
 __all__ = ["ComputeAgent", "ComputePass", "open_virt"]
 
 _LOG = logging.getLogger(__name__)
-_RUNNABLE = ("BUILD", "ACTIVE")
 
 
 def open_virt(kind: VirtKind, host: Host, state_dir: Path, *, prefix: str = DEFAULT_PREFIX,
@@ -157,7 +157,7 @@ class _Pass:
 
     def run(self) -> None:
         guests = {g.server_id: g for g in self.a._virt.list_guests()}
-        wanted = {s.server_id: s for s in self.desired.servers if s.status in _RUNNABLE}
+        wanted = {s.server_id: s for s in self.desired.servers if s.status.is_runnable}
         for server_id, guest in guests.items():
             if server_id not in {s.server_id for s in self.desired.servers}:
                 self._destroy(server_id)
@@ -198,7 +198,7 @@ class _Pass:
             self.a._ledger.forget(assignment)
 
     def _fenced(self, server_id: str, port_id: str, generation: int, address: PciAddress,
-                our_mac: str | None) -> bool:
+                our_mac: MacAddress | None) -> bool:
         holder = self.holders.get(address)
         if holder is not None and (holder[0].server_id, holder[1].port_id) != (server_id,
                                                                                 port_id):
@@ -210,7 +210,7 @@ class _Pass:
         if located is None or our_mac is None:
             return False
         state = self.a._vfs.state(*located)
-        return state is not None and state.mac not in (our_mac, ZERO_MAC)
+        return state is not None and state.mac not in (our_mac, MacAddress.ZERO)
 
     def _reset(self, address: PciAddress) -> None:
         located = self._locate(address)
@@ -247,32 +247,32 @@ class _Pass:
         except SriovstackError as exc:
             self._fail(server, has_guest or spawned, exc)
             return
-        if server.status == "BUILD":
-            self._report(server, ServerReport.RUNNING, "")
+        if server.status is ServerStatus.BUILD:
+            self._report(server, ServerReport(ServerOutcome.RUNNING))
 
     def _configure(self, server: DesiredServer) -> tuple[VfInterface, ...]:
         """Set MAC, VLAN and spoof check on each VF of the server; record each first."""
         interfaces = []
         for port in server.ports:
-            if port.vnic_type == "direct-physical":
+            if port.vnic_type is VnicType.DIRECT_PHYSICAL:
                 raise NotSupported(f"port {port.port_id} is direct-physical (a whole PF); "
                                    "this agent passes through VFs only", field="vnic_type")
-            if not port.is_vf or port.pci_address is None:
+            if not port.is_vf:
                 continue
-            located = self._locate(port.pci_address)
+            vf = _interface(port)
+            located = self._locate(vf.pci_address)
             if located is None:
-                raise HostError(f"VF {port.pci_address} of port {port.port_id} is not on "
+                raise HostError(f"VF {vf.pci_address} of port {port.port_id} is not on "
                                 f"this host (or its PF has no netdev)",
-                                fix="check sriov_numvfs of the PF", path=str(port.pci_address))
-            self.a._ledger.record(VfAssignment(server.server_id, port.port_id,
-                                               port.pci_address, port.mac, port.vlan,
-                                               port.generation))
-            settings = (VfMac(port.mac), VfVlan(port.vlan), VfSpoofCheck(True))
+                                fix="check sriov_numvfs of the PF", path=str(vf.pci_address))
+            self.a._ledger.record(VfAssignment(server.server_id, port.port_id, vf.pci_address,
+                                               vf.mac, vf.vlan, port.generation or 0))
+            settings = (VfMac(vf.mac), VfVlan(vf.vlan), VfSpoofCheck(True))
             if self.a._vfs.apply(*located, settings) != ():
                 _LOG.info("%s: %s: spoof check unsupported by the driver", self.a.host_name,
-                          port.pci_address)
-            self.result.configured.append(port.pci_address)
-            interfaces.append(_interface(port))
+                          vf.pci_address)
+            self.result.configured.append(vf.pci_address)
+            interfaces.append(vf)
         return tuple(interfaces)
 
     def _attach_missing(self, server: DesiredServer, interfaces: tuple[VfInterface, ...]) -> None:
@@ -288,14 +288,13 @@ class _Pass:
         virt = self.a._virt
         if not isinstance(virt, PortPlugger):
             return  # libvirt/fake: the Open vSwitch agent's job, not ours
-        wanted = {p.port_id: p for p in server.ports
-                  if p.vnic_type == "normal" and p.mac and p.physnet is not None}
+        wanted = {p.port_id: p for p in server.ports if p.is_normal}
         plugged = set(virt.plugged_ports(server.server_id))
         for port_id in sorted(plugged - wanted.keys()):
             virt.unplug_port(server.server_id, port_id)
         for port_id, port in wanted.items():
             if port_id not in plugged:
-                assert port.physnet is not None
+                assert port.mac is not None and port.physnet is not None
                 virt.plug_port(server.server_id, NormalPort(port_id, port.mac, port.physnet,
                                                             port.vlan, port.fixed_ip))
 
@@ -307,11 +306,11 @@ class _Pass:
             for port in server.ports:
                 if port.is_vf and port.pci_address is not None:
                     self._release(server.server_id, port.port_id, port.pci_address)
-        self._report(server, ServerReport.ERROR, str(exc))
+        self._report(server, ServerReport(ServerOutcome.ERROR, str(exc)))
 
-    def _report(self, server: DesiredServer, report: ServerReport, message: str) -> None:
+    def _report(self, server: DesiredServer, report: ServerReport) -> None:
         try:
-            self.a._client.report_server(self.a.host_name, server.server_id, report, message)
+            self.a._client.report_server(self.a.host_name, server.server_id, report)
         except (NotFound, Conflict) as exc:  # deleted or moved meanwhile: the next pass sees it
             _LOG.info("%s: server %s: %s", self.a.host_name, server.server_id, exc)
 
@@ -335,12 +334,13 @@ class _Pass:
             for state in self.a._host.netlink.get_vfs(pf.netdev):
                 address = by_index.get(state.vf)
                 if (address in whitelisted and address not in held
-                        and state.mac != ZERO_MAC):
+                        and state.mac != MacAddress.ZERO):
                     _LOG.info("%s: %s carries MAC %s but no server owns it: reset",
                               self.a.host_name, address, state.mac)
                     self._reset(address)
 
 
 def _interface(port: DesiredPort) -> VfInterface:
-    assert port.pci_address is not None
+    """The VF interface of a port that holds one (``port.is_vf``)."""
+    assert port.pci_address is not None and port.mac is not None
     return VfInterface(port.pci_address, port.mac, port.vlan, port.port_id, port.fixed_ip)

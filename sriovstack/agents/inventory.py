@@ -6,11 +6,15 @@ are reported without a restart (sriov-network-device-plugin #276 is the pain avo
 
 from __future__ import annotations
 
-from sriovstack.agents.wire import HostResources, InventoryDevice, InventoryReport
 from sriovstack.host.records import Inventory
 from sriovstack.pci.devspec import DeviceSpecs
+from sriovstack.wire import (HostCapabilities, HostResources, InventoryDevice, InventoryReport,
+                             NumaCell, SupportedInstance)
 
 __all__ = ["whitelisted_devices", "inventory_report"]
+
+_QEMU = HostCapabilities(hypervisor_type="QEMU",
+                         supported_instances=(SupportedInstance("x86_64", "qemu", "hvm"),))
 
 
 def whitelisted_devices(inventory: Inventory, whitelist: DeviceSpecs
@@ -32,8 +36,10 @@ def whitelisted_devices(inventory: Inventory, whitelist: DeviceSpecs
 
 def inventory_report(inventory: Inventory, whitelist: DeviceSpecs, vcpus: int,
                      memory_mb: int, disk_gb: int) -> InventoryReport:
-    """The report for the API: resources (NUMA nodes from the PFs, else node 0) and devices."""
+    """The report for the API: resources (NUMA nodes from the PFs, else node 0; a QEMU
+    hypervisor for x86_64 HVM guests) and devices."""
     numa = tuple(sorted({pf.numa_node for pf in inventory.pfs if pf.numa_node is not None}))
     resources = HostResources(vcpus=vcpus, memory_mb=memory_mb, disk_gb=disk_gb,
-                              numa_nodes=numa or (0,))
+                              capabilities=_QEMU,
+                              numa_cells=tuple(NumaCell(n) for n in numa or (0,)))
     return InventoryReport(resources, whitelisted_devices(inventory, whitelist))

@@ -1,7 +1,8 @@
 """What agents remember across restarts: small JSON files in the state dir, written atomically.
 
 The compute agent's ``VfLedger`` lists what it configured on which VF for whom (server, port,
-generation); the NIC agent's ``DeviceBook`` lists the devices it last reported and how.  The
+generation); the NIC agent's ``DeviceBook`` lists the devices it last reported and how
+(``BookedDevice``: a port's MAC on a VF, reported up or down).  The
 database stays the source of truth: these only let a restarted agent clean up what it did while
 the control plane moved on (a VF configured for a server that was deleted meanwhile, a device
 released while the agent was down).  Each write goes to a temporary file, is fsynced, then
@@ -16,10 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sriovstack.errors import HostError
+from sriovstack.errors import HostError, Invalid
+from sriovstack.mac import MacAddress
 from sriovstack.pci.address import PciAddress
 
-__all__ = ["VfAssignment", "VfLedger", "ReportedDevice", "DeviceBook"]
+__all__ = ["VfAssignment", "VfLedger", "BookedDevice", "DeviceKey", "DeviceBook"]
+
+DeviceKey = tuple[MacAddress, PciAddress]
+_BAD_ENTRY = (KeyError, ValueError, TypeError, Invalid)
 
 _VERSION = 1
 
@@ -65,7 +70,7 @@ class VfAssignment:
     server_id: str
     port_id: str
     pci_address: PciAddress
-    mac: str
+    mac: MacAddress
     vlan: int
     generation: int
 
@@ -75,13 +80,13 @@ class VfAssignment:
 
     def to_json(self) -> dict[str, Any]:
         return {"server_id": self.server_id, "port_id": self.port_id,
-                "pci_address": str(self.pci_address), "mac": self.mac, "vlan": self.vlan,
+                "pci_address": str(self.pci_address), "mac": str(self.mac), "vlan": self.vlan,
                 "generation": self.generation}
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> VfAssignment:
         return cls(str(d["server_id"]), str(d["port_id"]), PciAddress.parse(d["pci_address"]),
-                   str(d["mac"]), int(d["vlan"]), int(d["generation"]))
+                   MacAddress.parse(d["mac"]), int(d["vlan"]), int(d["generation"]))
 
 
 class VfLedger:
@@ -94,7 +99,7 @@ class VfLedger:
         try:
             self._items = {(a.server_id, a.port_id): a for a in
                            (VfAssignment.from_json(d) for d in self._file.load())}
-        except (KeyError, ValueError, TypeError) as exc:
+        except _BAD_ENTRY as exc:
             raise HostError(f"agent state {self._file.path} has a bad entry ({exc})",
                             path=str(self._file.path), fix="remove the file") from exc
 
@@ -123,15 +128,15 @@ class VfLedger:
 
 
 @dataclass(frozen=True, slots=True)
-class ReportedDevice:
+class BookedDevice:
     """A VF device (port MAC on a VF) the NIC agent reported, and whether as up."""
 
-    mac: str
+    mac: MacAddress
     pci_address: PciAddress
     up: bool
 
     @property
-    def key(self) -> tuple[str, PciAddress]:
+    def key(self) -> DeviceKey:
         return (self.mac, self.pci_address)
 
 
@@ -143,28 +148,28 @@ class DeviceBook:
     def __init__(self, state_dir: str | Path) -> None:
         self._file = _JsonFile(Path(state_dir) / self.FILE)
         try:
-            items = [ReportedDevice(str(d["mac"]), PciAddress.parse(d["pci_address"]),
-                                    bool(d["up"])) for d in self._file.load()]
-        except (KeyError, ValueError, TypeError) as exc:
+            items = [BookedDevice(MacAddress.parse(d["mac"]), PciAddress.parse(d["pci_address"]),
+                                  bool(d["up"])) for d in self._file.load()]
+        except _BAD_ENTRY as exc:
             raise HostError(f"agent state {self._file.path} has a bad entry ({exc})",
                             path=str(self._file.path), fix="remove the file") from exc
         self._items = {d.key: d for d in items}
 
-    def devices(self) -> tuple[ReportedDevice, ...]:
+    def devices(self) -> tuple[BookedDevice, ...]:
         return tuple(self._items[k] for k in sorted(self._items, key=lambda k: (str(k[1]), k[0])))
 
-    def get(self, key: tuple[str, PciAddress]) -> ReportedDevice | None:
+    def get(self, key: DeviceKey) -> BookedDevice | None:
         return self._items.get(key)
 
-    def put(self, device: ReportedDevice) -> None:
+    def put(self, device: BookedDevice) -> None:
         if self._items.get(device.key) != device:
             self._items[device.key] = device
             self._save()
 
-    def drop(self, key: tuple[str, PciAddress]) -> None:
+    def drop(self, key: DeviceKey) -> None:
         if self._items.pop(key, None) is not None:
             self._save()
 
     def _save(self) -> None:
-        self._file.save([{"mac": d.mac, "pci_address": str(d.pci_address), "up": d.up}
+        self._file.save([{"mac": str(d.mac), "pci_address": str(d.pci_address), "up": d.up}
                          for d in self.devices()])

@@ -20,20 +20,19 @@ from dataclasses import dataclass, field
 from sriovstack.agents.client import ControlPlaneClient
 from sriovstack.agents.config import NicMappings, SriovAgentSettings
 from sriovstack.agents.loop import AgentLoop
-from sriovstack.agents.records import DeviceBook, ReportedDevice
-from sriovstack.agents.vfconfig import ZERO_MAC, VfConfigurator
-from sriovstack.agents.wire import NIC_AGENT_TYPE, NIC_BINARY, DesiredPort, Heartbeat
+from sriovstack.agents.records import BookedDevice, DeviceBook, DeviceKey
+from sriovstack.agents.vfconfig import VfConfigurator
 from sriovstack.errors import NotFound
 from sriovstack.host import Host
 from sriovstack.host.discovery import discover
 from sriovstack.host.netlink import LinkState, VfLinkState
+from sriovstack.mac import MacAddress
 from sriovstack.pci.address import PciAddress
+from sriovstack.wire import NIC_AGENT_TYPE, NIC_BINARY, DesiredPort, DeviceReport, Heartbeat
 
 __all__ = ["SriovNicAgent", "NicPass"]
 
 _LOG = logging.getLogger(__name__)
-
-DeviceKey = tuple[str, PciAddress]
 
 
 @dataclass(slots=True)
@@ -118,7 +117,7 @@ class SriovNicAgent:
             by_index = {vf.index: vf.address for vf in pf.vfs}
             for state in self._host.netlink.get_vfs(netdev):
                 address = by_index.get(state.vf)
-                if address is None or address in excluded or state.mac == ZERO_MAC:
+                if address is None or address in excluded or state.mac == MacAddress.ZERO:
                     continue
                 found[(state.mac, address)] = (netdev, state.vf)
         return found
@@ -136,7 +135,7 @@ class SriovNicAgent:
         if resync or known is None or known.up != up:
             self._report(key, up, result)
 
-    def _gone(self, device: ReportedDevice, result: NicPass) -> None:
+    def _gone(self, device: BookedDevice, result: NicPass) -> None:
         """A device reported before is no longer on a VF (released) or no port wants it."""
         if device.up:
             self._report(device.key, False, result)
@@ -145,8 +144,8 @@ class SriovNicAgent:
     def _report(self, key: DeviceKey, up: bool, result: NicPass) -> None:
         mac, address = key
         try:
-            self._client.report_device(self.host_name, mac, address, up)
+            self._client.report_device(self.host_name, DeviceReport(mac, address, up))
         except NotFound:  # the port is no longer bound here: nothing to tell
             _LOG.info("%s: no port bound here for %s on %s", self.host_name, mac, address)
         (result.up if up else result.down).append(key)
-        self._book.put(ReportedDevice(mac, address, up))
+        self._book.put(BookedDevice(mac, address, up))

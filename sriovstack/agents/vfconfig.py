@@ -16,15 +16,15 @@ from collections.abc import Iterable
 from sriovstack.errors import DriverNotSupported
 from sriovstack.host.netlink import (LinkState, VfLinkState, VfMac, VfNetlink, VfRate,
                                      VfSetting, VfSpoofCheck, VfState, VfTrust, VfVlan)
+from sriovstack.mac import MacAddress
 
-__all__ = ["VfConfigurator", "BASELINE", "ZERO_MAC", "is_baseline"]
+__all__ = ["VfConfigurator", "BASELINE", "is_baseline"]
 
 _LOG = logging.getLogger(__name__)
-ZERO_MAC = "00:00:00:00:00:00"
 
 # The full reset of a released VF (sriov-cni #214: reset everything, not only what we set).
 BASELINE: tuple[VfSetting, ...] = (
-    VfMac(ZERO_MAC), VfVlan(0), VfSpoofCheck(True), VfTrust(False), VfRate(0, 0),
+    VfMac(MacAddress.ZERO), VfVlan(0), VfSpoofCheck(True), VfTrust(False), VfRate(0, 0),
     VfLinkState(LinkState.AUTO),
 )
 _REQUIRED = (VfMac, VfVlan)

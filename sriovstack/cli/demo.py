@@ -24,10 +24,10 @@ from sriovstack.cli.cloud.output import print_list, print_show
 from sriovstack.cli.cloud.servers import wait_for_gone, wait_for_status
 from sriovstack.cli.cloud.session import CloudSession
 from sriovstack.cli.demo_packets import PacketSteps
+from sriovstack.mac import MacAddress
 
 __all__ = ["register", "Demo"]
 
-_BASELINE_MAC = "00:00:00:00:00:00"
 
 
 def register(subparsers: Any) -> None:
@@ -186,13 +186,13 @@ class Demo:
         root = self.host_root(name)
         slot = port["binding:profile"]["pci_slot"]
         vf = self.wait(lambda: live_vfs(root).get(slot),
-                       lambda v: v is not None and v.state.mac == port["mac_address"])
+                       lambda v: v is not None and str(v.state.mac) == port["mac_address"])
         self.out.print(f"  {name} {vf.pf_netdev} vf {vf.state.vf} ({slot}): mac "
                        f"{vf.state.mac}, vlan {vf.state.vlan}, spoof checking "
                        f"{'on' if vf.state.spoofchk else 'off'}, link-state "
                        f"{vf.state.link_state.name.lower()}", markup=False)
         self.check("the VF has the port's MAC and the network's VLAN",
-                   vf.state.mac == port["mac_address"]
+                   str(vf.state.mac) == port["mac_address"]
                    and vf.state.vlan == net["provider:segmentation_id"])
         self.vf_map(s, name, root)
 
@@ -213,10 +213,10 @@ class Demo:
         root = self.host_root(port["binding:host_id"])
         slot = port["binding:profile"]["pci_slot"]
         vf = self.wait(lambda: live_vfs(root)[slot],
-                       lambda v: v.state.mac == _BASELINE_MAC and v.state.vlan == 0)
+                       lambda v: v.state.mac == MacAddress.ZERO and v.state.vlan == 0)
         self.out.print(f"  {slot}: mac {vf.state.mac}, vlan {vf.state.vlan}, spoof checking "
                        f"{'on' if vf.state.spoofchk else 'off'}", markup=False)
-        self.check("VF reset: MAC zero, VLAN 0", vf.state.mac == _BASELINE_MAC
+        self.check("VF reset: MAC zero, VLAN 0", vf.state.mac == MacAddress.ZERO
                    and vf.state.vlan == 0)
         after = _port(s, port["id"])
         self.check(f"port {after['status']} and unbound ({after['binding:vif_type']})",

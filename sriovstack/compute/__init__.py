@@ -18,7 +18,7 @@ from sriovstack.compute.hosts import HostRegistry
 from sriovstack.compute.flavors import DEFAULT_FLAVORS, FlavorQuery, FlavorService
 from sriovstack.compute.hypervisors import SRIOV_NET_VF, HypervisorService
 from sriovstack.compute.images import CIRROS, ImageQuery, ImageService
-from sriovstack.compute.reports import COMPUTE_AGENT_TYPE, HostReports
+from sriovstack.compute.reports import HostReports
 from sriovstack.compute.servers import ServerService
 from sriovstack.db import Database
 from sriovstack.errors import WriteConflict
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ComputeServices", "build_compute", "FlavorService", "FlavorQuery", "ImageService",
            "ImageQuery", "ServerService", "HostDeviceService", "ServerBuilder", "HypervisorService",
-           "DesiredStateService", "HostRevisions", "HostReports", "COMPUTE_AGENT_TYPE", "HostChangeNotifier", "DEFAULT_FLAVORS",
+           "DesiredStateService", "HostRevisions", "HostReports", "HostChangeNotifier", "DEFAULT_FLAVORS",
            "CIRROS", "SRIOV_NET_VF"]
 
 
@@ -64,7 +64,7 @@ def build_compute(db: Database, network: "NetworkService", scheduler: "Scheduler
     builder = ServerBuilder(db, network, scheduler, revisions, max_attempts=max_attempts,
                             clock=clock, start_delay=build_start_delay)
     servers = ServerService(db, network, flavors, images, builder)
-    desired_state = DesiredStateService(db, network, revisions, poll_interval)
+    desired_state = DesiredStateService(db, revisions, poll_interval)
     return ComputeServices(
         servers=servers, flavors=flavors, images=images,
         hypervisors=HypervisorService(db, clock, service_down_time),

@@ -38,6 +38,7 @@ from sriovstack.errors import NotFound, NoValidHost, SriovstackError
 from sriovstack.network.types import BindingProfile
 from sriovstack.pci.device import DevType
 from sriovstack.pci.pools import PciRequest
+from sriovstack.wire import VnicType
 
 if TYPE_CHECKING:
     from sriovstack.compute.scheduler.scheduler import Scheduler
@@ -48,7 +49,7 @@ __all__ = ["ServerBuilder", "DEVICE_OWNER"]
 _LOG = logging.getLogger(__name__)
 
 DEVICE_OWNER = "compute:nova"
-_PCI_TYPES = {"direct": DevType.VF, "direct-physical": DevType.PF}
+_PCI_TYPES = {VnicType.DIRECT: DevType.VF, VnicType.DIRECT_PHYSICAL: DevType.PF}
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +63,7 @@ class _Plan:
     disk_gb: int
     availability_zone: str | None
     image_properties: tuple[tuple[str, str], ...]
-    ports: tuple[tuple[str, str, str | None], ...]  # (port_id, vnic_type, physnet)
+    ports: tuple[tuple[str, VnicType, str | None], ...]  # (port_id, vnic_type, physnet)
 
 
 class ServerBuilder:
@@ -202,7 +203,7 @@ class ServerBuilder:
                 availability_zone=server.availability_zone,
                 image_properties=tuple(sorted(
                     (str(k), str(v)) for k, v in (image.properties if image else {}).items())),
-                ports=tuple((p.port_id, p.vnic_type, p.physnet) for p in ports))
+                ports=tuple((p.port_id, VnicType(p.vnic_type), p.physnet) for p in ports))
 
     def _request(self, plan: _Plan, retry: frozenset[str]) -> BuildRequest:
         pci = tuple(PciRequest(count=1, dev_type=_PCI_TYPES[vnic], physnet=physnet,
@@ -222,7 +223,7 @@ class ServerBuilder:
             profile = BindingProfile()
             dev = claim.device_for(port_id)
             if dev is not None:
-                profile = BindingProfile(pci_slot=str(dev.address),
+                profile = BindingProfile(pci_slot=dev.address,
                                          pci_vendor_info=dev.pci_vendor_info,
                                          physical_network=dev.physnet)
             try:

@@ -12,22 +12,24 @@ import contextlib
 import threading
 import time
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
-from sriovstack.compute.types import (DesiredPort, DesiredServer, DesiredState, ServerStatus,
-                                      SYSTEM_CALLER)
 from sriovstack.db import Database
-from sriovstack.db.models.compute import (FlavorRow, HostRevisionRow, ServerPortRow, ServerRow)
-from sriovstack.errors import Conflict, NotFound
+from sriovstack.db.models.compute import FlavorRow, HostRevisionRow, ServerPortRow, ServerRow
+from sriovstack.errors import Conflict
+from sriovstack.network import PortWiring, port_wirings
+from sriovstack.pci.address import PciAddress
+from sriovstack.wire import DesiredPort, DesiredServer, DesiredState, ServerStatus, VnicType
 
-if TYPE_CHECKING:
-    from sriovstack.network import NetworkService
-    from sriovstack.network.types import Port
+__all__ = ["HostChangeNotifier", "HostRevisions", "DesiredStateService", "revision_of"]
 
-__all__ = ["HostChangeNotifier", "HostRevisions", "DesiredStateService"]
 
+def revision_of(session: Session, host: str) -> int:
+    """The host's revision as ``session`` sees it (0 when nothing was ever recorded)."""
+    value = session.scalar(select(HostRevisionRow.revision).where(HostRevisionRow.host == host))
+    return int(value or 0)
 
 
 class HostChangeNotifier:
@@ -71,9 +73,7 @@ class HostRevisions:
     def current(self, host: str) -> int:
         """The host's revision (0 when nothing was ever recorded for it)."""
         with self._db.transaction() as session:
-            value = session.scalar(
-                select(HostRevisionRow.revision).where(HostRevisionRow.host == host))
-        return int(value or 0)
+            return revision_of(session, host)
 
     def bump(self, host: str) -> int:
         """Increment the host's revision (one atomic UPDATE), wake waiters; return the new value."""
@@ -99,31 +99,34 @@ class HostRevisions:
 class DesiredStateService:
     """Builds the desired state of one host and long-polls for a newer revision."""
 
-    def __init__(self, db: Database, network: "NetworkService", revisions: HostRevisions,
+    def __init__(self, db: Database, revisions: HostRevisions,
                  poll_interval: float = 1.0) -> None:
         self._db = db
-        self._network = network
         self._revisions = revisions
         self._poll = poll_interval
 
     def desired_state(self, host: str) -> DesiredState:
-        """The servers placed on ``host`` (not yet deleted) with each port's VF settings."""
-        revision = self._revisions.current(host)
+        """The servers placed on ``host`` (not yet deleted) with each port's VF settings, read
+        in one transaction: the revision first, so the state is at least that new."""
         with self._db.transaction() as session:
+            revision = revision_of(session, host)
             rows = session.execute(
-                select(ServerRow, FlavorRow).join(FlavorRow, FlavorRow.id == ServerRow.flavor_id,
-                                                  isouter=True)
-                .where(ServerRow.host == host).order_by(ServerRow.created_at, ServerRow.id)).all()
-            ports = {sid: list(session.scalars(
-                select(ServerPortRow).where(ServerPortRow.server_id == sid)
-                .order_by(ServerPortRow.position))) for sid in (r[0].id for r in rows)}
-        servers = tuple(
+                select(ServerRow, FlavorRow, ServerPortRow)
+                .join(FlavorRow, FlavorRow.id == ServerRow.flavor_id, isouter=True)
+                .join(ServerPortRow, ServerPortRow.server_id == ServerRow.id, isouter=True)
+                .where(ServerRow.host == host)
+                .order_by(ServerRow.created_at, ServerRow.id, ServerPortRow.position)).all()
+            wirings = port_wirings(session, [p.port_id for _, _, p in rows if p is not None])
+        servers: dict[str, tuple[ServerRow, FlavorRow | None, list[DesiredPort]]] = {}
+        for srv, flavor, port in rows:
+            ports = servers.setdefault(srv.id, (srv, flavor, []))[2]
+            if port is not None:
+                ports.append(_port(port, wirings.get(port.port_id)))
+        return DesiredState(host=host, revision=revision, servers=tuple(
             DesiredServer(server_id=srv.id, name=srv.name, status=ServerStatus(srv.status),
                           vcpus=flavor.vcpus if flavor else 0,
-                          memory_mb=flavor.ram if flavor else 0,
-                          ports=tuple(self._port(p) for p in ports[srv.id]))
-            for srv, flavor in rows)
-        return DesiredState(host=host, revision=revision, servers=servers)
+                          memory_mb=flavor.ram if flavor else 0, ports=tuple(ports))
+            for srv, flavor, ports in servers.values()))
 
     async def wait_for_change(self, host: str, since: int | None, wait: float) -> DesiredState:
         """The desired state once its revision exceeds ``since``, or after ``wait`` seconds.
@@ -141,31 +144,18 @@ class DesiredStateService:
                     await asyncio.wait_for(changed.wait(), min(remaining, self._poll))
                 changed.clear()
 
-    def _port(self, row: ServerPortRow) -> DesiredPort:
-        try:
-            port = self._network.get_port(SYSTEM_CALLER, row.port_id)
-        except NotFound:
-            # The port was deleted under the server: the agent must tear its VF down.
-            return DesiredPort(port_id=row.port_id, mac="", vnic_type=row.vnic_type, vlan=None,
-                               pci_address=row.pci_address, physnet=row.physnet,
-                               admin_state_up=False, generation=row.generation)
-        details = dict(port.binding.vif_details)
-        vlan = details.get("vlan")
-        physnet = row.physnet
-        vlan_id = int(vlan) if isinstance(vlan, str) and vlan.isdigit() else None
-        if row.pci_address is None:
-            # A normal (Open vSwitch) port has no VF: its segment says where it plugs (20.1).
-            segment = self._network.networks.get(SYSTEM_CALLER, port.network_id).segment
-            physnet, vlan_id = segment.physnet, segment.segmentation_id or 0
-        return DesiredPort(port_id=row.port_id, mac=port.mac, vnic_type=str(port.vnic_type),
-                           vlan=vlan_id, pci_address=row.pci_address, physnet=physnet,
-                           admin_state_up=port.admin_state_up, generation=row.generation,
-                           fixed_ip=self._fixed_ip(port))
 
-    def _fixed_ip(self, port: Port) -> str | None:
-        """The port's first fixed IP with its subnet's prefix length ("10.0.0.5/24")."""
-        if not port.fixed_ips:
-            return None
-        first = port.fixed_ips[0]
-        cidr = self._network.subnets.get(SYSTEM_CALLER, first.subnet_id).cidr
-        return f"{first.ip_address}/{cidr.rsplit('/', 1)[1]}"
+def _port(row: ServerPortRow, wiring: PortWiring | None) -> DesiredPort:
+    """One server port's settings: the VF's physnet is the claimed device's, a normal port's
+    its segment's (20.1); the VLAN is always the segment's (0 on flat)."""
+    pci = PciAddress.parse(row.pci_address) if row.pci_address else None
+    if wiring is None:
+        # The port was deleted under the server: the agent must tear its VF down.
+        return DesiredPort(port_id=row.port_id, mac=None, vnic_type=VnicType(row.vnic_type),
+                           vlan=0, pci_address=pci, physnet=row.physnet, admin_state_up=False,
+                           generation=row.generation)
+    physnet = row.physnet if pci is not None else wiring.segment.physnet
+    return DesiredPort(port_id=row.port_id, mac=wiring.mac, vnic_type=wiring.vnic_type,
+                       vlan=wiring.vlan, pci_address=pci, physnet=physnet,
+                       admin_state_up=wiring.admin_state_up, generation=row.generation,
+                       fixed_ip=wiring.fixed_ip)

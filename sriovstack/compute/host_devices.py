@@ -3,6 +3,7 @@ owner server and port and the MAC and VLAN the control plane asks the host to se
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -11,6 +12,8 @@ from sriovstack.compute.desired_state import DesiredStateService
 from sriovstack.compute.hosts import HostInfo, HostRegistry
 from sriovstack.db import Database
 from sriovstack.db.models.hosts import HostRow, PciDeviceRow
+from sriovstack.mac import MacAddress
+from sriovstack.pci.address import PciAddress
 
 __all__ = ["PhysnetUsage", "SriovHost", "HostDevice", "HostDeviceService"]
 
@@ -39,9 +42,9 @@ class SriovHost:
 class HostDevice:
     """One whitelisted PF or VF; owner fields are None while it is free."""
 
-    address: str
+    address: PciAddress
     dev_type: str
-    parent_addr: str | None
+    parent_addr: PciAddress | None
     vendor_id: str
     product_id: str
     physnet: str | None
@@ -49,7 +52,7 @@ class HostDevice:
     server_id: str | None = None
     server_name: str | None = None
     port_id: str | None = None
-    mac: str | None = None
+    mac: MacAddress | None = None
     vlan: int | None = None
     admin_state_up: bool | None = None
 
@@ -73,21 +76,21 @@ class HostDeviceService:
     def devices(self, host: str) -> tuple[HostDevice, ...]:
         """The host's devices in address order, each VF with its owner; NotFound if unknown."""
         self._hosts.get(host)
-        owners = {}
-        for server in self._desired.desired_state(host).servers:
-            for port in server.ports:
-                if port.pci_address:
-                    owners[port.pci_address] = (server, port)
+        owners = {port.pci_address: (server, port)
+                  for server in self._desired.desired_state(host).servers
+                  for port in server.ports if port.pci_address is not None}
         out = []
         for row in self._rows(host):
-            device = HostDevice(row.address, row.dev_type, row.parent_addr, row.vendor_id,
-                                row.product_id, row.physnet, row.status)
-            if row.address in owners:
-                server, port = owners[row.address]
-                device = HostDevice(row.address, row.dev_type, row.parent_addr, row.vendor_id,
-                                    row.product_id, row.physnet, row.status, server.server_id,
-                                    server.name, port.port_id, port.mac or None, port.vlan,
-                                    port.admin_state_up)
+            address = PciAddress.parse(row.address)
+            device = HostDevice(address, row.dev_type,
+                                PciAddress.parse(row.parent_addr) if row.parent_addr else None,
+                                row.vendor_id, row.product_id, row.physnet, row.status)
+            if address in owners:
+                server, port = owners[address]
+                device = dataclasses.replace(
+                    device, server_id=server.server_id, server_name=server.name,
+                    port_id=port.port_id, mac=port.mac, vlan=port.vlan,
+                    admin_state_up=port.admin_state_up)
             out.append(device)
         return tuple(out)
 

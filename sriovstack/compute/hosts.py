@@ -10,84 +10,15 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from sriovstack.clock import Clock, SystemClock
-from sriovstack.compute.scheduler.host_state import HostCapabilities
 from sriovstack.compute.scheduler.revision import touch_hosts
 from sriovstack.db import Database
 from sriovstack.db.models.hosts import HostRow, PciDeviceRow
-from sriovstack.errors import ErrorKind, Invalid, NotFound
-from sriovstack.pci.address import PciAddress
-from sriovstack.pci.device import DevType
+from sriovstack.errors import ErrorKind, NotFound
+from sriovstack.wire import InventoryCounts, InventoryDevice, InventoryReport
 
-__all__ = ["NumaCell", "HostResources", "ReportedDevice", "HostInventoryReport",
-           "InventoryResult", "HostInfo", "HostRegistry"]
+__all__ = ["HostInfo", "HostRegistry"]
 
 _HELD = ("claimed", "allocated")
-
-
-@dataclass(frozen=True, slots=True)
-class NumaCell:
-    """One host NUMA node and the CPU socket it sits on (None: unknown)."""
-
-    id: int
-    socket: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class HostResources:
-    """What a compute agent reports of its host besides PCI devices."""
-
-    vcpus: int
-    memory_mb: int
-    disk_gb: int
-    availability_zone: str = "nova"
-    capabilities: HostCapabilities = HostCapabilities()
-    numa_cells: tuple[NumaCell, ...] = ()
-
-    def __post_init__(self) -> None:
-        for name in ("vcpus", "memory_mb", "disk_gb"):
-            if getattr(self, name) < 0:
-                raise Invalid(f"host resources: {name} must be 0 or more, not "
-                              f"{getattr(self, name)}", field=name, value=getattr(self, name))
-
-
-@dataclass(frozen=True, slots=True)
-class ReportedDevice:
-    """One PCI function that passed the host's whitelist, with its physnet tag."""
-
-    address: PciAddress
-    vendor_id: str
-    product_id: str
-    dev_type: DevType
-    parent_addr: PciAddress | None = None
-    numa_node: int | None = None
-    physnet: str | None = None
-    tags: tuple[tuple[str, str], ...] = ()
-
-    @property
-    def pool_pf(self) -> PciAddress:
-        """The PF a VF belongs to, or the device itself."""
-        if self.dev_type is DevType.VF and self.parent_addr is not None:
-            return self.parent_addr
-        return self.address
-
-
-@dataclass(frozen=True, slots=True)
-class HostInventoryReport:
-    """A compute agent's full report: the host's resources and whitelisted devices."""
-
-    host: str
-    resources: HostResources
-    devices: tuple[ReportedDevice, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class InventoryResult:
-    """What an inventory update changed (counts of devices)."""
-
-    added: int
-    updated: int
-    removed: int
-    kept_in_use: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,11 +55,11 @@ class HostRegistry:
         self._clock = clock or SystemClock()
         self._down_time = service_down_time
 
-    def update_inventory(self, report: HostInventoryReport) -> InventoryResult:
+    def update_inventory(self, host_name: str, report: InventoryReport) -> InventoryCounts:
         """Upsert the host and its devices; mark vanished devices removed, or removed when
         freed if a server holds them. Counts as a heartbeat."""
         with self._db.transaction() as s:
-            host = self._upsert_host(s, report)
+            host = self._upsert_host(s, host_name, report)
             result = _sync_devices(s, host.id, report.devices)
             touch_hosts(s, (host.id,))
             return result
@@ -165,16 +96,16 @@ class HostRegistry:
             return tuple(self._info(s, r) for r in s.scalars(select(HostRow)
                                                                 .order_by(HostRow.name)))
 
-    def _upsert_host(self, s: Session, report: HostInventoryReport) -> HostRow:
+    def _upsert_host(self, s: Session, name: str, report: InventoryReport) -> HostRow:
         res = report.resources
-        row = s.scalar(select(HostRow).where(HostRow.name == report.host).with_for_update())
+        row = s.scalar(select(HostRow).where(HostRow.name == name).with_for_update())
         if row is None:
-            row = HostRow(name=report.host, generation=0)
+            row = HostRow(name=name, generation=0)
             s.add(row)
         row.vcpus, row.memory_mb, row.disk_gb = res.vcpus, res.memory_mb, res.disk_gb
         row.availability_zone = res.availability_zone
         row.capabilities = res.capabilities.to_json()
-        row.numa_topology = [{"id": c.id, "socket": c.socket} for c in res.numa_cells]
+        row.numa_topology = [c.to_json() for c in res.numa_cells]
         row.last_heartbeat = self._clock.now()
         row.generation = (row.generation or 0) + 1
         s.flush()
@@ -201,7 +132,7 @@ def _host(s: Session, name: str) -> HostRow:
 
 
 def _sync_devices(s: Session, host_id: str,
-                  devices: tuple[ReportedDevice, ...]) -> InventoryResult:
+                  devices: tuple[InventoryDevice, ...]) -> InventoryCounts:
     existing = {r.address: r for r in s.scalars(select(PciDeviceRow)
                                                 .where(PciDeviceRow.host_id == host_id))}
     reported = {str(d.address): d for d in devices}
@@ -227,10 +158,10 @@ def _sync_devices(s: Session, host_id: str,
             removed += 1
     s.flush()
     _settle_relatives(s, host_id)
-    return InventoryResult(added, updated, removed, kept)
+    return InventoryCounts(added, updated, removed, kept)
 
 
-def _fields(dev: ReportedDevice) -> dict[str, object]:
+def _fields(dev: InventoryDevice) -> dict[str, object]:
     return {"vendor_id": dev.vendor_id, "product_id": dev.product_id,
             "dev_type": dev.dev_type.value,
             "parent_addr": str(dev.parent_addr) if dev.parent_addr else None,
@@ -238,12 +169,12 @@ def _fields(dev: ReportedDevice) -> dict[str, object]:
             "tags": dict(dev.tags)}
 
 
-def _new_row(host_id: str, dev: ReportedDevice) -> PciDeviceRow:
+def _new_row(host_id: str, dev: InventoryDevice) -> PciDeviceRow:
     return PciDeviceRow(host_id=host_id, address=str(dev.address), status="available",
                         generation=0, removed_when_freed=False, **_fields(dev))
 
 
-def _apply(row: PciDeviceRow, dev: ReportedDevice) -> bool:
+def _apply(row: PciDeviceRow, dev: InventoryDevice) -> bool:
     changed = row.status == "removed"
     for name, value in _fields(dev).items():
         if getattr(row, name) != value:

@@ -1,27 +1,24 @@
 """What agents report about their host: heartbeats, inventories, server status, device state.
 
-The internal API calls one method here per endpoint; each forwards to the service that owns
-the data (network agents table, host registry, servers).
+The internal API calls one method here per endpoint with the report as the contract declares
+it (``sriovstack.wire``) and answers with what this returns; each forwards to the service that
+owns the data (network agents table, host registry, servers).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sriovstack.compute.hosts import HostInventoryReport, HostRegistry, InventoryResult
+from sriovstack.compute.hosts import HostRegistry
 from sriovstack.compute.servers import ServerService
-from sriovstack.compute.types import AgentServerStatus, Server
-from sriovstack.network.agents import Agent, AgentReport
-from sriovstack.network.types import Port
+from sriovstack.wire import (COMPUTE_AGENT_TYPE, DeviceReport, Heartbeat, HeartbeatAnswer,
+                             InventoryCounts, InventoryReport, PortAnswer, ServerAnswer,
+                             ServerReport)
 
 if TYPE_CHECKING:
     from sriovstack.network import NetworkService
 
-__all__ = ["HostReports", "COMPUTE_AGENT_TYPE"]
-
-# The compute agent's agent_type (nova's service "nova-compute"); its heartbeat is what
-# marks the host up for ComputeFilter and os-hypervisors.
-COMPUTE_AGENT_TYPE = "Compute agent"
+__all__ = ["HostReports"]
 
 
 class HostReports:
@@ -33,24 +30,30 @@ class HostReports:
         self._registry = registry
         self._servers = servers
 
-    def heartbeat(self, report: AgentReport) -> Agent:
+    def heartbeat(self, host: str, beat: Heartbeat) -> HeartbeatAnswer:
         """Record an agent's heartbeat (agents table); a compute agent's also marks the host up.
 
         Raises NotFound for a compute agent whose host never reported an inventory.
         """
-        if report.agent_type == COMPUTE_AGENT_TYPE:
-            self._registry.record_heartbeat(report.host)
-        return self._network.record_heartbeat(report)
+        if beat.agent_type == COMPUTE_AGENT_TYPE:
+            self._registry.record_heartbeat(host)
+        agent = self._network.record_heartbeat(host, beat)
+        return HeartbeatAnswer(agent.id, agent.host, agent.agent_type, agent.binary,
+                               agent.alive, agent.admin_state_up)
 
-    def inventory(self, report: HostInventoryReport) -> InventoryResult:
+    def inventory(self, host: str, report: InventoryReport) -> InventoryCounts:
         """Store the host's resources and whitelisted PCI devices (a heartbeat too)."""
-        return self._registry.update_inventory(report)
+        return self._registry.update_inventory(host, report)
 
-    def server_status(self, host: str, server_id: str, status: AgentServerStatus,
-                      message: str = "") -> Server:
-        """The compute agent says the server runs (→ ACTIVE) or failed (→ ERROR + fault)."""
-        return self._servers.report_status(host, server_id, status, message)
+    def server_status(self, host: str, server_id: str, report: ServerReport) -> ServerAnswer:
+        """The compute agent says the server runs (→ ACTIVE) or failed (→ ERROR + fault).
 
-    def device_status(self, host: str, mac: str, pci_slot: str | None, up: bool) -> Port:
+        Raises NotFound when the server is unknown, Conflict when it is not placed on ``host``.
+        """
+        server = self._servers.report_status(host, server_id, report)
+        return ServerAnswer(server.id, server.status)
+
+    def device_status(self, host: str, report: DeviceReport) -> PortAnswer:
         """The SR-IOV NIC agent says a VF is up or down: the port goes ACTIVE or DOWN."""
-        return self._network.set_device_status(host, mac, pci_slot, up)
+        port = self._network.set_device_status(host, report.mac, report.pci_slot, report.up)
+        return PortAnswer(port.id, port.status)

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from sriovstack.compute.build import ServerBuilder
 from sriovstack.compute.flavors import FlavorService
 from sriovstack.compute.images import ImageService
-from sriovstack.compute.types import (AgentServerStatus, Fault, NetworkRequest, Server,
+from sriovstack.compute.types import (Fault, NetworkRequest, Server,
                                       ServerAddress, ServerCreate, ServerFilter, ServerPort,
                                       ServerStatus, SYSTEM_CALLER)
 from sriovstack.db import Database
@@ -22,7 +22,9 @@ from sriovstack.db.models.compute import FaultRow, ServerPortRow, ServerRow
 from sriovstack.errors import (Conflict, ErrorKind, Invalid, NotFound, NotSupported,
                                WriteConflict)
 from sriovstack.identity import Caller, policy
-from sriovstack.network.types import PortSpec, VnicType
+from sriovstack.network.types import PortSpec
+from sriovstack.pci.address import PciAddress
+from sriovstack.wire import ServerOutcome, ServerReport, VnicType
 
 if TYPE_CHECKING:
     from sriovstack.network import NetworkService
@@ -246,8 +248,7 @@ class ServerService:
         raise NotSupported(f"Cannot {action} server {server_id}: migration is not implemented "
                            "by this compute service.", field="action", value=action)
 
-    def report_status(self, host: str, server_id: str, status: AgentServerStatus,
-                      message: str = "") -> Server:
+    def report_status(self, host: str, server_id: str, report: ServerReport) -> Server:
         """The compute agent's report: running → ACTIVE, error → ERROR with a fault.
 
         Raises NotFound when the server is unknown, Conflict when it is not placed on ``host``.
@@ -260,23 +261,23 @@ class ServerService:
             if row.host != host:
                 raise Conflict(f"Instance {server_id} is not placed on host {host} "
                                f"(it is on {row.host or 'no host'}).", field="host", value=host)
-            _apply_status(session, row, status, message, self.builder.clock.now())
-        if status is AgentServerStatus.RUNNING:
+            _apply_status(session, row, report, self.builder.clock.now())
+        if report.outcome is ServerOutcome.RUNNING:
             self.builder.allocate(server_id)
         self.builder.revisions.bump(host)
         return self.get(SYSTEM_CALLER, server_id)
 
 
-def _apply_status(session: Session, row: ServerRow, status: AgentServerStatus,
-                  message: str, now: datetime) -> None:
+def _apply_status(session: Session, row: ServerRow, report: ServerReport,
+                  now: datetime) -> None:
     row.task_state, row.updated_at = None, now
-    if status is AgentServerStatus.RUNNING:
+    if report.outcome is ServerOutcome.RUNNING:
         row.status = ServerStatus.ACTIVE.value
         row.launched_at = row.launched_at or now
         return
     row.status = ServerStatus.ERROR.value
     fault = session.get(FaultRow, row.id)
-    text = message or "The compute agent reported an error."
+    text = report.message or "The compute agent reported an error."
     if fault is None:
         session.add(FaultRow(server_id=row.id, code=500, message=text, created=now))
     else:
@@ -284,7 +285,7 @@ def _apply_status(session: Session, row: ServerRow, status: AgentServerStatus,
 
 
 def _check_groups(groups: tuple[str, ...], rows: list[ServerPortRow]) -> None:
-    sriov = [r.port_id for r in rows if r.vnic_type in ("direct", "direct-physical")]
+    sriov = [r.port_id for r in rows if VnicType(r.vnic_type).is_sriov]
     extra = [g for g in groups if g != "default"]
     if sriov and extra:
         raise NotSupported(
@@ -319,7 +320,9 @@ def _to_server(session: Session, row: ServerRow) -> Server:
         key_name=row.key_name, created_at=row.created_at, updated_at=row.updated_at,
         launched_at=row.launched_at, fault=fault,
         ports=tuple(ServerPort(port_id=p.port_id, network_id=p.network_id,
-                               created_by_compute=p.created_by_compute, vnic_type=p.vnic_type,
-                               pci_address=p.pci_address, vendor_id=p.vendor_id,
+                               created_by_compute=p.created_by_compute,
+                               vnic_type=VnicType(p.vnic_type),
+                               pci_address=PciAddress.parse(p.pci_address) if p.pci_address
+                               else None, vendor_id=p.vendor_id,
                                product_id=p.product_id, physnet=p.physnet,
                                generation=p.generation) for p in ports))

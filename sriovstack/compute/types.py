@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from sriovstack.identity import Caller
+from sriovstack.mac import MacAddress
+from sriovstack.pci.address import PciAddress
+from sriovstack.wire import ServerStatus, VnicType
 
 __all__ = [
     "Flavor",
@@ -20,10 +22,6 @@ __all__ = [
     "NetworkRequest",
     "ServerCreate",
     "ServerFilter",
-    "AgentServerStatus",
-    "DesiredPort",
-    "DesiredServer",
-    "DesiredState",
     "Hypervisor",
     "Inventory",
     "ResourceProvider",
@@ -71,15 +69,6 @@ class Image:
         return dict(self.properties)
 
 
-class ServerStatus(enum.Enum):
-    """Nova's server status as the API shows it (only the states we reach)."""
-
-    BUILD = "BUILD"
-    ACTIVE = "ACTIVE"
-    ERROR = "ERROR"
-    DELETED = "DELETED"
-
-
 @dataclass(frozen=True, slots=True)
 class Fault:
     """Why a server went to ERROR: nova's ``fault`` object."""
@@ -101,7 +90,7 @@ class ServerAddress:
     network_name: str
     version: int
     addr: str
-    mac: str
+    mac: MacAddress
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,8 +100,8 @@ class ServerPort:
     port_id: str
     network_id: str
     created_by_compute: bool
-    vnic_type: str = "normal"
-    pci_address: str | None = None
+    vnic_type: VnicType = VnicType.NORMAL
+    pci_address: PciAddress | None = None
     vendor_id: str | None = None
     product_id: str | None = None
     physnet: str | None = None
@@ -147,8 +136,7 @@ class Server:
     @property
     def has_pci_port(self) -> bool:
         """True when a port of this server asks for (or holds) a PCI device (20.9 limits)."""
-        return any(p.vnic_type in ("direct", "direct-physical") or p.pci_address
-                   for p in self.ports)
+        return any(p.vnic_type.is_sriov or p.pci_address for p in self.ports)
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,50 +172,6 @@ class ServerFilter:
     host: str | None = None
     status: ServerStatus | None = None
     all_projects: bool = False
-
-
-class AgentServerStatus(enum.Enum):
-    """What a compute agent reports for one server on its host."""
-
-    RUNNING = "running"
-    ERROR = "error"
-
-
-@dataclass(frozen=True, slots=True)
-class DesiredPort:
-    """One SR-IOV (or normal) port a host must wire up for a server."""
-
-    port_id: str
-    mac: str
-    vnic_type: str
-    vlan: int | None
-    pci_address: str | None
-    physnet: str | None
-    admin_state_up: bool
-    generation: int | None
-    # The port's first fixed IP with its subnet's prefix ("10.0.0.5/24"), for emulated guests.
-    fixed_ip: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class DesiredServer:
-    """One server the host should run, with its ports."""
-
-    server_id: str
-    name: str
-    status: ServerStatus
-    vcpus: int
-    memory_mb: int
-    ports: tuple[DesiredPort, ...] = field(default_factory=tuple)
-
-
-@dataclass(frozen=True, slots=True)
-class DesiredState:
-    """Everything one host should have, at ``revision`` (a per-host counter in the db)."""
-
-    host: str
-    revision: int
-    servers: tuple[DesiredServer, ...]
 
 
 @dataclass(frozen=True, slots=True)

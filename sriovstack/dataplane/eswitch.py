@@ -20,10 +20,10 @@ from sriovstack.host.netlink import LinkState, VfState
 from sriovstack.dataplane.names import Names
 from sriovstack.dataplane.netns import NsLinks, ns_exists
 from sriovstack.dataplane.spoof import SpoofRule, apply_spoof_rules
+from sriovstack.mac import MacAddress
 
-__all__ = ["VfTraffic", "VfWire", "PortWire", "PlaneDoc", "Eswitch", "ZERO_MAC"]
+__all__ = ["VfTraffic", "VfWire", "PortWire", "PlaneDoc", "Eswitch"]
 
-ZERO_MAC = "00:00:00:00:00:00"
 IpInterface = IPv4Interface | IPv6Interface
 
 
@@ -31,7 +31,7 @@ IpInterface = IPv4Interface | IPv6Interface
 class VfTraffic:
     """The VF settings that act on its traffic (the rest are state only: trust, min rate)."""
 
-    mac: str = ZERO_MAC
+    mac: str = str(MacAddress.ZERO)  # as text: the plane's state file is JSON
     vlan: int = 0
     spoofchk: bool = True
     link_state: LinkState = LinkState.AUTO
@@ -39,7 +39,7 @@ class VfTraffic:
 
     @classmethod
     def of(cls, state: VfState) -> VfTraffic:
-        return cls(state.mac, state.vlan, state.spoofchk is not False, state.link_state,
+        return cls(str(state.mac), state.vlan, state.spoofchk is not False, state.link_state,
                    state.max_tx_rate)
 
 
@@ -62,7 +62,7 @@ class VfWire:
     @property
     def allowed_mac(self) -> str:
         """The source MAC spoof checking lets through: the admin MAC, else the VF's own."""
-        return self.traffic.mac if self.traffic.mac != ZERO_MAC else self.hw_mac
+        return self.traffic.mac if self.traffic.mac != str(MacAddress.ZERO) else self.hw_mac
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,11 +12,11 @@ from __future__ import annotations
 import enum
 import errno
 import os
-import re
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from sriovstack.errors import DriverNotSupported, HostError, Invalid
+from sriovstack.mac import MacAddress
 
 __all__ = [
     "LinkState", "VfMac", "VfVlan", "VfSpoofCheck", "VfTrust", "VfLinkState", "VfRate",
@@ -26,7 +26,6 @@ __all__ = [
 
 ETH_P_8021Q = 0x8100
 ETH_P_8021AD = 0x88A8
-_MAC = re.compile(r"^([0-9a-f]{2}:){5}[0-9a-f]{2}$")
 
 
 class LinkState(enum.IntEnum):
@@ -46,15 +45,15 @@ def _non_negative(owner: str, **values: int) -> None:
 
 @dataclass(frozen=True, slots=True)
 class VfMac:
-    """The VF's administrative MAC (``ip link set PF vf N mac ...``); stored lowercase."""
+    """The VF's administrative MAC (``ip link set PF vf N mac ...``); ``MacAddress.ZERO``
+    clears it. Whether a driver takes it (unicast only) is the driver's rule (EINVAL)."""
 
-    mac: str
+    mac: MacAddress
 
     def __post_init__(self) -> None:
-        if not isinstance(self.mac, str) or not _MAC.match(self.mac.lower()):
-            raise Invalid(f"not a MAC address: {self.mac!r} (expected xx:xx:xx:xx:xx:xx)",
-                          field="mac", value=self.mac)
-        object.__setattr__(self, "mac", self.mac.lower())
+        if not isinstance(self.mac, MacAddress):
+            raise Invalid(f"VfMac.mac must be a MacAddress, got {self.mac!r}", field="mac",
+                          value=str(self.mac))
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +102,7 @@ class VfState:
     """One VF as ``ip link show PF`` reports it; ``spoofchk``/``trust`` None = not reported."""
 
     vf: int
-    mac: str
+    mac: MacAddress
     vlan: int
     qos: int
     proto: int
@@ -168,7 +167,7 @@ def _spec(vf: int, setting: VfSetting) -> dict[str, Any]:
     """The pyroute2 ``vf=`` dict for one setting (a fresh dict: pyroute2 pops ``vf``)."""
     match setting:
         case VfMac(mac=mac):
-            return {"vf": vf, "mac": mac}
+            return {"vf": vf, "mac": str(mac)}
         case VfVlan(vlan=v, qos=q, proto=p) if p == ETH_P_8021Q:
             return {"vf": vf, "vlan": {"vlan": v, "qos": q}}
         case VfVlan(vlan=v, qos=q, proto=p):
@@ -204,7 +203,7 @@ def _decode_vf(info: Any) -> VfState:
     link = info.get_attr("IFLA_VF_LINK_STATE") or {}
     return VfState(
         vf=int(mac.get("vf", vlan.get("vf", 0))),
-        mac=str(mac.get("mac", "00:00:00:00:00:00"))[:17].lower(),
+        mac=MacAddress.parse(str(mac["mac"])[:17]) if mac.get("mac") else MacAddress.ZERO,
         vlan=int(vlan.get("vlan", 0)), qos=int(vlan.get("qos", 0)), proto=proto,
         spoofchk=_flag((info.get_attr("IFLA_VF_SPOOFCHK") or {}).get("spoofchk")),
         trust=_flag((info.get_attr("IFLA_VF_TRUST") or {}).get("trust")),

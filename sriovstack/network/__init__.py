@@ -1,11 +1,12 @@
 """The network service (ML2): networks, subnets, IPAM, ports, binding, security groups, agents."""
 
-from sriovstack.network.agents import Agent, AgentReport
+from sriovstack.network.addresses import invalid_mac
+from sriovstack.network.agents import Agent
 from sriovstack.network.config import Ml2Settings, ml2_settings, ml2_settings_for
-from sriovstack.network.mechanisms import SRIOV_AGENT_TYPE
 from sriovstack.network.security_groups import (RuleSpec, SecurityGroup, SecurityGroupRule,
                                                 SecurityGroupSpec, SecurityGroupUpdate)
 from sriovstack.network.service import NetworkService
+from sriovstack.network.wiring import PortWiring, port_wirings
 from sriovstack.network.types import (UNSET, BindingProfile, FixedIp, FixedIpRequest,
                                       HostRoute, IpRange, Network, NetworkSpec, NetworkType,
                                       NetworkUpdate, Port, PortBinding, PortRequest, PortSpec,
@@ -13,7 +14,8 @@ from sriovstack.network.types import (UNSET, BindingProfile, FixedIp, FixedIpReq
                                       SubnetSpec, SubnetUpdate, VifType, VnicType)
 
 __all__ = [
-    "NetworkService", "Ml2Settings", "ml2_settings", "ml2_settings_for", "SRIOV_AGENT_TYPE", "Agent", "AgentReport",
+    "NetworkService", "Ml2Settings", "ml2_settings", "ml2_settings_for", "Agent", "invalid_mac",
+    "PortWiring", "port_wirings",
     "VnicType", "PortStatus", "VifType", "NetworkType", "Segment", "ProviderSpec",
     "Network", "NetworkSpec", "NetworkUpdate", "IpRange", "HostRoute", "Subnet", "SubnetSpec",
     "SubnetUpdate", "FixedIp", "FixedIpRequest", "BindingProfile", "PortBinding", "Port",

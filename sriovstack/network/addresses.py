@@ -4,7 +4,6 @@ allocation from the network's subnets."""
 from __future__ import annotations
 
 import ipaddress
-import re
 import secrets
 
 from sqlalchemy import delete, select
@@ -12,45 +11,52 @@ from sqlalchemy.orm import Session
 
 from sriovstack.db.models.network import IpAllocationRow, PortRow, SubnetRow
 from sriovstack.errors import Conflict, ErrorKind, Invalid
+from sriovstack.mac import MacAddress
 from sriovstack.network import ipam
 from sriovstack.network.types import FixedIp, FixedIpRequest, IpRange
 
-__all__ = ["BASE_MAC", "random_mac", "choose_mac", "allocate_fixed_ips", "release_fixed_ips",
-           "fixed_ips_of"]
+__all__ = ["BASE_MAC", "random_mac", "invalid_mac", "choose_mac", "allocate_fixed_ips",
+           "release_fixed_ips", "fixed_ips_of"]
 
 BASE_MAC = "fa:16:3e"  # neutron's base_mac prefix
-_MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 
 
-def random_mac() -> str:
-    return BASE_MAC + "".join(f":{b:02x}" for b in secrets.token_bytes(3))
+def random_mac() -> MacAddress:
+    return MacAddress(BASE_MAC + "".join(f":{b:02x}" for b in secrets.token_bytes(3)))
 
 
-def choose_mac(session: Session, network_id: str, requested: str | None) -> str:
-    """The requested MAC (checked: unicast, unused on the network) or a fresh random one.
+def invalid_mac(requested: object) -> Invalid:
+    """Neutron's 400 for a ``mac_address`` that is not a unicast MAC."""
+    return Invalid(f"Invalid input for mac_address. Reason: '{requested}' is not a valid "
+                   "unicast MAC address.", kind=ErrorKind.INVALID_INPUT, field="mac_address",
+                   value=str(requested), fix="write six hex octets, e.g. fa:16:3e:12:34:56")
 
-    Raises Invalid for a malformed/multicast MAC and Conflict (MacAddressInUse) when taken.
+
+def choose_mac(session: Session, network_id: str, requested: MacAddress | None) -> str:
+    """The requested MAC (checked: unicast, unused on the network) or a fresh random one, as
+    the column stores it.
+
+    Raises Invalid for a multicast or zero MAC and Conflict (MacAddressInUse) when taken.
     """
-    def taken(mac: str) -> bool:
-        return session.scalar(select(PortRow.id).where(PortRow.network_id == network_id,
-                                                       PortRow.mac_address == mac)) is not None
+    def taken(mac: MacAddress) -> bool:
+        return session.scalar(select(PortRow.id).where(
+            PortRow.network_id == network_id, PortRow.mac_address == str(mac))) is not None
     if requested is None:
         for _attempt in range(16):
             mac = random_mac()
             if not taken(mac):
-                return mac
+                return str(mac)
         raise Conflict(f"Unable to generate a unique mac on network {network_id}.",
                        kind=ErrorKind.MAC_ADDRESS_GENERATION_FAILURE, value=network_id)
-    mac = requested.strip().lower().replace("-", ":")
-    if not _MAC.match(mac) or int(mac[:2], 16) & 1 or mac == "00:00:00:00:00:00":
-        raise Invalid(f"Invalid input for mac_address. Reason: '{requested}' is not a valid "
-                      "unicast MAC address.", kind=ErrorKind.INVALID_INPUT, field="mac_address",
-                      value=requested, fix="write six hex octets, e.g. fa:16:3e:12:34:56")
+    mac = requested
+    if not mac.is_assignable:
+        raise invalid_mac(requested)
     if taken(mac):
         raise Conflict(f"Unable to complete operation for network {network_id}. The mac "
                        f"address {mac} is in use.", kind=ErrorKind.MAC_ADDRESS_IN_USE,
-                       field="mac_address", value=mac, fix="omit mac_address to get a new one")
-    return mac
+                       field="mac_address", value=str(mac),
+                       fix="omit mac_address to get a new one")
+    return str(mac)
 
 
 def _used(session: Session, subnet_id: str) -> set[str]:

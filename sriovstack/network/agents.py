@@ -15,22 +15,9 @@ from sriovstack.errors import ErrorKind, Invalid, NotFound
 from sriovstack.identity import Caller, policy
 from sriovstack.network.env import Env, new_id
 from sriovstack.network.mechanisms import AgentState
+from sriovstack.wire import Heartbeat
 
-__all__ = ["AgentReport", "Agent", "Agents", "agent_states"]
-
-
-@dataclass(frozen=True, slots=True)
-class AgentReport:
-    """One heartbeat. ``device_mappings``: ``(physnet, (pf netdev, ...))`` pairs (NIC Switch
-    agent); ``devices``: VFs in use."""
-
-    host: str
-    agent_type: str
-    binary: str
-    device_mappings: tuple[tuple[str, tuple[str, ...]], ...] = ()
-    devices: int = 0
-    extensions: tuple[str, ...] = ()
-    start_flag: bool = False
+__all__ = ["Agent", "Agents", "agent_states"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,9 +37,9 @@ class Agent:
     heartbeat_at: datetime
 
 
-def _configurations(report: AgentReport) -> dict[str, object]:
-    return {"device_mappings": {p: list(devs) for p, devs in report.device_mappings},
-            "devices": report.devices, "extensions": list(report.extensions)}
+def _configurations(beat: Heartbeat) -> dict[str, object]:
+    return {"device_mappings": {p: list(devs) for p, devs in beat.device_mappings},
+            "devices": beat.devices, "extensions": list(beat.extensions)}
 
 
 def _alive(row: AgentRow, now: datetime, down_time: int) -> bool:
@@ -86,18 +73,18 @@ class Agents:
     def __init__(self, env: Env) -> None:
         self._env = env
 
-    def record_heartbeat(self, report: AgentReport) -> Agent:
+    def record_heartbeat(self, host: str, report: Heartbeat) -> Agent:
         """Create or refresh the (host, agent_type) agent; Invalid for an empty host/type."""
-        if not report.host or not report.agent_type or not all(
-                storable(t) for t in (report.host, report.agent_type, report.binary)):
+        if not host or not report.agent_type or not all(
+                storable(t) for t in (host, report.agent_type, report.binary)):
             raise Invalid("an agent heartbeat needs a host and an agent_type (no NUL bytes)",
-                          field="host", value=report.host, fix="send host and agent_type")
+                          field="host", value=host, fix="send host and agent_type")
         now = self._env.clock.now()
         with self._env.db.transaction() as session:
-            row = session.scalar(select(AgentRow).where(AgentRow.host == report.host,
+            row = session.scalar(select(AgentRow).where(AgentRow.host == host,
                                                         AgentRow.agent_type == report.agent_type))
             if row is None:
-                row = AgentRow(id=new_id(), host=report.host, agent_type=report.agent_type,
+                row = AgentRow(id=new_id(), host=host, agent_type=report.agent_type,
                                binary=report.binary, topic="N/A", admin_state_up=True,
                                configurations=_configurations(report), created_at=now,
                                started_at=now, heartbeat_at=now)

@@ -7,11 +7,10 @@ from typing import Protocol
 
 from sriovstack.network.config import Ml2Settings
 from sriovstack.network.types import BindingProfile, NetworkType, Segment, VifType, VnicType
+from sriovstack.wire import NIC_AGENT_TYPE
 
 __all__ = ["AgentState", "BindRequest", "Bound", "Declined", "MechanismDriver",
-           "OpenvswitchDriver", "SriovNicSwitchDriver", "SRIOV_AGENT_TYPE", "drivers_for"]
-
-SRIOV_AGENT_TYPE = "NIC Switch agent"
+           "OpenvswitchDriver", "SriovNicSwitchDriver", "drivers_for"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,16 +134,16 @@ class SriovNicSwitchDriver:
 
 
 def _agent_refusal(request: BindRequest) -> str | None:
-    sriov = [a for a in request.agents if a.agent_type == SRIOV_AGENT_TYPE]
+    sriov = [a for a in request.agents if a.agent_type == NIC_AGENT_TYPE]
     if not sriov:
-        return f"no {SRIOV_AGENT_TYPE} registered on host {request.host!r}"
+        return f"no {NIC_AGENT_TYPE} registered on host {request.host!r}"
     live = [a for a in sriov if a.alive]
     if not live:
-        return f"the {SRIOV_AGENT_TYPE} on host {request.host!r} is dead (no recent heartbeat)"
+        return f"the {NIC_AGENT_TYPE} on host {request.host!r} is dead (no recent heartbeat)"
     physnet = request.segment.physnet
     if not any(physnet in a.device_mappings for a in live):
         mapped = sorted({p for a in live for p in a.device_mappings})
-        return (f"the {SRIOV_AGENT_TYPE} on host {request.host!r} does not map physnet "
+        return (f"the {NIC_AGENT_TYPE} on host {request.host!r} does not map physnet "
                 f"{physnet} (device_mappings: {', '.join(mapped) or 'none'})")
     return None
 

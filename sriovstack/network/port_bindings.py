@@ -12,14 +12,16 @@ from sriovstack.db import storable
 from sriovstack.db.models.network import PortRow
 from sriovstack.errors import Conflict, ErrorKind, NotFound
 from sriovstack.identity import Caller
+from sriovstack.mac import MacAddress
 from sriovstack.network import binding
 from sriovstack.network.agents import agent_states
 from sriovstack.network.env import Env
 from sriovstack.network.mechanisms import BindRequest, MechanismDriver
 from sriovstack.network.networks import segment_of
 from sriovstack.network.ports import (check_vnic, load_port_row, network_of, profile_json,
-                                      to_ports)
+                                      profile_of, to_ports)
 from sriovstack.network.types import BindingProfile, Port, PortRequest, VifType, VnicType
+from sriovstack.pci.address import PciAddress
 
 __all__ = ["PortBindings"]
 
@@ -41,11 +43,9 @@ class PortBindings:
 
         Never raises for a refusal: the port records ``binding_failed`` and why.
         """
-        profile = row.binding_profile
         request = BindRequest(
             vnic_type=VnicType(row.vnic_type), host=row.binding_host,
-            profile=BindingProfile(profile.get("pci_slot"), profile.get("pci_vendor_info"),
-                                   profile.get("physical_network")),
+            profile=profile_of(row.binding_profile),
             segment=segment_of(network_of(session, row)),
             agents=agent_states(session, row.binding_host, self._env.clock.now(),
                                 self._env.settings.agent_down_time))
@@ -110,24 +110,25 @@ class PortBindings:
                                network_type=segment.network_type,
                                segmentation_id=segment.segmentation_id)
 
-    def set_device_status(self, host: str, mac: str, pci_slot: str | None, up: bool) -> Port:
+    def set_device_status(self, host: str, mac: MacAddress, pci_slot: PciAddress | None,
+                          up: bool) -> Port:
         """The host's SR-IOV agent saw the (mac, pci_slot) device up or down.
 
         The port must be bound to ``host``; NotFound otherwise (the agent is told it is
         stale). ACTIVE follows when bound, up and admin_state_up.
         """
-        if not (storable(host) and storable(mac)):
-            raise NotFound(f"No port with MAC {mac!r} is bound to host {host!r}.",
-                           kind=ErrorKind.PORT_NOT_FOUND, field="mac", value=mac)
+        if not storable(host):
+            raise NotFound(f"No port with MAC {mac} is bound to host {host!r}.",
+                           kind=ErrorKind.PORT_NOT_FOUND, field="mac", value=str(mac))
         with self._env.db.transaction() as session:
-            rows = session.scalars(select(PortRow).where(PortRow.mac_address == mac.lower(),
+            rows = session.scalars(select(PortRow).where(PortRow.mac_address == str(mac),
                                                          PortRow.binding_host == host)).all()
             match = [r for r in rows if pci_slot is None
-                     or r.binding_profile.get("pci_slot") == pci_slot]
+                     or profile_of(r.binding_profile).pci_slot == pci_slot]
             if len(match) != 1:
                 raise NotFound(f"No port with MAC {mac} and pci_slot {pci_slot} is bound to "
-                               f"host {host}.",
-                               kind=ErrorKind.PORT_NOT_FOUND, field="mac", value=mac)
+                               f"host {host}.", kind=ErrorKind.PORT_NOT_FOUND, field="mac",
+                               value=str(mac))
             row = match[0]
             if row.device_up != up:
                 row.device_up = up

@@ -15,20 +15,32 @@ from sriovstack.db import retry_races, storable
 from sriovstack.db.models.network import NetworkRow, PortRow, PortSecurityGroupRow
 from sriovstack.errors import Conflict, ErrorKind, Invalid, NotFound, NotSupported
 from sriovstack.identity import Caller, policy
+from sriovstack.mac import MacAddress
 from sriovstack.network import addresses
 from sriovstack.network.env import Env, new_id
 from sriovstack.network.networks import load_network_row
 from sriovstack.network.security_groups import SecurityGroups, resolve_groups
 from sriovstack.network.types import (UNSET, BindingProfile, Port, PortBinding, PortSpec,
                                       PortStatus, PortUpdate, VifType, VnicType)
+from sriovstack.pci.address import PciAddress
 
-__all__ = ["Ports", "to_ports", "load_port_row", "profile_json", "status_of", "check_vnic"]
+__all__ = ["Ports", "to_ports", "load_port_row", "profile_json", "profile_of", "status_of",
+           "check_vnic"]
 
 
 def profile_json(profile: BindingProfile) -> dict[str, Any]:
-    fields = (("pci_slot", profile.pci_slot), ("pci_vendor_info", profile.pci_vendor_info),
+    """The profile as the JSON column stores it (the PCI address as text)."""
+    fields = (("pci_slot", str(profile.pci_slot) if profile.pci_slot else None),
+              ("pci_vendor_info", profile.pci_vendor_info),
               ("physical_network", profile.physical_network))
     return {name: value for name, value in fields if value is not None}
+
+
+def profile_of(stored: dict[str, Any]) -> BindingProfile:
+    """The profile of a port row's JSON column (``profile_json`` wrote it)."""
+    slot = stored.get("pci_slot")
+    return BindingProfile(PciAddress.parse(slot) if slot else None,
+                          stored.get("pci_vendor_info"), stored.get("physical_network"))
 
 
 def status_of(row: PortRow) -> PortStatus:
@@ -51,15 +63,11 @@ def to_ports(session: Session, rows: Sequence[PortRow]) -> list[Port]:
 
 
 def _to_port(row: PortRow, ips: Any, groups: tuple[str, ...]) -> Port:
-    profile = row.binding_profile
     binding = PortBinding(host=row.binding_host, vif_type=VifType(row.vif_type),
                           vif_details=tuple(row.vif_details.items()),
-                          profile=BindingProfile(profile.get("pci_slot"),
-                                                 profile.get("pci_vendor_info"),
-                                                 profile.get("physical_network")),
-                          failure=row.binding_failure)
+                          profile=profile_of(row.binding_profile), failure=row.binding_failure)
     return Port(id=row.id, name=row.name, network_id=row.network_id, project_id=row.project_id,
-                description=row.description, mac=row.mac_address, fixed_ips=ips,
+                description=row.description, mac=MacAddress(row.mac_address), fixed_ips=ips,
                 vnic_type=VnicType(row.vnic_type), status=status_of(row),
                 admin_state_up=row.admin_state_up, device_id=row.device_id,
                 device_owner=row.device_owner,

@@ -9,8 +9,9 @@ from sriovstack.clock import Clock, SystemClock
 from sriovstack.db import Database
 from sriovstack.errors import Conflict, WriteConflict
 from sriovstack.identity import Caller
+from sriovstack.mac import MacAddress
 from sriovstack.network import segments
-from sriovstack.network.agents import Agent, AgentReport, Agents
+from sriovstack.network.agents import Agent, Agents
 from sriovstack.network.config import Ml2Settings
 from sriovstack.network.env import Env
 from sriovstack.network.mechanisms import drivers_for
@@ -20,6 +21,8 @@ from sriovstack.network.ports import Ports
 from sriovstack.network.security_groups import SecurityGroups
 from sriovstack.network.subnets import Subnets
 from sriovstack.network.types import BindingProfile, Port, PortRequest, PortSpec
+from sriovstack.pci.address import PciAddress
+from sriovstack.wire import Heartbeat
 
 __all__ = ["NetworkService"]
 
@@ -83,11 +86,12 @@ class NetworkService:
         """Have ``callback(host)`` run after changes a host's agents must apply at once."""
         self.ports.watch_hosts(callback)
 
-    def set_device_status(self, host: str, mac: str, pci_slot: str | None, up: bool) -> Port:
+    def set_device_status(self, host: str, mac: MacAddress, pci_slot: PciAddress | None,
+                          up: bool) -> Port:
         return self.bindings.set_device_status(host, mac, pci_slot, up)
 
-    def record_heartbeat(self, report: AgentReport) -> Agent:
-        return self.agents.record_heartbeat(report)
+    def record_heartbeat(self, host: str, beat: Heartbeat) -> Agent:
+        return self.agents.record_heartbeat(host, beat)
 
     def live_agents(self, host: str) -> list[Agent]:
         return self.agents.live_agents(host)

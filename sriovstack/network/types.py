@@ -6,6 +6,10 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime
 
+from sriovstack.mac import MacAddress
+from sriovstack.pci.address import PciAddress
+from sriovstack.wire import PortStatus, VnicType
+
 __all__ = [
     "VnicType", "PortStatus", "VifType", "NetworkType", "Segment", "ProviderSpec",
     "Network", "NetworkSpec", "NetworkUpdate", "IpRange", "HostRoute", "Subnet", "SubnetSpec",
@@ -23,32 +27,6 @@ class Unset(enum.Enum):
 UNSET = Unset.UNSET
 
 
-class VnicType(enum.StrEnum):
-    """``binding:vnic_type``: every value neutron accepts; we bind normal, direct, direct-physical."""
-
-    NORMAL = "normal"
-    DIRECT = "direct"
-    MACVTAP = "macvtap"
-    DIRECT_PHYSICAL = "direct-physical"
-    BAREMETAL = "baremetal"
-    VIRTIO_FORWARDER = "virtio-forwarder"
-    SMART_NIC = "smart-nic"
-    VDPA = "vdpa"
-    ACCELERATOR_DIRECT = "accelerator-direct"
-    ACCELERATOR_DIRECT_PHYSICAL = "accelerator-direct-physical"
-    REMOTE_MANAGED = "remote-managed"
-
-    @property
-    def is_sriov(self) -> bool:
-        """True for the PCI passthrough kinds (a VF or a PF handed to the guest)."""
-        return self in (VnicType.DIRECT, VnicType.DIRECT_PHYSICAL)
-
-
-class PortStatus(enum.StrEnum):
-    ACTIVE = "ACTIVE"
-    DOWN = "DOWN"
-    BUILD = "BUILD"
-    ERROR = "ERROR"
 
 
 class VifType(enum.StrEnum):
@@ -201,7 +179,7 @@ class FixedIpRequest:
 class BindingProfile:
     """``binding:profile`` as nova writes it for a PCI port (all None for other ports)."""
 
-    pci_slot: str | None = None
+    pci_slot: PciAddress | None = None
     pci_vendor_info: str | None = None
     physical_network: str | None = None
 
@@ -229,7 +207,7 @@ class Port:
     network_id: str
     project_id: str
     description: str
-    mac: str
+    mac: MacAddress
     fixed_ips: tuple[FixedIp, ...]
     vnic_type: VnicType
     status: PortStatus
@@ -250,7 +228,7 @@ class PortSpec:
     name: str = ""
     description: str = ""
     vnic_type: VnicType = VnicType.NORMAL
-    mac: str | None = None
+    mac: MacAddress | None = None
     fixed_ips: tuple[FixedIpRequest, ...] | None = None  # None: one address per subnet kind
     admin_state_up: bool = True
     device_id: str = ""

@@ -12,6 +12,7 @@ import xml.etree.ElementTree as ET
 from pathlib import PurePosixPath
 
 from sriovstack.errors import Invalid, VirtError
+from sriovstack.mac import MacAddress
 from sriovstack.pci.address import PciAddress
 from sriovstack.virt.types import ALIAS_PREFIX, Guest, GuestSpec, VfInterface, server_id_of
 
@@ -33,7 +34,7 @@ def _interface(vf: VfInterface) -> ET.Element:
     a = vf.pci_address
     _sub(src, "address", type="pci", domain=f"0x{a.domain:04x}", bus=f"0x{a.bus:02x}",
          slot=f"0x{a.slot:02x}", function=f"0x{a.function:x}")
-    _sub(iface, "mac", address=vf.mac)
+    _sub(iface, "mac", address=str(vf.mac))
     if vf.vlan:
         # Exactly one tag: libvirt rejects trunking on SR-IOV devices (virnetdev.c).
         _sub(_sub(iface, "vlan"), "tag", id=str(vf.vlan))
@@ -104,7 +105,8 @@ def _read_interface(iface: ET.Element, name: str) -> VfInterface | None:
     tag = iface.find("vlan/tag")
     try:
         return VfInterface(pci_address=_address(iface.find("source")),
-                           mac=mac.get("address", "") if mac is not None else "",
+                           mac=MacAddress.parse(mac.get("address", "") if mac is not None
+                                                else ""),
                            vlan=int(tag.get("id", "0")) if tag is not None else 0,
                            port_id=alias_name[len(ALIAS_PREFIX):])
     except (Invalid, ValueError) as exc:

@@ -18,8 +18,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from sriovstack.errors import Conflict, NotFound, VirtError
+from sriovstack.errors import Conflict, Invalid, NotFound, VirtError
 from sriovstack.host.sysfs import SysfsIO
+from sriovstack.mac import MacAddress
 from sriovstack.pci.address import PciAddress
 from sriovstack.virt.rules import check_attachable, check_vf_present, find_port
 from sriovstack.virt.types import Guest, GuestSpec, VfInterface
@@ -42,7 +43,7 @@ class _Record:
 
 
 def _vf_to_json(vf: VfInterface) -> dict[str, Any]:
-    return {"pci_address": str(vf.pci_address), "mac": vf.mac, "vlan": vf.vlan,
+    return {"pci_address": str(vf.pci_address), "mac": str(vf.mac), "vlan": vf.vlan,
             "port_id": vf.port_id}
 
 
@@ -59,8 +60,8 @@ def _from_json(data: Any) -> dict[str, _Record]:
         raise ValueError(f"version {data.get('version')!r}, expected {_VERSION}")
     records = {}
     for sid, g in data["guests"].items():
-        vfs = tuple(VfInterface(PciAddress.parse(v["pci_address"]), v["mac"], v["vlan"],
-                                v["port_id"]) for v in g["interfaces"])
+        vfs = tuple(VfInterface(PciAddress.parse(v["pci_address"]), MacAddress.parse(v["mac"]),
+                                v["vlan"], v["port_id"]) for v in g["interfaces"])
         records[sid] = _Record(g["name"], g["vcpus"], g["memory_mb"],
                                Guest(sid, bool(g["running"]), vfs))
     return records
@@ -85,7 +86,7 @@ class FakeVirtDriver:
             return {}
         try:
             return _from_json(json.loads(text))
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError, Invalid) as exc:
             raise VirtError(f"{self._path}: fake virt state is unreadable ({exc})",
                             fix="remove the file to start with no guests",
                             path=str(self._path), operation="read state") from exc

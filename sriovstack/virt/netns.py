@@ -23,6 +23,7 @@ from sriovstack.errors import Invalid, NotFound, NotSupported
 from sriovstack.host import Host
 from sriovstack.host.discovery import discover
 from sriovstack.host.netlink import VfMac, VfVlan
+from sriovstack.mac import MacAddress
 from sriovstack.pci.address import PciAddress
 from sriovstack.virt.fake import FakeVirtDriver
 from sriovstack.virt.rules import find_port
@@ -39,7 +40,7 @@ class NormalPort:
     """A port of vnic_type normal: reaches its network's (physnet, VLAN) segment by OVS."""
 
     port_id: str
-    mac: str
+    mac: MacAddress
     physnet: str
     vlan: int
     fixed_ip: IPv4Interface | IPv6Interface | None = field(default=None, compare=False)
@@ -160,7 +161,7 @@ class NetnsVirtDriver:
         self._records.get_guest(server_id)  # NotFound for an unknown server
         ns = self.guest_netns(server_id)
         ifname = self._free_ifname(ns)
-        self._plane.plug_port(port.port_id, port.physnet, port.vlan, ns, ifname, port.mac,
+        self._plane.plug_port(port.port_id, port.physnet, port.vlan, ns, ifname, str(port.mac),
                               port.fixed_ip)
         return ifname
 
@@ -182,7 +183,8 @@ class NetnsVirtDriver:
         # As libvirt does for <interface type='hostdev'>: MAC and VLAN set through the PF.
         self._host.netlink.set_vf(pf_netdev, index, VfMac(vf.mac))
         self._host.netlink.set_vf(pf_netdev, index, VfVlan(vf.vlan))
-        self._plane.attach_vf(vf.pci_address, ns, self._free_ifname(ns), vf.mac, vf.fixed_ip)
+        self._plane.attach_vf(vf.pci_address, ns, self._free_ifname(ns), str(vf.mac),
+                              vf.fixed_ip)
 
     def _pf_of(self, address: PciAddress) -> tuple[str, int]:
         """(PF netdev, VF index) of VF ``address``, as host discovery reads them."""

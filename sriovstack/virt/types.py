@@ -14,6 +14,7 @@ from ipaddress import IPv4Interface, IPv6Interface
 from typing import Protocol, runtime_checkable
 
 from sriovstack.errors import Invalid
+from sriovstack.mac import MacAddress
 from sriovstack.pci.address import PciAddress
 
 __all__ = ["VfInterface", "GuestSpec", "Guest", "VirtDriver", "DOMAIN_PREFIX",
@@ -22,24 +23,21 @@ __all__ = ["VfInterface", "GuestSpec", "Guest", "VirtDriver", "DOMAIN_PREFIX",
 DOMAIN_PREFIX = "sriovstack-"
 # libvirt keeps user aliases only when they start with "ua-" and use [A-Za-z0-9_-].
 ALIAS_PREFIX = "ua-sriov-"
-_MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 _PORT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _MAX_VLAN = 4094  # 802.1Q: 0 = untagged, 4095 reserved
 
 
-def _check_mac(mac: str) -> str:
-    """The MAC lower-cased; Invalid unless it is a unicast, non-zero ``xx:xx:xx:xx:xx:xx``."""
-    norm = mac.strip().lower()
-    if not _MAC.match(norm):
-        raise Invalid(f"mac {mac!r} is not a MAC address (expected six hex pairs, "
-                      "e.g. fa:16:3e:12:34:56)", field="mac", value=mac)
-    if int(norm[:2], 16) & 1:
-        raise Invalid(f"mac {mac!r} is a multicast address; a VF needs a unicast MAC "
-                      "(first octet even, e.g. fa:16:3e:...)", field="mac", value=mac)
-    if norm == "00:00:00:00:00:00":
-        raise Invalid("mac 00:00:00:00:00:00 is the VF's reset value, not a guest MAC",
-                      field="mac", value=mac)
-    return norm
+def _check_mac(mac: MacAddress) -> None:
+    """Invalid unless ``mac`` is a MacAddress a guest's VF can carry: unicast, not zero."""
+    if not isinstance(mac, MacAddress):
+        raise Invalid(f"mac {mac!r} is not a MacAddress (parse it first)", field="mac",
+                      value=str(mac))
+    if mac.is_multicast:
+        raise Invalid(f"mac {mac} is a multicast address; a VF needs a unicast MAC "
+                      "(first octet even, e.g. fa:16:3e:...)", field="mac", value=str(mac))
+    if mac.is_zero:
+        raise Invalid(f"mac {mac} is the VF's reset value, not a guest MAC",
+                      field="mac", value=str(mac))
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,14 +50,14 @@ class VfInterface:
     """
 
     pci_address: PciAddress
-    mac: str
+    mac: MacAddress
     vlan: int
     port_id: str
     # Not part of the VF's identity: drivers that cannot read it back report None.
     fixed_ip: IPv4Interface | IPv6Interface | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "mac", _check_mac(self.mac))
+        _check_mac(self.mac)
         if isinstance(self.vlan, bool) or not isinstance(self.vlan, int) \
                 or not 0 <= self.vlan <= _MAX_VLAN:
             raise Invalid(f"vlan {self.vlan!r} of port {self.port_id} is out of range "

@@ -11,10 +11,11 @@ import httpx
 import pytest
 
 from sriovstack.agents import ControlPlaneClient, ServiceCredentials, load_credentials
-from sriovstack.agents.wire import Heartbeat, ServerReport
 from sriovstack.errors import (ConfigError, Conflict, Forbidden, NotFound, Unauthorized,
                                Unreachable)
+from sriovstack.mac import MacAddress
 from sriovstack.pci.address import PciAddress
+from sriovstack.wire import DeviceReport, Heartbeat, ServerOutcome, ServerReport
 from tests.agents import cloud
 from tests.agents.conftest import Agents
 from tests.conftest import ADMIN_PASSWORD, BASE_URL
@@ -25,12 +26,12 @@ NIC = Heartbeat("NIC Switch agent", "neutron-sriov-nic-agent", (("physnet1", ("e
 def test_logs_in_once_and_logs_in_again_when_the_token_expires(api: Any,
                                                               client: ControlPlaneClient
                                                               ) -> None:
-    assert client.heartbeat("compute0", NIC) is True
+    assert client.heartbeat("compute0", NIC).alive is True
     token = client._token  # noqa: SLF001 - the token is what this test is about
     client.heartbeat("compute0", NIC)
     assert client._token == token  # noqa: SLF001
     api.clock.advance(api.services.settings.token_ttl.total_seconds() + 1)
-    assert client.heartbeat("compute0", NIC) is True
+    assert client.heartbeat("compute0", NIC).alive is True
     assert client._token not in (None, token)  # noqa: SLF001
 
 
@@ -52,14 +53,31 @@ def test_api_errors_become_the_error_tree(api: Any, client: ControlPlaneClient,
                                           agents: Agents) -> None:
     with pytest.raises(NotFound, match="could not be found"):
         client.report_server("compute0", "6695eb01-f6a4-8304-79aa-97f2502e193f",
-                             ServerReport.RUNNING)
+                             ServerReport(ServerOutcome.RUNNING))
     agents.compute().reconcile_once()
     agents.sriov().heartbeat()
     server_id = cloud.boot(api, cloud.direct_port(api, cloud.network(api))["id"])
     with pytest.raises(Conflict, match="not placed on host compute9"):
-        client.report_server("compute9", server_id, ServerReport.RUNNING)
+        client.report_server("compute9", server_id, ServerReport(ServerOutcome.RUNNING))
     with pytest.raises(NotFound, match="fa:16:3e:00:00:01"):
-        client.report_device("compute0", "fa:16:3e:00:00:01", PciAddress.parse("0b:10.1"), True)
+        client.report_device("compute0", DeviceReport(MacAddress("fa:16:3e:00:00:01"),
+                                                      PciAddress.parse("0b:10.1"), True))
+
+
+def test_a_malformed_answer_is_unavailable_naming_the_field() -> None:
+    def skewed(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/auth/tokens"):
+            return httpx.Response(201, headers={"X-Subject-Token": "t"}, json={})
+        return httpx.Response(200, json={"host": "compute0", "revision": 3, "servers": [
+            {"id": "s1", "name": "vm", "status": "SHELVED", "vcpus": 1, "memory_mb": 512,
+             "ports": []}]})
+
+    client = ControlPlaneClient(BASE_URL, ServiceCredentials("a", "b"),
+                                transport=httpx.MockTransport(skewed))
+    with pytest.raises(Unreachable, match=r"servers\[0\]\.status.*SHELVED") as info:
+        client.desired_state("compute0")
+    assert info.value.field == "servers[0].status"
+    assert "one release" in str(info.value)
 
 
 def test_an_unreachable_api_is_unavailable_naming_the_url() -> None:

@@ -9,6 +9,7 @@ from typing import Any
 from sriovstack.agents.records import VfLedger
 from sriovstack.agents.vfconfig import is_baseline
 from sriovstack.host.netlink import LinkState, VfMac, VfRate, VfTrust
+from sriovstack.mac import MacAddress
 from sriovstack.virt import FakeVirtDriver, GuestSpec
 from tests.agents import cloud
 from tests.agents.conftest import PF1, Agents, enable_vfs
@@ -70,9 +71,9 @@ def test_boot_configures_the_vf_attaches_it_and_the_server_goes_active(
     done = agents.compute().reconcile_once()
     assert done.spawned == [server_id] and [str(a) for a in done.configured] == [slot]
     vf = cloud.vf_state(agents.host, "enp11s0f1", slot)
-    assert (vf.mac, vf.vlan, vf.spoofchk) == (p["mac_address"], 17, True)
+    assert (str(vf.mac), vf.vlan, vf.spoofchk) == (p["mac_address"], 17, True)
     guest = FakeVirtDriver(agents.state, agents.host.sysfs).get_guest(server_id)
-    assert guest.running and [(str(i.pci_address), i.mac, i.vlan, i.port_id)
+    assert guest.running and [(str(i.pci_address), str(i.mac), i.vlan, i.port_id)
                               for i in guest.interfaces] == [(slot, p["mac_address"], 17,
                                                               p["id"])]
     assert cloud.server(api, server_id)["status"] == "ACTIVE"
@@ -99,7 +100,7 @@ def test_delete_detaches_and_resets_the_vf_to_the_full_baseline(api: Any,
     vf = cloud.vf_state(agents.host, pf, slot)
     assert is_baseline(vf)
     assert (vf.mac, vf.vlan, vf.spoofchk, vf.trust, vf.max_tx_rate, vf.link_state) == (
-        "00:00:00:00:00:00", 0, True, False, 0, LinkState.AUTO)
+        MacAddress.ZERO, 0, True, False, 0, LinkState.AUTO)
     assert FakeVirtDriver(agents.state, agents.host.sysfs).list_guests() == ()
     assert VfLedger(agents.state).assignments() == ()
 
@@ -129,10 +130,10 @@ def test_a_guest_with_no_desired_server_is_destroyed(api: Any, agents: Agents) -
 def test_a_whitelisted_vf_with_a_mac_and_no_owner_is_reset(api: Any, agents: Agents) -> None:
     # A MAC left on a VF by a crash before the ledger was written (or by someone else).
     enable_vfs(agents.host, PF0, 2)
-    agents.host.netlink.set_vf("enp11s0f1", 3, VfMac("fa:16:3e:00:00:99"))
-    agents.host.netlink.set_vf("enp11s0f0", 0, VfMac("fa:16:3e:00:00:98"))
+    agents.host.netlink.set_vf("enp11s0f1", 3, VfMac(MacAddress("fa:16:3e:00:00:99")))
+    agents.host.netlink.set_vf("enp11s0f0", 0, VfMac(MacAddress("fa:16:3e:00:00:98")))
     done = agents.compute().reconcile_once()
     assert [str(a) for a in done.reset] == ["0000:0b:10.7"]  # enp11s0f1 virtfn3
-    assert agents.host.netlink.get_vfs("enp11s0f1")[3].mac == "00:00:00:00:00:00"
+    assert agents.host.netlink.get_vfs("enp11s0f1")[3].mac == MacAddress.ZERO
     # enp11s0f0 is not whitelisted: not ours to touch.
-    assert agents.host.netlink.get_vfs("enp11s0f0")[0].mac == "fa:16:3e:00:00:98"
+    assert agents.host.netlink.get_vfs("enp11s0f0")[0].mac == MacAddress("fa:16:3e:00:00:98")

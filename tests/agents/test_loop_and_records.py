@@ -10,14 +10,16 @@ from pathlib import Path
 import pytest
 
 from sriovstack.agents.loop import AgentLoop
-from sriovstack.agents.records import DeviceBook, ReportedDevice, VfAssignment, VfLedger
+from sriovstack.agents.records import BookedDevice, DeviceBook, VfAssignment, VfLedger
 from sriovstack.agents.vfconfig import VfConfigurator, is_baseline
 from sriovstack.errors import ConfigError, HostError, Unauthorized, Unreachable
 from sriovstack.host import Host
 from sriovstack.host.netlink import LinkState, VfLinkState, VfMac, VfTrust, VfVlan
+from sriovstack.mac import MacAddress
 from sriovstack.pci.address import PciAddress
 
 VF = PciAddress.parse("0000:0b:10.1")
+MAC = MacAddress("fa:16:3e:00:00:01")
 
 
 class Script:
@@ -61,8 +63,8 @@ def test_wrong_credentials_at_the_first_heartbeat_refuse_to_start() -> None:
 
 
 def test_the_ledger_survives_a_restart_and_drops_what_is_forgotten(tmp_path: Path) -> None:
-    a = VfAssignment("s1", "p1", VF, "fa:16:3e:00:00:01", 15, 3)
-    b = VfAssignment("s2", "p2", VF, "fa:16:3e:00:00:02", 15, 5)
+    a = VfAssignment("s1", "p1", VF, MAC, 15, 3)
+    b = VfAssignment("s2", "p2", VF, MacAddress("fa:16:3e:00:00:02"), 15, 5)
     ledger = VfLedger(tmp_path)
     ledger.record(a)
     ledger.record(b)
@@ -75,9 +77,9 @@ def test_the_ledger_survives_a_restart_and_drops_what_is_forgotten(tmp_path: Pat
 
 def test_the_device_book_survives_a_restart(tmp_path: Path) -> None:
     book = DeviceBook(tmp_path)
-    book.put(ReportedDevice("fa:16:3e:00:00:01", VF, True))
-    assert DeviceBook(tmp_path).devices() == (ReportedDevice("fa:16:3e:00:00:01", VF, True),)
-    book.drop(("fa:16:3e:00:00:01", VF))
+    book.put(BookedDevice(MAC, VF, True))
+    assert DeviceBook(tmp_path).devices() == (BookedDevice(MAC, VF, True),)
+    book.drop((MAC, VF))
     assert DeviceBook(tmp_path).devices() == ()
 
 
@@ -93,11 +95,11 @@ def test_an_unreadable_state_file_is_named(tmp_path: Path, text: str) -> None:
 def test_only_settings_that_differ_are_sent_and_link_state_is_skipped_on_igb(
         compute0: Host) -> None:
     vfs = VfConfigurator(compute0.netlink)
-    wanted = (VfMac("fa:16:3e:00:00:01"), VfVlan(15), VfLinkState(LinkState.ENABLE))
+    wanted = (VfMac(MAC), VfVlan(15), VfLinkState(LinkState.ENABLE))
     assert vfs.apply("enp11s0f1", 0, wanted) == (wanted[2],)  # igb: no link-state callback
     assert not vfs.supports("enp11s0f1", VfLinkState)
     state = vfs.state("enp11s0f1", 0)
-    assert state is not None and (state.mac, state.vlan) == ("fa:16:3e:00:00:01", 15)
+    assert state is not None and (state.mac, state.vlan) == (MAC, 15)
     assert vfs.apply("enp11s0f1", 0, wanted) == (wanted[2],)  # not asked again
     assert vfs.reset("enp11s0f1", 0) == ()  # link state is already auto: nothing skipped
     state = vfs.state("enp11s0f1", 0)

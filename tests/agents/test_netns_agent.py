@@ -10,7 +10,7 @@ from __future__ import annotations
 import subprocess
 import uuid
 from collections.abc import Iterator
-from ipaddress import IPv4Address, ip_interface
+from ipaddress import IPv4Address
 from pathlib import Path
 from typing import Any
 
@@ -18,44 +18,18 @@ import pytest
 
 from sriovstack.agents import (ComputeAgent, ComputeAgentSettings, VirtKind, load_whitelist,
                                open_virt)
-from sriovstack.agents.wire import parse_desired_state
 from sriovstack.agents.vfconfig import is_baseline
 from sriovstack.allinone.machines import open_simulated
 from sriovstack.conf.parsers import DeviceMapping
 from sriovstack.dataplane import (HostDataplane, cleanup_dataplane, disable_dataplane,
                                   enable_dataplane, list_ns, ns_exists)
-from sriovstack.errors import NotSupported, Unreachable
+from sriovstack.errors import NotSupported
 from sriovstack.host import open_real_host
 from sriovstack.virt import NetnsVirtDriver
 from sriovstack.virt.netns import ping_from_guest
 from tests.agents import cloud
 from tests.agents.conftest import Agents
 from tests.dataplane.dataplane_world import root_reason
-
-
-def _body(port: dict[str, Any]) -> dict[str, Any]:
-    return {"host": "compute0", "revision": 1, "servers": [{
-        "id": str(uuid.uuid4()), "name": "vm", "status": "BUILD", "vcpus": 1,
-        "memory_mb": 512, "ports": [port]}]}
-
-
-@pytest.mark.parametrize("fixed_ip, expected", [
-    ("10.0.15.4/24", ip_interface("10.0.15.4/24")),
-    ("2001:db8::5/64", ip_interface("2001:db8::5/64")),
-    (None, None),
-])
-def test_the_desired_state_carries_the_ports_fixed_ip(fixed_ip: str | None,
-                                                      expected: object) -> None:
-    state = parse_desired_state(_body({"port_id": "p1", "mac": "fa:16:3e:00:00:01",
-                                       "vnic_type": "direct", "fixed_ip": fixed_ip}))
-    assert state.servers[0].ports[0].fixed_ip == expected
-
-
-@pytest.mark.parametrize("bad", ["10.0.15.400/24", "web", 17])
-def test_a_bad_fixed_ip_from_the_api_is_named(bad: object) -> None:
-    with pytest.raises(Unreachable, match=r"servers\[0\]\.ports\[0\]\.fixed_ip"):
-        parse_desired_state(_body({"port_id": "p1", "mac": "fa:16:3e:00:00:01",
-                                   "vnic_type": "direct", "fixed_ip": bad}))
 
 
 def test_the_netns_driver_refuses_a_real_host(tmp_path: Path) -> None:

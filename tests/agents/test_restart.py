@@ -64,7 +64,7 @@ def test_killed_while_configuring_a_boot_a_new_agent_finishes_it(api: Any, agent
     done = agents.compute().reconcile_once()
     assert done.spawned == [server_id] and _guests(agents) == {server_id: [slot]}
     vf = cloud.vf_state(agents.host, "enp11s0f1", slot)
-    assert (vf.mac, vf.vlan, vf.spoofchk) == (p["mac_address"], 15, True)
+    assert (str(vf.mac), vf.vlan, vf.spoofchk) == (p["mac_address"], 15, True)
     assert cloud.server(api, server_id)["status"] == "ACTIVE"
     agents.sriov().reconcile_once()
     assert cloud.port(api, p["id"])["status"] == "ACTIVE"
@@ -138,7 +138,7 @@ def test_a_stale_release_never_wipes_a_vf_a_newer_server_holds(api: Any,
     assert done.spawned == [new_server] and [str(a) for a in done.fenced] == [slot]
     assert done.reset == []
     vf = cloud.vf_state(agents.host, "enp11s0f1", slot)
-    assert (vf.mac, vf.vlan) == (new["mac_address"], 15)
+    assert (str(vf.mac), vf.vlan) == (new["mac_address"], 15)
     assert [(a.server_id, str(a.pci_address)) for a in VfLedger(agents.state).assignments()] \
         == [(new_server, slot)]
     assert cloud.server(api, new_server)["status"] == "ACTIVE"

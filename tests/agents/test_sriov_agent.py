@@ -39,7 +39,7 @@ def test_the_port_goes_active_after_the_nic_agent_pass(api: Any, agents: Agents)
     p, _, slot = boot(api, agents)
     assert cloud.port(api, p["id"])["status"] == "DOWN"
     done = agents.sriov().reconcile_once()
-    assert [(m, str(a)) for m, a in done.up] == [(p["mac_address"], slot)]
+    assert [(str(m), str(a)) for m, a in done.up] == [(p["mac_address"], slot)]
     assert cloud.port(api, p["id"])["status"] == "ACTIVE"
     # igb has no VF link-state control: nothing was set, the VF follows the PF.
     assert done.link_states == {}
@@ -83,6 +83,6 @@ def test_a_vf_released_while_the_agent_was_down_is_reported_down(api: Any,
     cloud.delete_server(api, server_id)
     assert [str(a) for a in agents.compute().reconcile_once().reset] == [slot]
     done = agents.sriov().reconcile_once()
-    assert [(m, str(a)) for m, a in done.down] == [(p["mac_address"], slot)]
+    assert [(str(m), str(a)) for m, a in done.down] == [(p["mac_address"], slot)]
     assert cloud.port(api, p["id"])["status"] == "DOWN"
     assert agents.sriov().reconcile_once().down == []  # reported once, then forgotten

@@ -18,6 +18,7 @@ from sriovstack.cli.cloud.session import CloudSession
 from sriovstack.cli.clouds import find_cloud
 from sriovstack.errors import ConfigError
 from sriovstack.host.simulated.topology import bundled_topology
+from sriovstack.mac import MacAddress
 
 SRIOVSTACK = Path(sys.executable).parent / "sriovstack"
 
@@ -29,7 +30,7 @@ def test_prepare_hosts_gives_each_82576_port_7_vfs_persisted_and_the_chapter_fil
     compute0 = hosts[2]
     vfs = live_vfs(compute0.root)
     assert len(vfs) == 14 and {v.pf_netdev for v in vfs.values()} == {"enp11s0f0", "enp11s0f1"}
-    assert all(v.state.mac == "00:00:00:00:00:00" and v.state.vlan == 0 for v in vfs.values())
+    assert all(v.state.mac == MacAddress.ZERO and v.state.vlan == 0 for v in vfs.values())
     units = sorted(p.name for p in (compute0.root / "etc/systemd/system").glob("*.service"))
     assert units == ["sriovstack-vfs@0000:0b:00.0.service", "sriovstack-vfs@0000:0b:00.1.service"]
     agent_ini = compute0.root / "etc/neutron/plugins/ml2/sriov_agent.ini"

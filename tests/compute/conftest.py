@@ -9,17 +9,17 @@ import pytest
 
 from sriovstack.clock import FakeClock
 from sriovstack.compute import ComputeServices, build_compute
-from sriovstack.compute.hosts import (HostInventoryReport, HostRegistry, HostResources,
-                                      ReportedDevice)
-from sriovstack.compute.reports import COMPUTE_AGENT_TYPE
+from sriovstack.compute.hosts import HostRegistry
 from sriovstack.compute.scheduler import (HostCapabilities, Scheduler, SchedulerConfig,
                                           SupportedInstance)
 from sriovstack.db import Database
 from sriovstack.identity import Caller
-from sriovstack.network import (SRIOV_AGENT_TYPE, AgentReport, Ml2Settings, NetworkService,
-                                NetworkSpec, Port, PortSpec, ProviderSpec, SubnetSpec, VnicType)
+from sriovstack.network import (Ml2Settings, NetworkService, NetworkSpec, Port, PortSpec,
+                                ProviderSpec, SubnetSpec, VnicType)
 from sriovstack.pci.address import PciAddress
 from sriovstack.pci.device import DevType
+from sriovstack.wire import (COMPUTE_AGENT_TYPE, NIC_AGENT_TYPE, Heartbeat, HostResources,
+                             InventoryDevice, InventoryReport)
 
 ALICE = Caller("u-alice", "p-alice")
 BOB = Caller("u-bob", "p-bob")
@@ -41,25 +41,26 @@ KVM_X86 = HostCapabilities(hypervisor_type="QEMU", hypervisor_version=8002000,
 
 
 def intel_82576_devices(physnet: str = "physnet1", vfs_per_pf: int = 7
-                        ) -> tuple[ReportedDevice, ...]:
+                        ) -> tuple[InventoryDevice, ...]:
     """The whitelisted VFs of a dual-port 82576 (8086:10ca, 7 per PF = 14): PF n's VFs sit at
     0b:10.n, 0b:10.(n+2), ... (VF offset 0x80, stride 2), as igb lays them out."""
     devices = []
     for pf in (PF0, PF1):
         for i in range(vfs_per_pf):
             routing = pf.routing_id + 0x80 + 2 * i
-            devices.append(ReportedDevice(
+            devices.append(InventoryDevice(
                 address=PciAddress.from_routing_id(0, routing), vendor_id="8086",
                 product_id="10ca", dev_type=DevType.VF, parent_addr=pf, numa_node=0,
                 physnet=physnet))
     return tuple(devices)
 
 
-def inventory(host: str, devices: tuple[ReportedDevice, ...] | None = None,
-              vcpus: int = 16, memory_mb: int = 32768) -> HostInventoryReport:
-    return HostInventoryReport(host, HostResources(vcpus=vcpus, memory_mb=memory_mb,
-                                                   disk_gb=500, capabilities=KVM_X86),
-                               intel_82576_devices() if devices is None else devices)
+def inventory(host: str, devices: tuple[InventoryDevice, ...] | None = None,
+              vcpus: int = 16, memory_mb: int = 32768) -> tuple[str, InventoryReport]:
+    """(host, its report) for ``reports.inventory(*inventory(...))``."""
+    return host, InventoryReport(HostResources(vcpus=vcpus, memory_mb=memory_mb, disk_gb=500,
+                                               capabilities=KVM_X86),
+                                 intel_82576_devices() if devices is None else devices)
 
 
 @dataclass
@@ -74,11 +75,11 @@ class Cloud:
 
     def add_host(self, host: str, *, sriov_agent: bool = True, **kwargs: object) -> None:
         """Register a host as its agents would: inventory, compute and NIC agent heartbeats."""
-        self.compute.reports.inventory(inventory(host, **kwargs))  # type: ignore[arg-type]
-        self.compute.reports.heartbeat(AgentReport(host, COMPUTE_AGENT_TYPE, "sriovstack-compute"))
+        self.compute.reports.inventory(*inventory(host, **kwargs))  # type: ignore[arg-type]
+        self.compute.reports.heartbeat(host, Heartbeat(COMPUTE_AGENT_TYPE, "sriovstack-compute"))
         if sriov_agent:
-            self.compute.reports.heartbeat(AgentReport(
-                host, SRIOV_AGENT_TYPE, "neutron-sriov-nic-agent",
+            self.compute.reports.heartbeat(host, Heartbeat(
+                NIC_AGENT_TYPE, "neutron-sriov-nic-agent",
                 device_mappings=(("physnet1", ("enp11s0f0", "enp11s0f1")),)))
 
     def network(self, caller: Caller = ADMIN, project: str | None = None) -> str:

@@ -9,24 +9,27 @@ import pytest
 from sqlalchemy import select
 
 from sriovstack.compute.claims import Claims
-from sriovstack.compute.hosts import HostInventoryReport, HostRegistry, HostResources, ReportedDevice
+from sriovstack.compute.hosts import HostRegistry
 from sriovstack.compute.scheduler import BuildRequest, PciRequest, Scheduler, SchedulerConfig
 from sriovstack.db.models.hosts import HostRow, PciDeviceRow
 from sriovstack.errors import ClaimLost, Conflict, NoValidHost
 from sriovstack.pci.address import PciAddress
 from sriovstack.pci.device import DevType
 from sriovstack.pci.pools import Allocation, PoolKey
+from sriovstack.wire import HostResources, InventoryDevice, InventoryReport
 
 PF0, PF1 = PciAddress(0, 5, 0, 0), PciAddress(0, 5, 0, 1)
 
 
-def inventory(name: str, vfs: int = 2, memory_mb: int = 8192) -> HostInventoryReport:
+def inventory(name: str, vfs: int = 2, memory_mb: int = 8192
+              ) -> tuple[str, InventoryReport]:
+    """(host, its report) for ``update_inventory(*inventory(...))``."""
     devices = []
     for p, pf in enumerate((PF0, PF1)):
-        devices.append(ReportedDevice(pf, "8086", "1572", DevType.PF, None, p, "physnet1"))
-        devices += [ReportedDevice(PciAddress(0, 6 + p, 0, i), "8086", "154c", DevType.VF, pf,
-                                   p, "physnet1") for i in range(vfs)]
-    return HostInventoryReport(name, HostResources(8, memory_mb, 100), tuple(devices))
+        devices.append(InventoryDevice(pf, "8086", "1572", DevType.PF, None, p, "physnet1"))
+        devices += [InventoryDevice(PciAddress(0, 6 + p, 0, i), "8086", "154c", DevType.VF, pf,
+                                    p, "physnet1") for i in range(vfs)]
+    return name, InventoryReport(HostResources(8, memory_mb, 100), tuple(devices))
 
 
 def vf(server: str, port: str = "port") -> BuildRequest:
@@ -46,7 +49,7 @@ def device_states(database) -> dict[str, tuple[str, str | None]]:
 
 @pytest.fixture
 def sched(database, clock):
-    HostRegistry(database, clock).update_inventory(inventory("compute-0"))
+    HostRegistry(database, clock).update_inventory(*inventory("compute-0"))
     return Scheduler(database, SchedulerConfig(), clock)
 
 
@@ -112,7 +115,7 @@ def test_a_stale_plan_loses_and_leaves_nothing_half_applied(sched, database):
 
 
 def test_ram_is_claimed_conditionally(database, clock):
-    HostRegistry(database, clock).update_inventory(inventory("small", memory_mb=1000))
+    HostRegistry(database, clock).update_inventory(*inventory("small", memory_mb=1000))
     request = BuildRequest("big", "p", 1, 2000)
     claims = Claims(database, 1.5, 16.0)
     host_id = Scheduler(database, SchedulerConfig(enabled_filters=("ComputeFilter",)),
@@ -139,7 +142,7 @@ def test_many_threads_never_double_hold_a_vf(database, clock):
     """More builds than VFs, from 16 threads with their own schedulers (as API workers)."""
     registry = HostRegistry(database, clock)
     for h in range(3):
-        registry.update_inventory(inventory(f"compute-{h}", vfs=4))  # 24 VFs in all
+        registry.update_inventory(*inventory(f"compute-{h}", vfs=4))  # 24 VFs in all
     results: dict[str, object] = {}
     lock = threading.Lock()
 

@@ -5,14 +5,26 @@ from __future__ import annotations
 
 import asyncio
 import time
+from ipaddress import ip_interface
+from typing import Any
+
+from sqlalchemy import event
 
 from sriovstack.compute import HostChangeNotifier, HostRevisions
 from sriovstack.compute.types import NetworkRequest, ServerCreate, ServerStatus
 from sriovstack.db import Database
-from sriovstack.network.types import VnicType
+from sriovstack.network.types import NetworkSpec, ProviderSpec, SubnetSpec, VnicType
 from tests.compute.conftest import ADMIN, Cloud
 
 CIRROS_ID = "6d1b6e8a-7c2f-4b8e-9d3a-1f2e3d4c5b6a"
+
+
+def _boot(cloud: Cloud, *port_ids: str, name: str = "vm", flavor: str = "2") -> str:
+    """A server with these ports, built (placed on a host); returns its id."""
+    server = cloud.compute.servers.create(ADMIN, ServerCreate(
+        name, flavor, CIRROS_ID, tuple(NetworkRequest(port_id=p) for p in port_ids)))
+    cloud.compute.servers.builder.build(server.id)
+    return server.id
 
 
 def test_revisions_start_at_zero_and_count_up_per_host(database: Database) -> None:
@@ -42,7 +54,8 @@ def test_the_desired_state_lists_placed_servers_with_their_vf(cloud: Cloud) -> N
     bound = cloud.net.get_port(ADMIN, port.id)
     assert (vf.mac, vf.vlan, vf.physnet, vf.admin_state_up) == (bound.mac, 15, "physnet1", True)
     assert vf.pci_address == bound.binding.profile.pci_slot
-    assert vf.fixed_ip == f"{bound.fixed_ips[0].ip_address}/24"
+    assert vf.fixed_ip == ip_interface(f"{bound.fixed_ips[0].ip_address}/24")
+    assert vf.is_vf and vf.generation is not None and vf.generation >= 1
     assert cloud.compute.desired_state.desired_state("compute-2").servers == ()
 
 
@@ -50,14 +63,61 @@ def test_a_normal_port_is_told_its_segment_and_fixed_ip(cloud: Cloud) -> None:
     # The netns data plane plugs a normal (Open vSwitch) port into its physnet/VLAN (20.1).
     cloud.add_host("compute-1")
     port = cloud.port(ADMIN, cloud.network(), VnicType.NORMAL)
-    server = cloud.compute.servers.create(ADMIN, ServerCreate(
-        "vm", "2", CIRROS_ID, (NetworkRequest(port_id=port.id),)))
-    cloud.compute.servers.builder.build(server.id)
+    _boot(cloud, port.id)
     [desired] = cloud.compute.desired_state.desired_state("compute-1").servers
     [normal] = desired.ports
     assert (normal.vnic_type, normal.pci_address, normal.physnet, normal.vlan) == (
-        "normal", None, "physnet1", 15)
-    assert normal.fixed_ip == f"{port.fixed_ips[0].ip_address}/24"
+        VnicType.NORMAL, None, "physnet1", 15)
+    assert normal.fixed_ip == ip_interface(f"{port.fixed_ips[0].ip_address}/24")
+    assert normal.is_normal and not normal.is_vf
+
+
+def test_a_port_on_a_flat_network_has_vlan_0(cloud: Cloud) -> None:
+    cloud.add_host("compute-1")
+    net = cloud.net.networks.create(ADMIN, NetworkSpec(
+        name="flat", provider=ProviderSpec("flat", "physnet2")))
+    cloud.net.subnets.create(ADMIN, SubnetSpec(network_id=net.id, cidr="10.9.0.0/16"))
+    port = cloud.port(ADMIN, net.id, VnicType.NORMAL)
+    _boot(cloud, port.id)
+    [desired] = cloud.compute.desired_state.desired_state("compute-1").servers
+    [flat] = desired.ports
+    assert (flat.physnet, flat.vlan, flat.fixed_ip) == (
+        "physnet2", 0, ip_interface(f"{port.fixed_ips[0].ip_address}/16"))
+
+
+def test_a_port_deleted_under_its_server_is_told_without_a_mac(cloud: Cloud) -> None:
+    # The agent must tear the VF down: no MAC, admin down, the claim's device and fence kept.
+    cloud.add_host("compute-1")
+    port = cloud.port(ADMIN, cloud.network())
+    _boot(cloud, port.id)
+    [before] = cloud.compute.desired_state.desired_state("compute-1").servers[0].ports
+    cloud.net.delete_port(ADMIN, port.id)
+    [gone] = cloud.compute.desired_state.desired_state("compute-1").servers[0].ports
+    assert (gone.port_id, gone.mac, gone.admin_state_up, gone.vlan, gone.fixed_ip) == (
+        port.id, None, False, 0, None)
+    assert (gone.pci_address, gone.generation, gone.vnic_type) == (
+        before.pci_address, before.generation, VnicType.DIRECT)
+    assert not gone.is_vf
+
+
+def test_the_desired_state_is_read_in_one_transaction(cloud: Cloud) -> None:
+    cloud.add_host("compute-1")
+    net_id = cloud.network()
+    for n in range(3):
+        ports = (cloud.port(ADMIN, net_id), cloud.port(ADMIN, net_id, VnicType.NORMAL))
+        _boot(cloud, *(p.id for p in ports), name=f"vm{n}", flavor="1")
+    begins: list[Any] = []
+
+    def begun(conn: Any) -> None:
+        begins.append(conn)
+
+    event.listen(cloud.db.engine, "begin", begun)
+    try:
+        state = cloud.compute.desired_state.desired_state("compute-1")
+    finally:
+        event.remove(cloud.db.engine, "begin", begun)
+    assert [len(s.ports) for s in state.servers] == [2, 2, 2]
+    assert len(begins) == 1
 
 
 def test_a_waiting_poll_wakes_when_this_process_bumps_the_host(cloud: Cloud) -> None:
@@ -106,9 +166,7 @@ def test_changing_a_bound_ports_admin_state_bumps_its_host_at_once(cloud: Cloud)
 
     cloud.add_host("compute-1")
     port = cloud.port(ADMIN, cloud.network())
-    server = cloud.compute.servers.create(ADMIN, ServerCreate(
-        "vm", "2", CIRROS_ID, (NetworkRequest(port_id=port.id),)))
-    cloud.compute.servers.builder.build(server.id)
+    _boot(cloud, port.id)
     revisions = cloud.compute.servers.builder.revisions
     before = revisions.current("compute-1")
     cloud.net.ports.update(ADMIN, port.id, PortUpdate(name="renamed"))

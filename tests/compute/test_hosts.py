@@ -5,25 +5,26 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from sriovstack.compute.hosts import (HostInventoryReport, HostRegistry, HostResources,
-                                      ReportedDevice)
+from sriovstack.compute.hosts import HostRegistry
 from sriovstack.compute.scheduler import BuildRequest, PciRequest, Scheduler, SchedulerConfig
 from sriovstack.db.models.hosts import PciDeviceRow
 from sriovstack.errors import NotFound, NoValidHost
 from sriovstack.pci.address import PciAddress
 from sriovstack.pci.device import DevType
+from sriovstack.wire import HostResources, InventoryDevice, InventoryReport
 
 
 def inventory(name: str, vfs: int = 4, physnet: str = "physnet1",
-              drop: frozenset[str] = frozenset()) -> HostInventoryReport:
+              drop: frozenset[str] = frozenset()) -> tuple[str, InventoryReport]:
+    """(host, its report) for ``update_inventory(*inventory(...))``."""
     devices = []
     for p in range(2):
         pf = PciAddress(0, 5, 0, p)
-        devices.append(ReportedDevice(pf, "8086", "1572", DevType.PF, None, p, physnet))
-        devices += [ReportedDevice(PciAddress(0, 6 + p, 0, i), "8086", "154c", DevType.VF, pf,
-                                   p, physnet) for i in range(vfs)]
+        devices.append(InventoryDevice(pf, "8086", "1572", DevType.PF, None, p, physnet))
+        devices += [InventoryDevice(PciAddress(0, 6 + p, 0, i), "8086", "154c", DevType.VF, pf,
+                                    p, physnet) for i in range(vfs)]
     kept = tuple(d for d in devices if str(d.address) not in drop)
-    return HostInventoryReport(name, HostResources(vcpus=8, memory_mb=8192, disk_gb=100), kept)
+    return name, InventoryReport(HostResources(vcpus=8, memory_mb=8192, disk_gb=100), kept)
 
 
 def statuses(database, host_name: str) -> dict[str, str]:
@@ -33,17 +34,17 @@ def statuses(database, host_name: str) -> dict[str, str]:
 
 def test_inventory_registers_the_host_and_its_devices(database, clock):
     hosts = HostRegistry(database, clock)
-    result = hosts.update_inventory(inventory("compute-0"))
+    result = hosts.update_inventory(*inventory("compute-0"))
     assert (result.added, result.updated, result.removed) == (10, 0, 0)
     info = hosts.get("compute-0")
     assert (info.pci_total, info.pci_free, info.up, info.enabled) == (10, 10, True, True)
-    again = hosts.update_inventory(inventory("compute-0"))
+    again = hosts.update_inventory(*inventory("compute-0"))
     assert (again.added, again.updated, again.removed) == (0, 0, 0)
 
 
 def test_host_goes_down_without_heartbeats_and_comes_back(database, clock):
     hosts = HostRegistry(database, clock, service_down_time=60)
-    hosts.update_inventory(inventory("compute-0"))
+    hosts.update_inventory(*inventory("compute-0"))
     clock.advance(61)
     assert hosts.get("compute-0").up is False
     hosts.record_heartbeat("compute-0")
@@ -57,13 +58,13 @@ def test_heartbeat_of_an_unknown_host_is_not_found(database, clock):
 
 def test_vanished_free_device_is_removed_but_a_held_one_waits_for_release(database, clock):
     hosts = HostRegistry(database, clock)
-    hosts.update_inventory(inventory("compute-0", vfs=1))
+    hosts.update_inventory(*inventory("compute-0", vfs=1))
     sched = Scheduler(database, SchedulerConfig(), clock)
     claim = sched.schedule_and_claim(BuildRequest(
         "srv-1", "p", 1, 512, pci_requests=(PciRequest(physnet="physnet1", port_id="port-1"),)))
     held = str(claim.devices[0].address)
     free_vf = next(a for a in ("0000:06:00.0", "0000:07:00.0") if a != held)
-    result = hosts.update_inventory(inventory("compute-0", vfs=1, drop=frozenset({held, free_vf})))
+    result = hosts.update_inventory(*inventory("compute-0", vfs=1, drop=frozenset({held, free_vf})))
     assert (result.removed, result.kept_in_use) == (1, 1)
     assert statuses(database, "compute-0")[free_vf] == "removed"
     assert statuses(database, "compute-0")[held] == "claimed"  # never dropped while owned
@@ -73,15 +74,15 @@ def test_vanished_free_device_is_removed_but_a_held_one_waits_for_release(databa
 
 def test_a_returning_device_is_available_again(database, clock):
     hosts = HostRegistry(database, clock)
-    hosts.update_inventory(inventory("compute-0", drop=frozenset({"0000:06:00.1"})))
-    hosts.update_inventory(inventory("compute-0"))
+    hosts.update_inventory(*inventory("compute-0", drop=frozenset({"0000:06:00.1"})))
+    hosts.update_inventory(*inventory("compute-0"))
     assert statuses(database, "compute-0")["0000:06:00.1"] == "available"
     assert hosts.get("compute-0").pci_free == 10
 
 
 def test_disabled_host_is_filtered_with_its_reason(database, clock):
     hosts = HostRegistry(database, clock)
-    hosts.update_inventory(inventory("compute-0"))
+    hosts.update_inventory(*inventory("compute-0"))
     info = hosts.set_enabled("compute-0", False, "maintenance")
     assert (info.enabled, info.disabled_reason) == (False, "maintenance")
     sched = Scheduler(database, SchedulerConfig(), clock)

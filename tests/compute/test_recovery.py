@@ -19,7 +19,6 @@ from sriovstack.api.settings import ApiSettings
 from sriovstack.clock import FakeClock
 from sriovstack.compute.build import DEVICE_OWNER, ServerBuilder
 from sriovstack.compute.build_lease import DEFAULT_LEASE_SECONDS, LeaseState
-from sriovstack.compute.reports import COMPUTE_AGENT_TYPE
 from sriovstack.compute.scheduler.model import BuildRequest
 from sriovstack.compute.types import NetworkRequest, ServerCreate, ServerStatus
 from sriovstack.db import Database
@@ -27,9 +26,10 @@ from sriovstack.db.models.compute import ServerRow
 from sriovstack.db.models.hosts import HostAllocationRow, HostRow, PciDeviceRow
 from sriovstack.errors import ConfigError
 from sriovstack.identity import Caller
-from sriovstack.network import AgentReport, BindingProfile, VifType
+from sriovstack.network import BindingProfile, VifType
 from sriovstack.pci.device import DevType
 from sriovstack.pci.pools import PciRequest
+from sriovstack.wire import COMPUTE_AGENT_TYPE, Heartbeat
 from tests.compute.conftest import ADMIN, Cloud, inventory
 
 CIRROS_ID = "6d1b6e8a-7c2f-4b8e-9d3a-1f2e3d4c5b6a"
@@ -80,8 +80,8 @@ def _assert_built_once(cloud: Cloud, server_id: str, port_id: str) -> None:
     port = cloud.net.get_port(ADMIN, port_id)
     assert port.binding.vif_type is VifType.HW_VEB and port.binding.host == "compute-1"
     assert port.device_id == server_id
-    assert port.binding.profile.pci_slot == next(iter(held))
-    assert server.ports[0].pci_address == next(iter(held))
+    assert str(port.binding.profile.pci_slot) == next(iter(held))
+    assert str(server.ports[0].pci_address) == next(iter(held))
     with cloud.db.transaction() as s:
         row = s.get(ServerRow, server_id)
         assert row is not None and row.build_owner is None and row.build_lease_until is None
@@ -102,7 +102,7 @@ def _die_after_claim_and_bind(cloud: Cloud, server_id: str, port_id: str) -> str
     dev = claim.device_for(port_id)
     assert dev is not None
     cloud.net.bind_port(port_id, claim.host, server_id, DEVICE_OWNER, BindingProfile(
-        pci_slot=str(dev.address), pci_vendor_info=dev.pci_vendor_info,
+        pci_slot=dev.address, pci_vendor_info=dev.pci_vendor_info,
         physical_network=dev.physnet))
     return str(dev.address)
 
@@ -244,9 +244,9 @@ def test_the_build_waits_the_test_build_delay_the_api_settings_give(
         settings: ApiSettings, database: Database, clock: FakeClock) -> None:
     delay = 0.3
     services = build_services(replace(settings, build_start_delay=delay), database, clock=clock)
-    services.compute.reports.inventory(inventory("compute-1"))
-    services.compute.reports.heartbeat(AgentReport("compute-1", COMPUTE_AGENT_TYPE,
-                                                   "sriovstack-compute"))
+    services.compute.reports.inventory(*inventory("compute-1"))
+    services.compute.reports.heartbeat("compute-1",
+                                       Heartbeat(COMPUTE_AGENT_TYPE, "sriovstack-compute"))
     caller = Caller("u-demo", "p-demo")
     server = services.compute.servers.create(caller, ServerCreate(
         name="late", flavor_ref="1", image_ref=CIRROS_ID, networks=()))
@@ -259,8 +259,8 @@ def test_the_build_waits_the_test_build_delay_the_api_settings_give(
 def test_the_api_sweeps_at_start(services: Services, settings: ApiSettings,
                                  clock: FakeClock) -> None:
     reports = services.compute.reports
-    reports.inventory(inventory("compute-1"))
-    reports.heartbeat(AgentReport("compute-1", COMPUTE_AGENT_TYPE, "sriovstack-compute"))
+    reports.inventory(*inventory("compute-1"))
+    reports.heartbeat("compute-1", Heartbeat(COMPUTE_AGENT_TYPE, "sriovstack-compute"))
     caller = Caller("u-demo", "p-demo")
     server = services.compute.servers.create(caller, ServerCreate(
         name="orphan", flavor_ref="1", image_ref=CIRROS_ID, networks=()))

@@ -6,12 +6,14 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from sriovstack.compute.types import (AgentServerStatus, NetworkRequest, ServerCreate,
-                                      ServerFilter, ServerStatus)
+from sriovstack.compute.types import NetworkRequest, ServerCreate, ServerFilter, ServerStatus
 from sriovstack.db.models.hosts import PciDeviceRow
 from sriovstack.errors import Conflict, Forbidden, Invalid, NotFound, NotSupported
 from sriovstack.network import PortStatus, VifType, VnicType
+from sriovstack.wire import ServerOutcome, ServerReport
 from tests.compute.conftest import ADMIN, ALICE, BOB, Cloud
+
+RUNNING = ServerReport(ServerOutcome.RUNNING)
 
 CIRROS_ID = "6d1b6e8a-7c2f-4b8e-9d3a-1f2e3d4c5b6a"
 
@@ -50,17 +52,17 @@ def test_chapter_boot_binds_a_vf_then_the_agent_makes_it_active(cloud: Cloud) ->
     assert bound.binding.vif_type is VifType.HW_VEB
     assert bound.binding.host == "compute-1" and bound.device_id == created.id
     assert bound.device_owner == "compute:nova"
-    slot = bound.binding.profile.pci_slot
-    assert slot is not None and slot.startswith("0000:0b:10.")
+    assert bound.binding.profile.pci_slot is not None
+    slot = str(bound.binding.profile.pci_slot)
+    assert slot.startswith("0000:0b:10.")
     assert bound.binding.profile.pci_vendor_info == "8086:10ca"
     assert bound.binding.profile.physical_network == "physnet1"
     assert _held(cloud) == {slot: created.id}
     assert [(a.network_name, a.addr, a.mac) for a in placed.addresses] == \
         [("web", bound.fixed_ips[0].ip_address, bound.mac)]
 
-    active = cloud.compute.reports.server_status("compute-1", created.id,
-                                                 AgentServerStatus.RUNNING)
-    assert active.status is ServerStatus.ACTIVE
+    active = cloud.compute.reports.server_status("compute-1", created.id, RUNNING)
+    assert (active.server_id, active.status) == (created.id, ServerStatus.ACTIVE)
     assert cloud.compute.servers.get(ADMIN, created.id).launched_at is not None
     with cloud.db.transaction() as s:  # the guest runs: claimed → allocated (nova §2.4)
         status = s.scalar(select(PciDeviceRow.status).where(PciDeviceRow.address == slot))
@@ -197,12 +199,13 @@ def test_status_reports_must_come_from_the_servers_host(cloud: Cloud) -> None:
     cloud.add_host("compute-1")
     server_id, _port = _boot(cloud)
     with pytest.raises(Conflict, match="not placed on host compute-9"):
-        cloud.compute.reports.server_status("compute-9", server_id, AgentServerStatus.RUNNING)
+        cloud.compute.reports.server_status("compute-9", server_id, RUNNING)
     with pytest.raises(NotFound):
-        cloud.compute.reports.server_status("compute-1", "nope", AgentServerStatus.RUNNING)
-    failed = cloud.compute.reports.server_status("compute-1", server_id, AgentServerStatus.ERROR,
-                                                 "libvirt: hostdev attach failed")
-    assert failed.status is ServerStatus.ERROR
+        cloud.compute.reports.server_status("compute-1", "nope", RUNNING)
+    answer = cloud.compute.reports.server_status(
+        "compute-1", server_id, ServerReport(ServerOutcome.ERROR, "libvirt: hostdev attach failed"))
+    assert answer.status is ServerStatus.ERROR
+    failed = cloud.compute.servers.get(ADMIN, server_id)
     assert failed.fault is not None and failed.fault.message == "libvirt: hostdev attach failed"
 
 

@@ -15,6 +15,7 @@ from sriovstack.dataplane import HostDataplane, disable_dataplane, enable_datapl
 from sriovstack.host import Host
 from sriovstack.host.simulated.fixture import build_host
 from sriovstack.host.simulated.topology import parse_topology
+from sriovstack.mac import MacAddress
 from sriovstack.pci.address import PciAddress
 from sriovstack.virt import GuestSpec, VfInterface
 from sriovstack.virt.netns import NetnsVirtDriver, NormalPort, ping_from_guest
@@ -48,8 +49,8 @@ class World:
               mac: str | None = None) -> tuple[str, VfInterface]:
         """Boot a guest on ``host`` with VF ``vf`` of ens1f0; returns (server id, its VF)."""
         server_id = str(uuid.uuid4())
-        iface = VfInterface(PF0_VFS[vf], mac or f"fa:16:3e:00:{host:02x}:{vf:02x}", vlan,
-                            f"port-{server_id[:8]}", ip_interface(ip))
+        iface = VfInterface(PF0_VFS[vf], MacAddress(mac or f"fa:16:3e:00:{host:02x}:{vf:02x}"),
+                            vlan, f"port-{server_id[:8]}", ip_interface(ip))
         self.drivers[host].spawn(GuestSpec(server_id, f"vm-{host}-{vf}", 1, 512, (iface,)))
         return server_id, iface
 
@@ -58,8 +59,9 @@ class World:
         """Boot a guest on ``host`` with one normal (Open vSwitch) port; returns its id."""
         server_id = str(uuid.uuid4())
         self.drivers[host].spawn(GuestSpec(server_id, f"vm-{host}-normal", 1, 512))
-        port = NormalPort(f"port-{server_id[:8]}", f"fa:16:3e:01:{host:02x}:{vlan & 0xFF:02x}",
-                          physnet, vlan, ip_interface(ip))
+        port = NormalPort(f"port-{server_id[:8]}",
+                          MacAddress(f"fa:16:3e:01:{host:02x}:{vlan & 0xFF:02x}"), physnet, vlan,
+                          ip_interface(ip))
         assert self.drivers[host].plug_port(server_id, port) == "eth0"
         return server_id
 

@@ -21,6 +21,7 @@ from sriovstack.host.discovery import discover
 from sriovstack.host.netlink import LinkState, VfLinkState, VfMac
 from sriovstack.host.simulated.fixture import build_host
 from sriovstack.host.simulated.topology import parse_topology
+from sriovstack.mac import MacAddress
 
 
 def _gone(pid: int) -> bool:
@@ -128,7 +129,7 @@ def test_cleanup_removes_every_namespace_and_process_and_the_record_heals(
     assert _gone(echo[0])
     # The hosts' records notice their namespaces are gone, and the VF seams keep working.
     assert dataplane_info(world.planes[0]) is None
-    world.hosts[0].netlink.set_vf("ens1f0", 1, VfMac("fa:16:3e:00:00:09"))
+    world.hosts[0].netlink.set_vf("ens1f0", 1, VfMac(MacAddress("fa:16:3e:00:00:09")))
 
 
 def test_the_cleanup_command_reports_what_it_removed(world: World,

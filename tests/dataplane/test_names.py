@@ -10,6 +10,7 @@ from sriovstack.errors import Invalid
 from sriovstack.host.netlink import ETH_P_8021Q, LinkState, VfState
 from sriovstack.dataplane.eswitch import PlaneDoc, PortWire, VfTraffic, VfWire
 from sriovstack.dataplane.names import IFNAMSIZ, Names
+from sriovstack.mac import MacAddress
 
 
 @pytest.mark.parametrize("prefix", ["", "-ss", "SS-", "ss_", "toolong", "s s", 3])
@@ -54,7 +55,7 @@ def test_different_segments_get_different_bridges(physnet: str, other: str) -> N
 @pytest.mark.parametrize(("spoofchk", "expected"), [(True, True), (False, False), (None, True)])
 def test_traffic_of_a_vf_state(spoofchk: bool | None, expected: bool) -> None:
     # A driver that does not report spoof checking keeps the kernel's default: on.
-    state = VfState(3, "fa:16:3e:00:00:01", 100, 0, ETH_P_8021Q, spoofchk, False,
+    state = VfState(3, MacAddress("fa:16:3e:00:00:01"), 100, 0, ETH_P_8021Q, spoofchk, False,
                     LinkState.DISABLE, 0, 500)
     assert VfTraffic.of(state) == VfTraffic("fa:16:3e:00:00:01", 100, expected,
                                             LinkState.DISABLE, 500)

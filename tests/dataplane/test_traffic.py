@@ -15,6 +15,7 @@ from tests.dataplane.dataplane_world import PF0_VFS, World
 from sriovstack.dataplane import NsLinks, ns_exists
 from sriovstack.host.netlink import (LinkState, VfLinkState, VfMac, VfRate, VfSpoofCheck,
                                      VfVlan)
+from sriovstack.mac import MacAddress
 
 
 def test_two_guests_on_one_vlan_on_different_hosts_exchange_udp(world: World) -> None:
@@ -33,7 +34,7 @@ def test_the_guest_sees_its_vf_with_the_ports_mac_and_fixed_ip(world: World) -> 
     assert "10.10.0.7/24" in shown
     link = subprocess.run(["ip", "-n", ns, "-br", "link", "show", "eth0"], check=True,
                           capture_output=True, text=True).stdout
-    assert vf.mac in link
+    assert str(vf.mac) in link
 
 
 @pytest.mark.parametrize("same_host", [False, True], ids=["across-hosts", "one-host"])
@@ -84,7 +85,7 @@ def test_a_guest_that_changes_its_mac_is_dropped_only_with_spoof_check(
 def test_a_new_admin_mac_is_the_one_spoof_check_lets_through(world: World) -> None:
     a, _ = world.spawn(0, 0, "10.10.0.1/24")
     world.spawn(1, 0, "10.10.0.2/24")
-    world.hosts[0].netlink.set_vf("ens1f0", 0, VfMac("fa:16:3e:77:77:77"))
+    world.hosts[0].netlink.set_vf("ens1f0", 0, VfMac(MacAddress("fa:16:3e:77:77:77")))
     assert world.cut_off(a, "10.10.0.2")
     with NsLinks(world.drivers[0].guest_netns(a)) as links:
         links.set_mac("eth0", "fa:16:3e:77:77:77")
@@ -127,7 +128,7 @@ def test_after_guest_delete_and_vf_reset_nothing_of_the_old_guest_reaches_the_ne
     world.drivers[1].destroy(b)
     # The compute agent's reset (ARCHITECTURE §3 step 7).
     netlink = world.hosts[1].netlink
-    for setting in (VfMac("00:00:00:00:00:00"), VfVlan(0), VfSpoofCheck(True),
+    for setting in (VfMac(MacAddress.ZERO), VfVlan(0), VfSpoofCheck(True),
                     VfLinkState(LinkState.DISABLE)):
         netlink.set_vf("ens1f0", 0, setting)
     assert not ns_exists(old_ns)

@@ -28,6 +28,7 @@ from sriovstack.cli.allinone import clouds_of
 from sriovstack.cli.cloud.servers import wait_for_gone, wait_for_status
 from sriovstack.cli.cloud.session import CloudSession
 from sriovstack.dataplane.netns import list_ns
+from sriovstack.mac import MacAddress
 from tests.dataplane.dataplane_world import root_reason
 
 pytestmark = pytest.mark.e2e
@@ -228,7 +229,7 @@ def test_after_delete_nothing_of_the_old_guest_reaches_the_network(cloud: Cloud)
             "binding:profile"]["pci_slot"]
         cloud.delete(b)
         root = cloud.aio.options.state_dir / "hosts" / b.host
-        assert until(lambda: live_vfs(root)[slot].state.mac == "00:00:00:00:00:00")
+        assert until(lambda: live_vfs(root)[slot].state.mac == MacAddress.ZERO)
         gone = subprocess.run([str(SRIOVSTACK), "guest", "exec", "--prefix", cloud.prefix,
                                b.id, "--", "true"], capture_output=True, text=True)
         assert gone.returncode != 0 and "no emulated guest" in gone.stdout + gone.stderr

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from sriovstack.allinone.hosts import live_vfs
+from sriovstack.mac import MacAddress
 from tests.e2e.conftest import SRIOVSTACK, client_env, free_port
 
 pytestmark = pytest.mark.e2e
@@ -100,13 +101,13 @@ def test_the_chapter_walkthrough_with_the_openstack_cli(osc_venv: Path, aio: Pat
     assert bound["status"] == "ACTIVE" and bound["binding_vif_type"] == "hw_veb"
     slot = bound["binding_profile"]["pci_slot"]
     vf = _vf(aio, host, slot)
-    assert vf.mac == port["mac_address"] and vf.vlan == net["provider:segmentation_id"] == 15
+    assert str(vf.mac) == port["mac_address"] and vf.vlan == net["provider:segmentation_id"] == 15
     hypervisors = osc(osc_venv, aio, "hypervisor", "list")
     assert {h["Hypervisor Hostname"] for h in hypervisors} == {"compute0", "compute1"}
 
     osc(osc_venv, aio, "server", "delete", "--wait", "webserver01", json_out=False)
-    vf = _wait(lambda: _vf(aio, host, slot), lambda v: v.mac == "00:00:00:00:00:00")
-    assert vf.mac == "00:00:00:00:00:00" and vf.vlan == 0 and vf.spoofchk in (True, None)
+    vf = _wait(lambda: _vf(aio, host, slot), lambda v: v.mac == MacAddress.ZERO)
+    assert vf.mac == MacAddress.ZERO and vf.vlan == 0 and vf.spoofchk in (True, None)
     after = osc(osc_venv, aio, "port", "show", port["id"])
     assert after["status"] == "DOWN" and after["binding_vif_type"] == "unbound"
 
@@ -119,5 +120,5 @@ def test_the_same_boot_with_openstacksdk(osc_venv: Path, aio: Path) -> None:
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["status"] == "ACTIVE"
     vf = _wait(lambda: _vf(aio, result["host"], result["profile"]["pci_slot"]),
-               lambda v: v.mac == result["mac"])
-    assert vf.mac == result["mac"] and vf.vlan == 17
+               lambda v: str(v.mac) == result["mac"])
+    assert str(vf.mac) == result["mac"] and vf.vlan == 17

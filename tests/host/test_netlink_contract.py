@@ -24,6 +24,7 @@ from sriovstack.host.netlink import (ETH_P_8021AD, LinkState, RealVfNetlink, VfL
 from sriovstack.host.simulated import open_simulated_host
 from sriovstack.host.simulated.fixture import build_host
 from sriovstack.host.simulated.topology import parse_topology
+from sriovstack.mac import MacAddress
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,7 @@ def side(request: pytest.FixtureRequest) -> Side:
 
 def test_unknown_pf_is_enodev(side: Side) -> None:
     with pytest.raises(HostError) as exc:
-        side.netlink.set_vf("nosuchpf0", 0, VfMac("fa:16:3e:00:00:01"))
+        side.netlink.set_vf("nosuchpf0", 0, VfMac(MacAddress("fa:16:3e:00:00:01")))
     assert exc.value.errno == errno.ENODEV and "nosuchpf0" in str(exc.value)
     with pytest.raises(HostError) as exc:
         side.netlink.get_vfs("nosuchpf0")
@@ -80,7 +81,7 @@ def test_unknown_pf_is_enodev(side: Side) -> None:
 
 
 @pytest.mark.parametrize("setting", [
-    VfMac("52:54:00:aa:bb:cc"), VfVlan(100), VfSpoofCheck(False), VfTrust(True),
+    VfMac(MacAddress("52:54:00:aa:bb:cc")), VfVlan(100), VfSpoofCheck(False), VfTrust(True),
     VfLinkState(LinkState.ENABLE), VfRate(0, 1000)])
 def test_netdev_without_vf_support_is_eopnotsupp(side: Side, setting: VfSetting) -> None:
     with pytest.raises(DriverNotSupported) as exc:
@@ -104,22 +105,22 @@ def test_defaults_and_read_back(tmp_path: Path) -> None:
     vfs = nl.get_vfs("p0")
     assert [v.vf for v in vfs] == [0, 1, 2, 3]
     assert (vfs[0].mac, vfs[0].vlan, vfs[0].spoofchk, vfs[0].trust, vfs[0].link_state) == (
-        "00:00:00:00:00:00", 0, True, False, LinkState.AUTO)
-    state = nl.set_vf("p0", 2, VfMac("FA:16:3E:11:22:33"))
-    assert state.mac == "fa:16:3e:11:22:33" and state.vf == 2
+        MacAddress.ZERO, 0, True, False, LinkState.AUTO)
+    state = nl.set_vf("p0", 2, VfMac(MacAddress.parse("FA:16:3E:11:22:33")))
+    assert state.mac == MacAddress("fa:16:3e:11:22:33") and state.vf == 2
     nl.set_vf("p0", 2, VfVlan(15, qos=3))
     nl.set_vf("p0", 2, VfSpoofCheck(False))
     nl.set_vf("p0", 2, VfTrust(True))
     got = nl.get_vfs("p0")[2]
     assert (got.mac, got.vlan, got.qos, got.spoofchk, got.trust) == (
-        "fa:16:3e:11:22:33", 15, 3, False, True)
+        MacAddress("fa:16:3e:11:22:33"), 15, 3, False, True)
     assert nl.get_vfs("p1") == nl.get_vfs("p1")  # the other port is untouched
     assert nl.get_vfs("p1")[2].vlan == 0
 
 
 @pytest.mark.parametrize(("vf", "setting", "code"), [
-    (4, VfMac("fa:16:3e:00:00:01"), errno.EINVAL),         # VF index >= numvfs
-    (0, VfMac("01:00:5e:00:00:01"), errno.EINVAL),          # multicast MAC
+    (4, VfMac(MacAddress("fa:16:3e:00:00:01")), errno.EINVAL),         # VF index >= numvfs
+    (0, VfMac(MacAddress("01:00:5e:00:00:01")), errno.EINVAL),          # multicast MAC
     (0, VfVlan(4096), errno.EINVAL),
     (0, VfVlan(10, qos=8), errno.EINVAL),
     (0, VfVlan(10, proto=0x9100), errno.EPROTONOSUPPORT),
@@ -171,7 +172,7 @@ def test_pf_without_vfs_lists_none_and_refuses_vf_0(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("bad", [
-    lambda: VfMac("fa:16:3e:00:00"), lambda: VfMac("zz:16:3e:00:00:01"),
+    lambda: VfMac("fa:16:3e:00:00:01"),  # text, not a MacAddress
     lambda: VfVlan(-1), lambda: VfRate(0, -5), lambda: VfVlan(True)])  # type: ignore[arg-type]
 def test_setting_values_are_checked_at_construction(bad: object) -> None:
     with pytest.raises(Invalid):

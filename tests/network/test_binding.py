@@ -8,16 +8,19 @@ import pytest
 from sriovstack.errors import ConfigError
 from sriovstack.network.binding import bind
 from sriovstack.network.config import Ml2Settings
-from sriovstack.network.mechanisms import SRIOV_AGENT_TYPE, AgentState, BindRequest, drivers_for
+from sriovstack.network.mechanisms import AgentState, BindRequest, drivers_for
 from sriovstack.network.types import (BindingProfile, NetworkType, Segment, VifType, VnicType)
+from sriovstack.pci.address import PciAddress
+from sriovstack.wire import NIC_AGENT_TYPE
 
 VLAN15 = Segment(NetworkType.VLAN, "physnet1", 15)
 FLAT = Segment(NetworkType.FLAT, "physnet1", None)
-SRIOV_AGENT = AgentState(SRIOV_AGENT_TYPE, True, ("physnet1",))
-DEAD_SRIOV = AgentState(SRIOV_AGENT_TYPE, False, ("physnet1",))
-OTHER_PHYSNET = AgentState(SRIOV_AGENT_TYPE, True, ("physnet2",))
+SRIOV_AGENT = AgentState(NIC_AGENT_TYPE, True, ("physnet1",))
+DEAD_SRIOV = AgentState(NIC_AGENT_TYPE, False, ("physnet1",))
+OTHER_PHYSNET = AgentState(NIC_AGENT_TYPE, True, ("physnet2",))
 COMPUTE = AgentState("Compute agent", True, ())
-VF = BindingProfile("0000:07:00.2", "8086:10ca", "physnet1")
+SLOT = PciAddress.parse("0000:07:00.2")
+VF = BindingProfile(SLOT, "8086:10ca", "physnet1")
 CHAPTER = Ml2Settings(mechanism_drivers=("openvswitch", "sriovnicswitch"),
                       vlan_ranges=(("physnet1", ((15, 20),)),),
                       supported_pci_vendor_devs=("15b3:1004", "8086:10ca"))
@@ -49,11 +52,11 @@ def test_what_binds(vnic: VnicType, segment: Segment, agents: tuple[AgentState, 
     (VnicType.DIRECT, (), VF, "no NIC Switch agent registered on host 'compute-0'"),
     (VnicType.DIRECT, (DEAD_SRIOV,), VF, "is dead"),
     (VnicType.DIRECT, (OTHER_PHYSNET,), VF, "does not map physnet physnet1"),
-    (VnicType.DIRECT, (SRIOV_AGENT,), BindingProfile("0000:07:00.2", "8086:1520", None),
+    (VnicType.DIRECT, (SRIOV_AGENT,), BindingProfile(SLOT, "8086:1520", None),
      "8086:1520 is not in [ml2_sriov] supported_pci_vendor_devs"),
-    (VnicType.DIRECT, (SRIOV_AGENT,), BindingProfile("0000:07:00.2", None, None),
+    (VnicType.DIRECT, (SRIOV_AGENT,), BindingProfile(SLOT, None, None),
      "no pci_vendor_info"),
-    (VnicType.DIRECT, (SRIOV_AGENT,), BindingProfile("0000:07:00.2", "8086:10ca", "physnet2"),
+    (VnicType.DIRECT, (SRIOV_AGENT,), BindingProfile(SLOT, "8086:10ca", "physnet2"),
      "differs from the network's physnet1"),
     (VnicType.NORMAL, (), BindingProfile(), "openvswitch: no live agent"),
     (VnicType.BAREMETAL, (SRIOV_AGENT,), VF, "vnic_type baremetal is not handled"),
@@ -76,7 +79,7 @@ def test_without_agent_required_a_vf_binds_agentless_and_up() -> None:
 def test_unset_vendor_list_accepts_any_vendor() -> None:
     settings = Ml2Settings(vlan_ranges=(("physnet1", ((15, 20),)),))
     result = _bind(VnicType.DIRECT, (SRIOV_AGENT,),
-                   profile=BindingProfile("0000:07:00.2", "1234:5678", None), settings=settings)
+                   profile=BindingProfile(SLOT, "1234:5678", None), settings=settings)
     assert result.vif_type is VifType.HW_VEB
 
 

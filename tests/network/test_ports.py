@@ -9,13 +9,15 @@ import pytest
 
 from sriovstack.clock import FakeClock
 from sriovstack.errors import Conflict, Forbidden, Invalid, NotFound, NotSupported
-from sriovstack.network import (AgentReport, BindingProfile, FixedIpRequest,
-                                NetworkService, NetworkSpec, PortSpec, PortStatus, PortUpdate,
-                                ProviderSpec, SubnetSpec, VifType, VnicType)
-from sriovstack.network.mechanisms import SRIOV_AGENT_TYPE
+from sriovstack.mac import MacAddress
+from sriovstack.network import (BindingProfile, FixedIpRequest, NetworkService, NetworkSpec,
+                                PortSpec, PortStatus, PortUpdate, ProviderSpec, SubnetSpec,
+                                VifType, VnicType)
+from sriovstack.pci.address import PciAddress
+from sriovstack.wire import NIC_AGENT_TYPE, Heartbeat
 from tests.network.conftest import ADMIN, ALICE, BOB, NOVA
 
-VF = BindingProfile("0000:07:00.2", "8086:10ca", "physnet1")
+VF = BindingProfile(PciAddress.parse("0000:07:00.2"), "8086:10ca", "physnet1")
 
 
 @pytest.fixture
@@ -29,15 +31,15 @@ def web(net: NetworkService) -> tuple[str, str]:
 
 def _sriov_agent(net: NetworkService, host: str = "compute-0",
                  physnet: str = "physnet1") -> None:
-    net.record_heartbeat(AgentReport(host, SRIOV_AGENT_TYPE, "neutron-sriov-nic-agent",
-                                     device_mappings=((physnet, ("enp4s0f1",)),)))
+    net.record_heartbeat(host, Heartbeat(NIC_AGENT_TYPE, "neutron-sriov-nic-agent",
+                                         device_mappings=((physnet, ("enp4s0f1",)),)))
 
 
 def test_a_new_direct_port_is_down_unbound_with_mac_and_ip(net: NetworkService,
                                                            web: tuple[str, str]) -> None:
     port = net.ports.create(ALICE, PortSpec(network_id=web[0], name="sr-iov",
                                             vnic_type=VnicType.DIRECT))
-    assert re.fullmatch(r"fa:16:3e(:[0-9a-f]{2}){3}", port.mac)
+    assert re.fullmatch(r"fa:16:3e(:[0-9a-f]{2}){3}", str(port.mac))
     assert port.status is PortStatus.DOWN and port.binding.vif_type is VifType.UNBOUND
     assert [(ip.subnet_id, ip.ip_address) for ip in port.fixed_ips] == [(web[1], "10.0.0.2")]
     assert port.vnic_type is VnicType.DIRECT  # not "normal", as the chapter's output shows
@@ -111,12 +113,17 @@ def test_fixed_ips_given_taken_and_exhausted(net: NetworkService, web: tuple[str
 
 
 def test_mac_in_use_on_the_network_is_409(net: NetworkService, web: tuple[str, str]) -> None:
-    net.ports.create(ALICE, PortSpec(network_id=web[0], mac="fa:16:3e:00:00:01"))
+    made = net.ports.create(ALICE, PortSpec(network_id=web[0],
+                                            mac=MacAddress.parse("fa:16:3e:00:00:01")))
+    assert made.mac == MacAddress("fa:16:3e:00:00:01")
     with pytest.raises(Conflict) as err:
-        net.ports.create(ALICE, PortSpec(network_id=web[0], mac="FA:16:3E:00:00:01"))
+        net.ports.create(ALICE, PortSpec(network_id=web[0],
+                                         mac=MacAddress.parse("FA-16-3E-00-00-01")))
     assert err.value.kind == "MacAddressInUse"
-    with pytest.raises(Invalid):
-        net.ports.create(ALICE, PortSpec(network_id=web[0], mac="01:00:5e:00:00:01"))
+    for refused in ("01:00:5e:00:00:01", "ff:ff:ff:ff:ff:ff", "00:00:00:00:00:00"):
+        with pytest.raises(Invalid, match="not a valid unicast MAC address") as bad:
+            net.ports.create(ALICE, PortSpec(network_id=web[0], mac=MacAddress(refused)))
+        assert bad.value.field == "mac_address"
 
 
 def test_bulk_create_is_all_or_nothing(net: NetworkService, web: tuple[str, str]) -> None:
@@ -188,7 +195,8 @@ def test_admin_binding_through_update_records_failure_without_raising(
 
 def test_device_reports_for_unknown_ports_are_404(net: NetworkService) -> None:
     with pytest.raises(NotFound):
-        net.set_device_status("compute-0", "fa:16:3e:00:00:09", "0000:07:00.3", True)
+        net.set_device_status("compute-0", MacAddress("fa:16:3e:00:00:09"),
+                              PciAddress.parse("0000:07:00.3"), True)
 
 
 def test_agents_liveness_and_admin_only_listing(net: NetworkService,

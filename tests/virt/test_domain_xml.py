@@ -13,14 +13,17 @@ from hypothesis import strategies as st
 from tests.virt.virt_host import new_server_id
 
 from sriovstack.errors import VirtError
+from sriovstack.mac import MacAddress
 from sriovstack.pci.address import PciAddress
 from sriovstack.virt import Guest, GuestSpec, VfInterface
 from sriovstack.virt.domain_xml import domain_xml, interface_xml, parse_guest
 
 SID = "6695eb01-f6a4-8304-79aa-97f2502e1900"
 # The chapter's VF 0b:10.1 on physnet1 VLAN 15 (20.3 network_vlan_ranges physnet1:15:20).
-CHAPTER_VF = VfInterface(PciAddress.parse("0000:0b:10.1"), "fa:16:3e:5a:2b:01", 15, "port-1")
-FLAT_VF = VfInterface(PciAddress.parse("0000:0b:11.5"), "fa:16:3e:5a:2b:02", 0, "port-2")
+CHAPTER_VF = VfInterface(PciAddress.parse("0000:0b:10.1"), MacAddress("fa:16:3e:5a:2b:01"), 15,
+                         "port-1")
+FLAT_VF = VfInterface(PciAddress.parse("0000:0b:11.5"), MacAddress("fa:16:3e:5a:2b:02"), 0,
+                      "port-2")
 NASTY_NAME = "web<01> & \"q\" 'a' ]]> ünï"
 
 
@@ -57,7 +60,7 @@ def test_flat_interface_has_no_vlan_element() -> None:
     ("ffff:ff:1f.7", ("0xffff", "0xff", "0x1f", "0x7")),
 ])
 def test_source_address_is_hex_per_field(text: str, field: tuple[str, ...]) -> None:
-    vf = VfInterface(PciAddress.parse(text), "fa:16:3e:00:00:01", 0, "p")
+    vf = VfInterface(PciAddress.parse(text), MacAddress("fa:16:3e:00:00:01"), 0, "p")
     addr = _at(ET.fromstring(interface_xml(vf)), "source/address")
     assert tuple(addr.get(k) for k in ("domain", "bus", "slot", "function")) == field
 
@@ -118,7 +121,7 @@ def test_parse_guest_refuses_text_that_is_not_xml() -> None:
 
 
 _macs = st.tuples(st.integers(0, 127).map(lambda b: b * 2), *[st.integers(0, 255)] * 5) \
-    .filter(any).map(lambda o: ":".join(f"{b:02x}" for b in o))
+    .filter(any).map(lambda o: MacAddress(":".join(f"{b:02x}" for b in o)))
 _addresses = st.builds(PciAddress, st.integers(0, 0xFFFF), st.integers(0, 0xFF),
                        st.integers(0, 0x1F), st.integers(0, 7))
 _vfs = st.builds(VfInterface, _addresses, _macs, st.integers(0, 4094),
@@ -159,11 +162,13 @@ _SCHEMA_GUESTS = {
     "no-vfs": _guest(),
     "chapter-vlan-15": _guest(CHAPTER_VF),
     "flat": _guest(FLAT_VF),
-    "vlans-15-to-20": _guest(*(VfInterface(PciAddress(0, 0x0b, 0x10, i), f"fa:16:3e:00:00:1{i}",
-                                           15 + i, f"port-{i}") for i in range(6))),
+    "vlans-15-to-20": _guest(*(VfInterface(PciAddress(0, 0x0b, 0x10, i),
+                                           MacAddress(f"fa:16:3e:00:00:1{i}"), 15 + i,
+                                           f"port-{i}") for i in range(6))),
     "escaped-name": _guest(CHAPTER_VF, name=NASTY_NAME),
     "max-values": GuestSpec(new_server_id(), "x" * 255, 64, 1 << 20, (
-        VfInterface(PciAddress(0xFFFF, 0xFF, 0x1F, 7), "fe:ff:ff:ff:ff:ff", 4094, "z" * 64),)),
+        VfInterface(PciAddress(0xFFFF, 0xFF, 0x1F, 7), MacAddress("fe:ff:ff:ff:ff:ff"), 4094,
+                    "z" * 64),)),
 }
 
 

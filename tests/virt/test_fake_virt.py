@@ -13,6 +13,7 @@ from tests.virt.virt_host import VFS, new_server_id
 
 from sriovstack.errors import Conflict, VirtError
 from sriovstack.host.sysfs import RealSysfs
+from sriovstack.mac import MacAddress
 from sriovstack.virt import FakeVirtDriver, GuestSpec, VfInterface
 
 _PROCESS = textwrap.dedent("""
@@ -20,12 +21,13 @@ _PROCESS = textwrap.dedent("""
     from pathlib import Path
     from sriovstack.errors import Conflict
     from sriovstack.host.sysfs import RealSysfs
+    from sriovstack.mac import MacAddress
     from sriovstack.pci.address import PciAddress
     from sriovstack.virt import FakeVirtDriver, GuestSpec, VfInterface
 
     state, root, server_id, address, port = sys.argv[1:]
     driver = FakeVirtDriver(Path(state), RealSysfs(root))
-    vf = VfInterface(PciAddress.parse(address), "fa:16:3e:00:00:01", 15, port)
+    vf = VfInterface(PciAddress.parse(address), MacAddress("fa:16:3e:00:00:01"), 15, port)
     try:
         driver.spawn(GuestSpec(server_id, "webserver01", 1, 512, (vf,)))
     except Conflict:
@@ -42,7 +44,7 @@ def _spawn_in_process(state: Path, host: RealSysfs, server_id: str,
 
 
 def _vf(i: int, port: str) -> VfInterface:
-    return VfInterface(VFS[i], "fa:16:3e:00:00:01", 15, port)
+    return VfInterface(VFS[i], MacAddress("fa:16:3e:00:00:01"), 15, port)
 
 
 def test_another_process_sees_the_same_guests(tmp_path: Path, host: RealSysfs) -> None:

@@ -9,6 +9,7 @@ from tests.virt.virt_host import VFS, new_server_id
 
 from sriovstack.errors import NotFound, VirtError
 from sriovstack.host.sysfs import RealSysfs
+from sriovstack.mac import MacAddress
 from sriovstack.virt import GuestSpec, VfInterface
 
 libvirt = pytest.importorskip("libvirt",
@@ -42,7 +43,7 @@ def test_domains_not_named_by_us_are_left_out(lv: LibvirtDriver) -> None:
 
 def test_the_guest_is_a_running_persistent_domain_with_the_hostdev(lv: LibvirtDriver) -> None:
     sid = new_server_id()
-    lv.spawn(_spec(sid, VfInterface(VFS[0], "fa:16:3e:00:00:01", 15, "port-a")))
+    lv.spawn(_spec(sid, VfInterface(VFS[0], MacAddress("fa:16:3e:00:00:01"), 15, "port-a")))
     conn = libvirt.open("test:///default")
     try:
         dom = conn.lookupByUUIDString(sid)
@@ -82,7 +83,7 @@ def test_a_libvirt_refusal_becomes_a_virt_error_and_defines_nothing(host: RealSy
 def test_hot_plug_works_or_is_a_virt_error_naming_the_vf_and_domain(lv: LibvirtDriver) -> None:
     sid = new_server_id()
     lv.spawn(_spec(sid))
-    vf = VfInterface(VFS[1], "fa:16:3e:00:00:02", 16, "port-b")
+    vf = VfInterface(VFS[1], MacAddress("fa:16:3e:00:00:02"), 16, "port-b")
     try:
         lv.attach_vf(sid, vf)
     except VirtError as exc:

@@ -28,6 +28,7 @@ from sriovstack.host.netlink import VfState
 from sriovstack.host.simulated import SimState, open_simulated_host
 from sriovstack.host.simulated.fixture import build_host
 from sriovstack.host.simulated.topology import parse_topology
+from sriovstack.mac import MacAddress
 from sriovstack.pci.address import PciAddress
 from sriovstack.virt import GuestSpec, VfInterface, VirtDriver
 from sriovstack.virt.netns import NetnsVirtDriver, NormalPort
@@ -82,8 +83,8 @@ def driver(tmp_path: Path, opened: tuple[Host, HostDataplane],
 
 
 def _vf(i: int, port: str | None = None, vlan: int = 100) -> VfInterface:
-    return VfInterface(VFS[i], f"fa:16:3e:00:00:{i + 1:02x}", vlan, port or f"port-{i}",
-                       ip_interface(f"10.0.0.{i + 1}/24"))
+    return VfInterface(VFS[i], MacAddress(f"fa:16:3e:00:00:{i + 1:02x}"), vlan,
+                       port or f"port-{i}", ip_interface(f"10.0.0.{i + 1}/24"))
 
 
 def _spec(*vfs: VfInterface) -> GuestSpec:
@@ -112,7 +113,7 @@ def test_spawn_makes_a_guest_namespace_with_the_vf_and_an_echo_service(
     assert "10.0.0.1/24" in shown and " UP " in f" {shown} "
     # The MAC and VLAN went through the PF first, as libvirt sets them (§5.3).
     state = _vf_state(root, 0)
-    assert (state.mac, state.vlan) == ("fa:16:3e:00:00:01", 100)
+    assert (state.mac, state.vlan) == (MacAddress("fa:16:3e:00:00:01"), 100)
 
 
 def test_destroy_gives_the_vfs_back_and_removes_the_namespace(driver: NetnsVirtDriver,
@@ -161,7 +162,7 @@ def test_unknown_servers_are_not_found(driver: NetnsVirtDriver) -> None:
     with pytest.raises(NotFound):
         driver.attach_vf(missing, _vf(0))
     with pytest.raises(NotFound):
-        driver.plug_port(missing, NormalPort("p", "fa:16:3e:00:00:99", "physnet1", 100))
+        driver.plug_port(missing, NormalPort("p", MacAddress("fa:16:3e:00:00:99"), "physnet1", 100))
     with pytest.raises(NotFound):
         driver.get_guest(missing)
 
@@ -182,7 +183,7 @@ def test_a_spawn_that_fails_half_way_leaves_nothing(driver: NetnsVirtDriver,
 def test_normal_ports_plug_and_unplug(driver: NetnsVirtDriver) -> None:
     spec = _spec()
     driver.spawn(spec)
-    port = NormalPort("normal-1", "fa:16:3e:00:01:01", "physnet1", 100,
+    port = NormalPort("normal-1", MacAddress("fa:16:3e:00:01:01"), "physnet1", 100,
                       ip_interface("10.0.0.9/24"))
     assert driver.plug_port(spec.server_id, port) == "eth0"
     with pytest.raises(Conflict, match="already plugged"):

@@ -9,6 +9,7 @@ import pytest
 from tests.virt.virt_host import MISSING_VF, PF, VFS, new_server_id
 
 from sriovstack.errors import Conflict, NotFound, NotSupported, SriovstackError, VirtError
+from sriovstack.mac import MacAddress
 from sriovstack.pci.address import PciAddress
 from sriovstack.virt import Guest, GuestSpec, VfInterface, VirtDriver
 
@@ -18,7 +19,7 @@ _VIR_ERR_NO_SUPPORT = 3  # libvirt's virErrorNumber for "not supported by the co
 
 def vf(address: PciAddress, port: str, vlan: int = 15,
        mac: str = "fa:16:3e:11:22:33") -> VfInterface:
-    return VfInterface(pci_address=address, mac=mac, vlan=vlan, port_id=port)
+    return VfInterface(pci_address=address, mac=MacAddress(mac), vlan=vlan, port_id=port)
 
 
 def spec(server_id: str, *vfs: VfInterface) -> GuestSpec:

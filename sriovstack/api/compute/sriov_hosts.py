@@ -28,10 +28,11 @@ def _host_view(host: SriovHost) -> dict[str, Any]:
 
 
 def _device_view(d: HostDevice) -> dict[str, Any]:
-    return {"address": d.address, "dev_type": d.dev_type, "parent_addr": d.parent_addr,
+    return {"address": str(d.address), "dev_type": d.dev_type,
+            "parent_addr": str(d.parent_addr) if d.parent_addr else None,
             "vendor_id": d.vendor_id, "product_id": d.product_id, "physnet": d.physnet,
             "status": d.status, "server_id": d.server_id, "server_name": d.server_name,
-            "port_id": d.port_id, "mac": d.mac, "vlan": d.vlan,
+            "port_id": d.port_id, "mac": str(d.mac) if d.mac else None, "vlan": d.vlan,
             "admin_state_up": d.admin_state_up}
 
 

@@ -50,7 +50,7 @@ def _addresses(server: Server) -> dict[str, list[dict[str, Any]]]:
     for a in server.addresses:
         out.setdefault(a.network_name, []).append(
             {"version": a.version, "addr": a.addr, "OS-EXT-IPS:type": "fixed",
-             "OS-EXT-IPS-MAC:mac_addr": a.mac})
+             "OS-EXT-IPS-MAC:mac_addr": str(a.mac)})
     return out
 
 

@@ -1,19 +1,20 @@
 """The internal agent API under /internal/v1 (service role only): reports in, desired state out.
 
-Agents never touch the database; they call these endpoints with a service token.
+Agents never touch the database; they call these endpoints with a service token.  Bodies are
+the contract's messages (``sriovstack.wire``): each handler parses one with its ``from_json``
+(400 naming the field when malformed), calls one service method and answers with the
+returned value's ``to_json``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Body, Depends, Query
 
 from sriovstack.api.context import RequestContext, request_context
-from sriovstack.api.internal.schemas import (DeviceStatusRequest, HeartbeatRequest,
-                                             InventoryRequest, ServerStatusRequest)
-from sriovstack.api.internal.views import agent_view, desired_state_view, inventory_view
 from sriovstack.identity import policy
+from sriovstack.wire import DeviceReport, Heartbeat, InventoryReport, ServerReport
 
 __all__ = ["router", "MAX_WAIT"]
 
@@ -29,18 +30,19 @@ def agent_context(ctx: RequestContext = Depends(request_context)) -> RequestCont
 
 
 @router.post("/hosts/{host}/heartbeat")
-def create_heartbeat(host: str, body: HeartbeatRequest,
+def create_heartbeat(host: str, body: Any = Body(),
                      ctx: RequestContext = Depends(agent_context)) -> dict[str, Any]:
-    """200 ``{"agent": {...}}``: the agent's row with ``alive``."""
-    return {"agent": agent_view(ctx.services.compute.reports.heartbeat(body.to_report(host)))}
+    """200 ``{"agent": {...}}``: the agent's row with ``alive``; 404 for a compute agent
+    whose host never reported an inventory."""
+    return ctx.services.compute.reports.heartbeat(host, Heartbeat.from_json(body)).to_json()
 
 
 @router.put("/hosts/{host}/inventory")
-def update_inventory(host: str, body: InventoryRequest,
+def update_inventory(host: str, body: Any = Body(),
                      ctx: RequestContext = Depends(agent_context)) -> dict[str, Any]:
     """200 ``{"inventory": {added, updated, removed, kept_in_use}}``; 400 for bad devices."""
-    result = ctx.services.compute.reports.inventory(body.to_report(host))
-    return {"inventory": inventory_view(result)}
+    report = InventoryReport.from_json(body)
+    return ctx.services.compute.reports.inventory(host, report).to_json()
 
 
 @router.get("/hosts/{host}/desired-state")
@@ -50,25 +52,24 @@ async def show_desired_state(host: str, since: int | None = Query(None, ge=0),
     """200 the host's servers and ports at ``revision``; with ``since``, waits up to ``wait``
     seconds for a newer revision (returns at once if there already is one)."""
     state = await ctx.services.compute.desired_state.wait_for_change(host, since, wait)
-    return desired_state_view(state)
+    return state.to_json()
 
 
 @router.post("/hosts/{host}/servers/{server_id}/status")
-def create_server_status(host: str, server_id: str, body: ServerStatusRequest,
+def create_server_status(host: str, server_id: str, body: Any = Body(),
                          ctx: RequestContext = Depends(agent_context)) -> dict[str, Any]:
     """200 ``{"server": {id, status}}``: running → ACTIVE, error → ERROR with the message.
 
     404 unknown server; 409 when the server is not placed on ``host``.
     """
-    server = ctx.services.compute.reports.server_status(host, server_id, body.to_status(),
-                                                        body.message)
-    return {"server": {"id": server.id, "status": server.status.value}}
+    report = ServerReport.from_json(body)
+    return ctx.services.compute.reports.server_status(host, server_id, report).to_json()
 
 
 @router.post("/hosts/{host}/devices")
-def create_device_status(host: str, body: DeviceStatusRequest,
+def create_device_status(host: str, body: Any = Body(),
                          ctx: RequestContext = Depends(agent_context)) -> dict[str, Any]:
-    """200 ``{"port": {id, status}}``: the port on that VF goes ACTIVE (up) or DOWN."""
-    port = ctx.services.compute.reports.device_status(host, body.mac.lower(), body.pci_slot,
-                                                      body.up)
-    return {"port": {"id": port.id, "status": str(port.status)}}
+    """200 ``{"port": {id, status}}``: the port on that VF goes ACTIVE (up) or DOWN; 404 when
+    no port with that MAC (and pci_slot) is bound to ``host``."""
+    report = DeviceReport.from_json(body)
+    return ctx.services.compute.reports.device_status(host, report).to_json()

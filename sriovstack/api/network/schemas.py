@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, PlainValidator, StrictBool, field_validator,
+                      model_validator)
 
+from sriovstack.errors import Invalid
+from sriovstack.mac import MacAddress
 from sriovstack.network import (UNSET, BindingProfile, FixedIpRequest, HostRoute, IpRange,
                                 NetworkSpec, NetworkUpdate, PortSpec, PortUpdate, ProviderSpec,
                                 RuleSpec, SecurityGroupSpec, SecurityGroupUpdate, SubnetSpec,
-                                SubnetUpdate, VnicType)
+                                SubnetUpdate, VnicType, invalid_mac)
+from sriovstack.pci.address import PciAddress
 
 __all__ = ["NetworkCreateRequest", "NetworkUpdateRequest", "SubnetCreateRequest",
            "SubnetUpdateRequest", "PortCreateRequest", "PortUpdateRequest",
@@ -159,15 +163,38 @@ class SubnetUpdateRequest(_Strict):
 
 # --- ports -----------------------------------------------------------------------------------
 
+def _pci_address(value: Any) -> PciAddress:
+    if not isinstance(value, str):
+        raise ValueError("expected a PCI address as text, e.g. 0000:0b:10.0")
+    try:
+        return PciAddress.parse(value)
+    except Invalid as exc:
+        raise ValueError(exc.message) from exc
+
+
+PciSlot = Annotated[PciAddress, PlainValidator(_pci_address)]
+
+
 class ProfileIn(_Strict):
     """``binding:profile`` as nova writes it for PCI ports."""
 
-    pci_slot: str | None = Field(default=None, max_length=32)
+    pci_slot: PciSlot | None = None
     pci_vendor_info: str | None = Field(default=None, pattern=r"^[0-9a-fA-F]{4}:[0-9a-fA-F]{4}$")
     physical_network: str | None = Field(default=None, max_length=64)
 
     def to_profile(self) -> BindingProfile:
         return BindingProfile(self.pci_slot, self.pci_vendor_info, self.physical_network)
+
+
+def _mac(requested: str | None) -> MacAddress | None:
+    """The port's requested MAC; neutron's 400 when it is not one (the service refuses a
+    multicast or zero MAC with the same words)."""
+    if requested is None:
+        return None
+    try:
+        return MacAddress.parse(requested, field="mac_address")
+    except Invalid:
+        raise invalid_mac(requested) from None
 
 
 class FixedIpIn(_Strict):
@@ -214,7 +241,7 @@ class PortIn(_Strict):
             profile = None
         return PortSpec(
             network_id=self.network_id, name=self.name, description=self.description,
-            vnic_type=self.vnic_type, mac=self.mac_address, fixed_ips=fixed,
+            vnic_type=self.vnic_type, mac=_mac(self.mac_address), fixed_ips=fixed,
             admin_state_up=self.admin_state_up, device_id=self.device_id,
             device_owner=self.device_owner, port_security_enabled=self.port_security_enabled,
             security_groups=None if self.security_groups is None

@@ -56,7 +56,7 @@ def subnet_view(s: Subnet) -> dict[str, Any]:
 def port_view(p: Port, privileged: bool) -> dict[str, Any]:
     view: dict[str, Any] = {
         "id": p.id, "name": p.name, "description": p.description, "network_id": p.network_id,
-        "mac_address": p.mac, "admin_state_up": p.admin_state_up, "status": str(p.status),
+        "mac_address": str(p.mac), "admin_state_up": p.admin_state_up, "status": str(p.status),
         "device_id": p.device_id, "device_owner": p.device_owner,
         "fixed_ips": [{"subnet_id": ip.subnet_id, "ip_address": ip.ip_address}
                       for ip in p.fixed_ips],

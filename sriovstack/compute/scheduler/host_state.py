@@ -4,70 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from sriovstack.pci.device import DevType
 from sriovstack.pci.pools import Pool
+from sriovstack.wire import HostCapabilities, SupportedInstance
 
 __all__ = ["SupportedInstance", "HostCapabilities", "HostState", "pci_totals"]
-
-
-@dataclass(frozen=True, slots=True)
-class SupportedInstance:
-    """One (architecture, hypervisor type, vm mode) the host can run, as nova reports it."""
-
-    architecture: str
-    hypervisor_type: str
-    vm_mode: str
-
-
-@dataclass(frozen=True, slots=True)
-class HostCapabilities:
-    """The host's hypervisor facts and its other capabilities flattened to ``a:b`` = text."""
-
-    hypervisor_type: str | None = None
-    hypervisor_version: int | None = None
-    supported_instances: tuple[SupportedInstance, ...] = ()
-    flat: tuple[tuple[str, str], ...] = ()
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> "HostCapabilities":
-        """Read the capabilities JSON an inventory report stored."""
-        supported = tuple(SupportedInstance(str(a).lower(), str(h).lower(), str(m).lower())
-                          for a, h, m in data.get("supported_instances", ()))
-        version = data.get("hypervisor_version")
-        hv_type = data.get("hypervisor_type")
-        flat: dict[str, str] = {}
-        _flatten("", data, flat)
-        return cls(str(hv_type) if hv_type is not None else None,
-                   int(version) if version is not None else None, supported,
-                   tuple(sorted(flat.items())))
-
-    def to_json(self) -> dict[str, Any]:
-        """The JSON form ``from_json`` reads back."""
-        data: dict[str, Any] = {}
-        for key, value in self.flat:
-            data[key] = value
-        if self.hypervisor_type is not None:
-            data["hypervisor_type"] = self.hypervisor_type
-        if self.hypervisor_version is not None:
-            data["hypervisor_version"] = self.hypervisor_version
-        data["supported_instances"] = [[s.architecture, s.hypervisor_type, s.vm_mode]
-                                       for s in self.supported_instances]
-        return data
-
-    def lookup(self, path: str) -> str | None:
-        """The capability at ``a:b:c`` (nested keys joined by ``:``), or None."""
-        return dict(self.flat).get(path)
-
-
-def _flatten(prefix: str, value: Any, out: dict[str, str]) -> None:
-    if isinstance(value, Mapping):
-        for key, inner in value.items():
-            if key != "supported_instances":
-                _flatten(f"{prefix}:{key}" if prefix else str(key), inner, out)
-    elif prefix:
-        out[prefix] = str(value)
 
 
 @dataclass(frozen=True, slots=True)

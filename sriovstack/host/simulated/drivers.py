@@ -13,6 +13,7 @@ import os
 from sriovstack.host.simulated.catalogue import DRIVERS, MODELS
 from sriovstack.host.simulated.state import SimState
 from sriovstack.host.simulated.tree import PCI_DRIVERS, Tree
+from sriovstack.mac import MacAddress
 from sriovstack.pci.address import PciAddress
 
 __all__ = ["Drivers", "VFIO_PCI", "vf_index", "vf_mac"]
@@ -100,7 +101,7 @@ class Drivers:
             return
         pfs = self._state.load("pfs").get(os.path.basename(dev), {})
         for name in pfs.get("netdevs", []):
-            self._tree.add_netdev(dev, name, pfs.get("mac", "00:00:00:00:00:00"), "up")
+            self._tree.add_netdev(dev, name, pfs.get("mac", str(MacAddress.ZERO)), "up")
 
     def _pf_netdevs(self, pf_dev: str) -> list[str]:
         live = self._tree.listdir(f"{pf_dev}/net")

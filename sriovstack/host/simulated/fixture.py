@@ -16,6 +16,7 @@ from sriovstack.host.simulated.kernel import SimulatedKernel
 from sriovstack.host.simulated.state import SimState
 from sriovstack.host.simulated.topology import IommuKind, NicSpec, TopologyHost
 from sriovstack.host.simulated.tree import PCI_DRIVERS, Tree
+from sriovstack.mac import MacAddress
 from sriovstack.pci.address import PciAddress
 
 __all__ = ["build_host"]
@@ -58,7 +59,7 @@ def _base(tree: Tree, host: TopologyHost) -> None:
     tree.write("/etc/hostname", host.name)
     for name, value in (("drivers_probe", ""), ("drivers_autoprobe", "1"), ("rescan", "")):
         tree.write(f"/sys/bus/pci/{name}", value)
-    tree.write("/sys/devices/virtual/net/lo/address", "00:00:00:00:00:00")
+    tree.write("/sys/devices/virtual/net/lo/address", str(MacAddress.ZERO))
     tree.write("/sys/devices/virtual/net/lo/operstate", "unknown")
     tree.link("/sys/class/net/lo", "/sys/devices/virtual/net/lo")
     last = host.cpus - 1

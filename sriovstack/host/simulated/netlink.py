@@ -23,13 +23,14 @@ from sriovstack.host.simulated.catalogue import DriverCaps, driver_caps
 from sriovstack.host.simulated.hooks import DataplaneHooks
 from sriovstack.host.simulated.state import SimState
 from sriovstack.host.simulated.tree import CLASS_NET, Tree
+from sriovstack.mac import MacAddress
 from sriovstack.pci.address import PciAddress
 
 __all__ = ["SimulatedVfNetlink"]
 
 
 def _default(vf: int, caps: DriverCaps) -> VfState:
-    return VfState(vf=vf, mac="00:00:00:00:00:00", vlan=0, qos=0, proto=ETH_P_8021Q,
+    return VfState(vf=vf, mac=MacAddress.ZERO, vlan=0, qos=0, proto=ETH_P_8021Q,
                    spoofchk=True, trust=None if caps.trust_errno else False,
                    link_state=LinkState.AUTO, min_tx_rate=0, max_tx_rate=0)
 
@@ -38,7 +39,7 @@ def _check(setting: VfSetting, caps: DriverCaps) -> int:
     """The errno the driver answers ``setting`` with (0: accepted)."""
     match setting:
         case VfMac(mac=mac):
-            return errno.EINVAL if int(mac[:2], 16) & 1 else 0
+            return errno.EINVAL if mac.is_multicast else 0
         case VfVlan(vlan=v, qos=q, proto=p):
             if p not in (ETH_P_8021Q, ETH_P_8021AD):
                 return errno.EPROTONOSUPPORT
@@ -78,11 +79,13 @@ def _apply(state: VfState, setting: VfSetting) -> VfState:
 def _to_json(state: VfState) -> dict[str, Any]:
     data = dataclasses.asdict(state)
     data["link_state"] = int(state.link_state)
+    data["mac"] = str(state.mac)
     return data
 
 
 def _from_json(data: dict[str, Any]) -> VfState:
-    return VfState(**{**data, "link_state": LinkState(data["link_state"])})
+    return VfState(**{**data, "mac": MacAddress(data["mac"]),
+                      "link_state": LinkState(data["link_state"])})
 
 
 class SimulatedVfNetlink:

@@ -8,7 +8,10 @@ from typing import Any
 import pytest
 
 from sriovstack.errors import Conflict
-from sriovstack.network import SRIOV_AGENT_TYPE, AgentReport, BindingProfile
+from sriovstack.mac import MacAddress
+from sriovstack.network import BindingProfile
+from sriovstack.pci.address import PciAddress
+from sriovstack.wire import NIC_AGENT_TYPE, Heartbeat
 from tests.conftest import Api
 
 N = "/network/v2.0"
@@ -80,8 +83,8 @@ def test_the_chapters_walk_port_create_direct(api: Api) -> None:
 def test_nova_binds_the_port_and_the_agent_brings_it_active(api: Api) -> None:
     network_id, _ = _web(api)
     net = api.services.network
-    net.record_heartbeat(AgentReport("compute-1", SRIOV_AGENT_TYPE, "neutron-sriov-nic-agent",
-                                     device_mappings=(("physnet1", ("enp4s0f1",)),)))
+    net.record_heartbeat("compute-1", Heartbeat(NIC_AGENT_TYPE, "neutron-sriov-nic-agent",
+                                                device_mappings=(("physnet1", ("enp4s0f1",)),)))
     port = _ok(api.client.post(f"{N}/ports", headers=api.demo, json={"port": {
         "network_id": network_id, "binding:vnic_type": "direct"}}), 201)["port"]
     profile = {"pci_slot": "0000:81:10.1", "pci_vendor_info": "8086:10ca",
@@ -92,7 +95,8 @@ def test_nova_binds_the_port_and_the_agent_brings_it_active(api: Api) -> None:
     assert bound["binding:vif_type"] == "hw_veb" and bound["binding:profile"] == profile
     assert bound["binding:vif_details"] == {"port_filter": False, "vlan": "15"}
     assert bound["status"] == "DOWN"
-    net.set_device_status("compute-1", port["mac_address"], "0000:81:10.1", True)
+    net.set_device_status("compute-1", MacAddress(port["mac_address"]),
+                          PciAddress.parse("0000:81:10.1"), True)
     assert _ok(api.client.get(f"{N}/ports/{port['id']}", headers=api.demo))["port"][
         "status"] == "ACTIVE"
     agents = _ok(api.client.get(f"{N}/agents?host=compute-1", headers=api.admin))["agents"]
@@ -144,12 +148,33 @@ def test_tenants_get_403_for_provider_attributes(api: Api) -> None:
      "security groups are not supported on direct ports"),
     ({"binding:vnic_type": "foo"}, "binding:vnic_type"),
     ({"colour": "blue"}, "colour"),
+    ({"mac_address": "fa:16:3e:00:00"}, "'fa:16:3e:00:00' is not a valid unicast MAC address"),
+    ({"mac_address": "01:00:5e:00:00:01"}, "not a valid unicast MAC address"),
+    ({"mac_address": "00-00-00-00-00-00"}, "not a valid unicast MAC address"),
 ])
 def test_bad_ports_are_400_saying_why(api: Api, port: dict[str, Any], words: str) -> None:
     network_id, _ = _web(api)
     message = _error(api.client.post(f"{N}/ports", headers=api.demo, json={"port": {
         "network_id": network_id, **port}}), 400)
     assert words in message
+
+
+def test_a_requested_mac_is_stored_in_its_one_form(api: Api) -> None:
+    network_id, _ = _web(api)
+    port = _ok(api.client.post(f"{N}/ports", headers=api.demo, json={"port": {
+        "network_id": network_id, "mac_address": "FA-16-3E-0A-0B-0C"}}), 201)["port"]
+    assert port["mac_address"] == "fa:16:3e:0a:0b:0c"
+    _error(api.client.post(f"{N}/ports", headers=api.demo, json={"port": {
+        "network_id": network_id, "mac_address": "fa:16:3e:0a:0b:0c"}}), 409,
+        "MacAddressInUse")
+
+
+def test_a_profile_pci_slot_that_is_no_pci_address_is_400(api: Api) -> None:
+    network_id, _ = _web(api)
+    message = _error(api.client.post(f"{N}/ports", headers=api.admin, json={"port": {
+        "network_id": network_id, "binding:vnic_type": "direct",
+        "binding:profile": {"pci_slot": "slot-7"}}}), 400)
+    assert "binding:profile.pci_slot" in message and "not a PCI address" in message
 
 
 def test_errors_of_the_type_drivers(api: Api) -> None:
@@ -253,7 +278,8 @@ def test_in_process_bind_port_raises_port_binding_failed(api: Api) -> None:
         "network_id": network_id, "binding:vnic_type": "direct"}}), 201)["port"]
     with pytest.raises(Conflict) as err:
         api.services.network.bind_port(port["id"], "compute-9", "vm", "compute:nova",
-                                       BindingProfile("0000:81:10.1", "8086:10ca", "physnet1"))
+                                       BindingProfile(PciAddress.parse("0000:81:10.1"),
+                                                      "8086:10ca", "physnet1"))
     assert err.value.kind == "PortBindingFailed"
 
 

@@ -14,7 +14,7 @@ def by_name(index: HostIndex):
 
 
 def test_a_quiet_snapshot_reloads_nothing(database, clock):
-    HostRegistry(database, clock).update_inventory(inventory("compute-0"))
+    HostRegistry(database, clock).update_inventory(*inventory("compute-0"))
     index = HostIndex(database)
     first = index.snapshot()
     assert index.snapshot() is first
@@ -22,8 +22,8 @@ def test_a_quiet_snapshot_reloads_nothing(database, clock):
 
 def test_claims_and_releases_reach_the_index_and_only_their_host_is_reloaded(database, clock):
     registry = HostRegistry(database, clock)
-    registry.update_inventory(inventory("compute-0"))
-    registry.update_inventory(inventory("compute-1", memory_mb=4096))
+    registry.update_inventory(*inventory("compute-0"))
+    registry.update_inventory(*inventory("compute-1", memory_mb=4096))
     index, sched = HostIndex(database), Scheduler(database, SchedulerConfig(), clock)
     before = by_name(index)
     claim = sched.schedule_and_claim(vf("s1"))
@@ -38,7 +38,7 @@ def test_claims_and_releases_reach_the_index_and_only_their_host_is_reloaded(dat
 
 def test_heartbeats_enable_and_new_hosts_reach_the_index(database, clock):
     registry = HostRegistry(database, clock)
-    registry.update_inventory(inventory("compute-0"))
+    registry.update_inventory(*inventory("compute-0"))
     index = HostIndex(database)
     beat = by_name(index)["compute-0"].heartbeat_at
     clock.advance(30)
@@ -46,12 +46,12 @@ def test_heartbeats_enable_and_new_hosts_reach_the_index(database, clock):
     assert by_name(index)["compute-0"].heartbeat_at == beat + 30
     registry.set_enabled("compute-0", False, "maintenance")
     assert by_name(index)["compute-0"].enabled is False
-    registry.update_inventory(inventory("compute-1"))
+    registry.update_inventory(*inventory("compute-1"))
     assert sorted(by_name(index)) == ["compute-0", "compute-1"]
 
 
 def test_a_forgotten_host_is_reloaded(database, clock):
-    HostRegistry(database, clock).update_inventory(inventory("compute-0"))
+    HostRegistry(database, clock).update_inventory(*inventory("compute-0"))
     index = HostIndex(database)
     state = by_name(index)["compute-0"]
     index.forget(state.id)

@@ -19,6 +19,7 @@ from sriovstack.host.netlink import VfMac, VfState, VfVlan
 from sriovstack.host.simulated import DataplaneHooks, SimState, open_simulated_host
 from sriovstack.host.simulated.fixture import build_host
 from sriovstack.host.simulated.topology import parse_topology
+from sriovstack.mac import MacAddress
 from sriovstack.pci.address import PciAddress
 
 PF = PciAddress.parse("0000:0b:00.0")
@@ -42,7 +43,7 @@ class Recorder:
     def vf_changed(self, pf: PciAddress, state: VfState) -> None:
         if self.refuse:
             raise HostError("the data plane refused", errno=errno.EIO)
-        self.calls.append(("vf", pf, (state.vf, state.mac, state.vlan)))
+        self.calls.append(("vf", pf, (state.vf, str(state.mac), state.vlan)))
 
 
 @pytest.fixture
@@ -70,7 +71,7 @@ def test_vf_count_changes_call_vfs_changed_after_the_netdevs_appear_and_go(root:
 def test_each_vf_setting_is_told_with_all_the_settings_it_makes(root: Path) -> None:
     host, seen = _opened(root)
     host.sysfs.write(NUMVFS, "2")
-    host.netlink.set_vf("p0", 1, VfMac("fa:16:3e:00:00:01"))
+    host.netlink.set_vf("p0", 1, VfMac(MacAddress("fa:16:3e:00:00:01")))
     host.netlink.set_vf("p0", 1, VfVlan(15))
     assert seen.calls[1:] == [("vf", PF, (1, "fa:16:3e:00:00:01", 0)),
                               ("vf", PF, (1, "fa:16:3e:00:00:01", 15))]

@@ -16,6 +16,7 @@ from sriovstack.host.simulated import open_simulated_host
 from sriovstack.host.simulated.fixture import build_host
 from sriovstack.host.simulated.kernel import SimulatedKernel, inject_enable_failure, parse_u16
 from sriovstack.host.simulated.topology import parse_topology
+from sriovstack.mac import MacAddress
 from sriovstack.pci.address import PciAddress
 
 PF = "/sys/bus/pci/devices/0000:0b:00.0"
@@ -231,13 +232,13 @@ def test_allow_unsafe_interrupts_is_writable_and_etc_is_plain_files(
 def test_numvfs_change_resets_netlink_vf_state(kernel: SimulatedKernel) -> None:
     host = open_simulated_host(kernel.root)
     kernel.write(NUMVFS, "2")
-    host.netlink.set_vf("p0", 1, VfMac("fa:16:3e:00:00:01"))
+    host.netlink.set_vf("p0", 1, VfMac(MacAddress("fa:16:3e:00:00:01")))
     host.netlink.set_vf("p0", 1, VfVlan(15))
     assert host.netlink.get_vfs("p0")[1].vlan == 15
     kernel.write(NUMVFS, "0")
     kernel.write(NUMVFS, "2")
     vf1 = host.netlink.get_vfs("p0")[1]
-    assert (vf1.mac, vf1.vlan) == ("00:00:00:00:00:00", 0)
+    assert (vf1.mac, vf1.vlan) == (MacAddress.ZERO, 0)
 
 
 def _enable(root: str, pf: str) -> None:
@@ -272,7 +273,7 @@ def test_threads_sharing_one_host_take_turns(kernel: SimulatedKernel) -> None:
         try:
             for _ in range(5):
                 host.netlink.set_vf("p0", vf, VfVlan(10 + vf))
-                host.netlink.set_vf("p0", vf, VfMac(f"fa:16:3e:00:00:0{vf}"))
+                host.netlink.set_vf("p0", vf, VfMac(MacAddress(f"fa:16:3e:00:00:0{vf}")))
         except BaseException as exc:  # collected and asserted below
             errors.append(exc)
 
@@ -283,5 +284,5 @@ def test_threads_sharing_one_host_take_turns(kernel: SimulatedKernel) -> None:
         t.join(timeout=60)
     assert not any(t.is_alive() for t in threads) and errors == []
     states = host.netlink.get_vfs("p0")
-    assert [(s.vlan, s.mac) for s in states] == [(10 + vf, f"fa:16:3e:00:00:0{vf}")
+    assert [(s.vlan, str(s.mac)) for s in states] == [(10 + vf, f"fa:16:3e:00:00:0{vf}")
                                                  for vf in range(7)]

@@ -1,0 +1,39 @@
+"""The contract between the host agents and the control plane, declared once.
+
+Every message the internal API (``/internal/v1``) carries is a frozen value here with one JSON
+encoding (``to_json``/``from_json``): the API parses bodies with it and answers with it, the
+agents send and read with it.  Pure: it imports only the stdlib, ``pci``, ``mac`` and
+``errors``.  A malformed message is Invalid naming the field (``devices[3].parent_addr``).
+
+    agent → API                         API → agent
+    Heartbeat        POST heartbeat     HeartbeatAnswer
+    InventoryReport  PUT inventory      InventoryCounts
+    —                GET desired-state  DesiredState (DesiredServer, DesiredPort)
+    ServerReport     POST status        ServerAnswer
+    DeviceReport     POST devices       PortAnswer
+"""
+
+from sriovstack.mac import MacAddress
+from sriovstack.wire.desired import DesiredPort, DesiredServer, DesiredState, IpInterface
+from sriovstack.wire.inventory import (MAX_DEVICES, HostCapabilities, HostResources,
+                                       InventoryCounts, InventoryDevice, InventoryReport,
+                                       NumaCell, SupportedInstance)
+from sriovstack.wire.reports import (MAX_MESSAGE, DeviceReport, Heartbeat, HeartbeatAnswer,
+                                     PortAnswer, ServerAnswer, ServerReport)
+from sriovstack.wire.vocabulary import (COMPUTE_AGENT_TYPE, COMPUTE_BINARY, NIC_AGENT_TYPE,
+                                        NIC_BINARY, PortStatus, ServerOutcome, ServerStatus,
+                                        VnicType)
+
+__all__ = [
+    # vocabulary
+    "VnicType", "ServerStatus", "PortStatus", "ServerOutcome", "MacAddress",
+    "COMPUTE_AGENT_TYPE", "COMPUTE_BINARY", "NIC_AGENT_TYPE", "NIC_BINARY",
+    # inventory
+    "HostResources", "HostCapabilities", "SupportedInstance", "NumaCell", "InventoryDevice",
+    "InventoryReport", "InventoryCounts", "MAX_DEVICES",
+    # desired state
+    "DesiredState", "DesiredServer", "DesiredPort", "IpInterface",
+    # reports and answers
+    "Heartbeat", "HeartbeatAnswer", "ServerReport", "ServerAnswer", "DeviceReport",
+    "PortAnswer", "MAX_MESSAGE",
+]

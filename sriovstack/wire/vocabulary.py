@@ -1,0 +1,67 @@
+"""The words both sides of the agent contract use: vnic types, statuses, agent types."""
+
+from __future__ import annotations
+
+import enum
+
+__all__ = ["VnicType", "ServerStatus", "PortStatus", "ServerOutcome", "COMPUTE_AGENT_TYPE",
+           "COMPUTE_BINARY", "NIC_AGENT_TYPE", "NIC_BINARY"]
+
+# The compute agent's agent_type (nova's service "nova-compute"); its heartbeat is what marks
+# the host up for ComputeFilter and os-hypervisors.
+COMPUTE_AGENT_TYPE = "Compute agent"
+COMPUTE_BINARY = "sriovstack-compute"
+# neutron's names: the sriovnicswitch mechanism driver looks for a live agent of this type.
+NIC_AGENT_TYPE = "NIC Switch agent"
+NIC_BINARY = "neutron-sriov-nic-agent"
+
+
+class VnicType(enum.StrEnum):
+    """``binding:vnic_type``: every value neutron accepts; we bind normal, direct, direct-physical."""
+
+    NORMAL = "normal"
+    DIRECT = "direct"
+    MACVTAP = "macvtap"
+    DIRECT_PHYSICAL = "direct-physical"
+    BAREMETAL = "baremetal"
+    VIRTIO_FORWARDER = "virtio-forwarder"
+    SMART_NIC = "smart-nic"
+    VDPA = "vdpa"
+    ACCELERATOR_DIRECT = "accelerator-direct"
+    ACCELERATOR_DIRECT_PHYSICAL = "accelerator-direct-physical"
+    REMOTE_MANAGED = "remote-managed"
+
+    @property
+    def is_sriov(self) -> bool:
+        """True for the PCI passthrough kinds (a VF or a PF handed to the guest)."""
+        return self in (VnicType.DIRECT, VnicType.DIRECT_PHYSICAL)
+
+
+class ServerStatus(enum.Enum):
+    """Nova's server status as the API shows it (only the states we reach)."""
+
+    BUILD = "BUILD"
+    ACTIVE = "ACTIVE"
+    ERROR = "ERROR"
+    DELETED = "DELETED"
+
+    @property
+    def is_runnable(self) -> bool:
+        """A server whose guest the host should run: being built, or running."""
+        return self in (ServerStatus.BUILD, ServerStatus.ACTIVE)
+
+
+class PortStatus(enum.StrEnum):
+    """A neutron port's ``status``."""
+
+    ACTIVE = "ACTIVE"
+    DOWN = "DOWN"
+    BUILD = "BUILD"
+    ERROR = "ERROR"
+
+
+class ServerOutcome(enum.Enum):
+    """What the compute agent says of a server: its guest runs, or it could not be built."""
+
+    RUNNING = "running"
+    ERROR = "error"
