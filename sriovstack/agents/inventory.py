@@ -22,16 +22,9 @@ def whitelisted_devices(inventory: Inventory, whitelist: DeviceSpecs
     """Every PF and VF of ``inventory`` a whitelist entry matches (first entry wins), tagged
     with that entry's physical_network; devname entries are looked up afresh."""
     whitelist.refresh()
-    out = []
-    for device in inventory.devices():
-        spec = whitelist.find(device)
-        if spec is None:
-            continue
-        out.append(InventoryDevice(
-            address=device.address, vendor_id=device.vendor_id, product_id=device.product_id,
-            dev_type=device.dev_type, parent_addr=device.parent_addr,
-            numa_node=device.numa_node, physnet=spec.physical_network))
-    return tuple(out)
+    found = ((device, whitelist.find(device)) for device in inventory.devices())
+    return tuple(InventoryDevice(device, spec.physical_network)
+                 for device, spec in found if spec is not None)
 
 
 def inventory_report(inventory: Inventory, whitelist: DeviceSpecs, vcpus: int,

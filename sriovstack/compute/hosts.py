@@ -162,10 +162,10 @@ def _sync_devices(s: Session, host_id: str,
 
 
 def _fields(dev: InventoryDevice) -> dict[str, object]:
-    return {"vendor_id": dev.vendor_id, "product_id": dev.product_id,
-            "dev_type": dev.dev_type.value,
-            "parent_addr": str(dev.parent_addr) if dev.parent_addr else None,
-            "pool_pf": str(dev.pool_pf), "numa_node": dev.numa_node, "physnet": dev.physnet,
+    d = dev.device
+    return {"vendor_id": d.vendor_id, "product_id": d.product_id, "dev_type": d.dev_type.value,
+            "parent_addr": str(d.parent_addr) if d.parent_addr else None,
+            "pool_pf": str(dev.pool_pf), "numa_node": d.numa_node, "physnet": dev.physnet,
             "tags": dict(dev.tags)}
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from sriovstack.errors import Invalid
 from sriovstack.pci.address import PciAddress
-from sriovstack.pci.device import DevType
+from sriovstack.pci.device import DevType, PciDevice
 from sriovstack.wire.codec import Fields
 
 __all__ = ["SupportedInstance", "HostCapabilities", "NumaCell", "HostResources",
@@ -150,30 +150,29 @@ class HostResources:
 
 @dataclass(frozen=True, slots=True)
 class InventoryDevice:
-    """One whitelisted PCI function: its ids (4 lower-case hex digits), parent PF, NUMA node,
-    and the physnet (and other tags) of the whitelist entry that matched it."""
+    """One whitelisted PCI function, with the physnet (and other tags) of the whitelist entry
+    that matched it; on the wire its fields sit beside the device's."""
 
-    address: PciAddress
-    vendor_id: str
-    product_id: str
-    dev_type: DevType
-    parent_addr: PciAddress | None = None
-    numa_node: int | None = None
+    device: PciDevice
     physnet: str | None = None
     tags: tuple[tuple[str, str], ...] = ()
 
     @property
+    def address(self) -> PciAddress:
+        return self.device.address
+
+    @property
     def pool_pf(self) -> PciAddress:
         """The PF a VF belongs to, or the device itself."""
-        if self.dev_type is DevType.VF and self.parent_addr is not None:
-            return self.parent_addr
-        return self.address
+        d = self.device
+        return d.parent_addr if d.dev_type is DevType.VF and d.parent_addr else d.address
 
     def to_json(self) -> dict[str, Any]:
-        return {"address": str(self.address), "vendor_id": self.vendor_id,
-                "product_id": self.product_id, "dev_type": self.dev_type.value,
-                "parent_addr": str(self.parent_addr) if self.parent_addr else None,
-                "numa_node": self.numa_node, "physnet": self.physnet, "tags": dict(self.tags)}
+        d = self.device
+        return {"address": str(d.address), "vendor_id": d.vendor_id,
+                "product_id": d.product_id, "dev_type": d.dev_type.value,
+                "parent_addr": str(d.parent_addr) if d.parent_addr else None,
+                "numa_node": d.numa_node, "physnet": self.physnet, "tags": dict(self.tags)}
 
     @classmethod
     def from_json(cls, data: Any, where: str) -> InventoryDevice:
@@ -187,10 +186,11 @@ class InventoryDevice:
         tags = f.mapping("tags")
         if not all(isinstance(v, str) for v in tags.values()):
             raise f.refuse("tags", "expected an object of strings")
-        device = cls(address=address, vendor_id=f.text("vendor_id", pattern=_HEX4).lower(),
-                     product_id=f.text("product_id", pattern=_HEX4).lower(),
-                     dev_type=dev_type, parent_addr=parent,
-                     numa_node=f.optional_integer("numa_node", minimum=0),
+        device = cls(PciDevice(address=address,
+                               vendor_id=f.text("vendor_id", pattern=_HEX4).lower(),
+                               product_id=f.text("product_id", pattern=_HEX4).lower(),
+                               dev_type=dev_type, parent_addr=parent,
+                               numa_node=f.optional_integer("numa_node", minimum=0)),
                      physnet=f.optional_text("physnet", min_len=1, max_len=64),
                      tags=tuple(sorted((str(k), v) for k, v in tags.items())))
         f.done()

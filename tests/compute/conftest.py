@@ -17,7 +17,7 @@ from sriovstack.identity import Caller
 from sriovstack.network import (Ml2Settings, NetworkService, NetworkSpec, Port, PortSpec,
                                 ProviderSpec, SubnetSpec, VnicType)
 from sriovstack.pci.address import PciAddress
-from sriovstack.pci.device import DevType
+from sriovstack.pci.device import DevType, PciDevice
 from sriovstack.wire import (COMPUTE_AGENT_TYPE, NIC_AGENT_TYPE, Heartbeat, HostResources,
                              InventoryDevice, InventoryReport)
 
@@ -48,9 +48,9 @@ def intel_82576_devices(physnet: str = "physnet1", vfs_per_pf: int = 7
     for pf in (PF0, PF1):
         for i in range(vfs_per_pf):
             routing = pf.routing_id + 0x80 + 2 * i
-            devices.append(InventoryDevice(
+            devices.append(InventoryDevice(PciDevice(
                 address=PciAddress.from_routing_id(0, routing), vendor_id="8086",
-                product_id="10ca", dev_type=DevType.VF, parent_addr=pf, numa_node=0,
+                product_id="10ca", dev_type=DevType.VF, parent_addr=pf, numa_node=0),
                 physnet=physnet))
     return tuple(devices)
 

@@ -14,7 +14,7 @@ from sriovstack.compute.scheduler import BuildRequest, PciRequest, Scheduler, Sc
 from sriovstack.db.models.hosts import HostRow, PciDeviceRow
 from sriovstack.errors import ClaimLost, Conflict, NoValidHost
 from sriovstack.pci.address import PciAddress
-from sriovstack.pci.device import DevType
+from sriovstack.pci.device import DevType, PciDevice
 from sriovstack.pci.pools import Allocation, PoolKey
 from sriovstack.wire import HostResources, InventoryDevice, InventoryReport
 
@@ -26,9 +26,11 @@ def inventory(name: str, vfs: int = 2, memory_mb: int = 8192
     """(host, its report) for ``update_inventory(*inventory(...))``."""
     devices = []
     for p, pf in enumerate((PF0, PF1)):
-        devices.append(InventoryDevice(pf, "8086", "1572", DevType.PF, None, p, "physnet1"))
-        devices += [InventoryDevice(PciAddress(0, 6 + p, 0, i), "8086", "154c", DevType.VF, pf,
-                                    p, "physnet1") for i in range(vfs)]
+        devices.append(InventoryDevice(PciDevice(pf, "8086", "1572", DevType.PF, None, p),
+                                       "physnet1"))
+        devices += [InventoryDevice(PciDevice(PciAddress(0, 6 + p, 0, i), "8086", "154c",
+                                              DevType.VF, pf, p), "physnet1")
+                    for i in range(vfs)]
     return name, InventoryReport(HostResources(8, memory_mb, 100), tuple(devices))
 
 

@@ -10,7 +10,7 @@ from sriovstack.compute.scheduler import BuildRequest, PciRequest, Scheduler, Sc
 from sriovstack.db.models.hosts import PciDeviceRow
 from sriovstack.errors import NotFound, NoValidHost
 from sriovstack.pci.address import PciAddress
-from sriovstack.pci.device import DevType
+from sriovstack.pci.device import DevType, PciDevice
 from sriovstack.wire import HostResources, InventoryDevice, InventoryReport
 
 
@@ -20,9 +20,10 @@ def inventory(name: str, vfs: int = 4, physnet: str = "physnet1",
     devices = []
     for p in range(2):
         pf = PciAddress(0, 5, 0, p)
-        devices.append(InventoryDevice(pf, "8086", "1572", DevType.PF, None, p, physnet))
-        devices += [InventoryDevice(PciAddress(0, 6 + p, 0, i), "8086", "154c", DevType.VF, pf,
-                                    p, physnet) for i in range(vfs)]
+        devices.append(InventoryDevice(PciDevice(pf, "8086", "1572", DevType.PF, None, p),
+                                       physnet))
+        devices += [InventoryDevice(PciDevice(PciAddress(0, 6 + p, 0, i), "8086", "154c",
+                                              DevType.VF, pf, p), physnet) for i in range(vfs)]
     kept = tuple(d for d in devices if str(d.address) not in drop)
     return name, InventoryReport(HostResources(vcpus=8, memory_mb=8192, disk_gb=100), kept)
 

@@ -13,7 +13,7 @@ import pytest
 from sriovstack.errors import Invalid
 from sriovstack.mac import MacAddress
 from sriovstack.pci.address import PciAddress
-from sriovstack.pci.device import DevType
+from sriovstack.pci.device import DevType, PciDevice
 from sriovstack.wire import (NIC_AGENT_TYPE, DesiredPort, DesiredServer, DesiredState,
                              DeviceReport, Heartbeat, HeartbeatAnswer, HostCapabilities,
                              HostResources, InventoryCounts, InventoryDevice, InventoryReport,
@@ -40,9 +40,10 @@ RESOURCES = HostResources(
                      (("cpu_info:arch", "x86_64"), ("host_ip", "192.0.2.11"))),
     (NumaCell(0, 0), NumaCell(1)))
 INVENTORY = InventoryReport(RESOURCES, (
-    InventoryDevice(PF, "8086", "10c9", DevType.PF, None, 0, "physnet1"),
-    InventoryDevice(VF, "8086", "10ca", DevType.VF, PF, 0, "physnet1", (("trusted", "true"),)),
-    InventoryDevice(PciAddress.parse("0000:81:00.0"), "15b3", "1013", DevType.PCI)))
+    InventoryDevice(PciDevice(PF, "8086", "10c9", DevType.PF, None, 0), "physnet1"),
+    InventoryDevice(PciDevice(VF, "8086", "10ca", DevType.VF, PF, 0), "physnet1",
+                    (("trusted", "true"),)),
+    InventoryDevice(PciDevice(PciAddress.parse("0000:81:00.0"), "15b3", "1013", DevType.PCI))))
 
 MESSAGES: list[Any] = [
     STATE, DesiredState("compute-2", 0, ()), INVENTORY,
@@ -117,7 +118,8 @@ def test_mac_and_upper_case_ids_are_normalised_on_the_way_in() -> None:
     device = InventoryDevice.from_json({
         "address": "0b:10.1", "vendor_id": "8086", "product_id": "10CA",
         "dev_type": "type-VF", "parent_addr": "0000:0b:00.0"}, "devices[0]")
-    assert (device.address, device.product_id, device.tags) == (VF, "10ca", ())
+    assert (device.address, device.device.product_id, device.tags) == (VF, "10ca", ())
+    assert device.pool_pf == PF
     report = DeviceReport.from_json({"mac": "FA-16-3E-5A-2B-01", "up": True})
     assert (report.mac, report.pci_slot) == (MAC, None)
 
