@@ -38,7 +38,7 @@ from sriovstack.errors import NotFound, NoValidHost, SriovstackError
 from sriovstack.network.types import BindingProfile
 from sriovstack.pci.device import DevType
 from sriovstack.pci.pools import PciRequest
-from sriovstack.wire import VnicType
+from sriovstack.wire import ServerStatus, VnicType
 
 if TYPE_CHECKING:
     from sriovstack.compute.scheduler.scheduler import Scheduler
@@ -275,8 +275,8 @@ class ServerBuilder:
         lease is still ours: otherwise it was deleted or another worker builds it)."""
         server_id = lease.server_id
         with self._db.transaction() as session:
-            state = self.leases.settle(session, lease, status="ERROR", task_state=None,
-                                       host=None, updated_at=self.clock.now())
+            state = self.leases.settle(session, lease, status=ServerStatus.ERROR.value,
+                                       task_state=None, host=None, updated_at=self.clock.now())
             if state is not LeaseState.HELD:
                 return
             fault = session.get(FaultRow, server_id)

@@ -23,11 +23,12 @@ from sqlalchemy.orm import Session
 from sriovstack.clock import Clock
 from sriovstack.db import Database
 from sriovstack.db.models.compute import ServerRow
+from sriovstack.wire import ServerStatus
 
 __all__ = ["BuildLease", "BuildLeases", "LeaseState", "DEFAULT_LEASE_SECONDS"]
 
 DEFAULT_LEASE_SECONDS = 30.0  # builds take well under a second; renewed between steps
-_BUILD = "BUILD"
+_BUILD = ServerStatus.BUILD.value  # as the status column stores it
 S = ServerRow
 
 
