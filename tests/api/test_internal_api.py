@@ -174,6 +174,22 @@ def test_bad_inventories_are_400s_naming_the_field(api: Any, devices: list[Any],
     assert field in r.json()["error"]["message"]
 
 
+@pytest.mark.parametrize("method, path, body, field", [
+    ("post", "heartbeat", {"agent_type": "Compute agent", "binary": "b", "colour": 1}, "colour"),
+    ("post", "heartbeat", ["Compute agent"], "the body: expected an object"),
+    ("post", "servers/x/status", {"status": "RUNNING"}, "status: expected one of running"),
+    ("post", "devices", {"mac": "fa:16:3e:00:00", "up": True}, "mac: not a MAC address"),
+    ("post", "devices", {"mac": "fa:16:3e:00:00:01", "pci_slot": "0b:zz.1", "up": True},
+     "pci_slot: not a PCI address"),
+])
+def test_bad_reports_are_400s_naming_the_field(api: Any, method: str, path: str, body: Any,
+                                                field: str) -> None:
+    r = api.client.request(method, f"/internal/v1/hosts/compute-1/{path}", json=body,
+                           headers=api.service)
+    assert r.status_code == 400, r.text
+    assert field in r.json()["error"]["message"]
+
+
 def test_a_vanished_pf_shows_in_placement_and_a_second_host_adds_providers(api: Any) -> None:
     register_host(api, "compute-2")
     names = {rp["name"] for rp in api.client.get("/placement/resource_providers",
