@@ -5,12 +5,13 @@ SR-IOV NIC agent (VF admin state, device up/down); they reach the control plane 
 from sriovstack.agents.client import ControlPlaneClient, ServiceCredentials, load_credentials
 from sriovstack.agents.compute import ComputeAgent, ComputePass, open_virt
 from sriovstack.agents.config import (ComputeAgentSettings, NicMappings, SriovAgentSettings,
-                                      VirtKind, load_nic_mappings, load_whitelist)
+                                      VirtKind, host_name, host_resources_from, load_nic_mappings,
+                                      load_whitelist)
 from sriovstack.agents.sriov import NicPass, SriovNicAgent
 
 __all__ = [
-    "ControlPlaneClient", "ServiceCredentials", "load_credentials",
-    "ComputeAgent", "ComputePass", "open_virt", "SriovNicAgent", "NicPass",
-    "ComputeAgentSettings", "SriovAgentSettings", "NicMappings", "VirtKind",
-    "load_whitelist", "load_nic_mappings",
+    "ControlPlaneClient", "ServiceCredentials", "load_credentials", "ComputeAgent", "ComputePass",
+    "open_virt", "SriovNicAgent", "NicPass", "ComputeAgentSettings", "SriovAgentSettings",
+    "NicMappings", "VirtKind", "load_whitelist", "load_nic_mappings", "host_name",
+    "host_resources_from",
 ]

@@ -28,13 +28,9 @@ from sriovstack.agents.vfconfig import VfConfigurator
 from sriovstack.dataplane import DEFAULT_PREFIX, HostDataplane
 from sriovstack.errors import (Conflict, HostError, NotFound, NotSupported, SriovstackError,
                                Unreachable)
-from sriovstack.host import Host
-from sriovstack.host.discovery import discover
-from sriovstack.host.netlink import VfMac, VfSpoofCheck, VfVlan
-from sriovstack.host.records import Inventory
+from sriovstack.host import Host, Inventory, VfMac, VfSpoofCheck, VfVlan, discover
 from sriovstack.mac import MacAddress
-from sriovstack.pci.address import PciAddress
-from sriovstack.pci.devspec import DeviceSpecs
+from sriovstack.pci import DeviceSpecs, PciAddress
 from sriovstack.virt import (FakeVirtDriver, GuestSpec, LibvirtDriver, NetnsVirtDriver,
                              NormalPort, PortPlugger, VfInterface, VirtDriver)
 from sriovstack.wire import (COMPUTE_AGENT_TYPE, COMPUTE_BINARY, DesiredPort, DesiredServer,

@@ -15,15 +15,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sriovstack.conf import load_nova_config, load_sriov_agent_config
-from sriovstack.conf.parsers import DeviceMapping
+from sriovstack.conf import DeviceMapping, load_nova_config, load_sriov_agent_config
 from sriovstack.errors import ConfigError, HostError
-from sriovstack.host.probe import SysfsDeviceProbe
-from sriovstack.host.records import Inventory
-from sriovstack.host.resources import memory_mb, online_cpus
-from sriovstack.host.sysfs import SysfsIO
-from sriovstack.pci.address import PciAddress
-from sriovstack.pci.devspec import DeviceSpecs, parse_device_specs
+from sriovstack.host import Inventory, SysfsDeviceProbe, SysfsIO, memory_mb, online_cpus
+from sriovstack.pci import DeviceSpecs, PciAddress, parse_device_specs
 
 __all__ = ["VirtKind", "ComputeAgentSettings", "SriovAgentSettings", "NicMappings",
            "load_whitelist", "load_nic_mappings", "host_name", "host_resources_from"]

@@ -6,8 +6,8 @@ are reported without a restart (sriov-network-device-plugin #276 is the pain avo
 
 from __future__ import annotations
 
-from sriovstack.host.records import Inventory
-from sriovstack.pci.devspec import DeviceSpecs
+from sriovstack.host import Inventory
+from sriovstack.pci import DeviceSpecs
 from sriovstack.wire import (HostCapabilities, HostResources, InventoryDevice, InventoryReport,
                              NumaCell, SupportedInstance)
 

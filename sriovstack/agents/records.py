@@ -19,7 +19,7 @@ from typing import Any
 
 from sriovstack.errors import HostError, Invalid
 from sriovstack.mac import MacAddress
-from sriovstack.pci.address import PciAddress
+from sriovstack.pci import PciAddress
 
 __all__ = ["VfAssignment", "VfLedger", "BookedDevice", "DeviceKey", "DeviceBook"]
 

@@ -23,11 +23,9 @@ from sriovstack.agents.loop import AgentLoop
 from sriovstack.agents.records import BookedDevice, DeviceBook, DeviceKey
 from sriovstack.agents.vfconfig import VfConfigurator
 from sriovstack.errors import NotFound
-from sriovstack.host import Host
-from sriovstack.host.discovery import discover
-from sriovstack.host.netlink import LinkState, VfLinkState
+from sriovstack.host import Host, LinkState, VfLinkState, discover
 from sriovstack.mac import MacAddress
-from sriovstack.pci.address import PciAddress
+from sriovstack.pci import PciAddress
 from sriovstack.wire import NIC_AGENT_TYPE, NIC_BINARY, DesiredPort, DeviceReport, Heartbeat
 
 __all__ = ["SriovNicAgent", "NicPass"]

@@ -14,8 +14,8 @@ import logging
 from collections.abc import Iterable
 
 from sriovstack.errors import DriverNotSupported
-from sriovstack.host.netlink import (LinkState, VfLinkState, VfMac, VfNetlink, VfRate,
-                                     VfSetting, VfSpoofCheck, VfState, VfTrust, VfVlan)
+from sriovstack.host import (LinkState, VfLinkState, VfMac, VfNetlink, VfRate, VfSetting,
+                             VfSpoofCheck, VfState, VfTrust, VfVlan)
 from sriovstack.mac import MacAddress
 
 __all__ = ["VfConfigurator", "BASELINE", "is_baseline"]

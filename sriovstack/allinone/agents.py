@@ -16,7 +16,7 @@ from sriovstack.allinone.dataplane import compute_state_dir
 from sriovstack.allinone.hosts import SimulatedHost
 from sriovstack.allinone.machines import open_host, open_simulated
 from sriovstack.dataplane import DEFAULT_PREFIX
-from sriovstack.host.discovery import discover
+from sriovstack.host import discover
 
 __all__ = ["AgentSet", "start_agents"]
 

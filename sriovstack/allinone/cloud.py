@@ -18,10 +18,10 @@ from sriovstack.allinone.api_thread import ApiThread, bind_listen_socket
 from sriovstack.allinone.credentials import Credentials
 from sriovstack.allinone.dataplane import CloudDataplane, DataplaneMode
 from sriovstack.allinone.hosts import SimulatedHost, prepare_hosts
-from sriovstack.api.services import Services
+from sriovstack.api import Services
 from sriovstack.dataplane import DEFAULT_PREFIX
 from sriovstack.errors import ConfigError, Unreachable
-from sriovstack.host.simulated.topology import Role, bundled_topology, load_topology
+from sriovstack.host.simulated import Role, bundled_topology, load_topology
 
 __all__ = ["AllInOneOptions", "AllInOne"]
 
@@ -106,9 +106,9 @@ class AllInOne:
             time.sleep(0.1)
 
     def _build_app(self) -> object:
-        from sriovstack.api.app import create_app
-        from sriovstack.api.services import build_services
-        from sriovstack.api.settings import ApiSettings
+        from sriovstack.api import create_app
+        from sriovstack.api import build_services
+        from sriovstack.api import ApiSettings
         from sriovstack.conf import load_config
         from sriovstack.db import Database
 

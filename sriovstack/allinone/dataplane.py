@@ -20,7 +20,7 @@ from sriovstack.allinone.machines import open_simulated
 from sriovstack.dataplane import (CleanupReport, cleanup_dataplane, disable_dataplane,
                                   enable_dataplane)
 from sriovstack.errors import ConfigError, SriovstackError
-from sriovstack.host.discovery import discover
+from sriovstack.host import discover
 from sriovstack.virt import NetnsVirtDriver
 
 __all__ = ["DataplaneMode", "CloudDataplane", "choose_dataplane", "dataplane_prefix",

@@ -13,14 +13,9 @@ from pathlib import Path
 
 from sriovstack.allinone.machines import open_host
 from sriovstack.errors import ConfigError, HostError
-from sriovstack.host.discovery import discover
-from sriovstack.host.netlink import VfState
-from sriovstack.host.persistence import (PersistMethod, PersistTarget, apply_persistence,
-                                         pf_device_path, plan_persistence)
-from sriovstack.host.simulated import is_simulated
-from sriovstack.host.simulated.fixture import build_host
-from sriovstack.host.simulated.topology import Role, Topology, TopologyHost
-from sriovstack.host.vfs import apply, plan_vf_count
+from sriovstack.host import (PersistMethod, PersistTarget, VfState, apply, apply_persistence,
+                             discover, pf_device_path, plan_persistence, plan_vf_count)
+from sriovstack.host.simulated import Role, Topology, TopologyHost, build_host, is_simulated
 
 __all__ = ["SimulatedHost", "LiveVf", "prepare_hosts", "chapter_examples", "live_vfs",
            "NOVA_CONF", "SRIOV_AGENT_INI"]

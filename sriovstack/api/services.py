@@ -10,9 +10,8 @@ from dataclasses import dataclass
 
 from sriovstack.api.settings import ApiSettings
 from sriovstack.clock import Clock, SystemClock
-from sriovstack.compute import ComputeServices, build_compute
-from sriovstack.compute.hosts import HostRegistry
-from sriovstack.compute.scheduler import Scheduler, scheduler_config
+from sriovstack.compute import (ComputeServices, HostRegistry, Scheduler, build_compute,
+                                scheduler_config)
 from sriovstack.db import Database
 from sriovstack.identity import IdentityService
 from sriovstack.network import NetworkService, ml2_settings_for

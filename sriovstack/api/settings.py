@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from sriovstack.errors import ConfigError
 
 if TYPE_CHECKING:
-    from sriovstack.conf.model import DeploymentConfig
+    from sriovstack.conf import DeploymentConfig
 
 __all__ = ["ApiSettings", "DEFAULT_MAX_BODY_BYTES", "MAX_BUILD_START_DELAY"]
 

@@ -17,12 +17,12 @@ from typing import Any
 from rich.console import Console
 
 from sriovstack.agents import (ComputeAgent, ComputeAgentSettings, ControlPlaneClient,
-                               SriovAgentSettings, SriovNicAgent, VirtKind, load_credentials,
-                               load_nic_mappings, load_whitelist, open_virt)
-from sriovstack.agents.config import host_name, host_resources_from
-from sriovstack.allinone.machines import open_host, open_with_plane
+                               SriovAgentSettings, SriovNicAgent, VirtKind, host_name,
+                               host_resources_from, load_credentials, load_nic_mappings,
+                               load_whitelist, open_virt)
+from sriovstack.allinone import open_host, open_with_plane
 from sriovstack.dataplane import DEFAULT_PREFIX
-from sriovstack.host.discovery import discover
+from sriovstack.host import discover
 
 __all__ = ["register"]
 

@@ -12,8 +12,7 @@ from typing import Any
 
 from rich.console import Console
 
-from sriovstack.allinone.cloud import AllInOne, AllInOneOptions
-from sriovstack.allinone.dataplane import DataplaneMode, choose_dataplane
+from sriovstack.allinone import AllInOne, AllInOneOptions, DataplaneMode, choose_dataplane
 from sriovstack.cli.api import parse_listen
 from sriovstack.cli.clouds import Cloud, write_clouds_yaml
 

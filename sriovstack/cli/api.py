@@ -68,9 +68,9 @@ def _database_url(args: argparse.Namespace) -> str:
 
 
 def _build(options: ServeOptions) -> Any:
-    from sriovstack.api.app import create_app
-    from sriovstack.api.services import build_services
-    from sriovstack.api.settings import ApiSettings
+    from sriovstack.api import create_app
+    from sriovstack.api import build_services
+    from sriovstack.api import ApiSettings
     from sriovstack.conf import load_config
     from sriovstack.db import Database
 
@@ -139,11 +139,11 @@ def _service_user(text: str) -> tuple[str, str]:
 
 
 def _upgrade(args: argparse.Namespace) -> int:
-    from sriovstack.db import Database, migrations
+    from sriovstack.db import Database, current_revision
 
     db = Database(_database_url(args))
     db.create_schema()
-    Console(highlight=False).print(f"database at revision {migrations.current_revision(db.engine)}")
+    Console(highlight=False).print(f"database at revision {current_revision(db.engine)}")
     return 0
 
 

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from sriovstack.conf.check import Finding, Severity, check_files
+from sriovstack.conf import Finding, Severity, check_files
 
 __all__ = ["register"]
 
@@ -50,7 +50,7 @@ def _table(findings: list[Finding]) -> Table:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from sriovstack.allinone.machines import open_host
+    from sriovstack.allinone import open_host
     from sriovstack.host import SysfsDeviceProbe
 
     findings = check_files(args.files,

@@ -16,8 +16,8 @@ from typing import Any
 
 from rich.console import Console
 
-from sriovstack.allinone import AllInOne, AllInOneOptions, SimulatedHost, live_vfs
-from sriovstack.allinone.dataplane import DataplaneMode, choose_dataplane
+from sriovstack.allinone import (AllInOne, AllInOneOptions, DataplaneMode, SimulatedHost,
+                                 choose_dataplane, live_vfs)
 from sriovstack.cli.allinone import clouds_of
 from sriovstack.cli.cloud.network import port_fields
 from sriovstack.cli.cloud.output import print_list, print_show
@@ -93,10 +93,10 @@ class Demo:
         return 1 if failed else 0
 
     def host_steps(self, host: SimulatedHost) -> None:
-        from sriovstack.allinone.machines import open_host
-        from sriovstack.host.discovery import discover
-        from sriovstack.host.lspci import format_listing
-        from sriovstack.host.readiness import Verdict, check_host
+        from sriovstack.allinone import open_host
+        from sriovstack.host import discover
+        from sriovstack.host import format_listing
+        from sriovstack.host import Verdict, check_host
 
         self.step(f"20.2  the compute node {host.name}: NIC, readiness, VFs")
         seam = open_host(host.root)
@@ -116,8 +116,8 @@ class Demo:
                    f"({', '.join(u.name for u in units)})", len(units) == len(counts))
 
     def config_step(self, cloud: AllInOne) -> None:
-        from sriovstack.allinone.machines import open_host
-        from sriovstack.conf.check import check_files
+        from sriovstack.allinone import open_host
+        from sriovstack.conf import check_files
         from sriovstack.host import SysfsDeviceProbe
 
         self.step("20.3-20.6  the chapter's config files, checked together")

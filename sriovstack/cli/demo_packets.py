@@ -11,8 +11,8 @@ from sriovstack.allinone import live_vfs
 from sriovstack.cli.cloud.servers import wait_for_gone, wait_for_status
 from sriovstack.cli.cloud.session import CloudSession
 from sriovstack.errors import NotFound
-from sriovstack.host.netlink import LinkState
-from sriovstack.virt.netns import guest_netns, ping_from_guest
+from sriovstack.host import LinkState
+from sriovstack.virt import guest_netns, ping_from_guest
 
 if TYPE_CHECKING:
     from sriovstack.cli.demo import Demo

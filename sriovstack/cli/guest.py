@@ -17,14 +17,14 @@ from typing import Any
 
 from rich.console import Console
 
-from sriovstack.allinone.dataplane import dataplane_prefix
+from sriovstack.allinone import dataplane_prefix
 from sriovstack.cli.allinone import ADMIN_CLOUD
 from sriovstack.cli.cloud.lookup import SERVER, find
 from sriovstack.cli.cloud.session import CloudSession
 from sriovstack.cli.clouds import find_cloud
 from sriovstack.errors import ConfigError, Invalid
 from sriovstack.dataplane import DEFAULT_PREFIX, cleanup_dataplane
-from sriovstack.virt.netns import ping_from_guest, run_in_guest
+from sriovstack.virt import ping_from_guest, run_in_guest
 
 __all__ = ["register"]
 

@@ -12,11 +12,10 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from sriovstack.host.persistence import (PersistMethod, PersistPlan, PersistTarget,
-                                         apply_persistence, pf_device_path, plan_persistence)
-from sriovstack.host.readiness import Report, Verdict, check_host
-from sriovstack.host.simulated.topology import TOPOLOGIES_DIR
-from sriovstack.host.vfs import VfPlan, apply, plan_vf_count
+from sriovstack.host import (PersistMethod, PersistPlan, PersistTarget, Report, Verdict, VfPlan,
+                             apply, apply_persistence, check_host, pf_device_path,
+                             plan_persistence, plan_vf_count)
+from sriovstack.host.simulated import TOPOLOGIES_DIR
 
 __all__ = ["register"]
 
@@ -90,8 +89,8 @@ def _table_console() -> Console:
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from sriovstack.host.simulated.fixture import build_host
-    from sriovstack.host.simulated.topology import load_topology
+    from sriovstack.host.simulated import build_host
+    from sriovstack.host.simulated import load_topology
 
     build_host(load_topology(args.topology).host(args.host), args.root)
     _console().print(f"simulated host {args.host} built under {args.root}")
@@ -113,7 +112,7 @@ def _report_table(report: Report) -> Table:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from sriovstack.allinone.machines import open_host
+    from sriovstack.allinone import open_host
 
     report = check_host(open_host(root=args.root))
     out = _table_console()
@@ -138,8 +137,8 @@ def _print_plans(out: Console, plan: VfPlan, persist: PersistPlan | None) -> Non
 
 
 def _set_vfs(args: argparse.Namespace) -> int:
-    from sriovstack.allinone.machines import open_host
-    from sriovstack.host.discovery import discover
+    from sriovstack.allinone import open_host
+    from sriovstack.host import discover
 
     host = open_host(root=args.root)
     pf = discover(host.sysfs).find_pf(args.pf)
@@ -168,9 +167,9 @@ def _set_vfs(args: argparse.Namespace) -> int:
 
 
 def _whitelist(sysfs: Any, files: list[str]) -> Any:
-    from sriovstack.conf.loader import load_nova_config
+    from sriovstack.conf import load_nova_config
     from sriovstack.host import SysfsDeviceProbe
-    from sriovstack.pci.devspec import parse_device_specs
+    from sriovstack.pci import parse_device_specs
 
     lines = load_nova_config(files).device_specs
     return parse_device_specs([line.text for line in lines], SysfsDeviceProbe(sysfs),
@@ -178,9 +177,9 @@ def _whitelist(sysfs: Any, files: list[str]) -> Any:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from sriovstack.allinone.machines import open_host
-    from sriovstack.host.discovery import discover
-    from sriovstack.host.lspci import format_listing
+    from sriovstack.allinone import open_host
+    from sriovstack.host import discover
+    from sriovstack.host import format_listing
 
     host = open_host(root=args.root)
     inventory = discover(host.sysfs)

@@ -13,24 +13,30 @@ from sriovstack.clock import Clock
 from sriovstack.compute.build import ServerBuilder
 from sriovstack.compute.desired_state import (DesiredStateService, HostChangeNotifier,
                                               HostRevisions)
-from sriovstack.compute.host_devices import HostDeviceService
+from sriovstack.compute.host_devices import HostDevice, HostDeviceService, SriovHost
 from sriovstack.compute.hosts import HostRegistry
 from sriovstack.compute.flavors import DEFAULT_FLAVORS, FlavorQuery, FlavorService
 from sriovstack.compute.hypervisors import SRIOV_NET_VF, HypervisorService
 from sriovstack.compute.images import CIRROS, ImageQuery, ImageService
 from sriovstack.compute.reports import HostReports
+from sriovstack.compute.scheduler import Scheduler, scheduler_config
 from sriovstack.compute.servers import ServerService
+from sriovstack.compute.types import (Flavor, Hypervisor, Image, Inventory, NetworkRequest,
+                                      ResourceProvider, Server, ServerCreate, ServerFilter)
 from sriovstack.db import Database
 from sriovstack.errors import WriteConflict
 
 if TYPE_CHECKING:
-    from sriovstack.compute.scheduler import Scheduler
     from sriovstack.network import NetworkService
 
-__all__ = ["ComputeServices", "build_compute", "FlavorService", "FlavorQuery", "ImageService",
-           "ImageQuery", "ServerService", "HostDeviceService", "ServerBuilder", "HypervisorService",
-           "DesiredStateService", "HostRevisions", "HostReports", "HostChangeNotifier", "DEFAULT_FLAVORS",
-           "CIRROS", "SRIOV_NET_VF"]
+__all__ = [
+    "ComputeServices", "build_compute", "FlavorService", "FlavorQuery", "ImageService",
+    "ImageQuery", "ServerService", "HostDeviceService", "ServerBuilder", "HypervisorService",
+    "DesiredStateService", "HostRevisions", "HostReports", "HostChangeNotifier", "DEFAULT_FLAVORS",
+    "CIRROS", "SRIOV_NET_VF", "Flavor", "HostDevice", "HostRegistry", "Hypervisor", "Image",
+    "Inventory", "NetworkRequest", "ResourceProvider", "Scheduler", "Server", "ServerCreate",
+    "ServerFilter", "SriovHost", "scheduler_config",
+]
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,12 +32,10 @@ from sriovstack.compute.desired_state import HostRevisions
 from sriovstack.compute.scheduler.model import (BuildRequest, Claim, ClaimedDevice,
                                                 ImageProperties)
 from sriovstack.db import Database
-from sriovstack.db.models.compute import (FaultRow, FlavorRow, ImageRow, ServerPortRow,
-                                          ServerRow)
+from sriovstack.db.models import FaultRow, FlavorRow, ImageRow, ServerPortRow, ServerRow
 from sriovstack.errors import NotFound, NoValidHost, SriovstackError
-from sriovstack.network.types import BindingProfile
-from sriovstack.pci.device import DevType
-from sriovstack.pci.pools import PciRequest
+from sriovstack.network import BindingProfile
+from sriovstack.pci import DevType, PciRequest
 from sriovstack.wire import ServerStatus, VnicType
 
 if TYPE_CHECKING:

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from sriovstack.clock import Clock
 from sriovstack.db import Database
-from sriovstack.db.models.compute import ServerRow
+from sriovstack.db.models import ServerRow
 from sriovstack.wire import ServerStatus
 
 __all__ = ["BuildLease", "BuildLeases", "LeaseState", "DEFAULT_LEASE_SECONDS"]

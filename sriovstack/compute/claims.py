@@ -15,11 +15,9 @@ from sqlalchemy.orm import Session, aliased
 from sriovstack.compute.scheduler.model import BuildRequest, Claim, ClaimedDevice
 from sriovstack.compute.scheduler.revision import touch_hosts
 from sriovstack.db import Database
-from sriovstack.db.models.hosts import HostAllocationRow, HostRow, PciDeviceRow
+from sriovstack.db.models import HostAllocationRow, HostRow, PciDeviceRow
 from sriovstack.errors import ClaimLost, Conflict, ErrorKind
-from sriovstack.pci.address import PciAddress
-from sriovstack.pci.device import DevType
-from sriovstack.pci.pools import Allocation, PoolKey
+from sriovstack.pci import Allocation, DevType, PciAddress, PoolKey
 
 __all__ = ["Claims"]
 

@@ -17,10 +17,10 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from sriovstack.db import Database
-from sriovstack.db.models.compute import FlavorRow, HostRevisionRow, ServerPortRow, ServerRow
+from sriovstack.db.models import FlavorRow, HostRevisionRow, ServerPortRow, ServerRow
 from sriovstack.errors import Conflict
 from sriovstack.network import PortWiring, port_wirings
-from sriovstack.pci.address import PciAddress
+from sriovstack.pci import PciAddress
 from sriovstack.wire import DesiredPort, DesiredServer, DesiredState, ServerStatus, VnicType
 
 __all__ = ["HostChangeNotifier", "HostRevisions", "DesiredStateService", "revision_of"]

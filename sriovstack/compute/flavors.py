@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from sriovstack.compute.types import Flavor
 from sriovstack.db import Database
-from sriovstack.db.models.compute import FlavorRow
+from sriovstack.db.models import FlavorRow
 from sriovstack.errors import ErrorKind, Invalid, NotFound
 
 __all__ = ["FlavorService", "FlavorQuery", "DEFAULT_FLAVORS"]

@@ -11,9 +11,9 @@ from sqlalchemy import select
 from sriovstack.compute.desired_state import DesiredStateService
 from sriovstack.compute.hosts import HostInfo, HostRegistry
 from sriovstack.db import Database
-from sriovstack.db.models.hosts import HostRow, PciDeviceRow
+from sriovstack.db.models import HostRow, PciDeviceRow
 from sriovstack.mac import MacAddress
-from sriovstack.pci.address import PciAddress
+from sriovstack.pci import PciAddress
 
 __all__ = ["PhysnetUsage", "SriovHost", "HostDevice", "HostDeviceService"]
 

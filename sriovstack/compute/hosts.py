@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from sriovstack.clock import Clock, SystemClock
 from sriovstack.compute.scheduler.revision import touch_hosts
 from sriovstack.db import Database
-from sriovstack.db.models.hosts import HostRow, PciDeviceRow
+from sriovstack.db.models import HostRow, PciDeviceRow
 from sriovstack.errors import ErrorKind, NotFound
 from sriovstack.wire import InventoryCounts, InventoryDevice, InventoryReport
 

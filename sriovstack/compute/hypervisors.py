@@ -17,8 +17,7 @@ from sqlalchemy.orm import Session
 from sriovstack.clock import Clock
 from sriovstack.compute.types import Hypervisor, Inventory, ResourceProvider
 from sriovstack.db import Database
-from sriovstack.db.models.compute import ServerRow
-from sriovstack.db.models.hosts import HostRow, PciDeviceRow
+from sriovstack.db.models import HostRow, PciDeviceRow, ServerRow
 from sriovstack.errors import ErrorKind, NotFound
 
 __all__ = ["HypervisorService", "SRIOV_NET_VF"]

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from sriovstack.compute.types import Image
 from sriovstack.db import Database
-from sriovstack.db.models.compute import ImageRow
+from sriovstack.db.models import ImageRow
 from sriovstack.errors import ErrorKind, NotFound
 
 __all__ = ["ImageService", "ImageQuery", "CIRROS"]

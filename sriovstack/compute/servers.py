@@ -18,12 +18,12 @@ from sriovstack.compute.types import (Fault, NetworkRequest, Server,
                                       ServerAddress, ServerCreate, ServerFilter, ServerPort,
                                       ServerStatus, SYSTEM_CALLER)
 from sriovstack.db import Database
-from sriovstack.db.models.compute import FaultRow, ServerPortRow, ServerRow
+from sriovstack.db.models import FaultRow, ServerPortRow, ServerRow
 from sriovstack.errors import (Conflict, ErrorKind, Invalid, NotFound, NotSupported,
                                WriteConflict)
 from sriovstack.identity import Caller, policy
-from sriovstack.network.types import PortSpec
-from sriovstack.pci.address import PciAddress
+from sriovstack.network import PortSpec
+from sriovstack.pci import PciAddress
 from sriovstack.wire import ServerOutcome, ServerReport, VnicType
 
 if TYPE_CHECKING:

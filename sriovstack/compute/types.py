@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sriovstack.identity import Caller
 from sriovstack.mac import MacAddress
-from sriovstack.pci.address import PciAddress
+from sriovstack.pci import PciAddress
 from sriovstack.wire import ServerStatus, VnicType
 
 __all__ = [

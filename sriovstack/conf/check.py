@@ -15,7 +15,7 @@ from sriovstack.conf.nova_filters import (ALL_FILTERS, KNOWN_FILTERS, is_filter_
 from sriovstack.conf.parsers import DeviceMapping, VendorProduct, VlanRange
 from sriovstack.conf.whitelist import SpecFacts, spec_facts
 from sriovstack.errors import ConfigError
-from sriovstack.pci.devspec import NO_HOST, DeviceProbe, parse_device_specs
+from sriovstack.pci import NO_HOST, DeviceProbe, parse_device_specs
 
 __all__ = ["Severity", "Finding", "check_files", "check_config"]
 

@@ -8,7 +8,7 @@ from typing import Generic, TypeVar
 from sriovstack.conf.parsers import (DeviceMapping, VendorProduct, VlanRange,
                                      parse_device_mapping_table, parse_excluded_vf_table,
                                      parse_supported_pci_vendor_devs, parse_vlan_range_table)
-from sriovstack.pci.address import PciAddress
+from sriovstack.pci import PciAddress
 
 __all__ = ["Origin", "Setting", "SpecLine", "NovaConfig", "Ml2Config", "SriovAgentConfig",
            "DeploymentConfig"]

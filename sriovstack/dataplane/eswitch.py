@@ -16,7 +16,7 @@ from ipaddress import IPv4Interface, IPv6Interface
 from typing import Any
 
 from sriovstack.errors import Conflict
-from sriovstack.host.netlink import LinkState, VfState
+from sriovstack.host import LinkState, VfState
 from sriovstack.dataplane.names import Names
 from sriovstack.dataplane.netns import NsLinks, ns_exists
 from sriovstack.dataplane.spoof import SpoofRule, apply_spoof_rules

@@ -22,18 +22,14 @@ from ipaddress import IPv4Interface, IPv6Interface
 from pathlib import Path
 from typing import Any, Protocol
 
-from sriovstack.conf.parsers import DeviceMapping
+from sriovstack.conf import DeviceMapping
 from sriovstack.dataplane.eswitch import Eswitch, PlaneDoc, PortWire, VfTraffic, VfWire
 from sriovstack.dataplane.names import DEFAULT_PREFIX, Names
 from sriovstack.dataplane.netns import (NsLinks, create_ns, list_ns, ns_exists, remove_ns,
                                         stop_ns_processes)
 from sriovstack.errors import Conflict, Invalid, NotFound, NotSupported
-from sriovstack.host import Host
-from sriovstack.host.discovery import discover
-from sriovstack.host.netlink import VfState
-from sriovstack.host.records import PhysicalFunction
-from sriovstack.host.sysfs import SysfsIO
-from sriovstack.pci.address import PciAddress
+from sriovstack.host import Host, PhysicalFunction, SysfsIO, VfState, discover
+from sriovstack.pci import PciAddress
 
 __all__ = ["PlaneStore", "DataplaneInfo", "CleanupReport", "HostDataplane", "enable_dataplane",
            "disable_dataplane", "dataplane_info", "cleanup_dataplane"]

@@ -1,6 +1,10 @@
-"""The database package: ``Base`` for models, ``Database`` for sessions and schema, and what
-services need around a transaction (``storable`` text, ``retry_races`` at unique keys)."""
+"""The database package: ``Base`` for models, ``Database`` for sessions and schema, what
+services need around a transaction (``storable`` text, ``retry_races`` at unique keys), and
+the schema's Alembic revision (``current_revision``)."""
 
 from sriovstack.db.base import Base, Database, UtcDateTime, retry_races, storable
+from sriovstack.db.migrations import current_revision
 
-__all__ = ["Base", "Database", "UtcDateTime", "retry_races", "storable"]
+__all__ = [
+    "Base", "Database", "UtcDateTime", "retry_races", "storable", "current_revision",
+]

@@ -16,9 +16,7 @@ from sriovstack.errors import HostError
 from sriovstack.host.records import Inventory, PhysicalFunction, VirtualFunction
 from sriovstack.host.sysfs import SysfsIO
 from sriovstack.host.sysfs import read_required as _read
-from sriovstack.pci.address import PciAddress
-from sriovstack.pci.device import DevType, PciDevice
-from sriovstack.pci.names import pci_names
+from sriovstack.pci import DevType, PciAddress, PciDevice, pci_names
 
 __all__ = ["discover"]
 

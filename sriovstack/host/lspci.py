@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sriovstack.host.records import Inventory
-from sriovstack.pci.address import PciAddress
+from sriovstack.pci import PciAddress
 
 __all__ = ["class_name", "format_listing", "format_line"]
 

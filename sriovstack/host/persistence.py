@@ -28,7 +28,7 @@ from pathlib import Path
 
 from sriovstack.errors import NotSupported
 from sriovstack.host.sysfs import SysfsIO
-from sriovstack.pci.address import PciAddress
+from sriovstack.pci import PciAddress
 
 __all__ = [
     "PersistMethod",

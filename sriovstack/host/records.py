@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sriovstack.errors import Invalid, NotFound
-from sriovstack.pci.address import PciAddress
-from sriovstack.pci.device import PciDevice
+from sriovstack.pci import PciAddress, PciDevice
 
 __all__ = ["VirtualFunction", "PhysicalFunction", "Inventory"]
 

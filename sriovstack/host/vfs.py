@@ -16,7 +16,7 @@ from sriovstack.errors import Conflict, HostError, Invalid, NoSriovDriver, VfCou
     host_error_from_errno
 from sriovstack.host.records import PhysicalFunction
 from sriovstack.host.sysfs import SysfsIO
-from sriovstack.pci.address import PciAddress
+from sriovstack.pci import PciAddress
 
 if TYPE_CHECKING:
     from sriovstack.host import Host

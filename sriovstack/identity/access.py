@@ -8,7 +8,7 @@ import uuid
 from sqlalchemy import delete, select
 
 from sriovstack.db import Database
-from sriovstack.db.models.identity import ProjectRow, RoleAssignmentRow, RoleRow
+from sriovstack.db.models import ProjectRow, RoleAssignmentRow, RoleRow
 from sriovstack.errors import ErrorKind, NotFound
 from sriovstack.identity import policy
 from sriovstack.identity.directory import (Directory, find_project_row, find_user_row,

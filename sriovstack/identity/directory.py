@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sriovstack.db import Database
-from sriovstack.db.models.identity import DomainRow, ProjectRow, RoleRow, UserRow
+from sriovstack.db.models import DomainRow, ProjectRow, RoleRow, UserRow
 from sriovstack.errors import Conflict, ErrorKind, NotFound
 from sriovstack.identity.passwords import hash_password
 from sriovstack.identity.values import DEFAULT_DOMAIN_ID, Domain, NameRef, Project, Role, User

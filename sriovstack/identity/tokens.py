@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 
 from sriovstack.clock import Clock
 from sriovstack.db import Database
-from sriovstack.db.models.identity import (DomainRow, ProjectRow, RoleAssignmentRow, RoleRow,
-                                           TokenRow, UserRow)
+from sriovstack.db.models import (DomainRow, ProjectRow, RoleAssignmentRow, RoleRow, TokenRow,
+                                  UserRow)
 from sriovstack.errors import ErrorKind, NotFound, Unauthorized
 from sriovstack.identity import policy
 from sriovstack.identity.directory import (domain_of, find_project_row, find_user_row,

@@ -10,15 +10,15 @@ from sriovstack.network.wiring import PortWiring, port_wirings
 from sriovstack.network.types import (UNSET, BindingProfile, FixedIp, FixedIpRequest,
                                       HostRoute, IpRange, Network, NetworkSpec, NetworkType,
                                       NetworkUpdate, Port, PortBinding, PortRequest, PortSpec,
-                                      PortStatus, PortUpdate, ProviderSpec, Segment, Subnet,
-                                      SubnetSpec, SubnetUpdate, VifType, VnicType)
+                                      PortUpdate, ProviderSpec, Segment, Subnet,
+                                      SubnetSpec, SubnetUpdate, VifType)
+from sriovstack.network.ports import profile_json
 
 __all__ = [
     "NetworkService", "Ml2Settings", "ml2_settings", "ml2_settings_for", "Agent", "invalid_mac",
-    "PortWiring", "port_wirings",
-    "VnicType", "PortStatus", "VifType", "NetworkType", "Segment", "ProviderSpec",
-    "Network", "NetworkSpec", "NetworkUpdate", "IpRange", "HostRoute", "Subnet", "SubnetSpec",
-    "SubnetUpdate", "FixedIp", "FixedIpRequest", "BindingProfile", "PortBinding", "Port",
-    "PortSpec", "PortUpdate", "PortRequest", "SecurityGroup", "SecurityGroupRule",
-    "SecurityGroupSpec", "SecurityGroupUpdate", "RuleSpec", "UNSET",
+    "PortWiring", "port_wirings", "VifType", "NetworkType", "Segment", "ProviderSpec", "Network",
+    "NetworkSpec", "NetworkUpdate", "IpRange", "HostRoute", "Subnet", "SubnetSpec", "SubnetUpdate",
+    "FixedIp", "FixedIpRequest", "BindingProfile", "PortBinding", "Port", "PortSpec", "PortUpdate",
+    "PortRequest", "SecurityGroup", "SecurityGroupRule", "SecurityGroupSpec",
+    "SecurityGroupUpdate", "RuleSpec", "UNSET", "profile_json",
 ]

@@ -9,7 +9,7 @@ import secrets
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from sriovstack.db.models.network import IpAllocationRow, PortRow, SubnetRow
+from sriovstack.db.models import IpAllocationRow, PortRow, SubnetRow
 from sriovstack.errors import Conflict, ErrorKind, Invalid
 from sriovstack.mac import MacAddress
 from sriovstack.network import ipam

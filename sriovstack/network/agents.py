@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sriovstack.db import storable
-from sriovstack.db.models.network import AgentRow
+from sriovstack.db.models import AgentRow
 from sriovstack.errors import ErrorKind, Invalid, NotFound
 from sriovstack.identity import Caller, policy
 from sriovstack.network.env import Env, new_id

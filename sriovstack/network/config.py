@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sriovstack.conf.model import DeploymentConfig, Ml2Config
+from sriovstack.conf import DeploymentConfig, Ml2Config
 from sriovstack.errors import ConfigError
 
 __all__ = ["Ml2Settings", "MECHANISM_DRIVERS", "ml2_settings", "ml2_settings_for"]

@@ -9,7 +9,7 @@ from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from sriovstack.db import retry_races, storable
-from sriovstack.db.models.network import NetworkRow, PortRow, SubnetRow
+from sriovstack.db.models import NetworkRow, PortRow, SubnetRow
 from sriovstack.errors import Conflict, ErrorKind, NotFound
 from sriovstack.identity import Caller, policy
 from sriovstack.network import segments

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sriovstack.db import storable
-from sriovstack.db.models.network import PortRow
+from sriovstack.db.models import PortRow
 from sriovstack.errors import Conflict, ErrorKind, NotFound
 from sriovstack.identity import Caller
 from sriovstack.mac import MacAddress
@@ -21,7 +21,7 @@ from sriovstack.network.networks import segment_of
 from sriovstack.network.ports import (check_vnic, load_port_row, network_of, profile_json,
                                       profile_of, to_ports)
 from sriovstack.network.types import BindingProfile, Port, PortRequest, VifType, VnicType
-from sriovstack.pci.address import PciAddress
+from sriovstack.pci import PciAddress
 
 __all__ = ["PortBindings"]
 

@@ -12,7 +12,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from sriovstack.db import retry_races, storable
-from sriovstack.db.models.network import NetworkRow, PortRow, PortSecurityGroupRow
+from sriovstack.db.models import NetworkRow, PortRow, PortSecurityGroupRow
 from sriovstack.errors import Conflict, ErrorKind, Invalid, NotFound, NotSupported
 from sriovstack.identity import Caller, policy
 from sriovstack.mac import MacAddress
@@ -22,7 +22,7 @@ from sriovstack.network.networks import load_network_row
 from sriovstack.network.security_groups import SecurityGroups, resolve_groups
 from sriovstack.network.types import (UNSET, BindingProfile, Port, PortBinding, PortSpec,
                                       PortStatus, PortUpdate, VifType, VnicType)
-from sriovstack.pci.address import PciAddress
+from sriovstack.pci import PciAddress
 
 __all__ = ["Ports", "to_ports", "load_port_row", "profile_json", "profile_of", "status_of",
            "check_vnic"]

@@ -11,8 +11,8 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from sriovstack.db import storable
-from sriovstack.db.models.network import (DefaultSecurityGroupRow, PortSecurityGroupRow,
-                                          SecurityGroupRow, SecurityGroupRuleRow)
+from sriovstack.db.models import (DefaultSecurityGroupRow, PortSecurityGroupRow, SecurityGroupRow,
+                                  SecurityGroupRuleRow)
 from sriovstack.errors import Conflict, ErrorKind, Invalid, NotFound, WriteConflict
 from sriovstack.identity import Caller, policy
 from sriovstack.network.env import Env, new_id

@@ -6,9 +6,9 @@ from __future__ import annotations
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from sriovstack.conf.parsers import VLAN_MAX, VLAN_MIN
+from sriovstack.conf import VLAN_MAX, VLAN_MIN
 from sriovstack.errors import Conflict, ErrorKind, Invalid, Unavailable
-from sriovstack.db.models.network import FlatAllocationRow, VlanAllocationRow
+from sriovstack.db.models import FlatAllocationRow, VlanAllocationRow
 from sriovstack.network.config import Ml2Settings
 from sriovstack.network.types import NetworkType, ProviderSpec, Segment
 

@@ -21,7 +21,7 @@ from sriovstack.network.ports import Ports
 from sriovstack.network.security_groups import SecurityGroups
 from sriovstack.network.subnets import Subnets
 from sriovstack.network.types import BindingProfile, Port, PortRequest, PortSpec
-from sriovstack.pci.address import PciAddress
+from sriovstack.pci import PciAddress
 from sriovstack.wire import Heartbeat
 
 __all__ = ["NetworkService"]

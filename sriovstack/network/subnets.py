@@ -6,7 +6,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from sriovstack.db import storable
-from sriovstack.db.models.network import IpAllocationRow, NetworkRow, SubnetRow
+from sriovstack.db.models import IpAllocationRow, NetworkRow, SubnetRow
 from sriovstack.errors import Conflict, ErrorKind, NotFound
 from sriovstack.identity import Caller, policy
 from sriovstack.network import ipam

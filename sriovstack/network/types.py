@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sriovstack.mac import MacAddress
-from sriovstack.pci.address import PciAddress
+from sriovstack.pci import PciAddress
 from sriovstack.wire import PortStatus, VnicType
 
 __all__ = [

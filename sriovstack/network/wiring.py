@@ -12,7 +12,7 @@ from ipaddress import ip_interface, ip_network
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sriovstack.db.models.network import IpAllocationRow, NetworkRow, PortRow, SubnetRow
+from sriovstack.db.models import IpAllocationRow, NetworkRow, PortRow, SubnetRow
 from sriovstack.mac import MacAddress
 from sriovstack.network.networks import segment_of
 from sriovstack.network.types import Segment

@@ -6,16 +6,13 @@ from sriovstack.pci.addrspec import GlobAddress, RegexAddress
 from sriovstack.pci.device import DevType, PciDevice
 from sriovstack.pci.devspec import (NO_HOST, DeviceProbe, DeviceSpec, DeviceSpecs,
                                     parse_device_specs)
+from sriovstack.pci.pools import (Allocation, Fit, NumaContext, NumaPolicy, PciRequest, Pool,
+                                  PoolKey, Shortfall, fit_requests)
+from sriovstack.pci.names import pci_names
 
 __all__ = [
-    "PciAddress",
-    "DevType",
-    "PciDevice",
-    "GlobAddress",
-    "RegexAddress",
-    "DeviceSpec",
-    "DeviceSpecs",
-    "DeviceProbe",
-    "NO_HOST",
-    "parse_device_specs",
+    "PciAddress", "DevType", "PciDevice", "GlobAddress", "RegexAddress", "DeviceSpec",
+    "DeviceSpecs", "DeviceProbe", "NO_HOST", "parse_device_specs", "Allocation", "Fit",
+    "NumaContext", "NumaPolicy", "PciRequest", "Pool", "PoolKey", "Shortfall", "fit_requests",
+    "pci_names",
 ]

@@ -13,7 +13,7 @@ from pathlib import PurePosixPath
 
 from sriovstack.errors import Invalid, VirtError
 from sriovstack.mac import MacAddress
-from sriovstack.pci.address import PciAddress
+from sriovstack.pci import PciAddress
 from sriovstack.virt.types import ALIAS_PREFIX, Guest, GuestSpec, VfInterface, server_id_of
 
 __all__ = ["domain_xml", "interface_xml", "parse_guest"]

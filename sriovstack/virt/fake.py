@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from sriovstack.errors import Conflict, Invalid, NotFound, VirtError
-from sriovstack.host.sysfs import SysfsIO
+from sriovstack.host import SysfsIO
 from sriovstack.mac import MacAddress
-from sriovstack.pci.address import PciAddress
+from sriovstack.pci import PciAddress
 from sriovstack.virt.rules import check_attachable, check_vf_present, find_port
 from sriovstack.virt.types import Guest, GuestSpec, VfInterface
 

@@ -13,7 +13,7 @@ from pathlib import PurePosixPath
 from typing import Any, TypeVar
 
 from sriovstack.errors import Conflict, NotFound, NotSupported, VirtError
-from sriovstack.host.sysfs import SysfsIO
+from sriovstack.host import SysfsIO
 from sriovstack.virt.domain_xml import domain_xml, interface_xml, parse_guest
 from sriovstack.virt.rules import check_attachable, check_vf_present, find_port
 from sriovstack.virt.types import Guest, GuestSpec, VfInterface, domain_name, server_id_of

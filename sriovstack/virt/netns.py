@@ -20,11 +20,9 @@ from sriovstack.dataplane import (DEFAULT_PREFIX, EchoResult, HostDataplane, Nam
                                   create_ns, echo_probe, ns_exists, remove_ns, start_echo,
                                   stop_ns_processes)
 from sriovstack.errors import Invalid, NotFound, NotSupported
-from sriovstack.host import Host
-from sriovstack.host.discovery import discover
-from sriovstack.host.netlink import VfMac, VfVlan
+from sriovstack.host import Host, VfMac, VfVlan, discover
 from sriovstack.mac import MacAddress
-from sriovstack.pci.address import PciAddress
+from sriovstack.pci import PciAddress
 from sriovstack.virt.fake import FakeVirtDriver
 from sriovstack.virt.rules import find_port
 from sriovstack.virt.types import Guest, GuestSpec, VfInterface, domain_name, server_id_of

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from sriovstack.errors import Conflict, NotFound, NotSupported
-from sriovstack.host.sysfs import SysfsIO
-from sriovstack.pci.address import PciAddress
+from sriovstack.host import SysfsIO
+from sriovstack.pci import PciAddress
 from sriovstack.virt.types import Guest, VfInterface
 
 __all__ = ["check_vf_present", "check_attachable", "find_port"]

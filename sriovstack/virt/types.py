@@ -15,7 +15,7 @@ from typing import Protocol, runtime_checkable
 
 from sriovstack.errors import Invalid
 from sriovstack.mac import MacAddress
-from sriovstack.pci.address import PciAddress
+from sriovstack.pci import PciAddress
 
 __all__ = ["VfInterface", "GuestSpec", "Guest", "VirtDriver", "DOMAIN_PREFIX",
            "ALIAS_PREFIX", "domain_name", "server_id_of"]

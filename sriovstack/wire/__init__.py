@@ -13,7 +13,6 @@ agents send and read with it.  Pure: it imports only the stdlib, ``pci``, ``mac`
     DeviceReport     POST devices       PortAnswer
 """
 
-from sriovstack.mac import MacAddress
 from sriovstack.wire.desired import DesiredPort, DesiredServer, DesiredState, IpInterface
 from sriovstack.wire.inventory import (MAX_DEVICES, HostCapabilities, HostResources,
                                        InventoryCounts, InventoryDevice, InventoryReport,
@@ -25,15 +24,9 @@ from sriovstack.wire.vocabulary import (COMPUTE_AGENT_TYPE, COMPUTE_BINARY, NIC_
                                         VnicType)
 
 __all__ = [
-    # vocabulary
-    "VnicType", "ServerStatus", "PortStatus", "ServerOutcome", "MacAddress",
-    "COMPUTE_AGENT_TYPE", "COMPUTE_BINARY", "NIC_AGENT_TYPE", "NIC_BINARY",
-    # inventory
-    "HostResources", "HostCapabilities", "SupportedInstance", "NumaCell", "InventoryDevice",
-    "InventoryReport", "InventoryCounts", "MAX_DEVICES",
-    # desired state
-    "DesiredState", "DesiredServer", "DesiredPort", "IpInterface",
-    # reports and answers
-    "Heartbeat", "HeartbeatAnswer", "ServerReport", "ServerAnswer", "DeviceReport",
-    "PortAnswer", "MAX_MESSAGE",
+    "VnicType", "ServerStatus", "PortStatus", "ServerOutcome", "COMPUTE_AGENT_TYPE",
+    "COMPUTE_BINARY", "NIC_AGENT_TYPE", "NIC_BINARY", "HostResources", "HostCapabilities",
+    "SupportedInstance", "NumaCell", "InventoryDevice", "InventoryReport", "InventoryCounts",
+    "MAX_DEVICES", "DesiredState", "DesiredServer", "DesiredPort", "IpInterface", "Heartbeat",
+    "HeartbeatAnswer", "ServerReport", "ServerAnswer", "DeviceReport", "PortAnswer", "MAX_MESSAGE",
 ]

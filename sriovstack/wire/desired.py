@@ -11,7 +11,7 @@ from ipaddress import IPv4Interface, IPv6Interface, ip_interface
 from typing import Any
 
 from sriovstack.mac import MacAddress
-from sriovstack.pci.address import PciAddress
+from sriovstack.pci import PciAddress
 from sriovstack.wire.codec import Fields
 from sriovstack.wire.vocabulary import ServerStatus, VnicType
 

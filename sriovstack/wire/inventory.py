@@ -11,8 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sriovstack.errors import Invalid
-from sriovstack.pci.address import PciAddress
-from sriovstack.pci.device import DevType, PciDevice
+from sriovstack.pci import DevType, PciAddress, PciDevice
 from sriovstack.wire.codec import Fields
 
 __all__ = ["SupportedInstance", "HostCapabilities", "NumaCell", "HostResources",

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sriovstack.mac import MacAddress
-from sriovstack.pci.address import PciAddress
+from sriovstack.pci import PciAddress
 from sriovstack.wire.codec import Fields
 from sriovstack.wire.vocabulary import PortStatus, ServerOutcome, ServerStatus
 

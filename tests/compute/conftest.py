@@ -15,7 +15,8 @@ from sriovstack.compute.scheduler import (HostCapabilities, Scheduler, Scheduler
 from sriovstack.db import Database
 from sriovstack.identity import Caller
 from sriovstack.network import (Ml2Settings, NetworkService, NetworkSpec, Port, PortSpec,
-                                ProviderSpec, SubnetSpec, VnicType)
+                                ProviderSpec, SubnetSpec)
+from sriovstack.wire import VnicType
 from sriovstack.pci.address import PciAddress
 from sriovstack.pci.device import DevType, PciDevice
 from sriovstack.wire import (COMPUTE_AGENT_TYPE, NIC_AGENT_TYPE, Heartbeat, HostResources,

@@ -9,7 +9,9 @@ from sqlalchemy import select
 from sriovstack.compute.types import NetworkRequest, ServerCreate, ServerFilter, ServerStatus
 from sriovstack.db.models.hosts import PciDeviceRow
 from sriovstack.errors import Conflict, Forbidden, Invalid, NotFound, NotSupported
-from sriovstack.network import PortStatus, VifType, VnicType
+from sriovstack.network import VifType
+from sriovstack.wire import PortStatus
+from sriovstack.wire import VnicType
 from sriovstack.wire import ServerOutcome, ServerReport
 from tests.compute.conftest import ADMIN, ALICE, BOB, Cloud
 

@@ -11,8 +11,9 @@ from sriovstack.clock import FakeClock
 from sriovstack.errors import Conflict, Forbidden, Invalid, NotFound, NotSupported
 from sriovstack.mac import MacAddress
 from sriovstack.network import (BindingProfile, FixedIpRequest, NetworkService, NetworkSpec,
-                                PortSpec, PortStatus, PortUpdate, ProviderSpec, SubnetSpec,
-                                VifType, VnicType)
+                                PortSpec, PortUpdate, ProviderSpec, SubnetSpec, VifType)
+from sriovstack.wire import PortStatus
+from sriovstack.wire import VnicType
 from sriovstack.pci.address import PciAddress
 from sriovstack.wire import NIC_AGENT_TYPE, Heartbeat
 from tests.network.conftest import ADMIN, ALICE, BOB, NOVA

@@ -6,8 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel, field_validator
 
-from sriovstack.compute.flavors import FlavorQuery
-from sriovstack.compute.types import NetworkRequest, ServerCreate, ServerFilter, ServerStatus
+from sriovstack.compute import FlavorQuery, NetworkRequest, ServerCreate, ServerFilter
+from sriovstack.wire import ServerStatus
 from sriovstack.errors import Invalid, NotSupported
 
 __all__ = ["ServerCreateRequest", "ServerActionRequest", "flavor_query", "server_filter"]

@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import APIRouter, Depends
 
 from sriovstack.api.context import RequestContext, request_context
-from sriovstack.compute.host_devices import HostDevice, SriovHost
+from sriovstack.compute import HostDevice, SriovHost
 from sriovstack.identity import policy
 
 __all__ = ["router"]

@@ -6,7 +6,8 @@ import hashlib
 from datetime import datetime
 from typing import Any
 
-from sriovstack.compute.types import Flavor, Hypervisor, Server, ServerStatus
+from sriovstack.compute import Flavor, Hypervisor, Server
+from sriovstack.wire import ServerStatus
 
 __all__ = ["server_view", "server_brief", "server_created", "flavor_view", "flavor_brief",
            "hypervisor_view", "hypervisor_brief", "iso"]

@@ -8,10 +8,12 @@ from fastapi import APIRouter, Depends, Request
 
 from sriovstack.api.context import RequestContext, request_context, services_of
 from sriovstack.api.image.views import image_view, version_view
-from sriovstack.compute.images import ImageQuery
+from sriovstack.compute import ImageQuery
 from sriovstack.errors import Invalid
 
-__all__ = ["router"]
+__all__ = [
+    "router",
+]
 
 router = APIRouter()
 

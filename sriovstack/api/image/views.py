@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sriovstack.compute.types import Image
+from sriovstack.compute import Image
 
 __all__ = ["image_view", "version_view"]
 

@@ -12,8 +12,9 @@ from sriovstack.mac import MacAddress
 from sriovstack.network import (UNSET, BindingProfile, FixedIpRequest, HostRoute, IpRange,
                                 NetworkSpec, NetworkUpdate, PortSpec, PortUpdate, ProviderSpec,
                                 RuleSpec, SecurityGroupSpec, SecurityGroupUpdate, SubnetSpec,
-                                SubnetUpdate, VnicType, invalid_mac)
-from sriovstack.pci.address import PciAddress
+                                SubnetUpdate, invalid_mac)
+from sriovstack.wire import VnicType
+from sriovstack.pci import PciAddress
 
 __all__ = ["NetworkCreateRequest", "NetworkUpdateRequest", "SubnetCreateRequest",
            "SubnetUpdateRequest", "PortCreateRequest", "PortUpdateRequest",

@@ -7,8 +7,8 @@ from datetime import datetime
 from typing import Any
 
 from sriovstack.api.settings import ApiSettings
-from sriovstack.network import (Agent, Network, Port, SecurityGroup, SecurityGroupRule, Subnet)
-from sriovstack.network.ports import profile_json
+from sriovstack.network import (Agent, Network, Port, SecurityGroup, SecurityGroupRule, Subnet,
+                                profile_json)
 
 __all__ = ["network_view", "subnet_view", "port_view", "security_group_view", "rule_view",
            "agent_view", "versions_view", "resources_view", "EXTENSIONS"]

@@ -11,10 +11,12 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request, Response
 
 from sriovstack.api.context import RequestContext, request_context, services_of
-from sriovstack.compute.types import Inventory, ResourceProvider
+from sriovstack.compute import Inventory, ResourceProvider
 from sriovstack.identity import policy
 
-__all__ = ["router"]
+__all__ = [
+    "router",
+]
 
 router = APIRouter()
 

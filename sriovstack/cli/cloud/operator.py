@@ -60,7 +60,7 @@ def _host_list(s: CloudSession, args: argparse.Namespace) -> int:
 
 
 def _host_show(s: CloudSession, args: argparse.Namespace) -> int:
-    from sriovstack.allinone.hosts import live_vfs
+    from sriovstack.allinone import live_vfs
 
     host = s.call("GET", "compute", f"/os-sriov-hosts/{args.name}")["host"]
     root = host_root(args.name, args.root)

@@ -5,20 +5,10 @@ from sriovstack.compute.scheduler.model import (CHAPTER_FILTERS, BuildRequest, C
                                                 ClaimedDevice, ImageProperties,
                                                 SchedulerConfig, scheduler_config)
 from sriovstack.compute.scheduler.scheduler import Scheduler
-from sriovstack.pci.pools import NumaPolicy, PciRequest
+from sriovstack.pci import NumaPolicy, PciRequest
 
 __all__ = [
-    "Scheduler",
-    "SchedulerConfig",
-    "scheduler_config",
-    "CHAPTER_FILTERS",
-    "BuildRequest",
-    "PciRequest",
-    "NumaPolicy",
-    "ImageProperties",
-    "Claim",
-    "ClaimedDevice",
-    "HostState",
-    "HostCapabilities",
-    "SupportedInstance",
+    "Scheduler", "SchedulerConfig", "scheduler_config", "CHAPTER_FILTERS", "BuildRequest",
+    "PciRequest", "NumaPolicy", "ImageProperties", "Claim", "ClaimedDevice", "HostState",
+    "HostCapabilities", "SupportedInstance",
 ]

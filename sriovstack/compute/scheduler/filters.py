@@ -19,7 +19,7 @@ from sriovstack.clock import Clock
 from sriovstack.compute.scheduler.host_state import HostState
 from sriovstack.compute.scheduler.model import BuildRequest, SchedulerConfig
 from sriovstack.errors import ConfigError
-from sriovstack.pci.pools import NumaContext, Shortfall, fit_requests
+from sriovstack.pci import NumaContext, Shortfall, fit_requests
 
 __all__ = ["HostFilter", "RetryFilter", "AvailabilityZoneFilter", "RamFilter", "CoreFilter",
            "ComputeFilter", "ComputeCapabilitiesFilter", "ImagePropertiesFilter",

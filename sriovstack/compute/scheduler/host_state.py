@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sriovstack.pci.device import DevType
-from sriovstack.pci.pools import Pool
+from sriovstack.pci import DevType, Pool
 from sriovstack.wire import HostCapabilities, SupportedInstance
 
 __all__ = ["SupportedInstance", "HostCapabilities", "HostState", "pci_totals"]

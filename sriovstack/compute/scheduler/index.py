@@ -15,10 +15,8 @@ from sqlalchemy.orm import Session
 
 from sriovstack.compute.scheduler.host_state import HostCapabilities, HostState, pci_totals
 from sriovstack.db import Database
-from sriovstack.db.models.hosts import HostRow, PciDeviceRow
-from sriovstack.pci.address import PciAddress
-from sriovstack.pci.device import DevType
-from sriovstack.pci.pools import Pool, PoolKey
+from sriovstack.db.models import HostRow, PciDeviceRow
+from sriovstack.pci import DevType, PciAddress, Pool, PoolKey
 
 __all__ = ["HostIndex"]
 

@@ -7,12 +7,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from sriovstack.errors import Invalid
-from sriovstack.pci.address import PciAddress
-from sriovstack.pci.device import DevType
-from sriovstack.pci.pools import PciRequest
+from sriovstack.pci import DevType, PciAddress, PciRequest
 
 if TYPE_CHECKING:
-    from sriovstack.conf.model import DeploymentConfig
+    from sriovstack.conf import DeploymentConfig
 
 __all__ = ["ImageProperties", "BuildRequest", "ClaimedDevice", "Claim", "SchedulerConfig",
            "CHAPTER_FILTERS", "scheduler_config"]

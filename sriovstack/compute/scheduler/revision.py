@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from sqlalchemy import insert, update
 from sqlalchemy.orm import Session
 
-from sriovstack.db.models.hosts import HostRow, SchedulerRevisionRow
+from sriovstack.db.models import HostRow, SchedulerRevisionRow
 
 __all__ = ["touch_hosts"]
 

@@ -17,7 +17,7 @@ from sriovstack.compute.scheduler.model import BuildRequest, Claim, SchedulerCon
 from sriovstack.compute.scheduler.weighers import best_host, build_weighers, order_hosts
 from sriovstack.db import Database
 from sriovstack.errors import ClaimLost, NoValidHost
-from sriovstack.pci.pools import Allocation, Fit, NumaContext, fit_requests
+from sriovstack.pci import Allocation, Fit, NumaContext, fit_requests
 
 __all__ = ["Scheduler", "Rejections", "filter_hosts"]
 

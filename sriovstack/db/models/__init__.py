@@ -4,5 +4,22 @@ from __future__ import annotations
 
 from sriovstack.db.base import Base
 from sriovstack.db.models import compute, hosts, identity, network
+from sriovstack.db.models.network import (AgentRow, DefaultSecurityGroupRow, FlatAllocationRow,
+                                          IpAllocationRow, NetworkRow, PortRow,
+                                          PortSecurityGroupRow, SecurityGroupRow,
+                                          SecurityGroupRuleRow, SubnetRow, VlanAllocationRow)
+from sriovstack.db.models.identity import (DomainRow, ProjectRow, RoleAssignmentRow, RoleRow,
+                                           TokenRow, UserRow)
+from sriovstack.db.models.compute import (FaultRow, FlavorRow, HostRevisionRow, ImageRow,
+                                          ServerPortRow, ServerRow)
+from sriovstack.db.models.hosts import (HostAllocationRow, HostRow, PciDeviceRow,
+                                        SchedulerRevisionRow)
 
-__all__ = ["Base", "compute", "hosts", "identity", "network"]
+__all__ = [
+    "Base", "compute", "hosts", "identity", "network", "AgentRow", "DefaultSecurityGroupRow",
+    "DomainRow", "FaultRow", "FlatAllocationRow", "FlavorRow", "HostAllocationRow",
+    "HostRevisionRow", "HostRow", "ImageRow", "IpAllocationRow", "NetworkRow", "PciDeviceRow",
+    "PortRow", "PortSecurityGroupRow", "ProjectRow", "RoleAssignmentRow", "RoleRow",
+    "SchedulerRevisionRow", "SecurityGroupRow", "SecurityGroupRuleRow", "ServerPortRow",
+    "ServerRow", "SubnetRow", "TokenRow", "UserRow", "VlanAllocationRow",
+]

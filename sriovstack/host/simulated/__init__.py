@@ -17,8 +17,15 @@ from sriovstack.host.simulated.hooks import DataplaneHooks
 from sriovstack.host.simulated.kernel import SimulatedKernel
 from sriovstack.host.simulated.netlink import SimulatedVfNetlink
 from sriovstack.host.simulated.state import MARKER, SimState, is_simulated
+from sriovstack.host.simulated.topology import (TOPOLOGIES_DIR, Role, Topology, TopologyHost,
+                                                bundled_topology, load_topology)
+from sriovstack.host.simulated.fixture import build_host
 
-__all__ = ["open_simulated_host", "is_simulated", "SimState", "DataplaneHooks", "MARKER"]
+__all__ = [
+    "open_simulated_host", "is_simulated", "SimState", "DataplaneHooks", "MARKER", "Role",
+    "TOPOLOGIES_DIR", "Topology", "TopologyHost", "build_host", "bundled_topology",
+    "load_topology",
+]
 
 
 def open_simulated_host(root: str | Path, *, state: SimState | None = None,

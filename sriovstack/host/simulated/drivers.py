@@ -14,7 +14,7 @@ from sriovstack.host.simulated.catalogue import DRIVERS, MODELS
 from sriovstack.host.simulated.state import SimState
 from sriovstack.host.simulated.tree import PCI_DRIVERS, Tree
 from sriovstack.mac import MacAddress
-from sriovstack.pci.address import PciAddress
+from sriovstack.pci import PciAddress
 
 __all__ = ["Drivers", "VFIO_PCI", "vf_index", "vf_mac"]
 

@@ -17,7 +17,7 @@ from sriovstack.host.simulated.state import SimState
 from sriovstack.host.simulated.topology import IommuKind, NicSpec, TopologyHost
 from sriovstack.host.simulated.tree import PCI_DRIVERS, Tree
 from sriovstack.mac import MacAddress
-from sriovstack.pci.address import PciAddress
+from sriovstack.pci import PciAddress
 
 __all__ = ["build_host"]
 

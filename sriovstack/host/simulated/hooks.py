@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from sriovstack.host.netlink import VfState
-from sriovstack.pci.address import PciAddress
+from sriovstack.pci import PciAddress
 
 __all__ = ["DataplaneHooks"]
 

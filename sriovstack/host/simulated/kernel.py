@@ -25,7 +25,7 @@ from sriovstack.host.simulated.hooks import DataplaneHooks
 from sriovstack.host.simulated.state import SimState
 from sriovstack.host.simulated.tree import PCI_DEVICES, PCI_DRIVERS, Tree
 from sriovstack.host.sysfs import RealSysfs
-from sriovstack.pci.address import PciAddress
+from sriovstack.pci import PciAddress
 
 __all__ = ["SimulatedKernel", "inject_enable_failure", "parse_u16"]
 

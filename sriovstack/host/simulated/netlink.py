@@ -24,7 +24,7 @@ from sriovstack.host.simulated.hooks import DataplaneHooks
 from sriovstack.host.simulated.state import SimState
 from sriovstack.host.simulated.tree import CLASS_NET, Tree
 from sriovstack.mac import MacAddress
-from sriovstack.pci.address import PciAddress
+from sriovstack.pci import PciAddress
 
 __all__ = ["SimulatedVfNetlink"]
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from sriovstack.errors import ConfigError, Invalid, NotFound
 from sriovstack.host.simulated.catalogue import MODELS, NicModel
-from sriovstack.pci.address import PciAddress
+from sriovstack.pci import PciAddress
 
 __all__ = ["Role", "IommuKind", "NicSpec", "TopologyHost", "Topology", "load_topology",
            "parse_topology", "bundled_topology"]
