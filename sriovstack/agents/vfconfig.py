@@ -23,9 +23,11 @@ __all__ = ["VfConfigurator", "BASELINE", "is_baseline"]
 _LOG = logging.getLogger(__name__)
 
 # The full reset of a released VF (sriov-cni #214: reset everything, not only what we set).
+# The MAC goes last: a zero MAC is what marks a VF free (agents/sriov.py), so a VF never
+# reads free while it still carries its tenant's VLAN, rate or trust.
 BASELINE: tuple[VfSetting, ...] = (
-    VfMac(MacAddress.ZERO), VfVlan(0), VfSpoofCheck(True), VfTrust(False), VfRate(0, 0),
-    VfLinkState(LinkState.AUTO),
+    VfVlan(0), VfSpoofCheck(True), VfTrust(False), VfRate(0, 0),
+    VfLinkState(LinkState.AUTO), VfMac(MacAddress.ZERO),
 )
 _REQUIRED = (VfMac, VfVlan)
 

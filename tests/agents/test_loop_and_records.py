@@ -106,6 +106,28 @@ def test_only_settings_that_differ_are_sent_and_link_state_is_skipped_on_igb(
     assert state is not None and is_baseline(state)
 
 
+class Recording:
+    """A VfNetlink that notes each setting sent through it."""
+
+    def __init__(self, inner: object) -> None:
+        self.inner, self.sent = inner, []  # type: list[object]
+
+    def get_vfs(self, pf_netdev: str) -> tuple[object, ...]:
+        return self.inner.get_vfs(pf_netdev)  # type: ignore[attr-defined]
+
+    def set_vf(self, pf_netdev: str, vf: int, setting: object) -> object:
+        self.sent.append(setting)
+        return self.inner.set_vf(pf_netdev, vf, setting)  # type: ignore[attr-defined]
+
+
+def test_a_reset_clears_the_mac_last_so_a_vf_never_reads_free_with_a_tenant_vlan(
+        compute0: Host) -> None:
+    VfConfigurator(compute0.netlink).apply("enp11s0f1", 0, (VfMac(MAC), VfVlan(15)))
+    recording = Recording(compute0.netlink)
+    VfConfigurator(recording).reset("enp11s0f1", 0)  # type: ignore[arg-type]
+    assert [type(s) for s in recording.sent] == [VfVlan, VfMac]
+
+
 def test_a_required_setting_the_driver_refuses_is_an_error(compute0: Host) -> None:
     vfs = VfConfigurator(compute0.netlink)
     with pytest.raises(HostError, match="enp11s0f1 vf 0"):

@@ -106,7 +106,7 @@ def test_the_chapter_walkthrough_with_the_openstack_cli(osc_venv: Path, aio: Pat
     assert {h["Hypervisor Hostname"] for h in hypervisors} == {"compute0", "compute1"}
 
     osc(osc_venv, aio, "server", "delete", "--wait", "webserver01", json_out=False)
-    vf = _wait(lambda: _vf(aio, host, slot), lambda v: v.mac == MacAddress.ZERO)
+    vf = _wait(lambda: _vf(aio, host, slot), lambda v: v.mac == MacAddress.ZERO and v.vlan == 0)
     assert vf.mac == MacAddress.ZERO and vf.vlan == 0 and vf.spoofchk in (True, None)
     after = osc(osc_venv, aio, "port", "show", port["id"])
     assert after["status"] == "DOWN" and after["binding_vif_type"] == "unbound"
