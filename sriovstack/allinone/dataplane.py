@@ -17,8 +17,8 @@ from pathlib import Path
 from sriovstack.agents import load_nic_mappings
 from sriovstack.allinone.hosts import SimulatedHost
 from sriovstack.allinone.machines import open_simulated
-from sriovstack.dataplane import (CleanupReport, cleanup_dataplane, disable_dataplane,
-                                  enable_dataplane)
+from sriovstack.dataplane import (CleanupReport, MissingCommand, cleanup_dataplane,
+                                  disable_dataplane, enable_dataplane)
 from sriovstack.errors import ConfigError, SriovstackError
 from sriovstack.host import discover
 from sriovstack.virt import NetnsVirtDriver
@@ -36,19 +36,26 @@ class DataplaneMode(enum.Enum):
     NONE = "none"
 
 
-def choose_dataplane(asked: DataplaneMode | None, virt_driver: str | None,
-                     euid: int) -> tuple[DataplaneMode, str | None]:
+def choose_dataplane(asked: DataplaneMode | None, virt_driver: str | None, euid: int,
+                     missing: Sequence[MissingCommand] = ()) -> tuple[DataplaneMode, str | None]:
     """The data plane to run, and a one-line note when it was chosen for the user.
 
-    ``asked`` None: netns when running as root (``euid`` 0) and no other virt driver was
-    asked for, else none.  Raises ConfigError when ``virt_driver`` cannot drive the netns
-    data plane that was asked for.
+    ``asked`` None: netns when running as root (``euid`` 0), no other virt driver was asked
+    for and none of the data plane's programs is ``missing``, else none (the note says what is
+    missing and how to get packets).  Raises ConfigError when ``virt_driver`` cannot drive the
+    netns data plane that was asked for, or a program it needs is missing.
     """
     if asked is DataplaneMode.NETNS and virt_driver not in (None, "netns"):
         raise ConfigError(f"--virt-driver {virt_driver} cannot drive the netns data plane "
                           "(its guests are network namespaces)", option="--virt-driver",
                           value=virt_driver, fix="leave --virt-driver out, or pass "
                           "--dataplane none")
+    lacking = ", ".join(m.command for m in missing)
+    install = f"apt-get install {' '.join(m.package for m in missing)}"
+    if asked is DataplaneMode.NETNS and missing:
+        raise ConfigError(f"--dataplane netns needs {lacking}, not found on PATH",
+                          option="--dataplane", value="netns",
+                          fix=f"{install}, or pass --dataplane none")
     if asked is not None:
         return asked, None
     if virt_driver not in (None, "netns"):
@@ -57,6 +64,10 @@ def choose_dataplane(asked: DataplaneMode | None, virt_driver: str | None,
     if euid != 0:
         return DataplaneMode.NONE, ("data plane: simulated only (no packets): the netns data "
                                     "plane needs root (network namespaces, veth, bridges)")
+    if missing:
+        return DataplaneMode.NONE, (f"data plane: simulated only (no packets): the netns data "
+                                    f"plane needs {lacking}, not found on PATH (for real "
+                                    f"packets: {install})")
     return DataplaneMode.NETNS, None
 
 

@@ -15,6 +15,7 @@ from rich.console import Console
 from sriovstack.allinone import AllInOne, AllInOneOptions, DataplaneMode, choose_dataplane
 from sriovstack.cli.api import parse_listen
 from sriovstack.cli.clouds import Cloud, write_clouds_yaml
+from sriovstack.dataplane import missing_commands
 
 __all__ = ["register", "clouds_of", "ADMIN_CLOUD", "DEMO_CLOUD"]
 
@@ -77,7 +78,7 @@ def _run(args: argparse.Namespace) -> int:
     out = Console(highlight=False, soft_wrap=True)
     dataplane, note = choose_dataplane(
         DataplaneMode(args.dataplane) if args.dataplane else None, args.virt_driver,
-        os.geteuid())
+        os.geteuid(), missing_commands())
     if note:
         out.print(note, markup=False)
     options = AllInOneOptions(state_dir=state, host=host, port=port, topology=args.topology,

@@ -24,6 +24,7 @@ from sriovstack.cli.cloud.output import print_list, print_show
 from sriovstack.cli.cloud.servers import wait_for_gone, wait_for_status
 from sriovstack.cli.cloud.session import CloudSession
 from sriovstack.cli.demo_packets import PacketSteps
+from sriovstack.dataplane import missing_commands
 from sriovstack.mac import MacAddress
 
 __all__ = ["register", "Demo"]
@@ -68,9 +69,10 @@ class Demo:
         started = time.monotonic()
         self._state = state_dir
         self.out.print(f"starting the all-in-one cloud under {state_dir} ...")
-        dataplane, note = choose_dataplane(None, None, os.geteuid())
+        dataplane, note = choose_dataplane(None, None, os.geteuid(), missing_commands())
         if note:
-            self.out.print(f"{note}: the packet steps are left out", markup=False)
+            self.out.print(f"{note}: the packet steps are left out", markup=False,
+                           soft_wrap=True)
         with AllInOne(AllInOneOptions(state_dir=state_dir, port=0,
                                       dataplane=dataplane)) as cloud:
             self.out.print(f"API at {cloud.base_url}; hosts: "

@@ -9,6 +9,7 @@ host is opened with it as its NIC's hooks (the simulator's ``DataplaneHooks`` Pr
 keeps it in step; nothing here imports the simulator, which does not import this either.
 """
 
+from sriovstack.dataplane.commands import MissingCommand, missing_commands
 from sriovstack.dataplane.echo import ECHO_PORT, EchoResult, echo_probe, start_echo
 from sriovstack.dataplane.names import DEFAULT_PREFIX, Names
 from sriovstack.dataplane.netns import (NsLinks, create_ns, list_ns, ns_exists, ns_pids,
@@ -21,5 +22,6 @@ __all__ = [
     "HostDataplane", "PlaneStore", "DataplaneInfo", "CleanupReport", "enable_dataplane",
     "disable_dataplane", "dataplane_info", "cleanup_dataplane", "DEFAULT_PREFIX", "Names",
     "ECHO_PORT", "EchoResult", "echo_probe", "start_echo", "NsLinks", "create_ns", "list_ns",
-    "ns_exists", "ns_pids", "remove_ns", "stop_ns_processes",
+    "ns_exists", "ns_pids", "remove_ns", "stop_ns_processes", "MissingCommand",
+    "missing_commands",
 ]
