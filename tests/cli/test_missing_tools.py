@@ -108,7 +108,7 @@ def test_the_all_in_one_as_root_without_nft_starts_and_says_why(tmp_path: Path) 
     assert "apt-get install nftables" in text and "netns data plane on" not in text
 
 
-def test_scripts_demo_without_nft_or_apt_get_runs_the_simulated_demo(tmp_path: Path) -> None:
+def test_scripts_demo_without_nft_or_apt_get_runs_the_simulated_demo_and_installs_clients(tmp_path: Path) -> None:
     env = {**os.environ, "PATH": path_without(tmp_path, "nft", "apt-get")}
     done = subprocess.run([str(REPO / "scripts/demo"), "--state-dir", str(tmp_path / "demo")],
                           capture_output=True, text=True, timeout=600, env=env)
@@ -116,3 +116,11 @@ def test_scripts_demo_without_nft_or_apt_get_runs_the_simulated_demo(tmp_path: P
     assert "every check held" in done.stdout
     if os.geteuid() == 0:
         assert "apt-get install nftables" in done.stdout
+    # It installed sriovstack[clients]: README's `openstack` CLI, with osc-placement's commands.
+    openstack = REPO / ".venv/bin/openstack"
+    version = subprocess.run([str(openstack), "--version"], capture_output=True, text=True,
+                             timeout=120)
+    assert version.returncode == 0 and version.stdout.startswith("openstack "), version
+    placement = subprocess.run([str(openstack), "help", "resource", "provider", "list"],
+                               capture_output=True, text=True, timeout=120)
+    assert placement.returncode == 0 and "--uuid" in placement.stdout, placement
