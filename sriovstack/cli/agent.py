@@ -21,6 +21,7 @@ from sriovstack.agents import (ComputeAgent, ComputeAgentSettings, ControlPlaneC
                                host_resources_from, load_credentials, load_nic_mappings,
                                load_whitelist, open_virt)
 from sriovstack.allinone import open_host, open_with_plane
+from sriovstack.cli.inputs import host_root, positive_int, text_file
 from sriovstack.dataplane import DEFAULT_PREFIX
 from sriovstack.host import discover
 
@@ -32,16 +33,17 @@ _CREDENTIALS = Path("/etc/sriovstack/agent-credentials.conf")
 
 def _common(parser: argparse.ArgumentParser, example: str) -> None:
     parser.add_argument("--config-file", action="append", required=True, metavar="FILE",
+                        type=text_file,
                         help=f"a config file (repeatable, later files win), e.g. {example}")
     parser.add_argument("--host", help="this host's name as the API knows it "
                         "(default: /etc/hostname under --root)")
-    parser.add_argument("--root", type=Path, default=Path("/"), metavar="DIR",
+    parser.add_argument("--root", type=host_root, default=Path("/"), metavar="DIR",
                         help="the host's root: / or a simulated host's tree (default /)")
     parser.add_argument("--state-dir", type=Path, default=_STATE_DIR, metavar="DIR",
                         help=f"where the agent keeps what it configured (default {_STATE_DIR})")
     parser.add_argument("--api", default="http://127.0.0.1:8080", metavar="URL",
                         help="the sriovstack API (default http://127.0.0.1:8080)")
-    parser.add_argument("--credentials", type=Path, default=_CREDENTIALS, metavar="FILE",
+    parser.add_argument("--credentials", type=text_file, default=_CREDENTIALS, metavar="FILE",
                         help="ini file with [service_user] username, password, project_name "
                         f"(default {_CREDENTIALS})")
     parser.add_argument("--once", action="store_true",
@@ -62,7 +64,7 @@ def register(subparsers: Any) -> None:
                          f"(default {DEFAULT_PREFIX})")
     for option, what in (("--vcpus", "CPUs"), ("--memory-mb", "memory in MiB"),
                          ("--disk-gb", "disk in GiB")):
-        compute.add_argument(option, type=int, metavar="N",
+        compute.add_argument(option, type=positive_int, metavar="N",
                              help=f"{what} to report (default: read from the host)")
     compute.set_defaults(func=_run_compute)
     sriov = sub.add_parser("sriov", help="the SR-IOV NIC agent (VF admin state, 20.6)")

@@ -15,6 +15,7 @@ from rich.console import Console
 from sriovstack.allinone import AllInOne, AllInOneOptions, DataplaneMode, choose_dataplane
 from sriovstack.cli.api import parse_listen
 from sriovstack.cli.clouds import Cloud, write_clouds_yaml
+from sriovstack.cli.inputs import text_file
 from sriovstack.dataplane import missing_commands
 
 __all__ = ["register", "clouds_of", "ADMIN_CLOUD", "DEMO_CLOUD"]
@@ -41,17 +42,19 @@ def register(subparsers: Any) -> None:
                    help=f"hosts, database, passwords, clouds.yaml (default {_DEFAULT_STATE})")
     p.add_argument("--listen", default="127.0.0.1:8080", metavar="HOST:PORT",
                    help="where the API listens (port 0: any free port)")
-    p.add_argument("--topology", type=Path, metavar="FILE",
+    p.add_argument("--topology", type=text_file, metavar="FILE",
                    help="topology TOML of the simulated hosts (default: the chapter's)")
     p.add_argument("--database", metavar="URL", help="database URL (default: SQLite in DIR)")
     p.add_argument("--virt-driver", choices=("fake", "libvirt"),
-                   help="how the compute agents attach VFs (default: netns with the netns "
-                   "data plane, else fake)")
+                   help="how the compute agents attach VFs instead of the default: emulated "
+                   "guests (network namespaces) when the netns data plane runs, else fake")
     p.add_argument("--dataplane", choices=[m.value for m in DataplaneMode],
                    help="netns: real packets between emulated guests (network namespaces; "
-                   "needs root); none: simulated only (default: netns as root, else none)")
+                   "needs root, ip and nft); none: simulated only (default: netns as root "
+                   "with ip and nft installed, else none)")
     p.add_argument("--log-level", default="warning",
-                   choices=["critical", "error", "warning", "info", "debug"])
+                   choices=["critical", "error", "warning", "info", "debug"],
+                   help="log level of the API and agents (default warning)")
     p.set_defaults(func=_run)
 
 

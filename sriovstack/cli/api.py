@@ -17,6 +17,7 @@ from typing import Any
 
 from rich.console import Console
 
+from sriovstack.cli.inputs import positive_int, text_file
 from sriovstack.errors import ConfigError, Invalid
 
 __all__ = ["register", "app_from_environment", "ServeOptions", "parse_listen"]
@@ -161,22 +162,29 @@ def register(subparsers: Any) -> None:
     sub = api.add_subparsers(dest="api_command", metavar="SUBCOMMAND", required=True)
     serve = sub.add_parser("serve", help="serve the OpenStack-compatible API")
     serve.add_argument("--config-file", action="append", default=[], metavar="FILE",
+                       type=text_file,
                        help="nova.conf, ml2_conf.ini, sriov_agent.ini ... (repeatable)")
     _add_database_options(serve)
-    serve.add_argument("--listen", default="127.0.0.1:8080", metavar="HOST:PORT")
-    serve.add_argument("--workers", type=int, default=1, metavar="N")
+    serve.add_argument("--listen", default="127.0.0.1:8080", metavar="HOST:PORT",
+                       help="address and port to serve on (default 127.0.0.1:8080; "
+                       "[::]:8080 for every IPv6 address)")
+    serve.add_argument("--workers", type=positive_int, default=1, metavar="N",
+                       help="uvicorn worker processes (default 1)")
     serve.add_argument("--base-url", metavar="URL",
                        help="public URL for the catalog (default http://HOST:PORT)")
     serve.add_argument("--log-level", default="info",
-                       choices=["critical", "error", "warning", "info", "debug"])
+                       choices=["critical", "error", "warning", "info", "debug"],
+                       help="uvicorn's log level (default info)")
     serve.add_argument("--test-build-delay", type=float, default=0.0, metavar="SECONDS",
                        help="test hook, never for service: every server build waits SECONDS "
                             "after the 202 (end-to-end tests kill the API in that window)")
     serve.set_defaults(func=_serve)
     boot = sub.add_parser("bootstrap", help="create the Default domain, projects, users, roles")
     _add_database_options(boot)
-    boot.add_argument("--admin-password", help="(or SRIOVSTACK_ADMIN_PASSWORD)")
-    boot.add_argument("--demo-password", help="(default: the admin password)")
+    boot.add_argument("--admin-password", help="the admin user's password (or "
+                      "SRIOVSTACK_ADMIN_PASSWORD)")
+    boot.add_argument("--demo-password", help="the demo user's password (default: the "
+                      "admin password)")
     boot.add_argument("--service-user", action="append", default=[], metavar="NAME:PASSWORD",
                       help="a service user for agents (repeatable)")
     boot.set_defaults(func=_bootstrap)

@@ -96,6 +96,10 @@ def _read(path: Path) -> dict[str, Any]:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError(f"cannot read: {exc.strerror}", file=str(path)) from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"not a text file: byte {exc.start} is not UTF-8", file=str(path),
+                          option="OS_CLIENT_CONFIG_FILE",
+                          fix="point it at the clouds.yaml itself") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"not valid YAML: {exc}", file=str(path)) from exc
     if not isinstance(data, dict) or not isinstance(data.get("clouds"), dict):

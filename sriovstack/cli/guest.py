@@ -21,6 +21,7 @@ from sriovstack.allinone import dataplane_prefix
 from sriovstack.cli.allinone import ADMIN_CLOUD
 from sriovstack.cli.cloud.lookup import SERVER, find
 from sriovstack.cli.cloud.session import CloudSession
+from sriovstack.cli.inputs import positive_float, positive_int
 from sriovstack.cli.clouds import find_cloud
 from sriovstack.errors import ConfigError, Invalid
 from sriovstack.dataplane import DEFAULT_PREFIX, cleanup_dataplane
@@ -50,8 +51,8 @@ def register(subparsers: Any) -> None:
     run.set_defaults(func=_exec)
     ping = sub.add_parser("ping", help="UDP echo from a guest to an address")
     _add_where(ping)
-    ping.add_argument("--count", type=int, default=3, help="datagrams to send (default 3)")
-    ping.add_argument("--timeout", type=float, default=1.0,
+    ping.add_argument("--count", type=positive_int, default=3, help="datagrams to send (default 3)")
+    ping.add_argument("--timeout", type=positive_float, default=1.0,
                       help="seconds to wait for each reply (default 1)")
     ping.add_argument("server", metavar="SERVER",
                       help="the server id (or name, with --state-dir) to send from")

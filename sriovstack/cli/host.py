@@ -15,6 +15,7 @@ from rich.text import Text
 from sriovstack.host import (PersistMethod, PersistPlan, PersistTarget, Report, Verdict, VfPlan,
                              apply, apply_persistence, check_host, pf_device_path,
                              plan_persistence, plan_vf_count)
+from sriovstack.cli.inputs import host_root, text_file, vf_count
 from sriovstack.host.simulated import TOPOLOGIES_DIR
 
 __all__ = ["register"]
@@ -49,29 +50,29 @@ def register(subparsers: Any) -> None:
     sub = host.add_subparsers(dest="host_command", metavar="SUBCOMMAND", required=True)
     fmt = argparse.RawDescriptionHelpFormatter
     sim = sub.add_parser("simulate", help="build a simulated host tree from a topology file")
-    sim.add_argument("--topology", type=Path, default=TOPOLOGIES_DIR / "chapter.toml",
+    sim.add_argument("--topology", type=text_file, default=TOPOLOGIES_DIR / "chapter.toml",
                      help="topology TOML file (default: the chapter's)")
     sim.add_argument("--host", default="compute0", help="host name in the topology")
     sim.add_argument("--root", type=Path, required=True, help="directory to build the tree in")
     sim.set_defaults(func=_simulate)
     lst = sub.add_parser("devices", help="this host's NICs: lspci -nn style listing, then "
                          "the PFs and VFs")
-    lst.add_argument("--root", type=Path, default=Path("/"), help="host root (default /)")
-    lst.add_argument("--config-file", action="append", default=[], metavar="FILE",
+    lst.add_argument("--root", type=host_root, default=Path("/"), help="host root (default /)")
+    lst.add_argument("--config-file", action="append", default=[], metavar="FILE", type=text_file,
                      help="nova.conf whose PCI whitelist selects VFs (repeatable)")
     lst.set_defaults(func=_list)
     chk = sub.add_parser("check", help="readiness report (20.2, 20.8)", description=_CHECK_HELP,
                          formatter_class=fmt)
-    chk.add_argument("--root", type=Path, default=Path("/"), help="host root (default /)")
+    chk.add_argument("--root", type=host_root, default=Path("/"), help="host root (default /)")
     chk.set_defaults(func=_check)
     svf = sub.add_parser("set-vfs", help="set a PF's VF count, optionally persistently",
                          description=_SET_VFS_HELP, formatter_class=fmt)
     svf.add_argument("pf", metavar="PF", help="PF netdev name or PCI address")
-    svf.add_argument("count", metavar="COUNT", type=int, help="number of VFs")
+    svf.add_argument("count", metavar="COUNT", type=vf_count, help="number of VFs (0 or more)")
     svf.add_argument("--persist", choices=[m.value for m in PersistMethod],
                      help="keep the count across reboots (see above)")
     svf.add_argument("--dry-run", action="store_true", help="print the plan; change nothing")
-    svf.add_argument("--root", type=Path, default=Path("/"), help="host root (default /)")
+    svf.add_argument("--root", type=host_root, default=Path("/"), help="host root (default /)")
     svf.set_defaults(func=_set_vfs)
     # `host list` / `host show HOST`: the cloud's compute hosts, over the API.
     from sriovstack.cli.cloud import register_host_views
@@ -182,11 +183,11 @@ def _list(args: argparse.Namespace) -> int:
     from sriovstack.host import format_listing
 
     host = open_host(root=args.root)
+    specs = _whitelist(host.sysfs, args.config_file) if args.config_file else None
     inventory = discover(host.sysfs)
     out = _table_console()
     for line in format_listing(inventory):
         out.print(line, markup=False)
-    specs = _whitelist(host.sysfs, args.config_file) if args.config_file else None
     table = Table(title="SR-IOV functions")
     columns = ["address", "kind", "netdev", "driver", "numa", "iommu group"]
     for column in columns + (["physnet"] if specs is not None else []):

@@ -1,7 +1,8 @@
 """The ``sriovstack`` command: argument parsing and dispatch to one module per command group.
 
 Each group module exposes ``register(subparsers)``; handlers return an exit code.  Errors from
-the error tree become one clear line on stderr and a non-zero exit, never a traceback.
+the error tree become one clear line on stderr and a non-zero exit, never a traceback: 2 for
+bad input (a usage error, ConfigError, Invalid), 1 for everything else.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from collections.abc import Sequence
 from rich.console import Console
 from rich.markup import escape
 
-from sriovstack.errors import ConfigError, SriovstackError
+from sriovstack.cli.inputs import CommandParser, sriovstack_version
+from sriovstack.errors import ConfigError, Invalid, SriovstackError
 
 __all__ = ["main", "build_parser"]
 
@@ -28,11 +30,14 @@ def build_parser() -> argparse.ArgumentParser:
     from sriovstack.cli import guest as guest_cmd
     from sriovstack.cli import host as host_cmd
 
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="sriovstack",
         description="SR-IOV Virtual Functions for virtual machines: host checks, VF creation, "
         "whitelists, networks, scheduling and attachment.",
     )
+    parser.add_argument("--version", action="version",
+                        version=f"%(prog)s {sriovstack_version()}",
+                        help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in (host_cmd, config_cmd, api_cmd, agent_cmd, allinone_cmd, cloud_cmd, demo_cmd,
                    guest_cmd):
@@ -49,8 +54,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         err.print(f"[bold red]config error:[/] {escape(str(exc))}")
         return 2
+    except Invalid as exc:
+        err.print(f"[bold red]error:[/] {escape(str(exc))}")
+        return 2
     except SriovstackError as exc:
         err.print(f"[bold red]error:[/] {escape(str(exc))}")
+        return 1
+    except OSError as exc:  # a file or device the command met refused: name it, no traceback
+        where = f"{exc.filename}: " if exc.filename else ""
+        err.print(f"[bold red]error:[/] {escape(where + (exc.strerror or str(exc)))}")
         return 1
     except KeyboardInterrupt:
         return 130

@@ -47,6 +47,10 @@ class _RawIndex:
                 raise ConfigError(f"not a valid ini file: {exc.msg} at line {exc.lineno}",
                                   file=name, fix="fix the line (section headers are "
                                   "[name], options are name = value)") from None
+            except UnicodeDecodeError as exc:
+                raise ConfigError(f"not a text file: byte {exc.start} is not UTF-8",
+                                  file=name, fix="pass the ini file itself (UTF-8 text), "
+                                  "not a binary or archive") from None
             self._parsed.append((name, sections))
 
     def _values(self, sections: dict[str, dict[str, list[str]]], name: OptionName

@@ -72,7 +72,7 @@ def test_the_chapter_boot_through_the_client_commands(capsys: pytest.CaptureFixt
     (("network", "show", "nope"), 1, ["no network", "'nope'"]),
     (("port", "create", "p", "--network", "nope"), 1, ["no network", "'nope'"]),
     (("server", "create", "s", "--flavor", "m1.tiny", "--image", "cirros", "--nic", "port=x"),
-     1, ["--nic", "port-id=ID or net-id=ID"]),
+     2, ["--nic", "port-id=ID or net-id=ID"]),
     (("network", "list", "--os-cloud", "elsewhere"), 2, ["no cloud 'elsewhere'",
                                                          "sriovstack-demo"]),
     (("host", "show", "compute9"), 1, ["404", "compute9"]),

@@ -28,7 +28,7 @@ def test_api_bootstrap_without_a_password_names_the_option(
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("SRIOVSTACK_ADMIN_PASSWORD", raising=False)
     url = f"sqlite:///{tmp_path / 'cloud.db'}"
-    assert main(["api", "bootstrap", "--database", url]) == 1
+    assert main(["api", "bootstrap", "--database", url]) == 2
     assert "--admin-password" in capsys.readouterr().err
 
 
@@ -40,7 +40,7 @@ def test_api_bootstrap_creates_the_projects_and_service_users(
     out = capsys.readouterr().out
     assert "admin" in out and "demo" in out and "sriovstack-agent" in out
     assert main(["api", "bootstrap", "--database", url, "--admin-password", "x",
-                 "--service-user", "no-colon"]) == 1
+                 "--service-user", "no-colon"]) == 2
     assert "--service-user" in capsys.readouterr().err
 
 

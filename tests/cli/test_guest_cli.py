@@ -42,7 +42,7 @@ def test_prefix_and_state_dir_together_are_refused_naming_both(
 def test_a_name_without_state_dir_says_to_pass_state_dir(
         capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "guest", "ping", "--prefix", "sx-", "webserver01", "10.0.0.1")
-    assert code == 1 and "'webserver01' is not a server id" in err and "--state-dir" in err
+    assert code == 2 and "'webserver01' is not a server id" in err and "--state-dir" in err
 
 
 def test_a_state_dir_that_is_not_a_directory_is_a_config_error(

@@ -20,11 +20,13 @@ def register(subparsers: Any, common: argparse.ArgumentParser, run: Any) -> None
     net = subparsers.add_parser("network", help="networks (Networking API)")
     sub = net.add_subparsers(dest="network_command", metavar="SUBCOMMAND", required=True)
     p = sub.add_parser("create", parents=[common], help="create a network")
-    p.add_argument("name")
-    p.add_argument("--provider-network-type", choices=("vlan", "flat"))
-    p.add_argument("--provider-physical-network", metavar="PHYSNET")
-    p.add_argument("--provider-segment", metavar="VLAN_ID")
-    p.add_argument("--share", action="store_true")
+    p.add_argument("name", help="the new network's name")
+    p.add_argument("--provider-network-type", choices=("vlan", "flat"),
+                   help="provider network type (admin; default: the tenant type)")
+    p.add_argument("--provider-physical-network", metavar="PHYSNET",
+                   help="physical network its VLAN is on, e.g. physnet1 (admin)")
+    p.add_argument("--provider-segment", metavar="VLAN_ID", help="VLAN id (admin)")
+    p.add_argument("--share", action="store_true", help="shared with every project")
     p.set_defaults(func=run(_network_create))
     sub.add_parser("list", parents=[common], help="list networks"
                    ).set_defaults(func=run(_network_list))
@@ -40,10 +42,11 @@ def _register_subnet(subparsers: Any, common: argparse.ArgumentParser, run: Any)
     subnet = subparsers.add_parser("subnet", help="subnets (Networking API)")
     sub = subnet.add_subparsers(dest="subnet_command", metavar="SUBCOMMAND", required=True)
     p = sub.add_parser("create", parents=[common], help="create a subnet")
-    p.add_argument("name")
+    p.add_argument("name", help="the new subnet's name")
     p.add_argument("--network", required=True, help="name or id")
-    p.add_argument("--subnet-range", required=True, metavar="CIDR")
-    p.add_argument("--no-dhcp", action="store_true")
+    p.add_argument("--subnet-range", required=True, metavar="CIDR",
+                   help="addresses, e.g. 10.0.0.0/24")
+    p.add_argument("--no-dhcp", action="store_true", help="DHCP off on the subnet")
     p.set_defaults(func=run(_subnet_create))
     sub.add_parser("list", parents=[common], help="list subnets").set_defaults(
         func=run(_subnet_list))
@@ -56,7 +59,7 @@ def _register_port(subparsers: Any, common: argparse.ArgumentParser, run: Any) -
     port = subparsers.add_parser("port", help="ports (Networking API)")
     sub = port.add_subparsers(dest="port_command", metavar="SUBCOMMAND", required=True)
     p = sub.add_parser("create", parents=[common], help="create a port")
-    p.add_argument("name")
+    p.add_argument("name", help="the new port's name")
     p.add_argument("--network", required=True, help="name or id")
     p.add_argument("--vnic-type", choices=_VNIC_TYPES, default="normal",
                    help="direct: an SR-IOV VF (20.7); macvtap is refused (20.9)")

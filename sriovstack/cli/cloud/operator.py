@@ -16,6 +16,7 @@ from typing import Any
 
 from sriovstack.cli.cloud.output import cell, console, print_list
 from sriovstack.cli.cloud.session import CloudSession
+from sriovstack.cli.inputs import host_root as root_dir
 
 __all__ = ["register_host_views", "register_agent_list", "host_root"]
 
@@ -26,8 +27,8 @@ def register_host_views(host_sub: Any, common: argparse.ArgumentParser, run: Any
                         "free/used per physnet (admin)").set_defaults(func=run(_host_list))
     p = host_sub.add_parser("show", parents=[common], help="each PF and VF of a compute host "
                             "with its owner server and port, MAC, VLAN, link, spoof check")
-    p.add_argument("name", metavar="HOST")
-    p.add_argument("--root", type=Path, help="the host's root, to add its live VF state "
+    p.add_argument("name", metavar="HOST", help="the compute host's name (`host list`)")
+    p.add_argument("--root", type=root_dir, help="the host's root, to add its live VF state "
                    "(default: the all-in-one's hosts/HOST beside clouds.yaml, if there)")
     p.set_defaults(func=run(_host_show))
 

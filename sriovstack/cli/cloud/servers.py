@@ -10,6 +10,7 @@ from typing import Any
 from sriovstack.cli.cloud.lookup import FLAVOR, IMAGE, NETWORK, PORT, SERVER, find
 from sriovstack.cli.cloud.output import console, print_list, print_show
 from sriovstack.cli.cloud.session import CloudSession
+from sriovstack.cli.inputs import positive_float
 from sriovstack.errors import Invalid, NotFound, Unreachable
 
 __all__ = ["register", "parse_nic", "wait_for_status", "wait_for_gone"]
@@ -22,13 +23,14 @@ def register(subparsers: Any, common: argparse.ArgumentParser, run: Any) -> None
     server = subparsers.add_parser("server", help="servers (Compute API)")
     sub = server.add_subparsers(dest="server_command", metavar="SUBCOMMAND", required=True)
     p = sub.add_parser("create", parents=[common], help="boot a server")
-    p.add_argument("name")
+    p.add_argument("name", help="the new server's name")
     p.add_argument("--flavor", required=True, help="name or id (e.g. m1.tiny)")
     p.add_argument("--image", required=True, help="name or id (e.g. cirros)")
     p.add_argument("--nic", action="append", default=[], required=True,
                    metavar="port-id=ID|net-id=ID", help="repeatable; names are looked up too")
     p.add_argument("--wait", action="store_true", help="wait until ACTIVE (or ERROR)")
-    p.add_argument("--timeout", type=float, default=120.0, help="seconds --wait may take")
+    p.add_argument("--timeout", type=positive_float, default=120.0,
+                   help="seconds --wait may take (default 120)")
     p.set_defaults(func=run(_create))
     sub.add_parser("list", parents=[common], help="list servers").set_defaults(func=run(_list))
     p = sub.add_parser("show", parents=[common], help="show a server")
@@ -37,7 +39,8 @@ def register(subparsers: Any, common: argparse.ArgumentParser, run: Any) -> None
     p = sub.add_parser("delete", parents=[common], help="delete a server")
     p.add_argument("server", metavar="SERVER", help="name or id")
     p.add_argument("--wait", action="store_true", help="wait until it is gone")
-    p.add_argument("--timeout", type=float, default=120.0)
+    p.add_argument("--timeout", type=positive_float, default=120.0,
+                   help="seconds --wait may take (default 120)")
     p.set_defaults(func=run(_delete))
 
 
