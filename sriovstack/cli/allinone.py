@@ -121,8 +121,8 @@ def _print_ready(out: Console, cloud: AllInOne, clouds_yaml: Path) -> None:
     out.print(f"  (OS_CLOUD={DEMO_CLOUD} is the demo project's member)")
     if cloud.dataplane is not None:
         prefix = cloud.dataplane.prefix
-        out.print(f"netns data plane on (names prefixed {prefix!r}): reach a guest with",
+        out.print(f"netns data plane on (names prefixed {prefix!r}): reach a guest, with the "
+                  "exports above, by server name or id", markup=False)
+        out.print("  sriovstack guest ping SERVER IP; sriovstack guest exec SERVER -- ip addr",
                   markup=False)
-        out.print(f"  sriovstack guest ping --prefix {prefix} SERVER_ID IP; "
-                  f"sriovstack guest exec --prefix {prefix} SERVER_ID -- ip addr", markup=False)
     out.print("Ctrl-C stops everything.", markup=False)

@@ -2,14 +2,19 @@
 
 ``guest exec SERVER -- CMD...`` runs a command inside an emulated guest, ``guest ping SERVER
 IP`` checks a path with UDP echo (no ``ping`` binary needed), ``dataplane cleanup`` removes
-everything the data plane made under a prefix.  The guest commands find the data plane by
-``--prefix`` or by the all-in-one's ``--state-dir`` (which also lets SERVER be a name).
+everything the data plane made under a prefix.  SERVER is an id or a name; a name is looked
+up like every client command does, in the cloud of ``--os-cloud``/``OS_CLOUD`` (or, with
+``--state-dir``, the all-in-one's admin cloud).  The data plane is ``--prefix``, else the
+all-in-one's in ``--state-dir``, else the all-in-one's whose clouds.yaml
+``OS_CLIENT_CONFIG_FILE`` names, else the default prefix.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from ipaddress import ip_address
 from pathlib import Path
@@ -19,6 +24,7 @@ from rich.console import Console
 
 from sriovstack.allinone import dataplane_prefix
 from sriovstack.cli.allinone import ADMIN_CLOUD
+from sriovstack.cli.cloud import common_parser
 from sriovstack.cli.cloud.lookup import SERVER, find
 from sriovstack.cli.cloud.session import CloudSession
 from sriovstack.cli.inputs import positive_float, positive_int
@@ -30,32 +36,32 @@ from sriovstack.virt import ping_from_guest, run_in_guest
 __all__ = ["register"]
 
 _PREFIX_HELP = f"the data plane's name prefix (default {DEFAULT_PREFIX})"
-_GUEST_PREFIX_HELP = (f"the data plane's name prefix (default {DEFAULT_PREFIX} unless "
-                      "--state-dir is given)")
-_STATE_HELP = ("the all-in-one's state directory, instead of --prefix: its data plane's "
-               "prefix, and SERVER may be a name (looked up with its admin cloud)")
+_GUEST_PREFIX_HELP = (f"the data plane's name prefix (default: the all-in-one's of --state-dir "
+                      f"or of OS_CLIENT_CONFIG_FILE's directory, else {DEFAULT_PREFIX})")
+_STATE_HELP = ("the all-in-one's state directory, instead of --prefix and OS_CLOUD: its "
+               "data plane's prefix, and SERVER names are looked up with its admin cloud")
+_SERVER_HELP = "the server's id, or its name (looked up in the cloud of --os-cloud/OS_CLOUD)"
 
 
 def register(subparsers: Any) -> None:
     """Add the ``guest`` and ``dataplane`` groups to the top-level parser."""
     guest = subparsers.add_parser("guest", help="reach an emulated guest (netns data plane)")
     sub = guest.add_subparsers(dest="guest_command", metavar="SUBCOMMAND", required=True)
-    run = sub.add_parser("exec", help="run a command inside a guest",
-                         usage="sriovstack guest exec [--prefix P | --state-dir DIR] SERVER -- "
-                               "CMD [ARG...]")
+    run = sub.add_parser("exec", help="run a command inside a guest", parents=[common_parser()],
+                         usage="sriovstack guest exec [--os-cloud NAME] [--prefix P | "
+                               "--state-dir DIR] SERVER -- CMD [ARG...]")
     _add_where(run)
-    run.add_argument("server", metavar="SERVER",
-                     help="the server id (or name, with --state-dir)")
+    run.add_argument("server", metavar="SERVER", help=_SERVER_HELP)
     run.add_argument("command", nargs=argparse.REMAINDER, metavar="CMD",
                      help="the command and its arguments, after --")
     run.set_defaults(func=_exec)
-    ping = sub.add_parser("ping", help="UDP echo from a guest to an address")
+    ping = sub.add_parser("ping", help="UDP echo from a guest to an address",
+                          parents=[common_parser()])
     _add_where(ping)
     ping.add_argument("--count", type=positive_int, default=3, help="datagrams to send (default 3)")
     ping.add_argument("--timeout", type=positive_float, default=1.0,
                       help="seconds to wait for each reply (default 1)")
-    ping.add_argument("server", metavar="SERVER",
-                      help="the server id (or name, with --state-dir) to send from")
+    ping.add_argument("server", metavar="SERVER", help=f"{_SERVER_HELP}, to send from")
     ping.add_argument("ip", metavar="IP", help="the address whose echo service answers")
     ping.set_defaults(func=_ping)
     plane = subparsers.add_parser("dataplane", help="the emulated NIC data plane")
@@ -88,27 +94,38 @@ def _is_id(ref: str) -> bool:
 
 
 def _guest_of(args: argparse.Namespace) -> _Guest:
-    """Where SERVER's guest is: --prefix (default prefix when neither is given) or the
-    all-in-one in --state-dir, whose admin cloud turns a server name into its id."""
+    """Where SERVER's guest is (module docstring): its id, asked of the cloud when SERVER is
+    a name, and its data plane's prefix."""
     ref: str = args.server
     if args.prefix is not None and args.state_dir is not None:
         raise ConfigError("--prefix and --state-dir both name the data plane; give one",
                           option="--prefix/--state-dir", fix="--state-dir DIR for an "
                           "all-in-one's cloud (its prefix is derived from DIR), else --prefix P")
-    if args.state_dir is None:
-        if not _is_id(ref):
-            raise Invalid(f"server {ref!r} is not a server id (a lower-case UUID)", field="server",
-                          value=ref, fix="pass the server's id, or a name with --state-dir DIR "
-                          "(the all-in-one's) instead of --prefix")
-        return _Guest(ref, args.prefix or DEFAULT_PREFIX)
-    state: Path = args.state_dir
-    if not state.is_dir():
-        raise ConfigError(f"{state} is not a directory", option="--state-dir", value=str(state),
-                          fix="pass the --state-dir the all-in-one was started with")
-    prefix = dataplane_prefix(state)
+    if args.state_dir is not None:
+        state: Path = args.state_dir
+        if not state.is_dir():
+            raise ConfigError(f"{state} is not a directory", option="--state-dir",
+                              value=str(state),
+                              fix="pass the --state-dir the all-in-one was started with")
+        prefix = dataplane_prefix(state)
+        if _is_id(ref):
+            return _Guest(str(uuid.UUID(ref)), prefix)
+        return _Guest(_server_id_by_name(state, ref), prefix)
+    prefix = args.prefix or _prefix_of_clouds_yaml(os.environ) or DEFAULT_PREFIX
     if _is_id(ref):
         return _Guest(str(uuid.UUID(ref)), prefix)
-    return _Guest(_server_id_by_name(state, ref), prefix)
+    with CloudSession(find_cloud(args.os_cloud, os.environ)) as session:
+        return _Guest(str(find(session, SERVER, ref)["id"]), prefix)
+
+
+def _prefix_of_clouds_yaml(env: Mapping[str, str]) -> str | None:
+    """The data plane prefix of the all-in-one whose state directory holds the clouds.yaml
+    that ``OS_CLIENT_CONFIG_FILE`` names (it has ``hosts/`` beside it), else None."""
+    given = env.get("OS_CLIENT_CONFIG_FILE")
+    if not given:
+        return None
+    state = Path(given).resolve().parent
+    return dataplane_prefix(state) if (state / "hosts").is_dir() else None
 
 
 def _server_id_by_name(state: Path, name: str) -> str:
