@@ -34,7 +34,8 @@ def register(subparsers: Any) -> None:
                        "the services with --config-file (later files win)")
     check.add_argument("--format", choices=("table", "lines"), default="table",
                        help="a rich table (default) or one line per finding")
-    check.add_argument("--sysfs-root", default="/", type=host_root, help="root that devname / PF-address "
+    check.add_argument("--sysfs-root", default="/", type=host_root,
+                       help="root that devname / PF-address "
                        "whitelist entries are resolved under (default /)")
     check.set_defaults(func=_check)
 

@@ -58,7 +58,8 @@ def register(subparsers: Any) -> None:
     ping = sub.add_parser("ping", help="UDP echo from a guest to an address",
                           parents=[common_parser()])
     _add_where(ping)
-    ping.add_argument("--count", type=positive_int, default=3, help="datagrams to send (default 3)")
+    ping.add_argument("--count", type=positive_int, default=3,
+                      help="datagrams to send (default 3)")
     ping.add_argument("--timeout", type=positive_float, default=1.0,
                       help="seconds to wait for each reply (default 1)")
     ping.add_argument("server", metavar="SERVER", help=f"{_SERVER_HELP}, to send from")

@@ -15,6 +15,7 @@ from rich.text import Text
 from sriovstack.host import (PersistMethod, PersistPlan, PersistTarget, Report, Verdict, VfPlan,
                              apply, apply_persistence, check_host, pf_device_path,
                              plan_persistence, plan_vf_count)
+from sriovstack.cli.cloud.output import View, format_parser, print_list
 from sriovstack.cli.inputs import host_root, text_file, vf_count
 from sriovstack.host.simulated import TOPOLOGIES_DIR
 
@@ -56,13 +57,13 @@ def register(subparsers: Any) -> None:
     sim.add_argument("--root", type=Path, required=True, help="directory to build the tree in")
     sim.set_defaults(func=_simulate)
     lst = sub.add_parser("devices", help="this host's NICs: lspci -nn style listing, then "
-                         "the PFs and VFs")
+                         "the PFs and VFs", parents=[format_parser()])
     lst.add_argument("--root", type=host_root, default=Path("/"), help="host root (default /)")
     lst.add_argument("--config-file", action="append", default=[], metavar="FILE", type=text_file,
                      help="nova.conf whose PCI whitelist selects VFs (repeatable)")
     lst.set_defaults(func=_list)
     chk = sub.add_parser("check", help="readiness report (20.2, 20.8)", description=_CHECK_HELP,
-                         formatter_class=fmt)
+                         formatter_class=fmt, parents=[format_parser()])
     chk.add_argument("--root", type=host_root, default=Path("/"), help="host root (default /)")
     chk.set_defaults(func=_check)
     svf = sub.add_parser("set-vfs", help="set a PF's VF count, optionally persistently",
@@ -117,7 +118,17 @@ def _check(args: argparse.Namespace) -> int:
 
     report = check_host(open_host(root=args.root))
     out = _table_console()
-    out.print(_report_table(report))
+    view = View.of(args)
+    if view.is_table and not view.columns:
+        out.print(_report_table(report))
+    else:
+        print_list("host readiness (20.2, 20.8)", ("check", "verdict", "finding", "evidence",
+                                                   "fix"),
+                   [(i.name, i.verdict.name, i.summary,
+                     [f"{e.path}: {e.value}" for e in i.evidence], i.fix) for i in report.items],
+                   view)
+    if not view.is_table:
+        return 1 if report.verdict is Verdict.FAIL else 0
     counts = {v: sum(i.verdict is v for i in report.items) for v in Verdict}
     out.print(f"verdict: {report.verdict.name} ({counts[Verdict.FAIL]} fail, "
               f"{counts[Verdict.WARN]} warn, {counts[Verdict.PASS]} pass)")
@@ -185,23 +196,23 @@ def _list(args: argparse.Namespace) -> int:
     host = open_host(root=args.root)
     specs = _whitelist(host.sysfs, args.config_file) if args.config_file else None
     inventory = discover(host.sysfs)
-    out = _table_console()
-    for line in format_listing(inventory):
-        out.print(line, markup=False)
-    table = Table(title="SR-IOV functions")
+    view = View.of(args)
     columns = ["address", "kind", "netdev", "driver", "numa", "iommu group"]
-    for column in columns + (["physnet"] if specs is not None else []):
-        table.add_column(column)
+    columns += ["physnet"] if specs is not None else []
+    rows = []
     for pf in inventory.pfs:
-        rows = [(pf.device, "PF", pf.netdev, pf.driver, pf.numa_node, pf.iommu_group)]
-        rows += [(vf.device, f"VF {vf.index}", vf.netdev, vf.driver, pf.numa_node,
-                  vf.iommu_group) for vf in pf.vfs]
-        for device, kind, netdev, driver, numa, group in rows:
-            cells = [str(device.address), kind, netdev or "-", driver or "-",
-                     "-" if numa is None else str(numa), "-" if group is None else str(group)]
+        functions = [(pf.device, "PF", pf.netdev, pf.driver, pf.iommu_group)]
+        functions += [(vf.device, f"VF {vf.index}", vf.netdev, vf.driver, vf.iommu_group)
+                      for vf in pf.vfs]
+        for device, kind, netdev, driver, group in functions:
+            row = [str(device.address), kind, netdev, driver, pf.numa_node, group]
             if specs is not None:
                 tags = specs.match_device(device)
-                cells.append("-" if tags is None else tags.get("physical_network") or "(none)")
-            table.add_row(*(Text(c) for c in cells))
-    out.print(table)
+                row.append(None if tags is None else tags.get("physical_network") or "(none)")
+            rows.append(row)
+    if view.is_table and not view.columns:  # the lspci lines are no column: only in full
+        out = _table_console()
+        for line in format_listing(inventory):
+            out.print(line, markup=False)
+    print_list("SR-IOV functions", columns, rows, view)
     return 0

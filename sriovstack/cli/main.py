@@ -8,6 +8,7 @@ bad input (a usage error, ConfigError, Invalid), 1 for everything else.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -59,6 +60,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except SriovstackError as exc:
         err.print(f"[bold red]error:[/] {escape(str(exc))}")
+        return 1
+    except BrokenPipeError:  # the reader (| head) has gone: stop quietly, as cat does
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
     except OSError as exc:  # a file or device the command met refused: name it, no traceback
         where = f"{exc.filename}: " if exc.filename else ""

@@ -7,7 +7,7 @@ import argparse
 from typing import Any
 
 from sriovstack.cli.cloud.lookup import NETWORK, PORT, SUBNET, find
-from sriovstack.cli.cloud.output import console, print_list, print_show
+from sriovstack.cli.cloud.output import View, console, format_parser, print_list, print_show
 from sriovstack.cli.cloud.session import CloudSession
 
 __all__ = ["register", "port_fields"]
@@ -19,7 +19,8 @@ def register(subparsers: Any, common: argparse.ArgumentParser, run: Any) -> None
     """Add ``network``, ``subnet`` and ``port``; ``run(handler)`` wraps a handler with a session."""
     net = subparsers.add_parser("network", help="networks (Networking API)")
     sub = net.add_subparsers(dest="network_command", metavar="SUBCOMMAND", required=True)
-    p = sub.add_parser("create", parents=[common], help="create a network")
+    fmt = format_parser()
+    p = sub.add_parser("create", parents=[common, fmt], help="create a network")
     p.add_argument("name", help="the new network's name")
     p.add_argument("--provider-network-type", choices=("vlan", "flat"),
                    help="provider network type (admin; default: the tenant type)")
@@ -28,10 +29,11 @@ def register(subparsers: Any, common: argparse.ArgumentParser, run: Any) -> None
     p.add_argument("--provider-segment", metavar="VLAN_ID", help="VLAN id (admin)")
     p.add_argument("--share", action="store_true", help="shared with every project")
     p.set_defaults(func=run(_network_create))
-    sub.add_parser("list", parents=[common], help="list networks"
+    sub.add_parser("list", parents=[common, fmt], help="list networks"
                    ).set_defaults(func=run(_network_list))
     for verb, handler in (("show", _network_show), ("delete", _network_delete)):
-        p = sub.add_parser(verb, parents=[common], help=f"{verb} a network")
+        p = sub.add_parser(verb, parents=[common, fmt] if verb == "show" else [common],
+                           help=f"{verb} a network")
         p.add_argument("network", metavar="NETWORK", help="name or id")
         p.set_defaults(func=run(handler))
     _register_subnet(subparsers, common, run)
@@ -41,14 +43,15 @@ def register(subparsers: Any, common: argparse.ArgumentParser, run: Any) -> None
 def _register_subnet(subparsers: Any, common: argparse.ArgumentParser, run: Any) -> None:
     subnet = subparsers.add_parser("subnet", help="subnets (Networking API)")
     sub = subnet.add_subparsers(dest="subnet_command", metavar="SUBCOMMAND", required=True)
-    p = sub.add_parser("create", parents=[common], help="create a subnet")
+    fmt = format_parser()
+    p = sub.add_parser("create", parents=[common, fmt], help="create a subnet")
     p.add_argument("name", help="the new subnet's name")
     p.add_argument("--network", required=True, help="name or id")
     p.add_argument("--subnet-range", required=True, metavar="CIDR",
                    help="addresses, e.g. 10.0.0.0/24")
     p.add_argument("--no-dhcp", action="store_true", help="DHCP off on the subnet")
     p.set_defaults(func=run(_subnet_create))
-    sub.add_parser("list", parents=[common], help="list subnets").set_defaults(
+    sub.add_parser("list", parents=[common, fmt], help="list subnets").set_defaults(
         func=run(_subnet_list))
     p = sub.add_parser("delete", parents=[common], help="delete a subnet")
     p.add_argument("subnet", metavar="SUBNET", help="name or id")
@@ -58,17 +61,19 @@ def _register_subnet(subparsers: Any, common: argparse.ArgumentParser, run: Any)
 def _register_port(subparsers: Any, common: argparse.ArgumentParser, run: Any) -> None:
     port = subparsers.add_parser("port", help="ports (Networking API)")
     sub = port.add_subparsers(dest="port_command", metavar="SUBCOMMAND", required=True)
-    p = sub.add_parser("create", parents=[common], help="create a port")
+    fmt = format_parser()
+    p = sub.add_parser("create", parents=[common, fmt], help="create a port")
     p.add_argument("name", help="the new port's name")
     p.add_argument("--network", required=True, help="name or id")
     p.add_argument("--vnic-type", choices=_VNIC_TYPES, default="normal",
                    help="direct: an SR-IOV VF (20.7); macvtap is refused (20.9)")
     p.add_argument("--disable", action="store_true", help="admin state down")
     p.set_defaults(func=run(_port_create))
-    sub.add_parser("list", parents=[common], help="list ports").set_defaults(
+    sub.add_parser("list", parents=[common, fmt], help="list ports").set_defaults(
         func=run(_port_list))
     for verb, handler in (("show", _port_show), ("delete", _port_delete)):
-        p = sub.add_parser(verb, parents=[common], help=f"{verb} a port")
+        p = sub.add_parser(verb, parents=[common, fmt] if verb == "show" else [common],
+                           help=f"{verb} a port")
         p.add_argument("port", metavar="PORT", help="name or id")
         p.set_defaults(func=run(handler))
 
@@ -89,7 +94,7 @@ def _network_create(s: CloudSession, args: argparse.Namespace) -> int:
     if args.share:
         body["shared"] = True
     net = s.call("POST", "network", "/v2.0/networks", {"network": body})["network"]
-    print_show(f"network {net['name']}", _network_fields(net))
+    print_show(f"network {net['name']}", _network_fields(net), View.of(args))
     return 0
 
 
@@ -100,13 +105,13 @@ def _network_list(s: CloudSession, args: argparse.Namespace) -> int:
                [(n["id"], n["name"], n.get("provider:network_type"),
                  n.get("provider:physical_network"), n.get("provider:segmentation_id"),
                  [f"{i} {subnets.get(i, '')}".strip() for i in n.get("subnets", [])])
-                for n in nets])
+                for n in nets], View.of(args))
     return 0
 
 
 def _network_show(s: CloudSession, args: argparse.Namespace) -> int:
     net = find(s, NETWORK, args.network)
-    print_show(f"network {net['name']}", _network_fields(net))
+    print_show(f"network {net['name']}", _network_fields(net), View.of(args))
     return 0
 
 
@@ -124,14 +129,16 @@ def _subnet_create(s: CloudSession, args: argparse.Namespace) -> int:
             "enable_dhcp": not args.no_dhcp}
     sub = s.call("POST", "network", "/v2.0/subnets", {"subnet": body})["subnet"]
     print_show(f"subnet {sub['name']}", [(k, sub.get(k)) for k in (
-        "id", "name", "network_id", "cidr", "gateway_ip", "allocation_pools", "enable_dhcp")])
+        "id", "name", "network_id", "cidr", "gateway_ip", "allocation_pools", "enable_dhcp")],
+        View.of(args))
     return 0
 
 
 def _subnet_list(s: CloudSession, args: argparse.Namespace) -> int:
     subs = s.call("GET", "network", "/v2.0/subnets")["subnets"]
     print_list("subnets", ("ID", "Name", "Network", "Subnet"),
-               [(x["id"], x["name"], x["network_id"], x["cidr"]) for x in subs])
+               [(x["id"], x["name"], x["network_id"], x["cidr"]) for x in subs],
+               View.of(args))
     return 0
 
 
@@ -157,7 +164,7 @@ def _port_create(s: CloudSession, args: argparse.Namespace) -> int:
     body = {"name": args.name, "network_id": net["id"], "binding:vnic_type": args.vnic_type,
             "admin_state_up": not args.disable}
     port = s.call("POST", "network", "/v2.0/ports", {"port": body})["port"]
-    print_show(f"port {port['name']}", port_fields(port))
+    print_show(f"port {port['name']}", port_fields(port), View.of(args))
     return 0
 
 
@@ -167,13 +174,14 @@ def _port_list(s: CloudSession, args: argparse.Namespace) -> int:
                [(p["id"], p["name"], p["mac_address"],
                  [ip["ip_address"] for ip in p.get("fixed_ips", [])],
                  p.get("binding:vnic_type"), p["status"],
-                 (p.get("binding:profile") or {}).get("pci_slot")) for p in ports])
+                 (p.get("binding:profile") or {}).get("pci_slot")) for p in ports],
+               View.of(args))
     return 0
 
 
 def _port_show(s: CloudSession, args: argparse.Namespace) -> int:
     port = find(s, PORT, args.port)
-    print_show(f"port {port['name']}", port_fields(port))
+    print_show(f"port {port['name']}", port_fields(port), View.of(args))
     return 0
 
 

@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from sriovstack.cli.cloud.output import cell, console, print_list
+from sriovstack.cli.cloud.output import View, cell, console, format_parser, print_list
 from sriovstack.cli.cloud.session import CloudSession
 from sriovstack.cli.inputs import host_root as root_dir
 
@@ -23,9 +23,10 @@ __all__ = ["register_host_views", "register_agent_list", "host_root"]
 
 def register_host_views(host_sub: Any, common: argparse.ArgumentParser, run: Any) -> None:
     """Add ``list`` and ``show`` to the ``host`` group."""
-    host_sub.add_parser("list", parents=[common], help="compute hosts of the cloud: up, VFs "
+    fmt = format_parser()
+    host_sub.add_parser("list", parents=[common, fmt], help="compute hosts of the cloud: up, VFs "
                         "free/used per physnet (admin)").set_defaults(func=run(_host_list))
-    p = host_sub.add_parser("show", parents=[common], help="each PF and VF of a compute host "
+    p = host_sub.add_parser("show", parents=[common, fmt], help="each PF and VF of a compute host "
                             "with its owner server and port, MAC, VLAN, link, spoof check")
     p.add_argument("name", metavar="HOST", help="the compute host's name (`host list`)")
     p.add_argument("--root", type=root_dir, help="the host's root, to add its live VF state "
@@ -35,7 +36,8 @@ def register_host_views(host_sub: Any, common: argparse.ArgumentParser, run: Any
 
 def register_agent_list(agent_sub: Any, common: argparse.ArgumentParser, run: Any) -> None:
     """Add ``list`` to the ``agent`` group."""
-    agent_sub.add_parser("list", parents=[common], help="the cloud's agents: type, host, "
+    agent_sub.add_parser("list", parents=[common, format_parser()],
+                         help="the cloud's agents: type, host, "
                          "alive, device mappings").set_defaults(func=run(_agent_list))
 
 
@@ -56,7 +58,7 @@ def _host_list(s: CloudSession, args: argparse.Namespace) -> int:
     print_list("compute hosts", ("Host", "Up", "Enabled", "Physnet", "VFs free", "VFs used"),
                [(h["host"], h["up"], h["enabled"], u["physnet"], u["free"], u["used"])
                 for h in hosts for u in (h["physnets"] or [{"physnet": None, "free": 0,
-                                                           "used": 0}])])
+                                                           "used": 0}])], View.of(args))
     return 0
 
 
@@ -80,7 +82,9 @@ def _host_show(s: CloudSession, args: argparse.Namespace) -> int:
                       for u in host["physnets"])
     print_list(f"host {host['host']} ({'up' if host['up'] else 'DOWN'}; {usage})",
                ("Address", "Kind", "PF", "Physnet", "Status", "Server", "Port", "MAC", "VLAN",
-                "Link", "Spoof check"), rows)
+                "Link", "Spoof check"), rows, View.of(args))
+    if not View.of(args).is_table:
+        return 0
     console().print("MAC/VLAN/link/spoof check read from the host's kernel under "
                     f"{root}" if root else "MAC/VLAN: what the control plane asks the host to "
                     "set (pass --root to read the host's own state)", markup=False)
@@ -92,7 +96,8 @@ def _agent_list(s: CloudSession, args: argparse.Namespace) -> int:
     print_list("agents", ("ID", "Type", "Host", "Alive", "State", "Binary", "Mappings"),
                [(a["id"], a["agent_type"], a["host"], ":-)" if a["alive"] else "XXX",
                  "UP" if a.get("admin_state_up") else "DOWN", a["binary"],
-                 (a.get("configurations") or {}).get("device_mappings")) for a in agents])
+                 (a.get("configurations") or {}).get("device_mappings")) for a in agents],
+               View.of(args))
     return 0
 
 

@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 from sriovstack.cli.cloud.lookup import FLAVOR, IMAGE, NETWORK, PORT, SERVER, find
-from sriovstack.cli.cloud.output import console, print_list, print_show
+from sriovstack.cli.cloud.output import View, console, format_parser, print_list, print_show
 from sriovstack.cli.cloud.session import CloudSession
 from sriovstack.cli.inputs import positive_float
 from sriovstack.errors import Invalid, NotFound, Unreachable
@@ -22,7 +22,8 @@ def register(subparsers: Any, common: argparse.ArgumentParser, run: Any) -> None
     """Add ``server`` (create, list, show, delete)."""
     server = subparsers.add_parser("server", help="servers (Compute API)")
     sub = server.add_subparsers(dest="server_command", metavar="SUBCOMMAND", required=True)
-    p = sub.add_parser("create", parents=[common], help="boot a server")
+    fmt = format_parser()
+    p = sub.add_parser("create", parents=[common, fmt], help="boot a server")
     p.add_argument("name", help="the new server's name")
     p.add_argument("--flavor", required=True, help="name or id (e.g. m1.tiny)")
     p.add_argument("--image", required=True, help="name or id (e.g. cirros)")
@@ -32,8 +33,9 @@ def register(subparsers: Any, common: argparse.ArgumentParser, run: Any) -> None
     p.add_argument("--timeout", type=positive_float, default=120.0,
                    help="seconds --wait may take (default 120)")
     p.set_defaults(func=run(_create))
-    sub.add_parser("list", parents=[common], help="list servers").set_defaults(func=run(_list))
-    p = sub.add_parser("show", parents=[common], help="show a server")
+    sub.add_parser("list", parents=[common, fmt], help="list servers").set_defaults(
+        func=run(_list))
+    p = sub.add_parser("show", parents=[common, fmt], help="show a server")
     p.add_argument("server", metavar="SERVER", help="name or id")
     p.set_defaults(func=run(_show))
     p = sub.add_parser("delete", parents=[common], help="delete a server")
@@ -84,7 +86,7 @@ def _create(s: CloudSession, args: argparse.Namespace) -> int:
         view = wait_for_status(s, server["id"], args.timeout)
     else:
         view = s.call("GET", "compute", f"/servers/{server['id']}")["server"]
-    print_show(f"server {view['name']}", _fields(view))
+    print_show(f"server {view['name']}", _fields(view), View.of(args))
     return 1 if view["status"] == "ERROR" else 0
 
 
@@ -123,13 +125,13 @@ def _list(s: CloudSession, args: argparse.Namespace) -> int:
     print_list("servers", ("ID", "Name", "Status", "Host", "Networks"),
                [(v["id"], v["name"], v["status"], v.get("OS-EXT-SRV-ATTR:host"),
                  [f"{n}={ip['addr']}" for n, ips in (v.get("addresses") or {}).items()
-                  for ip in ips]) for v in servers])
+                  for ip in ips]) for v in servers], View.of(args))
     return 0
 
 
 def _show(s: CloudSession, args: argparse.Namespace) -> int:
     view = find(s, SERVER, args.server)
-    print_show(f"server {view['name']}", _fields(view))
+    print_show(f"server {view['name']}", _fields(view), View.of(args))
     return 0
 
 
