@@ -43,7 +43,9 @@ def _common(parser: argparse.ArgumentParser, example: str) -> None:
                         help=f"where the agent keeps what it configured (default {_STATE_DIR})")
     parser.add_argument("--api", default="http://127.0.0.1:8080", metavar="URL",
                         help="the sriovstack API (default http://127.0.0.1:8080)")
-    parser.add_argument("--credentials", type=text_file, default=_CREDENTIALS, metavar="FILE",
+    # Read (and a missing or broken file named) only after the config files passed, so a
+    # config mistake is reported first (load_credentials names the file and the option).
+    parser.add_argument("--credentials", type=Path, default=_CREDENTIALS, metavar="FILE",
                         help="ini file with [service_user] username, password, project_name "
                         f"(default {_CREDENTIALS})")
     parser.add_argument("--once", action="store_true",
