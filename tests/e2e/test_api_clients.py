@@ -38,6 +38,9 @@ class Cloud:
 
     def osc_json(self, *args: str, cloud: str = "sriov-admin") -> Any:
         done = self.osc(*args, "-f", "json", cloud=cloud)
+        if done.returncode != 0 and args[:2] == ("server", "create"):  # show why: its fault
+            shown = self.osc("server", "show", args[-1], "-c", "status", "-c", "fault")
+            pytest.fail(f"openstack {' '.join(args)}: {done.stderr}\n{shown.stdout}")
         assert done.returncode == 0, f"openstack {' '.join(args)}: {done.stderr}"
         return json.loads(done.stdout)
 
@@ -154,7 +157,11 @@ image = demo.image.find_image("cirros")
 flavor = demo.compute.find_flavor("m1.tiny")
 server = demo.compute.create_server(name="sdkvm", image_id=image.id, flavor_id=flavor.id,
                                     networks=[{"port": port.id}])
-server = demo.compute.wait_for_server(server, status="ACTIVE", wait=120)
+try:
+    server = demo.compute.wait_for_server(server, status="ACTIVE", wait=120)
+except openstack.exceptions.SDKException as exc:  # ERROR or timeout: say why, with the fault
+    failed = admin.compute.get_server(server.id)
+    sys.exit(f"{exc}; server {failed.id} is {failed.status}, fault: {failed.fault}")
 out["status"] = server.status
 admin_net = admin.network.get_network(net.id)
 out["network"] = [admin_net.provider_network_type, admin_net.provider_physical_network,

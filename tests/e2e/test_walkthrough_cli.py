@@ -31,7 +31,11 @@ port = conn.network.create_port(network_id=net.id, name="sdk-port", binding_vnic
 server = conn.compute.create_server(name="sdk-vm", flavor_id=conn.compute.find_flavor("m1.tiny").id,
                                     image_id=conn.image.find_image("cirros").id,
                                     networks=[{"port": port.id}])
-server = conn.compute.wait_for_server(server, status="ACTIVE", wait=60)
+try:
+    server = conn.compute.wait_for_server(server, status="ACTIVE", wait=60)
+except openstack.exceptions.SDKException as exc:  # ERROR or timeout: say why, with the fault
+    failed = conn.compute.get_server(server.id)
+    sys.exit(f"{exc}; server {failed.id} is {failed.status}, fault: {failed.fault}")
 port = conn.network.get_port(port.id)
 print(json.dumps({"status": server.status, "host": server.compute_host,
                   "profile": port.binding_profile, "mac": port.mac_address}))
@@ -63,6 +67,11 @@ def osc(venv: Path, state: Path, *args: str, json_out: bool = True) -> Any:
     fmt = ["-f", "json"] if json_out else []
     done = subprocess.run([str(venv / "bin" / "openstack"), *args, *fmt], env=env,
                           capture_output=True, text=True, timeout=180)
+    if done.returncode != 0 and args[:2] == ("server", "create"):  # show why: its fault
+        shown = subprocess.run([str(venv / "bin" / "openstack"), "server", "show", args[-1],
+                                "-c", "status", "-c", "fault"], env=env, capture_output=True,
+                               text=True, timeout=180)
+        pytest.fail(f"openstack {' '.join(args)}: {done.stderr}\n{shown.stdout}")
     assert done.returncode == 0, f"openstack {' '.join(args)}: {done.stderr}"
     return json.loads(done.stdout) if done.stdout.strip() else None
 
