@@ -160,3 +160,26 @@ def api(settings: ApiSettings, services: Services, clock: FakeClock) -> Iterator
         yield Api(client, services, clock, admin, demo, agent,
                   tokens.validate(admin).project.id,  # type: ignore[union-attr]
                   tokens.validate(demo).project.id)  # type: ignore[union-attr]
+
+
+# --- test layers: `scripts/test --quick` runs `-m "not e2e and not slow"` ------------------
+# Tests that start a whole all-in-one cloud, the demo, real network namespaces or
+# subprocesses of the installed command are `slow` (the e2e tests mark themselves `e2e`).
+# Listed here, in one place, by path; a test module may also mark itself.
+_SLOW_PATHS = (
+    "tests/cli/test_demo.py", "tests/cli/test_allinone.py", "tests/cli/test_client_cli.py",
+    "tests/cli/test_guest_cli.py", "tests/dataplane/test_traffic.py",
+    "tests/dataplane/test_lifecycle.py", "tests/agents/test_netns_agent.py",
+    "tests/virt/test_netns_driver.py",
+)
+_REPO = Path(__file__).resolve().parent.parent
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        try:
+            where = item.path.resolve().relative_to(_REPO).as_posix()
+        except ValueError:
+            continue
+        if where.startswith(_SLOW_PATHS):
+            item.add_marker(pytest.mark.slow)

@@ -69,6 +69,7 @@ def _root_only() -> None:
                     "netns data plane is off anyway)")
 
 
+@pytest.mark.slow
 def test_the_demo_as_root_without_nft_ends_with_its_summary(tmp_path: Path) -> None:
     _root_only()
     env = {**os.environ, "PATH": path_without(tmp_path, "nft")}
@@ -82,6 +83,7 @@ def test_the_demo_as_root_without_nft_ends_with_its_summary(tmp_path: Path) -> N
     assert "every check held" in done.stdout and "Traceback" not in done.stderr
 
 
+@pytest.mark.slow
 def test_the_all_in_one_as_root_without_nft_starts_and_says_why(tmp_path: Path) -> None:
     _root_only()
     env = {**os.environ, "PATH": path_without(tmp_path, "nft")}
@@ -108,6 +110,7 @@ def test_the_all_in_one_as_root_without_nft_starts_and_says_why(tmp_path: Path) 
     assert "apt-get install nftables" in text and "netns data plane on" not in text
 
 
+@pytest.mark.slow
 def test_scripts_demo_without_nft_or_apt_get_runs_the_simulated_demo_and_installs_clients(tmp_path: Path) -> None:
     env = {**os.environ, "PATH": path_without(tmp_path, "nft", "apt-get")}
     done = subprocess.run([str(REPO / "scripts/demo"), "--state-dir", str(tmp_path / "demo")],
