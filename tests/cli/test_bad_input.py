@@ -12,10 +12,11 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.cli.parser_walk import leaves
 
 from sriovstack.cli.inputs import host_root, text_file
 from sriovstack.cli.main import build_parser, main
@@ -24,17 +25,7 @@ SRIOVSTACK = Path(sys.executable).parent / "sriovstack"
 BINARY = bytes(range(128, 256)) * 4
 
 
-def _leaves(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()
-            ) -> Iterator[tuple[tuple[str, ...], argparse.ArgumentParser]]:
-    subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
-    if not subs:
-        yield path, parser
-    for action in subs:
-        for name, child in action.choices.items():
-            yield from _leaves(child, (*path, name))
-
-
-LEAVES = dict(_leaves(build_parser()))
+LEAVES = dict(leaves(build_parser()))
 COMMANDS = sorted(LEAVES)
 
 

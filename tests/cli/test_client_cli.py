@@ -3,24 +3,11 @@ network|subnet|port|server`, the operator's `host list|show`, and one-line error
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from sriovstack.allinone import AllInOne, AllInOneOptions
-from sriovstack.cli.allinone import clouds_of
-from sriovstack.cli.clouds import write_clouds_yaml
 from sriovstack.cli.main import main
-
-
-@pytest.fixture(scope="module")
-def clouds_yaml(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    state = tmp_path_factory.mktemp("aio")
-    with AllInOne(AllInOneOptions(state_dir=state, port=0)) as cloud:
-        path = state / "clouds.yaml"
-        write_clouds_yaml(path, clouds_of(cloud))
-        yield path
 
 
 @pytest.fixture(autouse=True)

@@ -3,41 +3,27 @@ CLI has them: scripts and monitoring read the VF map without scraping a table.""
 
 from __future__ import annotations
 
-import argparse
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
+from tests.cli.parser_walk import leaves
 
-from sriovstack.allinone import AllInOne, AllInOneOptions
-from sriovstack.cli.allinone import clouds_of
 from sriovstack.cli.cloud.output import Format, View, print_list, print_show
-from sriovstack.cli.clouds import write_clouds_yaml
 from sriovstack.cli.main import build_parser, main
 from sriovstack.errors import Invalid
 from sriovstack.mac import MacAddress
 
 
-def _leaves(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()
-            ) -> Iterator[tuple[tuple[str, ...], argparse.ArgumentParser]]:
-    subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
-    if not subs:
-        yield path, parser
-    for action in subs:
-        for name, child in action.choices.items():
-            yield from _leaves(child, (*path, name))
-
-
 _LISTING = {"list", "show", "devices"}
-_LISTING_COMMANDS = [cmd for cmd, _ in _leaves(build_parser()) if cmd[-1] in _LISTING] + [
+_LISTING_COMMANDS = [cmd for cmd, _ in leaves(build_parser()) if cmd[-1] in _LISTING] + [
     ("host", "check")]
 
 
 @pytest.mark.parametrize("command", _LISTING_COMMANDS, ids=" ".join)
 def test_every_list_and_show_command_takes_f_and_c(command: tuple[str, ...]) -> None:
-    parser = dict(_leaves(build_parser()))[command]
+    parser = dict(leaves(build_parser()))[command]
     options = {o: a for a in parser._actions for o in a.option_strings}
     assert options["-f"].choices == ["table", "json", "yaml"]
     assert options["-c"] is options["--column"]
@@ -97,15 +83,6 @@ def test_host_devices_and_check_as_json_and_yaml(tmp_path: Path,
     assert code == (1 if any(i["verdict"] == "FAIL" for i in items) else 0)
     code, out, err = run(capsys, "host", "devices", "--root", root, "-c", "colour")
     assert code == 2 and out == "" and "no such column" in err
-
-
-@pytest.fixture(scope="module")
-def clouds_yaml(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    state = tmp_path_factory.mktemp("aio")
-    with AllInOne(AllInOneOptions(state_dir=state, port=0)) as cloud:
-        path = state / "clouds.yaml"
-        write_clouds_yaml(path, clouds_of(cloud))
-        yield path
 
 
 @pytest.mark.slow
