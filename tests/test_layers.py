@@ -38,6 +38,7 @@ FLOORS: dict[str, Floor] = {
     "host": Floor.SEAM,          # with host/simulated, the fake kernel
     "dataplane": Floor.SEAM,     # the netns data plane: the kernel's namespaces and bridges
     "virt": Floor.SEAM,
+    "qemu": Floor.SEAM,          # QEMU guests with the emulated 82576: image, runner, exec
     "db": Floor.SEAM,
     "identity": Floor.SERVICE,
     "network": Floor.SERVICE,

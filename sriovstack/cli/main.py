@@ -30,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     from sriovstack.cli import config as config_cmd
     from sriovstack.cli import guest as guest_cmd
     from sriovstack.cli import host as host_cmd
+    from sriovstack.cli import qemu as qemu_cmd
 
     parser = CommandParser(
         prog="sriovstack",
@@ -41,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in (host_cmd, config_cmd, api_cmd, agent_cmd, allinone_cmd, cloud_cmd, demo_cmd,
-                   guest_cmd):
+                   guest_cmd, qemu_cmd):
         module.register(sub)
     return parser
 
