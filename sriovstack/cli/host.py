@@ -75,10 +75,32 @@ def register(subparsers: Any) -> None:
     svf.add_argument("--dry-run", action="store_true", help="print the plan; change nothing")
     svf.add_argument("--root", type=host_root, default=Path("/"), help="host root (default /)")
     svf.set_defaults(func=_set_vfs)
+    exe = sub.add_parser("exec", help="run a command on a compute host (in its QEMU guest)",
+                         description="Run CMD on HOST, a QEMU guest booted with `sriovstack "
+                         "qemu boot` or by the all-in-one's --compute-hosts qemu, with the "
+                         "guest kernel's own tools: sriovstack host exec compute0 -- ip link "
+                         "show eth0.  Exits with CMD's status (124: it timed out).")
+    exe.add_argument("name", metavar="HOST")
+    exe.add_argument("argv", metavar="CMD", nargs=argparse.REMAINDER,
+                     help="the command and its arguments, after --")
+    exe.add_argument("--timeout", type=float, default=120.0, metavar="S")
+    exe.add_argument("--guests-dir", type=Path, metavar="DIR",
+                     help="guest records (default: sriovstack qemu's)")
+    exe.set_defaults(func=_exec)
     # `host list` / `host show HOST`: the cloud's compute hosts, over the API.
     from sriovstack.cli.cloud import register_host_views
 
     register_host_views(sub)
+
+
+def _exec(args: argparse.Namespace) -> int:
+    from sriovstack.cli.qemu import DEFAULT_GUESTS, exec_in_guest
+    from sriovstack.errors import Invalid
+
+    argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
+    if not argv:
+        raise Invalid("host exec needs a command after --", field="CMD")
+    return exec_in_guest(args.guests_dir or DEFAULT_GUESTS, args.name, argv, args.timeout)
 
 
 def _console() -> Console:

@@ -1,6 +1,7 @@
 """The guest image: Debian's kernel and a busybox initramfs holding the modules the chapter's
 host needs, built from Debian packages (``apt-get download`` + ``dpkg -x``) and cached.
 
+The guest's ``/init`` is not in the image: each boot appends it (``initscript.py``).
 Nothing else is fetched.  The cache directory holds ``vmlinuz``, ``initrd.gz`` and
 ``image.json`` (what was downloaded, the kernel release, the modules); the packages and their
 extracted trees are removed after the build.
@@ -23,7 +24,6 @@ from pathlib import Path
 
 from sriovstack.errors import HostError, NotFound
 from sriovstack.qemu.cpio import CpioEntry, write_newc
-from sriovstack.qemu.initscript import INIT_SCRIPT
 from sriovstack.qemu.modules import index_modules, load_order, modinfo
 
 __all__ = ["GUEST_MODULES", "Image", "Package", "Progress", "build_image", "load_image"]
@@ -129,7 +129,6 @@ def _entries(tree: Path, busybox: Path, release: str,
     entries.append(CpioEntry("dev/console", stat.S_IFCHR | 0o600, rdev=(5, 1)))
     entries.append(CpioEntry("bin/busybox", stat.S_IFREG | 0o755, busybox.read_bytes()))
     entries.append(CpioEntry("bin/sh", stat.S_IFLNK | 0o777, b"busybox"))
-    entries.append(CpioEntry("init", stat.S_IFREG | 0o755, INIT_SCRIPT.encode()))
     entries.append(CpioEntry("modules.list", stat.S_IFREG | 0o644,
                              "".join(f"{m}\n" for m in order).encode()))
     entries += [CpioEntry(f"modules/{m}.ko", stat.S_IFREG | 0o644, modules[m].read_bytes())
@@ -178,12 +177,18 @@ def _to_json(image: Image) -> dict[str, object]:
 
 
 def load_image(directory: Path) -> Image:
-    """The image cached in ``directory``.  Raises NotFound when none was built there."""
+    """The image cached in ``directory``.  Raises NotFound when none was built there or it
+    predates a module the guests now load."""
     try:
         data = json.loads((directory / "image.json").read_text())
     except FileNotFoundError as exc:
         raise NotFound(f"no guest image in {directory}", path=str(directory),
                        fix="sriovstack qemu image build") from exc
-    return Image(directory, data["kernel_release"],
-                 tuple(Package(**p) for p in data["packages"]), tuple(data["modules"]),
-                 data["initrd_size"], data["build_seconds"])
+    image = Image(directory, data["kernel_release"],
+                  tuple(Package(**p) for p in data["packages"]), tuple(data["modules"]),
+                  data["initrd_size"], data["build_seconds"])
+    missing = sorted(set(GUEST_MODULES) - set(image.modules))
+    if missing:
+        raise NotFound(f"the guest image in {directory} lacks modules {', '.join(missing)}",
+                       path=str(directory), fix="sriovstack qemu image build")
+    return image

@@ -1,4 +1,5 @@
-"""The guest's ``/init``: a busybox shell script that loads the image's modules, mounts the
+"""The guest's ``/init`` (appended to the image's initramfs at each boot as a second cpio
+archive, so the image never holds a stale one): a busybox shell script that loads the image's modules, mounts the
 host's root read-only over 9p, brings up the control NIC and runs the exec agent chrooted
 into the host root (so the host's Python, tools and sriovstack venv run on the guest kernel).
 
@@ -7,7 +8,12 @@ It takes its parameters from the kernel command line (``sriovstack.name=``, ``.c
 
 from __future__ import annotations
 
-__all__ = ["INIT_SCRIPT", "GUEST_ADDRESS", "AGENT_PORT"]
+import gzip
+import stat
+
+from sriovstack.qemu.cpio import CpioEntry, write_newc
+
+__all__ = ["INIT_SCRIPT", "GUEST_ADDRESS", "AGENT_PORT", "init_archive"]
 
 # QEMU user networking gives the guest 10.0.2.15; hostfwd reaches the agent's port there.
 GUEST_ADDRESS = "10.0.2.15"
@@ -26,7 +32,7 @@ for m in $(cat /modules.list); do insmod "/modules/$m.ko" || say "insmod $m fail
 say "modules loaded"
 hostname "$(arg sriovstack.name)"
 mkdir -p /host
-if ! mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144 hostroot /host; then
+if ! mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144,cache=loose hostroot /host; then
     say "cannot mount the host root (hostroot)"; poweroff -f
 fi
 mount -t proc proc /host/proc
@@ -41,9 +47,18 @@ done
 ip link set lo up
 ip addr add {GUEST_ADDRESS}/24 dev "$ctl" && ip link set "$ctl" up || say "no control NIC"
 say "starting the exec agent on $ctl"
-chroot /host /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \\
-    HOME=/tmp PYTHONDONTWRITEBYTECODE=1 \\
-    "$(arg sriovstack.python)" "$(arg sriovstack.agent)" --port {AGENT_PORT}
+python="$(arg sriovstack.python)"
+# The venv's bin first, so `sriovstack` and its Python are found as on the host.
+chroot /host /usr/bin/env -i \\
+    PATH="${{python%/*}}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \\
+    HOME=/tmp PYTHONDONTWRITEBYTECODE=1 "$python" "$(arg sriovstack.agent)" --port {AGENT_PORT}
 say "exec agent exited ($?)"
 poweroff -f
 """
+
+
+def init_archive() -> bytes:
+    """The gzip'd newc archive holding ``/init``; the kernel unpacks it after the image's
+    (concatenated initramfs archives), so this ``/init`` is the one that runs."""
+    return gzip.compress(write_newc([CpioEntry("init", stat.S_IFREG | 0o755,
+                                               INIT_SCRIPT.encode())]))

@@ -4,6 +4,7 @@ missing; skipped, with the reason, where QEMU 10 with igb and intel-iommu is not
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ import pytest
 from sriovstack.cli.main import main
 from sriovstack.cli.qemu import DEFAULT_CACHE
 from sriovstack.errors import NotFound
-from sriovstack.qemu import Image, installed_qemu, load_image
+from sriovstack.qemu import Guest, Image, find_guest, installed_qemu, load_image, stop
 
 
 def qemu_missing() -> str | None:
@@ -42,3 +43,17 @@ def qemu_image() -> Image:
 @pytest.fixture(scope="session")
 def qemu_run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("qemu-guests")
+
+
+GUEST = "qtest0"
+
+
+@pytest.fixture(scope="session")
+def qemu_guest(qemu_image: Image, qemu_run_dir: Path) -> Iterator[Guest]:
+    """ONE guest for the whole session (booting takes 20-60 s under TCG): two emulated 82576
+    ports, the IOMMU on, booted through `sriovstack qemu boot`."""
+    assert main(["qemu", "boot", "--name", GUEST, "--ports", "2", "--cache-dir",
+                 str(qemu_image.directory.parent), "--guests-dir", str(qemu_run_dir)]) == 0
+    guest = find_guest(qemu_run_dir, GUEST)
+    yield guest
+    stop(qemu_run_dir, guest)
