@@ -33,9 +33,10 @@ class Side:
     no_vf_netdev: str
 
 
-def _simulated(tmp_path: Path, model: str = "intel-82576", numvfs: int = 4) -> Path:
+def _simulated(tmp_path: Path, model: str = "intel-82576", numvfs: int = 4,
+               link: str = "up") -> Path:
     spec = {"model": model, "address": "0000:0b:00.0", "netdevs": ["p0", "p1"][:1 if model ==
-            "mellanox-connectx3" else 2], "numvfs": numvfs}
+            "mellanox-connectx3" else 2], "numvfs": numvfs, "link": link}
     data = {"host": [{"name": "c0", "role": "compute", "iommu": "intel", "nic": [spec]}]}
     build_host(parse_topology(data, tmp_path / "t.toml").hosts[0], tmp_path / "root")
     return tmp_path / "root"
@@ -135,6 +136,23 @@ def test_igb_refusals(tmp_path: Path, vf: int, setting: VfSetting, code: int) ->
         nl.set_vf("p0", vf, setting)
     assert exc.value.errno == code and "p0 vf" in str(exc.value)
     assert nl.get_vfs("p0") == before  # nothing half-applied
+
+
+@pytest.mark.parametrize(("link", "max_tx_rate", "code"), [
+    ("down", 100, errno.EINVAL),    # igb_ndo_set_vf_bw: no link speed, no rate
+    ("up", 1000, 0),
+    ("up", 2000, errno.EINVAL),     # above the PF's 1000 Mb/s
+    ("down", 0, 0),                 # clearing the rate needs no link
+])
+def test_igb_rates_need_the_pf_link_as_the_real_82576_does(tmp_path: Path, link: str,
+                                                           max_tx_rate: int, code: int) -> None:
+    nl = open_simulated_host(_simulated(tmp_path, link=link)).netlink
+    if code == 0:
+        assert nl.set_vf("p0", 0, VfRate(0, max_tx_rate)).max_tx_rate == max_tx_rate
+        return
+    with pytest.raises(HostError) as exc:
+        nl.set_vf("p0", 0, VfRate(0, max_tx_rate))
+    assert exc.value.errno == code
 
 
 @pytest.mark.parametrize(("model", "setting", "code"), [

@@ -52,6 +52,10 @@ class DriverCaps:
     # Module parameters visible under /sys/module/<drv>/parameters (igb/ixgbe max_vfs has
     # permission 0, so it is not there).
     module_params: tuple[tuple[str, str], ...] = ()
+    # A nonzero max_tx_rate needs the PF's link up and at most its speed, else EINVAL (igb's
+    # igb_ndo_set_vf_bw; seen on the emulated 82576: the PF down refuses 100, up at 1000
+    # Mb/s refuses 2000).
+    rate_needs_link: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +86,7 @@ DRIVERS: dict[str, DriverCaps] = {
     for d in (
         # igb: ndo_set_vf_rate rejects any min_tx_rate; no link-state callback; trust since 4.14.
         DriverCaps("igb", "igbvf", True, errno.EOPNOTSUPP, _NONE, errno.EINVAL,
-                   errno.EPROTONOSUPPORT, DisableInUse.EPERM),
+                   errno.EPROTONOSUPPORT, DisableInUse.EPERM, rate_needs_link=True),
         DriverCaps("ixgbe", "ixgbevf", True, errno.EOPNOTSUPP, _NONE, errno.EINVAL,
                    errno.EPROTONOSUPPORT, DisableInUse.EPERM),
         # i40e: "Invalid min tx rate ... specified" (EINVAL); sysfs only, no max_vfs.

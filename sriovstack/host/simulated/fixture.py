@@ -122,7 +122,10 @@ def _nic(tree: Tree, host: TopologyHost, nic: NicSpec, bridge_slot: int, group: 
             group += 1
         if nic.driver_bound:
             tree.bind(dev, m.driver)
-            tree.add_netdev(dev, nic.netdevs[port], mac, "up")
+            tree.add_netdev(dev, nic.netdevs[port], mac, "up" if nic.link_up else "down")
+            # The PF's link speed in Mb/s (-1 without a link), as the kernel reports it.
+            tree.write(f"{dev}/net/{nic.netdevs[port]}/speed",
+                       "1000" if nic.link_up else "-1")
     return group
 
 

@@ -35,8 +35,9 @@ def _default(vf: int, caps: DriverCaps) -> VfState:
                    link_state=LinkState.AUTO, min_tx_rate=0, max_tx_rate=0)
 
 
-def _check(setting: VfSetting, caps: DriverCaps) -> int:
-    """The errno the driver answers ``setting`` with (0: accepted)."""
+def _check(setting: VfSetting, caps: DriverCaps, link_mbps: int) -> int:
+    """The errno the driver answers ``setting`` with (0: accepted); ``link_mbps``: the PF's
+    link speed, 0 when its link is down."""
     match setting:
         case VfMac(mac=mac):
             return errno.EINVAL if mac.is_multicast else 0
@@ -49,6 +50,8 @@ def _check(setting: VfSetting, caps: DriverCaps) -> int:
         case VfRate(min_tx_rate=lo, max_tx_rate=hi):
             if lo and caps.min_rate_errno:
                 return caps.min_rate_errno
+            if hi and caps.rate_needs_link and not 0 < hi <= link_mbps:
+                return errno.EINVAL
             return errno.EINVAL if hi and lo > hi else 0
         case VfLinkState():
             return caps.link_state_errno
@@ -112,6 +115,13 @@ class SimulatedVfNetlink:
             raise vf_error(errno.EOPNOTSUPP, pf_netdev, vf, what)
         return os.path.basename(dev), caps, int(self._tree.read(f"{dev}/sriov_numvfs"))
 
+    def _link_mbps(self, pf_netdev: str) -> int:
+        """The PF's link speed; 0 when its link is down (or no speed is reported)."""
+        net = f"{CLASS_NET}/{pf_netdev}"
+        if self._tree.read(f"{net}/operstate") != "up" or not self._tree.exists(f"{net}/speed"):
+            return 0
+        return max(int(self._tree.read(f"{net}/speed")), 0)
+
     def get_vfs(self, pf_netdev: str) -> tuple[VfState, ...]:
         with self._state.locked():
             link = f"{CLASS_NET}/{pf_netdev}"
@@ -128,7 +138,7 @@ class SimulatedVfNetlink:
             bdf, caps, numvfs = self._pf(pf_netdev, vf, what)
             if not 0 <= vf < numvfs:
                 raise vf_error(errno.EINVAL, pf_netdev, vf, what)
-            code = _check(setting, caps)
+            code = _check(setting, caps, self._link_mbps(pf_netdev))
             if code:
                 raise vf_error(code, pf_netdev, vf, what)
             doc = self._state.load("netlink")

@@ -47,6 +47,7 @@ class NicSpec:
     numvfs: int
     driver_bound: bool
     max_enabled: int | None = None   # a driver/firmware that enables fewer VFs than asked
+    link_up: bool = True             # the PF's link (operstate up, speed 1000) or down
 
     def port_addresses(self) -> tuple[PciAddress, ...]:
         a = self.address
@@ -87,7 +88,7 @@ _HOST_KEYS = {"name": str, "role": str, "kernel_cmdline": str, "iommu": str,
               "interrupt_remapping": bool, "allow_unsafe_interrupts": bool, "vfio": bool,
               "cpus": int, "memory_mb": int, "nic": list}
 _NIC_KEYS = {"model": str, "address": str, "netdevs": list, "numa_node": int, "numvfs": int,
-             "driver_bound": bool, "max_enabled": int}
+             "driver_bound": bool, "max_enabled": int, "link": str}
 
 
 class _Ctx:
@@ -216,7 +217,10 @@ def _nic_counts(ctx: _Ctx, n: dict[str, Any], model: NicModel, address: PciAddre
     if max_enabled is not None and not 1 <= max_enabled <= model.totalvfs:
         raise ctx.error("max_enabled", f"{max_enabled} is out of range",
                         fix=f"use 1..{model.totalvfs}")
-    return NicSpec(model, address, netdevs, numa, numvfs, bound, max_enabled)
+    link = n.get("link", "up")
+    if link not in ("up", "down"):
+        raise ctx.error("link", f"{link!r} is not a link state", fix='use "up" or "down"')
+    return NicSpec(model, address, netdevs, numa, numvfs, bound, max_enabled, link == "up")
 
 
 def _check_clashes(ctx: _Ctx, nics: tuple[NicSpec, ...]) -> None:
