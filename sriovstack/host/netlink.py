@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from sriovstack.errors import DriverNotSupported, HostError, Invalid
+from sriovstack.host.vlanlist import set_vlan_list
 from sriovstack.mac import MacAddress
 
 __all__ = [
@@ -211,6 +212,11 @@ def _decode_vf(info: Any) -> VfState:
         min_tx_rate=int(rate.get("min_tx_rate", 0)), max_tx_rate=int(rate.get("max_tx_rate", 0)))
 
 
+def _send_vlan_list(index: int, vf: int, setting: VfSetting) -> None:
+    assert isinstance(setting, VfVlan)
+    set_vlan_list(index, vf, setting.vlan, setting.qos, setting.proto)
+
+
 class RealVfNetlink:
     """VfNetlink through pyroute2 on this host (or inside network namespace ``netns``)."""
 
@@ -242,15 +248,27 @@ class RealVfNetlink:
         states = [_decode_vf(info) for info in vfl.get_attrs("IFLA_VF_INFO")]
         return tuple(sorted(states, key=lambda s: s.vf))
 
+    def _packs_short(self, setting: VfSetting) -> bool:
+        # A VLAN with a protocol goes by hand (vlanlist.py); inside another namespace it
+        # still goes through pyroute2 (our socket would be in this one).
+        return (isinstance(setting, VfVlan) and setting.proto != ETH_P_8021Q
+                and self.netns is None)
+
     def set_vf(self, pf_netdev: str, vf: int, setting: VfSetting) -> VfState:
         from pyroute2 import NetlinkError
 
         with self._open() as ipr:
             index = self._index(ipr, pf_netdev)
             try:
-                ipr.link("set", index=index, vf=_spec(vf, setting))
+                if self._packs_short(setting):
+                    _send_vlan_list(index, vf, setting)
+                else:
+                    ipr.link("set", index=index, vf=_spec(vf, setting))
             except NetlinkError as exc:
                 raise vf_error(exc.code, pf_netdev, vf, setting_name(setting)) from exc
+            except OSError as exc:
+                raise vf_error(exc.errno or errno.EIO, pf_netdev, vf,
+                               setting_name(setting)) from exc
         for state in self.get_vfs(pf_netdev):
             if state.vf == vf:
                 return state
