@@ -15,7 +15,6 @@ import os
 import re
 import shutil
 import stat
-import subprocess
 import tempfile
 import time
 from collections.abc import Callable
@@ -23,6 +22,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from sriovstack.errors import HostError, NotFound
+from sriovstack.qemu.commands import run
 from sriovstack.qemu.cpio import CpioEntry, write_newc
 from sriovstack.qemu.modules import index_modules, load_order, modinfo
 
@@ -34,7 +34,6 @@ GUEST_MODULES = ("igb", "igbvf", "8021q", "vfio_pci", "vfio_iommu_type1", "virti
                  "virtio_net", "9pnet_virtio", "9p", "virtio_console")
 KERNEL_META = "linux-image-amd64"
 BUSYBOX = "busybox-static"
-_TIMEOUT = 600.0
 
 Progress = Callable[[str], None]
 
@@ -68,21 +67,9 @@ class Image:
         return self.directory / "initrd.gz"
 
 
-def _run(argv: list[str], cwd: Path | None = None) -> str:
-    try:
-        done = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=_TIMEOUT,
-                              check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise HostError(f"{argv[0]} failed: {exc}", value=" ".join(argv)) from exc
-    if done.returncode != 0:
-        raise HostError(f"{' '.join(argv)} failed ({done.returncode}): "
-                        f"{done.stderr.strip()[-400:]}", value=" ".join(argv))
-    return done.stdout
-
-
 def _candidate(package: str) -> tuple[str, str]:
     """(version, Depends) of apt's candidate for ``package``."""
-    text = _run(["apt-cache", "show", "--no-all-versions", package])
+    text = run(["apt-cache", "show", "--no-all-versions", package])
     fields = dict(re.findall(r"^(Version|Depends): (.*)$", text, re.MULTILINE))
     if "Version" not in fields:
         raise NotFound(f"apt knows no package {package}", value=package,
@@ -101,8 +88,8 @@ def _kernel_package() -> tuple[str, str]:
 
 def _download(work: Path, name: str, version: str, progress: Progress) -> Path:
     progress(f"downloading {name} {version}")
-    _run(["apt-get", "download", "-o", "APT::Sandbox::User=root", f"{name}={version}"],
-         cwd=work)
+    run(["apt-get", "download", "-o", "APT::Sandbox::User=root", f"{name}={version}"],
+        cwd=work)
     found = sorted(work.glob(f"{name}_*.deb"))
     if not found:
         raise HostError(f"apt-get download left no {name} package in {work}")
@@ -154,7 +141,7 @@ def build_image(directory: Path, progress: Progress) -> Image:
         tree = work / "tree"
         for deb in debs:
             progress(f"unpacking {deb.name}")
-            _run(["dpkg", "-x", str(deb), str(tree)])
+            run(["dpkg", "-x", str(deb), str(tree)])
         release = kernel_name.removeprefix("linux-image-")
         entries, order = _entries(tree, tree / "bin" / "busybox", release, progress)
         progress("writing the initramfs")

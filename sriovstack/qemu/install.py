@@ -9,7 +9,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from sriovstack.errors import Forbidden, HostError
+from sriovstack.errors import Forbidden
+from sriovstack.qemu.commands import run
 
 __all__ = ["InstallPlan", "QemuInfo", "installed_qemu", "plan_install", "apply_install",
            "backports_source"]
@@ -17,7 +18,6 @@ __all__ = ["InstallPlan", "QemuInfo", "installed_qemu", "plan_install", "apply_i
 SOURCES_FILE = Path("/etc/apt/sources.list.d/sriovstack-bookworm-backports.sources")
 DEBIAN_SOURCES = Path("/etc/apt/sources.list.d/debian.sources")
 _DEFAULT_MIRROR = "http://deb.debian.org/debian"
-_TIMEOUT = 900.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,14 +90,7 @@ def apply_install(plan: InstallPlan) -> None:
         plan.source_file.write_text(plan.source_text)
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     for argv in plan.commands:
-        try:
-            done = subprocess.run(list(argv), env=env, capture_output=True, text=True,
-                                  timeout=_TIMEOUT, check=False)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise HostError(f"{' '.join(argv)} failed: {exc}") from exc
-        if done.returncode != 0:
-            raise HostError(f"{' '.join(argv)} failed ({done.returncode}): "
-                            f"{done.stderr.strip()[-400:]}")
+        run(list(argv), env=env)
 
 
 def installed_qemu(binary: str = "qemu-system-x86_64") -> QemuInfo | None:
