@@ -16,7 +16,7 @@ from sriovstack.host import (PersistMethod, PersistPlan, PersistTarget, Report, 
                              apply, apply_persistence, check_host, pf_device_path,
                              plan_persistence, plan_vf_count)
 from sriovstack.cli.cloud.output import View, format_parser, print_list
-from sriovstack.cli.inputs import host_root, text_file, vf_count
+from sriovstack.cli.inputs import host_root, positive_float, text_file, vf_count
 from sriovstack.host.simulated import TOPOLOGIES_DIR
 
 __all__ = ["register"]
@@ -80,10 +80,11 @@ def register(subparsers: Any) -> None:
                          "qemu boot` or by the all-in-one's --compute-hosts qemu, with the "
                          "guest kernel's own tools: sriovstack host exec compute0 -- ip link "
                          "show eth0.  Exits with CMD's status (124: it timed out).")
-    exe.add_argument("name", metavar="HOST")
+    exe.add_argument("name", metavar="HOST", help="the compute host (QEMU guest) name")
     exe.add_argument("argv", metavar="CMD", nargs=argparse.REMAINDER,
                      help="the command and its arguments, after --")
-    exe.add_argument("--timeout", type=float, default=120.0, metavar="S")
+    exe.add_argument("--timeout", type=positive_float, default=120.0, metavar="S",
+                     help="give up on CMD after S seconds (exit 124; default 120)")
     exe.add_argument("--guests-dir", type=Path, metavar="DIR",
                      help="guest records (default: sriovstack qemu's)")
     exe.set_defaults(func=_exec)

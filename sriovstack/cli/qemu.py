@@ -11,6 +11,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from sriovstack.cli.inputs import positive_float, positive_int
 from sriovstack.qemu import (Accel, GuestSpec, Image, apply_install, boot, build_image,
                              find_guest, installed_qemu, list_guests, load_image, plan_install,
                              stop)
@@ -144,19 +145,21 @@ def register_guests(sub: Any) -> None:
     boot_p.add_argument("--name", default="compute0", help="guest (host) name")
     boot_p.add_argument("--ports", type=int, choices=(1, 2), default=2,
                         help="emulated 82576 ports (default 2, the chapter's dual-port card)")
-    boot_p.add_argument("--memory", type=int, default=1024, metavar="MB")
-    boot_p.add_argument("--accel", choices=[a.value for a in Accel], default=Accel.TCG.value)
+    boot_p.add_argument("--memory", type=positive_int, default=1024, metavar="MB",
+                        help="guest RAM (default 1024)")
+    boot_p.add_argument("--accel", choices=[a.value for a in Accel], default=Accel.TCG.value,
+                        help="tcg (default), kvm, or auto: KVM when it answers, else TCG")
     boot_p.add_argument("--no-iommu", action="store_true",
                         help="boot without intel_iommu=on (20.2: host check reports it)")
     boot_p.add_argument("--append", action="append", default=[], metavar="ARG",
                         help="extra kernel argument (repeatable)")
-    boot_p.add_argument("--timeout", type=float, default=420.0, metavar="S",
+    boot_p.add_argument("--timeout", type=positive_float, default=420.0, metavar="S",
                         help="how long to wait for the guest to answer")
     boot_p.set_defaults(func=_boot)
     lst = sub.add_parser("list", help="running guests")
     lst.set_defaults(func=_list)
     stp = sub.add_parser("stop", help="power a guest off")
-    stp.add_argument("name", metavar="NAME")
+    stp.add_argument("name", metavar="NAME", help="the guest to stop")
     stp.set_defaults(func=_stop)
     for p in (boot_p, lst, stp):
         p.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE, metavar="DIR",

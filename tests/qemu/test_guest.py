@@ -75,7 +75,7 @@ def test_a_guest_whose_qemu_is_gone_is_not_found(tmp_path: Path) -> None:
 
 
 def test_host_exec_needs_a_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["host", "exec", "--guests-dir", str(tmp_path), "compute0", "--"]) == 1
+    assert main(["host", "exec", "--guests-dir", str(tmp_path), "compute0", "--"]) == 2
     assert "host exec needs a command after --" in capsys.readouterr().err
 
 
