@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 
+from sriovstack.cli.cloud.output import View, format_parser, print_list, print_show
 from sriovstack.cli.inputs import positive_float, positive_int
 from sriovstack.qemu import (Accel, GuestSpec, Image, apply_install, boot, build_image,
                              find_guest, installed_qemu, list_guests, load_image, plan_install,
@@ -51,7 +51,8 @@ def register(subparsers: Any) -> None:
     isub = image.add_subparsers(dest="image_command", metavar="SUBCOMMAND", required=True)
     build = isub.add_parser("build", help="build and cache the guest image",
                             description=_IMAGE_HELP, formatter_class=fmt)
-    show = isub.add_parser("show", help="what the cached image holds")
+    show = isub.add_parser("show", help="what the cached image holds",
+                           parents=[format_parser()])
     for p in (build, show):
         p.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE, metavar="DIR",
                        help=f"image and guest records (default {DEFAULT_CACHE})")
@@ -92,18 +93,15 @@ def _install(args: argparse.Namespace) -> int:
     return 0
 
 
-def _image_table(image: Image) -> Table:
-    table = Table(title=f"guest image in {image.directory}")
-    table.add_column("item")
-    table.add_column("value", overflow="fold")
-    for package in image.packages:
-        table.add_row(f"package {package.name}",
-                      f"{package.version} ({package.size / 1e6:.1f} MB downloaded)")
-    table.add_row("kernel", f"{image.kernel} ({image.kernel_release})")
-    table.add_row("initramfs", f"{image.initrd} ({image.initrd_size / 1e6:.1f} MB)")
-    table.add_row("modules", f"{len(image.modules)}: {' '.join(image.modules)}")
-    table.add_row("built in", f"{image.build_seconds} s")
-    return table
+def _image_fields(image: Image) -> list[tuple[str, object]]:
+    fields: list[tuple[str, object]] = [
+        (f"package {package.name}", f"{package.version} ({package.size / 1e6:.1f} MB downloaded)")
+        for package in image.packages]
+    fields += [("kernel", f"{image.kernel} ({image.kernel_release})"),
+               ("initramfs", f"{image.initrd} ({image.initrd_size / 1e6:.1f} MB)"),
+               ("modules", f"{len(image.modules)}: {' '.join(image.modules)}"),
+               ("built in", f"{image.build_seconds} s")]
+    return fields
 
 
 def _image_build(args: argparse.Namespace) -> int:
@@ -115,7 +113,7 @@ def _image_build(args: argparse.Namespace) -> int:
 
         image = build_image(args.cache_dir / "image", progress)
     total = sum(p.size for p in image.packages)
-    out.print(_image_table(image))
+    print_show(f"guest image in {image.directory}", _image_fields(image))
     out.print(f"downloaded {len(image.packages)} Debian packages, {total / 1e6:.1f} MB "
               "(removed after the build)")
     return 0
@@ -123,7 +121,7 @@ def _image_build(args: argparse.Namespace) -> int:
 
 def _image_show(args: argparse.Namespace) -> int:
     image = load_image(args.cache_dir / "image")
-    _console().print(_image_table(image))
+    print_show(f"guest image in {image.directory}", _image_fields(image), View.of(args))
     return 0
 
 
@@ -156,7 +154,7 @@ def register_guests(sub: Any) -> None:
     boot_p.add_argument("--timeout", type=positive_float, default=420.0, metavar="S",
                         help="how long to wait for the guest to answer")
     boot_p.set_defaults(func=_boot)
-    lst = sub.add_parser("list", help="running guests")
+    lst = sub.add_parser("list", help="running guests", parents=[format_parser()])
     lst.set_defaults(func=_list)
     stp = sub.add_parser("stop", help="power a guest off")
     stp.add_argument("name", metavar="NAME", help="the guest to stop")
@@ -180,13 +178,11 @@ def _boot(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    table = Table(title="QEMU guests")
-    for column in ("name", "accel", "boot s", "qemu pid", "exec agent", "console"):
-        table.add_column(column)
-    for guest in list_guests(args.guests_dir):
-        table.add_row(guest.name, guest.accel.value, str(guest.boot_seconds), str(guest.pid),
-                      f"127.0.0.1:{guest.port}", str(guest.console))
-    _console().print(table)
+    rows = [(guest.name, guest.accel.value, guest.boot_seconds, guest.pid,
+             f"127.0.0.1:{guest.port}", str(guest.console))
+            for guest in list_guests(args.guests_dir)]
+    print_list("QEMU guests", ("name", "accel", "boot s", "qemu pid", "exec agent", "console"),
+               rows, View.of(args))
     return 0
 
 
