@@ -35,6 +35,7 @@ FLOORS: dict[str, Floor] = {
     "mac": Floor.PURE,           # the MacAddress value type
     "wire": Floor.PURE,          # the agent <-> API contract
     "clock": Floor.SEAM,
+    "metrics": Floor.SEAM,     # Prometheus: counters, histograms, one scrape
     "host": Floor.SEAM,          # with host/simulated, the fake kernel
     "dataplane": Floor.SEAM,     # the netns data plane: the kernel's namespaces and bridges
     "virt": Floor.SEAM,

@@ -1,7 +1,8 @@
 """create_app: the only way to build the HTTP API from settings and services.
 
 Middleware order (outermost first): EdgeMiddleware (request id, body limit, 500 guard), then
-FastAPI's own stack whose exception handlers render every error in its API's envelope.
+RequestTimer (each request's duration for /metrics, inside the guard so a crash counts as the
+500 it is answered with), then FastAPI's own stack whose exception handlers render every error in its API's envelope.
 The app's lifespan runs the build-recovery sweep at start and every ``recovery_interval``
 seconds (ServerBuilder.recover: builds whose worker died are re-driven).
 """
@@ -18,6 +19,8 @@ from fastapi.responses import JSONResponse
 
 from sriovstack.api import compute, identity, image, internal, network, placement
 from sriovstack.api.errors import install_error_handlers
+from sriovstack.api.metrics import RequestTimer
+from sriovstack.api.metrics import router as metrics_router
 from sriovstack.api.middleware import EdgeMiddleware
 from sriovstack.api.services import Services
 from sriovstack.api.settings import ApiSettings
@@ -75,5 +78,7 @@ def create_app(settings: ApiSettings, services: Services, *,
     install_error_handlers(app)
     for prefix, router in API_PREFIXES:
         app.include_router(router, prefix=prefix)
+    app.include_router(metrics_router)
+    app.add_middleware(RequestTimer, services=services)
     app.add_middleware(EdgeMiddleware, max_body_bytes=settings.max_body_bytes)
     return app

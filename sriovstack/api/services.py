@@ -13,6 +13,7 @@ from sriovstack.clock import Clock, SystemClock
 from sriovstack.compute import (ComputeServices, HostRegistry, Scheduler, build_compute,
                                 scheduler_config)
 from sriovstack.db import Database
+from sriovstack.metrics import PrometheusRecorder
 from sriovstack.identity import IdentityService
 from sriovstack.network import NetworkService, ml2_settings_for
 
@@ -31,6 +32,7 @@ class Services:
     hosts: HostRegistry
     scheduler: Scheduler
     compute: ComputeServices
+    recorder: PrometheusRecorder
 
 
 def build_services(settings: ApiSettings, db: Database, *, clock: Clock | None = None) -> Services:
@@ -40,7 +42,8 @@ def build_services(settings: ApiSettings, db: Database, *, clock: Clock | None =
     network = NetworkService(db, ml2_settings_for(settings.deployment), clock)  # syncs VLANs
     sched_config = scheduler_config(settings.deployment)  # unknown filter → ConfigError here
     hosts = HostRegistry(db, clock, sched_config.service_down_time)
-    scheduler = Scheduler(db, sched_config, clock)
+    recorder = PrometheusRecorder()
+    scheduler = Scheduler(db, sched_config, clock, recorder)
     compute = build_compute(db, network, scheduler, hosts, clock,
                             max_attempts=sched_config.max_attempts,
                             service_down_time=sched_config.service_down_time,
@@ -54,4 +57,5 @@ def build_services(settings: ApiSettings, db: Database, *, clock: Clock | None =
         hosts=hosts,
         scheduler=scheduler,
         compute=compute,
+        recorder=recorder,
     )

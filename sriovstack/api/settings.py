@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sriovstack.errors import ConfigError
@@ -26,6 +27,9 @@ class ApiSettings:
     ``build_start_delay`` is a test hook (``api serve --test-build-delay``): seconds every
     background build waits after the 202, so a test can kill the API in that window; 0 in
     service.
+    ``metrics_token``: when set, ``GET /metrics`` wants ``Authorization: Bearer <it>``
+    (no Keystone token either way). ``metrics_dir``: prometheus_client's multiprocess
+    directory, set by ``api serve --workers N``; a scrape then sums every worker's counters.
     """
 
     base_url: str
@@ -35,6 +39,8 @@ class ApiSettings:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     region: str = "RegionOne"
     build_start_delay: float = 0.0
+    metrics_token: str | None = None
+    metrics_dir: Path | None = None
 
     def __post_init__(self) -> None:
         if not self.base_url.startswith(("http://", "https://")):
@@ -52,6 +58,13 @@ class ApiSettings:
                               f"seconds between 0 and {MAX_BUILD_START_DELAY:.0f}",
                               option="build_start_delay (--test-build-delay)",
                               fix="leave it out (it is a test hook) or give e.g. 30")
+
+        if self.metrics_token is not None and (len(self.metrics_token) < 16
+                                               or not self.metrics_token.isprintable()
+                                               or " " in self.metrics_token):
+            raise ConfigError("the metrics bearer token must be at least 16 printable "
+                              "characters without spaces", option="metrics_token",
+                              fix="e.g. openssl rand -hex 24 > /etc/sriovstack/metrics-token")
 
     def url(self, path: str) -> str:
         """The public URL of ``path`` ("/identity" → "http://host:port/identity")."""

@@ -8,8 +8,11 @@ can kill the API between the 202 and the build (tests/e2e/test_api_restart.py).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
+import shutil
+import tempfile
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -34,17 +37,22 @@ class ServeOptions:
     base_url: str
     config_files: tuple[str, ...] = ()
     build_start_delay: float = 0.0  # the test hook (module docstring)
+    metrics_token: str | None = None
+    metrics_dir: str | None = None  # prometheus_client's multiprocess dir (--workers > 1)
 
     def to_json(self) -> str:
         return json.dumps({"database_url": self.database_url, "base_url": self.base_url,
                            "config_files": list(self.config_files),
-                           "build_start_delay": self.build_start_delay})
+                           "build_start_delay": self.build_start_delay,
+                           "metrics_token": self.metrics_token,
+                           "metrics_dir": self.metrics_dir})
 
     @classmethod
     def from_json(cls, text: str) -> ServeOptions:
         data = json.loads(text)
         return cls(data["database_url"], data["base_url"], tuple(data["config_files"]),
-                   float(data["build_start_delay"]))
+                   float(data["build_start_delay"]), data.get("metrics_token"),
+                   data.get("metrics_dir"))
 
 
 def parse_listen(text: str) -> tuple[str, int]:
@@ -77,7 +85,9 @@ def _build(options: ServeOptions) -> Any:
 
     deployment = load_config(options.config_files) if options.config_files else None
     settings = ApiSettings(base_url=options.base_url, database_url=options.database_url,
-                           deployment=deployment, build_start_delay=options.build_start_delay)
+                           deployment=deployment, build_start_delay=options.build_start_delay,
+                           metrics_token=options.metrics_token,
+                           metrics_dir=Path(options.metrics_dir) if options.metrics_dir else None)
     return create_app(settings, build_services(settings, Database(options.database_url)))
 
 
@@ -100,15 +110,42 @@ def _serve(args: argparse.Namespace) -> int:
     url = _database_url(args)
     display_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     options = ServeOptions(url, args.base_url or f"http://{display_host}:{port}",
-                           tuple(str(f) for f in args.config_file), args.test_build_delay)
+                           tuple(str(f) for f in args.config_file), args.test_build_delay,
+                           _metrics_token(args.metrics_token_file))
     _build(options)  # fail fast on bad config before any worker starts
     db = Database(url)
     db.create_schema()  # once, here: workers never race on migrations
     db.dispose()
-    os.environ[_ENV] = options.to_json()
-    uvicorn.run("sriovstack.cli.api:app_from_environment", factory=True, host=host, port=port,
-                workers=args.workers, log_level=args.log_level, proxy_headers=True)
+    metrics_dir = _multiprocess_metrics(args.workers)
+    try:
+        os.environ[_ENV] = dataclasses.replace(options, metrics_dir=metrics_dir).to_json()
+        uvicorn.run("sriovstack.cli.api:app_from_environment", factory=True, host=host,
+                    port=port, workers=args.workers, log_level=args.log_level,
+                    proxy_headers=True)
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0
+
+
+def _multiprocess_metrics(workers: int) -> str | None:
+    """With several workers, a fresh directory where each keeps its counters (prometheus_client
+    reads PROMETHEUS_MULTIPROC_DIR when a worker starts), so any worker's /metrics sums them."""
+    if workers == 1:
+        return None
+    path = tempfile.mkdtemp(prefix="sriovstack-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    return path
+
+
+def _metrics_token(path: Path | None) -> str | None:
+    if path is None:
+        return None
+    try:
+        return path.read_text().strip()
+    except OSError as exc:
+        raise ConfigError(f"cannot read the metrics token file {path}: {exc.strerror}",
+                          option="--metrics-token-file") from exc
 
 
 def _bootstrap(args: argparse.Namespace) -> int:
@@ -175,6 +212,9 @@ def register(subparsers: Any) -> None:
     serve.add_argument("--log-level", default="info",
                        choices=["critical", "error", "warning", "info", "debug"],
                        help="uvicorn's log level (default info)")
+    serve.add_argument("--metrics-token-file", type=Path, metavar="FILE",
+                       help="GET /metrics then wants 'Authorization: Bearer <the file's "
+                            "content>' (default: open to anyone who reaches --listen)")
     serve.add_argument("--test-build-delay", type=float, default=0.0, metavar="SECONDS",
                        help="test hook, never for service: every server build waits SECONDS "
                             "after the 202 (end-to-end tests kill the API in that window)")

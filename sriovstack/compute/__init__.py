@@ -13,7 +13,7 @@ from sriovstack.clock import Clock
 from sriovstack.compute.build import ServerBuilder
 from sriovstack.compute.desired_state import (DesiredStateService, HostChangeNotifier,
                                               HostRevisions)
-from sriovstack.compute.host_devices import HostDevice, HostDeviceService, SriovHost
+from sriovstack.compute.host_devices import HostDevice, HostDeviceService, SriovHost, VfRecord
 from sriovstack.compute.hosts import HostRegistry
 from sriovstack.compute.flavors import DEFAULT_FLAVORS, FlavorQuery, FlavorService
 from sriovstack.compute.hypervisors import SRIOV_NET_VF, HypervisorService
@@ -35,7 +35,7 @@ __all__ = [
     "DesiredStateService", "HostRevisions", "HostReports", "HostChangeNotifier", "DEFAULT_FLAVORS",
     "CIRROS", "SRIOV_NET_VF", "Flavor", "HostDevice", "HostRegistry", "Hypervisor", "Image",
     "Inventory", "NetworkRequest", "ResourceProvider", "Scheduler", "Server", "ServerCreate",
-    "ServerFilter", "SriovHost", "scheduler_config",
+    "ServerFilter", "SriovHost", "VfRecord", "scheduler_config",
 ]
 
 

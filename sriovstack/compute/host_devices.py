@@ -6,16 +6,16 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 
 from sriovstack.compute.desired_state import DesiredStateService
 from sriovstack.compute.hosts import HostInfo, HostRegistry
 from sriovstack.db import Database
-from sriovstack.db.models import HostRow, PciDeviceRow
+from sriovstack.db.models import HostRow, PciDeviceRow, ServerPortRow, ServerRow
 from sriovstack.mac import MacAddress
 from sriovstack.pci import PciAddress
 
-__all__ = ["PhysnetUsage", "SriovHost", "HostDevice", "HostDeviceService"]
+__all__ = ["PhysnetUsage", "SriovHost", "HostDevice", "VfRecord", "HostDeviceService"]
 
 _HELD = frozenset({"claimed", "allocated"})
 
@@ -57,6 +57,28 @@ class HostDevice:
     admin_state_up: bool | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class VfRecord:
+    """One VF of the cloud with its host, PF and owner (the metrics' census).
+
+    ``used`` is what ``host show`` counts as used: claimed, allocated or unavailable.
+    """
+
+    host: str
+    address: PciAddress
+    pf: PciAddress
+    physnet: str | None
+    status: str
+    server_id: str | None
+    port_id: str | None
+    project_id: str | None
+
+    @property
+    def used(self) -> bool:
+        """Held by a server or otherwise not offered (as ``host show`` counts it)."""
+        return self.status in _HELD or self.status == "unavailable"
+
+
 class HostDeviceService:
     """Reads hosts, devices and desired state; changes nothing."""
 
@@ -93,6 +115,23 @@ class HostDeviceService:
                     admin_state_up=port.admin_state_up)
             out.append(device)
         return tuple(out)
+
+    def census(self) -> tuple[VfRecord, ...]:
+        """Every VF of every host (removed ones left out), by host and address, in one
+        query: its owner server, port and project when held."""
+        d, sp = PciDeviceRow, ServerPortRow
+        query = (select(HostRow.name, d.address, d.pool_pf, d.physnet, d.status, d.owner,
+                        sp.port_id, ServerRow.project_id)
+                 .join(HostRow, HostRow.id == d.host_id)
+                 .outerjoin(sp, and_(sp.server_id == d.owner, sp.pci_address == d.address))
+                 .outerjoin(ServerRow, ServerRow.id == d.owner)
+                 .where(d.dev_type == "type-VF", d.status != "removed")
+                 .order_by(HostRow.name, d.address))
+        with self._db.transaction() as s:
+            return tuple(VfRecord(host, PciAddress.parse(address), PciAddress.parse(pf),
+                                  physnet, status, owner, port, project)
+                         for host, address, pf, physnet, status, owner, port, project
+                         in s.execute(query))
 
     def _rows(self, host: str) -> list[PciDeviceRow]:
         with self._db.transaction() as s:

@@ -56,3 +56,6 @@ def test_api_serve_refuses_a_bad_test_build_delay_before_serving(
 def test_api_serve_hands_the_test_build_delay_to_its_workers() -> None:
     options = ServeOptions("sqlite:///x.db", "http://127.0.0.1:8080", ("nova.conf",), 30.0)
     assert ServeOptions.from_json(options.to_json()) == options
+    metered = ServeOptions("sqlite:///x.db", "http://127.0.0.1:8080", (), 0.0,
+                           "a-token-of-sixteen+", "/tmp/metrics-dir")
+    assert ServeOptions.from_json(metered.to_json()) == metered

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine, text
 
 from tests.e2e.conftest import (VFS_PER_PF, ServedApi, chapter_inventory, register_host,
@@ -174,6 +175,7 @@ def _race(api: ServedApi, net_id: str, vfs: set[tuple[str, str]], count: int) ->
         assert "PciPassthroughFilter" in server["fault"]["message"], server["fault"]
     _assert_one_vf_per_server(api, booted, {s["id"] for s in active}, vfs)
     assert sum(vf_usage(api).values()) == len(vfs)
+    _assert_metrics_sum_both_workers(api, placed=len(vfs), decisions=count)
 
     _delete_all(api, ids)
     # Everything is free again, the PFs included (held VFs fence their PF, nova_pci.md §2.4).
@@ -184,6 +186,23 @@ def _race(api: ServedApi, net_id: str, vfs: set[tuple[str, str]], count: int) ->
         ports = c.get("/network/v2.0/ports", params={"network_id": net_id}).json()["ports"]
     assert len(ports) == count
     assert all(p["binding:profile"] == {} and p["device_id"] == "" for p in ports)
+
+
+def _assert_metrics_sum_both_workers(api: ServedApi, placed: int, decisions: int) -> None:
+    """Whichever worker answers /metrics, it counts every worker's decisions (multiprocess
+    mode) and reads the VF gauges from the database."""
+    seen = set()
+    for _ in range(8):  # connections spread over the two workers
+        samples = {}
+        text = httpx.get(f"{api.base_url}/metrics", timeout=30).text
+        for family in text_string_to_metric_families(text):
+            for s in family.samples:
+                samples[(s.name, tuple(sorted(s.labels.items())))] = s.value
+        outcomes = {dict(k[1])["outcome"]: v for k, v in samples.items()
+                    if k[0] == "sriovstack_scheduler_decisions_total"}
+        used = sum(v for k, v in samples.items() if k[0] == "sriovstack_physnet_vfs_used")
+        seen.add((outcomes.get("placed"), sum(outcomes.values()) >= decisions, used))
+    assert seen == {(placed, True, placed)}, seen
 
 
 def _assert_one_vf_per_server(api: ServedApi, booted: list[tuple[str, str]],

@@ -3,6 +3,7 @@ host; a claim lost to a concurrent build moves on to the next host."""
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from sriovstack.compute.scheduler.model import BuildRequest, Claim, SchedulerCon
 from sriovstack.compute.scheduler.weighers import best_host, build_weighers, order_hosts
 from sriovstack.db import Database
 from sriovstack.errors import ClaimLost, NoValidHost
+from sriovstack.metrics import Decision, NullRecorder, Recorder
 from sriovstack.pci import Allocation, Fit, NumaContext, fit_requests
 
 __all__ = ["Scheduler", "Rejections", "filter_hosts"]
@@ -84,8 +86,9 @@ class Scheduler:
     """Places builds on hosts and claims what they need; see ``schedule_and_claim``."""
 
     def __init__(self, db: Database, config: SchedulerConfig,
-                 clock: Clock | None = None) -> None:
+                 clock: Clock | None = None, recorder: Recorder | None = None) -> None:
         # An unknown filter name stops the service here, at start.
+        self._recorder = recorder or NullRecorder()
         self._filters = build_filters(config, clock or SystemClock())
         self._weighers = build_weighers(config)
         self._config = config
@@ -112,17 +115,28 @@ class Scheduler:
 
         Raises NoValidHost (message: which filter removed how many hosts and why) when no
         host fits, or when ``max_attempts`` claims in a row were lost to concurrent builds.
+        Each decision is recorded with its outcome and duration.
         """
+        started = time.monotonic()
         lost: list[str] = []
         for _ in range(self._config.max_attempts):
-            host = best_host(self._passed(request), request, self._weighers, frozenset(lost))
+            passed, rejections = filter_hosts(self._index.snapshot(), request, self._filters)
+            if not passed:
+                self._recorder.rejected_by(name for name, _ in rejections.by_filter)
+                self._recorder.scheduled(Decision.NO_VALID_HOST, time.monotonic() - started)
+                raise NoValidHost(rejections.message(), server_id=request.server_id)
+            host = best_host(passed, request, self._weighers, frozenset(lost))
             if host is None:
                 break
             try:
-                return self._claims.claim(host.id, host.name, request, self._plan(host, request))
+                claim = self._claims.claim(host.id, host.name, request, self._plan(host, request))
             except ClaimLost:
                 lost.append(host.name)
                 self._index.forget(host.id)
+                continue
+            self._recorder.scheduled(Decision.PLACED, time.monotonic() - started)
+            return claim
+        self._recorder.scheduled(Decision.CLAIMS_LOST, time.monotonic() - started)
         raise NoValidHost(f"No valid host: claims on {', '.join(lost) or 'every host'} were lost "
                           f"to concurrent builds ({len(lost)} attempts)",
                           server_id=request.server_id)
