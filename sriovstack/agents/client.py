@@ -22,8 +22,8 @@ import httpx
 from sriovstack.errors import (ConfigError, Invalid, SriovstackError, Unauthorized, Unreachable,
                                envelope_message, error_for_status)
 from sriovstack.wire import (DesiredState, DeviceReport, Heartbeat, HeartbeatAnswer,
-                             InventoryCounts, InventoryReport, PortAnswer, ServerAnswer,
-                             ServerReport)
+                             InventoryCounts, InventoryReport, LinkAnswer, LinkReport, PortAnswer,
+                             ServerAnswer, ServerReport)
 
 __all__ = ["ServiceCredentials", "ControlPlaneClient", "load_credentials"]
 
@@ -136,6 +136,11 @@ class ControlPlaneClient:
         """Say the VF device (mac, pci_slot) is up or down: its port goes ACTIVE or DOWN."""
         return self._exchange("POST", f"/hosts/{host}/devices", report.to_json(),
                               PortAnswer.from_json)
+
+    def report_links(self, host: str, report: LinkReport) -> LinkAnswer:
+        """Say which watched PFs have carrier: VFs of the others are unhealthy."""
+        return self._exchange("PUT", f"/hosts/{host}/links", report.to_json(),
+                              LinkAnswer.from_json)
 
     # -- plumbing ----------------------------------------------------------------------------
 

@@ -9,6 +9,12 @@ always wins over auto, neutron bug 2078789); a driver without link-state control
 skipped and the port is still reported.  The first pass after a start re-processes every
 device (neutron's resync); the devices last reported are kept in the state dir, so a VF
 released while the agent was down is noticed and reported down.
+
+Each pass also reads every mapped PF's carrier (operstate) and reports the set when it
+changed (``LinkReport``): the API then marks the VFs of a PF without carrier unhealthy, so the
+scheduler skips them, and this agent reports their devices down (ports DOWN) until the
+carrier returns. A pass ends within ``polling_interval`` seconds, so a pulled cable is seen
+within seconds.
 """
 
 from __future__ import annotations
@@ -26,7 +32,8 @@ from sriovstack.errors import NotFound
 from sriovstack.host import Host, LinkState, VfLinkState, discover
 from sriovstack.mac import MacAddress
 from sriovstack.pci import PciAddress
-from sriovstack.wire import NIC_AGENT_TYPE, NIC_BINARY, DesiredPort, DeviceReport, Heartbeat
+from sriovstack.wire import (NIC_AGENT_TYPE, NIC_BINARY, DesiredPort, DeviceReport, Heartbeat,
+                             LinkReport, PfLink)
 
 __all__ = ["SriovNicAgent", "NicPass"]
 
@@ -42,6 +49,9 @@ class NicPass:
     down: list[DeviceKey] = field(default_factory=list)
     link_states: dict[PciAddress, LinkState] = field(default_factory=dict)
     missing_pfs: list[str] = field(default_factory=list)
+    carriers: dict[str, bool] = field(default_factory=dict)  # PF netdev → carrier
+    links: list[PfLink] = field(default_factory=list)
+    links_reported: bool = False
 
 
 class SriovNicAgent:
@@ -59,6 +69,7 @@ class SriovNicAgent:
         self._resync = True
         self._started = False
         self._devices = 0
+        self._links: LinkReport | None = None  # what the API last heard
 
     @property
     def host_name(self) -> str:
@@ -83,10 +94,12 @@ class SriovNicAgent:
         ports = {(p.mac, p.pci_address): p for s in desired.servers for p in s.ports
                  if p.is_vf and p.pci_address is not None}
         current = self._devices_on_host(result)
+        self._report_links(result.links, resync, result)
         for key, (pf_netdev, index) in sorted(current.items(), key=lambda kv: str(kv[0][1])):
             port = ports.get(key)
             if port is not None:
-                self._apply(key, pf_netdev, index, port, resync, result)
+                carrier = result.carriers.get(pf_netdev, True)
+                self._apply(key, pf_netdev, index, port, resync, result, carrier)
         for device in self._book.devices():
             if device.key not in current or device.key not in ports:
                 self._gone(device, result)
@@ -111,6 +124,8 @@ class SriovNicAgent:
             if pf is None:
                 result.missing_pfs.append(netdev)
                 continue
+            result.carriers[netdev] = pf.operstate == "up"
+            result.links.append(PfLink(pf.address, netdev, pf.operstate == "up"))
             excluded = self._mappings.excluded.get(netdev, frozenset())
             by_index = {vf.index: vf.address for vf in pf.vfs}
             for state in self._host.netlink.get_vfs(netdev):
@@ -120,13 +135,26 @@ class SriovNicAgent:
                 found[(state.mac, address)] = (netdev, state.vf)
         return found
 
+    def _report_links(self, links: list[PfLink], resync: bool, result: NicPass) -> None:
+        """Tell the API the PFs' carriers when they changed (or after a start)."""
+        report = LinkReport(tuple(sorted(links, key=lambda p: str(p.address))))
+        if resync or report != self._links:
+            try:
+                self._client.report_links(self.host_name, report)
+            except NotFound:  # the compute agent has not registered the host yet
+                _LOG.info("%s: host not registered yet; PF links reported later",
+                          self.host_name)
+                return
+            self._links = report
+            result.links_reported = True
+
     def _apply(self, key: DeviceKey, pf_netdev: str, index: int, port: DesiredPort,
-               resync: bool, result: NicPass) -> None:
-        up = port.admin_state_up
-        wanted = LinkState.ENABLE if up else LinkState.DISABLE
+               resync: bool, result: NicPass, carrier: bool) -> None:
+        wanted = LinkState.ENABLE if port.admin_state_up else LinkState.DISABLE
+        up = port.admin_state_up and carrier  # no carrier: the VF cannot pass traffic
         if self._vfs.apply(pf_netdev, index, (VfLinkState(wanted),)) == ():
             result.link_states[key[1]] = wanted
-        elif not up:
+        elif not port.admin_state_up:
             _LOG.warning("%s: %s vf %d cannot be disabled (no link-state control in the "
                          "driver); its port is reported down", self.host_name, pf_netdev, index)
         known = self._book.get(key)

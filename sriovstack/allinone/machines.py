@@ -18,10 +18,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from sriovstack.dataplane import HostDataplane
-from sriovstack.host import Host, open_real_host
-from sriovstack.host.simulated import SimState, is_simulated, open_simulated_host
+from sriovstack.errors import NotSupported
+from sriovstack.host import Host, discover, open_real_host
+from sriovstack.host.simulated import SimState, SimulatedKernel, is_simulated, open_simulated_host
+from sriovstack.pci import PciAddress
 
-__all__ = ["open_host", "open_simulated", "open_with_plane"]
+__all__ = ["open_host", "open_simulated", "open_with_plane", "set_pf_link"]
 
 
 def open_simulated(root: str | Path) -> tuple[Host, HostDataplane]:
@@ -44,3 +46,15 @@ def open_with_plane(root: str | Path = "/") -> tuple[Host, HostDataplane | None]
 def open_host(root: str | Path = "/") -> Host:
     """The host under ``root``: simulated (wired to its data plane) or real."""
     return open_with_plane(root)[0]
+
+
+def set_pf_link(root: str | Path, pf: str, up: bool) -> tuple[PciAddress, str]:
+    """Pull (``up`` False) or put back the cable of PF ``pf`` (netdev name or PCI address) of
+    the simulated host under ``root``: carrier follows, and so does the netns data plane
+    when it is on. Returns the PF's address and netdev. NotSupported on a real host."""
+    host, _plane = open_with_plane(root)
+    if not isinstance(host.sysfs, SimulatedKernel):
+        raise NotSupported(f"{root} is a real host: pull its cable by hand",
+                           path=str(root), fix="use the root of a simulated host")
+    found = discover(host.sysfs).find_pf(pf)
+    return found.address, host.sysfs.set_carrier(found.address, up)

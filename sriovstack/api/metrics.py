@@ -64,14 +64,15 @@ def _count(records: list[VfRecord], key: str) -> dict[tuple[str, ...], list[int]
         counts = out.setdefault(labels, [0, 0, 0])
         counts[0] += 1
         counts[1] += r.used
+        counts[2] += r.unhealthy
     return out
 
 
 def _usage(prefix: str, what: str, labels: tuple[str, ...],
            counts: dict[tuple[str, ...], list[int]]) -> Iterator[GaugeFamily]:
     columns = (("", "VFs", lambda c: c[0]), ("_used", "VFs held or unavailable", lambda c: c[1]),
-               ("_free", "VFs free", lambda c: c[0] - c[1]),
-               ("_unhealthy", "VFs reported unhealthy", lambda c: c[2]))
+               ("_free", "VFs free to schedule", lambda c: c[0] - c[1] - c[2]),
+               ("_unhealthy", "VFs not held whose PF has no carrier", lambda c: c[2]))
     for suffix, doc, pick in columns:
         yield GaugeFamily(f"{prefix}{suffix}", f"{doc} per {what}.", labels,
                           tuple((k, float(pick(c))) for k, c in sorted(counts.items())))
@@ -86,9 +87,10 @@ def _gauges(services: Services) -> Iterator[GaugeFamily]:
                       _count(records, "pf"))
     yield GaugeFamily(
         "sriovstack_vf_info", "One series per VF: where it is, its state and who holds it.",
-        ("host", "pf", "vf", "physnet", "status", "server", "port", "project"),
+        ("host", "pf", "vf", "physnet", "status", "healthy", "server", "port", "project"),
         tuple(((r.host, str(r.pf), str(r.address), r.physnet or "", r.status,
-                r.server_id or "", r.port_id or "", r.project_id or ""), 1.0)
+                "false" if r.unhealthy_reason else "true", r.server_id or "", r.port_id or "",
+                r.project_id or ""), 1.0)
               for r in records))
     yield from _heartbeats(services)
 

@@ -127,7 +127,8 @@ def _take_devices(s: Session, host_id: str, host_name: str, alloc: Allocation,
     taken: list[str] = []
     for dev_id in candidates:
         result = s.execute(
-            update(D).where(D.id == dev_id, D.status == "available")
+            update(D).where(D.id == dev_id, D.status == "available",
+                            D.unhealthy_reason.is_(None))  # its PF may have lost carrier since
             .values(status="claimed", owner=server_id, request_id=alloc.request.port_id,
                     generation=D.generation + 1)
             .execution_options(synchronize_session=False))
@@ -147,7 +148,7 @@ def _pool_query(host_id: str, key: PoolKey):  # type: ignore[no-untyped-def]
     physnet = D.physnet.is_(None) if key.physnet is None else D.physnet == key.physnet
     numa = D.numa_node.is_(None) if key.numa_node is None else D.numa_node == key.numa_node
     return (select(D.id).where(D.host_id == host_id, D.status == "available",
-                               D.pool_pf == str(key.pf_address), D.dev_type == key.dev_type.value,
+                               D.unhealthy_reason.is_(None), D.pool_pf == str(key.pf_address), D.dev_type == key.dev_type.value,
                                D.vendor_id == key.vendor_id, D.product_id == key.product_id,
                                physnet, numa)
             .order_by(D.address))

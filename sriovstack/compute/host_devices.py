@@ -22,12 +22,14 @@ _HELD = frozenset({"claimed", "allocated"})
 
 @dataclass(frozen=True, slots=True)
 class PhysnetUsage:
-    """VFs of one physnet on one host: ``free`` + ``used`` = ``total`` (removed ones left out)."""
+    """VFs of one physnet on one host: ``free`` + ``used`` + ``unhealthy`` = ``total`` (removed
+    ones left out; ``unhealthy``: not held, but their PF has no carrier, so not offered)."""
 
     physnet: str
     total: int
     free: int
     used: int
+    unhealthy: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +57,7 @@ class HostDevice:
     mac: MacAddress | None = None
     vlan: int | None = None
     admin_state_up: bool | None = None
+    unhealthy_reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,11 +75,21 @@ class VfRecord:
     server_id: str | None
     port_id: str | None
     project_id: str | None
+    unhealthy_reason: str | None = None
 
     @property
     def used(self) -> bool:
         """Held by a server or otherwise not offered (as ``host show`` counts it)."""
-        return self.status in _HELD or self.status == "unavailable"
+        return _used(self.status)
+
+    @property
+    def unhealthy(self) -> bool:
+        """Not used, and held back because its PF has no carrier."""
+        return not self.used and self.unhealthy_reason is not None
+
+
+def _used(status: str) -> bool:
+    return status in _HELD or status == "unavailable"
 
 
 class HostDeviceService:
@@ -106,7 +119,8 @@ class HostDeviceService:
             address = PciAddress.parse(row.address)
             device = HostDevice(address, row.dev_type,
                                 PciAddress.parse(row.parent_addr) if row.parent_addr else None,
-                                row.vendor_id, row.product_id, row.physnet, row.status)
+                                row.vendor_id, row.product_id, row.physnet, row.status,
+                                unhealthy_reason=row.unhealthy_reason)
             if address in owners:
                 server, port = owners[address]
                 device = dataclasses.replace(
@@ -121,7 +135,7 @@ class HostDeviceService:
         query: its owner server, port and project when held."""
         d, sp = PciDeviceRow, ServerPortRow
         query = (select(HostRow.name, d.address, d.pool_pf, d.physnet, d.status, d.owner,
-                        sp.port_id, ServerRow.project_id)
+                        sp.port_id, ServerRow.project_id, d.unhealthy_reason)
                  .join(HostRow, HostRow.id == d.host_id)
                  .outerjoin(sp, and_(sp.server_id == d.owner, sp.pci_address == d.address))
                  .outerjoin(ServerRow, ServerRow.id == d.owner)
@@ -129,8 +143,8 @@ class HostDeviceService:
                  .order_by(HostRow.name, d.address))
         with self._db.transaction() as s:
             return tuple(VfRecord(host, PciAddress.parse(address), PciAddress.parse(pf),
-                                  physnet, status, owner, port, project)
-                         for host, address, pf, physnet, status, owner, port, project
+                                  physnet, status, owner, port, project, why)
+                         for host, address, pf, physnet, status, owner, port, project, why
                          in s.execute(query))
 
     def _rows(self, host: str) -> list[PciDeviceRow]:
@@ -146,9 +160,11 @@ class HostDeviceService:
         for row in self._rows(info.name):
             if row.dev_type != "type-VF" or row.physnet is None:
                 continue
-            total_used = counts.setdefault(row.physnet, [0, 0])
-            total_used[0] += 1
-            total_used[1] += row.status in _HELD or row.status == "unavailable"
-        usage = tuple(PhysnetUsage(name, total, total - used, used)
-                      for name, (total, used) in sorted(counts.items()))
+            tally = counts.setdefault(row.physnet, [0, 0, 0])  # total, used, unhealthy
+            used = _used(row.status)
+            tally[0] += 1
+            tally[1] += used
+            tally[2] += not used and row.unhealthy_reason is not None
+        usage = tuple(PhysnetUsage(name, total, total - used - sick, used, sick)
+                      for name, (total, used, sick) in sorted(counts.items()))
         return SriovHost(info, usage)

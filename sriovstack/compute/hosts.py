@@ -14,7 +14,8 @@ from sriovstack.compute.scheduler.revision import touch_hosts
 from sriovstack.db import Database
 from sriovstack.db.models import HostRow, PciDeviceRow
 from sriovstack.errors import ErrorKind, NotFound
-from sriovstack.wire import InventoryCounts, InventoryDevice, InventoryReport
+from sriovstack.wire import (InventoryCounts, InventoryDevice, InventoryReport, LinkAnswer,
+                             LinkReport)
 
 __all__ = ["HostInfo", "HostRegistry"]
 
@@ -63,6 +64,28 @@ class HostRegistry:
             result = _sync_devices(s, host.id, report.devices)
             touch_hosts(s, (host.id,))
             return result
+
+    def report_links(self, host_name: str, report: LinkReport) -> LinkAnswer:
+        """Mark the devices of each PF without carrier unhealthy (with the reason) and those
+        of each PF with carrier healthy again; NotFound for an unregistered host. A change
+        bumps the scheduler revision, so the next decision sees it."""
+        with self._db.transaction() as s:
+            host = _host(s, host_name)
+            rows = list(s.scalars(select(PciDeviceRow).where(
+                PciDeviceRow.host_id == host.id, PciDeviceRow.status != "removed")))
+            reasons = {str(pf.address): None if pf.carrier else
+                       f"PF {pf.address} ({pf.netdev}) has no carrier (link down)"
+                       for pf in report.pfs}
+            changed = 0
+            for row in rows:
+                if row.pool_pf in reasons and row.unhealthy_reason != reasons[row.pool_pf]:
+                    row.unhealthy_reason = reasons[row.pool_pf]
+                    changed += 1
+            if changed:
+                host.generation += 1
+                s.flush()
+                touch_hosts(s, (host.id,))
+            return LinkAnswer(sum(r.unhealthy_reason is not None for r in rows), changed)
 
     def record_heartbeat(self, host: str) -> None:
         """Note that the host's agent is alive now; NotFound for a host never reported."""

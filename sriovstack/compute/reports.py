@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 from sriovstack.compute.hosts import HostRegistry
 from sriovstack.compute.servers import ServerService
 from sriovstack.wire import (COMPUTE_AGENT_TYPE, DeviceReport, Heartbeat, HeartbeatAnswer,
-                             InventoryCounts, InventoryReport, PortAnswer, ServerAnswer,
-                             ServerReport)
+                             InventoryCounts, InventoryReport, LinkAnswer, LinkReport,
+                             PortAnswer, ServerAnswer, ServerReport)
 
 if TYPE_CHECKING:
     from sriovstack.network import NetworkService
@@ -57,3 +57,8 @@ class HostReports:
         """The SR-IOV NIC agent says a VF is up or down: the port goes ACTIVE or DOWN."""
         port = self._network.set_device_status(host, report.mac, report.pci_slot, report.up)
         return PortAnswer(port.id, port.status)
+
+    def links(self, host: str, report: LinkReport) -> LinkAnswer:
+        """The SR-IOV NIC agent says which PFs have carrier: their VFs become unhealthy (not
+        scheduled) or healthy again. NotFound for an unregistered host."""
+        return self._registry.report_links(host, report)

@@ -5,7 +5,9 @@ while the host driver holds it, in a guest namespace once attached) and its swit
 which sits in the bridge of its (physical network, VLAN) segment — the isolation a VF in VLAN
 switch tagging gives, since the guest sends untagged.  Each segment bridge is cabled to the
 fabric's bridge of the same segment, the physical switch that joins the hosts.  Link state
-``disable`` takes the port down, ``auto`` follows the PF; ``spoofchk`` drops foreign source
+``disable`` takes the port down, ``auto`` follows the PF; a PF without carrier (its cable
+pulled) takes all its VFs' ports down, since every path off the host runs through that cable
+(a simplification: VFs of one PF would still reach each other on real hardware); ``spoofchk`` drops foreign source
 MACs (nftables, ``spoof.py``); ``max_tx_rate`` shapes the VF's transmit side with tbf.
 """
 
@@ -167,8 +169,8 @@ class Eswitch:
         wire = replace(self.doc.vfs[address], traffic=traffic)
         physnet = self.doc.physnets.get(wire.pf_netdev)
         bridge = self.segment(physnet, traffic.vlan) if physnet else None
-        link_up = traffic.link_state is LinkState.ENABLE or (
-            traffic.link_state is LinkState.AUTO and self._pf_up.get(wire.pf_netdev, False))
+        carrier = self._pf_up.get(wire.pf_netdev, False)
+        link_up = carrier and traffic.link_state is not LinkState.DISABLE
         with NsLinks(self.doc.host_ns) as host:
             host.set_master(wire.port, bridge)
             host.set_state(wire.port, up=link_up)

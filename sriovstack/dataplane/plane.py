@@ -150,6 +150,19 @@ class HostDataplane:
                     self._save(doc)
                     return
 
+    def link_changed(self, pf: PciAddress) -> None:
+        """PF ``pf``'s carrier changed: its VFs' switch ports follow (the cable is cut)."""
+        with self.store.locked():
+            doc = self._live()
+            if doc is None:
+                return
+            esw = self._eswitch(doc)
+            for address, wire in list(doc.vfs.items()):
+                if wire.pf_bdf == str(pf):
+                    esw.apply(address, wire.traffic, rules=False)
+            esw.write_spoof_rules()
+            self._save(esw.doc)
+
     # --- guests ------------------------------------------------------------------------------
 
     @contextmanager

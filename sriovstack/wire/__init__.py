@@ -11,12 +11,14 @@ agents send and read with it.  Pure: it imports only the stdlib, ``pci``, ``mac`
     —                GET desired-state  DesiredState (DesiredServer, DesiredPort)
     ServerReport     POST status        ServerAnswer
     DeviceReport     POST devices       PortAnswer
+    LinkReport       PUT links          LinkAnswer (PfLink: a PF's carrier)
 """
 
 from sriovstack.wire.desired import DesiredPort, DesiredServer, DesiredState, IpInterface
 from sriovstack.wire.inventory import (MAX_DEVICES, HostCapabilities, HostResources,
                                        InventoryCounts, InventoryDevice, InventoryReport,
                                        NumaCell, SupportedInstance)
+from sriovstack.wire.links import LinkAnswer, LinkReport, PfLink
 from sriovstack.wire.reports import (MAX_MESSAGE, DeviceReport, Heartbeat, HeartbeatAnswer,
                                      PortAnswer, ServerAnswer, ServerReport)
 from sriovstack.wire.vocabulary import (COMPUTE_AGENT_TYPE, COMPUTE_BINARY, NIC_AGENT_TYPE,
@@ -29,4 +31,5 @@ __all__ = [
     "SupportedInstance", "NumaCell", "InventoryDevice", "InventoryReport", "InventoryCounts",
     "MAX_DEVICES", "DesiredState", "DesiredServer", "DesiredPort", "IpInterface", "Heartbeat",
     "HeartbeatAnswer", "ServerReport", "ServerAnswer", "DeviceReport", "PortAnswer", "MAX_MESSAGE",
+    "LinkReport", "LinkAnswer", "PfLink",
 ]

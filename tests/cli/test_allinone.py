@@ -93,7 +93,7 @@ def test_all_in_one_serves_both_clouds_stops_on_sigterm_and_restarts_on_its_stat
     with _session(state, "sriovstack") as admin:
         hosts = admin.call("GET", "compute", "/os-sriov-hosts")["hosts"]
         assert {h["host"]: h["physnets"] for h in hosts} == {
-            name: [{"physnet": "physnet1", "total": 7, "free": 7, "used": 0}]
+            name: [{"physnet": "physnet1", "total": 7, "free": 7, "used": 0, "unhealthy": 0}]
             for name in ("compute0", "compute1")}
         deadline = time.monotonic() + 20
         while True:

@@ -175,3 +175,26 @@ def test_list_with_whitelist_shows_physnet(tmp_path: Path,
     rows = [line for line in capsys.readouterr().out.splitlines() if "VF " in line]
     assert len(rows) == 3
     assert sum("physnet1" in r for r in rows) == 2   # the VFs of enp11s0f0 only
+
+
+def test_host_link_pulls_and_puts_back_a_pfs_cable(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    simulate(tmp_path)
+    operstate = tmp_path / "sys/bus/pci/devices/0000:0b:00.1/net/enp11s0f1/operstate"
+    carrier = operstate.with_name("carrier")
+    assert main(["host", "link", "compute0", "enp11s0f1", "down", "--root", str(tmp_path)]) == 0
+    assert (operstate.read_text().strip(), carrier.read_text().strip()) == ("down", "0")
+    assert "PF 0000:0b:00.1 (enp11s0f1) link down" in capsys.readouterr().out
+    assert main(["host", "link", "compute0", "0000:0b:00.1", "up", "--root", str(tmp_path)]) == 0
+    assert (operstate.read_text().strip(), carrier.read_text().strip()) == ("up", "1")
+
+
+def test_host_link_names_what_is_wrong(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    simulate(tmp_path)
+    assert main(["host", "link", "compute0", "eth9", "down", "--root", str(tmp_path)]) == 1
+    assert "eth9" in capsys.readouterr().err
+    monkeypatch.delenv("OS_CLIENT_CONFIG_FILE", raising=False)
+    assert main(["host", "link", "compute9", "enp11s0f1", "down"]) == 1
+    err = capsys.readouterr().err
+    assert "compute9" in err and "--root" in err and "Traceback" not in err

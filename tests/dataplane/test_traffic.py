@@ -199,3 +199,16 @@ def test_a_process_that_opens_the_host_on_its_own_keeps_the_packets_in_step(
     set_link_state(LinkState.AUTO)
     # The guest's ARP entry for .2 failed while it was cut off: allow it to resolve again.
     assert any(world.reaches(a, "10.10.0.2") for _ in range(3))
+
+
+def test_a_pulled_pf_cable_cuts_its_vfs_off_and_putting_it_back_restores_them(
+        world: World) -> None:
+    from sriovstack.allinone import set_pf_link
+
+    a, _ = world.spawn(0, 0, "10.10.0.1/24")
+    b, _ = world.spawn(1, 0, "10.10.0.2/24")
+    set_pf_link(world.roots[1], "ens1f0", up=False)
+    assert world.cut_off(a, "10.10.0.2")
+    set_pf_link(world.roots[1], "ens1f0", up=True)
+    assert world.reaches(a, "10.10.0.2")
+    assert world.reaches(b, "10.10.0.1")

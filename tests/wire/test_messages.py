@@ -17,7 +17,7 @@ from sriovstack.pci.device import DevType, PciDevice
 from sriovstack.wire import (NIC_AGENT_TYPE, DesiredPort, DesiredServer, DesiredState,
                              DeviceReport, Heartbeat, HeartbeatAnswer, HostCapabilities,
                              HostResources, InventoryCounts, InventoryDevice, InventoryReport,
-                             NumaCell, PortAnswer, PortStatus, ServerAnswer, ServerOutcome,
+                             LinkAnswer, LinkReport, NumaCell, PfLink, PortAnswer, PortStatus, ServerAnswer, ServerOutcome,
                              ServerReport, ServerStatus, SupportedInstance, VnicType)
 
 PF = PciAddress.parse("0000:0b:00.0")
@@ -56,6 +56,8 @@ MESSAGES: list[Any] = [
     ServerAnswer(SID, ServerStatus.ACTIVE),
     DeviceReport(MAC, VF, True), DeviceReport(MAC, None, False),
     PortAnswer("p-vf", PortStatus.ACTIVE),
+    LinkReport((PfLink(PF, "enp11s0f0", False), PfLink(VF, "enp11s0f1", True))),
+    LinkReport(()), LinkAnswer(7, 2),
 ]
 
 
@@ -215,3 +217,19 @@ def test_port_kinds() -> None:
     assert not DELETED_PORT.is_vf
     assert STATE.vf_ports() == {VF: (STATE.servers[0], VF_PORT)}
     assert [s.status.is_runnable for s in STATE.servers] == [True, True, False]
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"pfs": [{"address": "0b:00.0x", "netdev": "p0", "carrier": True}]}, "pfs[0].address"),
+    ({"pfs": [{"address": "0000:0b:00.0", "netdev": "p0", "carrier": "yes"}]},
+     "pfs[0].carrier"),
+    ({"pfs": [{"address": "0000:0b:00.0", "netdev": "a-netdev-name-too-long",
+               "carrier": True}]}, "pfs[0].netdev"),
+    ({"pfs": [{"address": "0000:0b:00.0", "netdev": "p0", "carrier": True, "x": 1}]},
+     "pfs[0].x"),
+    ({}, "pfs"),
+])
+def test_a_malformed_link_report_is_refused_naming_the_field(body: Any, field: str) -> None:
+    with pytest.raises(Invalid) as caught:
+        LinkReport.from_json(body)
+    assert caught.value.fields.get("field") == field or field in caught.value.message

@@ -24,7 +24,7 @@ def _host_view(host: SriovHost) -> dict[str, Any]:
     return {"host": info.name, "up": info.up, "enabled": info.enabled,
             "pci_total": info.pci_total, "pci_free": info.pci_free,
             "physnets": [{"physnet": u.physnet, "total": u.total, "free": u.free,
-                          "used": u.used} for u in host.physnets]}
+                          "used": u.used, "unhealthy": u.unhealthy} for u in host.physnets]}
 
 
 def _device_view(d: HostDevice) -> dict[str, Any]:
@@ -33,7 +33,7 @@ def _device_view(d: HostDevice) -> dict[str, Any]:
             "vendor_id": d.vendor_id, "product_id": d.product_id, "physnet": d.physnet,
             "status": d.status, "server_id": d.server_id, "server_name": d.server_name,
             "port_id": d.port_id, "mac": str(d.mac) if d.mac else None, "vlan": d.vlan,
-            "admin_state_up": d.admin_state_up}
+            "admin_state_up": d.admin_state_up, "unhealthy_reason": d.unhealthy_reason}
 
 
 @router.get("/os-sriov-hosts")

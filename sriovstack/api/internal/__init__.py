@@ -14,7 +14,7 @@ from fastapi import APIRouter, Body, Depends, Query
 
 from sriovstack.api.context import RequestContext, request_context
 from sriovstack.identity import policy
-from sriovstack.wire import DeviceReport, Heartbeat, InventoryReport, ServerReport
+from sriovstack.wire import DeviceReport, Heartbeat, InventoryReport, LinkReport, ServerReport
 
 __all__ = ["router", "MAX_WAIT"]
 
@@ -73,3 +73,11 @@ def create_device_status(host: str, body: Any = Body(),
     no port with that MAC (and pci_slot) is bound to ``host``."""
     report = DeviceReport.from_json(body)
     return ctx.services.compute.reports.device_status(host, report).to_json()
+
+
+@router.put("/hosts/{host}/links")
+def update_links(host: str, body: Any = Body(),
+                 ctx: RequestContext = Depends(agent_context)) -> dict[str, Any]:
+    """200 ``{"links": {unhealthy, changed}}``: the VFs of PFs without carrier are unhealthy
+    (never scheduled) until their carrier returns; 404 for an unregistered host."""
+    return ctx.services.compute.reports.links(host, LinkReport.from_json(body)).to_json()

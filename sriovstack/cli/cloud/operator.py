@@ -32,6 +32,14 @@ def register_host_views(host_sub: Any, common: argparse.ArgumentParser, run: Any
     p.add_argument("--root", type=root_dir, help="the host's root, to add its live VF state "
                    "(default: the all-in-one's hosts/HOST beside clouds.yaml, if there)")
     p.set_defaults(func=run(_host_show))
+    p = host_sub.add_parser("link", help="pull (down) or put back (up) a PF's cable on a "
+                            "simulated host: carrier, and the netns data plane's uplink")
+    p.add_argument("name", metavar="HOST", help="the simulated compute host's name")
+    p.add_argument("pf", metavar="PF", help="PF netdev name or PCI address")
+    p.add_argument("state", choices=["down", "up"], help="down pulls the cable, up puts it back")
+    p.add_argument("--root", type=root_dir, help="the simulated host's root (default: the "
+                   "all-in-one's hosts/HOST beside clouds.yaml)")
+    p.set_defaults(func=_host_link)
 
 
 def register_agent_list(agent_sub: Any, common: argparse.ArgumentParser, run: Any) -> None:
@@ -77,17 +85,33 @@ def _host_show(s: CloudSession, args: argparse.Namespace) -> int:
                      vf.state.mac if vf else d["mac"],
                      vf.state.vlan if vf else d["vlan"],
                      vf.state.link_state.name.lower() if vf else None,
-                     cell(vf.state.spoofchk) if vf else None))
+                     cell(vf.state.spoofchk) if vf else None,
+                     d.get("unhealthy_reason") or "ok"))
     usage = "; ".join(f"{u['physnet']}: {u['free']} free, {u['used']} used"
+                      + (f", {u['unhealthy']} unhealthy" if u.get("unhealthy") else "")
                       for u in host["physnets"])
     print_list(f"host {host['host']} ({'up' if host['up'] else 'DOWN'}; {usage})",
                ("Address", "Kind", "PF", "Physnet", "Status", "Server", "Port", "MAC", "VLAN",
-                "Link", "Spoof check"), rows, View.of(args))
+                "Link", "Spoof check", "Health"), rows, View.of(args))
     if not View.of(args).is_table:
         return 0
     console().print("MAC/VLAN/link/spoof check read from the host's kernel under "
                     f"{root}" if root else "MAC/VLAN: what the control plane asks the host to "
                     "set (pass --root to read the host's own state)", markup=False)
+    return 0
+
+
+def _host_link(args: argparse.Namespace) -> int:
+    from sriovstack.allinone import set_pf_link
+    from sriovstack.errors import NotFound
+
+    root = host_root(args.name, args.root)
+    if root is None:
+        raise NotFound(f"no simulated host {args.name!r} found beside $OS_CLIENT_CONFIG_FILE",
+                       field="HOST", value=args.name, fix="pass --root with the host's root")
+    address, netdev = set_pf_link(root, args.pf, args.state == "up")
+    console().print(f"{args.name}: PF {address} ({netdev}) link {args.state}; the SR-IOV "
+                    "agent reports its VFs' health on its next pass", markup=False)
     return 0
 
 

@@ -268,10 +268,22 @@ class PciPassthroughFilter:
             sockets = dict(host.numa_sockets) if host.numa_sockets is not None else None
             numa = NumaContext(request.numa_nodes, sockets)
         fit = fit_requests(host.pools, request.pci_requests, numa)
-        return fit.reason if isinstance(fit, Shortfall) else None
+        if not isinstance(fit, Shortfall):
+            return None
+        return fit.reason + _unhealthy_note(host, request)
 
     def prepare(self, request: BuildRequest) -> HostCheck | None:
         return _bound(self, request) if request.pci_requests else None
+
+
+def _unhealthy_note(host: HostState, request: BuildRequest) -> str:
+    """" (7 more are unhealthy: their PF's link is down)" when devices the request could use
+    are held back as unhealthy; "" otherwise."""
+    physnets = {r.physnet.lower() if r.physnet else None for r in request.pci_requests}
+    held = sum(n for physnet, n in host.unhealthy if physnet in physnets)
+    if not held:
+        return ""
+    return f" ({held} more {'is' if held == 1 else 'are'} unhealthy: their PF's link is down)"
 
 
 def _quick_pass(host: HostState, request: BuildRequest) -> bool:

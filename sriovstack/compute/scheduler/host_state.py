@@ -37,6 +37,9 @@ class HostState:
     # Free devices per (type, lower-case physnet): the index's cheap answer for the common
     # single-request case; None when not computed (the filter then fits the pools).
     pci_totals: Mapping[tuple[DevType, str | None], int] | None = None
+    # Free devices held back because their PF has no carrier, per lower-case physnet: the
+    # PciPassthroughFilter says so when a host falls short.
+    unhealthy: tuple[tuple[str | None, int], ...] = ()
 
     def free_ram_mb(self, ratio: float) -> float:
         """RAM left under the allocation ratio (nova's RamFilter arithmetic)."""

@@ -105,6 +105,7 @@ class HostIndex:
 
     def _load(self, session: Session, ids: Sequence[str]) -> None:
         pools = self._pools(session, ids)
+        unhealthy = _unhealthy(session, ids)
         for row in session.scalars(select(HostRow).where(HostRow.id.in_(ids))):
             host_pools = tuple(sorted(pools.get(row.id, ()), key=lambda p: p.key))
             numa = tuple((int(c["id"]), int(c["socket"])) for c in row.numa_topology or ()
@@ -118,13 +119,14 @@ class HostIndex:
                 capabilities=HostCapabilities.from_json(row.capabilities or {}),
                 pools=host_pools, pci_totals=pci_totals(host_pools),
                 heartbeat_at=_epoch(row.last_heartbeat), generation=row.generation,
-                numa_sockets=numa)
+                numa_sockets=numa, unhealthy=tuple(sorted(unhealthy.get(row.id, {}).items())))
 
     def _pools(self, session: Session, ids: Sequence[str]) -> dict[str, list[Pool]]:
         d = PciDeviceRow
         query = (select(d.host_id, d.vendor_id, d.product_id, d.dev_type, d.physnet,
                         d.numa_node, d.pool_pf, func.count())
-                 .where(d.host_id.in_(ids), d.status == "available")
+                 .where(d.host_id.in_(ids), d.status == "available",
+                        d.unhealthy_reason.is_(None))
                  .group_by(d.host_id, d.vendor_id, d.product_id, d.dev_type, d.physnet,
                            d.numa_node, d.pool_pf))
         pools: dict[str, list[Pool]] = defaultdict(list)
@@ -139,3 +141,16 @@ class HostIndex:
             address = self._addresses[text] = PciAddress.parse(text)
         return address
 
+
+
+def _unhealthy(session: Session, ids: Sequence[str]) -> dict[str, dict[str | None, int]]:
+    """Host id → lower-case physnet → devices held back as unhealthy (free ones only)."""
+    d = PciDeviceRow
+    query = (select(d.host_id, d.physnet, func.count())
+             .where(d.host_id.in_(ids), d.status == "available", d.unhealthy_reason.is_not(None))
+             .group_by(d.host_id, d.physnet))
+    out: dict[str, dict[str | None, int]] = defaultdict(dict)
+    for host_id, physnet, n in session.execute(query):
+        key = physnet.lower() if physnet else None
+        out[host_id][key] = out[host_id].get(key, 0) + n
+    return out

@@ -76,6 +76,9 @@ class PciDeviceRow(Base):
     generation: Mapped[int] = mapped_column(Integer, default=0)
     # Left the whitelist or the host while owned: removed (not re-pooled) when freed (§2.6).
     removed_when_freed: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Why the SR-IOV agent reports the device unhealthy (its PF has no carrier); None when
+    # healthy. An unhealthy device is not offered to the scheduler, whatever its status.
+    unhealthy_reason: Mapped[str | None] = mapped_column(String(255), nullable=True)
 
 
 class HostAllocationRow(Base):

@@ -24,7 +24,7 @@ from sriovstack.host.simulated.fixture import build_host
 __all__ = [
     "open_simulated_host", "is_simulated", "SimState", "DataplaneHooks", "MARKER", "Role",
     "TOPOLOGIES_DIR", "Topology", "TopologyHost", "build_host", "bundled_topology",
-    "load_topology",
+    "load_topology", "SimulatedKernel",
 ]
 
 

@@ -28,3 +28,7 @@ class DataplaneHooks(Protocol):
     def vf_changed(self, pf: PciAddress, state: VfState) -> None:
         """VF ``state.vf`` of ``pf`` is about to hold the settings ``state`` (all of them)."""
         ...
+
+    def link_changed(self, pf: PciAddress) -> None:
+        """PF ``pf``'s carrier changed (its cable was pulled or put back)."""
+        ...

@@ -25,6 +25,7 @@ from sriovstack.host.simulated.hooks import DataplaneHooks
 from sriovstack.host.simulated.state import SimState
 from sriovstack.host.simulated.tree import PCI_DEVICES, PCI_DRIVERS, Tree
 from sriovstack.host.sysfs import RealSysfs
+from sriovstack.errors import NotFound
 from sriovstack.pci import PciAddress
 
 __all__ = ["SimulatedKernel", "inject_enable_failure", "parse_u16"]
@@ -244,6 +245,24 @@ class SimulatedKernel:
                     self._drivers.probe(vf_dev)
             # After the probe, so the data plane finds the VF netdevs (and their MACs) there.
             self._vfs_changed(pf)
+
+    def set_carrier(self, pf: PciAddress, up: bool) -> str:
+        """Pull (``up`` False) or put back the cable of PF ``pf``: its netdev's ``carrier`` and
+        ``operstate`` follow, and the data plane hears of it; returns the netdev's name.
+        NotFound when ``pf`` has no netdev (no net driver bound)."""
+        with self._state.locked():
+            pf_dev = self._tree.device_dir(str(pf))
+            names = self._tree.listdir(f"{pf_dev}/net") if self._tree.exists(
+                f"{pf_dev}/net") else []
+            if not names:
+                raise NotFound(f"PF {pf} has no netdev (no net driver bound): no link to "
+                               "pull", field="pf", value=str(pf))
+            for name in names:
+                self._tree.write(f"{pf_dev}/net/{name}/carrier", "1" if up else "0")
+                self._tree.write(f"{pf_dev}/net/{name}/operstate", "up" if up else "down")
+            if self._dataplane is not None:
+                self._dataplane.link_changed(pf)
+            return names[0]
 
     def _create_vf(self, pf_dev: str, index: int, address: PciAddress) -> None:
         vf_dev = f"{os.path.dirname(pf_dev)}/{address}"

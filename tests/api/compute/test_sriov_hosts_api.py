@@ -20,7 +20,8 @@ def test_list_shows_14_free_vfs_on_physnet1(api: Any) -> None:
     assert r.status_code == 200, r.text
     [host] = r.json()["hosts"]
     assert host["host"] == "compute-1" and host["up"] is True and host["enabled"] is True
-    assert host["physnets"] == [{"physnet": "physnet1", "total": 14, "free": 14, "used": 0}]
+    assert host["physnets"] == [{"physnet": "physnet1", "total": 14, "free": 14, "used": 0,
+                                 "unhealthy": 0}]
 
 
 def test_show_names_the_owner_server_port_mac_and_vlan_of_the_claimed_vf(api: Any) -> None:
@@ -33,7 +34,8 @@ def test_show_names_the_owner_server_port_mac_and_vlan_of_the_claimed_vf(api: An
     r = c.get("/compute/v2.1/os-sriov-hosts/compute-1", headers=api.admin)
     assert r.status_code == 200, r.text
     body = r.json()["host"]
-    assert body["physnets"] == [{"physnet": "physnet1", "total": 14, "free": 13, "used": 1}]
+    assert body["physnets"] == [{"physnet": "physnet1", "total": 14, "free": 13, "used": 1,
+                                 "unhealthy": 0}]
     devices = body["devices"]
     assert len(devices) == 14 and [d["address"] for d in devices] == sorted(
         d["address"] for d in devices)
@@ -43,7 +45,7 @@ def test_show_names_the_owner_server_port_mac_and_vlan_of_the_claimed_vf(api: An
                     "vendor_id": "8086", "product_id": "10ca", "physnet": "physnet1",
                     "status": "claimed", "server_id": server_id, "server_name": "webserver01",
                     "port_id": port["id"], "mac": port["mac_address"], "vlan": 15,
-                    "admin_state_up": True}
+                    "admin_state_up": True, "unhealthy_reason": None}
     assert held["parent_addr"] in ("0000:0b:00.0", "0000:0b:00.1")
     assert all(d["status"] == "available" and d["mac"] is None
                for d in devices if d is not held)
