@@ -13,6 +13,7 @@ from sriovstack.clock import Clock
 from sriovstack.compute.build import ServerBuilder
 from sriovstack.compute.desired_state import (DesiredStateService, HostChangeNotifier,
                                               HostRevisions)
+from sriovstack.compute.drain import DrainPlan, DrainService, DrainStep
 from sriovstack.compute.host_devices import HostDevice, HostDeviceService, SriovHost, VfRecord
 from sriovstack.compute.hosts import HostRegistry
 from sriovstack.compute.flavors import DEFAULT_FLAVORS, FlavorQuery, FlavorService
@@ -35,7 +36,8 @@ __all__ = [
     "DesiredStateService", "HostRevisions", "HostReports", "HostChangeNotifier", "DEFAULT_FLAVORS",
     "CIRROS", "SRIOV_NET_VF", "Flavor", "HostDevice", "HostRegistry", "Hypervisor", "Image",
     "Inventory", "NetworkRequest", "ResourceProvider", "Scheduler", "Server", "ServerCreate",
-    "ServerFilter", "SriovHost", "VfRecord", "scheduler_config",
+    "ServerFilter", "SriovHost", "VfRecord", "scheduler_config", "DrainService", "DrainPlan",
+    "DrainStep",
 ]
 
 
@@ -50,6 +52,7 @@ class ComputeServices:
     desired_state: DesiredStateService
     reports: HostReports
     host_devices: HostDeviceService
+    drain: DrainService
 
 
 def build_compute(db: Database, network: "NetworkService", scheduler: "Scheduler",
@@ -76,4 +79,5 @@ def build_compute(db: Database, network: "NetworkService", scheduler: "Scheduler
         hypervisors=HypervisorService(db, clock, service_down_time),
         desired_state=desired_state,
         reports=HostReports(network, hosts, servers),
-        host_devices=HostDeviceService(db, hosts, desired_state))
+        host_devices=HostDeviceService(db, hosts, desired_state),
+        drain=DrainService(db, hosts, builder, scheduler))

@@ -185,6 +185,12 @@ class ServerBuilder:
                               f"binding the ports on hosts {', '.join(retry)}. "
                               f"Last error: {reason}")
 
+    def build_request(self, server_id: str) -> BuildRequest | None:
+        """What the scheduler would be asked to place the server again (its flavor, image
+        properties and PCI requests); None when the server is gone."""
+        plan = self._load(server_id)
+        return None if plan is None else self._request(plan, frozenset())
+
     def _load(self, server_id: str) -> _Plan | None:
         with self._db.transaction() as session:
             server = session.get(ServerRow, server_id)

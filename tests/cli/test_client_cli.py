@@ -3,6 +3,8 @@ network|subnet|port|server`, the operator's `host list|show`, and one-line error
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -91,3 +93,44 @@ def test_without_a_clouds_yaml_the_error_says_where_to_point(
     monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(tmp_path / "missing.yaml"))
     code, _, err = run(capsys, "network", "list")
     assert code == 2 and "missing.yaml does not exist" in err and "all-in-one" in err
+
+
+def _wait_for(check: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.5)
+
+
+def test_drain_plans_and_a_pulled_cable_turns_vfs_unhealthy_on_the_all_in_one(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "network", "create", "ops", "--provider-network-type", "vlan",
+               "--provider-physical-network", "physnet1", "--provider-segment", "17")[0] == 0
+    assert run(capsys, "subnet", "create", "ops-subnet", "--network", "ops",
+               "--subnet-range", "10.0.7.0/24")[0] == 0
+    for n in range(2):
+        assert run(capsys, "port", "create", f"ops-{n}", "--network", "ops",
+                   "--vnic-type", "direct")[0] == 0
+        code, out, _ = run(capsys, "server", "create", f"ops-vm{n}", "--flavor", "m1.tiny",
+                           "--image", "cirros", "--nic", f"port-id=ops-{n}", "--wait")
+        assert code == 0 and "ACTIVE" in out, out
+    host = next(h for h in ("compute0", "compute1") if "ops-vm0" in
+                run(capsys, "host", "show", h)[1])
+    other = "compute1" if host == "compute0" else "compute0"
+
+    code, out, _ = run(capsys, "host", "drain", host, "--dry-run")
+    row = next(line for line in out.splitlines() if "ops-vm0" in line)
+    assert code == 0 and other in row and "dry run: nothing changed" in out, out
+    code, out, _ = run(capsys, "host", "drain", host)
+    assert code == 0 and "live migration is not available yet" in out
+    assert run(capsys, "host", "undrain", host)[1].strip() == f"{host} enabled"
+
+    assert run(capsys, "host", "link", host, "enp11s0f1", "down")[0] == 0
+    _wait_for(lambda: "unhealthy" in run(capsys, "host", "show", host)[1],
+              "the SR-IOV agent to report the PF's VFs unhealthy")
+    assert run(capsys, "host", "link", host, "enp11s0f1", "up")[0] == 0
+    _wait_for(lambda: "unhealthy" not in run(capsys, "host", "show", host)[1],
+              "the VFs to be healthy again")
+    for n in range(2):
+        assert run(capsys, "server", "delete", f"ops-vm{n}", "--wait")[0] == 0

@@ -173,3 +173,17 @@ def server_filter(name: str | None, host: str | None, status: str | None,
                           fix=", ".join(s.value for s in ServerStatus)) from exc
     every = all_tenants is not None and all_tenants.strip().lower() not in _FALSE
     return ServerFilter(name=name, host=host, status=parsed, all_projects=every)
+
+
+class DrainBody(BaseModel):
+    """os-sriov-hosts drain: ``dry_run`` true plans only (the default)."""
+
+    model_config = _STRICT
+    dry_run: bool = True
+
+
+class DrainRequest(BaseModel):
+    """``{"drain": {"dry_run": true}}``."""
+
+    model_config = _STRICT
+    drain: DrainBody = Field(default_factory=DrainBody)

@@ -10,8 +10,9 @@ from typing import Any
 
 from fastapi import APIRouter, Depends
 
+from sriovstack.api.compute.schemas import DrainRequest
 from sriovstack.api.context import RequestContext, request_context
-from sriovstack.compute import HostDevice, SriovHost
+from sriovstack.compute import DrainPlan, HostDevice, SriovHost
 from sriovstack.identity import policy
 
 __all__ = ["router"]
@@ -53,3 +54,30 @@ def show_sriov_host(host: str, ctx: RequestContext = Depends(request_context)) -
     body = _host_view(service.show_host(host))
     body["devices"] = [_device_view(d) for d in service.devices(host)]
     return {"host": body}
+
+
+def _drain_view(plan: DrainPlan) -> dict[str, Any]:
+    return {"host": plan.host, "dry_run": plan.dry_run, "disabled": plan.disabled,
+            "migrated": plan.migrated, "note": plan.note,
+            "servers": [{"id": s.server_id, "name": s.server_name, "project_id": s.project_id,
+                         "vfs": [str(a) for a in s.vfs], "destination": s.destination,
+                         "reason": s.reason} for s in plan.steps]}
+
+
+@router.post("/os-sriov-hosts/{host}/drain")
+def create_drain(host: str, body: DrainRequest,
+                 ctx: RequestContext = Depends(request_context)) -> dict[str, Any]:
+    """200 ``{"drain": {host, dry_run, disabled, migrated, note, servers: [{id, name,
+    project_id, vfs, destination, reason}]}}``: each server holding a VF on the host with
+    where a scheduling dry run puts it (nothing claimed); unless dry_run the host is disabled
+    (nothing migrates yet: the note says so). 404 unknown host; 403 unless admin."""
+    policy.require_admin(ctx.caller, "os-sriov-hosts")
+    return {"drain": _drain_view(ctx.services.compute.drain.drain(host, body.drain.dry_run))}
+
+
+@router.post("/os-sriov-hosts/{host}/undrain")
+def create_undrain(host: str, ctx: RequestContext = Depends(request_context)) -> dict[str, Any]:
+    """200 ``{"host": {...}}`` enabled again; 404 unknown host; 403 unless admin."""
+    policy.require_admin(ctx.caller, "os-sriov-hosts")
+    ctx.services.compute.drain.undrain(host)
+    return {"host": _host_view(ctx.services.compute.host_devices.show_host(host))}

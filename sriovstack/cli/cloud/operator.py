@@ -32,6 +32,15 @@ def register_host_views(host_sub: Any, common: argparse.ArgumentParser, run: Any
     p.add_argument("--root", type=root_dir, help="the host's root, to add its live VF state "
                    "(default: the all-in-one's hosts/HOST beside clouds.yaml, if there)")
     p.set_defaults(func=run(_host_show))
+    p = host_sub.add_parser("drain", parents=[common], help="plan where each server holding "
+                            "a VF on HOST would go (or why it cannot); without --dry-run also "
+                            "disable HOST (admin)")
+    p.add_argument("name", metavar="HOST")
+    p.add_argument("--dry-run", action="store_true", help="plan only; change nothing")
+    p.set_defaults(func=run(_host_drain))
+    p = host_sub.add_parser("undrain", parents=[common], help="enable a drained host again")
+    p.add_argument("name", metavar="HOST")
+    p.set_defaults(func=run(_host_undrain))
     p = host_sub.add_parser("link", help="pull (down) or put back (up) a PF's cable on a "
                             "simulated host: carrier, and the netns data plane's uplink")
     p.add_argument("name", metavar="HOST", help="the simulated compute host's name")
@@ -98,6 +107,24 @@ def _host_show(s: CloudSession, args: argparse.Namespace) -> int:
     console().print("MAC/VLAN/link/spoof check read from the host's kernel under "
                     f"{root}" if root else "MAC/VLAN: what the control plane asks the host to "
                     "set (pass --root to read the host's own state)", markup=False)
+    return 0
+
+
+def _host_drain(s: CloudSession, args: argparse.Namespace) -> int:
+    plan = s.call("POST", "compute", f"/os-sriov-hosts/{args.name}/drain",
+                  {"drain": {"dry_run": args.dry_run}})["drain"]
+    print_list(f"drain plan for {plan['host']}", ("Server", "Name", "Project", "VFs",
+                                                  "Destination", "Why not"),
+               [(x["id"], x["name"], x["project_id"], " ".join(x["vfs"]),
+                 x["destination"] or "-", x["reason"] or "") for x in plan["servers"]])
+    console().print(f"{len(plan['servers'])} server(s) hold VFs on {plan['host']}; "
+                    f"{plan['note']}", markup=False)
+    return 0 if all(x["destination"] for x in plan["servers"]) else 1
+
+
+def _host_undrain(s: CloudSession, args: argparse.Namespace) -> int:
+    host = s.call("POST", "compute", f"/os-sriov-hosts/{args.name}/undrain")["host"]
+    console().print(f"{host['host']} enabled", markup=False)
     return 0
 
 

@@ -6,22 +6,32 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sriovstack.clock import Clock, SystemClock
 
 from sriovstack.compute.claims import Claims
 from sriovstack.compute.scheduler.filters import HostFilter, build_filters
-from sriovstack.compute.scheduler.host_state import HostState
+from sriovstack.compute.scheduler.host_state import HostState, pci_totals
 from sriovstack.compute.scheduler.index import HostIndex
 from sriovstack.compute.scheduler.model import BuildRequest, Claim, SchedulerConfig
 from sriovstack.compute.scheduler.weighers import best_host, build_weighers, order_hosts
 from sriovstack.db import Database
 from sriovstack.errors import ClaimLost, NoValidHost
 from sriovstack.metrics import Decision, NullRecorder, Recorder
-from sriovstack.pci import Allocation, Fit, NumaContext, fit_requests
+from sriovstack.pci import Allocation, Fit, NumaContext, Pool, fit_requests
 
-__all__ = ["Scheduler", "Rejections", "filter_hosts"]
+__all__ = ["Scheduler", "Rejections", "Placement", "filter_hosts"]
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Where a dry run would put one build (``host``), or why nowhere (``reason``)."""
+
+    server_id: str
+    host: str | None
+    reason: str | None
+    allocations: tuple[Allocation, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +151,28 @@ class Scheduler:
                           f"to concurrent builds ({len(lost)} attempts)",
                           server_id=request.server_id)
 
+    def dry_run(self, requests: Sequence[BuildRequest],
+                leaving: frozenset[str] = frozenset()) -> tuple[Placement, ...]:
+        """Place each request in turn as ``schedule_and_claim`` would, on hosts other than
+        ``leaving``, claiming nothing: each placement takes its resources and VFs from this
+        run's copy of the host states, so two requests never count on the same last VF."""
+        hosts = {h.id: h for h in self._index.snapshot() if h.name not in leaving}
+        out = []
+        for request in requests:
+            passed, rejections = filter_hosts(list(hosts.values()), request, self._filters)
+            host = best_host(passed, request, self._weighers) if passed else None
+            if host is None:
+                out.append(Placement(request.server_id, None, rejections.message()))
+                continue
+            try:
+                allocations = self._plan(host, request)
+            except ClaimLost as exc:
+                out.append(Placement(request.server_id, None, exc.message))
+                continue
+            hosts[host.id] = _consume(host, request, allocations)
+            out.append(Placement(request.server_id, host.name, None, allocations))
+        return tuple(out)
+
     def release(self, server_id: str) -> bool:
         """Free every device and host resource the server holds (idempotent)."""
         return self._claims.release(server_id)
@@ -154,3 +186,16 @@ class Scheduler:
         if not isinstance(fit, Fit):  # the filter passed it on the same state; be safe
             raise ClaimLost(f"host {host.name} {fit.reason}", host=host.name)
         return fit.allocations
+
+
+def _consume(host: HostState, request: BuildRequest,
+             allocations: tuple[Allocation, ...]) -> HostState:
+    """``host`` after ``request`` took its resources and ``allocations`` (a dry run's copy)."""
+    taken: dict[object, int] = {}
+    for a in allocations:
+        taken[a.key] = taken.get(a.key, 0) + a.count
+    pools = tuple(Pool(p.key, p.count - taken.get(p.key, 0)) for p in host.pools)
+    return replace(host, vcpus_used=host.vcpus_used + request.vcpus,
+                   memory_mb_used=host.memory_mb_used + request.memory_mb,
+                   disk_gb_used=host.disk_gb_used + request.disk_gb,
+                   pools=pools, pci_totals=pci_totals(pools))
