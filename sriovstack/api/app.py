@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from sriovstack.api import compute, identity, image, internal, network, placement
+from sriovstack.api.dashboard import router as dashboard_router
 from sriovstack.api.errors import install_error_handlers
 from sriovstack.api.metrics import RequestTimer
 from sriovstack.api.metrics import router as metrics_router
@@ -79,6 +80,7 @@ def create_app(settings: ApiSettings, services: Services, *,
     for prefix, router in API_PREFIXES:
         app.include_router(router, prefix=prefix)
     app.include_router(metrics_router)
+    app.include_router(dashboard_router)
     app.add_middleware(RequestTimer, services=services)
     app.add_middleware(EdgeMiddleware, max_body_bytes=settings.max_body_bytes)
     return app

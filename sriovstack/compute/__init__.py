@@ -14,7 +14,8 @@ from sriovstack.compute.build import ServerBuilder
 from sriovstack.compute.desired_state import (DesiredStateService, HostChangeNotifier,
                                               HostRevisions)
 from sriovstack.compute.drain import DrainPlan, DrainService, DrainStep
-from sriovstack.compute.host_devices import HostDevice, HostDeviceService, SriovHost, VfRecord
+from sriovstack.compute.host_devices import (CloudView, HostDevice, HostDeviceService, SriovHost,
+                                              VfRecord, VfView)
 from sriovstack.compute.hosts import HostRegistry
 from sriovstack.compute.flavors import DEFAULT_FLAVORS, FlavorQuery, FlavorService
 from sriovstack.compute.hypervisors import SRIOV_NET_VF, HypervisorService
@@ -37,7 +38,7 @@ __all__ = [
     "CIRROS", "SRIOV_NET_VF", "Flavor", "HostDevice", "HostRegistry", "Hypervisor", "Image",
     "Inventory", "NetworkRequest", "ResourceProvider", "Scheduler", "Server", "ServerCreate",
     "ServerFilter", "SriovHost", "VfRecord", "scheduler_config", "DrainService", "DrainPlan",
-    "DrainStep",
+    "DrainStep", "CloudView", "VfView",
 ]
 
 

@@ -12,10 +12,12 @@ from sriovstack.compute.desired_state import DesiredStateService
 from sriovstack.compute.hosts import HostInfo, HostRegistry
 from sriovstack.db import Database
 from sriovstack.db.models import HostRow, PciDeviceRow, ServerPortRow, ServerRow
+from sriovstack.identity import Caller, policy
 from sriovstack.mac import MacAddress
 from sriovstack.pci import PciAddress
 
-__all__ = ["PhysnetUsage", "SriovHost", "HostDevice", "VfRecord", "HostDeviceService"]
+__all__ = ["PhysnetUsage", "SriovHost", "HostDevice", "VfRecord", "HostDeviceService",
+           "CloudView", "VfView"]
 
 _HELD = frozenset({"claimed", "allocated"})
 
@@ -92,6 +94,23 @@ def _used(status: str) -> bool:
     return status in _HELD or status == "unavailable"
 
 
+@dataclass(frozen=True, slots=True)
+class VfView:
+    """One VF as the dashboard shows it: where it is, its device view and its project."""
+
+    host: str
+    device: HostDevice
+    project_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CloudView:
+    """What one caller may see: every host and VF (privileged), or its project's VFs."""
+
+    hosts: tuple[SriovHost, ...]
+    vfs: tuple[VfView, ...]
+
+
 class HostDeviceService:
     """Reads hosts, devices and desired state; changes nothing."""
 
@@ -129,6 +148,25 @@ class HostDeviceService:
                     admin_state_up=port.admin_state_up)
             out.append(device)
         return tuple(out)
+
+    def view_for(self, caller: Caller) -> CloudView:
+        """Every host with its VFs for an admin (or service); for anyone else only the VFs
+        held by servers of the caller's project, and no hosts."""
+        projects = {(r.host, r.address): r.project_id for r in self.census()}
+        everything = policy.is_privileged(caller)
+        hosts = self.list_hosts() if everything else ()
+        names = [h.info.name for h in hosts] if everything else sorted(
+            {host for (host, _), project in projects.items()
+             if project is not None and project == caller.project_id})
+        vfs = []
+        for name in names:
+            for device in self.devices(name):
+                project = projects.get((name, device.address))
+                if device.dev_type != "type-VF":
+                    continue
+                if everything or (project is not None and project == caller.project_id):
+                    vfs.append(VfView(name, device, project))
+        return CloudView(hosts, tuple(vfs))
 
     def census(self) -> tuple[VfRecord, ...]:
         """Every VF of every host (removed ones left out), by host and address, in one
