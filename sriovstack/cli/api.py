@@ -212,7 +212,7 @@ def register(subparsers: Any) -> None:
     serve.add_argument("--log-level", default="info",
                        choices=["critical", "error", "warning", "info", "debug"],
                        help="uvicorn's log level (default info)")
-    serve.add_argument("--metrics-token-file", type=Path, metavar="FILE",
+    serve.add_argument("--metrics-token-file", type=text_file, metavar="FILE",
                        help="GET /metrics then wants 'Authorization: Bearer <the file's "
                             "content>' (default: open to anyone who reaches --listen)")
     serve.add_argument("--test-build-delay", type=float, default=0.0, metavar="SECONDS",

@@ -32,14 +32,15 @@ def register_host_views(host_sub: Any, common: argparse.ArgumentParser, run: Any
     p.add_argument("--root", type=root_dir, help="the host's root, to add its live VF state "
                    "(default: the all-in-one's hosts/HOST beside clouds.yaml, if there)")
     p.set_defaults(func=run(_host_show))
-    p = host_sub.add_parser("drain", parents=[common], help="plan where each server holding "
-                            "a VF on HOST would go (or why it cannot); without --dry-run also "
-                            "disable HOST (admin)")
-    p.add_argument("name", metavar="HOST")
+    p = host_sub.add_parser("drain", parents=[common, fmt], help="plan where each server "
+                            "holding a VF on HOST would go (or why it cannot); without "
+                            "--dry-run also disable HOST (admin; exit 1 when a server has "
+                            "nowhere to go)")
+    p.add_argument("name", metavar="HOST", help="the compute host to drain (`host list`)")
     p.add_argument("--dry-run", action="store_true", help="plan only; change nothing")
     p.set_defaults(func=run(_host_drain))
     p = host_sub.add_parser("undrain", parents=[common], help="enable a drained host again")
-    p.add_argument("name", metavar="HOST")
+    p.add_argument("name", metavar="HOST", help="the drained compute host")
     p.set_defaults(func=run(_host_undrain))
     p = host_sub.add_parser("link", help="pull (down) or put back (up) a PF's cable on a "
                             "simulated host: carrier, and the netns data plane's uplink")
@@ -116,7 +117,10 @@ def _host_drain(s: CloudSession, args: argparse.Namespace) -> int:
     print_list(f"drain plan for {plan['host']}", ("Server", "Name", "Project", "VFs",
                                                   "Destination", "Why not"),
                [(x["id"], x["name"], x["project_id"], " ".join(x["vfs"]),
-                 x["destination"] or "-", x["reason"] or "") for x in plan["servers"]])
+                 x["destination"] or "-", x["reason"] or "") for x in plan["servers"]],
+               View.of(args))
+    if not View.of(args).is_table:
+        return 0 if all(x["destination"] for x in plan["servers"]) else 1
     console().print(f"{len(plan['servers'])} server(s) hold VFs on {plan['host']}; "
                     f"{plan['note']}", markup=False)
     return 0 if all(x["destination"] for x in plan["servers"]) else 1
