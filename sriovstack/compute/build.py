@@ -10,6 +10,13 @@ the server is conditional on still holding it.  ``recover`` is the sweep that re
 whose worker died between the 202 and the end: it takes the expired lease over, undoes what
 the dead build left (claims, port bindings: idempotent) and builds again.
 
+Delete during a build (issue 10): ``ServerService.delete`` fences the row first (the lease
+marks it DELETED under the deleting worker's token), then ``finish_delete`` tears down and
+removes it.  After the fence the build's claim (fenced by its lease token), renew and settle
+fail, so a build that loses finds the server GONE and undoes its own claims and bindings (a
+binding is undone only while the port still names this server).  The sweep also finishes
+deletes whose worker died after the fence.
+
 Test hook: ``start_delay`` (ApiSettings.build_start_delay, ``api serve --test-build-delay``)
 makes every background build sleep that long before it starts, so an end-to-end test can kill
 the API between the 202 and the build deterministically.  Always 0 in service.
@@ -29,6 +36,7 @@ from sriovstack.clock import Clock, SystemClock
 from sriovstack.compute.build_lease import (DEFAULT_LEASE_SECONDS, BuildLease, BuildLeases,
                                             LeaseState)
 from sriovstack.compute.desired_state import HostRevisions
+from sriovstack.compute.types import SYSTEM_CALLER
 from sriovstack.compute.scheduler.model import (BuildRequest, Claim, ClaimedDevice,
                                                 ImageProperties)
 from sriovstack.db import Database
@@ -104,6 +112,10 @@ class ServerBuilder:
         takes each server; a live lease and a placed server (the agent's part pending) are
         left alone.  Raises only when the database is unreachable.
         """
+        for server_id in self.leases.expired_deletes():
+            if self.leases.fence_delete(server_id) is not None:
+                _LOG.warning("server %s: finishing a delete whose worker died", server_id)
+                self.finish_delete(server_id)
         rebuilt: list[str] = []
         for orphan in self.leases.expired():
             lease = self.leases.take_over(orphan)
@@ -115,6 +127,30 @@ class ServerBuilder:
             self._run(lease)
             rebuilt.append(orphan.server_id)
         return tuple(rebuilt)
+
+    def finish_delete(self, server_id: str) -> None:
+        """After ``leases.fence_delete``: unbind the ports (deleting those compute created),
+        free the claims, remove the row and tell its host.  Idempotent."""
+        with self._db.transaction() as session:
+            row = session.get(ServerRow, server_id)
+            if row is None:
+                return
+            host = row.host
+            ports = session.execute(select(
+                ServerPortRow.port_id, ServerPortRow.created_by_compute).where(
+                ServerPortRow.server_id == server_id).order_by(ServerPortRow.position)).all()
+        self.teardown(server_id, tuple(p.port_id for p in ports))
+        for port_id in (p.port_id for p in ports if p.created_by_compute):
+            try:
+                self._network.delete_port(SYSTEM_CALLER, port_id)
+            except NotFound:
+                continue
+        with self._db.transaction() as session:
+            row = session.get(ServerRow, server_id)
+            if row is not None:
+                session.delete(row)
+        if host:
+            self.revisions.bump(host)
 
     def _run(self, lease: BuildLease) -> None:
         try:
@@ -156,8 +192,9 @@ class ServerBuilder:
         self._scheduler.claims.allocate(server_id)
 
     def teardown(self, server_id: str, ports: tuple[str, ...]) -> None:
-        """Unbind the server's ports and free its claims (idempotent; ports may be gone)."""
-        self.teardown_ports(ports)
+        """Unbind the server's ports and free its claims (idempotent; ports may be gone,
+        or bound to another server since: those are left alone)."""
+        self.teardown_ports(server_id, ports)
         self._scheduler.release(server_id)
 
     def _build(self, lease: BuildLease) -> None:
@@ -170,7 +207,11 @@ class ServerBuilder:
             if not self._keep(lease, plan):
                 return
             try:
-                claim = self._scheduler.schedule_and_claim(self._request(plan, frozenset(retry)))
+                claim = self._scheduler.schedule_and_claim(
+                    self._request(plan, frozenset(retry), lease))
+            except NotFound:  # the claim's fence: deleted or taken over since _keep
+                self._keep(lease, plan)
+                return
             except NoValidHost as exc:
                 earlier = f" Binding failed on the hosts tried before: {reason}" if reason else ""
                 self._fail(lease, f"No valid host was found. {exc}.{earlier}")
@@ -209,7 +250,7 @@ class ServerBuilder:
                     (str(k), str(v)) for k, v in (image.properties if image else {}).items())),
                 ports=tuple((p.port_id, VnicType(p.vnic_type), p.physnet) for p in ports))
 
-    def _request(self, plan: _Plan, retry: frozenset[str]) -> BuildRequest:
+    def _request(self, plan: _Plan, retry: frozenset[str], lease: BuildLease) -> BuildRequest:
         pci = tuple(PciRequest(count=1, dev_type=_PCI_TYPES[vnic], physnet=physnet,
                                port_id=port_id)
                     for port_id, vnic, physnet in plan.ports if vnic in _PCI_TYPES)
@@ -218,7 +259,7 @@ class ServerBuilder:
                             availability_zone=plan.availability_zone,
                             image_properties=ImageProperties.from_glance(
                                 plan.image_properties),
-                            pci_requests=pci, retry_hosts=retry)
+                            pci_requests=pci, retry_hosts=retry, lease_token=lease.token)
 
     def _bind_all(self, plan: _Plan, claim: Claim) -> str:
         """Bind every port on the claimed host; return "" or why binding failed (all undone)."""
@@ -234,16 +275,17 @@ class ServerBuilder:
                 self._network.bind_port(port_id, claim.host, plan.server_id, DEVICE_OWNER,
                                         profile)
             except SriovstackError as exc:
-                self.teardown_ports(tuple(bound) + (port_id,))
+                self.teardown_ports(plan.server_id, tuple(bound) + (port_id,))
                 return f"Port {port_id} could not be bound on host {claim.host}: {exc}"
             bound.append(port_id)
         return ""
 
-    def teardown_ports(self, ports: tuple[str, ...]) -> None:
-        """Unbind these ports, skipping ports that no longer exist."""
+    def teardown_ports(self, server_id: str, ports: tuple[str, ...]) -> None:
+        """Unbind these ports from the server, skipping ports that no longer exist or that
+        another server owns now."""
         for port_id in ports:
             try:
-                self._network.unbind_port(port_id)
+                self._network.unbind_port(port_id, server_id)
             except NotFound:
                 continue
 

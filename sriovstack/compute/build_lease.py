@@ -6,6 +6,11 @@ deadline; the background build ``start``s it under a fresh per-build token and `
 between steps; placing the server (or failing it) clears it.  A worker that dies leaves the
 lease to expire; a sweep then finds the server (``expired``) and ``take_over`` moves it to the
 sweeper's own token, once, however many sweepers race.
+
+A delete takes the same lease (``fence_delete``): one conditional UPDATE marks the row DELETED
+under the deleting worker's token, so from then on the build's renew, claim and settle all
+fail (the build finds the server GONE and undoes its own claims) and no sweep builds it again.
+A delete whose worker died is finished by a sweep once its lease expires (``expired_deletes``).
 """
 
 from __future__ import annotations
@@ -25,10 +30,11 @@ from sriovstack.db import Database
 from sriovstack.db.models import ServerRow
 from sriovstack.wire import ServerStatus
 
-__all__ = ["BuildLease", "BuildLeases", "LeaseState", "DEFAULT_LEASE_SECONDS"]
+__all__ = ["BuildLease", "BuildLeases", "LeaseState", "DEFAULT_LEASE_SECONDS", "hold_lease"]
 
 DEFAULT_LEASE_SECONDS = 30.0  # builds take well under a second; renewed between steps
 _BUILD = ServerStatus.BUILD.value  # as the status column stores it
+_DELETED = ServerStatus.DELETED.value
 S = ServerRow
 
 
@@ -104,6 +110,26 @@ class BuildLeases:
                                .execution_options(synchronize_session=False))
             return lease if result.rowcount == 1 else None
 
+    def fence_delete(self, server_id: str) -> BuildLease | None:
+        """Mark the server DELETED under a lease of this worker's, whatever it was doing:
+        every build step after this finds it GONE.  None when it is gone already or another
+        live delete holds it."""
+        lease = BuildLease(server_id, f"{self.worker}#delete-{uuid.uuid4().hex[:8]}")
+        with self._db.transaction() as s:
+            result = s.execute(update(S).where(
+                S.id == server_id, or_(S.status != _DELETED, self._expired_clause()))
+                .values(status=_DELETED, task_state="deleting", build_owner=lease.token,
+                        build_lease_until=self.deadline())
+                .execution_options(synchronize_session=False))
+            return lease if result.rowcount == 1 else None
+
+    def expired_deletes(self) -> tuple[str, ...]:
+        """Servers whose delete was fenced but never finished (its worker died)."""
+        with self._db.transaction() as s:
+            return tuple(s.scalars(select(S.id).where(S.status == _DELETED,
+                                                      self._expired_clause())
+                                   .order_by(S.created_at, S.id)))
+
     def renew(self, lease: BuildLease) -> LeaseState:
         """Extend the lease if it is still ours; say why not otherwise."""
         with self._db.transaction() as s:
@@ -139,5 +165,13 @@ class BuildLeases:
 
 
 def _lost_or_gone(s: Session, server_id: str) -> LeaseState:
-    exists = s.scalar(select(S.id).where(S.id == server_id))
-    return LeaseState.LOST if exists is not None else LeaseState.GONE
+    status = s.scalar(select(S.status).where(S.id == server_id))
+    return LeaseState.LOST if status not in (None, _DELETED) else LeaseState.GONE
+
+
+def hold_lease(s: Session, lease_token: str, server_id: str) -> bool:
+    """In ``s``: lock the server row if ``lease_token`` still holds it (a claim's fence)."""
+    result = s.execute(update(S).where(S.id == server_id, S.build_owner == lease_token)
+                       .values(build_owner=lease_token)
+                       .execution_options(synchronize_session=False))
+    return result.rowcount == 1

@@ -1,8 +1,9 @@
 """Atomic claims of host resources and PCI devices: each a conditional UPDATE whose rowcount
 is checked, with nova's PF/VF exclusion (nova_pci.md §2.4) in the same transaction.
 
-Lock order, the same in every transaction so PostgreSQL never deadlocks: the hosts row, then
-PF rows by address, then VF rows by address.
+Lock order, the same in every transaction so PostgreSQL never deadlocks: the server row (a
+build's claim is fenced by its lease), the hosts row, then PF rows by address, then VF rows by
+address.
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ from collections.abc import Sequence
 from sqlalchemy import and_, case, delete, exists, select, update
 from sqlalchemy.orm import Session, aliased
 
+from sriovstack.compute.build_lease import hold_lease
 from sriovstack.compute.scheduler.model import BuildRequest, Claim, ClaimedDevice
 from sriovstack.compute.scheduler.revision import touch_hosts
 from sriovstack.db import Database
 from sriovstack.db.models import HostAllocationRow, HostRow, PciDeviceRow
-from sriovstack.errors import ClaimLost, Conflict, ErrorKind
+from sriovstack.errors import ClaimLost, Conflict, ErrorKind, NotFound
 from sriovstack.pci import Allocation, DevType, PciAddress, PoolKey
 
 __all__ = ["Claims"]
@@ -38,8 +40,14 @@ class Claims:
               allocations: Sequence[Allocation]) -> Claim:
         """Take the request's RAM/vCPU/disk on the host and the allocated devices, all or
         nothing. Raises ClaimLost when any conditional UPDATE finds the row already taken,
-        Conflict when the server already holds a claim."""
+        Conflict when the server already holds a claim, NotFound when the request's build
+        lease no longer holds the server (it was deleted, or another worker builds it)."""
         with self._db.transaction() as s:
+            if request.lease_token is not None and not hold_lease(s, request.lease_token,
+                                                                  request.server_id):
+                raise NotFound(f"Instance {request.server_id} is no longer built under lease "
+                               f"{request.lease_token} (deleted, or taken over).",
+                               kind=ErrorKind.INSTANCE_NOT_FOUND, value=request.server_id)
             self._take_resources(s, host_id, host_name, request)
             taken: dict[int, list[str]] = {}
             order = sorted(range(len(allocations)), key=lambda i: allocations[i].key)

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 __all__ = ["ServerService", "MIGRATION_ACTIONS"]
 
 MIGRATION_ACTIONS = frozenset({"migrate", "os-migrateLive"})
+_DELETED = ServerStatus.DELETED.value  # a delete fenced the row; its teardown is under way
 
 
 class ServerService:
@@ -175,9 +176,9 @@ class ServerService:
         """The server, if the caller's project owns it (admins see all); NotFound otherwise."""
         with self._db.transaction() as session:
             row = session.get(ServerRow, server_id)
-            if row is None or not policy.in_scope(caller, row.project_id):
-                raise NotFound(f"Instance {server_id} could not be found.",
-                               kind=ErrorKind.INSTANCE_NOT_FOUND, value=server_id)
+            if row is None or row.status == _DELETED or \
+                    not policy.in_scope(caller, row.project_id):
+                raise _not_found(server_id)
             server = _to_server(session, row)
         return self._with_addresses(caller, server)
 
@@ -185,7 +186,8 @@ class ServerService:
         """Servers newest first; ``name`` is a regex (nova's semantics); Invalid if malformed."""
         pattern = _compile(query.name)
         with self._db.transaction() as session:
-            stmt = select(ServerRow).order_by(ServerRow.created_at.desc(), ServerRow.id)
+            stmt = select(ServerRow).where(ServerRow.status != _DELETED).order_by(
+                ServerRow.created_at.desc(), ServerRow.id)
             if not (policy.is_privileged(caller) and query.all_projects):
                 stmt = stmt.where(ServerRow.project_id == caller.project_id)
             if query.host is not None:
@@ -219,16 +221,15 @@ class ServerService:
     # -- delete and actions -----------------------------------------------------------------
 
     def delete(self, caller: Caller, server_id: str) -> None:
-        """Unbind its ports (deleting those compute created), free its claims, forget it."""
-        server = self.get(caller, server_id)
-        self.builder.teardown(server_id, tuple(p.port_id for p in server.ports))
-        self._drop_ports(caller, tuple(p.port_id for p in server.ports if p.created_by_compute))
-        with self._db.transaction() as session:
-            row = session.get(ServerRow, server_id)
-            if row is not None:
-                session.delete(row)
-        if server.host:
-            self.builder.revisions.bump(server.host)
+        """Unbind its ports (deleting those compute created), free its claims, forget it.
+
+        One fenced change first marks the server DELETED under this worker's lease, so a
+        build running at any moment loses from then on and undoes its own claims; then the
+        teardown.  Raises NotFound when it is not the caller's, or another delete has it."""
+        self.get(caller, server_id)
+        if self.builder.leases.fence_delete(server_id) is None:
+            raise _not_found(server_id)
+        self.builder.finish_delete(server_id)
 
     def action(self, caller: Caller, server_id: str, action: str) -> None:
         """Run a server action; migration is refused for SR-IOV servers (20.9) and not built.
@@ -254,10 +255,9 @@ class ServerService:
         Raises NotFound when the server is unknown, Conflict when it is not placed on ``host``.
         """
         with self._db.transaction() as session:
-            row = session.get(ServerRow, server_id)
-            if row is None:
-                raise NotFound(f"Instance {server_id} could not be found.",
-                               kind=ErrorKind.INSTANCE_NOT_FOUND, value=server_id)
+            row = session.get(ServerRow, server_id, with_for_update=True)
+            if row is None or row.status == _DELETED:  # a delete fenced it: too late
+                raise _not_found(server_id)
             if row.host != host:
                 raise Conflict(f"Instance {server_id} is not placed on host {host} "
                                f"(it is on {row.host or 'no host'}).", field="host", value=host)
@@ -282,6 +282,11 @@ def _apply_status(session: Session, row: ServerRow, report: ServerReport,
         session.add(FaultRow(server_id=row.id, code=500, message=text, created=now))
     else:
         fault.code, fault.message, fault.created = 500, text, now
+
+
+def _not_found(server_id: str) -> NotFound:
+    return NotFound(f"Instance {server_id} could not be found.",
+                    kind=ErrorKind.INSTANCE_NOT_FOUND, value=server_id)
 
 
 def _check_groups(groups: tuple[str, ...], rows: list[ServerPortRow]) -> None:

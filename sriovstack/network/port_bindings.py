@@ -60,12 +60,18 @@ class PortBindings:
         """Bind the port to ``host`` for ``device_id`` (compute's call, service rights).
 
         The outcome is stored either way; when no driver binds, raises Conflict
-        (kind PortBindingFailed) whose message names every driver's reason.
+        (kind PortBindingFailed) whose message names every driver's reason.  Raises
+        Conflict (PortInUse) when another device owns the port already: a late build of a
+        deleted server never takes a port a newer server holds.
         """
         with self._env.db.transaction() as session:
-            row = session.get(PortRow, port_id) if storable(port_id) else None
+            row = session.get(PortRow, port_id, with_for_update=True) \
+                if storable(port_id) else None
             if row is None:
                 raise _not_found(port_id)
+            if row.device_id and row.device_id != device_id:
+                raise Conflict(f"Port {port_id} is still in use by {row.device_id}.",
+                               kind=ErrorKind.PORT_IN_USE, field="port_id", value=port_id)
             row.binding_host, row.device_id, row.device_owner = host, device_id, device_owner
             row.binding_profile = profile_json(profile)
             self.rebind(session, row)
@@ -79,12 +85,18 @@ class PortBindings:
                            host=host, fix="check the host's agents and the network's physnet")
         return port
 
-    def unbind_port(self, port_id: str) -> Port:
-        """Clear host, profile and device: vif_type unbound, status DOWN (idempotent)."""
+    def unbind_port(self, port_id: str, device_id: str | None = None) -> Port:
+        """Clear host, profile and device: vif_type unbound, status DOWN (idempotent).
+
+        With ``device_id`` the port is left as it is unless that device owns it (a build
+        undoing its own binding never unbinds a port another server took meanwhile)."""
         with self._env.db.transaction() as session:
-            row = session.get(PortRow, port_id) if storable(port_id) else None
+            row = session.get(PortRow, port_id, with_for_update=True) \
+                if storable(port_id) else None
             if row is None:
                 raise _not_found(port_id)
+            if device_id is not None and row.device_id not in ("", device_id):
+                return to_ports(session, [row])[0]
             row.binding_host, row.binding_profile = "", {}
             row.vif_type, row.vif_details = str(VifType.UNBOUND), {}
             row.binding_failure, row.device_up = None, False

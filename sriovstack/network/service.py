@@ -79,8 +79,9 @@ class NetworkService:
         """Bind; raises Conflict(kind PortBindingFailed) with the reason on failure."""
         return self.bindings.bind_port(port_id, host, device_id, device_owner, profile)
 
-    def unbind_port(self, port_id: str) -> Port:
-        return self.bindings.unbind_port(port_id)
+    def unbind_port(self, port_id: str, device_id: str | None = None) -> Port:
+        """Unbind; with ``device_id``, only while that device owns the port."""
+        return self.bindings.unbind_port(port_id, device_id)
 
     def watch_hosts(self, callback: Callable[[str], object]) -> None:
         """Have ``callback(host)`` run after changes a host's agents must apply at once."""

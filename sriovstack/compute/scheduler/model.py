@@ -56,6 +56,8 @@ class BuildRequest:
     ``retry_hosts`` are hosts already tried for this server (RetryFilter skips them);
     ``extra_specs`` are the flavor's (ComputeCapabilitiesFilter); ``numa_nodes`` are the
     guest's NUMA nodes when it has a NUMA topology (None: it has none, §2.3 does not apply).
+    ``lease_token`` fences the claim: it is taken only while that build lease holds the server
+    (a delete or a sweep that took the lease over makes the claim fail with NotFound).
     """
 
     server_id: str
@@ -69,6 +71,7 @@ class BuildRequest:
     retry_hosts: frozenset[str] = frozenset()
     extra_specs: tuple[tuple[str, str], ...] = ()
     numa_nodes: frozenset[int] | None = None
+    lease_token: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("vcpus", "memory_mb", "disk_gb"):
