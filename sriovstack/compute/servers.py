@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import re
 import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -14,6 +13,7 @@ from sqlalchemy.orm import Session
 from sriovstack.compute.build import ServerBuilder
 from sriovstack.compute.flavors import FlavorService
 from sriovstack.compute.images import ImageService
+from sriovstack.compute.name_pattern import NamePattern
 from sriovstack.compute.types import (Fault, NetworkRequest, Server,
                                       ServerAddress, ServerCreate, ServerFilter, ServerPort,
                                       ServerStatus, SYSTEM_CALLER)
@@ -29,9 +29,10 @@ from sriovstack.wire import ServerOutcome, ServerReport, VnicType
 if TYPE_CHECKING:
     from sriovstack.network import NetworkService
 
-__all__ = ["ServerService", "MIGRATION_ACTIONS"]
+__all__ = ["ServerService", "MIGRATION_ACTIONS", "MAX_LIMIT"]
 
 MIGRATION_ACTIONS = frozenset({"migrate", "os-migrateLive"})
+MAX_LIMIT = 1000  # nova's [api] max_limit: no list answers more than this many servers
 _DELETED = ServerStatus.DELETED.value  # a delete fenced the row; its teardown is under way
 
 
@@ -183,8 +184,10 @@ class ServerService:
         return self._with_addresses(caller, server)
 
     def list(self, caller: Caller, query: ServerFilter = ServerFilter()) -> tuple[Server, ...]:
-        """Servers newest first; ``name`` is a regex (nova's semantics); Invalid if malformed."""
-        pattern = _compile(query.name)
+        """Servers newest first, at most ``MAX_LIMIT`` (or ``limit``) after ``marker``;
+        ``name`` is a regex (nova's semantics, run by RE2). Invalid if the pattern is
+        malformed or the marker names no listed server (nova: "marker [x] not found")."""
+        pattern = None if query.name is None else NamePattern.compile(query.name)
         with self._db.transaction() as session:
             stmt = select(ServerRow).where(ServerRow.status != _DELETED).order_by(
                 ServerRow.created_at.desc(), ServerRow.id)
@@ -194,8 +197,9 @@ class ServerService:
                 stmt = stmt.where(ServerRow.host == query.host)
             if query.status is not None:
                 stmt = stmt.where(ServerRow.status == query.status.value)
-            servers = [_to_server(session, r) for r in session.scalars(stmt)
-                       if pattern is None or pattern.search(r.name)]
+            rows = [r for r in session.scalars(stmt)
+                    if pattern is None or pattern.matches(r.name)]
+            servers = [_to_server(session, r) for r in _page(rows, query)]
         return tuple(self._with_addresses(caller, s) for s in servers)
 
     def on_host(self, host: str) -> tuple[Server, ...]:
@@ -300,14 +304,15 @@ def _check_groups(groups: tuple[str, ...], rows: list[ServerPortRow]) -> None:
             value=extra, fix="leave security_groups out for servers with SR-IOV ports")
 
 
-def _compile(name: str | None) -> re.Pattern[str] | None:
-    if name is None:
-        return None
-    try:
-        return re.compile(name)
-    except re.error as exc:
-        raise Invalid(f"name filter {name!r} is not a valid regular expression: {exc}",
-                      field="name", value=name) from exc
+def _page(rows: list[ServerRow], query: ServerFilter) -> list[ServerRow]:
+    if query.marker is not None:
+        ids = [r.id for r in rows]
+        if query.marker not in ids:
+            raise Invalid(f"marker [{query.marker}] not found", field="marker",
+                          value=query.marker)
+        rows = rows[ids.index(query.marker) + 1:]
+    limit = MAX_LIMIT if query.limit is None else min(query.limit, MAX_LIMIT)
+    return rows[:limit]
 
 
 def _to_server(session: Session, row: ServerRow) -> Server:

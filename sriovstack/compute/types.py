@@ -166,12 +166,15 @@ class ServerCreate:
 
 @dataclass(frozen=True, slots=True)
 class ServerFilter:
-    """List filters: ``name`` is a regex (as nova treats it), ``host`` exact."""
+    """List filters: ``name`` is a regex (as nova treats it), ``host`` exact; ``limit``
+    (capped at MAX_LIMIT, nova's ``[api] max_limit``) and ``marker`` (a server id) page."""
 
     name: str | None = None
     host: str | None = None
     status: ServerStatus | None = None
     all_projects: bool = False
+    limit: int | None = None
+    marker: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,6 +34,7 @@ NAMING_CONVENTION = {
 }
 
 _SUPPORTED = ("sqlite", "postgresql")
+STATEMENT_TIMEOUT_MS = 30_000  # PostgreSQL statement_timeout of every connection
 
 
 class Base(DeclarativeBase):
@@ -91,7 +92,10 @@ def _build_engine(url: str) -> Engine:
         engine = create_engine(parsed, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(parsed, pool_pre_ping=True)
+    # Every statement is bounded: a runaway query (or a lock wait) ends as Unavailable (503)
+    # instead of holding a worker and a connection without end.
+    return create_engine(parsed, pool_pre_ping=True, connect_args={
+        "options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS}"})
 
 
 def _first_line(error: BaseException | None) -> str:

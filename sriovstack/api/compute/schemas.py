@@ -148,6 +148,9 @@ def flavor_query(is_public: str | None, min_disk: str | None, min_ram: str | Non
                        marker=marker)
 
 
+_MAX_INT = 2**63 - 1  # the largest integer both databases compare (SQLite: OverflowError above)
+
+
 def _int(name: str, text: str | None) -> int | None:
     if text is None:
         return None
@@ -155,15 +158,17 @@ def _int(name: str, text: str | None) -> int | None:
         value = int(text)
     except ValueError:
         value = -1
-    if value < 0:
+    if not 0 <= value <= _MAX_INT:
         raise Invalid(f"Invalid {name} filter [{text}]: expected an integer of 0 or more",
                       field=name, value=text)
     return value
 
 
 def server_filter(name: str | None, host: str | None, status: str | None,
-                  all_tenants: str | None) -> ServerFilter:
-    """List filters: ``name`` regex, ``host``, ``status``, ``all_tenants`` (admin)."""
+                  all_tenants: str | None, limit: str | None = None,
+                  marker: str | None = None) -> ServerFilter:
+    """List filters: ``name`` regex, ``host``, ``status``, ``all_tenants`` (admin),
+    ``limit`` (an integer of 0 or more, else 400 naming it) and ``marker``."""
     parsed: ServerStatus | None = None
     if status is not None:
         try:
@@ -172,7 +177,8 @@ def server_filter(name: str | None, host: str | None, status: str | None,
             raise Invalid(f"Invalid status value {status!r}", field="status", value=status,
                           fix=", ".join(s.value for s in ServerStatus)) from exc
     every = all_tenants is not None and all_tenants.strip().lower() not in _FALSE
-    return ServerFilter(name=name, host=host, status=parsed, all_projects=every)
+    return ServerFilter(name=name, host=host, status=parsed, all_projects=every,
+                        limit=_int("limit", limit), marker=marker)
 
 
 class DrainBody(BaseModel):

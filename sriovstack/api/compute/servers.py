@@ -37,21 +37,24 @@ def create_server(body: ServerCreateRequest, background: BackgroundTasks,
 
 @router.get("/servers")
 def list_servers(name: str | None = None, host: str | None = None, status: str | None = None,
-                 all_tenants: str | None = None,
+                 all_tenants: str | None = None, limit: str | None = None,
+                 marker: str | None = None,
                  ctx: RequestContext = Depends(request_context)) -> dict[str, Any]:
-    """200 ``{"servers": [{id, name, links}]}``; ``name`` is a regex as in nova."""
+    """200 ``{"servers": [{id, name, links}]}``, at most max_limit (1000); ``name`` is a
+    regex as in nova (run by RE2); 400 naming ``name``/``limit``/``marker`` when bad."""
     servers = ctx.services.compute.servers.list(
-        ctx.caller, server_filter(name, host, status, all_tenants))
+        ctx.caller, server_filter(name, host, status, all_tenants, limit, marker))
     return {"servers": [server_brief(s, _base(ctx)) for s in servers]}
 
 
 @router.get("/servers/detail")
 def list_servers_detail(name: str | None = None, host: str | None = None,
                         status: str | None = None, all_tenants: str | None = None,
+                        limit: str | None = None, marker: str | None = None,
                         ctx: RequestContext = Depends(request_context)) -> dict[str, Any]:
-    """200 ``{"servers": [...]}`` with the full 2.1 field set."""
+    """200 ``{"servers": [...]}`` with the full 2.1 field set; filters as list_servers."""
     servers = ctx.services.compute.servers.list(
-        ctx.caller, server_filter(name, host, status, all_tenants))
+        ctx.caller, server_filter(name, host, status, all_tenants, limit, marker))
     return {"servers": [server_view(s, _base(ctx)) for s in servers]}
 
 
