@@ -1,4 +1,5 @@
-"""The edge of every request: a request id on every response, the body limit, and the 500 guard.
+"""The edge of every request: a request id on every response, the body limit, NUL refused, and
+the 500 guard.
 
 One pure ASGI middleware, outermost inside the app, so even a crash in a handler leaves with
 the request id and the right envelope (and no traceback in the body).
@@ -6,9 +7,11 @@ the request id and the right envelope (and no traceback in the body).
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -54,6 +57,41 @@ async def _read_body(receive: Receive, limit: int) -> tuple[bytes, list[Message]
             return b"".join(chunks), []
 
 
+def _nul_in(value: Any, where: str) -> str | None:
+    """The path of the first key or string holding a NUL character, or None."""
+    if isinstance(value, str):
+        return where if "\x00" in value else None
+    items: Any = ()
+    if isinstance(value, dict):
+        for key in value:
+            if "\x00" in key:
+                return f"{where}.{key!r}".lstrip(".")
+        items = ((f"{where}.{k}".lstrip("."), v) for k, v in value.items())
+    elif isinstance(value, list):
+        items = ((f"{where}[{i}]", v) for i, v in enumerate(value))
+    for at, item in items:
+        found = _nul_in(item, at)
+        if found is not None:
+            return found
+    return None
+
+
+def _nul_field(scope: Scope, body: bytes) -> str | None:
+    """Where a request carries a NUL character (the query string or a JSON field), or None
+    (a NUL in a path is an id nothing has: the handler's 404).  PostgreSQL refuses NUL in
+    text and SQLite stores it, so the edge refuses it for both alike (issue 10, finding 5)."""
+    if b"\x00" in unquote_to_bytes(scope.get("query_string", b"")):
+        return "query string"
+    if b"\x00" in body:
+        return "body"
+    if b"\\u0000" not in body:  # JSON writes a NUL as \u0000: nothing to look for
+        return None
+    try:
+        return _nul_in(json.loads(body), "")
+    except ValueError:
+        return None  # not JSON: the handler's parser answers for it
+
+
 class EdgeMiddleware:
     """Gives each request an id, refuses bodies over ``max_body_bytes`` (413), guards 500s."""
 
@@ -96,6 +134,11 @@ class EdgeMiddleware:
             body, pending = await _read_body(receive, limit)
         except _TooLarge:
             await fail(413, f"The request body exceeds the limit of {limit} bytes.")
+            return
+        where = _nul_field(scope, body)
+        if where is not None:
+            await fail(400, f"Invalid input for field/attribute {where or 'body'}: NUL (0x00) "
+                            "characters are not allowed.")
             return
         replay = _Replay(body, pending, receive)
         try:

@@ -7,7 +7,7 @@ import secrets
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from sriovstack.clock import Clock
@@ -82,15 +82,18 @@ class TokenService:
             return self._issue(s, user, scope, ("password",), uuid.uuid4().hex[:22])
 
     def issue_rescope(self, secret: str, scope: NameRef | None) -> IssuedToken:
-        """A new token for the holder of a valid token, scoped to ``scope`` (same audit chain)."""
+        """A new token for the holder of a valid token, scoped to ``scope`` (same audit
+        chain); it expires no later than its parent (keystone's rule), and revoking the
+        parent revokes it."""
         with self._db.transaction() as s:
             row = self._valid_row(s, secret)
             user = s.get(UserRow, row.user_id)
             assert user is not None  # foreign key
-            return self._issue(s, user, scope, ("token",), row.audit_id)
+            return self._issue(s, user, scope, ("token",), row.audit_id, parent=row)
 
     def _issue(self, s: Session, user: UserRow, scope: NameRef | None,
-               methods: tuple[str, ...], audit_id: str) -> IssuedToken:
+               methods: tuple[str, ...], audit_id: str,
+               parent: TokenRow | None = None) -> IssuedToken:
         project = None
         if scope is not None:
             try:
@@ -101,10 +104,13 @@ class TokenService:
                 raise Unauthorized(f"User {user.id} has no access to project {project.id}")
         secret = secrets.token_urlsafe(32)
         now = self._clock.now()
+        expires = now + self._ttl
+        if parent is not None:
+            expires = min(expires, parent.expires_at)
         row = TokenRow(id=uuid.uuid4().hex, secret_hash=_digest(secret), user_id=user.id,
                        project_id=project.id if project else None, methods=list(methods),
-                       audit_id=audit_id, issued_at=now, expires_at=now + self._ttl,
-                       revoked=False)
+                       audit_id=audit_id, issued_at=now, expires_at=expires,
+                       revoked=False, parent_id=parent.id if parent else None)
         s.add(row)
         s.flush()
         return IssuedToken(secret, self._token_of(s, row))
@@ -124,9 +130,15 @@ class TokenService:
             return self._token_of(s, self._subject_row(s, caller, secret))
 
     def revoke(self, caller: Caller, secret: str) -> None:
-        """Revoke a token (same rules as ``inspect``)."""
+        """Revoke a token and every token re-scoped from it, transitively (same rules as
+        ``inspect``)."""
         with self._db.transaction() as s:
-            self._subject_row(s, caller, secret).revoked = True
+            generation = [self._subject_row(s, caller, secret).id]
+            while generation:
+                s.execute(update(TokenRow).where(TokenRow.id.in_(generation))
+                          .values(revoked=True).execution_options(synchronize_session=False))
+                generation = list(s.scalars(select(TokenRow.id).where(
+                    TokenRow.parent_id.in_(generation), TokenRow.revoked.is_(False))))
 
     def _subject_row(self, s: Session, caller: Caller, secret: str) -> TokenRow:
         try:

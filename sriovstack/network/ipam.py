@@ -147,10 +147,12 @@ def check_address(address: str, cidr: str) -> str:
         raise Invalid(f"Invalid input for ip_address. Reason: '{address}' is not a valid IP "
                       "address.", kind=ErrorKind.INVALID_INPUT, field="fixed_ips", value=address,
                       fix="write a dotted IPv4 or an IPv6 address") from exc
-    if addr not in ipaddress.ip_network(cidr):
+    net = ipaddress.ip_network(cidr)
+    low, high = _host_range(net)
+    if addr not in net or not low <= addr <= high:  # neutron: not the network/broadcast address
         raise Invalid(f"IP address {address} is not a valid IP for the specified subnet.",
                       kind=ErrorKind.INVALID_IP_FOR_SUBNET, field="fixed_ips", value=address,
-                      fix=f"choose an address inside {cidr}")
+                      fix=f"choose an address from {low} to {high}")
     return str(addr)
 
 

@@ -28,6 +28,22 @@ __all__ = ["Ports", "to_ports", "load_port_row", "profile_json", "profile_of", "
            "check_vnic"]
 
 
+def _check_vf_unshared(session: Session, row: PortRow) -> None:
+    """Two ports never name one VF: Conflict (409) when another port bound to the same host
+    has the profile's pci_slot (neutron does not check; issue 10, finding 7)."""
+    slot = profile_of(row.binding_profile).pci_slot
+    if slot is None:
+        return
+    others = session.execute(select(PortRow.id, PortRow.binding_profile).where(
+        PortRow.binding_host == row.binding_host, PortRow.id != row.id)).all()
+    for other_id, profile in others:
+        if profile_of(profile).pci_slot == slot:
+            raise Conflict(f"PCI device {slot} on host {row.binding_host} is already used by "
+                           f"port {other_id}.", kind=ErrorKind.PORT_IN_USE,
+                           field="binding:profile", value=str(slot),
+                           fix="choose a free VF, or unbind the other port first")
+
+
 def profile_json(profile: BindingProfile) -> dict[str, Any]:
     """The profile as the JSON column stores it (the PCI address as text)."""
     fields = (("pci_slot", str(profile.pci_slot) if profile.pci_slot else None),
@@ -178,6 +194,7 @@ class Ports:
         session.add_all(PortSecurityGroupRow(port_id=row.id, security_group_id=g)
                         for g in groups)
         if row.binding_host:
+            _check_vf_unshared(session, row)
             self._rebind(session, row)
         session.flush()
         return row
@@ -259,6 +276,7 @@ class Ports:
             row.vif_type, row.vif_details = str(VifType.UNBOUND), {}
             row.binding_failure, row.device_up = None, False
             if row.binding_host:
+                _check_vf_unshared(session, row)
                 self._rebind(session, row)
 
     @staticmethod

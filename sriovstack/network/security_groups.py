@@ -23,6 +23,7 @@ __all__ = ["SecurityGroup", "SecurityGroupRule", "SecurityGroupSpec", "SecurityG
            "SecurityGroups", "resolve_groups"]
 
 _PROTOCOLS = {"tcp": 6, "udp": 17, "icmp": 1, "icmpv6": 58, "ipv6-icmp": 58, "sctp": 132}
+_ICMP = frozenset({"icmp", "icmpv6", "ipv6-icmp", "1", "58"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,18 +155,34 @@ def _check_rule(spec: RuleSpec) -> None:
     low, high = spec.port_range_min, spec.port_range_max
     if (low is not None or high is not None) and spec.protocol is None:
         raise bad("port_range_min", low, "a port range needs a protocol", "set protocol tcp")
-    if low is not None and high is not None and low > high:
-        raise bad("port_range_min", low, "port_range_min is above port_range_max",
-                  "swap the two ports")
+    if spec.protocol is not None and spec.protocol.lower() in _ICMP:
+        # For ICMP the two fields are the type and the code (neutron: 0 to 255 each).
+        for field, value, attr in (("port_range_min", low, "type"),
+                                   ("port_range_max", high, "code")):
+            if value is not None and not 0 <= value <= 255:
+                raise bad(field, value, f"Invalid value for ICMP {field} ({attr}) {value}. "
+                          "It must be 0 to 255", "give an ICMP type/code from 0 to 255")
+    else:
+        for field, value in (("port_range_min", low), ("port_range_max", high)):
+            if value is not None and not 0 <= value <= 65535:
+                raise bad(field, value, f"Invalid value for port {value}",
+                          "give a port from 0 to 65535")
+        if low is not None and high is not None and low > high:
+            raise bad("port_range_min", low, "port_range_min is above port_range_max",
+                      "swap the two ports")
     if spec.remote_ip_prefix is not None and spec.remote_group_id is not None:
         raise bad("remote_ip_prefix", spec.remote_ip_prefix,
                   "remote_ip_prefix and remote_group_id are mutually exclusive", "give one")
     if spec.remote_ip_prefix is not None:
         try:
-            ipaddress.ip_network(spec.remote_ip_prefix, strict=False)
+            prefix = ipaddress.ip_network(spec.remote_ip_prefix, strict=False)
         except ValueError as exc:
             raise bad("remote_ip_prefix", spec.remote_ip_prefix, "not a CIDR",
                       "write e.g. 10.0.0.0/24") from exc
+        if f"IPv{prefix.version}" != spec.ethertype:
+            raise bad("remote_ip_prefix", spec.remote_ip_prefix,
+                      f"Conflicting value ethertype {spec.ethertype} for CIDR "
+                      f"{spec.remote_ip_prefix}", f"use ethertype IPv{prefix.version}")
 
 
 class SecurityGroups:

@@ -26,6 +26,9 @@ class _Required(enum.Enum):
 
 
 REQUIRED = _Required.REQUIRED
+# Every integer column is a 32-bit INTEGER: PostgreSQL refuses more, SQLite would store it (or
+# overflow past 2**63 into a 500), so both sides refuse it here alike (placement: MAX_INT).
+MAX_INTEGER = 2**31 - 1
 
 
 def _kind(value: Any) -> str:
@@ -92,12 +95,14 @@ class Fields:
 
     def integer(self, key: str, default: int | _Required = REQUIRED, *,
                 minimum: int | None = None) -> int:
-        """A whole number (not a boolean), at least ``minimum``."""
+        """A whole number (not a boolean), at least ``minimum`` and at most MAX_INTEGER."""
         value = self.raw(key, default)
         if not isinstance(value, int) or isinstance(value, bool):
             raise self.refuse(key, f"expected a whole number, got {_kind(value)}")
         if minimum is not None and value < minimum:
             raise self.refuse(key, f"expected {minimum} or more, got {value}")
+        if value > MAX_INTEGER:
+            raise self.refuse(key, f"expected at most {MAX_INTEGER}, got {value}")
         return value
 
     def optional_integer(self, key: str, *, minimum: int | None = None) -> int | None:

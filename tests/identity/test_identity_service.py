@@ -167,3 +167,35 @@ def test_access_follows_grants_and_revokes(identity: IdentityService) -> None:
         identity.access.revoke(user.id, project.id, member.id)
     with pytest.raises(NotFound):
         identity.access.grant(user.id, project.id, "no-such-role")
+
+
+def test_a_rescoped_token_never_outlives_its_parent(identity: IdentityService,
+                                                    clock: FakeClock) -> None:
+    """Issue 10, finding 3: rescoping a token about to expire gave another full hour."""
+    parent = identity.tokens.issue(_login("demo", "demo-pw"), None)
+    clock.advance(timedelta(minutes=59).total_seconds())
+    child = identity.tokens.issue(TokenAuth(parent.secret), _project("demo"))
+    assert child.token.expires_at == parent.token.expires_at
+    grandchild = identity.tokens.issue(TokenAuth(child.secret), _project("demo"))
+    assert grandchild.token.expires_at == parent.token.expires_at
+    clock.advance(61)
+    for secret in (parent.secret, child.secret, grandchild.secret):
+        with pytest.raises(Unauthorized):
+            identity.tokens.validate(secret)
+
+
+def test_revoking_a_token_revokes_the_tokens_made_from_it(identity: IdentityService) -> None:
+    root = identity.tokens.issue(_login("demo", "demo-pw"), None)
+    child = identity.tokens.issue(TokenAuth(root.secret), _project("demo"))
+    grandchild = identity.tokens.issue(TokenAuth(child.secret), _project("demo"))
+    sibling = identity.tokens.issue(TokenAuth(root.secret), _project("demo"))
+    caller = Caller(child.token.user.id, child.token.project.id)  # type: ignore[union-attr]
+    identity.tokens.revoke(caller, child.secret)
+    for secret in (child.secret, grandchild.secret):
+        with pytest.raises(Unauthorized):
+            identity.tokens.validate(secret)
+    assert identity.tokens.validate(root.secret).id == root.token.id  # its parent stays
+    assert identity.tokens.validate(sibling.secret).id == sibling.token.id
+    identity.tokens.revoke(caller, root.secret)
+    with pytest.raises(Unauthorized):
+        identity.tokens.validate(sibling.secret)

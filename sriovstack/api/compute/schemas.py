@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel, field_validator
@@ -78,7 +79,7 @@ class ServerBody(BaseModel):
     max_count: int = Field(default=1, ge=1)
     metadata: dict[str, str] | None = None
     availability_zone: str | None = Field(default=None, min_length=1, max_length=255)
-    key_name: str | None = None
+    key_name: str | None = Field(default=None, min_length=1, max_length=255)
     security_groups: list[SecurityGroupRef] | None = None
     accessIPv4: str | None = None
     accessIPv6: str | None = None
@@ -89,6 +90,33 @@ class ServerBody(BaseModel):
     def _name_not_blank(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("must not be blank")
+        return value
+
+    @field_validator("metadata")
+    @classmethod
+    def _metadata_within_limits(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        # nova's metadata schema: keys 1-255 characters, values at most 255.
+        for key, item in (value or {}).items():
+            if not 1 <= len(key) <= 255:
+                raise ValueError(f"metadata keys must be 1 to 255 characters ({len(key)} given)")
+            if len(item) > 255:
+                raise ValueError(f"the value of metadata key {key[:40]!r} is {len(item)} "
+                                 "characters long; at most 255 are allowed")
+        return value
+
+    @field_validator("accessIPv4", "accessIPv6")
+    @classmethod
+    def _an_address(cls, value: str | None, info: Any) -> str | None:
+        # nova: format ipv4 / ipv6; an empty string means none.
+        if not value:
+            return value
+        version = 4 if info.field_name == "accessIPv4" else 6
+        try:
+            address = ipaddress.ip_address(value)
+        except ValueError:
+            address = None
+        if address is None or address.version != version:
+            raise ValueError(f"{value[:64]!r} is not a valid IPv{version} address")
         return value
 
 

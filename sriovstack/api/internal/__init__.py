@@ -8,9 +8,9 @@ returned value's ``to_json``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Query
+from fastapi import APIRouter, Body, Depends, Path, Query
 
 from sriovstack.api.context import RequestContext, request_context
 from sriovstack.identity import policy
@@ -22,6 +22,10 @@ MAX_WAIT = 60.0  # seconds a desired-state poll may hold the connection
 
 router = APIRouter(prefix="/v1")
 
+# A host name as the hosts and agents tables store it (String(255)): longer is a 400 on SQLite
+# and PostgreSQL alike, before anything is written.
+HostName = Annotated[str, Path(min_length=1, max_length=255)]
+
 
 def agent_context(ctx: RequestContext = Depends(request_context)) -> RequestContext:
     """The request context of a service user (agents); 403 for anyone else, admins included."""
@@ -30,7 +34,7 @@ def agent_context(ctx: RequestContext = Depends(request_context)) -> RequestCont
 
 
 @router.post("/hosts/{host}/heartbeat")
-def create_heartbeat(host: str, body: Any = Body(),
+def create_heartbeat(host: HostName, body: Any = Body(),
                      ctx: RequestContext = Depends(agent_context)) -> dict[str, Any]:
     """200 ``{"agent": {...}}``: the agent's row with ``alive``; 404 for a compute agent
     whose host never reported an inventory."""
@@ -38,7 +42,7 @@ def create_heartbeat(host: str, body: Any = Body(),
 
 
 @router.put("/hosts/{host}/inventory")
-def update_inventory(host: str, body: Any = Body(),
+def update_inventory(host: HostName, body: Any = Body(),
                      ctx: RequestContext = Depends(agent_context)) -> dict[str, Any]:
     """200 ``{"inventory": {added, updated, removed, kept_in_use}}``; 400 for bad devices."""
     report = InventoryReport.from_json(body)
@@ -46,7 +50,7 @@ def update_inventory(host: str, body: Any = Body(),
 
 
 @router.get("/hosts/{host}/desired-state")
-async def show_desired_state(host: str, since: int | None = Query(None, ge=0),
+async def show_desired_state(host: HostName, since: int | None = Query(None, ge=0),
                              wait: float = Query(0.0, ge=0.0, le=MAX_WAIT),
                              ctx: RequestContext = Depends(agent_context)) -> dict[str, Any]:
     """200 the host's servers and ports at ``revision``; with ``since``, waits up to ``wait``
@@ -56,7 +60,7 @@ async def show_desired_state(host: str, since: int | None = Query(None, ge=0),
 
 
 @router.post("/hosts/{host}/servers/{server_id}/status")
-def create_server_status(host: str, server_id: str, body: Any = Body(),
+def create_server_status(host: HostName, server_id: str, body: Any = Body(),
                          ctx: RequestContext = Depends(agent_context)) -> dict[str, Any]:
     """200 ``{"server": {id, status}}``: running → ACTIVE, error → ERROR with the message.
 
@@ -67,7 +71,7 @@ def create_server_status(host: str, server_id: str, body: Any = Body(),
 
 
 @router.post("/hosts/{host}/devices")
-def create_device_status(host: str, body: Any = Body(),
+def create_device_status(host: HostName, body: Any = Body(),
                          ctx: RequestContext = Depends(agent_context)) -> dict[str, Any]:
     """200 ``{"port": {id, status}}``: the port on that VF goes ACTIVE (up) or DOWN; 404 when
     no port with that MAC (and pci_slot) is bound to ``host``."""

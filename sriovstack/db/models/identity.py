@@ -79,3 +79,6 @@ class TokenRow(Base):
     issued_at: Mapped[datetime] = mapped_column(UtcDateTime())
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The token this one was re-scoped from (None for a password token): revoking a token
+    # revokes its descendants.
+    parent_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
