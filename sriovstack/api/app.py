@@ -4,7 +4,9 @@ Middleware order (outermost first): EdgeMiddleware (request id, body limit, 500 
 RequestTimer (each request's duration for /metrics, inside the guard so a crash counts as the
 500 it is answered with), then FastAPI's own stack whose exception handlers render every error in its API's envelope.
 The app's lifespan runs the build-recovery sweep at start and every ``recovery_interval``
-seconds (ServerBuilder.recover: builds whose worker died are re-driven).
+seconds (ServerBuilder.recover: builds and deletes whose worker died are finished), and the
+ledger audit every ``AUDIT_EVERY`` sweeps, repairing what is safe and found by two audits in
+a row (compute/audit.py ``Audit.sweep``).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ __all__ = ["create_app", "API_PREFIXES", "RECOVERY_INTERVAL"]
 
 _LOG = logging.getLogger(__name__)
 RECOVERY_INTERVAL = 10.0  # seconds between build-recovery sweeps (leases last 30 s)
+AUDIT_EVERY = 6  # sweeps between two audit repairs (a minute at the default interval)
 
 # Each API lives under its own prefix, which also picks its error envelope (api/errors.py).
 API_PREFIXES = (
@@ -43,12 +46,18 @@ API_PREFIXES = (
 
 
 async def _sweep_builds(services: Services, interval: float) -> None:
-    """Re-drive orphaned builds now and every ``interval`` seconds until cancelled."""
+    """Re-drive orphaned builds now and every ``interval`` seconds until cancelled; every
+    ``AUDIT_EVERY`` sweeps, audit the ledger and repair what is safe (each repair logged and
+    counted by the audit)."""
+    sweeps = 0
     while True:
         try:
             await asyncio.to_thread(services.compute.servers.builder.recover)
+            if sweeps % AUDIT_EVERY == AUDIT_EVERY - 1:
+                await asyncio.to_thread(services.compute.audit.sweep)
         except Exception:  # the database may be down for a while: try again next time
             _LOG.exception("build recovery sweep failed")
+        sweeps += 1
         await asyncio.sleep(interval)
 
 

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sriovstack.clock import Clock
+from sriovstack.compute.audit import (Audit, AuditCheck, AuditReport, Finding, VfObservation,
+                                      vf_state_findings)
 from sriovstack.compute.build import ServerBuilder
 from sriovstack.compute.desired_state import (DesiredStateService, HostChangeNotifier,
                                               HostRevisions)
@@ -38,7 +40,8 @@ __all__ = [
     "CIRROS", "SRIOV_NET_VF", "Flavor", "HostDevice", "HostRegistry", "Hypervisor", "Image",
     "Inventory", "NetworkRequest", "ResourceProvider", "Scheduler", "Server", "ServerCreate",
     "ServerFilter", "SriovHost", "VfRecord", "scheduler_config", "DrainService", "DrainPlan",
-    "DrainStep", "CloudView", "VfView",
+    "DrainStep", "CloudView", "VfView", "Audit", "AuditCheck", "AuditReport",
+    "Finding", "VfObservation", "vf_state_findings",
 ]
 
 
@@ -54,6 +57,7 @@ class ComputeServices:
     reports: HostReports
     host_devices: HostDeviceService
     drain: DrainService
+    audit: Audit
 
 
 def build_compute(db: Database, network: "NetworkService", scheduler: "Scheduler",
@@ -81,4 +85,5 @@ def build_compute(db: Database, network: "NetworkService", scheduler: "Scheduler
         desired_state=desired_state,
         reports=HostReports(network, hosts, servers),
         host_devices=HostDeviceService(db, hosts, desired_state),
-        drain=DrainService(db, hosts, builder, scheduler))
+        drain=DrainService(db, hosts, builder, scheduler),
+        audit=Audit(db, network, scheduler, revisions, clock))

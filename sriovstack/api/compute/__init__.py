@@ -2,11 +2,13 @@
 
 from fastapi import Depends
 
-from sriovstack.api.compute import flavors, hypervisors, servers, sriov_hosts, versions
+from sriovstack.api.compute import (flavors, hypervisors, servers, sriov_audit, sriov_hosts,
+                                    versions)
 
 __all__ = ["router"]
 
 # The version documents sit at the prefix root ("/compute", "/compute/v2.1", no token).
 router = versions.router
-for _part in (flavors.router, servers.router, hypervisors.router, sriov_hosts.router):
+for _part in (flavors.router, servers.router, hypervisors.router, sriov_hosts.router,
+              sriov_audit.router):
     router.include_router(_part, prefix="/v2.1", dependencies=[Depends(versions.negotiate)])

@@ -1,0 +1,333 @@
+"""The VF ledger's audit: every invariant between servers, VF claims, port bindings, host
+allocations and host usage, checked from the database; ``repair`` fixes what is safe.
+
+Invariants (one ``AuditCheck`` each):
+- ``vf-owner-missing``: no device is claimed or allocated by a server that does not exist.
+- ``allocation-owner-missing``: no host allocation (vCPU/RAM/disk) for a missing server.
+- ``server-without-vf``: a placed server holds every VF its ports record.
+- ``port-server-missing``: no port is bound (device_id) to a compute server that is gone.
+- ``port-vf-not-owned``: a bound port's pci_slot is a device its server holds.
+- ``usage-differs``: a host's used vCPU/RAM/disk equals the sum of its allocations.
+(The agents' side, a VF whose MAC/VLAN on the host differs from the desired one, is compared
+by ``vf_state_findings`` from what a host reports.)
+
+Repairs are fenced: a missing server's claims are freed only while its row is absent (a
+build claims only under its server's lease, so an absent row stays without claims); a port
+is unbound only while it still names the gone server; usage is rewritten only if the host's
+generation is the one the sum was read at; a server that lost its VF goes to ERROR only if
+it is still in the state seen. Nothing held by a live server is ever freed.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from sriovstack.compute.desired_state import HostRevisions
+from sriovstack.compute.types import SYSTEM_CALLER
+from sriovstack.db import Database
+from sriovstack.db.models import (FaultRow, HostAllocationRow, HostRow, PciDeviceRow,
+                                  ServerPortRow, ServerRow)
+from sriovstack.errors import NotFound
+from sriovstack.wire import ServerStatus
+
+if TYPE_CHECKING:
+    from sriovstack.clock import Clock
+    from sriovstack.compute.scheduler import Scheduler
+    from sriovstack.network import NetworkService
+
+__all__ = ["Audit", "AuditCheck", "Finding", "AuditReport", "VfObservation",
+           "vf_state_findings"]
+
+_LOG = logging.getLogger(__name__)
+_COMPUTE_OWNER = "compute:"
+_DELETED = ServerStatus.DELETED.value
+
+
+class AuditCheck(enum.StrEnum):
+    """One invariant of the ledger."""
+
+    VF_OWNER_MISSING = "vf-owner-missing"
+    ALLOCATION_OWNER_MISSING = "allocation-owner-missing"
+    SERVER_WITHOUT_VF = "server-without-vf"
+    PORT_SERVER_MISSING = "port-server-missing"
+    PORT_VF_NOT_OWNED = "port-vf-not-owned"
+    USAGE_DIFFERS = "usage-differs"
+    VF_STATE_DIFFERS = "vf-state-differs"
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """A broken invariant: what (``check``), about what (``subject``), the evidence, and
+    whether ``repair`` may fix it without an operator."""
+
+    check: AuditCheck
+    subject: str
+    evidence: str
+    repairable: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class AuditReport:
+    """What one audit found, what it repaired (when asked), and the repairs made so far."""
+
+    findings: tuple[Finding, ...]
+    repaired: tuple[Finding, ...] = ()
+    repaired_total: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class VfObservation:
+    """One VF as desired by the control plane and as seen on its host."""
+
+    host: str
+    address: str
+    owner: str | None
+    desired_mac: str | None
+    desired_vlan: int
+    actual_mac: str
+    actual_vlan: int
+
+
+_ZERO_MAC = "00:00:00:00:00:00"
+
+
+def vf_state_findings(observed: Iterable[VfObservation]) -> tuple[Finding, ...]:
+    """``vf-state-differs`` for each VF whose MAC or VLAN on the host is not the desired one
+    (a free VF's desired state is the baseline: zero MAC, VLAN 0).  Not repairable here: the
+    host's agent re-applies a live server's settings; a free VF is reset by its agent."""
+    out = []
+    for vf in observed:
+        want_mac = (vf.desired_mac or _ZERO_MAC).lower()
+        if vf.actual_mac.lower() != want_mac or vf.actual_vlan != vf.desired_vlan:
+            out.append(Finding(AuditCheck.VF_STATE_DIFFERS, f"{vf.host} {vf.address}",
+                               f"desired MAC {want_mac} VLAN {vf.desired_vlan}, on the host "
+                               f"MAC {vf.actual_mac.lower()} VLAN {vf.actual_vlan} (owner "
+                               f"{vf.owner or 'none'})", repairable=False))
+    return tuple(out)
+
+
+class Audit:
+    """Checks the ledger's invariants and repairs what is safe; counts every repair."""
+
+    def __init__(self, db: Database, network: "NetworkService", scheduler: "Scheduler",
+                 revisions: HostRevisions, clock: "Clock") -> None:
+        self._db = db
+        self._network = network
+        self._scheduler = scheduler
+        self._revisions = revisions
+        self._clock = clock
+        self.repaired_total = 0
+        self._last_sweep: set[tuple[AuditCheck, str]] = set()
+
+    def check(self) -> AuditReport:
+        """Every finding now, in a stable order (check, subject).  The ledger is read twice
+        and only what both reads show is reported: a build or delete in flight between two
+        of the first read's statements is not a finding."""
+        first = self._scan()
+        if not first:
+            return AuditReport((), repaired_total=self.repaired_total)
+        seen = {(f.check, f.subject) for f in first}
+        again = [f for f in self._scan() if (f.check, f.subject) in seen]
+        return AuditReport(tuple(again), repaired_total=self.repaired_total)
+
+    def _scan(self) -> list[Finding]:
+        with self._db.transaction() as s:
+            servers = dict(s.execute(select(ServerRow.id, ServerRow.status)).all())
+            findings = [*_devices(s, servers), *_allocations(s, servers),
+                        *_usage(s), *_servers_without_vf(s)]
+        findings.extend(self._ports(servers))
+        return sorted(findings, key=lambda f: (f.check, f.subject))
+
+    def sweep(self) -> AuditReport:
+        """The API's periodic audit: repair only what the previous sweep found too (a
+        finding that outlasts a whole interval is no operation in flight)."""
+        report = self.check()
+        keys = {(f.check, f.subject) for f in report.findings}
+        lasting, self._last_sweep = keys & self._last_sweep, keys
+        return self.repair(report, lasting)
+
+    def repair(self, report: AuditReport | None = None,
+               only: set[tuple[AuditCheck, str]] | None = None) -> AuditReport:
+        """Check (unless given the report), then fix each repairable finding (of ``only``,
+        when given; fenced, see the module docstring); the report's ``findings`` are what
+        was found before repairing."""
+        report = report or self.check()
+        repaired = [f for f in report.findings if f.repairable and
+                    (only is None or (f.check, f.subject) in only) and self._repair(f)]
+        for f in repaired:
+            _LOG.warning("audit repaired %s %s: %s", f.check, f.subject, f.evidence)
+        self.repaired_total += len(repaired)
+        return AuditReport(report.findings, tuple(repaired), self.repaired_total)
+
+    def resync(self, hosts: Iterable[str]) -> tuple[str, ...]:
+        """Ask each host's agent to apply its whole desired state again (a new revision): the
+        repair of ``vf-state-differs``, done by the agent that owns the VF, never here.
+        Returns the hosts nudged (those that exist)."""
+        with self._db.transaction() as s:
+            known = set(s.scalars(select(HostRow.name)))
+        nudged = tuple(sorted(h for h in set(hosts) if h in known))
+        for host in nudged:
+            _LOG.warning("audit: host %s re-applies its desired VF state", host)
+            self._revisions.bump(host)
+        self.repaired_total += len(nudged)
+        return nudged
+
+    def _repair(self, f: Finding) -> bool:
+        match f.check:
+            case AuditCheck.VF_OWNER_MISSING | AuditCheck.ALLOCATION_OWNER_MISSING:
+                server_id = f.subject.split()[-1]
+                return self._free_missing(server_id)
+            case AuditCheck.PORT_SERVER_MISSING:
+                port_id, server_id = f.subject.split()
+                return self._unbind(port_id, server_id)
+            case AuditCheck.USAGE_DIFFERS:
+                return self._fix_usage(f.subject)
+            case AuditCheck.SERVER_WITHOUT_VF:
+                return self._fail_server(f.subject.split()[0], f.evidence)
+        return False
+
+    def _free_missing(self, server_id: str) -> bool:
+        with self._db.transaction() as s:
+            if s.get(ServerRow, server_id) is not None:
+                return False  # it exists (again): not ours to free
+        self._scheduler.release(server_id)  # idempotent: an earlier finding may have freed it
+        with self._db.transaction() as s:
+            return s.scalar(select(PciDeviceRow.id).where(PciDeviceRow.owner == server_id)
+                            .limit(1)) is None and s.get(HostAllocationRow, server_id) is None
+
+    def _unbind(self, port_id: str, server_id: str) -> bool:
+        with self._db.transaction() as s:
+            if s.get(ServerRow, server_id) is not None:
+                return False
+        try:
+            port = self._network.unbind_port(port_id, server_id)
+        except NotFound:
+            return False
+        if port.binding.host:
+            self._revisions.bump(port.binding.host)
+        return not port.device_id
+
+    def _fix_usage(self, host_name: str) -> bool:
+        with self._db.transaction() as s:
+            host = s.scalar(select(HostRow).where(HostRow.name == host_name))
+            if host is None:
+                return False
+            vcpus, ram, disk = _allocated(s, host.id)
+            result = s.execute(update(HostRow).where(
+                HostRow.id == host.id, HostRow.generation == host.generation)
+                .values(vcpus_used=vcpus, memory_mb_used=ram, disk_gb_used=disk,
+                        generation=HostRow.generation + 1)
+                .execution_options(synchronize_session=False))
+            return result.rowcount == 1
+
+    def _fail_server(self, server_id: str, why: str) -> bool:
+        now = self._clock.now()
+        with self._db.transaction() as s:
+            result = s.execute(update(ServerRow).where(
+                ServerRow.id == server_id, ServerRow.status != _DELETED,
+                ServerRow.status != ServerStatus.ERROR.value, ServerRow.host.is_not(None))
+                .values(status=ServerStatus.ERROR.value, task_state=None, updated_at=now)
+                .execution_options(synchronize_session=False))
+            if result.rowcount != 1:
+                return False
+            fault = s.get(FaultRow, server_id)
+            text = f"The audit found the server without its device: {why}"
+            if fault is None:
+                s.add(FaultRow(server_id=server_id, code=500, message=text, created=now))
+            else:
+                fault.code, fault.message, fault.created = 500, text, now
+            return True
+
+    def _ports(self, servers: dict[str, str]) -> list[Finding]:
+        out: list[Finding] = []
+        with self._db.transaction() as s:
+            owners = {(h, a): o for h, a, o in s.execute(
+                select(HostRow.name, PciDeviceRow.address, PciDeviceRow.owner)
+                .join(HostRow, HostRow.id == PciDeviceRow.host_id)).all()}
+        for port in self._network.ports.list(SYSTEM_CALLER):
+            if not port.device_id or not port.device_owner.startswith(_COMPUTE_OWNER):
+                continue
+            if port.device_id not in servers:
+                out.append(Finding(AuditCheck.PORT_SERVER_MISSING,
+                                   f"{port.id} {port.device_id}",
+                                   f"port {port.id} is bound to host {port.binding.host or '-'}"
+                                   f" for server {port.device_id}, which does not exist"))
+                continue
+            slot = port.binding.profile.pci_slot
+            if slot is None or not port.binding.host:
+                continue
+            owner = owners.get((port.binding.host, str(slot)))
+            if owner != port.device_id:
+                out.append(Finding(AuditCheck.PORT_VF_NOT_OWNED, f"{port.id} {slot}",
+                                   f"port {port.id} of server {port.device_id} names VF "
+                                   f"{slot} on {port.binding.host}, held by "
+                                   f"{owner or 'nobody'}", repairable=False))
+        return out
+
+
+def _devices(s: Session, servers: dict[str, str]) -> list[Finding]:
+    rows = s.execute(select(HostRow.name, PciDeviceRow.address, PciDeviceRow.status,
+                            PciDeviceRow.owner, PciDeviceRow.generation)
+                     .join(HostRow, HostRow.id == PciDeviceRow.host_id)
+                     .where(PciDeviceRow.owner.is_not(None))).all()
+    return [Finding(AuditCheck.VF_OWNER_MISSING, f"{r.name} {r.address} {r.owner}",
+                    f"device {r.address} on {r.name} is {r.status} (generation "
+                    f"{r.generation}) by server {r.owner}, which does not exist")
+            for r in rows if r.owner not in servers]
+
+
+def _allocations(s: Session, servers: dict[str, str]) -> list[Finding]:
+    rows = s.execute(select(HostAllocationRow, HostRow.name)
+                     .join(HostRow, HostRow.id == HostAllocationRow.host_id)).all()
+    return [Finding(AuditCheck.ALLOCATION_OWNER_MISSING, f"{name} {a.server_id}",
+                    f"{a.vcpus} vCPU, {a.memory_mb} MB RAM, {a.disk_gb} GB disk on {name} are "
+                    f"allocated to server {a.server_id}, which does not exist")
+            for a, name in rows if a.server_id not in servers]
+
+
+def _allocated(s: Session, host_id: str) -> tuple[int, int, int]:
+    a = HostAllocationRow
+    row = s.execute(select(func.coalesce(func.sum(a.vcpus), 0),
+                           func.coalesce(func.sum(a.memory_mb), 0),
+                           func.coalesce(func.sum(a.disk_gb), 0))
+                    .where(a.host_id == host_id)).one()
+    return int(row[0]), int(row[1]), int(row[2])
+
+
+def _usage(s: Session) -> list[Finding]:
+    out = []
+    for host in s.scalars(select(HostRow).order_by(HostRow.name)):
+        want = _allocated(s, host.id)
+        have = (host.vcpus_used, host.memory_mb_used, host.disk_gb_used)
+        if have != want:
+            out.append(Finding(AuditCheck.USAGE_DIFFERS, host.name,
+                               f"host {host.name} counts {have[0]} vCPU, {have[1]} MB RAM, "
+                               f"{have[2]} GB disk used; its allocations sum to {want[0]}, "
+                               f"{want[1]}, {want[2]} (generation {host.generation})"))
+    return out
+
+
+def _servers_without_vf(s: Session) -> list[Finding]:
+    rows = s.execute(select(ServerRow.id, ServerRow.host, ServerPortRow.port_id,
+                            ServerPortRow.pci_address)
+                     .join(ServerPortRow, ServerPortRow.server_id == ServerRow.id)
+                     .where(ServerRow.host.is_not(None), ServerPortRow.pci_address.is_not(None),
+                            ServerRow.status.in_((ServerStatus.BUILD.value,
+                                                  ServerStatus.ACTIVE.value)))).all()
+    out = []
+    for r in rows:
+        owner = s.scalar(select(PciDeviceRow.owner).join(
+            HostRow, HostRow.id == PciDeviceRow.host_id).where(
+            HostRow.name == r.host, PciDeviceRow.address == r.pci_address))
+        if owner != r.id:
+            out.append(Finding(AuditCheck.SERVER_WITHOUT_VF, f"{r.id} {r.pci_address}",
+                               f"server {r.id} on {r.host} records VF {r.pci_address} for "
+                               f"port {r.port_id}, but the VF is held by {owner or 'nobody'}"))
+    return out

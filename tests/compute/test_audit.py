@@ -1,0 +1,128 @@
+"""The VF ledger's audit (issue 10), SQLite and PostgreSQL: a cloud damaged by hand (a VF
+claim and an allocation left for a deleted server, a port bound to a gone server, host usage
+that drifted, a server that lost its VF) is reported finding by finding with evidence, and
+``repair`` makes it clean without touching what a live server holds."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, select, update
+
+from sriovstack.compute import AuditCheck, VfObservation, vf_state_findings
+from sriovstack.compute.build import DEVICE_OWNER
+from sriovstack.compute.types import NetworkRequest, ServerCreate, ServerStatus
+from sriovstack.db.models.compute import ServerRow
+from sriovstack.db.models.hosts import HostRow, PciDeviceRow
+from sriovstack.network import BindingProfile
+from sriovstack.pci import PciAddress
+from tests.compute.conftest import ADMIN, Cloud
+
+CIRROS_ID = "6d1b6e8a-7c2f-4b8e-9d3a-1f2e3d4c5b6a"
+
+
+def _boot(cloud: Cloud, network_id: str) -> tuple[str, str]:
+    port = cloud.port(ADMIN, network_id)
+    server = cloud.compute.servers.create(ADMIN, ServerCreate(
+        name="vm", flavor_ref="1", image_ref=CIRROS_ID,
+        networks=(NetworkRequest(port_id=port.id),)))
+    cloud.compute.servers.builder.build(server.id)
+    return server.id, port.id
+
+
+def _forget_row(cloud: Cloud, server_id: str) -> None:
+    """The damage: the server's row goes, everything it held stays (the old delete race)."""
+    with cloud.db.transaction() as s:
+        s.execute(delete(ServerRow).where(ServerRow.id == server_id))
+
+
+def _checks(cloud: Cloud) -> list[tuple[AuditCheck, str]]:
+    return [(f.check, f.subject) for f in cloud.compute.audit.check().findings]
+
+
+def test_a_healthy_cloud_has_no_findings(cloud: Cloud) -> None:
+    cloud.add_host("compute-1")
+    _boot(cloud, cloud.network())
+    assert cloud.compute.audit.check().findings == ()
+
+
+def test_a_cloud_damaged_by_hand_is_reported_then_repaired(cloud: Cloud) -> None:
+    cloud.add_host("compute-1")
+    network_id = cloud.network()
+    gone, gone_port = _boot(cloud, network_id)
+    live, live_port = _boot(cloud, network_id)
+    _forget_row(cloud, gone)
+    with cloud.db.transaction() as s:  # usage drift: 3 vCPU counted that nobody holds
+        s.execute(update(HostRow).values(vcpus_used=HostRow.vcpus_used + 3))
+    report = cloud.compute.audit.check()
+    checks = {f.check for f in report.findings}
+    assert checks == {AuditCheck.VF_OWNER_MISSING, AuditCheck.ALLOCATION_OWNER_MISSING,
+                      AuditCheck.PORT_SERVER_MISSING, AuditCheck.USAGE_DIFFERS}
+    evidence = " ".join(f.evidence for f in report.findings)
+    assert gone in evidence and gone_port in evidence and live not in evidence
+    repaired = cloud.compute.audit.repair()
+    assert {f.check for f in repaired.repaired} == checks
+    assert repaired.repaired_total == len(repaired.repaired)
+    assert cloud.compute.audit.check().findings == ()
+    # The live server keeps its VF, its allocation and its bound port.
+    with cloud.db.transaction() as s:
+        owners = s.scalars(select(PciDeviceRow.owner).where(
+            PciDeviceRow.owner.is_not(None))).all()
+        host = s.scalar(select(HostRow))
+        assert host is not None and host.vcpus_used == 1
+    assert owners == [live]
+    assert cloud.net.get_port(ADMIN, live_port).device_id == live
+    assert cloud.net.get_port(ADMIN, gone_port).device_id == ""
+    assert cloud.compute.servers.get(ADMIN, live).status is ServerStatus.BUILD
+
+
+def test_a_server_that_lost_its_vf_goes_to_error_with_a_fault(cloud: Cloud) -> None:
+    cloud.add_host("compute-1")
+    server_id, _port = _boot(cloud, cloud.network())
+    with cloud.db.transaction() as s:  # its VF was freed under it
+        s.execute(update(PciDeviceRow).where(PciDeviceRow.owner == server_id)
+                  .values(owner=None, status="available"))
+    assert (AuditCheck.SERVER_WITHOUT_VF in {c for c, _ in _checks(cloud)})
+    cloud.compute.audit.repair()
+    server = cloud.compute.servers.get(ADMIN, server_id)
+    assert server.status is ServerStatus.ERROR and server.fault is not None
+    assert "without its device" in server.fault.message
+    assert AuditCheck.SERVER_WITHOUT_VF not in {c for c, _ in _checks(cloud)}
+
+
+def test_a_port_naming_a_vf_its_server_does_not_hold_is_reported_not_repaired(
+        cloud: Cloud) -> None:
+    cloud.add_host("compute-1")
+    server_id, port_id = _boot(cloud, cloud.network())
+    held = cloud.net.get_port(ADMIN, port_id).binding.profile
+    other = PciAddress.parse("0000:0b:10.5")
+    assert held.pci_slot != other
+    cloud.net.unbind_port(port_id)
+    cloud.net.bind_port(port_id, "compute-1", server_id, DEVICE_OWNER, BindingProfile(
+        pci_slot=other, pci_vendor_info=held.pci_vendor_info,
+        physical_network=held.physical_network))
+    findings = cloud.compute.audit.repair()
+    assert [(f.check, f.repairable) for f in findings.findings] == [
+        (AuditCheck.PORT_VF_NOT_OWNED, False)]
+    assert findings.repaired == ()
+
+
+def test_a_vf_whose_mac_or_vlan_on_the_host_differs_is_a_finding() -> None:
+    same = VfObservation("compute-1", "0000:0b:10.0", "srv", "fa:16:3e:00:00:01", 15,
+                         "FA:16:3E:00:00:01", 15)
+    free = VfObservation("compute-1", "0000:0b:10.2", None, None, 0, "00:00:00:00:00:00", 0)
+    changed = VfObservation("compute-1", "0000:0b:10.4", "srv", "fa:16:3e:00:00:02", 15,
+                            "02:00:00:00:00:99", 15)
+    stale = VfObservation("compute-1", "0000:0b:10.6", None, None, 0, "00:00:00:00:00:00", 15)
+    found = vf_state_findings((same, free, changed, stale))
+    assert [f.subject for f in found] == ["compute-1 0000:0b:10.4", "compute-1 0000:0b:10.6"]
+    assert "02:00:00:00:00:99" in found[0].evidence
+
+
+def test_the_periodic_sweep_repairs_only_what_two_sweeps_in_a_row_found(cloud: Cloud) -> None:
+    cloud.add_host("compute-1")
+    gone, _port = _boot(cloud, cloud.network())
+    _forget_row(cloud, gone)
+    first = cloud.compute.audit.sweep()
+    assert first.findings and first.repaired == ()  # maybe an operation in flight: wait
+    second = cloud.compute.audit.sweep()
+    assert {f.check for f in second.repaired} == {f.check for f in first.findings}
+    assert cloud.compute.audit.check().findings == ()
