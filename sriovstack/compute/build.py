@@ -250,7 +250,10 @@ class ServerBuilder:
                     (str(k), str(v)) for k, v in (image.properties if image else {}).items())),
                 ports=tuple((p.port_id, VnicType(p.vnic_type), p.physnet) for p in ports))
 
-    def _request(self, plan: _Plan, retry: frozenset[str], lease: BuildLease) -> BuildRequest:
+    def _request(self, plan: _Plan, retry: frozenset[str],
+                 lease: BuildLease | None = None) -> BuildRequest:
+        """The scheduler's request for ``plan``; fenced by ``lease`` when one is building it
+        (a plan with no lease, such as a drain's dry run, claims nothing)."""
         pci = tuple(PciRequest(count=1, dev_type=_PCI_TYPES[vnic], physnet=physnet,
                                port_id=port_id)
                     for port_id, vnic, physnet in plan.ports if vnic in _PCI_TYPES)
@@ -259,7 +262,8 @@ class ServerBuilder:
                             availability_zone=plan.availability_zone,
                             image_properties=ImageProperties.from_glance(
                                 plan.image_properties),
-                            pci_requests=pci, retry_hosts=retry, lease_token=lease.token)
+                            pci_requests=pci, retry_hosts=retry,
+                            lease_token=None if lease is None else lease.token)
 
     def _bind_all(self, plan: _Plan, claim: Claim) -> str:
         """Bind every port on the claimed host; return "" or why binding failed (all undone)."""
