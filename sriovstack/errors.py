@@ -127,6 +127,7 @@ class ErrorKind(enum.StrEnum):
     COMPUTE_HOST_NOT_FOUND = "ComputeHostNotFound"
     FLAVOR_NOT_FOUND = "FlavorNotFound"
     IMAGE_NOT_FOUND = "ImageNotFound"
+    INSTANCE_IS_LOCKED = "InstanceIsLocked"
     INSTANCE_NOT_FOUND = "InstanceNotFound"
     NO_VALID_HOST = "NoValidHost"
     # placement (error codes, placement/errors.py)

@@ -25,8 +25,10 @@ from sriovstack.compute.images import CIRROS, ImageQuery, ImageService
 from sriovstack.compute.reports import HostReports
 from sriovstack.compute.scheduler import Scheduler, scheduler_config
 from sriovstack.compute.servers import ServerService
-from sriovstack.compute.types import (Flavor, Hypervisor, Image, Inventory, NetworkRequest,
-                                      ResourceProvider, Server, ServerCreate, ServerFilter)
+from sriovstack.compute.types import (Flavor, Hypervisor, Image, Inventory,
+                                      LiveMigrateAction, LockAction, MigrateAction,
+                                      NetworkRequest, ResourceProvider, Server, ServerAction,
+                                      ServerCreate, ServerFilter, ServerUpdate, UnlockAction)
 from sriovstack.db import Database
 from sriovstack.errors import WriteConflict
 
@@ -39,9 +41,10 @@ __all__ = [
     "DesiredStateService", "HostRevisions", "HostReports", "HostChangeNotifier", "DEFAULT_FLAVORS",
     "CIRROS", "SRIOV_NET_VF", "Flavor", "HostDevice", "HostRegistry", "Hypervisor", "Image",
     "Inventory", "NetworkRequest", "ResourceProvider", "Scheduler", "Server", "ServerCreate",
-    "ServerFilter", "SriovHost", "VfRecord", "scheduler_config", "DrainService", "DrainPlan",
-    "DrainStep", "CloudView", "VfView", "Audit", "AuditCheck", "AuditReport",
-    "Finding", "VfObservation", "vf_state_findings",
+    "ServerFilter", "ServerUpdate", "ServerAction", "LockAction", "UnlockAction",
+    "MigrateAction", "LiveMigrateAction", "SriovHost", "VfRecord", "scheduler_config",
+    "DrainService", "DrainPlan", "DrainStep", "CloudView", "VfView", "Audit", "AuditCheck",
+    "AuditReport", "Finding", "VfObservation", "vf_state_findings",
 ]
 
 

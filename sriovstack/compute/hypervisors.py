@@ -18,7 +18,7 @@ from sriovstack.clock import Clock
 from sriovstack.compute.types import Hypervisor, Inventory, ResourceProvider
 from sriovstack.db import Database
 from sriovstack.db.models import HostRow, PciDeviceRow, ServerRow
-from sriovstack.errors import ErrorKind, NotFound
+from sriovstack.errors import ErrorKind, Invalid, NotFound
 
 __all__ = ["HypervisorService", "SRIOV_NET_VF"]
 
@@ -56,6 +56,17 @@ class HypervisorService:
                 raise NotFound(f"Hypervisor with ID '{hypervisor_id}' could not be found.",
                                kind=ErrorKind.COMPUTE_HOST_NOT_FOUND, value=hypervisor_id)
             return self._hypervisor(row, self._running(session).get(row.name, 0))
+
+    def page(self, limit: int | None = None, marker: str | None = None) -> tuple[Hypervisor, ...]:
+        """Hosts by name, after the host whose id is ``marker``, at most ``limit`` of them;
+        Invalid (nova: 400) for an unknown marker."""
+        hosts = self.list()
+        if marker is not None:
+            ids = [h.id for h in hosts]
+            if marker not in ids:
+                raise Invalid(f"marker [{marker}] not found", field="marker", value=marker)
+            hosts = hosts[ids.index(marker) + 1:]
+        return hosts if limit is None else hosts[:limit]
 
     def search(self, pattern: str) -> tuple[Hypervisor, ...]:
         """Hosts whose name contains ``pattern``; NotFound when none does (nova's /search)."""

@@ -7,16 +7,18 @@ import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from sriovstack.compute.build import ServerBuilder
 from sriovstack.compute.flavors import FlavorService
 from sriovstack.compute.images import ImageService
 from sriovstack.compute.name_pattern import NamePattern
-from sriovstack.compute.types import (Fault, NetworkRequest, Server,
+from sriovstack.compute.types import (Fault, Flavor, LiveMigrateAction, LockAction,
+                                      MigrateAction, NetworkRequest, Server, ServerAction,
+                                      UnlockAction,
                                       ServerAddress, ServerCreate, ServerFilter, ServerPort,
-                                      ServerStatus, SYSTEM_CALLER)
+                                      ServerStatus, ServerUpdate, SYSTEM_CALLER)
 from sriovstack.db import Database
 from sriovstack.db.models import FaultRow, ServerPortRow, ServerRow
 from sriovstack.errors import (Conflict, ErrorKind, Invalid, NotFound, NotSupported,
@@ -29,9 +31,8 @@ from sriovstack.wire import ServerOutcome, ServerReport, VnicType
 if TYPE_CHECKING:
     from sriovstack.network import NetworkService
 
-__all__ = ["ServerService", "MIGRATION_ACTIONS", "MAX_LIMIT"]
+__all__ = ["ServerService", "MAX_LIMIT"]
 
-MIGRATION_ACTIONS = frozenset({"migrate", "os-migrateLive"})
 MAX_LIMIT = 1000  # nova's [api] max_limit: no list answers more than this many servers
 _DELETED = ServerStatus.DELETED.value  # a delete fenced the row; its teardown is under way
 
@@ -58,7 +59,10 @@ class ServerService:
         """
         policy.require_project_scope(caller, "creating a server")
         self._check_refs(spec)
-        ports = self._port_rows(caller, spec.networks, spec.security_groups)
+        networks = spec.networks
+        if spec.auto_network:
+            networks = (NetworkRequest(network_id=self._auto_network(caller)),)
+        ports = self._port_rows(caller, networks, spec.security_groups)
         server_id = str(uuid.uuid4())
         created = [p.port_id for p in ports if p.created_by_compute]
         given = [p.port_id for p in ports if not p.created_by_compute]
@@ -76,6 +80,24 @@ class ServerService:
             self._drop_ports(caller, tuple(created))
             raise
         return self.get(caller, server_id)
+
+    def _auto_network(self, caller: Caller) -> str:
+        """2.37's ``networks: "auto"``: the one network of the caller's project or shared.
+
+        We do not create networks on demand (neutron's auto-allocated topology); with none
+        there is nothing to use (400), with several the choice is the caller's (409)."""
+        usable = [n for n in self._network.networks.list(caller)
+                  if n.project_id == caller.project_id or n.shared]
+        if not usable:
+            raise Invalid("Unable to automatically allocate a network for project "
+                          f"{caller.project_id}: it has no network and none is shared",
+                          field="networks", value="auto",
+                          fix="create a network first, or pass networks: \"none\"")
+        if len(usable) > 1:
+            raise Conflict("Multiple possible networks found, use a Network ID to be more "
+                           f"specific. ({', '.join(n.name or n.id for n in usable)})",
+                           field="networks", value="auto")
+        return usable[0].id
 
     def _check_refs(self, spec: ServerCreate) -> None:
         try:
@@ -156,7 +178,7 @@ class ServerService:
                 host=None, availability_zone=spec.availability_zone,
                 access_ipv4=spec.access_ipv4, access_ipv6=spec.access_ipv6,
                 meta=dict(spec.metadata), key_name=spec.key_name, created_at=now,
-                updated_at=now, launched_at=None)
+                updated_at=now, launched_at=None, description=spec.description, locked=False)
             self.builder.leases.queue(server)  # if this worker dies, a sweep builds it
             session.add(server)
             session.flush()
@@ -181,26 +203,22 @@ class ServerService:
                     not policy.in_scope(caller, row.project_id):
                 raise _not_found(server_id)
             server = _to_server(session, row)
-        return self._with_addresses(caller, server)
+        return self._resolved(caller, server, {})
 
     def list(self, caller: Caller, query: ServerFilter = ServerFilter()) -> tuple[Server, ...]:
         """Servers newest first, at most ``MAX_LIMIT`` (or ``limit``) after ``marker``;
         ``name`` is a regex (nova's semantics, run by RE2). Invalid if the pattern is
         malformed or the marker names no listed server (nova: "marker [x] not found")."""
         pattern = None if query.name is None else NamePattern.compile(query.name)
+        if query.nothing:
+            return ()
         with self._db.transaction() as session:
-            stmt = select(ServerRow).where(ServerRow.status != _DELETED).order_by(
-                ServerRow.created_at.desc(), ServerRow.id)
-            if not (policy.is_privileged(caller) and query.all_projects):
-                stmt = stmt.where(ServerRow.project_id == caller.project_id)
-            if query.host is not None:
-                stmt = stmt.where(ServerRow.host == query.host)
-            if query.status is not None:
-                stmt = stmt.where(ServerRow.status == query.status.value)
-            rows = [r for r in session.scalars(stmt)
+            rows = [r for r in session.scalars(_list_statement(caller, query))
                     if pattern is None or pattern.matches(r.name)]
-            servers = [_to_server(session, r) for r in _page(rows, query)]
-        return tuple(self._with_addresses(caller, s) for s in servers)
+            rows = _page(rows, query.limit, query.marker)
+            servers = [_to_server(session, r) for r in rows]
+        flavors: dict[str, Flavor | None] = {}
+        return tuple(self._resolved(caller, s, flavors) for s in servers)
 
     def on_host(self, host: str) -> tuple[Server, ...]:
         """Every server placed on ``host`` (admin views; no addresses resolved)."""
@@ -209,7 +227,14 @@ class ServerService:
                                    .order_by(ServerRow.created_at, ServerRow.id)).all()
             return tuple(_to_server(session, r) for r in rows)
 
-    def _with_addresses(self, caller: Caller, server: Server) -> Server:
+    def _resolved(self, caller: Caller, server: Server,
+                  flavors: dict[str, Flavor | None]) -> Server:
+        """The server with its addresses and its flavor (``flavors`` caches lookups)."""
+        if server.flavor_id not in flavors:
+            try:
+                flavors[server.flavor_id] = self._flavors.get(server.flavor_id)
+            except NotFound:
+                flavors[server.flavor_id] = None
         addresses: list[ServerAddress] = []
         for sp in server.ports:
             try:
@@ -220,7 +245,52 @@ class ServerService:
             for ip in port.fixed_ips:
                 version = 6 if ":" in ip.ip_address else 4
                 addresses.append(ServerAddress(network.name, version, ip.ip_address, port.mac))
-        return dataclasses.replace(server, addresses=tuple(addresses))
+        return dataclasses.replace(server, addresses=tuple(addresses),
+                                   flavor=flavors[server.flavor_id])
+
+    # -- update and lock ----------------------------------------------------------------------
+
+    def update(self, caller: Caller, server_id: str, change: ServerUpdate) -> Server:
+        """Rename, set access IPs or the description; the VF and the binding are untouched.
+
+        Raises NotFound, Conflict (locked, for anyone but an admin)."""
+        server = self.get(caller, server_id)
+        self._check_unlocked(caller, server)
+        with self._db.transaction() as session:
+            row = _row(session, server_id)
+            if change.name is not None:
+                row.name = change.name
+            if change.access_ipv4 is not None:
+                row.access_ipv4 = change.access_ipv4
+            if change.access_ipv6 is not None:
+                row.access_ipv6 = change.access_ipv6
+            if change.set_description:
+                row.description = change.description
+            row.updated_at = self.builder.clock.now()
+        return self.get(caller, server_id)
+
+    def lock(self, caller: Caller, server_id: str, reason: str | None) -> None:
+        """Lock the server (nova's lock action): others but admins can no longer act on it."""
+        self.get(caller, server_id)
+        with self._db.transaction() as session:
+            row = _row(session, server_id)
+            row.locked, row.locked_reason = True, reason
+            row.updated_at = self.builder.clock.now()
+
+    def unlock(self, caller: Caller, server_id: str) -> None:
+        """Unlock the server (its owner or an admin; we do not record who locked it)."""
+        self.get(caller, server_id)
+        with self._db.transaction() as session:
+            row = _row(session, server_id)
+            row.locked, row.locked_reason = False, None
+            row.updated_at = self.builder.clock.now()
+
+    @staticmethod
+    def _check_unlocked(caller: Caller, server: Server) -> None:
+        # Nova: a locked instance refuses actions (409) except for admins.
+        if server.locked and not caller.is_admin:
+            raise Conflict(f"Instance {server.id} is locked", kind=ErrorKind.INSTANCE_IS_LOCKED,
+                           value=server.id)
 
     # -- delete and actions -----------------------------------------------------------------
 
@@ -229,29 +299,37 @@ class ServerService:
 
         One fenced change first marks the server DELETED under this worker's lease, so a
         build running at any moment loses from then on and undoes its own claims; then the
-        teardown.  Raises NotFound when it is not the caller's, or another delete has it."""
-        self.get(caller, server_id)
+        teardown.  Raises NotFound when it is not the caller's, or another delete has it;
+        Conflict when it is locked (for anyone but an admin)."""
+        server = self.get(caller, server_id)
+        self._check_unlocked(caller, server)
         if self.builder.leases.fence_delete(server_id) is None:
             raise _not_found(server_id)
         self.builder.finish_delete(server_id)
 
-    def action(self, caller: Caller, server_id: str, action: str) -> None:
-        """Run a server action; migration is refused for SR-IOV servers (20.9) and not built.
+    def action(self, caller: Caller, server_id: str, action: ServerAction) -> None:
+        """Run a server action.
 
-        Raises NotSupported (409 for SR-IOV ports, 400 otherwise) or Invalid (unknown action).
-        """
+        Raises NotFound, Conflict (locked), NotSupported for migration (409 for SR-IOV ports,
+        20.9; 400 otherwise)."""
+        match action:
+            case LockAction(reason=reason):
+                self.lock(caller, server_id, reason)
+            case UnlockAction():
+                self.unlock(caller, server_id)
+            case MigrateAction() | LiveMigrateAction():
+                self._refuse_migration(caller, server_id, action.name)
+
+    def _refuse_migration(self, caller: Caller, server_id: str, name: str) -> None:
         server = self.get(caller, server_id)
-        if action not in MIGRATION_ACTIONS:
-            raise Invalid(f"Unsupported server action {action!r}", field="action",
-                          value=action, fix="this API implements: migrate, os-migrateLive "
-                          "(both refused, see the message)")
+        self._check_unlocked(caller, server)
         if server.has_pci_port:
             raise NotSupported(
-                f"Cannot {action} server {server_id}: it has an SR-IOV port (vnic_type direct "
+                f"Cannot {name} server {server_id}: it has an SR-IOV port (vnic_type direct "
                 "or direct-physical). Migration of instances with SR-IOV ports is not supported "
-                "(RHEL OSP SR-IOV chapter 20.9).", status=409, field="action", value=action)
-        raise NotSupported(f"Cannot {action} server {server_id}: migration is not implemented "
-                           "by this compute service.", field="action", value=action)
+                "(RHEL OSP SR-IOV chapter 20.9).", status=409, field="action", value=name)
+        raise NotSupported(f"Cannot {name} server {server_id}: migration is not implemented "
+                           "by this compute service.", field="action", value=name)
 
     def report_status(self, host: str, server_id: str, report: ServerReport) -> Server:
         """The compute agent's report: running → ACTIVE, error → ERROR with a fault.
@@ -304,15 +382,38 @@ def _check_groups(groups: tuple[str, ...], rows: list[ServerPortRow]) -> None:
             value=extra, fix="leave security_groups out for servers with SR-IOV ports")
 
 
-def _page(rows: list[ServerRow], query: ServerFilter) -> list[ServerRow]:
-    if query.marker is not None:
+def _row(session: Session, server_id: str) -> ServerRow:
+    row = session.get(ServerRow, server_id)
+    if row is None or row.status == _DELETED:  # deleted since the caller's read
+        raise _not_found(server_id)
+    return row
+
+
+def _list_statement(caller: Caller, query: ServerFilter) -> Select[tuple[ServerRow]]:
+    stmt = select(ServerRow).where(ServerRow.status != _DELETED).order_by(
+        ServerRow.created_at.desc(), ServerRow.id)
+    if not (policy.is_privileged(caller) and query.all_projects):
+        stmt = stmt.where(ServerRow.project_id == caller.project_id)
+    exact = ((ServerRow.host, query.host), (ServerRow.image_id, query.image_id),
+             (ServerRow.flavor_id, query.flavor_id), (ServerRow.locked, query.locked),
+             (ServerRow.status, query.status.value if query.status else None))
+    for column, value in exact:
+        if value is not None:
+            stmt = stmt.where(column == value)
+    if query.changed_since is not None:
+        stmt = stmt.where(ServerRow.updated_at >= query.changed_since)
+    if query.changed_before is not None:
+        stmt = stmt.where(ServerRow.updated_at <= query.changed_before)
+    return stmt
+
+
+def _page(rows: list[ServerRow], limit: int | None, marker: str | None) -> list[ServerRow]:
+    if marker is not None:
         ids = [r.id for r in rows]
-        if query.marker not in ids:
-            raise Invalid(f"marker [{query.marker}] not found", field="marker",
-                          value=query.marker)
-        rows = rows[ids.index(query.marker) + 1:]
-    limit = MAX_LIMIT if query.limit is None else min(query.limit, MAX_LIMIT)
-    return rows[:limit]
+        if marker not in ids:
+            raise Invalid(f"marker [{marker}] not found", field="marker", value=marker)
+        rows = rows[ids.index(marker) + 1:]
+    return rows[:MAX_LIMIT if limit is None else min(limit, MAX_LIMIT)]
 
 
 def _to_server(session: Session, row: ServerRow) -> Server:
@@ -328,7 +429,8 @@ def _to_server(session: Session, row: ServerRow) -> Server:
         access_ipv4=row.access_ipv4, access_ipv6=row.access_ipv6,
         metadata=tuple(sorted((str(k), str(v)) for k, v in row.meta.items())),
         key_name=row.key_name, created_at=row.created_at, updated_at=row.updated_at,
-        launched_at=row.launched_at, fault=fault,
+        launched_at=row.launched_at, fault=fault, description=row.description,
+        locked=bool(row.locked), locked_reason=row.locked_reason,
         ports=tuple(ServerPort(port_id=p.port_id, network_id=p.network_id,
                                created_by_compute=p.created_by_compute,
                                vnic_type=VnicType(p.vnic_type),

@@ -21,6 +21,12 @@ __all__ = [
     "Server",
     "NetworkRequest",
     "ServerCreate",
+    "ServerUpdate",
+    "ServerAction",
+    "LockAction",
+    "UnlockAction",
+    "MigrateAction",
+    "LiveMigrateAction",
     "ServerFilter",
     "Hypervisor",
     "Inventory",
@@ -132,6 +138,10 @@ class Server:
     ports: tuple[ServerPort, ...] = ()
     fault: Fault | None = None
     addresses: tuple[ServerAddress, ...] = ()
+    description: str | None = None
+    locked: bool = False
+    locked_reason: str | None = None
+    flavor: Flavor | None = None  # resolved by the service for views (2.47 embeds it)
 
     @property
     def has_pci_port(self) -> bool:
@@ -162,19 +172,74 @@ class ServerCreate:
     metadata: tuple[tuple[str, str], ...] = ()
     key_name: str | None = None
     security_groups: tuple[str, ...] = ()
+    description: str | None = None
+    # 2.37: "auto" asks for the project's one usable network; "none" for no network at all.
+    auto_network: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ServerUpdate:
+    """PUT /servers/{id}: what to change; ``None`` leaves a field as it is, except that
+    ``description`` is changed (to ``None``: cleared) only when ``set_description``."""
+
+    name: str | None = None
+    access_ipv4: str | None = None
+    access_ipv6: str | None = None
+    set_description: bool = False
+    description: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LockAction:
+    """``lock``: only admins may act on the server until it is unlocked (2.73: a reason)."""
+
+    reason: str | None = None
+    name: str = "lock"
+
+
+@dataclass(frozen=True, slots=True)
+class UnlockAction:
+    name: str = "unlock"
+
+
+@dataclass(frozen=True, slots=True)
+class MigrateAction:
+    """``migrate`` (cold): to ``host`` (2.56) or where the scheduler says."""
+
+    host: str | None = None
+    name: str = "migrate"
+
+
+@dataclass(frozen=True, slots=True)
+class LiveMigrateAction:
+    """``os-migrateLive``: to ``host`` or where the scheduler says."""
+
+    host: str | None = None
+    block_migration: bool | None = None  # None: "auto" (2.25)
+    name: str = "os-migrateLive"
+
+
+ServerAction = LockAction | UnlockAction | MigrateAction | LiveMigrateAction
 
 
 @dataclass(frozen=True, slots=True)
 class ServerFilter:
-    """List filters: ``name`` is a regex (as nova treats it), ``host`` exact; ``limit``
-    (capped at MAX_LIMIT, nova's ``[api] max_limit``) and ``marker`` (a server id) page."""
+    """List filters: ``name`` is a regex (as nova treats it), the rest exact; ``changed_*``
+    bound ``updated_at``; ``limit`` (capped at MAX_LIMIT, nova's ``[api] max_limit``) and
+    ``marker`` (the server id after which a page starts) page."""
 
     name: str | None = None
     host: str | None = None
     status: ServerStatus | None = None
     all_projects: bool = False
+    image_id: str | None = None
+    flavor_id: str | None = None
+    locked: bool | None = None
+    changed_since: datetime | None = None
+    changed_before: datetime | None = None
     limit: int | None = None
     marker: str | None = None
+    nothing: bool = False  # deleted=True, or an unknown status below 2.38: an empty list
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from sriovstack.compute.types import NetworkRequest, ServerCreate, ServerFilter, ServerStatus
+from sriovstack.compute.types import (LiveMigrateAction, MigrateAction, NetworkRequest,
+                                      ServerCreate, ServerFilter, ServerStatus)
 from sriovstack.db.models.hosts import PciDeviceRow
 from sriovstack.errors import Conflict, Forbidden, Invalid, NotFound, NotSupported
 from sriovstack.network import VifType
@@ -164,12 +165,10 @@ def test_a_network_request_creates_a_normal_port_deleted_with_the_server(cloud: 
 def test_migration_of_an_sriov_server_is_refused_with_409_and_why(cloud: Cloud) -> None:
     cloud.add_host("compute-1")
     server_id, _port = _boot(cloud)
-    for action in ("migrate", "os-migrateLive"):
+    for action in (MigrateAction(), LiveMigrateAction()):
         with pytest.raises(NotSupported, match="20.9") as info:
             cloud.compute.servers.action(ADMIN, server_id, action)
         assert info.value.status == 409
-    with pytest.raises(Invalid, match="Unsupported server action 'reboot'"):
-        cloud.compute.servers.action(ADMIN, server_id, "reboot")
 
 
 def test_projects_see_only_their_servers_and_name_is_a_regex(cloud: Cloud) -> None:

@@ -1,9 +1,9 @@
-"""The compute API (nova v2.1, microversion 2.1 only) under /compute."""
+"""The compute API (nova v2.1, microversions 2.1 to 2.79: microversions.py) under /compute."""
 
 from fastapi import Depends
 
-from sriovstack.api.compute import (flavors, hypervisors, servers, sriov_audit, sriov_hosts,
-                                    versions)
+from sriovstack.api.compute import (flavors, hypervisors, microversions, servers, sriov_audit,
+                                    sriov_hosts, versions)
 
 __all__ = ["router"]
 
@@ -11,4 +11,5 @@ __all__ = ["router"]
 router = versions.router
 for _part in (flavors.router, servers.router, hypervisors.router, sriov_hosts.router,
               sriov_audit.router):
-    router.include_router(_part, prefix="/v2.1", dependencies=[Depends(versions.negotiate)])
+    router.include_router(_part, prefix="/v2.1",
+                          dependencies=[Depends(microversions.negotiate)])

@@ -3,15 +3,30 @@
 from __future__ import annotations
 
 import ipaddress
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel, field_validator
 
-from sriovstack.compute import FlavorQuery, NetworkRequest, ServerCreate, ServerFilter
+from sriovstack.api.compute import microversions as mv
+from sriovstack.api.compute.microversions import ApiVersion
+from sriovstack.compute import (FlavorQuery, LiveMigrateAction, LockAction, MigrateAction,
+                                NetworkRequest, ServerAction, ServerCreate, ServerFilter,
+                                ServerUpdate, UnlockAction)
 from sriovstack.wire import ServerStatus
 from sriovstack.errors import Invalid, NotSupported
 
-__all__ = ["ServerCreateRequest", "ServerActionRequest", "flavor_query", "server_filter"]
+__all__ = ["ServerCreateRequest", "ServerUpdateRequest", "ServerActionRequest", "flavor_query",
+           "server_filter", "HypervisorQuery", "hypervisor_query"]
+
+
+def _unexpected(name: str, version: ApiVersion) -> Invalid:
+    # Nova's schema for this microversion has no such property (additionalProperties false).
+    return Invalid(f"Invalid input for field/attribute server. Value: Additional properties "
+                   f"are not allowed ('{name}' was unexpected) at microversion {version}",
+                   field=name)
 
 _STRICT = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -23,8 +38,14 @@ class NetworkItem(BaseModel):
     port: str | None = None
     uuid: str | None = None
     fixed_ip: str | None = None
+    tag: str | None = Field(default=None, min_length=1, max_length=60)
 
-    def to_request(self, index: int) -> NetworkRequest:
+    def to_request(self, index: int, version: ApiVersion) -> NetworkRequest:
+        # 2.32 added a device tag, 2.37 lost it by mistake, 2.42 restored it.
+        if self.tag is not None and not (
+                mv.NETWORK_TAG <= version < mv.NETWORK_TAG_DROPPED
+                or version >= mv.NETWORK_TAG_RESTORED):
+            raise _unexpected("tag", version)
         if (self.port is None) == (self.uuid is None):
             raise Invalid(f"networks[{index}] must give exactly one of 'port' or 'uuid'",
                           field=f"networks[{index}]")
@@ -73,7 +94,7 @@ class ServerBody(BaseModel):
     name: str = Field(min_length=1, max_length=255)
     imageRef: str | None = None
     flavorRef: str | int
-    networks: list[NetworkItem] | None = None
+    networks: list[NetworkItem] | Literal["auto", "none"] | None = None
     block_device_mapping_v2: list[BlockDeviceMapping] | None = None
     min_count: int = Field(default=1, ge=1)
     max_count: int = Field(default=1, ge=1)
@@ -84,6 +105,10 @@ class ServerBody(BaseModel):
     accessIPv4: str | None = None
     accessIPv6: str | None = None
     disk_config: str | None = Field(default=None, alias="OS-DCF:diskConfig")
+    description: str | None = Field(default=None, max_length=255)
+    tags: list[str] | None = None
+    host: str | None = None
+    hypervisor_hostname: str | None = None
 
     @field_validator("name")
     @classmethod
@@ -126,9 +151,11 @@ class ServerCreateRequest(BaseModel):
     model_config = _STRICT
     server: ServerBody
 
-    def to_spec(self) -> ServerCreate:
-        """The typed create request; Invalid/NotSupported for what we cannot honour."""
+    def to_spec(self, version: ApiVersion = mv.MIN_VERSION) -> ServerCreate:
+        """The typed create request at ``version``; Invalid for what that version's schema
+        lacks, NotSupported for what we cannot honour."""
         s = self.server
+        _check_create_version(s, version)
         if s.min_count != 1 or s.max_count != 1:
             raise NotSupported("min_count/max_count above 1 are not supported: create one "
                                "server per request", field="max_count", value=s.max_count)
@@ -137,21 +164,145 @@ class ServerCreateRequest(BaseModel):
             image = image or bdm.image_id(i)
         return ServerCreate(
             name=s.name, flavor_ref=str(s.flavorRef), image_ref=image,
-            networks=tuple(n.to_request(i) for i, n in enumerate(s.networks or ())),
+            networks=tuple(n.to_request(i, version) for i, n in enumerate(
+                s.networks if isinstance(s.networks, list) else ())),
             availability_zone=s.availability_zone, access_ipv4=s.accessIPv4 or "",
             access_ipv6=s.accessIPv6 or "",
             metadata=tuple(sorted((s.metadata or {}).items())), key_name=s.key_name,
-            security_groups=tuple(g.name for g in s.security_groups or ()))
+            security_groups=tuple(g.name for g in s.security_groups or ()),
+            description=s.description, auto_network=s.networks == "auto")
+
+
+def _check_create_version(s: ServerBody, version: ApiVersion) -> None:
+    if s.description is not None and version < mv.DESCRIPTION:
+        raise _unexpected("description", version)
+    if isinstance(s.networks, str) and version < mv.NETWORKS_REQUIRED:
+        raise Invalid(f"Invalid input for field/attribute networks. Value: {s.networks}. "
+                      f"'{s.networks}' is not of type 'array' (below 2.37)", field="networks",
+                      value=s.networks)
+    if s.networks is None and version >= mv.NETWORKS_REQUIRED:
+        raise Invalid("Invalid input for field/attribute server. 'networks' is a required "
+                      "property (from 2.37: a list, \"auto\" or \"none\")", field="networks")
+    if s.tags is not None:
+        if version < mv.TAGS_AT_CREATE:
+            raise _unexpected("tags", version)
+        raise NotSupported("server tags are not supported by this compute service: leave "
+                           "'tags' out", field="tags", value=s.tags)
+    for name in ("host", "hypervisor_hostname"):
+        if getattr(s, name) is not None:
+            if version < mv.CREATE_ON_HOST:
+                raise _unexpected(name, version)
+            raise NotSupported(f"'{name}' at create is not supported by this compute service "
+                               "yet: leave it out and the scheduler places the server",
+                               field=name, value=getattr(s, name))
+
+
+class ServerUpdateBody(BaseModel):
+    """The ``server`` object of PUT /servers/{id}."""
+
+    model_config = _STRICT
+    name: str | None = Field(default=None, min_length=1, max_length=255)
+    accessIPv4: str | None = None
+    accessIPv6: str | None = None
+    description: str | None = Field(default=None, max_length=255)
+    disk_config: str | None = Field(default=None, alias="OS-DCF:diskConfig")
+
+
+class ServerUpdateRequest(BaseModel):
+    """``{"server": {...}}`` of PUT /servers/{id}."""
+
+    model_config = _STRICT
+    server: ServerUpdateBody
+
+    def to_update(self, version: ApiVersion) -> ServerUpdate:
+        """The typed update; Invalid for ``description`` below 2.19 or a blank name."""
+        s = self.server
+        given = s.model_fields_set
+        if "description" in given and version < mv.DESCRIPTION:
+            raise _unexpected("description", version)
+        if s.name is not None and not s.name.strip():
+            raise Invalid("Invalid input for field/attribute name: must not be blank",
+                          field="name", value=s.name)
+        return ServerUpdate(name=s.name, access_ipv4=s.accessIPv4, access_ipv6=s.accessIPv6,
+                            set_description="description" in given,
+                            description=s.description)
 
 
 class ServerActionRequest(RootModel[dict[str, Any]]):
     """``{"<action>": <arguments>}``: exactly one action per request."""
 
-    def action(self) -> str:
+    def to_action(self, version: ApiVersion) -> ServerAction:
+        """The typed action at ``version``; Invalid for an unknown action or bad arguments."""
         if len(self.root) != 1:
             raise Invalid(f"an action body names exactly one action, not {len(self.root)} "
                           f"({', '.join(sorted(self.root)) or 'none'})", field="action")
-        return next(iter(self.root))
+        [(name, args)] = self.root.items()
+        parse = _ACTIONS.get(name)
+        if parse is None:
+            raise Invalid(f"Unsupported server action {name!r}", field="action", value=name,
+                          fix=f"this API implements: {', '.join(sorted(_ACTIONS))}")
+        return parse(args, version)
+
+
+def _arguments(name: str, args: Any, allowed: dict[str, type | tuple[type, ...]],
+               version: ApiVersion) -> dict[str, Any]:
+    """The action's arguments object: null or a dict of only ``allowed`` keys and types."""
+    if args is None:
+        return {}
+    if not isinstance(args, dict):
+        raise Invalid(f"Invalid input for field/attribute {name}: expected null or an object "
+                      f"at microversion {version}", field=name, value=args)
+    for key, value in args.items():
+        if key not in allowed:
+            raise Invalid(f"Invalid input for field/attribute {name}. Additional properties "
+                          f"are not allowed ('{key}' was unexpected) at microversion {version}",
+                          field=f"{name}.{key}")
+        if not isinstance(value, allowed[key]):
+            raise Invalid(f"Invalid input for field/attribute {key}. Value: {value!r}",
+                          field=f"{name}.{key}", value=value)
+    return args
+
+
+def _lock(args: Any, version: ApiVersion) -> ServerAction:
+    allowed: dict[str, Any] = {"locked_reason": str} if version >= mv.LOCKED_REASON else {}
+    reason = _arguments("lock", args, allowed, version).get("locked_reason")
+    if reason is not None and len(reason) > 255:
+        raise Invalid("locked_reason is longer than 255 characters", field="locked_reason")
+    return LockAction(reason=reason)
+
+
+def _unlock(args: Any, version: ApiVersion) -> ServerAction:
+    _arguments("unlock", args, {}, version)
+    return UnlockAction()
+
+
+def _migrate(args: Any, version: ApiVersion) -> ServerAction:
+    allowed: dict[str, Any] = {"host": (str, type(None))} if version >= mv.MIGRATE_HOST else {}
+    return MigrateAction(host=_arguments("migrate", args, allowed, version).get("host"))
+
+
+def _live_migrate(args: Any, version: ApiVersion) -> ServerAction:
+    # 2.25 dropped disk_over_commit and allowed block_migration "auto"; 2.30..2.67 had force.
+    allowed: dict[str, Any] = {"host": (str, type(None)), "block_migration": (bool, str)}
+    if version < mv.NO_DISK_OVER_COMMIT:
+        allowed["disk_over_commit"] = (bool, str)
+    if mv.LIVE_MIGRATE_FORCE <= version < mv.NO_FORCE:
+        allowed["force"] = bool
+    if args is None:
+        raise Invalid("Invalid input for field/attribute os-migrateLive: an object is "
+                      "required", field="os-migrateLive")
+    given = _arguments("os-migrateLive", args, allowed, version)
+    block = given.get("block_migration")
+    if block == "auto" and version < mv.NO_DISK_OVER_COMMIT:
+        raise Invalid("block_migration 'auto' needs microversion 2.25", field="block_migration")
+    if isinstance(block, str) and block != "auto":
+        block = _flag("block_migration", block, default=False, bare=False)
+    return LiveMigrateAction(host=given.get("host"),
+                             block_migration=None if block == "auto" else block)
+
+
+_ACTIONS: dict[str, Callable[[Any, ApiVersion], ServerAction]] = {
+    "lock": _lock, "unlock": _unlock, "migrate": _migrate, "os-migrateLive": _live_migrate}
 
 
 _TRUE = {"true", "1", "yes", "on"}
@@ -192,21 +343,117 @@ def _int(name: str, text: str | None) -> int | None:
     return value
 
 
-def server_filter(name: str | None, host: str | None, status: str | None,
-                  all_tenants: str | None, limit: str | None = None,
-                  marker: str | None = None) -> ServerFilter:
-    """List filters: ``name`` regex, ``host``, ``status``, ``all_tenants`` (admin),
-    ``limit`` (an integer of 0 or more, else 400 naming it) and ``marker``."""
-    parsed: ServerStatus | None = None
-    if status is not None:
-        try:
-            parsed = ServerStatus(status.upper())
-        except ValueError as exc:
-            raise Invalid(f"Invalid status value {status!r}", field="status", value=status,
-                          fix=", ".join(s.value for s in ServerStatus)) from exc
-    every = all_tenants is not None and all_tenants.strip().lower() not in _FALSE
-    return ServerFilter(name=name, host=host, status=parsed, all_projects=every,
-                        limit=_int("limit", limit), marker=marker)
+# Nova's server list parameters (its query schema; unknown ones are a 400 from 2.75).
+_APPLIED = frozenset({"name", "host", "status", "all_tenants", "deleted", "image", "flavor",
+                      "changes-since", "changes-before", "locked", "limit", "marker"})
+_NOVA_ONLY = frozenset({
+    "reservation_id", "ip", "ip6", "node", "tenant_id", "project_id", "user_id", "vm_state",
+    "task_state", "power_state", "availability_zone", "access_ip_v4", "access_ip_v6",
+    "auto_disk_config", "config_drive", "created_at", "description", "display_name",
+    "display_description", "hostname", "key_name", "launch_index", "launched_at",
+    "terminated_at", "progress", "root_device_name", "sort_key", "sort_dir", "tags",
+    "tags-any", "not-tags", "not-tags-any", "uuid", "updated_at", "kernel_id", "ramdisk_id",
+    "image_ref", "flavor_id", "instance_type_id", "soft_deleted", "pci_alias"})
+
+
+def server_filter(params: Mapping[str, str], version: ApiVersion) -> ServerFilter:
+    """GET /servers[/detail] parameters at ``version``: ``name`` (a regex), ``host``,
+    ``status``, ``all_tenants`` (admin), ``image``, ``flavor``, ``changes-since``,
+    ``changes-before`` (2.66), ``locked`` (2.73), ``limit``, ``marker``; ``deleted=True``
+    matches nothing (deleted servers are not kept).
+
+    Raises Invalid for a bad value (an unknown status only from 2.38: below it nova lists
+    nothing), for an unknown parameter from 2.75 (below it nova ignores it), and NotSupported
+    for a nova filter this API does not apply (rather than ignoring it and listing too much).
+    """
+    for key in params:
+        applied = key in _APPLIED and not (
+            (key == "changes-before" and version < mv.CHANGES_BEFORE)
+            or (key == "locked" and version < mv.LOCKED_REASON))
+        if applied:
+            continue
+        if key in _NOVA_ONLY:
+            raise NotSupported(f"the server list filter {key!r} is not supported by this "
+                               "compute service", field=key, value=params[key],
+                               fix=f"filter by {', '.join(sorted(_APPLIED))}")
+        if version >= mv.API_CLEANUP:
+            raise Invalid(f"Invalid input for query parameters {key}. Value: {params[key]}. "
+                          "Additional properties are not allowed", field=key,
+                          value=params[key])
+    every = _flag("all_tenants", params.get("all_tenants"), default=False, bare=True)
+    nothing = _flag("deleted", params.get("deleted"), default=False, bare=False)
+    try:
+        status = _status(params.get("status"))
+    except Invalid:
+        if version >= mv.STATUS_FILTER_STRICT:
+            raise
+        status, nothing = None, True  # below 2.38 nova lists nothing for an unknown status
+    return ServerFilter(
+        name=params.get("name"), host=params.get("host"), status=status, all_projects=every,
+        image_id=params.get("image"), flavor_id=params.get("flavor"),
+        locked=None if "locked" not in params else _flag("locked", params["locked"],
+                                                         default=False, bare=False),
+        changed_since=_time("changes-since", params.get("changes-since")),
+        changed_before=_time("changes-before", params.get("changes-before")),
+        limit=_int("limit", params.get("limit")), marker=params.get("marker"),
+        nothing=nothing)
+
+
+def _flag(name: str, text: str | None, *, default: bool, bare: bool) -> bool:
+    if text is None:
+        return default
+    value = text.strip().lower()
+    if value == "" and bare:
+        return True  # nova: a bare all_tenants means true
+    if value in _TRUE or value in _FALSE:
+        return value in _TRUE
+    raise Invalid(f"Invalid value {text!r} for {name}: expected a boolean", field=name,
+                  value=text, fix="true or false")
+
+
+def _status(text: str | None) -> ServerStatus | None:
+    if text is None:
+        return None
+    try:
+        return ServerStatus(text.upper())
+    except ValueError as exc:
+        raise Invalid(f"Invalid status value {text!r}", field="status", value=text,
+                      fix=", ".join(s.value for s in ServerStatus)) from exc
+
+
+def _time(name: str, text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise Invalid(f"Invalid {name} value {text!r}: expected an ISO 8601 time", field=name,
+                      value=text, fix="e.g. 2026-12-01T10:00:00Z") from exc
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+@dataclass(frozen=True, slots=True)
+class HypervisorQuery:
+    """os-hypervisors list parameters as the microversion reads them."""
+
+    pattern: str | None = None
+    limit: int | None = None
+    marker: str | None = None
+
+
+def hypervisor_query(pattern: str | None, limit: str | None, marker: str | None,
+                     version: ApiVersion) -> HypervisorQuery:
+    """``limit``/``marker`` from 2.33, ``hypervisor_hostname_pattern`` from 2.53 (below, nova
+    ignores them); Invalid for paging together with a pattern, as nova refuses it."""
+    if version < mv.HYPERVISOR_PAGING:
+        return HypervisorQuery()
+    if version < mv.HYPERVISOR_UUIDS:
+        pattern = None
+    if pattern is not None and (limit is not None or marker is not None):
+        raise Invalid("Paging over hypervisors with the hypervisor_hostname_pattern query "
+                      "parameter is not supported.", field="hypervisor_hostname_pattern",
+                      value=pattern)
+    return HypervisorQuery(pattern, _int("limit", limit), marker)
 
 
 class DrainBody(BaseModel):

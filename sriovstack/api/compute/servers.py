@@ -1,15 +1,18 @@
-"""Compute v2.1 server handlers: create (202, build in the background), list, show, delete, action."""
+"""Compute v2.1 server handlers: create (202, build in the background), list, show, update,
+delete, action; each answers in the shape of the request's microversion."""
 
 from __future__ import annotations
 
 import secrets
 from typing import Any
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Response
+from fastapi import APIRouter, BackgroundTasks, Depends, Request, Response
 
+from sriovstack.api.compute.microversions import HOST_STATUS, ApiVersion, negotiate
 from sriovstack.api.compute.schemas import (ServerActionRequest, ServerCreateRequest,
-                                            server_filter)
-from sriovstack.api.compute.views import server_brief, server_created, server_view
+                                            ServerUpdateRequest, server_filter)
+from sriovstack.api.compute.views import (ServerLens, host_status, server_brief,
+                                          server_created, server_updated, server_view)
 from sriovstack.api.context import RequestContext, request_context
 from sriovstack.identity import policy
 
@@ -22,48 +25,66 @@ def _base(ctx: RequestContext) -> str:
     return ctx.services.settings.url("/compute")
 
 
+def _lens(ctx: RequestContext, version: ApiVersion) -> ServerLens:
+    """How this request sees servers; host states are read only when 2.16 shows them."""
+    admin = ctx.caller.is_admin
+    states = ({h.hostname: host_status(h) for h in ctx.services.compute.hypervisors.list()}
+              if admin and version >= HOST_STATUS else {})
+    return ServerLens(_base(ctx), version, admin, states)
+
+
 @router.post("/servers", status_code=202)
 def create_server(body: ServerCreateRequest, background: BackgroundTasks,
-                  ctx: RequestContext = Depends(request_context)) -> dict[str, Any]:
+                  ctx: RequestContext = Depends(request_context),
+                  version: ApiVersion = Depends(negotiate)) -> dict[str, Any]:
     """202 with id, links, adminPass; the build (schedule, claim, bind) runs after the answer.
 
-    400 unknown flavor/image/port, macvtap (20.9); 409 "Port <id> is still in use.".
+    400 unknown flavor/image/port, macvtap (20.9), what the microversion's schema lacks;
+    409 "Port <id> is still in use.".
     """
     policy.require_writer(ctx.caller, "creating a server")
-    server = ctx.services.compute.servers.create(ctx.caller, body.to_spec())
+    server = ctx.services.compute.servers.create(ctx.caller, body.to_spec(version))
     background.add_task(ctx.services.compute.servers.builder.build, server.id)
     return {"server": server_created(server, _base(ctx), secrets.token_urlsafe(9))}
 
 
 @router.get("/servers")
-def list_servers(name: str | None = None, host: str | None = None, status: str | None = None,
-                 all_tenants: str | None = None, limit: str | None = None,
-                 marker: str | None = None,
-                 ctx: RequestContext = Depends(request_context)) -> dict[str, Any]:
-    """200 ``{"servers": [{id, name, links}]}``, at most max_limit (1000); ``name`` is a
-    regex as in nova (run by RE2); 400 naming ``name``/``limit``/``marker`` when bad."""
+def list_servers(request: Request, ctx: RequestContext = Depends(request_context),
+                 version: ApiVersion = Depends(negotiate)) -> dict[str, Any]:
+    """200 ``{"servers": [{id, name, links}]}``; ``name`` is a regex as in nova."""
     servers = ctx.services.compute.servers.list(
-        ctx.caller, server_filter(name, host, status, all_tenants, limit, marker))
+        ctx.caller, server_filter(request.query_params, version))
     return {"servers": [server_brief(s, _base(ctx)) for s in servers]}
 
 
 @router.get("/servers/detail")
-def list_servers_detail(name: str | None = None, host: str | None = None,
-                        status: str | None = None, all_tenants: str | None = None,
-                        limit: str | None = None, marker: str | None = None,
-                        ctx: RequestContext = Depends(request_context)) -> dict[str, Any]:
-    """200 ``{"servers": [...]}`` with the full 2.1 field set; filters as list_servers."""
+def list_servers_detail(request: Request, ctx: RequestContext = Depends(request_context),
+                        version: ApiVersion = Depends(negotiate)) -> dict[str, Any]:
+    """200 ``{"servers": [...]}`` with the microversion's field set."""
     servers = ctx.services.compute.servers.list(
-        ctx.caller, server_filter(name, host, status, all_tenants, limit, marker))
-    return {"servers": [server_view(s, _base(ctx)) for s in servers]}
+        ctx.caller, server_filter(request.query_params, version))
+    lens = _lens(ctx, version)
+    return {"servers": [server_view(s, lens) for s in servers]}
 
 
 @router.get("/servers/{server_id}")
-def show_server(server_id: str,
-                ctx: RequestContext = Depends(request_context)) -> dict[str, Any]:
+def show_server(server_id: str, ctx: RequestContext = Depends(request_context),
+                version: ApiVersion = Depends(negotiate)) -> dict[str, Any]:
     """200 ``{"server": {...}}`` (with ``fault`` when ERROR); 404 for unknown ids and names."""
-    return {"server": server_view(ctx.services.compute.servers.get(ctx.caller, server_id),
-                                  _base(ctx))}
+    server = ctx.services.compute.servers.get(ctx.caller, server_id)
+    return {"server": server_view(server, _lens(ctx, version), single=True)}
+
+
+@router.put("/servers/{server_id}")
+def update_server(server_id: str, body: ServerUpdateRequest,
+                  ctx: RequestContext = Depends(request_context),
+                  version: ApiVersion = Depends(negotiate)) -> dict[str, Any]:
+    """200 with the server (all of it from 2.75): rename, access IPs, description (2.19);
+    404 unknown; 409 locked."""
+    policy.require_writer(ctx.caller, "updating a server")
+    server = ctx.services.compute.servers.update(ctx.caller, server_id,
+                                                 body.to_update(version))
+    return {"server": server_updated(server, _lens(ctx, version))}
 
 
 @router.delete("/servers/{server_id}", status_code=204)
@@ -76,8 +97,10 @@ def delete_server(server_id: str, ctx: RequestContext = Depends(request_context)
 
 @router.post("/servers/{server_id}/action", status_code=202)
 def server_action(server_id: str, body: ServerActionRequest,
-                  ctx: RequestContext = Depends(request_context)) -> Response:
-    """migrate / os-migrateLive: 409 for a server with an SR-IOV port (20.9), 400 otherwise."""
+                  ctx: RequestContext = Depends(request_context),
+                  version: ApiVersion = Depends(negotiate)) -> Response:
+    """202: lock/unlock; migrate / os-migrateLive: 409 for a server with an SR-IOV port
+    (20.9), 400 otherwise; 400 for an unknown action or arguments the version lacks."""
     policy.require_writer(ctx.caller, "a server action")
-    ctx.services.compute.servers.action(ctx.caller, server_id, body.action())
+    ctx.services.compute.servers.action(ctx.caller, server_id, body.to_action(version))
     return Response(status_code=202)

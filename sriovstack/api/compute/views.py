@@ -1,16 +1,24 @@
-"""Compute v2.1 response bodies: servers, flavors, hypervisors (the exact 2.1 key sets)."""
+"""Compute v2.1 response bodies: servers, flavors, hypervisors, each in the shape of the
+request's microversion (the 2.1 key sets, plus what each later version adds or changes)."""
 
 from __future__ import annotations
 
 import hashlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sriovstack.api.compute import microversions as mv
+from sriovstack.api.compute.microversions import ApiVersion
 from sriovstack.compute import Flavor, Hypervisor, Server
 from sriovstack.wire import ServerStatus
 
-__all__ = ["server_view", "server_brief", "server_created", "flavor_view", "flavor_brief",
-           "hypervisor_view", "hypervisor_brief", "iso"]
+__all__ = ["ServerLens", "server_view", "server_updated", "server_brief", "server_created",
+           "flavor_view", "flavor_brief", "flavor_brief_at", "hypervisor_view",
+           "hypervisor_brief", "host_status", "iso"]
 
 _VM_STATE = {ServerStatus.BUILD: "building", ServerStatus.ACTIVE: "active",
              ServerStatus.ERROR: "error", ServerStatus.DELETED: "deleted"}
@@ -55,9 +63,90 @@ def _addresses(server: Server) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
-def server_view(server: Server, base: str) -> dict[str, Any]:
-    """GET /servers/{id} and /servers/detail items at 2.1 (openstack_api_compat.md §4.4)."""
-    s = server
+@dataclass(frozen=True, slots=True)
+class ServerLens:
+    """How one request sees servers: its base URL and microversion, whether the caller is an
+    admin (2.3's attributes, 2.16's host_status) and each host's status for 2.16."""
+
+    base: str
+    version: ApiVersion = mv.MIN_VERSION
+    admin: bool = False
+    host_states: Mapping[str, str] = field(default_factory=dict)
+
+
+def host_status(h: Hypervisor) -> str:
+    """Nova's ``host_status`` of a server on this host: MAINTENANCE (disabled), UP or DOWN."""
+    if not h.enabled:
+        return "MAINTENANCE"
+    return "UP" if h.up else "DOWN"
+
+
+def server_view(server: Server, lens: ServerLens, *, single: bool = False) -> dict[str, Any]:
+    """GET /servers/{id} (``single``) and /servers/detail items: the 2.1 keys
+    (openstack_api_compat.md §4.4) and what each microversion up to ``lens.version`` adds."""
+    body = _server_21(server, lens.base)
+    v = lens.version
+    if v >= mv.EXTENDED_ATTRIBUTES and lens.admin:
+        body.update(_extended_attributes(server))
+    if v >= mv.LOCKED:
+        body["locked"] = server.locked
+    if v >= mv.HOST_STATUS and lens.admin:
+        body["host_status"] = lens.host_states.get(server.host or "", "")
+    if v >= mv.DESCRIPTION:
+        body["description"] = server.description
+    if v >= mv.TAGS:
+        body["tags"] = []
+    if v >= mv.EMBEDDED_FLAVOR:
+        body["flavor"] = _embedded_flavor(server)
+    if v >= mv.TRUSTED_CERTS:
+        body["trusted_image_certificates"] = None
+    if v >= mv.SERVER_GROUPS and single:
+        body["server_groups"] = []
+    if v >= mv.LOCKED_REASON:
+        body["locked_reason"] = server.locked_reason
+    return body
+
+
+def server_updated(server: Server, lens: ServerLens) -> dict[str, Any]:
+    """PUT /servers/{id}: the whole server from 2.75, before it the basic view nova gave
+    (no extension attributes)."""
+    if lens.version >= mv.API_CLEANUP:
+        return server_view(server, lens, single=True)
+    keep = ("id", "name", "status", "tenant_id", "user_id", "metadata", "hostId", "image",
+            "flavor", "created", "updated", "addresses", "accessIPv4", "accessIPv6", "links",
+            "progress", "OS-DCF:diskConfig")
+    full = server_view(server, lens, single=True)
+    body = {k: full[k] for k in keep}
+    for extra in ("locked", "description", "tags", "trusted_image_certificates",
+                  "server_groups", "locked_reason"):
+        if extra in full:
+            body[extra] = full[extra]
+    return body
+
+
+_HOSTNAME_BAD = re.compile(r"[^a-z0-9-]+")
+
+
+def _extended_attributes(s: Server) -> dict[str, Any]:
+    # 2.3 (admin): the attributes the EC2 API needed; we boot no kernel/ramdisk of our own.
+    hostname = _HOSTNAME_BAD.sub("-", s.name.lower()).strip("-")[:63] or "server"
+    return {"OS-EXT-SRV-ATTR:reservation_id": f"r-{s.id[:8]}",
+            "OS-EXT-SRV-ATTR:launch_index": 0, "OS-EXT-SRV-ATTR:kernel_id": "",
+            "OS-EXT-SRV-ATTR:ramdisk_id": "", "OS-EXT-SRV-ATTR:hostname": hostname,
+            "OS-EXT-SRV-ATTR:root_device_name": "/dev/vda", "OS-EXT-SRV-ATTR:user_data": None}
+
+
+def _embedded_flavor(s: Server) -> dict[str, Any]:
+    # 2.47: the flavor the server runs with, by value; the id is gone from this view.
+    f = s.flavor
+    if f is None:
+        return {"vcpus": 0, "ram": 0, "disk": 0, "ephemeral": 0, "swap": 0,
+                "original_name": "", "extra_specs": {}}
+    return {"vcpus": f.vcpus, "ram": f.ram, "disk": f.disk, "ephemeral": f.ephemeral,
+            "swap": f.swap, "original_name": f.name, "extra_specs": {}}
+
+
+def _server_21(s: Server, base: str) -> dict[str, Any]:
     body: dict[str, Any] = {
         "id": s.id, "name": s.name, "status": s.status.value, "tenant_id": s.project_id,
         "user_id": s.user_id, "metadata": dict(s.metadata), "hostId": _host_id(s),
@@ -96,13 +185,30 @@ def flavor_brief(flavor: Flavor, base: str) -> dict[str, Any]:
     return {"id": flavor.id, "name": flavor.name, "links": _links(base, "flavors", flavor.id)}
 
 
-def flavor_view(flavor: Flavor, base: str) -> dict[str, Any]:
-    """GET /flavors/{id} and /flavors/detail items at 2.1."""
+def flavor_view(flavor: Flavor, base: str,
+                version: ApiVersion = mv.MIN_VERSION) -> dict[str, Any]:
+    """GET /flavors/{id} and /flavors/detail items: 2.1 keys, ``description`` from 2.55,
+    ``extra_specs`` from 2.61, and ``swap`` 0 rather than "" when none from 2.75."""
     f = flavor
-    return {"id": f.id, "name": f.name, "ram": f.ram, "disk": f.disk, "vcpus": f.vcpus,
-            "swap": f.swap or "", "OS-FLV-EXT-DATA:ephemeral": f.ephemeral,
-            "OS-FLV-DISABLED:disabled": False, "os-flavor-access:is_public": f.is_public,
-            "rxtx_factor": f.rxtx_factor, "links": _links(base, "flavors", f.id)}
+    body: dict[str, Any] = {
+        "id": f.id, "name": f.name, "ram": f.ram, "disk": f.disk, "vcpus": f.vcpus,
+        "swap": f.swap if f.swap or version >= mv.API_CLEANUP else "",
+        "OS-FLV-EXT-DATA:ephemeral": f.ephemeral, "OS-FLV-DISABLED:disabled": False,
+        "os-flavor-access:is_public": f.is_public, "rxtx_factor": f.rxtx_factor,
+        "links": _links(base, "flavors", f.id)}
+    if version >= mv.FLAVOR_DESCRIPTION:
+        body["description"] = f.description
+    if version >= mv.FLAVOR_EXTRA_SPECS:
+        body["extra_specs"] = {}
+    return body
+
+
+def flavor_brief_at(flavor: Flavor, base: str, version: ApiVersion) -> dict[str, Any]:
+    """GET /flavors items: id, name, links; ``description`` too from 2.55."""
+    body = flavor_brief(flavor, base)
+    if version >= mv.FLAVOR_DESCRIPTION:
+        body["description"] = flavor.description
+    return body
 
 
 def hypervisor_brief(h: Hypervisor) -> dict[str, Any]:
@@ -112,8 +218,9 @@ def hypervisor_brief(h: Hypervisor) -> dict[str, Any]:
             "status": "enabled" if h.enabled else "disabled"}
 
 
-def hypervisor_view(h: Hypervisor) -> dict[str, Any]:
-    """GET /os-hypervisors/detail items and /{id} at 2.1: exactly nova's keys, no more."""
+def hypervisor_view(h: Hypervisor, version: ApiVersion = mv.MIN_VERSION) -> dict[str, Any]:
+    """GET /os-hypervisors/detail items and /{id}: exactly nova's keys, no more; ``cpu_info``
+    a string below 2.28 and an object from it."""
     return {
         **hypervisor_brief(h), "hypervisor_type": h.hypervisor_type,
         "hypervisor_version": h.hypervisor_version,
@@ -124,5 +231,5 @@ def hypervisor_view(h: Hypervisor) -> dict[str, Any]:
         "local_gb_used": h.local_gb_used, "free_ram_mb": h.memory_mb - h.memory_mb_used,
         "free_disk_gb": h.local_gb - h.local_gb_used, "current_workload": 0,
         "running_vms": h.running_vms, "disk_available_least": h.local_gb - h.local_gb_used,
-        "cpu_info": "{}",  # a string below 2.28
+        "cpu_info": {} if version >= mv.CPU_INFO_OBJECT else json.dumps({}),
     }

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text, false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sriovstack.db import Base, UtcDateTime
@@ -72,6 +72,9 @@ class ServerRow(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=_now)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=_now)
     launched_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    description: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    locked: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
+    locked_reason: Mapped[str | None] = mapped_column(String(255), nullable=True)
     # The build lease (compute/build_lease.py): who is building the server and until when.
     build_owner: Mapped[str | None] = mapped_column(String(255), nullable=True)
     build_lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)

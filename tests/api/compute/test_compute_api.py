@@ -1,4 +1,4 @@
-"""Compute v2.1 over HTTP: version documents and the 2.1-only microversion, flavors, servers
+"""Compute v2.1 over HTTP: version documents and microversion negotiation, flavors, servers
 (create shapes OSC and the SDK send, list/detail/show, name lookup, delete, fault, actions),
 os-hypervisors at 2.1, aggregates and availability zones, and nova's error envelopes."""
 
@@ -32,7 +32,7 @@ def test_version_documents_need_no_token_and_list_v20_first(api: Any) -> None:
     assert root.status_code == 200
     assert [v["id"] for v in root.json()["versions"]] == ["v2.0", "v2.1"]
     doc = api.client.get("/compute/v2.1").json()["version"]
-    assert (doc["id"], doc["version"], doc["min_version"]) == ("v2.1", "2.1", "2.1")
+    assert (doc["id"], doc["version"], doc["min_version"]) == ("v2.1", "2.79", "2.1")
     assert doc["links"][0]["href"] == "http://testserver/compute/v2.1/"
 
 
@@ -40,7 +40,10 @@ def test_version_documents_need_no_token_and_list_v20_first(api: Any) -> None:
     ({}, "2.1"),
     ({"OpenStack-API-Version": "compute 2.1"}, "2.1"),
     ({"X-OpenStack-Nova-API-Version": "2.1"}, "2.1"),
-    ({"OpenStack-API-Version": "compute latest"}, "2.1"),
+    ({"OpenStack-API-Version": "compute 2.47"}, "2.47"),
+    ({"X-OpenStack-Nova-API-Version": "2.79"}, "2.79"),
+    ({"OpenStack-API-Version": "compute latest"}, "2.79"),
+    ({"OpenStack-API-Version": "identity 3.0, compute 2.9"}, "2.9"),
 ])
 def test_microversion_headers_are_echoed(api: Any, headers: dict[str, str], echoed: str) -> None:
     r = api.client.get("/compute/v2.1/flavors", headers={**api.demo, **headers})
@@ -54,27 +57,28 @@ def test_microversion_headers_are_echoed(api: Any, headers: dict[str, str], echo
 # (nova/api/openstack/wsgi.py) names "computeFault" (406 is not in its table); a malformed
 # version is HTTPBadRequest, "badRequest".
 @pytest.mark.parametrize("headers, status, fault", [
-    ({"OpenStack-API-Version": "compute 2.2"}, 406, "computeFault"),
+    ({"OpenStack-API-Version": "compute 2.80"}, 406, "computeFault"),
+    ({"OpenStack-API-Version": "compute 2.0"}, 406, "computeFault"),
     ({"X-OpenStack-Nova-API-Version": "2.100"}, 406, "computeFault"),
     ({"OpenStack-API-Version": "compute 3.0"}, 406, "computeFault"),
     ({"OpenStack-API-Version": "compute two"}, 400, "badRequest"),
 ])
-def test_versions_beyond_21_are_refused_as_nova_does(api: Any, headers: dict[str, str],
+def test_versions_outside_21_to_279_are_refused_as_nova_does(api: Any, headers: dict[str, str],
                                                       status: int, fault: str) -> None:
     r = api.client.get("/compute/v2.1/flavors", headers={**api.demo, **headers})
     assert r.status_code == status
     [(key, body)] = r.json().items()
     assert key == fault
-    assert body["code"] == status and "2.1" in body["message"]
+    assert body["code"] == status and "2.79" in body["message"]
 
 
 def test_the_406_body_is_novas_word_for_word(api: Any) -> None:
     """The 406 comes through api/errors.py (NotAcceptable), with nova's exact body."""
     r = api.client.get("/compute/v2.1/flavors",
-                       headers={**api.demo, "OpenStack-API-Version": "compute 2.2"})
+                       headers={**api.demo, "OpenStack-API-Version": "compute 2.100"})
     assert r.status_code == 406
     assert r.json() == {"computeFault": {"code": 406, "message": (
-        "Version 2.2 is not supported by the API. Minimum is 2.1 and maximum is 2.1.")}}
+        "Version 2.100 is not supported by the API. Minimum is 2.1 and maximum is 2.79.")}}
     assert r.headers["x-compute-request-id"].startswith("req-")
 
 
@@ -196,7 +200,9 @@ def test_port_in_use_is_409_with_novas_message(api: Any, compute_host: str) -> N
 
 @pytest.mark.parametrize("action, status, text", [
     ({"migrate": None}, 409, "SR-IOV port"),
-    ({"os-migrateLive": {"host": None, "block_migration": "auto"}}, 409, "20.9"),
+    ({"os-migrateLive": {"host": None, "block_migration": False, "disk_over_commit": False}},
+     409, "20.9"),
+    ({"os-migrateLive": {"host": None, "block_migration": "auto"}}, 400, "2.25"),
     ({"reboot": {"type": "SOFT"}}, 400, "Unsupported server action"),
     ({}, 400, "exactly one action"),
 ])
