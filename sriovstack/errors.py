@@ -127,6 +127,8 @@ class ErrorKind(enum.StrEnum):
     COMPUTE_HOST_NOT_FOUND = "ComputeHostNotFound"
     FLAVOR_NOT_FOUND = "FlavorNotFound"
     IMAGE_NOT_FOUND = "ImageNotFound"
+    INSTANCE_ACTION_NOT_FOUND = "InstanceActionNotFound"
+    INSTANCE_INVALID_STATE = "InstanceInvalidState"
     INSTANCE_IS_LOCKED = "InstanceIsLocked"
     INSTANCE_NOT_FOUND = "InstanceNotFound"
     NO_VALID_HOST = "NoValidHost"

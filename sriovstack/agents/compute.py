@@ -160,8 +160,29 @@ class _Pass:
             elif server_id in wanted:
                 self._detach_unwanted(wanted[server_id], guest.interfaces)
         for server in wanted.values():
-            self._converge(server, server.server_id in guests)
+            has_guest = server.server_id in guests
+            if server.target is not ServerOutcome.RUNNING or server.replug:
+                has_guest = self._power_off(server, has_guest)
+            if server.target is ServerOutcome.RUNNING:
+                self._converge(server, has_guest)
         self._sweep()
+
+    def _power_off(self, server: DesiredServer, has_guest: bool) -> bool:
+        """Stop the guest, its VFs kept as configured (still the server's: not reset); report
+        a stopped or paused target the server awaits. Returns False (no guest left).
+
+        A replug (hard reboot, start, rebuild) passes here first: the guest is destroyed and
+        spawned again by ``_converge``, which re-applies MAC, VLAN and spoof check to its VFs.
+        Pause stops the emulated guest too: the virt seam has no pause of its own yet.
+        """
+        if has_guest:
+            self.a._virt.destroy(server.server_id)
+            self.result.destroyed.append(server.server_id)
+            _LOG.info("%s: guest of server %s stopped (%s%s)", self.a.host_name,
+                      server.server_id, server.target.value, ", replug" if server.replug else "")
+        if server.target is not ServerOutcome.RUNNING and server.awaiting:
+            self._report(server, ServerReport(server.target))
+        return False
 
     # -- teardown ----------------------------------------------------------------------------
 
@@ -243,7 +264,7 @@ class _Pass:
         except SriovstackError as exc:
             self._fail(server, has_guest or spawned, exc)
             return
-        if server.status is ServerStatus.BUILD:
+        if server.awaiting or server.status is ServerStatus.BUILD:
             self._report(server, ServerReport(ServerOutcome.RUNNING))
 
     def _configure(self, server: DesiredServer) -> tuple[VfInterface, ...]:

@@ -25,10 +25,12 @@ from sriovstack.compute.images import CIRROS, ImageQuery, ImageService
 from sriovstack.compute.reports import HostReports
 from sriovstack.compute.scheduler import Scheduler, scheduler_config
 from sriovstack.compute.servers import ServerService
-from sriovstack.compute.types import (Flavor, Hypervisor, Image, Inventory,
-                                      LiveMigrateAction, LockAction, MigrateAction,
-                                      NetworkRequest, ResourceProvider, Server, ServerAction,
-                                      ServerCreate, ServerFilter, ServerUpdate, UnlockAction)
+from sriovstack.compute.types import (Flavor, Hypervisor, Image, InstanceAction,
+                                      InstanceActionEvent, Inventory, LiveMigrateAction,
+                                      LockAction, MigrateAction, NetworkRequest, Operation,
+                                      PowerAction, RebuildAction, ResourceProvider, Server,
+                                      ServerAction, ServerCreate, ServerFilter, ServerUpdate,
+                                      UnlockAction)
 from sriovstack.db import Database
 from sriovstack.errors import WriteConflict
 
@@ -42,7 +44,8 @@ __all__ = [
     "CIRROS", "SRIOV_NET_VF", "Flavor", "HostDevice", "HostRegistry", "Hypervisor", "Image",
     "Inventory", "NetworkRequest", "ResourceProvider", "Scheduler", "Server", "ServerCreate",
     "ServerFilter", "ServerUpdate", "ServerAction", "LockAction", "UnlockAction",
-    "MigrateAction", "LiveMigrateAction", "SriovHost", "VfRecord", "scheduler_config",
+    "MigrateAction", "LiveMigrateAction", "Operation", "PowerAction", "RebuildAction",
+    "InstanceAction", "InstanceActionEvent", "SriovHost", "VfRecord", "scheduler_config",
     "DrainService", "DrainPlan", "DrainStep", "CloudView", "VfView", "Audit", "AuditCheck",
     "AuditReport", "Finding", "VfObservation", "vf_state_findings",
 ]

@@ -36,9 +36,10 @@ from sriovstack.clock import Clock, SystemClock
 from sriovstack.compute.build_lease import (DEFAULT_LEASE_SECONDS, BuildLease, BuildLeases,
                                             LeaseState)
 from sriovstack.compute.desired_state import HostRevisions
-from sriovstack.compute.types import SYSTEM_CALLER
+from sriovstack.compute.instance_actions import InstanceActionLog
 from sriovstack.compute.scheduler.model import (BuildRequest, Claim, ClaimedDevice,
                                                 ImageProperties)
+from sriovstack.compute.types import SYSTEM_CALLER
 from sriovstack.db import Database
 from sriovstack.db.models import FaultRow, FlavorRow, ImageRow, ServerPortRow, ServerRow
 from sriovstack.errors import NotFound, NoValidHost, SriovstackError
@@ -335,3 +336,4 @@ class ServerBuilder:
                                      created=self.clock.now()))
             else:
                 fault.code, fault.message, fault.created = code, message, self.clock.now()
+            InstanceActionLog().finish(session, server_id, "Error", message, self.clock.now())

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from sriovstack.compute.operations import target_of
 from sriovstack.db import Database
 from sriovstack.db.models import FlavorRow, HostRevisionRow, ServerPortRow, ServerRow
 from sriovstack.errors import Conflict
@@ -123,10 +124,7 @@ class DesiredStateService:
             if port is not None:
                 ports.append(_port(port, wirings.get(port.port_id)))
         return DesiredState(host=host, revision=revision, servers=tuple(
-            DesiredServer(server_id=srv.id, name=srv.name, status=ServerStatus(srv.status),
-                          vcpus=flavor.vcpus if flavor else 0,
-                          memory_mb=flavor.ram if flavor else 0, ports=tuple(ports))
-            for srv, flavor, ports in servers.values()))
+            _server(srv, flavor, tuple(ports)) for srv, flavor, ports in servers.values()))
 
     async def wait_for_change(self, host: str, since: int | None, wait: float) -> DesiredState:
         """The desired state once its revision exceeds ``since``, or after ``wait`` seconds.
@@ -143,6 +141,17 @@ class DesiredStateService:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(changed.wait(), min(remaining, self._poll))
                 changed.clear()
+
+
+def _server(srv: ServerRow, flavor: FlavorRow | None,
+            ports: tuple[DesiredPort, ...]) -> DesiredServer:
+    status = ServerStatus(srv.status)
+    settled = target_of(status, srv.task_state)
+    return DesiredServer(server_id=srv.id, name=srv.name, status=status,
+                         vcpus=flavor.vcpus if flavor else 0,
+                         memory_mb=flavor.ram if flavor else 0, ports=ports,
+                         target=settled.target, replug=settled.replug,
+                         awaiting=settled.awaiting)
 
 
 def _port(row: ServerPortRow, wiring: PortWiring | None) -> DesiredPort:

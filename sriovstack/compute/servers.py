@@ -14,8 +14,11 @@ from sriovstack.compute.build import ServerBuilder
 from sriovstack.compute.flavors import FlavorService
 from sriovstack.compute.images import ImageService
 from sriovstack.compute.name_pattern import NamePattern
-from sriovstack.compute.types import (Fault, Flavor, LiveMigrateAction, LockAction,
-                                      MigrateAction, NetworkRequest, Server, ServerAction,
+from sriovstack.compute import operations
+from sriovstack.compute.instance_actions import InstanceActionLog
+from sriovstack.compute.types import (Fault, Flavor, InstanceAction, LiveMigrateAction,
+                                      LockAction, MigrateAction, NetworkRequest, Operation,
+                                      PowerAction, RebuildAction, Server, ServerAction,
                                       UnlockAction,
                                       ServerAddress, ServerCreate, ServerFilter, ServerPort,
                                       ServerStatus, ServerUpdate, SYSTEM_CALLER)
@@ -47,10 +50,11 @@ class ServerService:
         self._flavors = flavors
         self._images = images
         self.builder = builder
+        self._log = InstanceActionLog()
 
     # -- create ---------------------------------------------------------------------------
 
-    def create(self, caller: Caller, spec: ServerCreate) -> Server:
+    def create(self, caller: Caller, spec: ServerCreate, request_id: str = "") -> Server:
         """Record a new server in BUILD; ``builder.build(id)`` must then run (after the 202).
 
         Raises Forbidden (no project scope), Invalid (unknown flavor/image/network/port: nova
@@ -67,7 +71,7 @@ class ServerService:
         created = [p.port_id for p in ports if p.created_by_compute]
         given = [p.port_id for p in ports if not p.created_by_compute]
         try:
-            self._insert(caller, server_id, spec, ports)
+            self._insert(caller, server_id, spec, ports, request_id)
         except WriteConflict as exc:
             # A concurrent create took one of the given ports (server_ports.port_id is unique).
             self._drop_ports(caller, tuple(created))
@@ -168,7 +172,7 @@ class ServerService:
                              physnet=request.physnet)
 
     def _insert(self, caller: Caller, server_id: str, spec: ServerCreate,
-                ports: list[ServerPortRow]) -> None:
+                ports: list[ServerPortRow], request_id: str) -> None:
         now = self.builder.clock.now()
         with self._db.transaction() as session:
             server = ServerRow(
@@ -185,6 +189,8 @@ class ServerService:
             for row in ports:
                 row.server_id = server_id
                 session.add(row)
+            self._log.start(session, server_id, "create", "compute__do_build_and_run_instance",
+                            request_id, caller.user_id or "", None, now)
 
     def _drop_ports(self, caller: Caller, port_ids: tuple[str, ...]) -> None:
         for port_id in port_ids:
@@ -269,21 +275,18 @@ class ServerService:
             row.updated_at = self.builder.clock.now()
         return self.get(caller, server_id)
 
-    def lock(self, caller: Caller, server_id: str, reason: str | None) -> None:
-        """Lock the server (nova's lock action): others but admins can no longer act on it."""
+    def _set_lock(self, caller: Caller, server_id: str, locked: bool, reason: str | None,
+                  request_id: str) -> None:
+        """Lock (others than admins can no longer act on it) or unlock the server; its owner
+        or an admin may do either (we do not record who locked it)."""
         self.get(caller, server_id)
+        now = self.builder.clock.now()
         with self._db.transaction() as session:
             row = _row(session, server_id)
-            row.locked, row.locked_reason = True, reason
-            row.updated_at = self.builder.clock.now()
-
-    def unlock(self, caller: Caller, server_id: str) -> None:
-        """Unlock the server (its owner or an admin; we do not record who locked it)."""
-        self.get(caller, server_id)
-        with self._db.transaction() as session:
-            row = _row(session, server_id)
-            row.locked, row.locked_reason = False, None
-            row.updated_at = self.builder.clock.now()
+            row.locked, row.locked_reason = locked, reason if locked else None
+            row.updated_at = now
+            self._log.start(session, server_id, "lock" if locked else "unlock", None,
+                            request_id, caller.user_id or "", row.host, now)
 
     @staticmethod
     def _check_unlocked(caller: Caller, server: Server) -> None:
@@ -307,18 +310,58 @@ class ServerService:
             raise _not_found(server_id)
         self.builder.finish_delete(server_id)
 
-    def action(self, caller: Caller, server_id: str, action: ServerAction) -> None:
-        """Run a server action.
+    def action(self, caller: Caller, server_id: str, action: ServerAction,
+               request_id: str = "") -> None:
+        """Run a server action; power operations are handed to the host's agent (202).
 
-        Raises NotFound, Conflict (locked), NotSupported for migration (409 for SR-IOV ports,
-        20.9; 400 otherwise)."""
+        Raises NotFound, Conflict (locked; InstanceInvalidState for the server's state),
+        Invalid (rebuild's image), NotSupported for migration (409 for SR-IOV ports, 20.9)."""
         match action:
             case LockAction(reason=reason):
-                self.lock(caller, server_id, reason)
+                self._set_lock(caller, server_id, True, reason, request_id)
             case UnlockAction():
-                self.unlock(caller, server_id)
+                self._set_lock(caller, server_id, False, None, request_id)
+            case PowerAction(op=op):
+                self._operate(caller, server_id, op, request_id, None)
+            case RebuildAction():
+                self._image(action.image_ref)
+                self._operate(caller, server_id, Operation.REBUILD, request_id, action)
             case MigrateAction() | LiveMigrateAction():
                 self._refuse_migration(caller, server_id, action.name)
+
+    def _operate(self, caller: Caller, server_id: str, op: Operation, request_id: str,
+                 rebuild: RebuildAction | None) -> None:
+        server = self.get(caller, server_id)
+        self._check_unlocked(caller, server)
+        now = self.builder.clock.now()
+        with self._db.transaction() as session:
+            row = _row(session, server_id)
+            operations.begin(session, row, op, self._log, request_id, caller.user_id or "",
+                             now)
+            if rebuild is not None:
+                _apply_rebuild(row, rebuild)
+        assert server.host is not None  # begin refuses unplaced servers
+        self.builder.revisions.bump(server.host)
+
+    def _image(self, image_ref: str) -> None:
+        try:
+            self._images.get(image_ref)
+        except NotFound as exc:
+            raise Invalid(f"Can not find requested image {image_ref}", field="imageRef",
+                          value=image_ref) from exc
+
+    def actions(self, caller: Caller, server_id: str) -> tuple[InstanceAction, ...]:
+        """The server's instance actions, newest first; NotFound for an unknown server."""
+        self.get(caller, server_id)
+        with self._db.transaction() as session:
+            return self._log.list(session, server_id)
+
+    def instance_action(self, caller: Caller, server_id: str,
+                        request_id: str) -> InstanceAction:
+        """One instance action with its events; NotFound for an unknown server or request."""
+        self.get(caller, server_id)
+        with self._db.transaction() as session:
+            return self._log.get(session, server_id, request_id)
 
     def _refuse_migration(self, caller: Caller, server_id: str, name: str) -> None:
         server = self.get(caller, server_id)
@@ -332,7 +375,8 @@ class ServerService:
                            "by this compute service.", field="action", value=name)
 
     def report_status(self, host: str, server_id: str, report: ServerReport) -> Server:
-        """The compute agent's report: running → ACTIVE, error → ERROR with a fault.
+        """The compute agent's report: it completes the running task or the build (final
+        status; error → ERROR with a fault), operations.complete; other reports change nothing.
 
         Raises NotFound when the server is unknown, Conflict when it is not placed on ``host``.
         """
@@ -343,27 +387,22 @@ class ServerService:
             if row.host != host:
                 raise Conflict(f"Instance {server_id} is not placed on host {host} "
                                f"(it is on {row.host or 'no host'}).", field="host", value=host)
-            _apply_status(session, row, report, self.builder.clock.now())
-        if report.outcome is ServerOutcome.RUNNING:
+            changed = operations.complete(session, row, report.outcome, report.message,
+                                          self._log, self.builder.clock.now())
+        if changed and report.outcome is ServerOutcome.RUNNING:
             self.builder.allocate(server_id)
         self.builder.revisions.bump(host)
         return self.get(SYSTEM_CALLER, server_id)
 
 
-def _apply_status(session: Session, row: ServerRow, report: ServerReport,
-                  now: datetime) -> None:
-    row.task_state, row.updated_at = None, now
-    if report.outcome is ServerOutcome.RUNNING:
-        row.status = ServerStatus.ACTIVE.value
-        row.launched_at = row.launched_at or now
-        return
-    row.status = ServerStatus.ERROR.value
-    fault = session.get(FaultRow, row.id)
-    text = report.message or "The compute agent reported an error."
-    if fault is None:
-        session.add(FaultRow(server_id=row.id, code=500, message=text, created=now))
-    else:
-        fault.code, fault.message, fault.created = 500, text, now
+def _apply_rebuild(row: ServerRow, rebuild: RebuildAction) -> None:
+    row.image_id = rebuild.image_ref
+    if rebuild.name is not None:
+        row.name = rebuild.name
+    if rebuild.metadata is not None:
+        row.meta = dict(rebuild.metadata)
+    if rebuild.set_description:
+        row.description = rebuild.description
 
 
 def _not_found(server_id: str) -> NotFound:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -27,6 +28,11 @@ __all__ = [
     "UnlockAction",
     "MigrateAction",
     "LiveMigrateAction",
+    "Operation",
+    "PowerAction",
+    "RebuildAction",
+    "InstanceAction",
+    "InstanceActionEvent",
     "ServerFilter",
     "Hypervisor",
     "Inventory",
@@ -219,7 +225,74 @@ class LiveMigrateAction:
     name: str = "os-migrateLive"
 
 
-ServerAction = LockAction | UnlockAction | MigrateAction | LiveMigrateAction
+class Operation(enum.Enum):
+    """A power operation of a placed server, named as its API action (reboot by its type)."""
+
+    STOP = "os-stop"
+    START = "os-start"
+    PAUSE = "pause"
+    UNPAUSE = "unpause"
+    SUSPEND = "suspend"
+    RESUME = "resume"
+    REBOOT_SOFT = "reboot"
+    REBOOT_HARD = "reboot (HARD)"
+    REBUILD = "rebuild"
+
+
+@dataclass(frozen=True, slots=True)
+class PowerAction:
+    """stop/start, pause/unpause, suspend/resume, reboot: the VF claim and binding stay."""
+
+    op: Operation
+
+    @property
+    def name(self) -> str:
+        return self.op.value
+
+
+@dataclass(frozen=True, slots=True)
+class RebuildAction:
+    """``rebuild``: the same server (VF claim and port binding kept) booted from
+    ``image_ref`` again, optionally renamed, with new metadata or description (2.19)."""
+
+    image_ref: str
+    name: str | None = None
+    metadata: tuple[tuple[str, str], ...] | None = None
+    set_description: bool = False
+    description: str | None = None
+
+    name = "rebuild"
+
+
+ServerAction = (LockAction | UnlockAction | MigrateAction | LiveMigrateAction | PowerAction
+                | RebuildAction)
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceActionEvent:
+    """One step of an instance action: ``result`` Success/Error once finished."""
+
+    event: str
+    start_time: datetime
+    finish_time: datetime | None
+    result: str | None
+    traceback: str | None
+    host: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceAction:
+    """One request that changed a server (os-instance-actions), with its events."""
+
+    action: str
+    server_id: str
+    request_id: str
+    user_id: str
+    project_id: str
+    start_time: datetime
+    updated_at: datetime
+    message: str | None
+    events: tuple[InstanceActionEvent, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

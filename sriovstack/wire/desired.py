@@ -13,7 +13,7 @@ from typing import Any
 from sriovstack.mac import MacAddress
 from sriovstack.pci import PciAddress
 from sriovstack.wire.codec import Fields
-from sriovstack.wire.vocabulary import ServerStatus, VnicType
+from sriovstack.wire.vocabulary import ServerOutcome, ServerStatus, VnicType
 
 __all__ = ["IpInterface", "DesiredPort", "DesiredServer", "DesiredState"]
 
@@ -82,7 +82,13 @@ class DesiredPort:
 
 @dataclass(frozen=True, slots=True)
 class DesiredServer:
-    """One server placed on the host, with its flavor's size and its ports in order."""
+    """One server placed on the host, with its flavor's size and its ports in order.
+
+    ``target`` is what its guest should be (running, paused or stopped); ``replug``: destroy
+    and spawn the guest again, its VFs re-plugged and their settings re-applied (a hard
+    reboot, a start, a rebuild); ``awaiting``: an operation waits for the agent to report the
+    guest at ``target``.
+    """
 
     server_id: str
     name: str
@@ -90,11 +96,15 @@ class DesiredServer:
     vcpus: int
     memory_mb: int
     ports: tuple[DesiredPort, ...] = ()
+    target: ServerOutcome = ServerOutcome.RUNNING
+    replug: bool = False
+    awaiting: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.server_id, "name": self.name, "status": self.status.value,
                 "vcpus": self.vcpus, "memory_mb": self.memory_mb,
-                "ports": [p.to_json() for p in self.ports]}
+                "ports": [p.to_json() for p in self.ports], "target": self.target.value,
+                "replug": self.replug, "awaiting": self.awaiting}
 
     @classmethod
     def from_json(cls, data: Any, where: str) -> DesiredServer:
@@ -103,7 +113,9 @@ class DesiredServer:
                    status=f.choice("status", ServerStatus),
                    vcpus=f.integer("vcpus", minimum=0),
                    memory_mb=f.integer("memory_mb", minimum=0),
-                   ports=tuple(DesiredPort.from_json(p, at) for p, at in f.items("ports")))
+                   ports=tuple(DesiredPort.from_json(p, at) for p, at in f.items("ports")),
+                   target=f.choice("target", ServerOutcome, ServerOutcome.RUNNING),
+                   replug=f.flag("replug", False), awaiting=f.flag("awaiting", False))
 
 
 @dataclass(frozen=True, slots=True)

@@ -44,11 +44,18 @@ class ServerStatus(enum.Enum):
     ACTIVE = "ACTIVE"
     ERROR = "ERROR"
     DELETED = "DELETED"
+    SHUTOFF = "SHUTOFF"
+    PAUSED = "PAUSED"
+    SUSPENDED = "SUSPENDED"
+    REBOOT = "REBOOT"
+    HARD_REBOOT = "HARD_REBOOT"
+    REBUILD = "REBUILD"
 
     @property
     def is_runnable(self) -> bool:
-        """A server whose guest the host should run: being built, or running."""
-        return self in (ServerStatus.BUILD, ServerStatus.ACTIVE)
+        """A server whose host converges its guest to the server's ``target`` (every status
+        but ERROR and DELETED: a failed server's guest is left as it is)."""
+        return self not in (ServerStatus.ERROR, ServerStatus.DELETED)
 
 
 class PortStatus(enum.StrEnum):
@@ -61,7 +68,10 @@ class PortStatus(enum.StrEnum):
 
 
 class ServerOutcome(enum.Enum):
-    """What the compute agent says of a server: its guest runs, or it could not be built."""
+    """What the compute agent says of a server (its guest runs, is paused, is stopped, or the
+    agent could not do what was asked); also what the desired state asks the guest to be."""
 
     RUNNING = "running"
     ERROR = "error"
+    PAUSED = "paused"
+    STOPPED = "stopped"

@@ -5,33 +5,15 @@ full answer), lock with a reason (2.73), hypervisor show by hostname pattern (2.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import (chapter_inventory, client_env, register_host, serve_api,
-                                stand_in_agent, write_clouds_yaml)
-from tests.e2e.test_api_clients import HOST, Cloud
+from tests.e2e.test_api_clients import HOST, Cloud, cloud
 
 pytestmark = pytest.mark.e2e
+__all__ = ["cloud"]  # the served API with compute0 and its stand-in agent, as there
 
 _SENT = re.compile(r"OpenStack-API-Version: compute (\d+)\.(\d+)")
-
-
-@pytest.fixture(scope="module")
-def cloud(osc_venv: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
-    work = tmp_path_factory.mktemp("microversions")
-    inventory = chapter_inventory(work / "compute0-root")
-    with serve_api(work, f"sqlite:///{work / 'sriovstack.db'}") as api:
-        register_host(api, HOST, inventory)
-        with stand_in_agent(api, HOST) as agent:
-            clouds = write_clouds_yaml(work / "clouds.yaml", api)
-            vfs = frozenset(d["address"] for d in inventory["devices"]
-                            if d["dev_type"] == "type-VF")
-            yield Cloud(api, osc_venv, client_env(clouds), vfs)
-            assert not agent.errors, agent.errors
-    assert "Traceback" not in api.log(), api.log()[-4000:]
 
 
 def test_the_cli_negotiates_a_modern_version_and_its_paths_work(cloud: Cloud) -> None:

@@ -76,7 +76,11 @@ def test_the_fixed_ip_survives_the_round_trip() -> None:
 
 def test_the_desired_state_keeps_the_previous_releases_json() -> None:
     # What agents of the previous release parse: keys, and values as text where they were.
-    assert STATE.to_json()["servers"][0] == {
+    server = STATE.to_json()["servers"][0]
+    # What this release adds for power operations (an older agent ignores it: lenient).
+    assert {k: server.pop(k) for k in ("target", "replug", "awaiting")} == {
+        "target": "running", "replug": False, "awaiting": False}
+    assert server == {
         "id": SID, "name": "webserver01", "status": "BUILD", "vcpus": 1, "memory_mb": 512,
         "ports": [{"port_id": "p-vf", "mac": "fa:16:3e:5a:2b:01", "vnic_type": "direct",
                    "vlan": 15, "pci_address": "0000:0b:10.1", "physnet": "physnet1",
@@ -233,3 +237,15 @@ def test_a_malformed_link_report_is_refused_naming_the_field(body: Any, field: s
     with pytest.raises(Invalid) as caught:
         LinkReport.from_json(body)
     assert caught.value.fields.get("field") == field or field in caught.value.message
+
+
+def test_a_desired_server_carries_its_power_target_and_defaults_to_running() -> None:
+    stopped = DesiredServer(SID, "vm", ServerStatus.ACTIVE, 1, 512,
+                            target=ServerOutcome.STOPPED, replug=False, awaiting=True)
+    assert DesiredServer.from_json(json.loads(json.dumps(stopped.to_json())), "s") == stopped
+    older = stopped.to_json()
+    for key in ("target", "replug", "awaiting"):
+        del older[key]  # what an API of the previous release sends
+    assert DesiredServer.from_json(older, "s").target is ServerOutcome.RUNNING
+    with pytest.raises(Invalid, match="target"):
+        DesiredServer.from_json({**stopped.to_json(), "target": "asleep"}, "s")

@@ -68,7 +68,8 @@ def _v(version: str, change: str, here: str) -> Microversion:
 _NONE = "no API we serve changes"
 # One entry per microversion we serve, oldest first (nova's rest_api_version_history).
 VERSIONS: tuple[Microversion, ...] = (
-    _v("2.1", "the v2.1 base API", "flavors, servers, os-hypervisors, os-aggregates, AZs"),
+    _v("2.1", "the v2.1 base API", "flavors, servers and their power actions, "
+       "os-instance-actions, os-hypervisors, os-aggregates, AZs"),
     _v("2.2", "keypair type", _NONE),
     _v("2.3", "more OS-EXT-SRV-ATTR server attributes", "shown to admins"),
     _v("2.4", "os-fixed-ips reserved", _NONE),
@@ -88,7 +89,8 @@ VERSIONS: tuple[Microversion, ...] = (
     _v("2.18", "project id optional in URLs", "we never had one"),
     _v("2.19", "server 'description'", "create, update, show"),
     _v("2.20", "volumes on shelved servers", _NONE),
-    _v("2.21", "instance actions of deleted servers", _NONE),
+    _v("2.21", "instance actions of deleted servers", "none: a deleted server's actions go "
+       "with it"),
     _v("2.22", "force-complete live migration", _NONE),
     _v("2.23", "server migrations resource", _NONE),
     _v("2.24", "abort live migration", _NONE),
@@ -120,7 +122,7 @@ VERSIONS: tuple[Microversion, ...] = (
     _v("2.48", "standard diagnostics", _NONE),
     _v("2.49", "tagged interface attach", _NONE),
     _v("2.50", "quota class server groups", _NONE),
-    _v("2.51", "instance action events for non-admins", _NONE),
+    _v("2.51", "instance action events for non-admins", "shown to members from here"),
     _v("2.52", "tags at create", "refused with a reason (no tag store)"),
     _v("2.53", "hypervisor and service uuids; hostname pattern query", "ids are uuids; "
        "?hypervisor_hostname_pattern=, ?with_servers=; /search and /servers are 404"),
@@ -129,11 +131,12 @@ VERSIONS: tuple[Microversion, ...] = (
     _v("2.56", "migrate to a host", _NONE),
     _v("2.57", "personality removed; rebuild user_data", "personality refused at every version "
        "(no file injection)"),
-    _v("2.58", "instance action paging", _NONE),
+    _v("2.58", "instance action paging, updated_at", "updated_at shown; limit, marker, "
+       "changes-since refused with a reason"),
     _v("2.59", "migration paging", _NONE),
     _v("2.60", "multiattach volumes", _NONE),
     _v("2.61", "flavor 'extra_specs'", "shown"),
-    _v("2.62", "instance action event host", _NONE),
+    _v("2.62", "instance action event host", "hostId shown, host to admins"),
     _v("2.63", "trusted image certificates", "'trusted_image_certificates' null"),
     _v("2.64", "server group policy", _NONE),
     _v("2.65", "abort queued live migration", _NONE),

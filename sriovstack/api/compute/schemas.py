@@ -13,13 +13,14 @@ from pydantic import BaseModel, ConfigDict, Field, RootModel, field_validator
 from sriovstack.api.compute import microversions as mv
 from sriovstack.api.compute.microversions import ApiVersion
 from sriovstack.compute import (FlavorQuery, LiveMigrateAction, LockAction, MigrateAction,
-                                NetworkRequest, ServerAction, ServerCreate, ServerFilter,
-                                ServerUpdate, UnlockAction)
+                                NetworkRequest, Operation, PowerAction, RebuildAction,
+                                ServerAction, ServerCreate, ServerFilter, ServerUpdate,
+                                UnlockAction)
 from sriovstack.wire import ServerStatus
 from sriovstack.errors import Invalid, NotSupported
 
 __all__ = ["ServerCreateRequest", "ServerUpdateRequest", "ServerActionRequest", "flavor_query",
-           "server_filter", "HypervisorQuery", "hypervisor_query"]
+           "server_filter", "HypervisorQuery", "hypervisor_query", "instance_actions_query"]
 
 
 def _unexpected(name: str, version: ApiVersion) -> Invalid:
@@ -301,8 +302,54 @@ def _live_migrate(args: Any, version: ApiVersion) -> ServerAction:
                              block_migration=None if block == "auto" else block)
 
 
+def _power(op: Operation) -> Callable[[Any, ApiVersion], ServerAction]:
+    def parse(args: Any, version: ApiVersion) -> ServerAction:
+        _arguments(op.value, args, {}, version)
+        return PowerAction(op)
+    return parse
+
+
+def _reboot(args: Any, version: ApiVersion) -> ServerAction:
+    if not isinstance(args, dict) or "type" not in args:
+        raise Invalid("Invalid input for field/attribute reboot: 'type' is a required "
+                      "property (SOFT or HARD)", field="reboot.type")
+    kind = _arguments("reboot", args, {"type": str}, version)["type"]
+    if kind.upper() not in ("SOFT", "HARD"):
+        raise Invalid(f"Invalid input for field/attribute type. Value: {kind}. "
+                      f"'{kind}' is not one of ['HARD', 'Hard', 'hard', 'SOFT', 'Soft', "
+                      "'soft']", field="reboot.type", value=kind)
+    return PowerAction(Operation.REBOOT_HARD if kind.upper() == "HARD"
+                       else Operation.REBOOT_SOFT)
+
+
+def _rebuild(args: Any, version: ApiVersion) -> ServerAction:
+    allowed: dict[str, Any] = {"imageRef": str, "name": str, "metadata": dict,
+                               "adminPass": str, "accessIPv4": str, "accessIPv6": str,
+                               "OS-DCF:diskConfig": str, "preserve_ephemeral": bool}
+    if version >= mv.DESCRIPTION:
+        allowed["description"] = (str, type(None))
+    given = _arguments("rebuild", args, allowed, version)
+    if not given.get("imageRef"):
+        raise Invalid("Invalid input for field/attribute rebuild: 'imageRef' is a required "
+                      "property", field="rebuild.imageRef")
+    name = given.get("name")
+    if name is not None and not name.strip():
+        raise Invalid("Invalid input for field/attribute name: must not be blank",
+                      field="rebuild.name", value=name)
+    meta = given.get("metadata")
+    return RebuildAction(image_ref=given["imageRef"], name=name,
+                         metadata=None if meta is None else tuple(
+                             sorted((str(k), str(v)) for k, v in meta.items())),
+                         set_description="description" in given,
+                         description=given.get("description"))
+
+
 _ACTIONS: dict[str, Callable[[Any, ApiVersion], ServerAction]] = {
-    "lock": _lock, "unlock": _unlock, "migrate": _migrate, "os-migrateLive": _live_migrate}
+    "lock": _lock, "unlock": _unlock, "migrate": _migrate, "os-migrateLive": _live_migrate,
+    "os-stop": _power(Operation.STOP), "os-start": _power(Operation.START),
+    "pause": _power(Operation.PAUSE), "unpause": _power(Operation.UNPAUSE),
+    "suspend": _power(Operation.SUSPEND), "resume": _power(Operation.RESUME),
+    "reboot": _reboot, "rebuild": _rebuild}
 
 
 _TRUE = {"true", "1", "yes", "on"}
@@ -468,3 +515,13 @@ class DrainRequest(BaseModel):
 
     model_config = _STRICT
     drain: DrainBody = Field(default_factory=DrainBody)
+
+
+def instance_actions_query(params: Mapping[str, str], version: ApiVersion) -> None:
+    """os-instance-actions list parameters: 2.58's paging and 2.66's changes-before are
+    refused (NotSupported, 400) rather than ignored; below 2.58 nova ignores parameters."""
+    for key in ("limit", "marker", "changes-since", "changes-before"):
+        if key in params and version >= mv.ACTIONS_PAGING:
+            raise NotSupported(f"the instance action list parameter {key!r} is not "
+                               "supported by this compute service: the whole list is "
+                               "returned without it", field=key, value=params[key])

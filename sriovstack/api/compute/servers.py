@@ -7,13 +7,17 @@ import secrets
 from typing import Any
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Request, Response
+from fastapi.responses import JSONResponse
 
 from sriovstack.api.compute.microversions import HOST_STATUS, ApiVersion, negotiate
 from sriovstack.api.compute.schemas import (ServerActionRequest, ServerCreateRequest,
-                                            ServerUpdateRequest, server_filter)
-from sriovstack.api.compute.views import (ServerLens, host_status, server_brief,
-                                          server_created, server_updated, server_view)
+                                            ServerUpdateRequest, instance_actions_query,
+                                            server_filter)
+from sriovstack.api.compute.views import (ServerLens, host_status, instance_action_view,
+                                          server_brief, server_created, server_updated,
+                                          server_view)
 from sriovstack.api.context import RequestContext, request_context
+from sriovstack.compute import RebuildAction
 from sriovstack.identity import policy
 
 __all__ = ["router"]
@@ -43,7 +47,8 @@ def create_server(body: ServerCreateRequest, background: BackgroundTasks,
     409 "Port <id> is still in use.".
     """
     policy.require_writer(ctx.caller, "creating a server")
-    server = ctx.services.compute.servers.create(ctx.caller, body.to_spec(version))
+    server = ctx.services.compute.servers.create(ctx.caller, body.to_spec(version),
+                                                 ctx.request_id)
     background.add_task(ctx.services.compute.servers.builder.build, server.id)
     return {"server": server_created(server, _base(ctx), secrets.token_urlsafe(9))}
 
@@ -98,9 +103,39 @@ def delete_server(server_id: str, ctx: RequestContext = Depends(request_context)
 @router.post("/servers/{server_id}/action", status_code=202)
 def server_action(server_id: str, body: ServerActionRequest,
                   ctx: RequestContext = Depends(request_context),
-                  version: ApiVersion = Depends(negotiate)) -> Response:
-    """202: lock/unlock; migrate / os-migrateLive: 409 for a server with an SR-IOV port
-    (20.9), 400 otherwise; 400 for an unknown action or arguments the version lacks."""
+                  version: ApiVersion = Depends(negotiate)) -> Any:
+    """202: lock/unlock, os-stop/os-start, pause/unpause, suspend/resume, reboot, rebuild
+    (which answers with the server, as nova); 409 for the server's state or its lock;
+    migrate / os-migrateLive: 409 for a server with an SR-IOV port (20.9), 400 otherwise;
+    400 for an unknown action or arguments the version lacks."""
     policy.require_writer(ctx.caller, "a server action")
-    ctx.services.compute.servers.action(ctx.caller, server_id, body.to_action(version))
-    return Response(status_code=202)
+    action = body.to_action(version)
+    servers = ctx.services.compute.servers
+    servers.action(ctx.caller, server_id, action, ctx.request_id)
+    if not isinstance(action, RebuildAction):
+        return Response(status_code=202)
+    server = servers.get(ctx.caller, server_id)
+    return JSONResponse(status_code=202, content={"server": {
+        **server_updated(server, _lens(ctx, version)), "adminPass": secrets.token_urlsafe(9)}})
+
+
+@router.get("/servers/{server_id}/os-instance-actions")
+def list_instance_actions(server_id: str, request: Request,
+                          ctx: RequestContext = Depends(request_context),
+                          version: ApiVersion = Depends(negotiate)) -> dict[str, Any]:
+    """200 ``{"instanceActions": [...]}`` newest first; 404 for an unknown server; 400 for
+    2.58's paging parameters, which this API does not apply."""
+    instance_actions_query(request.query_params, version)
+    actions = ctx.services.compute.servers.actions(ctx.caller, server_id)
+    lens = _lens(ctx, version)
+    return {"instanceActions": [instance_action_view(a, lens) for a in actions]}
+
+
+@router.get("/servers/{server_id}/os-instance-actions/{request_id}")
+def show_instance_action(server_id: str, request_id: str,
+                         ctx: RequestContext = Depends(request_context),
+                         version: ApiVersion = Depends(negotiate)) -> dict[str, Any]:
+    """200 ``{"instanceAction": {..., "events": [...]}}``; 404 for an unknown server or
+    request id."""
+    action = ctx.services.compute.servers.instance_action(ctx.caller, server_id, request_id)
+    return {"instanceAction": instance_action_view(action, _lens(ctx, version), events=True)}

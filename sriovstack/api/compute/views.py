@@ -13,16 +13,22 @@ from typing import Any
 
 from sriovstack.api.compute import microversions as mv
 from sriovstack.api.compute.microversions import ApiVersion
-from sriovstack.compute import Flavor, Hypervisor, Server
+from sriovstack.compute import Flavor, Hypervisor, InstanceAction, Server
 from sriovstack.wire import ServerStatus
 
 __all__ = ["ServerLens", "server_view", "server_updated", "server_brief", "server_created",
+           "instance_action_view",
            "flavor_view", "flavor_brief", "flavor_brief_at", "hypervisor_view",
            "hypervisor_brief", "host_status", "iso"]
 
-_VM_STATE = {ServerStatus.BUILD: "building", ServerStatus.ACTIVE: "active",
-             ServerStatus.ERROR: "error", ServerStatus.DELETED: "deleted"}
-_POWER = {ServerStatus.ACTIVE: 1}  # nova: 1 RUNNING, 0 NOSTATE
+St = ServerStatus
+_VM_STATE = {St.BUILD: "building", St.ACTIVE: "active", St.ERROR: "error",
+             St.DELETED: "deleted", St.SHUTOFF: "stopped", St.PAUSED: "paused",
+             St.SUSPENDED: "suspended", St.REBOOT: "active", St.HARD_REBOOT: "active",
+             St.REBUILD: "active"}
+# nova's power_state: 0 NOSTATE, 1 RUNNING, 3 PAUSED, 4 SHUTDOWN, 7 SUSPENDED.
+_POWER = {St.ACTIVE: 1, St.REBOOT: 1, St.HARD_REBOOT: 1, St.PAUSED: 3, St.SHUTOFF: 4,
+          St.SUSPENDED: 7}
 
 
 def iso(value: datetime | None) -> str | None:
@@ -158,7 +164,7 @@ def _server_21(s: Server, base: str) -> dict[str, Any]:
         "created": iso(s.created_at), "updated": iso(s.updated_at),
         "addresses": _addresses(s), "accessIPv4": s.access_ipv4, "accessIPv6": s.access_ipv6,
         "links": _links(base, "servers", s.id), "OS-DCF:diskConfig": "MANUAL",
-        "progress": 100 if s.status is ServerStatus.ACTIVE else 0,
+        "progress": 100 if s.status is St.ACTIVE else 0,
         "config_drive": "", "key_name": s.key_name,
         "OS-EXT-AZ:availability_zone": s.availability_zone or ("nova" if s.host else ""),
         "OS-EXT-STS:power_state": _POWER.get(s.status, 0),
@@ -233,3 +239,32 @@ def hypervisor_view(h: Hypervisor, version: ApiVersion = mv.MIN_VERSION) -> dict
         "running_vms": h.running_vms, "disk_available_least": h.local_gb - h.local_gb_used,
         "cpu_info": {} if version >= mv.CPU_INFO_OBJECT else json.dumps({}),
     }
+
+
+def instance_action_view(a: InstanceAction, lens: ServerLens, *,
+                         events: bool = False) -> dict[str, Any]:
+    """os-instance-actions items; with ``events`` the show body: events for admins, for all
+    from 2.51, with ``hostId`` (and ``host`` for admins) from 2.62, ``traceback`` for admins;
+    ``updated_at`` from 2.58."""
+    body: dict[str, Any] = {
+        "action": a.action, "instance_uuid": a.server_id, "message": a.message,
+        "project_id": a.project_id, "request_id": a.request_id,
+        "start_time": _usage_time(a.start_time), "user_id": a.user_id}
+    if lens.version >= mv.ACTIONS_PAGING:
+        body["updated_at"] = _usage_time(a.updated_at)
+    if events and (lens.admin or lens.version >= mv.ACTION_EVENTS_FOR_ALL):
+        body["events"] = [_event(e, a.project_id, lens) for e in a.events]
+    return body
+
+
+def _event(e: Any, project_id: str, lens: ServerLens) -> dict[str, Any]:
+    out: dict[str, Any] = {"event": e.event, "start_time": _usage_time(e.start_time),
+                           "finish_time": _usage_time(e.finish_time), "result": e.result}
+    if lens.admin:
+        out["traceback"] = e.traceback
+    if lens.version >= mv.ACTION_EVENT_HOST:
+        out["hostId"] = (hashlib.sha224(f"{project_id}{e.host}".encode()).hexdigest()
+                         if e.host else "")
+        if lens.admin:
+            out["host"] = e.host or ""
+    return out

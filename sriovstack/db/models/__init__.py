@@ -11,6 +11,7 @@ from sriovstack.db.models.network import (AgentRow, DefaultSecurityGroupRow, Fla
 from sriovstack.db.models.identity import (DomainRow, ProjectRow, RoleAssignmentRow, RoleRow,
                                            TokenRow, UserRow)
 from sriovstack.db.models.compute import (FaultRow, FlavorRow, HostRevisionRow, ImageRow,
+                                          InstanceActionEventRow, InstanceActionRow,
                                           ServerPortRow, ServerRow)
 from sriovstack.db.models.hosts import (HostAllocationRow, HostRow, PciDeviceRow,
                                         SchedulerRevisionRow)
@@ -18,7 +19,7 @@ from sriovstack.db.models.hosts import (HostAllocationRow, HostRow, PciDeviceRow
 __all__ = [
     "Base", "compute", "hosts", "identity", "network", "AgentRow", "DefaultSecurityGroupRow",
     "DomainRow", "FaultRow", "FlatAllocationRow", "FlavorRow", "HostAllocationRow",
-    "HostRevisionRow", "HostRow", "ImageRow", "IpAllocationRow", "NetworkRow", "PciDeviceRow",
+    "HostRevisionRow", "HostRow", "ImageRow", "InstanceActionEventRow", "InstanceActionRow", "IpAllocationRow", "NetworkRow", "PciDeviceRow",
     "PortRow", "PortSecurityGroupRow", "ProjectRow", "RoleAssignmentRow", "RoleRow",
     "SchedulerRevisionRow", "SecurityGroupRow", "SecurityGroupRuleRow", "ServerPortRow",
     "ServerRow", "SubnetRow", "TokenRow", "UserRow", "VlanAllocationRow",

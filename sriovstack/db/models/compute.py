@@ -10,7 +10,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from sriovstack.db import Base, UtcDateTime
 
-__all__ = ["FlavorRow", "ImageRow", "ServerRow", "ServerPortRow", "FaultRow", "HostRevisionRow"]
+__all__ = ["FlavorRow", "ImageRow", "ServerRow", "ServerPortRow", "FaultRow", "HostRevisionRow",
+           "InstanceActionRow", "InstanceActionEventRow"]
 
 
 def _now() -> datetime:
@@ -118,3 +119,36 @@ class HostRevisionRow(Base):
 
     host: Mapped[str] = mapped_column(String(255), primary_key=True)
     revision: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class InstanceActionRow(Base):
+    """One request that changed a server (nova's instance_actions), gone with the server."""
+
+    __tablename__ = "instance_actions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    server_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("servers.id", ondelete="CASCADE"), index=True)
+    request_id: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))
+    project_id: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[str] = mapped_column(String(64))
+    start_time: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    message: Mapped[str | None] = mapped_column(String(255), nullable=True)
+
+
+class InstanceActionEventRow(Base):
+    """One step of an instance action (nova's instance_actions_events)."""
+
+    __tablename__ = "instance_action_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    action_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("instance_actions.id", ondelete="CASCADE"), index=True)
+    event: Mapped[str] = mapped_column(String(64))
+    host: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    start_time: Mapped[datetime] = mapped_column(UtcDateTime())
+    finish_time: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    result: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    traceback: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -203,7 +203,8 @@ def test_port_in_use_is_409_with_novas_message(api: Any, compute_host: str) -> N
     ({"os-migrateLive": {"host": None, "block_migration": False, "disk_over_commit": False}},
      409, "20.9"),
     ({"os-migrateLive": {"host": None, "block_migration": "auto"}}, 400, "2.25"),
-    ({"reboot": {"type": "SOFT"}}, 400, "Unsupported server action"),
+    ({"shelve": None}, 400, "Unsupported server action"),
+    ({"reboot": {"type": "SOFT"}}, 409, "while it is in task_state spawning"),
     ({}, 400, "exactly one action"),
 ])
 def test_actions_on_an_sriov_server(api: Any, compute_host: str, action: dict[str, Any],

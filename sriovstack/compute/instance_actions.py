@@ -1,0 +1,75 @@
+"""The instance action log (nova's os-instance-actions): one action per request that changed a
+server, each with its events (started, finished, result), written in the caller's transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sriovstack.compute.types import InstanceAction, InstanceActionEvent
+from sriovstack.db.models import InstanceActionEventRow, InstanceActionRow, ServerRow
+from sriovstack.errors import ErrorKind, NotFound
+
+__all__ = ["InstanceActionLog"]
+
+A, E = InstanceActionRow, InstanceActionEventRow
+
+
+class InstanceActionLog:
+    """Records and reads instance actions; every method works inside a given session."""
+
+    def start(self, session: Session, server_id: str, action: str, event: str | None,
+              request_id: str, user_id: str, host: str | None, now: datetime) -> None:
+        """Record ``action`` by ``request_id`` with its ``event`` (if any) started now."""
+        project = session.scalar(select(ServerRow.project_id).where(ServerRow.id == server_id))
+        row = A(server_id=server_id, request_id=request_id, action=action,
+                project_id=project or "", user_id=user_id, start_time=now, updated_at=now)
+        session.add(row)
+        session.flush()
+        if event is not None:
+            session.add(E(action_id=row.id, event=event, host=host, start_time=now))
+
+    def finish(self, session: Session, server_id: str, result: str, traceback: str,
+               now: datetime) -> None:
+        """Finish the server's newest unfinished event with ``result`` (Success or Error)."""
+        pending = session.execute(
+            select(E, A).join(A, A.id == E.action_id)
+            .where(A.server_id == server_id, E.finish_time.is_(None))
+            .order_by(E.start_time.desc(), E.id.desc()).limit(1)).first()
+        if pending is None:
+            return
+        event, action = pending
+        event.finish_time, event.result = now, result
+        event.traceback = traceback or None
+        action.updated_at = now
+        if result != "Success":
+            action.message = "Error"
+
+    def list(self, session: Session, server_id: str) -> tuple[InstanceAction, ...]:
+        """The server's actions, newest first, without events."""
+        rows = session.scalars(select(A).where(A.server_id == server_id)
+                               .order_by(A.start_time.desc(), A.id.desc())).all()
+        return tuple(_action(r, ()) for r in rows)
+
+    def get(self, session: Session, server_id: str, request_id: str) -> InstanceAction:
+        """One action with its events; NotFound (nova's InstanceActionNotFound) otherwise."""
+        row = session.scalars(select(A).where(A.server_id == server_id,
+                                              A.request_id == request_id)
+                              .order_by(A.id.desc()).limit(1)).first()
+        if row is None:
+            raise NotFound(f"Action for request_id {request_id} on instance {server_id} not "
+                           "found", kind=ErrorKind.INSTANCE_ACTION_NOT_FOUND, value=request_id)
+        events = session.scalars(select(E).where(E.action_id == row.id)
+                                 .order_by(E.start_time, E.id)).all()
+        return _action(row, tuple(InstanceActionEvent(
+            e.event, e.start_time, e.finish_time, e.result, e.traceback, e.host)
+            for e in events))
+
+
+def _action(row: InstanceActionRow, events: tuple[InstanceActionEvent, ...]) -> InstanceAction:
+    return InstanceAction(action=row.action, server_id=row.server_id,
+                          request_id=row.request_id, user_id=row.user_id,
+                          project_id=row.project_id, start_time=row.start_time,
+                          updated_at=row.updated_at, message=row.message, events=events)

@@ -1,0 +1,152 @@
+"""A placed server's power operations as nova runs them (stop/start, pause/unpause,
+suspend/resume, reboot soft/hard, rebuild): the one table of states, how an operation starts
+and how the agent's report completes it, each recorded as an instance action with its event.
+
+An operation is a change of the desired state, not a process: ``begin`` is one conditional
+UPDATE (status and task_state, only from the states nova allows, only when no other task runs)
+plus the action record, in one transaction; the host's revision is then bumped and the
+compute agent converges the guest to the ``target`` the task implies (a ``replug`` destroys and
+spawns it again, its VFs re-plugged with MAC, VLAN, spoof check and link state re-applied)
+and reports; ``complete`` moves the server to the final status in one transaction. A killed
+API worker leaves either the old state or the task recorded; a killed agent converges again
+when it restarts (the task stays until the report), so no lease is needed: the VF claim and
+the port binding are never touched by these operations.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from sriovstack.compute.instance_actions import InstanceActionLog
+from sriovstack.compute.types import Operation
+from sriovstack.db.models import FaultRow, ServerRow
+from sriovstack.errors import Conflict, ErrorKind
+from sriovstack.wire import ServerOutcome, ServerStatus
+
+__all__ = ["Step", "STEPS", "Settled", "target_of", "begin", "complete"]
+
+St = ServerStatus
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One operation: where it may start, what nova shows meanwhile, where it ends."""
+
+    action: str                     # the instance action's name (nova's)
+    event: str                      # its event (nova's compute manager method)
+    allowed: tuple[ServerStatus, ...]
+    transient: ServerStatus | None  # the status while it runs (None: unchanged)
+    task: str                       # the task_state while it runs
+    final: ServerStatus
+    target: ServerOutcome           # what the agent makes of the guest
+    replug: bool                    # destroy and spawn the guest, VFs re-plugged
+
+
+_ANY = (St.ACTIVE, St.SHUTOFF, St.PAUSED, St.SUSPENDED, St.ERROR)
+_RUN, _STOP, _PAUSE = ServerOutcome.RUNNING, ServerOutcome.STOPPED, ServerOutcome.PAUSED
+# nova/compute/api.py's check_instance_state per action, and its task states.
+STEPS: dict[Operation, Step] = {
+    Operation.STOP: Step("stop", "compute_stop_instance", (St.ACTIVE, St.ERROR), None,
+                         "powering-off", St.SHUTOFF, _STOP, False),
+    Operation.START: Step("start", "compute_start_instance", (St.SHUTOFF,), None,
+                          "powering-on", St.ACTIVE, _RUN, True),
+    Operation.PAUSE: Step("pause", "compute_pause_instance", (St.ACTIVE,), None, "pausing",
+                          St.PAUSED, _PAUSE, False),
+    Operation.UNPAUSE: Step("unpause", "compute_unpause_instance", (St.PAUSED,), None,
+                            "unpausing", St.ACTIVE, _RUN, False),
+    Operation.SUSPEND: Step("suspend", "compute_suspend_instance", (St.ACTIVE,), None,
+                            "suspending", St.SUSPENDED, _STOP, False),
+    Operation.RESUME: Step("resume", "compute_resume_instance", (St.SUSPENDED,), None,
+                           "resuming", St.ACTIVE, _RUN, True),
+    Operation.REBOOT_SOFT: Step("reboot", "compute_reboot_instance", (St.ACTIVE,), St.REBOOT,
+                                "rebooting", St.ACTIVE, _RUN, False),
+    Operation.REBOOT_HARD: Step("reboot", "compute_reboot_instance", _ANY, St.HARD_REBOOT,
+                                "reboot_started_hard", St.ACTIVE, _RUN, True),
+    Operation.REBUILD: Step("rebuild", "compute_rebuild_instance",
+                            (St.ACTIVE, St.SHUTOFF, St.ERROR), St.REBUILD, "rebuild_spawning",
+                            St.ACTIVE, _RUN, True),
+}
+_BY_TASK = {step.task: step for step in STEPS.values()}
+_RESTING = {St.SHUTOFF: _STOP, St.SUSPENDED: _STOP, St.PAUSED: _PAUSE}
+
+
+@dataclass(frozen=True, slots=True)
+class Settled:
+    """What the agent's desired state says of a server: its guest's target, and whether to
+    re-plug it and report."""
+
+    target: ServerOutcome
+    replug: bool
+    awaiting: bool
+
+
+def target_of(status: ServerStatus, task_state: str | None) -> Settled:
+    """The guest a server in ``status`` with ``task_state`` should have."""
+    step = _BY_TASK.get(task_state or "")
+    if step is not None:
+        return Settled(step.target, step.replug, True)
+    return Settled(_RESTING.get(status, _RUN), False, status is St.BUILD)
+
+
+def begin(session: Session, row: ServerRow, op: Operation, log: InstanceActionLog,
+          request_id: str, user_id: str, now: datetime) -> None:
+    """Start ``op`` on ``row`` (a placed server) and record it, in ``session``.
+
+    Raises Conflict as nova does (InstanceInvalidState, 409) when the server is not placed,
+    not in a state the operation starts from, or another task runs."""
+    step = STEPS[op]
+    status = ServerStatus(row.status)
+    if row.host is None or status not in step.allowed or row.task_state is not None:
+        why = (f"task_state {row.task_state}" if row.task_state is not None
+               else f"vm_state {status.value.lower()}")
+        raise Conflict(f"Cannot '{op.value}' instance {row.id} while it is in {why}",
+                       kind=ErrorKind.INSTANCE_INVALID_STATE, value=row.id,
+                       fix=f"'{op.value}' starts from "
+                           f"{', '.join(s.value for s in step.allowed)} with no task running")
+    values: dict[str, object] = {"task_state": step.task, "updated_at": now}
+    if step.transient is not None:
+        values["status"] = step.transient.value
+    done = session.execute(update(ServerRow).where(
+        ServerRow.id == row.id, ServerRow.status == row.status,
+        ServerRow.task_state.is_(None)).values(**values)
+        .execution_options(synchronize_session=False))
+    if done.rowcount != 1:  # another request started a task first
+        raise Conflict(f"Cannot '{op.value}' instance {row.id}: another task started first",
+                       kind=ErrorKind.INSTANCE_INVALID_STATE, value=row.id)
+    log.start(session, row.id, step.action, step.event, request_id, user_id, row.host, now)
+
+
+def complete(session: Session, row: ServerRow, outcome: ServerOutcome, message: str,
+             log: InstanceActionLog, now: datetime) -> bool:
+    """Apply the agent's report to ``row``: the running task ends at its final status (or
+    ERROR with a fault), a build ends ACTIVE. Returns False for a report that completes
+    nothing (the guest is as the server already says, or reports an older target)."""
+    step = _BY_TASK.get(row.task_state or "")
+    building = ServerStatus(row.status) is St.BUILD
+    if outcome is ServerOutcome.ERROR:
+        _fault(session, row, message or "The compute agent reported an error.", now)
+        row.status, row.task_state, row.updated_at = St.ERROR.value, None, now
+        log.finish(session, row.id, "Error", message, now)
+        return True
+    if step is not None and outcome is step.target:
+        row.status, row.task_state, row.updated_at = step.final.value, None, now
+        log.finish(session, row.id, "Success", "", now)
+        return True
+    if building and outcome is _RUN:
+        row.status, row.task_state, row.updated_at = St.ACTIVE.value, None, now
+        row.launched_at = row.launched_at or now
+        log.finish(session, row.id, "Success", "", now)
+        return True
+    return False
+
+
+def _fault(session: Session, row: ServerRow, text: str, now: datetime) -> None:
+    fault = session.get(FaultRow, row.id)
+    if fault is None:
+        session.add(FaultRow(server_id=row.id, code=500, message=text, created=now))
+    else:
+        fault.code, fault.message, fault.created = 500, text, now
