@@ -2,7 +2,7 @@
 action log (os-instance-actions) and its events.
 
 Revision ID: 0006_server_lifecycle
-Revises: 0004_scheduler_revision
+Revises: 0005_token_parent
 Create Date: 2026-12-06
 """
 
@@ -15,7 +15,7 @@ from sriovstack.db.base import UtcDateTime
 
 
 revision = '0006_server_lifecycle'
-down_revision = '0004_scheduler_revision'
+down_revision = '0005_token_parent'
 branch_labels = None
 depends_on = None
 

@@ -2,7 +2,7 @@
 device's PF without carrier (the scheduler then does not offer it).
 
 Revision ID: 0009_device_health
-Revises: 0005_token_parent
+Revises: 0006_server_lifecycle
 Create Date: 2026-12-06
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 
 
 revision = '0009_device_health'
-down_revision = '0005_token_parent'
+down_revision = '0006_server_lifecycle'
 branch_labels = None
 depends_on = None
 
