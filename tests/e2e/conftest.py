@@ -50,6 +50,10 @@ AGENT_USER, AGENT_PASSWORD = "sriovstack-agent", "e2e-agent-secret"
 VFS_PER_PF = 7  # the chapter's 82576: 2 x 7 VFs (20.2 step 8)
 
 OSC_VERSION, SDK_VERSION = "10.5.0", "4.22.0"  # openstack_api_compat.md §1
+# The other clients an operator uses (issue 12): osc-placement's `resource ...` commands,
+# the legacy `glance` and `neutron` commands (neutronclient 9.0.0 is the last with `neutron`).
+EXTRA_CLIENTS = ("osc-placement==4.9.1", "python-glanceclient==4.13.0",
+                 "python-neutronclient==9.0.0")
 OSC_CACHE = Path("/tmp/sriovstack-osc-venv")
 PG_ADMIN_URL = os.environ.get("SRIOVSTACK_TEST_PG",
                               "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -181,6 +185,7 @@ def serve_api(workdir: Path, database_url: str, *, workers: int = 1,
     log_path = workdir / f"api-{port}.log"
     argv = [str(SRIOVSTACK), "api", "serve", "--database", database_url,
             "--listen", f"127.0.0.1:{port}", "--workers", str(workers),
+            "--state-dir", str(workdir),
             "--log-level", "warning"]
     if build_delay:
         argv += ["--test-build-delay", str(build_delay)]
@@ -353,7 +358,9 @@ def vf_usage(api: ServedApi) -> dict[str, int]:
 
 def _osc_key() -> str:
     v = sys.version_info
-    return f"py{v.major}.{v.minor}-osc{OSC_VERSION}-sdk{SDK_VERSION}"
+    extras = "-".join(c.split("==")[0].removeprefix("python-") + c.split("==")[1]
+                      for c in EXTRA_CLIENTS)
+    return f"py{v.major}.{v.minor}-osc{OSC_VERSION}-sdk{SDK_VERSION}-{extras}"
 
 
 def _install_clients(target: Path) -> None:
@@ -363,7 +370,8 @@ def _install_clients(target: Path) -> None:
                    capture_output=True, timeout=120)
     done = subprocess.run(
         [str(target / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check",
-         f"python-openstackclient=={OSC_VERSION}", f"openstacksdk=={SDK_VERSION}"],
+         f"python-openstackclient=={OSC_VERSION}", f"openstacksdk=={SDK_VERSION}",
+         *EXTRA_CLIENTS],
         capture_output=True, text=True, timeout=600, check=False)
     if done.returncode != 0:
         shutil.rmtree(target, ignore_errors=True)
@@ -373,7 +381,7 @@ def _install_clients(target: Path) -> None:
 
 @pytest.fixture(scope="session")
 def osc_venv() -> Path:
-    """A venv with python-openstackclient and openstacksdk at the pinned versions (cached;
+    """A venv with python-openstackclient, openstacksdk and EXTRA_CLIENTS pinned (cached;
     an flock keeps concurrent test runs from installing into it at once)."""
     target = OSC_CACHE / _osc_key()
     OSC_CACHE.mkdir(parents=True, exist_ok=True)
