@@ -91,8 +91,9 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def settings(database: Database) -> ApiSettings:
-    return ApiSettings(base_url=BASE_URL, database_url=database.url)
+def settings(database: Database, tmp_path: Path) -> ApiSettings:
+    return ApiSettings(base_url=BASE_URL, database_url=database.url,
+                       image_dir=tmp_path / "images")
 
 
 @pytest.fixture

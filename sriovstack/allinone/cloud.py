@@ -115,7 +115,8 @@ class AllInOne:
         assert self.credentials is not None
         files = next((h.config_files for h in self.hosts if h.spec.role is Role.CONTROLLER), ())
         settings = ApiSettings(base_url=self.base_url, database_url=self.database_url,
-                               deployment=load_config(files) if files else None)
+                               deployment=load_config(files) if files else None,
+                               image_dir=self.options.state_dir / "images")
         db = Database(self.database_url)
         db.create_schema()
         services = build_services(settings, db)

@@ -8,6 +8,7 @@ chosen by the URL's first path segment.
 from __future__ import annotations
 
 import enum
+import html
 import http
 import logging
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.responses import JSONResponse
+from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from sriovstack.errors import (ConfigError, Conflict, ErrorKind, Forbidden, Invalid,
                                NotAcceptable, NotFound, NotSupported, SriovstackError,
@@ -125,9 +126,56 @@ def request_id_of(scope_or_request: Any) -> str:
     return str(state.get("request_id", ""))
 
 
-def problem_response(path: str, problem: Problem, request_id: str) -> JSONResponse:
-    """A JSON response for ``problem`` in the envelope of ``path``."""
-    body = render(envelope_for(path), problem, request_id)
+# Glance's errors are webob's: the media type is negotiated from Accept among these offers,
+# the earlier winning a tie, so ``*/*`` or no Accept (glanceclient) gets HTML and
+# ``application/json`` (openstacksdk) gets the JSON body.
+_WEBOB_OFFERS = ("text/html", "application/json", "text/plain")
+
+
+def _quality(accept: str, offer: str) -> float:
+    best, best_specificity = 0.0, -1
+    for item in accept.split(","):
+        media, *params = (part.strip() for part in item.split(";"))
+        kind, _, sub = media.partition("/")
+        o_kind, _, o_sub = offer.partition("/")
+        if not ((kind in ("*", o_kind)) and (sub in ("*", o_sub))):
+            continue
+        specificity = (kind != "*") + (sub != "*")
+        q = next((float(p[2:]) for p in params if p.startswith("q=")
+                  and p[2:].replace(".", "", 1).isdigit()), 1.0)
+        if specificity > best_specificity:
+            best, best_specificity = q, specificity
+    return best
+
+
+def _webob_media(accept: str) -> str:
+    if not accept.strip():
+        return _WEBOB_OFFERS[0]
+    scored = [(_quality(accept, offer), -i, offer) for i, offer in enumerate(_WEBOB_OFFERS)]
+    q, _, offer = max(scored)
+    return offer if q > 0 else "text/plain"
+
+
+def _webob_html(problem: Problem) -> str:
+    head = f"{problem.status} {problem.title}"
+    return (f"<html>\n <head>\n  <title>{head}</title>\n </head>\n <body>\n"
+            f"  <h1>{head}</h1>\n  {html.escape(problem.message)}<br /><br />\n\n\n"
+            f" </body>\n</html>")
+
+
+def problem_response(path: str, problem: Problem, request_id: str,
+                     accept: str = "application/json") -> Response:
+    """The response for ``problem`` in the envelope of ``path``; the image API negotiates
+    its media type from ``accept`` as glance (webob) does."""
+    envelope = envelope_for(path)
+    if envelope is Envelope.IMAGE:
+        media = _webob_media(accept)
+        if media == "text/html":
+            return HTMLResponse(_webob_html(problem), status_code=problem.status)
+        if media == "text/plain":
+            return Response(f"{problem.status} {problem.title}\n\n{problem.message}\n\n",
+                            status_code=problem.status, media_type="text/plain")
+    body = render(envelope, problem, request_id)
     return JSONResponse(body, status_code=problem.status)
 
 
@@ -162,19 +210,24 @@ def validation_message(exc: RequestValidationError) -> str:
     return "Invalid input: " + "; ".join(items or ["the request is malformed"])
 
 
-async def _on_error(request: Request, exc: Exception) -> JSONResponse:
+def _accept(request: Request) -> str:
+    return request.headers.get("accept", "")
+
+
+async def _on_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, SriovstackError)
     rid = request_id_of(request)
-    return problem_response(request.url.path, problem_of(exc, rid), rid)
+    return problem_response(request.url.path, problem_of(exc, rid), rid, _accept(request))
 
 
-async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
+async def _on_validation(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     problem = Problem(400, validation_message(exc), ErrorKind.INVALID_INPUT, Invalid.code)
-    return problem_response(request.url.path, problem, request_id_of(request))
+    return problem_response(request.url.path, problem, request_id_of(request),
+                            _accept(request))
 
 
-async def _on_http(request: Request, exc: Exception) -> JSONResponse:
+async def _on_http(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     message = exc.detail if isinstance(exc.detail, str) else http.HTTPStatus(exc.status_code).phrase
     if exc.status_code == 404:
@@ -182,7 +235,7 @@ async def _on_http(request: Request, exc: Exception) -> JSONResponse:
     elif exc.status_code == 405:
         message = f"Method {request.method} is not allowed on {request.url.path}"
     response = problem_response(request.url.path, Problem(exc.status_code, message),
-                                request_id_of(request))
+                                request_id_of(request), _accept(request))
     for name, value in (exc.headers or {}).items():
         response.headers[name] = value
     return response

@@ -2,13 +2,16 @@
 the 500 guard.
 
 One pure ASGI middleware, outermost inside the app, so even a crash in a handler leaves with
-the request id and the right envelope (and no traceback in the body).
+the request id and the right envelope (and no traceback in the body).  Image data uploads
+(``PUT /image/v2/images/{id}/file``) are the one body not buffered here: they stream to the
+image store, which enforces its own size cap.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import uuid
 from typing import Any
 from urllib.parse import unquote_to_bytes
@@ -22,8 +25,16 @@ __all__ = ["EdgeMiddleware"]
 _LOG = logging.getLogger(__name__)
 
 
+_STREAMED = re.compile(r"^/image/v2/images/[^/]+/file$")
+
+
 class _TooLarge(Exception):
     pass
+
+
+def _streamed(scope: Scope) -> bool:
+    """True for a request whose body goes to the handler as it arrives (image data)."""
+    return scope.get("method") == "PUT" and bool(_STREAMED.match(scope.get("path", "")))
 
 
 def _id_headers(path: str, request_id: str) -> list[tuple[bytes, bytes]]:
@@ -31,6 +42,13 @@ def _id_headers(path: str, request_id: str) -> list[tuple[bytes, bytes]]:
     if envelope_for(path) is Envelope.COMPUTE:
         headers.append((b"x-compute-request-id", request_id.encode()))
     return headers
+
+
+def _header(scope: Scope, wanted: bytes) -> str:
+    for name, value in scope.get("headers", ()):
+        if name == wanted:
+            return bytes(value).decode("latin-1")
+    return ""
 
 
 def _declared_length(scope: Scope) -> int | None:
@@ -117,9 +135,14 @@ class EdgeMiddleware:
             await send(message)
 
         async def fail(status: int, message: str) -> None:
-            response = problem_response(path, Problem(status, message), request_id)
+            response = problem_response(path, Problem(status, message), request_id,
+                                        _header(scope, b"accept"))
             await response(scope, receive, send_with_id)
 
+        if _streamed(scope):
+            await self._guarded(scope, receive, send_with_id, started_of=lambda: started,
+                                fail=fail, request_id=request_id)
+            return
         try:
             declared = _declared_length(scope)
         except ValueError:
@@ -140,12 +163,18 @@ class EdgeMiddleware:
             await fail(400, f"Invalid input for field/attribute {where or 'body'}: NUL (0x00) "
                             "characters are not allowed.")
             return
-        replay = _Replay(body, pending, receive)
+        await self._guarded(scope, _Replay(body, pending, receive), send_with_id,
+                            started_of=lambda: started, fail=fail, request_id=request_id)
+
+    async def _guarded(self, scope: Scope, receive: Receive, send: Send, *,
+                       started_of: Any, fail: Any, request_id: str) -> None:
+        """Run the app; an unexpected error becomes a logged 500 (if nothing was sent yet)."""
         try:
-            await self.app(scope, replay, send_with_id)
+            await self.app(scope, receive, send)
         except Exception:
-            _LOG.exception("request %s (%s %s) failed", request_id, scope.get("method"), path)
-            if started:
+            _LOG.exception("request %s (%s %s) failed", request_id, scope.get("method"),
+                           scope.get("path", "/"))
+            if started_of():
                 raise
             await fail(500, "The server met an unexpected error; see the server log for "
                             f"request {request_id}.")

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 from sriovstack.api.settings import ApiSettings
 from sriovstack.clock import Clock, SystemClock
-from sriovstack.compute import (ComputeServices, HostRegistry, Scheduler, build_compute,
-                                scheduler_config)
+from sriovstack.compute import (ComputeServices, HostRegistry, ImageStore, Scheduler,
+                                build_compute, scheduler_config)
 from sriovstack.db import Database
 from sriovstack.metrics import PrometheusRecorder
 from sriovstack.identity import IdentityService
@@ -45,6 +45,7 @@ def build_services(settings: ApiSettings, db: Database, *, clock: Clock | None =
     recorder = PrometheusRecorder()
     scheduler = Scheduler(db, sched_config, clock, recorder)
     compute = build_compute(db, network, scheduler, hosts, clock,
+                            image_store=ImageStore(settings.image_dir, settings.max_image_bytes),
                             max_attempts=sched_config.max_attempts,
                             service_down_time=sched_config.service_down_time,
                             build_start_delay=settings.build_start_delay)

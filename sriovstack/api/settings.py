@@ -12,10 +12,12 @@ from sriovstack.errors import ConfigError
 if TYPE_CHECKING:
     from sriovstack.conf import DeploymentConfig
 
-__all__ = ["ApiSettings", "DEFAULT_MAX_BODY_BYTES", "MAX_BUILD_START_DELAY"]
+__all__ = ["ApiSettings", "DEFAULT_MAX_BODY_BYTES", "DEFAULT_MAX_IMAGE_BYTES",
+           "MAX_BUILD_START_DELAY"]
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 MAX_BUILD_START_DELAY = 3600.0  # seconds; the test hook's upper bound
+DEFAULT_MAX_IMAGE_BYTES = 1 << 40  # glance's image_size_cap default (1 TiB)
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +32,8 @@ class ApiSettings:
     ``metrics_token``: when set, ``GET /metrics`` wants ``Authorization: Bearer <it>``
     (no Keystone token either way). ``metrics_dir``: prometheus_client's multiprocess
     directory, set by ``api serve --workers N``; a scrape then sums every worker's counters.
+    ``image_dir`` holds uploaded image data (None: uploads are refused with 503);
+    an upload is streamed there, past ``max_body_bytes``, up to ``max_image_bytes``.
     """
 
     base_url: str
@@ -41,6 +45,8 @@ class ApiSettings:
     build_start_delay: float = 0.0
     metrics_token: str | None = None
     metrics_dir: Path | None = None
+    image_dir: Path | None = None
+    max_image_bytes: int = DEFAULT_MAX_IMAGE_BYTES
 
     def __post_init__(self) -> None:
         if not self.base_url.startswith(("http://", "https://")):

@@ -39,20 +39,22 @@ class ServeOptions:
     build_start_delay: float = 0.0  # the test hook (module docstring)
     metrics_token: str | None = None
     metrics_dir: str | None = None  # prometheus_client's multiprocess dir (--workers > 1)
+    image_dir: str | None = None  # uploaded image data (STATE_DIR/images)
 
     def to_json(self) -> str:
         return json.dumps({"database_url": self.database_url, "base_url": self.base_url,
                            "config_files": list(self.config_files),
                            "build_start_delay": self.build_start_delay,
                            "metrics_token": self.metrics_token,
-                           "metrics_dir": self.metrics_dir})
+                           "metrics_dir": self.metrics_dir,
+                           "image_dir": self.image_dir})
 
     @classmethod
     def from_json(cls, text: str) -> ServeOptions:
         data = json.loads(text)
         return cls(data["database_url"], data["base_url"], tuple(data["config_files"]),
                    float(data["build_start_delay"]), data.get("metrics_token"),
-                   data.get("metrics_dir"))
+                   data.get("metrics_dir"), data.get("image_dir"))
 
 
 def parse_listen(text: str) -> tuple[str, int]:
@@ -87,7 +89,8 @@ def _build(options: ServeOptions) -> Any:
     settings = ApiSettings(base_url=options.base_url, database_url=options.database_url,
                            deployment=deployment, build_start_delay=options.build_start_delay,
                            metrics_token=options.metrics_token,
-                           metrics_dir=Path(options.metrics_dir) if options.metrics_dir else None)
+                           metrics_dir=Path(options.metrics_dir) if options.metrics_dir else None,
+                           image_dir=Path(options.image_dir) if options.image_dir else None)
     return create_app(settings, build_services(settings, Database(options.database_url)))
 
 
@@ -111,7 +114,8 @@ def _serve(args: argparse.Namespace) -> int:
     display_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     options = ServeOptions(url, args.base_url or f"http://{display_host}:{port}",
                            tuple(str(f) for f in args.config_file), args.test_build_delay,
-                           _metrics_token(args.metrics_token_file))
+                           _metrics_token(args.metrics_token_file),
+                           image_dir=str(Path(args.state_dir) / "images"))
     _build(options)  # fail fast on bad config before any worker starts
     db = Database(url)
     db.create_schema()  # once, here: workers never race on migrations

@@ -21,7 +21,10 @@ from sriovstack.compute.host_devices import (CloudView, HostDevice, HostDeviceSe
 from sriovstack.compute.hosts import HostRegistry
 from sriovstack.compute.flavors import DEFAULT_FLAVORS, FlavorQuery, FlavorService
 from sriovstack.compute.hypervisors import SRIOV_NET_VF, HypervisorService
-from sriovstack.compute.images import CIRROS, ImageQuery, ImageService
+from sriovstack.compute.image_patch import BASE_ATTRS, ImageAttrs, PatchOp, check_attr
+from sriovstack.compute.image_store import ImageStore
+from sriovstack.compute.images import (CIRROS, ImageCreate, ImageData, ImageQuery,
+                                       ImageService, ImageUpload)
 from sriovstack.compute.reports import HostReports
 from sriovstack.compute.scheduler import Scheduler, scheduler_config
 from sriovstack.compute.servers import ServerService
@@ -39,7 +42,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ComputeServices", "build_compute", "FlavorService", "FlavorQuery", "ImageService",
-    "ImageQuery", "ServerService", "HostDeviceService", "ServerBuilder", "HypervisorService",
+    "ImageQuery", "ImageCreate", "ImageData", "ImageUpload", "ImageStore", "ImageAttrs",
+    "PatchOp", "check_attr", "BASE_ATTRS", "ServerService", "HostDeviceService", "ServerBuilder", "HypervisorService",
     "DesiredStateService", "HostRevisions", "HostReports", "HostChangeNotifier", "DEFAULT_FLAVORS",
     "CIRROS", "SRIOV_NET_VF", "Flavor", "HostDevice", "HostRegistry", "Hypervisor", "Image",
     "Inventory", "NetworkRequest", "ResourceProvider", "Scheduler", "Server", "ServerCreate",
@@ -67,15 +71,18 @@ class ComputeServices:
 
 
 def build_compute(db: Database, network: "NetworkService", scheduler: "Scheduler",
-                  hosts: HostRegistry, clock: Clock, *, max_attempts: int = 3,
+                  hosts: HostRegistry, clock: Clock, *, image_store: ImageStore | None = None,
+                  max_attempts: int = 3,
                   service_down_time: float = 60.0, poll_interval: float = 1.0,
                   build_start_delay: float = 0.0) -> ComputeServices:
     """Wire the compute services and seed the m1.* flavors and the cirros image (idempotent).
 
-    ``build_start_delay`` is the builder's test hook (compute/build.py); 0 in service."""
+    ``build_start_delay`` is the builder's test hook (compute/build.py); 0 in service.
+    Without ``image_store`` image data uploads are refused (503)."""
     revisions = HostRevisions(db, HostChangeNotifier())
     network.watch_hosts(revisions.bump)  # a port's admin state reaches the SR-IOV agent at once
-    flavors, images = FlavorService(db), ImageService(db)
+    flavors = FlavorService(db)
+    images = ImageService(db, image_store or ImageStore(None, 0), clock)
     for seed in (flavors.seed, images.seed):
         try:
             seed()

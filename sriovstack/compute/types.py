@@ -58,7 +58,7 @@ class Flavor:
 
 @dataclass(frozen=True, slots=True)
 class Image:
-    """A glance image record (read-only registry; no image data is stored)."""
+    """A glance image record; its data, once uploaded, is a file in the image store."""
 
     id: str
     name: str
@@ -75,6 +75,9 @@ class Image:
     created_at: datetime
     updated_at: datetime
     properties: tuple[tuple[str, str], ...] = ()
+    tags: tuple[str, ...] = ()
+    os_hidden: bool = False
+    os_hash_value: str | None = None  # sha512 of the data (glance's os_hash_algo)
 
     def property_map(self) -> dict[str, str]:
         """The image properties (hw_* etc.) as a fresh dict for filters and views."""

@@ -159,9 +159,23 @@ def test_unknown_route_is_404_in_the_envelope() -> None:
 
 
 def test_wrong_method_is_405_in_the_envelope() -> None:
-    response = _app().delete("/image/missing")
+    response = _app().delete("/image/missing", headers={"Accept": "application/json"})
     assert response.status_code == 405
     assert response.json()["code"] == "405 Method Not Allowed"
+
+
+@pytest.mark.parametrize("accept, media", [
+    ("", "text/html"), ("*/*", "text/html"), ("application/json", "application/json"),
+    ("application/json, */*;q=0.1", "application/json"), ("text/plain", "text/plain"),
+    ("text/html;q=0.2, application/json", "application/json"),
+])
+def test_glance_errors_are_negotiated_as_webob_does(accept: str, media: str) -> None:
+    response = _app().delete("/image/missing", headers={"Accept": accept})
+    assert response.status_code == 405
+    assert response.headers["content-type"].startswith(media)
+    assert "Method DELETE is not allowed" in response.text
+    if media == "text/html":  # glanceclient strips the tags and joins the lines
+        assert "<title>405 Method Not Allowed</title>" in response.text
 
 
 def test_unexpected_exception_is_500_without_internals(caplog: pytest.LogCaptureFixture) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 from sriovstack.compute import Image
 
-__all__ = ["image_view", "version_view"]
+__all__ = ["image_view", "versions_view"]
 
 
 def _iso(moment: datetime) -> str:
@@ -21,8 +21,10 @@ def image_view(image: Image) -> dict[str, Any]:
         "visibility": image.visibility, "disk_format": image.disk_format,
         "container_format": image.container_format, "min_disk": image.min_disk,
         "min_ram": image.min_ram, "size": image.size, "virtual_size": None,
-        "protected": image.protected, "tags": [], "owner": image.owner, "os_hidden": False,
-        "checksum": image.checksum, "os_hash_algo": None, "os_hash_value": None,
+        "protected": image.protected, "tags": list(image.tags), "owner": image.owner,
+        "os_hidden": image.os_hidden, "checksum": image.checksum,
+        "os_hash_algo": "sha512" if image.os_hash_value else None,
+        "os_hash_value": image.os_hash_value,
         "created_at": _iso(image.created_at), "updated_at": _iso(image.updated_at),
         "file": f"/v2/images/{image.id}/file", "self": f"/v2/images/{image.id}",
         "schema": "/v2/schemas/image",
@@ -32,7 +34,12 @@ def image_view(image: Image) -> dict[str, Any]:
     return body
 
 
-def version_view(base: str) -> dict[str, Any]:
-    """One glance version entry (we serve the v2 read-only subset)."""
-    return {"id": "v2.16", "status": "CURRENT",
-            "links": [{"rel": "self", "href": f"{base}/v2/"}]}
+# Glance's API versions, newest first: v2.16 is current, the older v2 minors are supported.
+_VERSIONS = tuple(f"v2.{minor}" for minor in range(16, -1, -1))
+
+
+def versions_view(base: str) -> dict[str, Any]:
+    """GET /image and /image/versions: glance's version list (all served by /v2/)."""
+    return {"versions": [{"id": v, "status": "CURRENT" if i == 0 else "SUPPORTED",
+                          "links": [{"rel": "self", "href": f"{base}/v2/"}]}
+                         for i, v in enumerate(_VERSIONS)]}

@@ -21,7 +21,10 @@ class CloudSession:
     def __init__(self, cloud: Cloud, *, transport: httpx.BaseTransport | None = None,
                  timeout: float = 30.0) -> None:
         self.cloud = cloud
-        self._http = httpx.Client(transport=transport, timeout=timeout)
+        # JSON errors from every API (glance answers */* with webob's HTML, as openstacksdk
+        # knows: it asks for JSON too)
+        self._http = httpx.Client(transport=transport, timeout=timeout,
+                                  headers={"Accept": "application/json"})
         self._token = ""
         self._catalog: dict[str, str] = {}
 

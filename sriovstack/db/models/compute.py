@@ -51,6 +51,9 @@ class ImageRow(Base):
     properties: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=_now)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=_now)
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
+    os_hidden: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    os_hash_value: Mapped[str | None] = mapped_column(String(128), nullable=True)
 
 
 class ServerRow(Base):

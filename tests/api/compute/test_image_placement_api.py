@@ -41,7 +41,8 @@ def test_image_list_filters(api: Any, query: str, names: list[str]) -> None:
 
 
 def test_an_image_name_used_as_an_id_is_404_in_glances_envelope(api: Any) -> None:
-    r = api.client.get("/image/v2/images/cirros", headers=api.demo)
+    r = api.client.get("/image/v2/images/cirros",
+                       headers={**api.demo, "Accept": "application/json"})
     assert r.status_code == 404
     assert r.json()["code"] == "404 Not Found" and "cirros" in r.json()["message"]
 

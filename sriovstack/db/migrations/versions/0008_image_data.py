@@ -1,0 +1,33 @@
+"""Glance v2 writes: an image's tags, ``os_hidden`` and the sha512 of its uploaded data
+(``os_hash_value``; the md5 stays in ``checksum``).
+
+Revision ID: 0008_image_data
+Revises: 0009_device_health
+Create Date: 2026-12-06
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+
+revision = '0008_image_data'
+down_revision = '0009_device_health'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('images', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('tags', sa.JSON(), server_default='[]', nullable=False))
+        batch_op.add_column(sa.Column('os_hidden', sa.Boolean(), server_default='0',
+                                      nullable=False))
+        batch_op.add_column(sa.Column('os_hash_value', sa.String(length=128), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('images', schema=None) as batch_op:
+        batch_op.drop_column('os_hash_value')
+        batch_op.drop_column('os_hidden')
+        batch_op.drop_column('tags')

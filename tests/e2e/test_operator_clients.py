@@ -1,0 +1,119 @@
+"""An operator's day two with the real clients (issue 12): glance v2 through the `openstack`
+CLI and the legacy `glance` command, osc-placement's `resource ...` commands, the identity
+lists and the legacy `neutron` command, against a served API with compute0 registered."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import (ADMIN_PASSWORD, ServedApi, chapter_inventory, client_env,
+                                register_host, serve_api, write_clouds_yaml)
+
+pytestmark = pytest.mark.e2e
+
+HOST = "compute0"
+CLIENT_TIMEOUT = 120.0  # one client call
+
+
+@dataclass(frozen=True)
+class Operator:
+    """The served API with compute0 registered, and the client venv's commands."""
+
+    api: ServedApi
+    venv: Path
+    env: dict[str, str]
+
+    def run(self, command: str, *args: str, env: dict[str, str] | None = None
+            ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(self.venv / "bin" / command), *args], capture_output=True,
+                              text=True, env=env or self.env, timeout=CLIENT_TIMEOUT,
+                              check=False)
+
+    def osc_json(self, *args: str) -> Any:
+        done = self.run("openstack", "--os-cloud", "sriov-admin", *args, "-f", "json")
+        assert done.returncode == 0, f"openstack {' '.join(args)}: {done.stderr}"
+        return json.loads(done.stdout) if done.stdout.strip() else None
+
+    def osc_ok(self, *args: str) -> str:
+        done = self.run("openstack", "--os-cloud", "sriov-admin", *args)
+        assert done.returncode == 0, f"openstack {' '.join(args)}: {done.stderr}"
+        return done.stdout
+
+    def legacy(self, command: str, *args: str) -> subprocess.CompletedProcess[str]:
+        """A legacy client (`glance`, `neutron`) as admin, configured by OS_* variables."""
+        env = {**self.env, "OS_AUTH_URL": f"{self.api.base_url}/identity/v3",
+               "OS_USERNAME": "admin", "OS_PASSWORD": ADMIN_PASSWORD,
+               "OS_PROJECT_NAME": "admin", "OS_USER_DOMAIN_NAME": "Default",
+               "OS_PROJECT_DOMAIN_NAME": "Default", "OS_IDENTITY_API_VERSION": "3",
+               "OS_REGION_NAME": "RegionOne", "OS_INTERFACE": "public"}
+        return self.run(command, *args, env=env)
+
+
+@pytest.fixture(scope="module")
+def operator(osc_venv: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Operator]:
+    work = tmp_path_factory.mktemp("operator")
+    inventory = chapter_inventory(work / "compute0-root")
+    with serve_api(work, f"sqlite:///{work / 'sriovstack.db'}") as api:
+        register_host(api, HOST, inventory)
+        clouds = write_clouds_yaml(work / "clouds.yaml", api)
+        yield Operator(api, osc_venv, client_env(clouds))
+    assert "Traceback" not in api.log(), api.log()[-4000:]  # no 500 behind any client call
+
+
+def test_images_with_the_openstack_cli(operator: Operator, tmp_path: Path) -> None:
+    data = bytes(range(256)) * 8192  # 2 MiB: past the API's 1 MiB body limit
+    source = tmp_path / "fedora.qcow2"
+    source.write_bytes(data)
+    image = operator.osc_json("image", "create", "--disk-format", "qcow2",
+                              "--container-format", "bare", "--file", str(source),
+                              "--property", "hw_vif_model=virtio", "fedora")
+    assert image["status"] == "active" and image["size"] == len(data)
+    assert image["checksum"] == hashlib.md5(data).hexdigest()
+
+    saved = tmp_path / "saved.qcow2"
+    operator.osc_ok("image", "save", "--file", str(saved), "fedora")
+    assert saved.read_bytes() == data
+
+    operator.osc_ok("image", "set", "--property", "os_distro=fedora", "--min-ram", "512",
+                    "--tag", "sriov", "fedora")
+    shown = operator.osc_json("image", "show", "fedora")
+    assert shown["min_ram"] == 512 and shown["tags"] == ["sriov"]
+    assert shown["properties"]["os_distro"] == "fedora"
+    operator.osc_ok("image", "unset", "--property", "os_distro", "fedora")
+    assert "os_distro" not in operator.osc_json("image", "show", "fedora")["properties"]
+
+    names = {i["Name"] for i in operator.osc_json("image", "list")}
+    assert names == {"cirros", "fedora"}
+    operator.osc_ok("image", "delete", "fedora")
+    assert {i["Name"] for i in operator.osc_json("image", "list")} == {"cirros"}
+
+
+def test_images_with_the_legacy_glance_command(operator: Operator, tmp_path: Path) -> None:
+    listed = operator.legacy("glance", "image-list")
+    assert listed.returncode == 0, listed.stderr
+    assert "cirros" in listed.stdout
+
+    source = tmp_path / "tiny.raw"
+    source.write_bytes(b"\0" * 4096)
+    created = operator.legacy("glance", "image-create", "--name", "tiny", "--disk-format",
+                              "raw", "--container-format", "bare", "--file", str(source))
+    assert created.returncode == 0, created.stderr
+    assert "active" in created.stdout
+    image_id = next(line.split("|")[2].strip() for line in created.stdout.splitlines()
+                    if line.startswith("| id "))
+    updated = operator.legacy("glance", "image-update", "--property", "hw_vif_model=e1000",
+                              image_id)
+    assert updated.returncode == 0 and "e1000" in updated.stdout, updated.stderr
+    missing = operator.legacy("glance", "image-show", "0a0b0c0d-0000-4000-8000-000000000000")
+    assert missing.returncode != 0 and "404" in missing.stderr, missing.stderr
+    deleted = operator.legacy("glance", "image-delete", image_id)
+    assert deleted.returncode == 0, deleted.stderr
+    assert "tiny" not in operator.legacy("glance", "image-list").stdout
