@@ -57,6 +57,8 @@ class Problem:
     message: str
     kind: ErrorKind | None = None  # neutron's type (PortNotFound) or a placement code
     code: str = "sriovstack.http"  # the stable sriovstack code
+    # placement's 406 names the versions it serves (osc-placement negotiates from them)
+    versions: tuple[str, str] | None = None
 
     @property
     def title(self) -> str:
@@ -114,8 +116,11 @@ def render(envelope: Envelope, problem: Problem, request_id: str) -> dict[str, A
     if envelope is Envelope.PLACEMENT:
         code = str(p.kind if p.kind and p.kind.is_placement_code
                    else ErrorKind.PLACEMENT_UNDEFINED_CODE)
-        return {"errors": [{"status": p.status, "title": p.title, "detail": p.message,
-                            "code": code, "request_id": request_id}]}
+        error: dict[str, Any] = {"status": p.status, "title": p.title, "detail": p.message,
+                                 "code": code, "request_id": request_id}
+        if p.versions is not None:
+            error["min_version"], error["max_version"] = p.versions
+        return {"errors": [error]}
     return {"error": {"code": p.status, "type": p.code, "message": p.message}}
 
 
@@ -187,7 +192,10 @@ def problem_of(err: SriovstackError, request_id: str) -> Problem:
         message = (f"The server could not handle the request ({err.code}); "
                    f"see the server log for request {request_id}.")
         return Problem(status, message, err.kind, err.code)
-    return Problem(status, str(err), err.kind, err.code)
+    versions = None
+    if isinstance(err, NotAcceptable) and err.min_version and err.max_version:
+        versions = (str(err.min_version), str(err.max_version))
+    return Problem(status, str(err), err.kind, err.code, versions)
 
 
 def _field_path(loc: tuple[Any, ...]) -> str:

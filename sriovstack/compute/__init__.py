@@ -25,6 +25,9 @@ from sriovstack.compute.image_patch import BASE_ATTRS, ImageAttrs, PatchOp, chec
 from sriovstack.compute.image_store import ImageStore
 from sriovstack.compute.images import (CIRROS, ImageCreate, ImageData, ImageQuery,
                                        ImageService, ImageUpload)
+from sriovstack.compute.placement import (STANDARD_RESOURCE_CLASSES, Candidate,
+                                          CandidateRequest, ConsumerAllocations, NameKind,
+                                          PlacementService, ProviderAllocations)
 from sriovstack.compute.reports import HostReports
 from sriovstack.compute.scheduler import Scheduler, scheduler_config
 from sriovstack.compute.servers import ServerService
@@ -43,7 +46,9 @@ if TYPE_CHECKING:
 __all__ = [
     "ComputeServices", "build_compute", "FlavorService", "FlavorQuery", "ImageService",
     "ImageQuery", "ImageCreate", "ImageData", "ImageUpload", "ImageStore", "ImageAttrs",
-    "PatchOp", "check_attr", "BASE_ATTRS", "ServerService", "HostDeviceService", "ServerBuilder", "HypervisorService",
+    "PatchOp", "check_attr", "BASE_ATTRS", "PlacementService", "NameKind", "Candidate",
+    "CandidateRequest", "ConsumerAllocations", "ProviderAllocations",
+    "STANDARD_RESOURCE_CLASSES", "ServerService", "HostDeviceService", "ServerBuilder", "HypervisorService",
     "DesiredStateService", "HostRevisions", "HostReports", "HostChangeNotifier", "DEFAULT_FLAVORS",
     "CIRROS", "SRIOV_NET_VF", "Flavor", "HostDevice", "HostRegistry", "Hypervisor", "Image",
     "Inventory", "NetworkRequest", "ResourceProvider", "Scheduler", "Server", "ServerCreate",
@@ -68,6 +73,7 @@ class ComputeServices:
     host_devices: HostDeviceService
     drain: DrainService
     audit: Audit
+    placement: PlacementService
 
 
 def build_compute(db: Database, network: "NetworkService", scheduler: "Scheduler",
@@ -92,11 +98,12 @@ def build_compute(db: Database, network: "NetworkService", scheduler: "Scheduler
                             clock=clock, start_delay=build_start_delay)
     servers = ServerService(db, network, flavors, images, builder)
     desired_state = DesiredStateService(db, revisions, poll_interval)
+    hypervisors = HypervisorService(db, clock, service_down_time)
     return ComputeServices(
-        servers=servers, flavors=flavors, images=images,
-        hypervisors=HypervisorService(db, clock, service_down_time),
+        servers=servers, flavors=flavors, images=images, hypervisors=hypervisors,
         desired_state=desired_state,
         reports=HostReports(network, hosts, servers),
         host_devices=HostDeviceService(db, hosts, desired_state),
         drain=DrainService(db, hosts, builder, scheduler),
-        audit=Audit(db, network, scheduler, revisions, clock))
+        audit=Audit(db, network, scheduler, revisions, clock),
+        placement=PlacementService(db, hypervisors))

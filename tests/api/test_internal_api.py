@@ -33,7 +33,8 @@ def compute_host(api: Any) -> str:
 
 
 def _vf_usage(api: Any) -> dict[str, int]:
-    rps = api.client.get("/placement/resource_providers", headers=api.admin).json()
+    rps = api.client.get("/placement/resource_providers", headers={
+        **api.admin, "OpenStack-API-Version": "placement 1.14"}).json()  # parent uuids
     out = {}
     for rp in rps["resource_providers"]:
         if rp["parent_provider_uuid"]:

@@ -347,6 +347,7 @@ def vf_usage(api: ServedApi) -> dict[str, int]:
     """SRIOV_NET_VF used per PF resource provider, read from the Placement API."""
     out: dict[str, int] = {}
     with api.client(api.admin_token) as c:
+        c.headers["OpenStack-API-Version"] = "placement 1.14"  # parent_provider_uuid
         for rp in c.get("/placement/resource_providers").json()["resource_providers"]:
             if rp["parent_provider_uuid"]:
                 usages = c.get(f"/placement/resource_providers/{rp['uuid']}/usages").json()

@@ -54,7 +54,8 @@ class FuzzTarget:
 def _token(client: TestClient, user: str, password: str, project: str) -> dict[str, str]:
     r = client.post("/identity/v3/auth/tokens", json=password_body(user, password, project))
     assert r.status_code == 201, r.text
-    return {"X-Auth-Token": r.headers["X-Subject-Token"]}
+    # JSON errors everywhere (glance answers */* with webob's HTML, as openstacksdk knows)
+    return {"X-Auth-Token": r.headers["X-Subject-Token"], "Accept": "application/json"}
 
 
 def _seed(client: TestClient, admin: dict[str, str], service: dict[str, str],

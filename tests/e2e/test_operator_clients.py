@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import (ADMIN_PASSWORD, ServedApi, chapter_inventory, client_env,
-                                register_host, serve_api, write_clouds_yaml)
+                                register_host, serve_api, stand_in_agent, write_clouds_yaml)
 
 pytestmark = pytest.mark.e2e
 
@@ -63,8 +63,10 @@ def operator(osc_venv: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     inventory = chapter_inventory(work / "compute0-root")
     with serve_api(work, f"sqlite:///{work / 'sriovstack.db'}") as api:
         register_host(api, HOST, inventory)
-        clouds = write_clouds_yaml(work / "clouds.yaml", api)
-        yield Operator(api, osc_venv, client_env(clouds))
+        with stand_in_agent(api, HOST) as agent:
+            clouds = write_clouds_yaml(work / "clouds.yaml", api)
+            yield Operator(api, osc_venv, client_env(clouds))
+            assert not agent.errors, agent.errors
     assert "Traceback" not in api.log(), api.log()[-4000:]  # no 500 behind any client call
 
 
@@ -117,3 +119,53 @@ def test_images_with_the_legacy_glance_command(operator: Operator, tmp_path: Pat
     deleted = operator.legacy("glance", "image-delete", image_id)
     assert deleted.returncode == 0, deleted.stderr
     assert "tiny" not in operator.legacy("glance", "image-list").stdout
+
+
+def test_placement_with_osc_placement(operator: Operator) -> None:
+    classes = {c["name"] for c in operator.osc_json("resource", "class", "list")}
+    assert {"VCPU", "MEMORY_MB", "SRIOV_NET_VF"} <= classes
+    operator.osc_ok("resource", "class", "create", "CUSTOM_NIC_PORT")
+    assert "CUSTOM_NIC_PORT" in {c["name"] for c in operator.osc_json("resource", "class",
+                                                                       "list")}
+    operator.osc_ok("trait", "create", "CUSTOM_GOLD")
+    traits = {t["name"] for t in operator.osc_json("trait", "list")}
+    assert {"CUSTOM_GOLD", "CUSTOM_PHYSNET_PHYSNET1", "HW_NIC_SRIOV"} <= traits
+
+    providers = {rp["name"]: rp for rp in operator.osc_json("resource", "provider", "list")}
+    pf = next(rp for name, rp in providers.items() if name.startswith(f"{HOST}:"))
+    pf_traits = {t["name"] for t in operator.osc_json("resource", "provider", "trait", "list",
+                                                       pf["uuid"])}
+    assert "CUSTOM_PHYSNET_PHYSNET1" in pf_traits
+    assert operator.osc_json("resource", "provider", "aggregate", "list", pf["uuid"]) == []
+
+    candidates = operator.osc_json("allocation", "candidate", "list", "--resource", "VCPU=1",
+                                   "--resource", "SRIOV_NET_VF=1", "--required",
+                                   "CUSTOM_PHYSNET_PHYSNET1")
+    vf_rows = [c for c in candidates if c["allocation"] == "SRIOV_NET_VF=1"]
+    pfs = [rp["uuid"] for name, rp in providers.items() if name.startswith(f"{HOST}:")]
+    assert sorted(c["resource provider"] for c in vf_rows) == sorted(pfs)  # one per PF
+    assert all(c["inventory used/capacity"] == "SRIOV_NET_VF=0/7" for c in vf_rows)
+
+    operator.osc_json("network", "create", "placed", "--provider-network-type", "vlan",
+                      "--provider-physical-network", "physnet1", "--provider-segment", "17")
+    operator.osc_json("subnet", "create", "--network", "placed", "--subnet-range",
+                      "10.7.0.0/24", "placed-subnet")
+    operator.osc_json("port", "create", "--network", "placed", "--vnic-type", "direct",
+                      "placed-vf")
+    server = operator.osc_json("server", "create", "--flavor", "m1.tiny", "--image", "cirros",
+                               "--nic", "port-id=placed-vf", "--wait", "placed-vm")
+    allocations = operator.osc_json("resource", "provider", "allocation", "show",
+                                    server["id"])
+    held = {row["resource_provider"]: row["resources"] for row in allocations}
+    assert {"SRIOV_NET_VF": 1} in held.values()
+    project = operator.osc_json("project", "show", "admin")["id"]
+    usage = {row["resource_class"]: row["usage"]
+             for row in operator.osc_json("resource", "usage", "show", project)}
+    assert usage["SRIOV_NET_VF"] == 1 and usage["VCPU"] == 1
+    used = operator.osc_json("resource", "provider", "usage", "show",
+                             next(rp for rp in held if held[rp] == {"SRIOV_NET_VF": 1}))
+    assert used == [{"resource_class": "SRIOV_NET_VF", "usage": 1}]
+    operator.osc_ok("server", "delete", "--wait", "placed-vm")
+    for what, name in (("port", "placed-vf"), ("subnet", "placed-subnet"),
+                       ("network", "placed")):
+        operator.osc_ok(what, "delete", name)

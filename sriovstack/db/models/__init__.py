@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sriovstack.db.base import Base
-from sriovstack.db.models import compute, hosts, identity, network
+from sriovstack.db.models import compute, hosts, identity, network, placement
 from sriovstack.db.models.network import (AgentRow, DefaultSecurityGroupRow, FlatAllocationRow,
                                           IpAllocationRow, NetworkRow, PortRow,
                                           PortSecurityGroupRow, SecurityGroupRow,
@@ -15,12 +15,15 @@ from sriovstack.db.models.compute import (FaultRow, FlavorRow, HostRevisionRow, 
                                           ServerPortRow, ServerRow)
 from sriovstack.db.models.hosts import (HostAllocationRow, HostRow, PciDeviceRow,
                                         SchedulerRevisionRow)
+from sriovstack.db.models.placement import PlacementNameRow
 
 __all__ = [
-    "Base", "compute", "hosts", "identity", "network", "AgentRow", "DefaultSecurityGroupRow",
+    "Base", "compute", "hosts", "identity", "network", "placement", "AgentRow",
+    "DefaultSecurityGroupRow",
     "DomainRow", "FaultRow", "FlatAllocationRow", "FlavorRow", "HostAllocationRow",
-    "HostRevisionRow", "HostRow", "ImageRow", "InstanceActionEventRow", "InstanceActionRow", "IpAllocationRow", "NetworkRow", "PciDeviceRow",
-    "PortRow", "PortSecurityGroupRow", "ProjectRow", "RoleAssignmentRow", "RoleRow",
+    "HostRevisionRow", "HostRow", "ImageRow", "InstanceActionEventRow", "InstanceActionRow",
+    "IpAllocationRow", "NetworkRow", "PciDeviceRow", "PlacementNameRow", "PortRow",
+    "PortSecurityGroupRow", "ProjectRow", "RoleAssignmentRow", "RoleRow",
     "SchedulerRevisionRow", "SecurityGroupRow", "SecurityGroupRuleRow", "ServerPortRow",
     "ServerRow", "SubnetRow", "TokenRow", "UserRow", "VlanAllocationRow",
 ]

@@ -53,7 +53,8 @@ def test_placement_root_needs_no_token(api: Any) -> None:
 
 
 def _providers(api: Any) -> dict[str, dict[str, Any]]:
-    body = api.client.get("/placement/resource_providers", headers=api.admin).json()
+    body = api.client.get("/placement/resource_providers", headers={
+        **api.admin, "OpenStack-API-Version": "placement 1.14"}).json()
     return {rp["name"]: rp for rp in body["resource_providers"]}
 
 
