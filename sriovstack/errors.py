@@ -89,6 +89,9 @@ class ErrorKind(enum.StrEnum):
     TOKEN_NOT_FOUND = "TokenNotFound"
     USER_NOT_FOUND = "UserNotFound"
     VALIDATION_ERROR = "ValidationError"
+    SERVICE_NOT_FOUND = "ServiceNotFound"
+    ENDPOINT_NOT_FOUND = "EndpointNotFound"
+    REGION_NOT_FOUND = "RegionNotFound"
     # policy (neutron's and nova's name for a refused rule)
     POLICY_NOT_AUTHORIZED = "PolicyNotAuthorized"
     # neutron

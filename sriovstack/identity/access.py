@@ -8,12 +8,13 @@ import uuid
 from sqlalchemy import delete, select
 
 from sriovstack.db import Database
-from sriovstack.db.models import ProjectRow, RoleAssignmentRow, RoleRow
+from sriovstack.db.models import DomainRow, ProjectRow, RoleAssignmentRow, RoleRow, UserRow
 from sriovstack.errors import ErrorKind, NotFound
 from sriovstack.identity import policy
-from sriovstack.identity.directory import (Directory, find_project_row, find_user_row,
-                                           project_of, role_of)
-from sriovstack.identity.values import Caller, NameRef, Project, Role, RoleAssignment
+from sriovstack.identity.directory import (Directory, domain_of, find_project_row,
+                                           find_user_row, project_of, role_of)
+from sriovstack.identity.values import (AssignmentNames, Caller, NameRef, Project, Role,
+                                        RoleAssignment)
 
 __all__ = ["Access"]
 
@@ -79,18 +80,34 @@ class Access:
                                f"{user_id} on project {project_id}.",
                                kind=ErrorKind.ROLE_ASSIGNMENT_NOT_FOUND)
 
-    def assignments(self, user_id: str | None = None,
-                    project_id: str | None = None) -> tuple[RoleAssignment, ...]:
-        """Role assignments, filtered by user and/or project."""
+    def assignments(self, user_id: str | None = None, project_id: str | None = None,
+                    role_id: str | None = None, *,
+                    include_names: bool = False) -> tuple[RoleAssignment, ...]:
+        """Role assignments, filtered by user, project and/or role; with ``include_names``
+        each carries its user's and project's names and domains (keystone's include_names)."""
         with self._db.transaction() as s:
             query = select(RoleAssignmentRow, RoleRow).join(
-                RoleRow, RoleRow.id == RoleAssignmentRow.role_id)
+                RoleRow, RoleRow.id == RoleAssignmentRow.role_id).order_by(
+                RoleAssignmentRow.project_id, RoleAssignmentRow.user_id, RoleRow.name)
             if user_id is not None:
                 query = query.where(RoleAssignmentRow.user_id == user_id)
             if project_id is not None:
                 query = query.where(RoleAssignmentRow.project_id == project_id)
-            return tuple(RoleAssignment(a.user_id, a.project_id, role_of(r))
-                         for a, r in s.execute(query))
+            if role_id is not None:
+                query = query.where(RoleAssignmentRow.role_id == role_id)
+            rows = s.execute(query).all()
+            if not include_names:
+                return tuple(RoleAssignment(a.user_id, a.project_id, role_of(r))
+                             for a, r in rows)
+            domains = {d.id: domain_of(d) for d in s.scalars(select(DomainRow))}
+            users = {u.id: u for u in s.scalars(select(UserRow).where(
+                UserRow.id.in_({a.user_id for a, _ in rows})))}
+            projects = {p.id: p for p in s.scalars(select(ProjectRow).where(
+                ProjectRow.id.in_({a.project_id for a, _ in rows})))}
+            return tuple(RoleAssignment(a.user_id, a.project_id, role_of(r), AssignmentNames(
+                users[a.user_id].name, domains[users[a.user_id].domain_id],
+                projects[a.project_id].name, domains[projects[a.project_id].domain_id]))
+                for a, r in rows)
 
     def projects_of(self, user_id: str, name: str | None = None) -> tuple[Project, ...]:
         """The projects ``user_id`` holds any role on (optionally by exact name)."""

@@ -92,6 +92,26 @@ class Directory:
                 s.add(row)
             return domain_of(row)
 
+    def list_domains(self, name: str | None = None,
+                     enabled: bool | None = None) -> tuple[Domain, ...]:
+        """Domains by name, optionally one exact ``name`` and/or by ``enabled``."""
+        with self._db.transaction() as s:
+            query = select(DomainRow).order_by(DomainRow.name)
+            if name is not None:
+                query = query.where(DomainRow.name == name)
+            if enabled is not None:
+                query = query.where(DomainRow.enabled == enabled)
+            return tuple(domain_of(r) for r in s.scalars(query))
+
+    def get_domain(self, domain_id: str) -> Domain:
+        """The domain with this id; NotFound (keystone's message) otherwise."""
+        with self._db.transaction() as s:
+            row = s.get(DomainRow, domain_id)
+            if row is None:
+                raise NotFound(f"Could not find domain: {domain_id}.",
+                               kind=ErrorKind.DOMAIN_NOT_FOUND, value=domain_id)
+            return domain_of(row)
+
     def create_project(self, name: str, domain_id: str = DEFAULT_DOMAIN_ID,
                        description: str = "") -> Project:
         """A new project; Conflict when the name is taken in the domain."""

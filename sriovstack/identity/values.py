@@ -6,7 +6,8 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime
 
-__all__ = ["RoleName", "Domain", "Project", "User", "Role", "RoleAssignment", "Token",
+__all__ = ["RoleName", "Domain", "Project", "User", "Role", "RoleAssignment",
+           "AssignmentNames", "Token",
            "IssuedToken", "NameRef", "PasswordAuth", "TokenAuth", "Caller", "DEFAULT_DOMAIN_ID",
            "DEFAULT_DOMAIN_NAME"]
 
@@ -55,10 +56,21 @@ class Role:
 
 
 @dataclass(frozen=True, slots=True)
+class AssignmentNames:
+    """The names keystone adds to an assignment for ``include_names``."""
+
+    user_name: str
+    user_domain: Domain
+    project_name: str
+    project_domain: Domain
+
+
+@dataclass(frozen=True, slots=True)
 class RoleAssignment:
     user_id: str
     project_id: str
     role: Role
+    names: AssignmentNames | None = None
 
 
 @dataclass(frozen=True, slots=True)

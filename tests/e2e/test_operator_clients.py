@@ -169,3 +169,22 @@ def test_placement_with_osc_placement(operator: Operator) -> None:
     for what, name in (("port", "placed-vf"), ("subnet", "placed-subnet"),
                        ("network", "placed")):
         operator.osc_ok(what, "delete", name)
+
+
+def test_identity_lists_with_the_openstack_cli(operator: Operator) -> None:
+    services = {s["Type"]: s["Name"] for s in operator.osc_json("service", "list")}
+    assert services == {"identity": "keystone", "network": "neutron", "compute": "nova",
+                        "image": "glance", "placement": "placement"}
+    endpoints = operator.osc_json("endpoint", "list", "--interface", "public")
+    assert {(e["Service Name"], e["URL"]) for e in endpoints} >= {
+        ("nova", f"{operator.api.base_url}/compute/v2.1"),
+        ("placement", f"{operator.api.base_url}/placement")}
+    assert [d["Name"] for d in operator.osc_json("domain", "list")] == ["Default"]
+    assert [r["Region"] for r in operator.osc_json("region", "list")] == ["RegionOne"]
+
+    named = operator.osc_json("role", "assignment", "list", "--names")
+    assert {"Role": "member", "User": "demo@Default", "Project": "demo@Default"} in [
+        {k: a[k] for k in ("Role", "User", "Project")} for a in named]
+    mine = operator.osc_json("role", "assignment", "list", "--names", "--user", "admin",
+                             "--project", "admin")
+    assert [(a["Role"], a["User"]) for a in mine] == [("admin", "admin@Default")]

@@ -43,14 +43,24 @@ def revoke_role(project_id: str, user_id: str, role_id: str,
     return Response(status_code=204)
 
 
+def _is_true(value: str | None) -> bool:
+    # keystone's query_filter_is_true: present and not "0"/"false" means true
+    return value is not None and value.lower() not in ("0", "false")
+
+
 @router.get("/v3/role_assignments")
 def list_role_assignments(user_id: str | None = Query(None, alias="user.id"),
                           project_id: str | None = Query(None, alias="scope.project.id"),
+                          role_id: str | None = Query(None, alias="role.id"),
+                          include_names: str | None = None, effective: str | None = None,
                           ctx: RequestContext = Depends(request_context)) -> dict[str, Any]:
-    """Role assignments (admin), filtered by ``user.id`` and ``scope.project.id``."""
+    """Role assignments (admin), filtered by ``user.id``, ``scope.project.id`` and
+    ``role.id``; ``include_names`` adds user/project names and domains. ``effective`` is
+    accepted and changes nothing: without groups or inheritance every assignment is direct."""
     policy.require_admin(ctx.caller, "listing role assignments")
     settings = ctx.services.settings
-    found = ctx.services.identity.access.assignments(user_id, project_id)
+    found = ctx.services.identity.access.assignments(
+        user_id, project_id, role_id, include_names=_is_true(include_names))
     return {"role_assignments": [assignment_view(a, settings) for a in found],
             "links": {"self": settings.url("/identity/v3/role_assignments"), "next": None,
                       "previous": None}}

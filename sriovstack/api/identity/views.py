@@ -7,10 +7,11 @@ from datetime import datetime
 from typing import Any
 
 from sriovstack.api.settings import ApiSettings
-from sriovstack.identity import Project, Role, RoleAssignment, Token, User
+from sriovstack.identity import Domain, Project, Role, RoleAssignment, Token, User
 
 __all__ = ["version_view", "token_view", "catalog_view", "project_view", "user_view",
-           "role_view", "assignment_view", "SERVICES"]
+           "role_view", "assignment_view", "domain_view", "service_views", "endpoint_views",
+           "region_view", "SERVICES"]
 
 # (type, name, path): what the catalog publishes (openstack_api_compat.md §2.3).
 SERVICES: tuple[tuple[str, str, str], ...] = (
@@ -94,7 +95,48 @@ def role_view(role: Role, settings: ApiSettings) -> dict[str, Any]:
             "options": {}, "links": {"self": settings.url(f"/identity/v3/roles/{role.id}")}}
 
 
+def _named(ref_id: str, name: str, domain: Domain) -> dict[str, Any]:
+    return {"id": ref_id, "name": name, "domain": {"id": domain.id, "name": domain.name}}
+
+
 def assignment_view(a: RoleAssignment, settings: ApiSettings) -> dict[str, Any]:
+    """One assignment; with names (``include_names``) the user and project carry their
+    names and domains, as keystone gives them."""
     link = f"/identity/v3/projects/{a.project_id}/users/{a.user_id}/roles/{a.role.id}"
-    return {"role": {"id": a.role.id, "name": a.role.name}, "user": {"id": a.user_id},
-            "scope": {"project": {"id": a.project_id}}, "links": {"assignment": settings.url(link)}}
+    body: dict[str, Any] = {
+        "role": {"id": a.role.id, "name": a.role.name}, "user": {"id": a.user_id},
+        "scope": {"project": {"id": a.project_id}}, "links": {"assignment": settings.url(link)}}
+    if a.names is not None:
+        n = a.names
+        body["user"] = _named(a.user_id, n.user_name, n.user_domain)
+        body["scope"] = {"project": _named(a.project_id, n.project_name, n.project_domain)}
+    return body
+
+
+def domain_view(domain: Domain, settings: ApiSettings) -> dict[str, Any]:
+    return {"id": domain.id, "name": domain.name, "description": "", "enabled": domain.enabled,
+            "tags": [], "options": {},
+            "links": {"self": settings.url(f"/identity/v3/domains/{domain.id}")}}
+
+
+def service_views(settings: ApiSettings) -> list[dict[str, Any]]:
+    """The catalog's services as /v3/services lists them (ids as in the token catalog)."""
+    return [{"id": _stable_id(kind), "type": kind, "name": name, "enabled": True,
+             "description": f"{name} ({kind}) served by sriovstack",
+             "links": {"self": settings.url(f"/identity/v3/services/{_stable_id(kind)}")}}
+            for kind, name, _path in SERVICES]
+
+
+def endpoint_views(settings: ApiSettings) -> list[dict[str, Any]]:
+    """Every service's public, internal and admin endpoint (ids as in the token catalog)."""
+    return [{"id": _stable_id(kind, iface), "interface": iface, "region": settings.region,
+             "region_id": settings.region, "service_id": _stable_id(kind),
+             "url": settings.url(path), "enabled": True,
+             "links": {"self": settings.url(f"/identity/v3/endpoints/"
+                                            f"{_stable_id(kind, iface)}")}}
+            for kind, _name, path in SERVICES for iface in _INTERFACES]
+
+
+def region_view(settings: ApiSettings) -> dict[str, Any]:
+    return {"id": settings.region, "description": "", "parent_region_id": None,
+            "links": {"self": settings.url(f"/identity/v3/regions/{settings.region}")}}
