@@ -7,10 +7,14 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from sriovstack.errors import Conflict, ErrorKind, Invalid
-from sriovstack.network.types import IpRange
+from sriovstack.network.types import HostRoute, IpRange
 
-__all__ = ["SubnetPlan", "plan_subnet", "check_overlap", "check_address", "first_free",
-           "in_pools"]
+__all__ = ["SubnetPlan", "plan_subnet", "replan_subnet", "check_overlap", "check_address",
+           "check_dns", "check_routes", "first_free", "in_pools", "MAX_DNS_NAMESERVERS",
+           "MAX_HOST_ROUTES"]
+
+MAX_DNS_NAMESERVERS = 5  # neutron's max_dns_nameservers default
+MAX_HOST_ROUTES = 20  # neutron's max_subnet_host_routes default
 
 IpNet = ipaddress.IPv4Network | ipaddress.IPv6Network
 IpAddr = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -75,9 +79,15 @@ def _default_pools(net: IpNet, gateway: IpAddr | None) -> tuple[IpRange, ...]:
 def _checked_pools(pools: Iterable[IpRange], net: IpNet,
                    gateway: IpAddr | None) -> tuple[IpRange, ...]:
     spans: list[tuple[IpAddr, IpAddr]] = []
+    first, last = _host_range(net)
     for pool in pools:
         start = _address("allocation_pools", pool.start, net)
         end = _address("allocation_pools", pool.end, net)
+        if start < first or end > last:  # the network or broadcast address (neutron)
+            raise Invalid(f"The allocation pool {pool.start}-{pool.end} spans beyond the "
+                          f"subnet cidr {net}.", kind=ErrorKind.OUT_OF_BOUNDS_ALLOCATION_POOL,
+                          field="allocation_pools", value=f"{pool.start}-{pool.end}",
+                          fix=f"keep pools within {first}-{last}")
         if end < start:
             raise _bad("allocation_pools", f"{pool.start}-{pool.end}",
                        f"pool end {pool.end} is before its start {pool.start}",
@@ -109,13 +119,93 @@ def plan_subnet(cidr: str, ip_version: int, gateway_ip: str | None, gateway_give
     net = _network(cidr, ip_version)
     gateway: IpAddr | None
     if gateway_given:
-        gateway = None if gateway_ip is None else _address("gateway_ip", gateway_ip, net)
+        gateway = None if gateway_ip is None else _gateway(gateway_ip, net)
     else:
         gateway = _host_range(net)[0] if net.num_addresses > 2 else None
     plan_pools = _default_pools(net, gateway) if pools is None \
         else _checked_pools(pools, net, gateway)
     return SubnetPlan(str(net), ip_version, None if gateway is None else str(gateway),
                       plan_pools)
+
+
+def _gateway(text: str, net: IpNet) -> IpAddr:
+    gateway = _address("gateway_ip", text, net)
+    if net.version == 4 and net.prefixlen < 31 and gateway in (net.network_address,
+                                                                net.broadcast_address):
+        raise Invalid("Invalid input for operation: Gateway is not valid on subnet.",
+                      kind=ErrorKind.INVALID_INPUT, field="gateway_ip", value=text,
+                      fix="the network and broadcast addresses cannot be the gateway")
+    return gateway
+
+
+def replan_subnet(current: SubnetPlan, gateway_ip: str | None, gateway_given: bool,
+                  pools: tuple[IpRange, ...] | None) -> SubnetPlan:
+    """``current`` after a subnet update of its gateway and/or pools, checked as at create:
+    the gateway stays out of the pools (409), pools stay inside the hosts (400)."""
+    net = _network(current.cidr, current.ip_version)
+    gateway: IpAddr | None
+    if gateway_given:
+        gateway = None if gateway_ip is None else _gateway(gateway_ip, net)
+    else:
+        gateway = None if current.gateway_ip is None else ipaddress.ip_address(
+            current.gateway_ip)
+    checked = _checked_pools(current.allocation_pools if pools is None else pools, net,
+                             gateway)
+    return SubnetPlan(current.cidr, current.ip_version,
+                      None if gateway is None else str(gateway), checked)
+
+
+def check_dns(nameservers: Iterable[str]) -> tuple[str, ...]:
+    """The nameservers, each a valid address, no duplicates, at most MAX_DNS_NAMESERVERS."""
+    out: list[str] = []
+    for ns in nameservers:
+        try:
+            addr = str(ipaddress.ip_address(ns))
+        except ValueError as exc:
+            raise _bad("dns_nameservers", ns, f"'{ns}' is not a valid nameserver. '{ns}' is "
+                       "not a valid IP address", "write each nameserver as an IP") from exc
+        if addr in out:
+            raise _bad("dns_nameservers", ns, f"Duplicate nameserver '{ns}'",
+                       "list each nameserver once")
+        out.append(addr)
+    if len(out) > MAX_DNS_NAMESERVERS:
+        raise Invalid(f"Unable to complete operation for the subnet. The number of DNS "
+                      f"nameservers exceeds the limit {MAX_DNS_NAMESERVERS}.",
+                      kind=ErrorKind.DNS_NAMESERVERS_EXHAUSTED, field="dns_nameservers",
+                      value=len(out))
+    return tuple(out)
+
+
+def _route(route: HostRoute, ip_version: int) -> HostRoute:
+    try:
+        dest = ipaddress.ip_network(route.destination, strict=True)
+        hop = ipaddress.ip_address(route.nexthop)
+    except ValueError as exc:
+        raise _bad("host_routes", f"{route.destination} via {route.nexthop}",
+                   f"{route.destination} via {route.nexthop} is not a valid route "
+                   f"({exc})", "destination is a CIDR, nexthop an IP address") from exc
+    if dest.version != ip_version or hop.version != ip_version:
+        raise _bad("host_routes", route.destination, f"route {route.destination} via "
+                   f"{route.nexthop} is not IPv{ip_version}", "match the subnet's version")
+    return HostRoute(str(dest), str(hop))
+
+
+def check_routes(routes: Iterable[HostRoute], ip_version: int) -> tuple[HostRoute, ...]:
+    """The host routes, each valid for ``ip_version``, no duplicates, at most
+    MAX_HOST_ROUTES."""
+    out: list[HostRoute] = []
+    for route in routes:
+        checked = _route(route, ip_version)
+        if checked in out:
+            raise _bad("host_routes", route.destination, f"Duplicate hostroute "
+                       f"'{route.destination}'", "list each route once")
+        out.append(checked)
+    if len(out) > MAX_HOST_ROUTES:
+        raise Invalid(f"Unable to complete operation for the subnet. The number of host "
+                      f"routes exceeds the limit {MAX_HOST_ROUTES}.",
+                      kind=ErrorKind.HOST_ROUTES_EXHAUSTED, field="host_routes",
+                      value=len(out))
+    return tuple(out)
 
 
 def check_overlap(cidr: str, others: Iterable[tuple[str, str]]) -> None:

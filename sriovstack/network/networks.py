@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
@@ -78,31 +78,41 @@ class Networks:
     def create(self, caller: Caller, spec: NetworkSpec) -> Network:
         """A new network. provider:* is admin only (Forbidden); reserves or allocates the
         segment: 409 VlanIdInUse/FlatNetworkInUse, 503 NoNetworkAvailable, 400 bad provider."""
+        return self.create_many(caller, [spec])[0]
+
+    def create_many(self, caller: Caller, specs: Sequence[NetworkSpec]) -> list[Network]:
+        """Bulk create (``{"networks": [...]}``): every network or none, one transaction."""
+        providers = [self._checked_provider(caller, spec) for spec in specs]
+        return retry_races(lambda: self._insert(caller, specs, providers))
+
+    def _checked_provider(self, caller: Caller, spec: NetworkSpec) -> ProviderSpec | None:
         if spec.provider is not None:
             policy.require_privileged(caller, "provider:* attributes are admin only",
                                       field="provider:network_type",
                                       fix="leave provider:* out to get a project VLAN")
         _check_shared(caller, spec.shared)
-        provider = None if spec.provider is None else \
+        return None if spec.provider is None else \
             segments.check_provider(spec.provider, self._env.settings)
-        return retry_races(lambda: self._insert(caller, spec, provider))
 
-    def _insert(self, caller: Caller, spec: NetworkSpec,
-                provider: ProviderSpec | None) -> Network:
+    def _insert(self, caller: Caller, specs: Sequence[NetworkSpec],
+                providers: Sequence[ProviderSpec | None]) -> list[Network]:
         now = self._env.clock.now()
+        out = []
         with self._env.db.transaction() as session:
-            segment = segments.reserve_segment(session, provider, self._env.settings)
-            row = NetworkRow(
-                id=new_id(), project_id=policy.owner_of(caller, spec.project_id), name=spec.name,
-                description=spec.description, admin_state_up=spec.admin_state_up,
-                shared=spec.shared, mtu=self._env.settings.mtu,
-                port_security_enabled=spec.port_security_enabled,
-                network_type=str(segment.network_type), physnet=segment.physnet,
-                segmentation_id=segment.segmentation_id, created_at=now, updated_at=now,
-                revision_number=1)
-            session.add(row)
-            session.flush()
-            return _to_network(row, ())
+            for spec, provider in zip(specs, providers):
+                segment = segments.reserve_segment(session, provider, self._env.settings)
+                row = NetworkRow(
+                    id=new_id(), project_id=policy.owner_of(caller, spec.project_id),
+                    name=spec.name, description=spec.description,
+                    admin_state_up=spec.admin_state_up, shared=spec.shared,
+                    mtu=self._env.settings.mtu, port_security_enabled=spec.port_security_enabled,
+                    network_type=str(segment.network_type), physnet=segment.physnet,
+                    segmentation_id=segment.segmentation_id, created_at=now, updated_at=now,
+                    revision_number=1)
+                session.add(row)
+                session.flush()
+                out.append(_to_network(row, ()))
+        return out
 
     def get(self, caller: Caller, network_id: str) -> Network:
         """The network; NotFound (404) for unknown ids, names, or other projects' networks."""

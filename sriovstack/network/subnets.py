@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
+
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
@@ -12,7 +15,8 @@ from sriovstack.identity import Caller, policy
 from sriovstack.network import ipam
 from sriovstack.network.env import Env, new_id
 from sriovstack.network.networks import load_network_row
-from sriovstack.network.types import UNSET, HostRoute, IpRange, Subnet, SubnetSpec, SubnetUpdate
+from sriovstack.network.types import (UNSET, HostRoute, IpRange, Subnet, SubnetSpec,
+                                      SubnetUpdate, Unset)
 
 __all__ = ["Subnets", "to_subnet", "load_subnet_row"]
 
@@ -34,6 +38,10 @@ def _routes(routes: tuple[HostRoute, ...]) -> list[dict[str, str]]:
     return [{"destination": r.destination, "nexthop": r.nexthop} for r in routes]
 
 
+def _pools(pools: tuple[IpRange, ...]) -> list[dict[str, str]]:
+    return [{"start": p.start, "end": p.end} for p in pools]
+
+
 def load_subnet_row(session: Session, caller: Caller, subnet_id: str) -> SubnetRow:
     """The subnet if visible (own, on a shared network, or admin), else NotFound (404)."""
     row = session.get(SubnetRow, subnet_id) if storable(subnet_id) else None
@@ -53,30 +61,44 @@ class Subnets:
         self._env = env
 
     def create(self, caller: Caller, spec: SubnetSpec) -> Subnet:
-        """A new subnet; 400 for a bad CIDR/gateway/pool or a CIDR overlapping another subnet
-        of the network ("overlaps with another subnet"); 404 unknown network."""
-        plan = ipam.plan_subnet(spec.cidr, spec.ip_version,
-                                None if spec.gateway_ip is UNSET else spec.gateway_ip,
-                                spec.gateway_ip is not UNSET, spec.allocation_pools)
+        """A new subnet; 400 for a bad CIDR/gateway/pool/nameserver/route or a CIDR
+        overlapping another subnet of the network ("overlaps with another subnet"); 404
+        unknown network."""
+        return self.create_many(caller, [spec])[0]
+
+    def create_many(self, caller: Caller, specs: Sequence[SubnetSpec]) -> list[Subnet]:
+        """Bulk create (``{"subnets": [...]}``): every subnet or none, one transaction (a
+        later subnet may not overlap an earlier one of the same network)."""
+        plans = [ipam.plan_subnet(spec.cidr, spec.ip_version,
+                                  None if spec.gateway_ip is UNSET else spec.gateway_ip,
+                                  spec.gateway_ip is not UNSET, spec.allocation_pools)
+                 for spec in specs]
+        checked = [(ipam.check_dns(spec.dns_nameservers),
+                    ipam.check_routes(spec.host_routes, spec.ip_version)) for spec in specs]
         now = self._env.clock.now()
+        out = []
         with self._env.db.transaction() as session:
-            network = load_network_row(session, caller, spec.network_id, for_write=True)
-            others = session.execute(select(SubnetRow.id, SubnetRow.cidr)
-                                     .where(SubnetRow.network_id == network.id)).all()
-            ipam.check_overlap(plan.cidr, [(sid, cidr) for sid, cidr in others])
-            row = SubnetRow(
-                id=new_id(), network_id=network.id,
-                project_id=policy.owner_of(caller, spec.project_id), name=spec.name,
-                description=spec.description, cidr=plan.cidr, ip_version=plan.ip_version,
-                gateway_ip=plan.gateway_ip,
-                allocation_pools=[{"start": p.start, "end": p.end}
-                                  for p in plan.allocation_pools],
-                enable_dhcp=spec.enable_dhcp, dns_nameservers=list(spec.dns_nameservers),
-                host_routes=_routes(spec.host_routes), created_at=now, updated_at=now,
-                revision_number=1)
-            session.add(row)
-            session.flush()
-            return to_subnet(row)
+            for spec, plan, (dns, routes) in zip(specs, plans, checked):
+                out.append(self._insert(session, caller, spec, plan, dns, routes, now))
+        return out
+
+    def _insert(self, session: Session, caller: Caller, spec: SubnetSpec,
+                plan: ipam.SubnetPlan, dns: tuple[str, ...], routes: tuple[HostRoute, ...],
+                now: datetime) -> Subnet:
+        network = load_network_row(session, caller, spec.network_id, for_write=True)
+        others = session.execute(select(SubnetRow.id, SubnetRow.cidr)
+                                 .where(SubnetRow.network_id == network.id)).all()
+        ipam.check_overlap(plan.cidr, [(sid, cidr) for sid, cidr in others])
+        row = SubnetRow(
+            id=new_id(), network_id=network.id,
+            project_id=policy.owner_of(caller, spec.project_id), name=spec.name,
+            description=spec.description, cidr=plan.cidr, ip_version=plan.ip_version,
+            gateway_ip=plan.gateway_ip, allocation_pools=_pools(plan.allocation_pools),
+            enable_dhcp=spec.enable_dhcp, dns_nameservers=list(dns),
+            host_routes=_routes(routes), created_at=now, updated_at=now, revision_number=1)
+        session.add(row)
+        session.flush()
+        return to_subnet(row)
 
     def get(self, caller: Caller, subnet_id: str) -> Subnet:
         with self._env.db.transaction() as session:
@@ -93,6 +115,9 @@ class Subnets:
             return [to_subnet(row) for row in session.scalars(query)]
 
     def update(self, caller: Caller, subnet_id: str, change: SubnetUpdate) -> Subnet:
+        """Change name/description/enable_dhcp, nameservers and host routes (checked as at
+        create) and gateway_ip/allocation_pools: the gateway stays inside the subnet and out
+        of the pools (409 GatewayConflictWithAllocationPools), the pools inside its hosts."""
         with self._env.db.transaction() as session:
             row = load_subnet_row(session, caller, subnet_id)
             _check_owner(caller, row)
@@ -101,13 +126,27 @@ class Subnets:
                 if value is not UNSET:
                     setattr(row, name, value)
             if change.dns_nameservers is not UNSET:
-                row.dns_nameservers = list(change.dns_nameservers)
+                row.dns_nameservers = list(ipam.check_dns(change.dns_nameservers))
             if change.host_routes is not UNSET:
-                row.host_routes = _routes(change.host_routes)
+                row.host_routes = _routes(ipam.check_routes(change.host_routes,
+                                                            row.ip_version))
+            if change.gateway_ip is not UNSET or change.allocation_pools is not UNSET:
+                self._replan(row, change)
             row.updated_at = self._env.clock.now()
             row.revision_number += 1
             session.flush()
             return to_subnet(row)
+
+    def _replan(self, row: SubnetRow, change: SubnetUpdate) -> None:
+        current = to_subnet(row)
+        plan = ipam.replan_subnet(
+            ipam.SubnetPlan(current.cidr, current.ip_version, current.gateway_ip,
+                            current.allocation_pools),
+            None if isinstance(change.gateway_ip, Unset) else change.gateway_ip,
+            change.gateway_ip is not UNSET,
+            None if isinstance(change.allocation_pools, Unset) else change.allocation_pools)
+        row.gateway_ip = plan.gateway_ip
+        row.allocation_pools = _pools(plan.allocation_pools)
 
     def delete(self, caller: Caller, subnet_id: str) -> None:
         """Delete the subnet; 409 SubnetInUse while ports hold addresses on it."""

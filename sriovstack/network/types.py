@@ -159,6 +159,8 @@ class SubnetUpdate:
     enable_dhcp: bool | Unset = UNSET
     dns_nameservers: tuple[str, ...] | Unset = UNSET
     host_routes: tuple[HostRoute, ...] | Unset = UNSET
+    gateway_ip: str | None | Unset = UNSET  # None: no gateway
+    allocation_pools: tuple[IpRange, ...] | Unset = UNSET
 
 
 @dataclass(frozen=True, slots=True)

@@ -188,3 +188,74 @@ def test_identity_lists_with_the_openstack_cli(operator: Operator) -> None:
     mine = operator.osc_json("role", "assignment", "list", "--names", "--user", "admin",
                              "--project", "admin")
     assert [(a["Role"], a["User"]) for a in mine] == [("admin", "admin@Default")]
+
+
+_SDK_BULK = """
+import json
+import openstack
+from openstack.network.v2.network import Network
+from openstack.network.v2.subnet import Subnet
+
+conn = openstack.connect(cloud="sriov-demo")
+nets = Network.bulk_create(conn.network, [{"name": "bulk-a"}, {"name": "bulk-b"}])
+nets = list(nets)
+subs = list(Subnet.bulk_create(conn.network, [
+    {"network_id": nets[0].id, "cidr": "10.20.0.0/24", "ip_version": 4},
+    {"network_id": nets[1].id, "cidr": "10.21.0.0/24", "ip_version": 4}]))
+ports = list(conn.network.create_ports([{"network_id": nets[0].id, "name": "bulk-p1"},
+                                        {"network_id": nets[0].id, "name": "bulk-p2"}]))
+print(json.dumps({"networks": [n.name for n in nets], "subnets": [s.cidr for s in subs],
+                  "ports": sorted(p.name for p in ports)}))
+for p in ports:
+    conn.network.delete_port(p)
+for n in nets:
+    conn.network.delete_network(n)
+"""
+
+
+def test_bulk_create_with_openstacksdk(operator: Operator, tmp_path: Path) -> None:
+    script = tmp_path / "bulk.py"
+    script.write_text(_SDK_BULK)
+    done = operator.run("python", str(script))
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out == {"networks": ["bulk-a", "bulk-b"], "subnets": ["10.20.0.0/24", "10.21.0.0/24"],
+                   "ports": ["bulk-p1", "bulk-p2"]}
+
+
+def test_subnet_set_with_the_openstack_cli(operator: Operator) -> None:
+    operator.osc_json("network", "create", "setnet")
+    operator.osc_json("subnet", "create", "--network", "setnet", "--subnet-range",
+                      "10.30.0.0/24", "--allocation-pool", "start=10.30.0.10,end=10.30.0.50",
+                      "setsub")
+    operator.osc_ok("subnet", "set", "--gateway", "10.30.0.254", "--dns-nameserver", "8.8.8.8",
+                    "--host-route", "destination=192.168.0.0/16,gateway=10.30.0.3",
+                    "--allocation-pool", "start=10.30.0.60,end=10.30.0.70", "setsub")
+    shown = operator.osc_json("subnet", "show", "setsub")
+    assert shown["gateway_ip"] == "10.30.0.254" and shown["dns_nameservers"] == ["8.8.8.8"]
+    assert shown["host_routes"] == [{"destination": "192.168.0.0/16", "nexthop": "10.30.0.3"}]
+    assert {(p["start"], p["end"]) for p in shown["allocation_pools"]} == {
+        ("10.30.0.10", "10.30.0.50"), ("10.30.0.60", "10.30.0.70")}
+    clash = operator.run("openstack", "--os-cloud", "sriov-admin", "subnet", "set",
+                         "--gateway", "10.30.0.20", "setsub")
+    assert clash.returncode == 1 and "conflicts with allocation pool" in clash.stderr
+    operator.osc_ok("subnet", "unset", "--dns-nameserver", "8.8.8.8", "setsub")
+    assert operator.osc_json("subnet", "show", "setsub")["dns_nameservers"] == []
+    operator.osc_ok("network", "delete", "setnet")
+
+
+def test_legacy_neutron_port_create_with_a_direct_vnic(operator: Operator) -> None:
+    operator.osc_json("network", "create", "legacy", "--provider-network-type", "vlan",
+                      "--provider-physical-network", "physnet1", "--provider-segment", "18")
+    operator.osc_json("subnet", "create", "--network", "legacy", "--subnet-range",
+                      "10.40.0.0/24", "legacy-subnet")
+    created = operator.legacy("neutron", "port-create", "legacy", "--name", "legacy-vf",
+                              "--binding:vnic-type", "direct")
+    assert created.returncode == 0, created.stderr
+    assert "direct" in created.stdout and "legacy-vf" in created.stdout
+    port = operator.osc_json("port", "show", "legacy-vf")
+    assert port["binding_vnic_type"] == "direct" and port["status"] == "DOWN"
+    listed = operator.legacy("neutron", "port-list")
+    assert listed.returncode == 0 and "legacy-vf" in listed.stdout, listed.stderr
+    assert operator.legacy("neutron", "port-delete", "legacy-vf").returncode == 0
+    operator.osc_ok("network", "delete", "legacy")

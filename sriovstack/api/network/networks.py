@@ -38,11 +38,13 @@ def show_network(network_id: str, request: Request,
 @router.post("/v2.0/networks", status_code=201)
 def create_network(body: NetworkCreateRequest,
                    ctx: RequestContext = Depends(request_context)) -> dict[str, Any]:
-    """Create: 201; 403 provider:* for non-admins; 400 bad provider attributes; 409
-    VlanIdInUse/FlatNetworkInUse; 503 NoNetworkAvailable."""
+    """Create one (``network``) or several (``networks``, all or none): 201; 403 provider:*
+    for non-admins; 400 bad provider attributes; 409 VlanIdInUse/FlatNetworkInUse; 503
+    NoNetworkAvailable."""
     policy.require_writer(ctx.caller, "creating networks")
-    network = ctx.services.network.networks.create(ctx.caller, body.network.to_spec())
-    return {"network": network_view(network, policy.is_privileged(ctx.caller))}
+    networks = ctx.services.network.networks.create_many(ctx.caller, body.to_specs())
+    views = [network_view(n, policy.is_privileged(ctx.caller)) for n in networks]
+    return {"network": views[0]} if body.network is not None else {"networks": views}
 
 
 @router.put("/v2.0/networks/{network_id}")

@@ -77,7 +77,20 @@ class NetworkIn(_Strict):
 
 
 class NetworkCreateRequest(_Strict):
-    network: NetworkIn
+    """``{"network": {...}}`` or the bulk form ``{"networks": [{...}, ...]}``."""
+
+    network: NetworkIn | None = None
+    networks: list[NetworkIn] | None = Field(default=None, min_length=1, max_length=100)
+
+    @model_validator(mode="after")
+    def _one_form(self) -> NetworkCreateRequest:
+        if (self.network is None) == (self.networks is None):
+            raise ValueError("give exactly one of 'network' or 'networks'")
+        return self
+
+    def to_specs(self) -> list[NetworkSpec]:
+        items = [self.network] if self.network is not None else list(self.networks or [])
+        return [item.to_spec() for item in items]
 
 
 class NetworkChange(_Strict):
@@ -136,7 +149,20 @@ class SubnetIn(_Strict):
 
 
 class SubnetCreateRequest(_Strict):
-    subnet: SubnetIn
+    """``{"subnet": {...}}`` or the bulk form ``{"subnets": [{...}, ...]}``."""
+
+    subnet: SubnetIn | None = None
+    subnets: list[SubnetIn] | None = Field(default=None, min_length=1, max_length=100)
+
+    @model_validator(mode="after")
+    def _one_form(self) -> SubnetCreateRequest:
+        if (self.subnet is None) == (self.subnets is None):
+            raise ValueError("give exactly one of 'subnet' or 'subnets'")
+        return self
+
+    def to_specs(self) -> list[SubnetSpec]:
+        items = [self.subnet] if self.subnet is not None else list(self.subnets or [])
+        return [item.to_spec() for item in items]
 
 
 class SubnetChange(_Strict):
@@ -145,10 +171,15 @@ class SubnetChange(_Strict):
     enable_dhcp: bool = True
     dns_nameservers: list[str] = Field(default_factory=list, max_length=16)
     host_routes: list[RouteIn] = Field(default_factory=list, max_length=64)
+    gateway_ip: str | None = Field(default=None, max_length=64)
+    allocation_pools: list[PoolIn] = Field(default_factory=list, max_length=64)
 
     def to_update(self) -> SubnetUpdate:
         given = self.model_fields_set
         return SubnetUpdate(
+            gateway_ip=self.gateway_ip if "gateway_ip" in given else UNSET,
+            allocation_pools=tuple(IpRange(p.start, p.end) for p in self.allocation_pools)
+            if "allocation_pools" in given else UNSET,
             name=self.name if "name" in given else UNSET,
             description=self.description if "description" in given else UNSET,
             enable_dhcp=self.enable_dhcp if "enable_dhcp" in given else UNSET,

@@ -36,17 +36,20 @@ def show_subnet(subnet_id: str, request: Request,
 @router.post("/v2.0/subnets", status_code=201)
 def create_subnet(body: SubnetCreateRequest,
                   ctx: RequestContext = Depends(request_context)) -> dict[str, Any]:
-    """Create: 201 with gateway and pools; 400 bad CIDR/gateway/pools or "overlaps with
-    another subnet"; 404 unknown network."""
+    """Create one (``subnet``) or several (``subnets``, all or none): 201 with gateway and
+    pools; 400 bad CIDR/gateway/pools/nameservers/routes or "overlaps with another subnet";
+    404 unknown network."""
     policy.require_writer(ctx.caller, "creating subnets")
-    subnet = ctx.services.network.subnets.create(ctx.caller, body.subnet.to_spec())
-    return {"subnet": subnet_view(subnet)}
+    subnets = ctx.services.network.subnets.create_many(ctx.caller, body.to_specs())
+    views = [subnet_view(s) for s in subnets]
+    return {"subnet": views[0]} if body.subnet is not None else {"subnets": views}
 
 
 @router.put("/v2.0/subnets/{subnet_id}")
 def update_subnet(subnet_id: str, body: SubnetUpdateRequest,
                   ctx: RequestContext = Depends(request_context)) -> dict[str, Any]:
-    """Update name/description/enable_dhcp/dns_nameservers/host_routes: 200."""
+    """Update name/description/enable_dhcp/dns_nameservers/host_routes/gateway_ip/
+    allocation_pools: 200; 400 bad value; 409 gateway inside an allocation pool."""
     policy.require_writer(ctx.caller, "updating subnets")
     subnet = ctx.services.network.subnets.update(ctx.caller, subnet_id, body.subnet.to_update())
     return {"subnet": subnet_view(subnet)}
