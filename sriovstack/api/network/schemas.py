@@ -49,6 +49,12 @@ def _given(body: BaseModel, name: str) -> bool:
     return name in body.model_fields_set
 
 
+def _one_form(one: object, many: object, singular: str, plural: str) -> None:
+    """Neutron's create bodies: the single form or the bulk form, exactly one of them."""
+    if (one is None) == (many is None):
+        raise ValueError(f"give exactly one of '{singular}' or '{plural}'")
+
+
 # --- networks --------------------------------------------------------------------------------
 
 class NetworkIn(_Strict):
@@ -84,8 +90,7 @@ class NetworkCreateRequest(_Strict):
 
     @model_validator(mode="after")
     def _one_form(self) -> NetworkCreateRequest:
-        if (self.network is None) == (self.networks is None):
-            raise ValueError("give exactly one of 'network' or 'networks'")
+        _one_form(self.network, self.networks, "network", "networks")
         return self
 
     def to_specs(self) -> list[NetworkSpec]:
@@ -156,8 +161,7 @@ class SubnetCreateRequest(_Strict):
 
     @model_validator(mode="after")
     def _one_form(self) -> SubnetCreateRequest:
-        if (self.subnet is None) == (self.subnets is None):
-            raise ValueError("give exactly one of 'subnet' or 'subnets'")
+        _one_form(self.subnet, self.subnets, "subnet", "subnets")
         return self
 
     def to_specs(self) -> list[SubnetSpec]:
@@ -289,8 +293,7 @@ class PortCreateRequest(_Strict):
 
     @model_validator(mode="after")
     def _one_form(self) -> PortCreateRequest:
-        if (self.port is None) == (self.ports is None):
-            raise ValueError("give exactly one of 'port' or 'ports'")
+        _one_form(self.port, self.ports, "port", "ports")
         return self
 
     def to_specs(self) -> list[PortSpec]:

@@ -31,6 +31,15 @@ class ResourceClassCreate(BaseModel):
     name: str
 
 
+def _ensure(ctx: RequestContext, response: Response, kind: str, name: str,
+            collection: str) -> Response:
+    """PUT of a custom name: 201 created or 204 already there, with its Location."""
+    created = ctx.services.compute.placement.ensure_custom(kind, name)
+    url = ctx.services.settings.url(f"/placement/{collection}/{name}")
+    return Response(status_code=201 if created else 204,
+                    headers={"Location": url, **response.headers})
+
+
 def _class_view(base: str, name: str) -> dict[str, Any]:
     return {"name": name, "links": [{"rel": "self",
                                      "href": f"{base}/resource_classes/{name}"}]}
@@ -76,10 +85,7 @@ def update_resource_class(name: str, response: Response,
                           ctx: RequestContext = Depends(_admin)) -> Response:
     """201 created, 204 already there (1.7); 400 unless CUSTOM_*."""
     version.require("1.7")
-    created = ctx.services.compute.placement.ensure_custom(NameKind.RESOURCE_CLASS, name)
-    url = ctx.services.settings.url(f"/placement/resource_classes/{name}")
-    return Response(status_code=201 if created else 204,
-                    headers={"Location": url, **response.headers})
+    return _ensure(ctx, response, NameKind.RESOURCE_CLASS, name, "resource_classes")
 
 
 @router.delete("/resource_classes/{name}", status_code=204)
@@ -144,10 +150,7 @@ def update_trait(name: str, response: Response,
                  ctx: RequestContext = Depends(_admin)) -> Response:
     """201 created, 204 already there; 400 unless CUSTOM_*."""
     version.require("1.6")
-    created = ctx.services.compute.placement.ensure_custom(NameKind.TRAIT, name)
-    url = ctx.services.settings.url(f"/placement/traits/{name}")
-    return Response(status_code=201 if created else 204,
-                    headers={"Location": url, **response.headers})
+    return _ensure(ctx, response, NameKind.TRAIT, name, "traits")
 
 
 @router.delete("/traits/{name}", status_code=204)
