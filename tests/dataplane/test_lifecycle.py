@@ -153,16 +153,25 @@ def test_guest_ping_and_exec_commands(world: World, capsys: pytest.CaptureFixtur
     assert main(["guest", "exec", "--prefix", world.prefix, a, "--", "false"]) == 1
 
 
-@pytest.mark.parametrize(("argv", "message"), [
-    (["guest", "ping", "not-a-uuid", "10.0.0.1"], "is not a server id"),
-    (["guest", "ping", str(uuid.UUID(int=1)), "10.0.0.300"], "is not an IPv4 or IPv6 address"),
-    (["guest", "ping", str(uuid.UUID(int=1)), "10.0.0.1"], "has no emulated guest here"),
-    (["guest", "exec", str(uuid.UUID(int=1)), "--"], "no command to run"),
-    (["guest", "exec", str(uuid.UUID(int=1)), "--", "true"], "has no emulated guest here"),
-    (["dataplane", "cleanup", "--prefix", "Bad_Prefix"], "is not usable"),
+@pytest.mark.parametrize(("argv", "message", "code"), [
+    # Not an id: a server name, looked up in the cloud of OS_CLOUD, and there is none here.
+    (["guest", "ping", "not-a-uuid", "10.0.0.1"], "no clouds.yaml found", 2),
+    (["guest", "ping", str(uuid.UUID(int=1)), "10.0.0.300"], "is not an IPv4 or IPv6 address",
+     2),
+    (["guest", "ping", str(uuid.UUID(int=1)), "10.0.0.1"], "has no emulated guest here", 1),
+    (["guest", "exec", str(uuid.UUID(int=1)), "--"], "no command to run", 2),
+    (["guest", "exec", str(uuid.UUID(int=1)), "--", "true"], "has no emulated guest here", 1),
+    (["dataplane", "cleanup", "--prefix", "Bad_Prefix"], "is not usable", 2),
 ])
-def test_bad_command_input_gets_one_clear_line(argv: list[str], message: str,
+def test_bad_command_input_gets_one_clear_line(argv: list[str], message: str, code: int,
+                                               tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch,
                                                capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(argv) == 1
+    """Bad input exits 2 (a usage error), a missing guest 1; one line, no traceback."""
+    for name in ("OS_CLOUD", "OS_CLIENT_CONFIG_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == code
     err = capsys.readouterr().err
     assert message in " ".join(err.split()) and "Traceback" not in err
