@@ -108,6 +108,11 @@ class Claims:
             hosts = sorted({r.host_id for r in owned} | ({alloc.host_id} if alloc else set()))
             if not hosts:
                 return False
+            # The host rows first, as every claim does: a release racing another release of
+            # the same server (delete and build teardown) would otherwise skip the row the
+            # other holds and meet it again in touch_hosts, in the other order (a deadlock).
+            s.execute(select(HostRow.id).where(HostRow.id.in_(hosts)).order_by(HostRow.id)
+                      .with_for_update())
             if alloc is not None:
                 _return_resources(s, alloc)
             for host_id in hosts:
