@@ -2,6 +2,7 @@
 
 from sriovstack.network.addresses import invalid_mac
 from sriovstack.network.agents import Agent
+from sriovstack.network.listing import ListQuery
 from sriovstack.network.config import Ml2Settings, ml2_settings, ml2_settings_for
 from sriovstack.network.security_groups import (RuleSpec, SecurityGroup, SecurityGroupRule,
                                                 SecurityGroupSpec, SecurityGroupUpdate)
@@ -20,5 +21,5 @@ __all__ = [
     "NetworkSpec", "NetworkUpdate", "IpRange", "HostRoute", "Subnet", "SubnetSpec", "SubnetUpdate",
     "FixedIp", "FixedIpRequest", "BindingProfile", "PortBinding", "Port", "PortSpec", "PortUpdate",
     "PortRequest", "SecurityGroup", "SecurityGroupRule", "SecurityGroupSpec",
-    "SecurityGroupUpdate", "RuleSpec", "UNSET", "profile_json",
+    "SecurityGroupUpdate", "RuleSpec", "UNSET", "profile_json", "ListQuery",
 ]

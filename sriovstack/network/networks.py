@@ -14,6 +14,7 @@ from sriovstack.errors import Conflict, ErrorKind, NotFound
 from sriovstack.identity import Caller, policy
 from sriovstack.network import segments
 from sriovstack.network.env import Env, new_id
+from sriovstack.network.listing import NETWORKS, ListQuery, listed_rows
 from sriovstack.network.types import (UNSET, Network, NetworkSpec, NetworkType, NetworkUpdate,
                                       ProviderSpec, Segment)
 
@@ -120,14 +121,15 @@ class Networks:
             row = load_network_row(session, caller, network_id)
             return _to_network(row, _subnet_ids(session, [row.id]).get(row.id, ()))
 
-    def list(self, caller: Caller) -> list[Network]:
-        """Every network the caller may see, oldest first."""
+    def list(self, caller: Caller, query: ListQuery = ListQuery()) -> list[Network]:
+        """Every network the caller may see that passes the query, oldest first or in its
+        sort order, one page when it has a limit (400 bad sort key, 404 unseen marker)."""
         with self._env.db.transaction() as session:
-            query = select(NetworkRow).order_by(NetworkRow.created_at, NetworkRow.id)
+            stmt = select(NetworkRow)
             if not policy.is_privileged(caller):
-                query = query.where(or_(NetworkRow.project_id == caller.project_id,
-                                        NetworkRow.shared.is_(True)))
-            rows = session.scalars(query).all()
+                stmt = stmt.where(or_(NetworkRow.project_id == caller.project_id,
+                                      NetworkRow.shared.is_(True)))
+            rows = listed_rows(session, NETWORKS, caller, stmt, query, load_network_row)
             subnets = _subnet_ids(session, [row.id for row in rows])
             return [_to_network(row, subnets.get(row.id, ())) for row in rows]
 

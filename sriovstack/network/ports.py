@@ -18,6 +18,7 @@ from sriovstack.identity import Caller, policy
 from sriovstack.mac import MacAddress
 from sriovstack.network import addresses
 from sriovstack.network.env import Env, new_id
+from sriovstack.network.listing import PORTS, ListQuery, listed_rows
 from sriovstack.network.networks import load_network_row
 from sriovstack.network.security_groups import SecurityGroups, resolve_groups
 from sriovstack.network.types import (UNSET, BindingProfile, Port, PortBinding, PortSpec,
@@ -220,13 +221,18 @@ class Ports:
         with self._env.db.transaction() as session:
             return to_ports(session, [load_port_row(session, caller, port_id)])[0]
 
-    def list(self, caller: Caller) -> list[Port]:
-        """The caller's ports (every port for admin/service users), oldest first."""
+    def list(self, caller: Caller, query: ListQuery = ListQuery()) -> list[Port]:
+        """The caller's ports (every port for admin/service users) that pass the query's
+        filters, oldest first or in its sort order, one page when it has a limit.
+
+        Raises Invalid (400) for a sort key that is no port column, NotFound (404
+        PortNotFound) for a marker the caller cannot see."""
         with self._env.db.transaction() as session:
-            query = select(PortRow).order_by(PortRow.created_at, PortRow.id)
+            stmt = select(PortRow)
             if not policy.is_privileged(caller):
-                query = query.where(PortRow.project_id == caller.project_id)
-            return to_ports(session, session.scalars(query).all())
+                stmt = stmt.where(PortRow.project_id == caller.project_id)
+            rows = listed_rows(session, PORTS, caller, stmt, query, load_port_row)
+            return to_ports(session, rows)
 
     def update(self, caller: Caller, port_id: str, change: PortUpdate) -> Port:
         """Apply the change; binding:* changes reset and redo the binding. 409 PortInUse for a

@@ -14,6 +14,7 @@ from sriovstack.errors import Conflict, ErrorKind, NotFound
 from sriovstack.identity import Caller, policy
 from sriovstack.network import ipam
 from sriovstack.network.env import Env, new_id
+from sriovstack.network.listing import SUBNETS, ListQuery, listed_rows
 from sriovstack.network.networks import load_network_row
 from sriovstack.network.types import (UNSET, HostRoute, IpRange, Subnet, SubnetSpec,
                                       SubnetUpdate, Unset)
@@ -104,15 +105,17 @@ class Subnets:
         with self._env.db.transaction() as session:
             return to_subnet(load_subnet_row(session, caller, subnet_id))
 
-    def list(self, caller: Caller) -> list[Subnet]:
-        """Every subnet the caller may see (own, on shared networks, or all for admins)."""
+    def list(self, caller: Caller, query: ListQuery = ListQuery()) -> list[Subnet]:
+        """Every subnet the caller may see (own, on shared networks, or all for admins) that
+        passes the query, in its order and page (400 bad sort key, 404 unseen marker)."""
         with self._env.db.transaction() as session:
-            query = select(SubnetRow).order_by(SubnetRow.created_at, SubnetRow.id)
+            stmt = select(SubnetRow)
             if not policy.is_privileged(caller):
                 shared = select(NetworkRow.id).where(NetworkRow.shared.is_(True))
-                query = query.where(or_(SubnetRow.project_id == caller.project_id,
-                                        SubnetRow.network_id.in_(shared)))
-            return [to_subnet(row) for row in session.scalars(query)]
+                stmt = stmt.where(or_(SubnetRow.project_id == caller.project_id,
+                                      SubnetRow.network_id.in_(shared)))
+            rows = listed_rows(session, SUBNETS, caller, stmt, query, load_subnet_row)
+            return [to_subnet(row) for row in rows]
 
     def update(self, caller: Caller, subnet_id: str, change: SubnetUpdate) -> Subnet:
         """Change name/description/enable_dhcp, nameservers and host routes (checked as at

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request, Response
 
 from sriovstack.api.context import RequestContext, request_context
-from sriovstack.api.network.query import query_of
+from sriovstack.api.network.query import list_query_of, listing, query_of
 from sriovstack.api.network.schemas import NetworkCreateRequest, NetworkUpdateRequest
 from sriovstack.api.network.views import network_view
 from sriovstack.identity import policy
@@ -20,10 +20,12 @@ router = APIRouter()
 @router.get("/v2.0/networks")
 def list_networks(request: Request,
                   ctx: RequestContext = Depends(request_context)) -> dict[str, Any]:
-    """Networks the caller may see (own and shared): 200; filters and fields= honoured."""
-    networks = ctx.services.network.networks.list(ctx.caller)
+    """Networks the caller may see (own and shared): 200; filters, fields=, sorting and
+    paging (``networks_links``) honoured; 400 bad limit or sort key, 404 marker."""
+    query = list_query_of(request.query_params)
+    networks = ctx.services.network.networks.list(ctx.caller, query)
     views = (network_view(n, policy.is_privileged(ctx.caller)) for n in networks)
-    return {"networks": query_of(request.query_params).listing(views)}
+    return listing("networks", request, ctx, query, [n.id for n in networks], views)
 
 
 @router.get("/v2.0/networks/{network_id}")

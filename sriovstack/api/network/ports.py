@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request, Response
 
 from sriovstack.api.context import RequestContext, request_context
-from sriovstack.api.network.query import query_of
+from sriovstack.api.network.query import list_query_of, listing, query_of
 from sriovstack.api.network.schemas import PortCreateRequest, PortUpdateRequest
 from sriovstack.api.network.views import port_view
 from sriovstack.identity import policy
@@ -20,10 +20,12 @@ router = APIRouter()
 @router.get("/v2.0/ports")
 def list_ports(request: Request, ctx: RequestContext = Depends(request_context)) -> dict[str, Any]:
     """The caller's ports (all for admin/service): 200; filters (network_id, device_id,
-    binding:host_id, fixed_ips=ip_address=...) and fields= honoured."""
-    ports = ctx.services.network.ports.list(ctx.caller)
+    binding:host_id, fixed_ips=ip_address=...), sort_key/sort_dir, limit/marker/page_reverse
+    (with ``ports_links``) and fields= honoured; 400 bad limit or sort key, 404 marker."""
+    query = list_query_of(request.query_params)
+    ports = ctx.services.network.ports.list(ctx.caller, query)
     views = (port_view(p, policy.is_privileged(ctx.caller)) for p in ports)
-    return {"ports": query_of(request.query_params).listing(views)}
+    return listing("ports", request, ctx, query, [p.id for p in ports], views)
 
 
 @router.get("/v2.0/ports/{port_id}")

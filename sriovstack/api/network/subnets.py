@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request, Response
 
 from sriovstack.api.context import RequestContext, request_context
-from sriovstack.api.network.query import query_of
+from sriovstack.api.network.query import list_query_of, listing, query_of
 from sriovstack.api.network.schemas import SubnetCreateRequest, SubnetUpdateRequest
 from sriovstack.api.network.views import subnet_view
 from sriovstack.identity import policy
@@ -20,9 +20,12 @@ router = APIRouter()
 @router.get("/v2.0/subnets")
 def list_subnets(request: Request,
                  ctx: RequestContext = Depends(request_context)) -> dict[str, Any]:
-    """Subnets the caller may see: 200; filters (network_id=...) and fields= honoured."""
-    subnets = ctx.services.network.subnets.list(ctx.caller)
-    return {"subnets": query_of(request.query_params).listing(subnet_view(s) for s in subnets)}
+    """Subnets the caller may see: 200; filters (network_id=...), fields=, sorting and paging
+    (``subnets_links``) honoured; 400 bad limit or sort key, 404 SubnetNotFound marker."""
+    query = list_query_of(request.query_params)
+    subnets = ctx.services.network.subnets.list(ctx.caller, query)
+    return listing("subnets", request, ctx, query, [s.id for s in subnets],
+                   (subnet_view(s) for s in subnets))
 
 
 @router.get("/v2.0/subnets/{subnet_id}")
