@@ -30,6 +30,7 @@ from sriovstack.compute.placement import (STANDARD_RESOURCE_CLASSES, Candidate,
                                           PlacementService, ProviderAllocations)
 from sriovstack.compute.reports import HostReports
 from sriovstack.compute.scheduler import Scheduler, scheduler_config
+from sriovstack.compute.server_list import MAX_LIMIT
 from sriovstack.compute.servers import ServerService
 from sriovstack.compute.types import (Flavor, Hypervisor, Image, InstanceAction,
                                       InstanceActionEvent, Inventory, LiveMigrateAction,
@@ -44,7 +45,7 @@ if TYPE_CHECKING:
     from sriovstack.network import NetworkService
 
 __all__ = [
-    "ComputeServices", "build_compute", "FlavorService", "FlavorQuery", "ImageService",
+    "ComputeServices", "build_compute", "MAX_LIMIT", "FlavorService", "FlavorQuery", "ImageService",
     "ImageQuery", "ImageCreate", "ImageData", "ImageUpload", "ImageStore", "ImageAttrs",
     "PatchOp", "check_attr", "BASE_ATTRS", "PlacementService", "NameKind", "Candidate",
     "CandidateRequest", "ConsumerAllocations", "ProviderAllocations",

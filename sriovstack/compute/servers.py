@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Select, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sriovstack.compute.build import ServerBuilder
 from sriovstack.compute.flavors import FlavorService
 from sriovstack.compute.images import ImageService
-from sriovstack.compute.name_pattern import NamePattern
+from sriovstack.compute.server_list import MAX_LIMIT, listed_servers
 from sriovstack.compute import operations
 from sriovstack.compute.instance_actions import InstanceActionLog
 from sriovstack.compute.types import (Fault, Flavor, InstanceAction, LiveMigrateAction,
@@ -27,7 +28,7 @@ from sriovstack.db.models import FaultRow, ServerPortRow, ServerRow
 from sriovstack.errors import (Conflict, ErrorKind, Invalid, NotFound, NotSupported,
                                WriteConflict)
 from sriovstack.identity import Caller, policy
-from sriovstack.network import PortSpec
+from sriovstack.network import ListQuery, PortSpec
 from sriovstack.pci import PciAddress
 from sriovstack.wire import ServerOutcome, ServerReport, VnicType
 
@@ -36,7 +37,6 @@ if TYPE_CHECKING:
 
 __all__ = ["ServerService", "MAX_LIMIT"]
 
-MAX_LIMIT = 1000  # nova's [api] max_limit: no list answers more than this many servers
 _DELETED = ServerStatus.DELETED.value  # a delete fenced the row; its teardown is under way
 
 
@@ -212,19 +212,12 @@ class ServerService:
         return self._resolved(caller, server, {})
 
     def list(self, caller: Caller, query: ServerFilter = ServerFilter()) -> tuple[Server, ...]:
-        """Servers newest first, at most ``MAX_LIMIT`` (or ``limit``) after ``marker``;
-        ``name`` is a regex (nova's semantics, run by RE2). Invalid if the pattern is
-        malformed or the marker names no listed server (nova: "marker [x] not found")."""
-        pattern = None if query.name is None else NamePattern.compile(query.name)
-        if query.nothing:
-            return ()
+        """Servers newest first (or in ``sorts``), at most ``MAX_LIMIT`` (or ``limit``) after
+        ``marker``; ``name`` is a regex (nova's semantics, run by RE2). Invalid if the pattern
+        is malformed or the marker names no server (nova: "marker [x] not found")."""
         with self._db.transaction() as session:
-            rows = [r for r in session.scalars(_list_statement(caller, query))
-                    if pattern is None or pattern.matches(r.name)]
-            rows = _page(rows, query.limit, query.marker)
-            servers = [_to_server(session, r) for r in rows]
-        flavors: dict[str, Flavor | None] = {}
-        return tuple(self._resolved(caller, s, flavors) for s in servers)
+            servers = _to_servers(session, listed_servers(session, caller, query))
+        return self._resolved_many(caller, servers)
 
     def on_host(self, host: str) -> tuple[Server, ...]:
         """Every server placed on ``host`` (admin views; no addresses resolved)."""
@@ -253,6 +246,31 @@ class ServerService:
                 addresses.append(ServerAddress(network.name, version, ip.ip_address, port.mac))
         return dataclasses.replace(server, addresses=tuple(addresses),
                                    flavor=flavors[server.flavor_id])
+
+    def _resolved_many(self, caller: Caller, servers: list[Server]) -> tuple[Server, ...]:
+        """``_resolved`` for a page: its ports and their networks read in one list each."""
+        port_ids = tuple(sp.port_id for s in servers for sp in s.ports)
+        ports = {p.id: p for p in self._network.ports.list(
+            caller, ListQuery(filters=(("id", port_ids),)))} if port_ids else {}
+        network_ids = tuple({p.network_id for p in ports.values()})
+        networks = {n.id: n.name for n in self._network.networks.list(
+            caller, ListQuery(filters=(("id", network_ids),)))} if network_ids else {}
+        flavors: dict[str, Flavor | None] = {}
+        out = []
+        for server in servers:
+            if server.flavor_id not in flavors:
+                try:
+                    flavors[server.flavor_id] = self._flavors.get(server.flavor_id)
+                except NotFound:
+                    flavors[server.flavor_id] = None
+            addresses = [
+                ServerAddress(networks[port.network_id], 6 if ":" in ip.ip_address else 4,
+                              ip.ip_address, port.mac)
+                for sp in server.ports if (port := ports.get(sp.port_id)) is not None
+                and port.network_id in networks for ip in port.fixed_ips]
+            out.append(dataclasses.replace(server, addresses=tuple(addresses),
+                                           flavor=flavors[server.flavor_id]))
+        return tuple(out)
 
     # -- update and lock ----------------------------------------------------------------------
 
@@ -428,37 +446,29 @@ def _row(session: Session, server_id: str) -> ServerRow:
     return row
 
 
-def _list_statement(caller: Caller, query: ServerFilter) -> Select[tuple[ServerRow]]:
-    stmt = select(ServerRow).where(ServerRow.status != _DELETED).order_by(
-        ServerRow.created_at.desc(), ServerRow.id)
-    if not (policy.is_privileged(caller) and query.all_projects):
-        stmt = stmt.where(ServerRow.project_id == caller.project_id)
-    exact = ((ServerRow.host, query.host), (ServerRow.image_id, query.image_id),
-             (ServerRow.flavor_id, query.flavor_id), (ServerRow.locked, query.locked),
-             (ServerRow.status, query.status.value if query.status else None))
-    for column, value in exact:
-        if value is not None:
-            stmt = stmt.where(column == value)
-    if query.changed_since is not None:
-        stmt = stmt.where(ServerRow.updated_at >= query.changed_since)
-    if query.changed_before is not None:
-        stmt = stmt.where(ServerRow.updated_at <= query.changed_before)
-    return stmt
-
-
-def _page(rows: list[ServerRow], limit: int | None, marker: str | None) -> list[ServerRow]:
-    if marker is not None:
-        ids = [r.id for r in rows]
-        if marker not in ids:
-            raise Invalid(f"marker [{marker}] not found", field="marker", value=marker)
-        rows = rows[ids.index(marker) + 1:]
-    return rows[:MAX_LIMIT if limit is None else min(limit, MAX_LIMIT)]
+def _to_servers(session: Session, rows: list[ServerRow]) -> list[Server]:
+    """The servers of ``rows`` with their ports and faults, read in two queries."""
+    ids = [row.id for row in rows]
+    ports: dict[str, list[ServerPortRow]] = {i: [] for i in ids}
+    faults: dict[str, FaultRow] = {}
+    for start in range(0, len(ids), 500):  # bounded IN lists
+        chunk = ids[start:start + 500]
+        for port in session.scalars(select(ServerPortRow).where(
+                ServerPortRow.server_id.in_(chunk)).order_by(ServerPortRow.position)):
+            ports[port.server_id].append(port)
+        faults.update((f.server_id, f) for f in session.scalars(
+            select(FaultRow).where(FaultRow.server_id.in_(chunk))))
+    return [_server_of(row, ports[row.id], faults.get(row.id)) for row in rows]
 
 
 def _to_server(session: Session, row: ServerRow) -> Server:
     ports = session.scalars(select(ServerPortRow).where(
         ServerPortRow.server_id == row.id).order_by(ServerPortRow.position)).all()
-    fault_row = session.get(FaultRow, row.id)
+    return _server_of(row, ports, session.get(FaultRow, row.id))
+
+
+def _server_of(row: ServerRow, ports: Sequence[ServerPortRow],
+               fault_row: FaultRow | None) -> Server:
     fault = (Fault(fault_row.code, fault_row.message, fault_row.created, fault_row.details)
              if fault_row is not None else None)
     return Server(

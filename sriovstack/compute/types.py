@@ -302,7 +302,7 @@ class InstanceAction:
 class ServerFilter:
     """List filters: ``name`` is a regex (as nova treats it), the rest exact; ``changed_*``
     bound ``updated_at``; ``limit`` (capped at MAX_LIMIT, nova's ``[api] max_limit``) and
-    ``marker`` (the server id after which a page starts) page."""
+    ``marker`` (the server id after which a page starts) page in the order of ``sorts``."""
 
     name: str | None = None
     host: str | None = None
@@ -316,6 +316,8 @@ class ServerFilter:
     limit: int | None = None
     marker: str | None = None
     nothing: bool = False  # deleted=True, or an unknown status below 2.38: an empty list
+    # (nova sort key, ascending) in order; nova's default keys follow them (server_list.py)
+    sorts: tuple[tuple[str, bool], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -392,22 +392,25 @@ def _int(name: str, text: str | None) -> int | None:
 
 # Nova's server list parameters (its query schema; unknown ones are a 400 from 2.75).
 _APPLIED = frozenset({"name", "host", "status", "all_tenants", "deleted", "image", "flavor",
-                      "changes-since", "changes-before", "locked", "limit", "marker"})
+                      "changes-since", "changes-before", "locked", "limit", "marker",
+                      "sort_key", "sort_dir"})
 _NOVA_ONLY = frozenset({
     "reservation_id", "ip", "ip6", "node", "tenant_id", "project_id", "user_id", "vm_state",
     "task_state", "power_state", "availability_zone", "access_ip_v4", "access_ip_v6",
     "auto_disk_config", "config_drive", "created_at", "description", "display_name",
     "display_description", "hostname", "key_name", "launch_index", "launched_at",
-    "terminated_at", "progress", "root_device_name", "sort_key", "sort_dir", "tags",
+    "terminated_at", "progress", "root_device_name", "tags",
     "tags-any", "not-tags", "not-tags-any", "uuid", "updated_at", "kernel_id", "ramdisk_id",
     "image_ref", "flavor_id", "instance_type_id", "soft_deleted", "pci_alias"})
 
 
-def server_filter(params: Mapping[str, str], version: ApiVersion) -> ServerFilter:
+def server_filter(params: Mapping[str, str], version: ApiVersion, *,
+                  admin: bool = False) -> ServerFilter:
     """GET /servers[/detail] parameters at ``version``: ``name`` (a regex), ``host``,
     ``status``, ``all_tenants`` (admin), ``image``, ``flavor``, ``changes-since``,
-    ``changes-before`` (2.66), ``locked`` (2.73), ``limit``, ``marker``; ``deleted=True``
-    matches nothing (deleted servers are not kept).
+    ``changes-before`` (2.66), ``locked`` (2.73), ``limit``, ``marker``, ``sort_key`` and
+    ``sort_dir`` (repeatable, nova's keys); ``deleted=True`` matches nothing (deleted servers
+    are not kept).
 
     Raises Invalid for a bad value (an unknown status only from 2.38: below it nova lists
     nothing), for an unknown parameter from 2.75 (below it nova ignores it), and NotSupported
@@ -443,7 +446,7 @@ def server_filter(params: Mapping[str, str], version: ApiVersion) -> ServerFilte
         changed_since=_time("changes-since", params.get("changes-since")),
         changed_before=_time("changes-before", params.get("changes-before")),
         limit=_int("limit", params.get("limit")), marker=params.get("marker"),
-        nothing=nothing)
+        nothing=nothing, sorts=_server_sorts(params, version, admin=admin))
 
 
 def _flag(name: str, text: str | None, *, default: bool, bare: bool) -> bool:
@@ -525,3 +528,55 @@ def instance_actions_query(params: Mapping[str, str], version: ApiVersion) -> No
             raise NotSupported(f"the instance action list parameter {key!r} is not "
                                "supported by this compute service: the whole list is "
                                "returned without it", field=key, value=params[key])
+
+
+# Nova's server sort keys (schemas/servers.py VALID_SORT_KEYS; ``locked`` from 2.73); the keys
+# it accepts and drops (SERVER_LIST_IGNORE_SORT_KEY), and host/node, which only admins sort on.
+_SORT_KEYS = frozenset({
+    "access_ip_v4", "access_ip_v6", "auto_disk_config", "availability_zone", "config_drive",
+    "created_at", "display_description", "display_name", "host", "hostname", "image_ref",
+    "instance_type_id", "kernel_id", "key_name", "launch_index", "launched_at", "locked_by",
+    "node", "power_state", "progress", "project_id", "ramdisk_id", "root_device_name",
+    "task_state", "terminated_at", "updated_at", "user_id", "uuid", "vm_state"})
+_IGNORED_SORT_KEYS = frozenset({
+    "architecture", "cell_name", "cleaned", "default_ephemeral_device", "default_swap_device",
+    "deleted", "deleted_at", "disable_terminate", "ephemeral_gb", "ephemeral_key_uuid", "id",
+    "key_data", "launched_on", "locked", "memory_mb", "os_type", "reservation_id", "root_gb",
+    "shutdown_terminate", "user_data", "vcpus", "vm_mode"})
+_ADMIN_SORT_KEYS = frozenset({"host", "node"})
+
+
+def _every(params: Mapping[str, str], key: str) -> list[str]:
+    getlist = getattr(params, "getlist", None)
+    values = getlist(key) if getlist is not None else (
+        [params[key]] if key in params else [])
+    return [v.strip() for v in values]
+
+
+def _server_sorts(params: Mapping[str, str], version: ApiVersion, *,
+                  admin: bool) -> tuple[tuple[str, bool], ...]:
+    """nova's ``get_sort_params`` + ``remove_invalid_sort_keys`` + ``process_sort_params``:
+    400 for a key or direction outside nova's enums or more directions than keys; ignored keys
+    (and host/node for non-admins) dropped with their direction; a key without a direction
+    takes the first one given (desc when none)."""
+    given_keys, given_dirs = _every(params, "sort_key"), _every(params, "sort_dir")
+    valid = _SORT_KEYS | ({"locked"} if version >= mv.LOCKED_REASON else set())
+    for key in given_keys:
+        if key not in valid | _IGNORED_SORT_KEYS:
+            raise Invalid(f"Invalid input for query parameters sort_key. Value: {key}. "
+                          f"'{key}' is not one of the server sort keys", field="sort_key",
+                          value=key, fix=", ".join(sorted(valid)))
+    for direction in given_dirs:
+        if direction not in ("asc", "desc"):
+            raise Invalid(f"Invalid input for query parameters sort_dir. Value: {direction}. "
+                          f"'{direction}' is not one of ['asc', 'desc']", field="sort_dir",
+                          value=direction)
+    keys, dirs = given_keys or ["created_at"], given_dirs or ["desc"]
+    if len(dirs) > len(keys):
+        raise Invalid("Sort direction size exceeds sort key size", field="sort_dir",
+                      value=",".join(dirs))
+    dropped = (_IGNORED_SORT_KEYS - valid) | (set() if admin else _ADMIN_SORT_KEYS)
+    kept = [(k, dirs[i] if i < len(dirs) else None) for i, k in enumerate(keys)
+            if k not in dropped]
+    default = next((d for _, d in kept if d is not None), "desc")
+    return tuple((k, (d or default) == "asc") for k, d in kept)

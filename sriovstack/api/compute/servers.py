@@ -13,11 +13,11 @@ from sriovstack.api.compute.microversions import HOST_STATUS, ApiVersion, negoti
 from sriovstack.api.compute.schemas import (ServerActionRequest, ServerCreateRequest,
                                             ServerUpdateRequest, instance_actions_query,
                                             server_filter)
-from sriovstack.api.compute.views import (ServerLens, host_status, instance_action_view,
-                                          server_brief, server_created, server_updated,
-                                          server_view)
+from sriovstack.api.compute.views import (ServerLens, collection_links, host_status,
+                                          instance_action_view, server_brief, server_created,
+                                          server_updated, server_view)
 from sriovstack.api.context import RequestContext, request_context
-from sriovstack.compute import RebuildAction
+from sriovstack.compute import RebuildAction, ServerFilter
 from sriovstack.identity import policy
 
 __all__ = ["router"]
@@ -56,20 +56,29 @@ def create_server(body: ServerCreateRequest, background: BackgroundTasks,
 @router.get("/servers")
 def list_servers(request: Request, ctx: RequestContext = Depends(request_context),
                  version: ApiVersion = Depends(negotiate)) -> dict[str, Any]:
-    """200 ``{"servers": [{id, name, links}]}``; ``name`` is a regex as in nova."""
-    servers = ctx.services.compute.servers.list(
-        ctx.caller, server_filter(request.query_params, version))
-    return {"servers": [server_brief(s, _base(ctx)) for s in servers]}
+    """200 ``{"servers": [{id, name, links}]}`` (``servers_links`` when the page is full);
+    ``name`` is a regex as in nova; 400 bad marker, sort key or direction."""
+    query = server_filter(request.query_params, version, admin=ctx.caller.is_admin)
+    servers = ctx.services.compute.servers.list(ctx.caller, query)
+    return _page("servers", request, ctx, query, [server_brief(s, _base(ctx)) for s in servers])
 
 
 @router.get("/servers/detail")
 def list_servers_detail(request: Request, ctx: RequestContext = Depends(request_context),
                         version: ApiVersion = Depends(negotiate)) -> dict[str, Any]:
-    """200 ``{"servers": [...]}`` with the microversion's field set."""
-    servers = ctx.services.compute.servers.list(
-        ctx.caller, server_filter(request.query_params, version))
+    """200 ``{"servers": [...]}`` with the microversion's field set (``servers_links`` when
+    the page is full); 400 bad marker, sort key or direction."""
+    query = server_filter(request.query_params, version, admin=ctx.caller.is_admin)
+    servers = ctx.services.compute.servers.list(ctx.caller, query)
     lens = _lens(ctx, version)
-    return {"servers": [server_view(s, lens) for s in servers]}
+    return _page("servers/detail", request, ctx, query, [server_view(s, lens) for s in servers])
+
+
+def _page(collection: str, request: Request, ctx: RequestContext, query: ServerFilter,
+          views: list[dict[str, Any]]) -> dict[str, Any]:
+    links = collection_links(_base(ctx), collection, request.query_params.multi_items(),
+                             query.limit, [v["id"] for v in views])
+    return {"servers": views, **({"servers_links": links} if links else {})}
 
 
 @router.get("/servers/{server_id}")

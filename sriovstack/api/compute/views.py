@@ -10,14 +10,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from sriovstack.api.compute import microversions as mv
 from sriovstack.api.compute.microversions import ApiVersion
-from sriovstack.compute import Flavor, Hypervisor, InstanceAction, Server
+from sriovstack.compute import MAX_LIMIT, Flavor, Hypervisor, InstanceAction, Server
 from sriovstack.wire import ServerStatus
 
 __all__ = ["ServerLens", "server_view", "server_updated", "server_brief", "server_created",
-           "instance_action_view",
+           "instance_action_view", "collection_links",
            "flavor_view", "flavor_brief", "flavor_brief_at", "hypervisor_view",
            "hypervisor_brief", "host_status", "iso"]
 
@@ -39,6 +40,17 @@ def iso(value: datetime | None) -> str | None:
 def _links(base: str, kind: str, ident: str) -> list[dict[str, str]]:
     return [{"rel": "self", "href": f"{base}/v2.1/{kind}/{ident}"},
             {"rel": "bookmark", "href": f"{base}/{kind}/{ident}"}]
+
+
+def collection_links(base: str, collection: str, params: list[tuple[str, str]],
+                     limit: int | None, ids: list[str]) -> list[dict[str, str]]:
+    """Nova's ``<collection>_links``: a ``next`` link (the last id as marker, the other
+    parameters kept) when the page is full (``limit``, or max_limit when none)."""
+    full = min(MAX_LIMIT if limit is None else limit, MAX_LIMIT)
+    if not full or len(ids) != full:
+        return []
+    query = urlencode([(k, v) for k, v in params if k != "marker"] + [("marker", ids[-1])])
+    return [{"rel": "next", "href": f"{base}/v2.1/{collection}?{query}"}]
 
 
 def server_brief(server: Server, base: str) -> dict[str, Any]:
