@@ -22,8 +22,8 @@ import httpx
 from sriovstack.errors import (ConfigError, Invalid, SriovstackError, Unauthorized, Unreachable,
                                envelope_message, error_for_status)
 from sriovstack.wire import (DesiredState, DeviceReport, Heartbeat, HeartbeatAnswer,
-                             InventoryCounts, InventoryReport, LinkAnswer, LinkReport, PortAnswer,
-                             ServerAnswer, ServerReport)
+                             HostRevision, InventoryCounts, InventoryReport, LinkAnswer,
+                             LinkReport, PortAnswer, ServerAnswer, ServerReport)
 
 __all__ = ["ServiceCredentials", "ControlPlaneClient", "load_credentials"]
 
@@ -126,6 +126,13 @@ class ControlPlaneClient:
         params = {"since": since, "wait": wait} if since is not None else None
         return self._exchange("GET", f"/hosts/{host}/desired-state", None,
                               DesiredState.from_json, params, timeout=wait + 30.0)
+
+    def watch_revision(self, host: str, since: int, wait: float) -> HostRevision:
+        """The host's revision once it exceeds ``since``, or after ``wait`` s unchanged.
+
+        Raises NotFound when the API predates the endpoint (the caller polls instead)."""
+        return self._exchange("GET", f"/hosts/{host}/revision", None, HostRevision.from_json,
+                              {"since": since, "wait": wait}, timeout=wait + 30.0)
 
     def report_server(self, host: str, server_id: str, report: ServerReport) -> ServerAnswer:
         """Say the server's guest runs (→ ACTIVE) or failed (→ ERROR, with the message)."""

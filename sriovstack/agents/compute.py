@@ -25,6 +25,7 @@ from sriovstack.agents.inventory import inventory_report
 from sriovstack.agents.loop import AgentLoop
 from sriovstack.agents.records import VfAssignment, VfLedger
 from sriovstack.agents.vfconfig import VfConfigurator
+from sriovstack.agents.watch import DesiredStateWatch
 from sriovstack.dataplane import DEFAULT_PREFIX, HostDataplane
 from sriovstack.errors import (Conflict, HostError, NotFound, NotSupported, SriovstackError,
                                Unreachable)
@@ -90,6 +91,7 @@ class ComputeAgent:
         self._lock = threading.Lock()
         self._reported: InventoryReport | None = None
         self._revision: int | None = None
+        self._watch = DesiredStateWatch(client, settings.host)
         self._started = False
 
     @property
@@ -124,12 +126,16 @@ class ComputeAgent:
     # -- reconciliation ----------------------------------------------------------------------
 
     def reconcile_once(self, wait: float = 0.0) -> ComputePass:
-        """One pass; with ``wait`` > 0, first waits up to that long for a newer desired state."""
+        """One pass; with ``wait`` > 0, first waits up to that long for a newer desired state
+        (a revision long-poll; the last desired state is reused when nothing changed)."""
         inventory = self.sync_inventory()
-        since = self._revision if wait > 0 else None
-        desired = self._client.desired_state(self.host_name, since, wait)
+        desired = self._watch.next(wait)
         result = ComputePass(revision=desired.revision)
-        _Pass(self, inventory, desired, result).run()
+        try:
+            _Pass(self, inventory, desired, result).run()
+        except BaseException:
+            self._watch.refresh()  # the next pass starts from a fresh read
+            raise
         self._revision = desired.revision
         return result
 
@@ -326,6 +332,7 @@ class _Pass:
         self._report(server, ServerReport(ServerOutcome.ERROR, str(exc)))
 
     def _report(self, server: DesiredServer, report: ServerReport) -> None:
+        self.a._watch.refresh()  # the report changes the server (no revision bump): re-read
         try:
             self.a._client.report_server(self.a.host_name, server.server_id, report)
         except (NotFound, Conflict) as exc:  # deleted or moved meanwhile: the next pass sees it

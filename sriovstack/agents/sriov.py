@@ -28,6 +28,7 @@ from sriovstack.agents.config import NicMappings, SriovAgentSettings
 from sriovstack.agents.loop import AgentLoop
 from sriovstack.agents.records import BookedDevice, DeviceBook, DeviceKey
 from sriovstack.agents.vfconfig import VfConfigurator
+from sriovstack.agents.watch import DesiredStateWatch
 from sriovstack.errors import NotFound
 from sriovstack.host import Host, LinkState, VfLinkState, discover
 from sriovstack.mac import MacAddress
@@ -66,6 +67,7 @@ class SriovNicAgent:
         self._vfs = VfConfigurator(host.netlink)
         self._book = DeviceBook(settings.state_dir)
         self._revision: int | None = None
+        self._watch = DesiredStateWatch(client, settings.host)
         self._resync = True
         self._started = False
         self._devices = 0
@@ -87,9 +89,10 @@ class SriovNicAgent:
 
         Any failure leaves a full resync for the next pass.
         """
-        since = self._revision if wait > 0 else None
         resync, self._resync = self._resync, True
-        desired = self._client.desired_state(self.host_name, since, wait)
+        if resync:
+            self._watch.refresh()
+        desired = self._watch.next(wait)
         result = NicPass(revision=desired.revision)
         ports = {(p.mac, p.pci_address): p for s in desired.servers for p in s.ports
                  if p.is_vf and p.pci_address is not None}

@@ -1,8 +1,13 @@
 """What one host should run (servers, ports, VF settings), its revision, and waiting for changes.
 
-The revision lives in the database (``host_revisions``), so several API workers agree on it;
-the per-host asyncio events only wake waiters in this process early. A waiter re-reads the
-revision every ``poll_interval`` seconds, so a change committed by another worker is seen too.
+The revision lives in the database (``host_revisions``), so every API process agrees on it.
+A waiter sleeps on a per-host event and re-reads the revision when woken: a bump in this
+process sets it directly; on PostgreSQL every bump also sends ``NOTIFY sriovstack_hosts``
+with the host in its transaction, and each process's one ``Listener`` sets the events of the
+host it names, so a change committed by any API process wakes the waiters of every process
+at commit. A waiter still re-reads every ``poll_interval`` seconds while no listener is live
+(SQLite, whose processes share no channel, or a PostgreSQL listener reconnecting), and every
+``LISTENING_RECHECK`` seconds while one is, in case a notification was lost.
 """
 
 from __future__ import annotations
@@ -17,14 +22,18 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from sriovstack.compute.operations import target_of
-from sriovstack.db import Database
+from sriovstack.db import Database, Listener, notify
 from sriovstack.db.models import FlavorRow, HostRevisionRow, ServerPortRow, ServerRow
 from sriovstack.errors import Conflict
 from sriovstack.network import PortWiring, port_wirings
 from sriovstack.pci import PciAddress
 from sriovstack.wire import DesiredPort, DesiredServer, DesiredState, ServerStatus, VnicType
 
-__all__ = ["HostChangeNotifier", "HostRevisions", "DesiredStateService", "revision_of"]
+__all__ = ["HostChangeNotifier", "HostRevisions", "DesiredStateService", "revision_of",
+           "HOSTS_CHANNEL", "LISTENING_RECHECK"]
+
+HOSTS_CHANNEL = "sriovstack_hosts"  # NOTIFY channel: the payload is the host whose revision moved
+LISTENING_RECHECK = 30.0  # seconds between re-reads of a waiter while notifications arrive
 
 
 def revision_of(session: Session, host: str) -> int:
@@ -47,6 +56,16 @@ class HostChangeNotifier:
         """Set every event registered for ``host``."""
         with self._lock:
             waiters = list(self._waiters.get(host, ()))
+        self._set(waiters)
+
+    def notify_all(self) -> None:
+        """Set every registered event (changes may have been missed: everyone re-reads)."""
+        with self._lock:
+            waiters = [w for entries in self._waiters.values() for w in entries]
+        self._set(waiters)
+
+    @staticmethod
+    def _set(waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]]) -> None:
         for loop, event in waiters:
             with contextlib.suppress(RuntimeError):  # the waiter's loop has closed
                 loop.call_soon_threadsafe(event.set)
@@ -70,6 +89,23 @@ class HostRevisions:
     def __init__(self, db: Database, notifier: HostChangeNotifier) -> None:
         self._db = db
         self.notifier = notifier
+        self._listener = (Listener(db.url, HOSTS_CHANNEL, notifier.notify, notifier.notify_all)
+                          if db.dialect == "postgresql" else None)
+
+    @property
+    def listening(self) -> bool:
+        """True while this process hears every other process's bumps (PostgreSQL)."""
+        return self._listener is not None and self._listener.live
+
+    def listen(self) -> None:
+        """Start hearing other processes' bumps (PostgreSQL; once; SQLite: nothing to hear)."""
+        if self._listener is not None:
+            self._listener.start()
+
+    def close(self) -> None:
+        """Stop listening (tests and shutdown)."""
+        if self._listener is not None:
+            self._listener.stop()
 
     def current(self, host: str) -> int:
         """The host's revision (0 when nothing was ever recorded for it)."""
@@ -84,6 +120,7 @@ class HostRevisions:
                             .values(revision=HostRevisionRow.revision + 1))
             value = session.scalar(
                 select(HostRevisionRow.revision).where(HostRevisionRow.host == host))
+            notify(session, HOSTS_CHANNEL, host)  # delivered to every process at commit
         self.notifier.notify(host)
         return int(value or 0)
 
@@ -131,15 +168,25 @@ class DesiredStateService:
 
         Returns at once when ``since`` is None or already older than the current revision.
         """
+        await self.wait_for_revision(host, since, wait)
+        return await asyncio.to_thread(self.desired_state, host)
+
+    async def wait_for_revision(self, host: str, since: int | None, wait: float) -> int:
+        """The host's revision once it exceeds ``since``, or after ``wait`` seconds (then the
+        same revision); at once when ``since`` is None or already older. Woken by a bump in
+        this process or, on PostgreSQL, by any process's NOTIFY; re-reads otherwise only every
+        ``poll_interval`` (no live listener) or ``LISTENING_RECHECK`` seconds."""
+        self._revisions.listen()
         deadline = time.monotonic() + max(0.0, wait)
         async with self._revisions.notifier.listening(host) as changed:
             while True:
                 current = await asyncio.to_thread(self._revisions.current, host)
                 remaining = deadline - time.monotonic()
                 if since is None or current > since or remaining <= 0:
-                    return await asyncio.to_thread(self.desired_state, host)
+                    return current
+                recheck = LISTENING_RECHECK if self._revisions.listening else self._poll
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(changed.wait(), min(remaining, self._poll))
+                    await asyncio.wait_for(changed.wait(), min(remaining, recheck))
                 changed.clear()
 
 

@@ -9,12 +9,14 @@ agents send and read with it.  Pure: it imports only the stdlib, ``pci``, ``mac`
     Heartbeat        POST heartbeat     HeartbeatAnswer
     InventoryReport  PUT inventory      InventoryCounts
     —                GET desired-state  DesiredState (DesiredServer, DesiredPort)
+    —                GET revision       HostRevision (long-poll: answered when it moves)
     ServerReport     POST status        ServerAnswer
     DeviceReport     POST devices       PortAnswer
     LinkReport       PUT links          LinkAnswer (PfLink: a PF's carrier)
 """
 
-from sriovstack.wire.desired import DesiredPort, DesiredServer, DesiredState, IpInterface
+from sriovstack.wire.desired import (DesiredPort, DesiredServer, DesiredState, HostRevision,
+                                     IpInterface)
 from sriovstack.wire.inventory import (MAX_DEVICES, HostCapabilities, HostResources,
                                        InventoryCounts, InventoryDevice, InventoryReport,
                                        NumaCell, SupportedInstance)
@@ -31,5 +33,5 @@ __all__ = [
     "SupportedInstance", "NumaCell", "InventoryDevice", "InventoryReport", "InventoryCounts",
     "MAX_DEVICES", "DesiredState", "DesiredServer", "DesiredPort", "IpInterface", "Heartbeat",
     "HeartbeatAnswer", "ServerReport", "ServerAnswer", "DeviceReport", "PortAnswer", "MAX_MESSAGE",
-    "LinkReport", "LinkAnswer", "PfLink",
+    "LinkReport", "LinkAnswer", "PfLink", "HostRevision",
 ]

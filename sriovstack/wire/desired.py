@@ -15,7 +15,7 @@ from sriovstack.pci import PciAddress
 from sriovstack.wire.codec import Fields
 from sriovstack.wire.vocabulary import ServerOutcome, ServerStatus, VnicType
 
-__all__ = ["IpInterface", "DesiredPort", "DesiredServer", "DesiredState"]
+__all__ = ["IpInterface", "DesiredPort", "DesiredServer", "DesiredState", "HostRevision"]
 
 IpInterface = IPv4Interface | IPv6Interface
 
@@ -142,3 +142,21 @@ class DesiredState:
         return cls(host=f.text("host", min_len=1), revision=f.integer("revision", minimum=0),
                    servers=tuple(DesiredServer.from_json(s, at)
                                  for s, at in f.items("servers", max_len=100_000)))
+
+
+@dataclass(frozen=True, slots=True)
+class HostRevision:
+    """A host's desired-state revision: ``GET /internal/v1/hosts/{host}/revision?since=N&wait=S``
+    answers with it once the revision exceeds ``since`` (or when ``wait`` runs out, unchanged),
+    so an agent fetches the whole ``DesiredState`` only when something changed."""
+
+    host: str
+    revision: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"revision": {"host": self.host, "revision": self.revision}}
+
+    @classmethod
+    def from_json(cls, data: Any) -> HostRevision:
+        f = Fields.under(data, "revision")
+        return cls(host=f.text("host", min_len=1), revision=f.integer("revision", minimum=0))

@@ -8,9 +8,10 @@ import time
 from ipaddress import ip_interface
 from typing import Any
 
+import pytest
 from sqlalchemy import event
 
-from sriovstack.compute import HostChangeNotifier, HostRevisions
+from sriovstack.compute import DesiredStateService, HostChangeNotifier, HostRevisions
 from sriovstack.compute.types import NetworkRequest, ServerCreate, ServerStatus
 from sriovstack.db import Database
 from sriovstack.network.types import NetworkSpec, ProviderSpec, SubnetSpec, VnicType
@@ -175,3 +176,41 @@ def test_changing_a_bound_ports_admin_state_bumps_its_host_at_once(cloud: Cloud)
     assert revisions.current("compute-1") == before + 1
     [desired] = cloud.compute.desired_state.desired_state("compute-1").servers
     assert desired.ports[0].admin_state_up is False
+
+
+def test_postgresql_wakes_a_waiter_through_notify_not_by_rereading(database: Database) -> None:
+    """Another process's bump reaches this process's waiter by LISTEN/NOTIFY: with re-reads
+    an hour apart, only the notification can answer the poll within seconds."""
+    if database.dialect != "postgresql":
+        pytest.skip("LISTEN/NOTIFY is PostgreSQL's; SQLite processes re-read")
+    mine = HostRevisions(database, HostChangeNotifier())
+    service = DesiredStateService(database, mine, poll_interval=3600)
+    other = HostRevisions(database, HostChangeNotifier())  # another API process
+    mine.listen()
+    deadline = time.monotonic() + 15
+    while not mine.listening and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert mine.listening, "the LISTEN connection did not come up"
+    start = other.current("compute-9")
+
+    async def scenario() -> tuple[int, float]:
+        waiter = asyncio.create_task(service.wait_for_revision("compute-9", start, 60.0))
+        await asyncio.sleep(0.3)
+        assert not waiter.done()
+        began = time.monotonic()
+        await asyncio.to_thread(other.bump, "compute-9")
+        return await asyncio.wait_for(waiter, 20), time.monotonic() - began
+
+    try:
+        revision, took = asyncio.run(scenario())
+    finally:
+        mine.close()
+    assert revision == start + 1 and took < 10
+
+
+def test_a_revision_poll_answers_unchanged_when_the_wait_runs_out(cloud: Cloud) -> None:
+    service = cloud.compute.desired_state
+    start = cloud.compute.servers.builder.revisions.current("compute-1")
+    began = time.monotonic()
+    assert asyncio.run(service.wait_for_revision("compute-1", start, 0.3)) == start
+    assert time.monotonic() - began >= 0.3

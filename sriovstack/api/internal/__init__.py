@@ -14,7 +14,8 @@ from fastapi import APIRouter, Body, Depends, Path, Query
 
 from sriovstack.api.context import RequestContext, request_context
 from sriovstack.identity import policy
-from sriovstack.wire import DeviceReport, Heartbeat, InventoryReport, LinkReport, ServerReport
+from sriovstack.wire import (DeviceReport, Heartbeat, HostRevision, InventoryReport, LinkReport,
+                             ServerReport)
 
 __all__ = ["router", "MAX_WAIT"]
 
@@ -57,6 +58,16 @@ async def show_desired_state(host: HostName, since: int | None = Query(None, ge=
     seconds for a newer revision (returns at once if there already is one)."""
     state = await ctx.services.compute.desired_state.wait_for_change(host, since, wait)
     return state.to_json()
+
+
+@router.get("/hosts/{host}/revision")
+async def show_revision(host: HostName, since: int | None = Query(None, ge=0),
+                        wait: float = Query(0.0, ge=0.0, le=MAX_WAIT),
+                        ctx: RequestContext = Depends(agent_context)) -> dict[str, Any]:
+    """200 ``{"revision": {host, revision}}``: with ``since``, once the revision exceeds it
+    or after ``wait`` seconds (unchanged); woken by a notification, not a loop of queries."""
+    revision = await ctx.services.compute.desired_state.wait_for_revision(host, since, wait)
+    return HostRevision(host, revision).to_json()
 
 
 @router.post("/hosts/{host}/servers/{server_id}/status")
