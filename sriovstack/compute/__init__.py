@@ -45,7 +45,8 @@ if TYPE_CHECKING:
     from sriovstack.network import NetworkService
 
 __all__ = [
-    "ComputeServices", "build_compute", "MAX_LIMIT", "FlavorService", "FlavorQuery", "ImageService",
+    "ComputeServices", "build_compute", "FlavorService", "FlavorQuery", "ImageService",
+    "MAX_LIMIT",
     "ImageQuery", "ImageCreate", "ImageData", "ImageUpload", "ImageStore", "ImageAttrs",
     "PatchOp", "check_attr", "BASE_ATTRS", "PlacementService", "NameKind", "Candidate",
     "CandidateRequest", "ConsumerAllocations", "ProviderAllocations",

@@ -41,7 +41,7 @@ def notify(session: Session, channel: str, payload: str) -> None:
 
 
 def _conninfo(url: str) -> str:
-    """The libpq URI of a SQLAlchemy PostgreSQL URL (``postgresql+psycopg://`` → ``postgresql://``)."""
+    """The libpq URI of a SQLAlchemy URL (``postgresql+psycopg://`` → ``postgresql://``)."""
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
