@@ -88,8 +88,10 @@ class Listener:
                 self._listen()
                 pause = 0.5
             except psycopg.Error as exc:
-                _LOG.warning("LISTEN %s: %s; reconnecting in %.1f s", self._channel,
-                             str(exc).strip().splitlines()[0] if str(exc) else exc, pause)
+                # the first failure of a streak is a warning, the retries that follow debug
+                level = logging.WARNING if pause == 0.5 else logging.DEBUG
+                _LOG.log(level, "LISTEN %s: %s; reconnecting (waiters re-read meanwhile)",
+                         self._channel, str(exc).strip().splitlines()[0] if str(exc) else exc)
             finally:
                 self._live.clear()
             self._stop.wait(pause)
