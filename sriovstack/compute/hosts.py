@@ -3,6 +3,7 @@ heartbeat time, enable/disable. Never removes or re-pools a device that a server
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -10,9 +11,10 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from sriovstack.clock import Clock, SystemClock
+from sriovstack.compute.instance_actions import EventRecord, InstanceActionLog
 from sriovstack.compute.scheduler.revision import touch_hosts
 from sriovstack.db import Database
-from sriovstack.db.models import HostRow, PciDeviceRow
+from sriovstack.db.models import HostRow, PciDeviceRow, ServerRow
 from sriovstack.errors import ErrorKind, NotFound
 from sriovstack.wire import (InventoryCounts, InventoryDevice, InventoryReport, LinkAnswer,
                              LinkReport)
@@ -65,10 +67,13 @@ class HostRegistry:
             touch_hosts(s, (host.id,))
             return result
 
-    def report_links(self, host_name: str, report: LinkReport) -> LinkAnswer:
+    def report_links(self, host_name: str, report: LinkReport, request_id: str = "",
+                     user_id: str = "") -> LinkAnswer:
         """Mark the devices of each PF without carrier unhealthy (with the reason) and those
         of each PF with carrier healthy again; NotFound for an unregistered host. A change
-        bumps the scheduler revision, so the next decision sees it."""
+        bumps the scheduler revision, so the next decision sees it, and each server holding
+        a VF whose health changed gets an instance action saying so (``pf-link-down`` with
+        an Error event, ``pf-link-up`` with a Success one), in the same transaction."""
         with self._db.transaction() as s:
             host = _host(s, host_name)
             rows = list(s.scalars(select(PciDeviceRow).where(
@@ -76,16 +81,46 @@ class HostRegistry:
             reasons = {str(pf.address): None if pf.carrier else
                        f"PF {pf.address} ({pf.netdev}) has no carrier (link down)"
                        for pf in report.pfs}
-            changed = 0
+            changed: list[PciDeviceRow] = []
             for row in rows:
                 if row.pool_pf in reasons and row.unhealthy_reason != reasons[row.pool_pf]:
                     row.unhealthy_reason = reasons[row.pool_pf]
-                    changed += 1
+                    changed.append(row)
             if changed:
                 host.generation += 1
                 s.flush()
                 touch_hosts(s, (host.id,))
-            return LinkAnswer(sum(r.unhealthy_reason is not None for r in rows), changed)
+                self._record_health(s, host_name, report, changed,
+                                    request_id or f"req-{uuid.uuid4()}", user_id)
+            return LinkAnswer(sum(r.unhealthy_reason is not None for r in rows), len(changed))
+
+    def _record_health(self, s: Session, host_name: str, report: LinkReport,
+                       changed: list[PciDeviceRow], request_id: str, user_id: str) -> None:
+        """One instance action per (server, direction) for the held devices that changed."""
+        netdevs = {str(pf.address): pf.netdev for pf in report.pfs}
+        held: dict[tuple[str, bool], list[PciDeviceRow]] = {}
+        for row in changed:
+            if row.status in _HELD and row.owner:
+                held.setdefault((row.owner, row.unhealthy_reason is None), []).append(row)
+        live = set(s.scalars(select(ServerRow.id).where(
+            ServerRow.id.in_({server for server, _ in held}))))
+        now = self._clock.now()
+        for (server, healthy), devices in sorted(held.items()):
+            if server not in live:
+                continue
+            vfs = ", ".join(sorted(d.address for d in devices))
+            pfs = ", ".join(sorted({f"{d.pool_pf} ({netdevs.get(d.pool_pf, '?')})"
+                                    for d in devices}))
+            details = (f"PF {pfs} has carrier again: VF {vfs} of this server is healthy; "
+                       "its port goes ACTIVE when the SR-IOV agent reports it up"
+                       if healthy else
+                       f"PF {pfs} has no carrier (link down): VF {vfs} of this server is "
+                       "unhealthy and its port goes DOWN until the link returns")
+            InstanceActionLog().record(
+                s, server, "pf-link-up" if healthy else "pf-link-down",
+                "sriov_pf_link_up" if healthy else "sriov_pf_link_down",
+                EventRecord(request_id, user_id, host_name, now,
+                            "Success" if healthy else "Error", details))
 
     def record_heartbeat(self, host: str) -> None:
         """Note that the host's agent is alive now; NotFound for a host never reported."""

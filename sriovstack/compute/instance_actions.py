@@ -3,6 +3,7 @@ server, each with its events (started, finished, result), written in the caller'
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
@@ -12,9 +13,22 @@ from sriovstack.compute.types import InstanceAction, InstanceActionEvent
 from sriovstack.db.models import InstanceActionEventRow, InstanceActionRow, ServerRow
 from sriovstack.errors import ErrorKind, NotFound
 
-__all__ = ["InstanceActionLog"]
+__all__ = ["InstanceActionLog", "EventRecord"]
 
 A, E = InstanceActionRow, InstanceActionEventRow
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    """Who noticed what, where and when, for an action recorded whole (``record``):
+    the request that carried the news, its user, the host, the result and its details."""
+
+    request_id: str
+    user_id: str
+    host: str | None
+    now: datetime
+    result: str  # Success or Error, as nova's events
+    details: str = ""
 
 
 class InstanceActionLog:
@@ -30,6 +44,22 @@ class InstanceActionLog:
         session.flush()
         if event is not None:
             session.add(E(action_id=row.id, event=event, host=host, start_time=now))
+
+    def record(self, session: Session, server_id: str, action: str, event: str,
+               happened: EventRecord) -> None:
+        """Record ``action`` with one ``event`` that started and finished at ``happened.now``
+        (something that happened to the server rather than a request that runs: its VF's
+        health changed). A failed ``result`` marks the action's message Error, as nova does."""
+        project = session.scalar(select(ServerRow.project_id).where(ServerRow.id == server_id))
+        row = A(server_id=server_id, request_id=happened.request_id, action=action,
+                project_id=project or "", user_id=happened.user_id, start_time=happened.now,
+                updated_at=happened.now,
+                message=None if happened.result == "Success" else "Error")
+        session.add(row)
+        session.flush()
+        session.add(E(action_id=row.id, event=event, host=happened.host,
+                      start_time=happened.now, finish_time=happened.now,
+                      result=happened.result, traceback=happened.details or None))
 
     def finish(self, session: Session, server_id: str, result: str, traceback: str,
                now: datetime) -> None:

@@ -58,7 +58,9 @@ class HostReports:
         port = self._network.set_device_status(host, report.mac, report.pci_slot, report.up)
         return PortAnswer(port.id, port.status)
 
-    def links(self, host: str, report: LinkReport) -> LinkAnswer:
+    def links(self, host: str, report: LinkReport, request_id: str = "",
+              user_id: str = "") -> LinkAnswer:
         """The SR-IOV NIC agent says which PFs have carrier: their VFs become unhealthy (not
-        scheduled) or healthy again. NotFound for an unregistered host."""
-        return self._registry.report_links(host, report)
+        scheduled) or healthy again, and each server holding one gets an instance action
+        recorded under ``request_id`` by ``user_id``. NotFound for an unregistered host."""
+        return self._registry.report_links(host, report, request_id, user_id)

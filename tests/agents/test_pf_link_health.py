@@ -35,6 +35,15 @@ def physnet1(api: Any) -> dict[str, Any]:
     return {"usage": usage, "devices": host["devices"]}
 
 
+def actions(api: Any, server_id: str) -> list[dict[str, Any]]:
+    """The server's instance actions, newest first, each with its events (admin, 2.62)."""
+    base = f"/compute/v2.1/servers/{server_id}/os-instance-actions"
+    headers = {**api.admin, "OpenStack-API-Version": "compute 2.62"}
+    listed = api.client.get(base, headers=headers).json()["instanceActions"]
+    return [api.client.get(f"{base}/{a['request_id']}", headers=headers)
+            .json()["instanceAction"] for a in listed]
+
+
 def test_a_pulled_cable_makes_the_vfs_unhealthy_and_putting_it_back_returns_all(
         api: Any, agents: Agents) -> None:
     agents.compute().reconcile_once()
@@ -75,6 +84,17 @@ def test_a_pulled_cable_makes_the_vfs_unhealthy_and_putting_it_back_returns_all(
     assert "unhealthy: their PF's link is down" in body["fault"]["message"], body["fault"]
     assert "PciPassthroughFilter" in body["fault"]["message"]
 
+    # The server holding a VF of that PF has an instance action saying so (one, not per pass).
+    [down, create] = actions(api, server_id)
+    assert (down["action"], down["message"], create["action"]) == \
+        ("pf-link-down", "Error", "create")
+    [event] = down["events"]
+    assert (event["event"], event["result"], event["host"]) == \
+        ("sriov_pf_link_down", "Error", "compute0")
+    assert event["finish_time"] and held["address"] in event["traceback"]
+    assert f"PF {PF} (enp11s0f1) has no carrier" in event["traceback"]
+    assert [a["action"] for a in actions(api, late)] == ["create"]  # it holds no VF
+
     # A pass without a change reports nothing again.
     assert not nic.reconcile_once().links_reported
 
@@ -84,6 +104,12 @@ def test_a_pulled_cable_makes_the_vfs_unhealthy_and_putting_it_back_returns_all(
     assert done.links_reported and done.carriers == {"enp11s0f1": True}
     assert cloud.port(api, first["id"])["status"] == "ACTIVE"
     assert physnet1(api)["usage"]["unhealthy"] == 0 and unhealthy_gauge(api) == 0
+    up = actions(api, server_id)[0]
+    assert (up["action"], up["message"]) == ("pf-link-up", None)
+    assert [(e["event"], e["result"]) for e in up["events"]] == [("sriov_pf_link_up",
+                                                                   "Success")]
+    assert [a["action"] for a in actions(api, server_id)] == \
+        ["pf-link-up", "pf-link-down", "create"]
     third = cloud.direct_port(api, net)
     again = cloud.boot(api, third["id"], "again")
     assert cloud.server(api, again)["status"] != "ERROR"

@@ -95,4 +95,5 @@ def update_links(host: str, body: Any = Body(),
                  ctx: RequestContext = Depends(agent_context)) -> dict[str, Any]:
     """200 ``{"links": {unhealthy, changed}}``: the VFs of PFs without carrier are unhealthy
     (never scheduled) until their carrier returns; 404 for an unregistered host."""
-    return ctx.services.compute.reports.links(host, LinkReport.from_json(body)).to_json()
+    return ctx.services.compute.reports.links(host, LinkReport.from_json(body), ctx.request_id,
+                                              ctx.caller.user_id).to_json()
