@@ -4,9 +4,12 @@ VF and reports the device up or down, so the port goes ACTIVE or DOWN.
 It watches the VFs of the PFs in ``[sriov_nic] physical_device_mappings`` (``exclude_devices``
 skipped).  A VF is a device while it carries a non-zero administrative MAC (the compute agent
 set it for a port); the port is found by (MAC, PCI address) in the host's desired state
-(neutron_sriov.md §3.3).  Admin up → link state ``enable``; admin down → ``disable`` (disable
+(neutron_sriov.md §3.3).  Admin up → link state ``enable``, or ``auto`` when the port has
+``propagate_uplink_status`` (the VF's link follows the PF's); admin down → ``disable`` (disable
 always wins over auto, neutron bug 2078789); a driver without link-state control (igb) is
-skipped and the port is still reported.  The first pass after a start re-processes every
+skipped and the port is still reported, as neutron's agent does, and for a port that asked for
+propagation the report says it is ``unsupported`` (the API shows that in the port's
+``binding:vif_details``).  The first pass after a start re-processes every
 device (neutron's resync); the devices last reported are kept in the state dir, so a VF
 released while the agent was down is noticed and reported down.
 
@@ -34,9 +37,9 @@ from sriovstack.host import Host, LinkState, VfLinkState, discover
 from sriovstack.mac import MacAddress
 from sriovstack.pci import PciAddress
 from sriovstack.wire import (NIC_AGENT_TYPE, NIC_BINARY, DesiredPort, DeviceReport, Heartbeat,
-                             LinkReport, PfLink)
+                             LinkReport, PfLink, UplinkPropagation)
 
-__all__ = ["SriovNicAgent", "NicPass"]
+__all__ = ["SriovNicAgent", "NicPass", "link_state_for"]
 
 _LOG = logging.getLogger(__name__)
 
@@ -53,6 +56,7 @@ class NicPass:
     carriers: dict[str, bool] = field(default_factory=dict)  # PF netdev → carrier
     links: list[PfLink] = field(default_factory=list)
     links_reported: bool = False
+    uplinks: dict[PciAddress, UplinkPropagation] = field(default_factory=dict)  # reported
 
 
 class SriovNicAgent:
@@ -72,6 +76,7 @@ class SriovNicAgent:
         self._started = False
         self._devices = 0
         self._links: LinkReport | None = None  # what the API last heard
+        self._uplinks: dict[DeviceKey, UplinkPropagation] = {}  # reported per device
 
     @property
     def host_name(self) -> str:
@@ -153,28 +158,51 @@ class SriovNicAgent:
 
     def _apply(self, key: DeviceKey, pf_netdev: str, index: int, port: DesiredPort,
                resync: bool, result: NicPass, carrier: bool) -> None:
-        wanted = LinkState.ENABLE if port.admin_state_up else LinkState.DISABLE
+        wanted = link_state_for(port)
         up = port.admin_state_up and carrier  # no carrier: the VF cannot pass traffic
-        if self._vfs.apply(pf_netdev, index, (VfLinkState(wanted),)) == ():
+        applied = self._vfs.apply(pf_netdev, index, (VfLinkState(wanted),)) == ()
+        uplink = UplinkPropagation.OFF
+        if port.propagate_uplink_status:
+            # igb reads as auto already, yet cannot set it: ask the driver, once per PF.
+            applied = self._vfs.probe(pf_netdev, index, VfLinkState(wanted))
+            uplink = UplinkPropagation.FOLLOWING if applied else UplinkPropagation.UNSUPPORTED
+        if applied:
             result.link_states[key[1]] = wanted
         elif not port.admin_state_up:
             _LOG.warning("%s: %s vf %d cannot be disabled (no link-state control in the "
                          "driver); its port is reported down", self.host_name, pf_netdev, index)
+        if uplink is UplinkPropagation.UNSUPPORTED and self._uplinks.get(key) is not uplink:
+            _LOG.warning("%s: %s vf %d cannot propagate the uplink status of port %s (no "
+                         "link-state control in the driver)", self.host_name, pf_netdev, index,
+                         port.port_id)
         known = self._book.get(key)
-        if resync or known is None or known.up != up:
-            self._report(key, up, result)
+        if resync or known is None or known.up != up or self._uplinks.get(key) is not uplink:
+            self._report(key, up, result, uplink)
 
     def _gone(self, device: BookedDevice, result: NicPass) -> None:
         """A device reported before is no longer on a VF (released) or no port wants it."""
         if device.up:
             self._report(device.key, False, result)
         self._book.drop(device.key)
+        self._uplinks.pop(device.key, None)
 
-    def _report(self, key: DeviceKey, up: bool, result: NicPass) -> None:
+    def _report(self, key: DeviceKey, up: bool, result: NicPass,
+                uplink: UplinkPropagation = UplinkPropagation.OFF) -> None:
         mac, address = key
         try:
-            self._client.report_device(self.host_name, DeviceReport(mac, address, up))
+            self._client.report_device(self.host_name, DeviceReport(mac, address, up, uplink))
         except NotFound:  # the port is no longer bound here: nothing to tell
             _LOG.info("%s: no port bound here for %s on %s", self.host_name, mac, address)
         (result.up if up else result.down).append(key)
+        if uplink is not UplinkPropagation.OFF:
+            result.uplinks[address] = uplink
+        self._uplinks[key] = uplink
         self._book.put(BookedDevice(mac, address, up))
+
+
+def link_state_for(port: DesiredPort) -> LinkState:
+    """The VF link state a port asks for: ``disable`` while admin down (it wins over auto,
+    neutron bug 2078789), ``auto`` with propagate_uplink_status, else ``enable``."""
+    if not port.admin_state_up:
+        return LinkState.DISABLE
+    return LinkState.AUTO if port.propagate_uplink_status else LinkState.ENABLE

@@ -5,7 +5,8 @@ combined request without rolling back, linux_host.md §2.3).  A setting the PF d
 implement (EOPNOTSUPP) is fatal when it is required (MAC, VLAN) and skipped when it is
 optional (spoof check, trust, rates, link state): igb has no link-state callback, and a reset
 must not fail because of it.  What a driver refused is remembered per PF, so it is not asked
-again every pass.
+again every pass; ``probe`` learns whether a driver takes a setting the VF may already read as
+having (igb reports every VF's link state as ``auto`` but cannot set any).
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ class VfConfigurator:
     def __init__(self, netlink: VfNetlink) -> None:
         self._netlink = netlink
         self._unsupported: set[tuple[str, type]] = set()
+        self._accepted: set[tuple[str, type]] = set()
 
     def state(self, pf_netdev: str, vf: int) -> VfState | None:
         """The VF as the PF reports it, or None when the PF has no such VF now."""
@@ -73,6 +75,23 @@ class VfConfigurator:
     def supports(self, pf_netdev: str, kind: type) -> bool:
         """False once the PF's driver refused a setting of this kind with EOPNOTSUPP."""
         return (pf_netdev, kind) not in self._unsupported
+
+    def probe(self, pf_netdev: str, vf: int, setting: VfSetting) -> bool:
+        """Whether the PF's driver takes settings of this kind: known from an earlier answer,
+        else learnt by setting ``setting`` on the VF (it must be one the VF wants anyway:
+        it is applied even when the VF reads as having it). HostError for other refusals."""
+        kind = type(setting)
+        if (pf_netdev, kind) in self._accepted:
+            return True
+        if not self.supports(pf_netdev, kind):
+            return False
+        try:
+            self._netlink.set_vf(pf_netdev, vf, setting)
+        except DriverNotSupported:
+            self._unsupported.add((pf_netdev, kind))
+            return False
+        self._accepted.add((pf_netdev, kind))
+        return True
 
     def apply(self, pf_netdev: str, vf: int, wanted: Iterable[VfSetting],
               current: VfState | None = None) -> tuple[VfSetting, ...]:
@@ -89,6 +108,7 @@ class VfConfigurator:
                 continue
             try:
                 state = self._netlink.set_vf(pf_netdev, vf, setting)
+                self._accepted.add((pf_netdev, kind))
             except DriverNotSupported:
                 if kind in _REQUIRED:
                     raise

@@ -214,4 +214,5 @@ def _port(row: ServerPortRow, wiring: PortWiring | None) -> DesiredPort:
     return DesiredPort(port_id=row.port_id, mac=wiring.mac, vnic_type=wiring.vnic_type,
                        vlan=wiring.vlan, pci_address=pci, physnet=physnet,
                        admin_state_up=wiring.admin_state_up, generation=row.generation,
-                       fixed_ip=wiring.fixed_ip)
+                       fixed_ip=wiring.fixed_ip,
+                       propagate_uplink_status=wiring.propagate_uplink_status)

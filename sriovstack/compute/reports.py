@@ -55,7 +55,8 @@ class HostReports:
 
     def device_status(self, host: str, report: DeviceReport) -> PortAnswer:
         """The SR-IOV NIC agent says a VF is up or down: the port goes ACTIVE or DOWN."""
-        port = self._network.set_device_status(host, report.mac, report.pci_slot, report.up)
+        port = self._network.set_device_status(host, report.mac, report.pci_slot, report.up,
+                                               report.uplink)
         return PortAnswer(port.id, port.status)
 
     def links(self, host: str, report: LinkReport, request_id: str = "",

@@ -22,8 +22,11 @@ from sriovstack.network.ports import (check_vnic, load_port_row, network_of, pro
                                       profile_of, to_ports)
 from sriovstack.network.types import BindingProfile, Port, PortRequest, VifType, VnicType
 from sriovstack.pci import PciAddress
+from sriovstack.wire import UplinkPropagation
 
 __all__ = ["PortBindings"]
+
+_UPLINK = "uplink_status_propagation"  # binding:vif_details key: what the NIC agent did
 
 
 def _not_found(port_id: str) -> NotFound:
@@ -123,11 +126,14 @@ class PortBindings:
                                segmentation_id=segment.segmentation_id)
 
     def set_device_status(self, host: str, mac: MacAddress, pci_slot: PciAddress | None,
-                          up: bool) -> Port:
+                          up: bool, uplink: UplinkPropagation = UplinkPropagation.OFF) -> Port:
         """The host's SR-IOV agent saw the (mac, pci_slot) device up or down.
 
         The port must be bound to ``host``; NotFound otherwise (the agent is told it is
-        stale). ACTIVE follows when bound, up and admin_state_up.
+        stale). ACTIVE follows when bound, up and admin_state_up. What became of the port's
+        propagate_uplink_status is kept in ``binding:vif_details`` under
+        ``uplink_status_propagation`` (``following``, or ``unsupported`` where the VF's
+        driver has no link-state control), absent when not asked.
         """
         if not storable(host):
             raise NotFound(f"No port with MAC {mac} is bound to host {host!r}.",
@@ -142,8 +148,11 @@ class PortBindings:
                                f"host {host}.", kind=ErrorKind.PORT_NOT_FOUND, field="mac",
                                value=str(mac))
             row = match[0]
-            if row.device_up != up:
-                row.device_up = up
+            details = {k: v for k, v in row.vif_details.items() if k != _UPLINK}
+            if uplink is not UplinkPropagation.OFF:
+                details[_UPLINK] = uplink.value
+            if row.device_up != up or details != row.vif_details:
+                row.device_up, row.vif_details = up, details
                 row.updated_at = self._env.clock.now()
                 row.revision_number += 1
             session.flush()

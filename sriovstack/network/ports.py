@@ -90,7 +90,8 @@ def _to_port(row: PortRow, ips: Any, groups: tuple[str, ...]) -> Port:
                 device_owner=row.device_owner,
                 port_security_enabled=row.port_security_enabled, security_group_ids=groups,
                 binding=binding, created_at=row.created_at, updated_at=row.updated_at,
-                revision_number=row.revision_number)
+                revision_number=row.revision_number,
+                propagate_uplink_status=row.propagate_uplink_status)
 
 
 def load_port_row(session: Session, caller: Caller, port_id: str) -> PortRow:
@@ -147,7 +148,8 @@ class Ports:
 
     def watch_hosts(self, callback: Callable[[str], object]) -> None:
         """Call ``callback(host)`` after a committed change the host's agents must apply
-        (admin_state_up of a port bound there), so they need not wait for their next poll."""
+        (admin_state_up or propagate_uplink_status of a port bound there), so they need not
+        wait for their next poll."""
         self._watchers.append(callback)
 
     def create(self, caller: Caller, spec: PortSpec) -> Port:
@@ -184,7 +186,9 @@ class Ports:
                       mac_address=addresses.choose_mac(session, network.id, spec.mac),
                       admin_state_up=spec.admin_state_up, device_id=spec.device_id,
                       device_owner=spec.device_owner, vnic_type=str(spec.vnic_type),
-                      port_security_enabled=port_security, binding_host=spec.host or "",
+                      port_security_enabled=port_security,
+                      propagate_uplink_status=spec.propagate_uplink_status,
+                      binding_host=spec.host or "",
                       binding_profile=profile_json(spec.profile or BindingProfile()),
                       vif_type=str(VifType.UNBOUND), vif_details={}, binding_failure=None,
                       device_up=False, created_at=now, updated_at=now, revision_number=1)
@@ -246,19 +250,20 @@ class Ports:
             check_vnic(change.vnic_type)
         with self._env.db.transaction() as session:
             row = load_port_row(session, caller, port_id)
-            was_up = row.admin_state_up
+            was = (row.admin_state_up, row.propagate_uplink_status)
             self._apply(session, row, change)
             row.updated_at = self._env.clock.now()
             row.revision_number += 1
             session.flush()
             port = to_ports(session, [row])[0]
-        if port.binding.host and port.admin_state_up != was_up:
+        if port.binding.host and (port.admin_state_up, port.propagate_uplink_status) != was:
             for notify in self._watchers:
                 notify(port.binding.host)
         return port
 
     def _apply(self, session: Session, row: PortRow, change: PortUpdate) -> None:
-        for name in ("name", "description", "admin_state_up", "device_id", "device_owner"):
+        for name in ("name", "description", "admin_state_up", "device_id", "device_owner",
+                     "propagate_uplink_status"):
             value = getattr(change, name)
             if value is not UNSET:
                 setattr(row, name, value)

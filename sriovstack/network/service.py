@@ -22,7 +22,7 @@ from sriovstack.network.security_groups import SecurityGroups
 from sriovstack.network.subnets import Subnets
 from sriovstack.network.types import BindingProfile, Port, PortRequest, PortSpec
 from sriovstack.pci import PciAddress
-from sriovstack.wire import Heartbeat
+from sriovstack.wire import Heartbeat, UplinkPropagation
 
 __all__ = ["NetworkService"]
 
@@ -88,8 +88,8 @@ class NetworkService:
         self.ports.watch_hosts(callback)
 
     def set_device_status(self, host: str, mac: MacAddress, pci_slot: PciAddress | None,
-                          up: bool) -> Port:
-        return self.bindings.set_device_status(host, mac, pci_slot, up)
+                          up: bool, uplink: UplinkPropagation = UplinkPropagation.OFF) -> Port:
+        return self.bindings.set_device_status(host, mac, pci_slot, up, uplink)
 
     def record_heartbeat(self, host: str, beat: Heartbeat) -> Agent:
         return self.agents.record_heartbeat(host, beat)

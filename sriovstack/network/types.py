@@ -222,6 +222,7 @@ class Port:
     created_at: datetime
     updated_at: datetime
     revision_number: int
+    propagate_uplink_status: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,6 +241,7 @@ class PortSpec:
     host: str | None = None  # binding:host_id; None: not given (admin/service only to give)
     profile: BindingProfile | None = None  # binding:profile; None: not given (same policy)
     project_id: str | None = None
+    propagate_uplink_status: bool = False  # the VF's link state follows its PF (auto)
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,6 +257,7 @@ class PortUpdate:
     security_groups: tuple[str, ...] | Unset = UNSET
     host: str | Unset = UNSET
     profile: BindingProfile | Unset = UNSET
+    propagate_uplink_status: bool | Unset = UNSET
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,5 @@
 """What a host must wire for ports, read inside the caller's transaction: each port's MAC,
-vnic type and admin state, its network's segment, and its first fixed IP with the subnet's
+vnic type, admin state and uplink status propagation, its network's segment, and its first fixed IP with the subnet's
 prefix.  Compute builds a host's desired state from this in one transaction (two queries here
 however many ports the host has)."""
 
@@ -31,6 +31,7 @@ class PortWiring:
     admin_state_up: bool
     segment: Segment
     fixed_ip: IpInterface | None
+    propagate_uplink_status: bool = False
 
     @property
     def vlan(self) -> int:
@@ -47,7 +48,8 @@ def port_wirings(session: Session, port_ids: Collection[str]) -> dict[str, PortW
                            .join(NetworkRow, NetworkRow.id == PortRow.network_id)
                            .where(PortRow.id.in_(ids))).all()
     return {port.id: PortWiring(port.id, MacAddress(port.mac_address), VnicType(port.vnic_type),
-                                port.admin_state_up, segment_of(network), first_ips.get(port.id))
+                                port.admin_state_up, segment_of(network), first_ips.get(port.id),
+                                port.propagate_uplink_status)
             for port, network in rows}
 
 

@@ -25,7 +25,7 @@ from sriovstack.wire.reports import (MAX_MESSAGE, DeviceReport, Heartbeat, Heart
                                      PortAnswer, ServerAnswer, ServerReport)
 from sriovstack.wire.vocabulary import (COMPUTE_AGENT_TYPE, COMPUTE_BINARY, NIC_AGENT_TYPE,
                                         NIC_BINARY, PortStatus, ServerOutcome, ServerStatus,
-                                        VnicType)
+                                        UplinkPropagation, VnicType)
 
 __all__ = [
     "VnicType", "ServerStatus", "PortStatus", "ServerOutcome", "COMPUTE_AGENT_TYPE",
@@ -33,5 +33,5 @@ __all__ = [
     "SupportedInstance", "NumaCell", "InventoryDevice", "InventoryReport", "InventoryCounts",
     "MAX_DEVICES", "DesiredState", "DesiredServer", "DesiredPort", "IpInterface", "Heartbeat",
     "HeartbeatAnswer", "ServerReport", "ServerAnswer", "DeviceReport", "PortAnswer", "MAX_MESSAGE",
-    "LinkReport", "LinkAnswer", "PfLink", "HostRevision",
+    "LinkReport", "LinkAnswer", "PfLink", "HostRevision", "UplinkPropagation",
 ]

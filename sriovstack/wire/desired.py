@@ -33,6 +33,9 @@ class DesiredPort:
     device claimed for a direct or direct-physical port (None for a normal port), and
     ``generation`` the claim's, which fences the VF: (server, port, generation) owns it.
     ``physnet`` is the device's physnet, or the segment's for a normal port.
+    ``propagate_uplink_status``: the VF's link state is ``auto`` (it follows the PF) rather
+    than ``enable`` while the port is admin up (neutron's port attribute; older APIs do not
+    send it: false).
     """
 
     port_id: str
@@ -45,6 +48,7 @@ class DesiredPort:
     generation: int | None
     # The port's first fixed IP with its subnet's prefix; only emulated (netns) guests use it.
     fixed_ip: IpInterface | None = field(default=None, compare=False)
+    propagate_uplink_status: bool = False
 
     @property
     def is_vf(self) -> bool:
@@ -64,7 +68,8 @@ class DesiredPort:
                 "pci_address": str(self.pci_address) if self.pci_address else None,
                 "physnet": self.physnet, "admin_state_up": self.admin_state_up,
                 "generation": self.generation,
-                "fixed_ip": str(self.fixed_ip) if self.fixed_ip else None}
+                "fixed_ip": str(self.fixed_ip) if self.fixed_ip else None,
+                "propagate_uplink_status": self.propagate_uplink_status}
 
     @classmethod
     def from_json(cls, data: Any, where: str) -> DesiredPort:
@@ -77,7 +82,8 @@ class DesiredPort:
                    physnet=f.optional_text("physnet"),
                    admin_state_up=f.flag("admin_state_up"),
                    generation=f.optional_integer("generation", minimum=0),
-                   fixed_ip=f.parsed("fixed_ip", _interface))
+                   fixed_ip=f.parsed("fixed_ip", _interface),
+                   propagate_uplink_status=f.flag("propagate_uplink_status", False))
 
 
 @dataclass(frozen=True, slots=True)

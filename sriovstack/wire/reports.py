@@ -12,7 +12,7 @@ from typing import Any
 from sriovstack.mac import MacAddress
 from sriovstack.pci import PciAddress
 from sriovstack.wire.codec import Fields
-from sriovstack.wire.vocabulary import PortStatus, ServerOutcome, ServerStatus
+from sriovstack.wire.vocabulary import PortStatus, ServerOutcome, ServerStatus, UplinkPropagation
 
 __all__ = ["Heartbeat", "HeartbeatAnswer", "ServerReport", "ServerAnswer", "DeviceReport",
            "PortAnswer", "MAX_MESSAGE"]
@@ -124,21 +124,28 @@ class ServerAnswer:
 @dataclass(frozen=True, slots=True)
 class DeviceReport:
     """The NIC agent saw the VF device (``mac`` on ``pci_slot``) up or down; ``pci_slot``
-    None matches the port by MAC alone."""
+    None matches the port by MAC alone. ``uplink``: what became of the port's
+    propagate_uplink_status on the VF (absent from older agents: off)."""
 
     mac: MacAddress
     pci_slot: PciAddress | None
     up: bool
+    uplink: UplinkPropagation = UplinkPropagation.OFF
 
     def to_json(self) -> dict[str, Any]:
-        return {"mac": str(self.mac), "pci_slot": str(self.pci_slot) if self.pci_slot else None,
-                "up": self.up}
+        body: dict[str, Any] = {"mac": str(self.mac),
+                                "pci_slot": str(self.pci_slot) if self.pci_slot else None,
+                                "up": self.up}
+        if self.uplink is not UplinkPropagation.OFF:  # an older API reads reports strictly
+            body["uplink_propagation"] = self.uplink.value
+        return body
 
     @classmethod
     def from_json(cls, data: Any) -> DeviceReport:
         f = Fields(data)
         report = cls(f.required("mac", MacAddress.parse),
-                     f.parsed("pci_slot", PciAddress.parse), f.flag("up"))
+                     f.parsed("pci_slot", PciAddress.parse), f.flag("up"),
+                     f.choice("uplink_propagation", UplinkPropagation, UplinkPropagation.OFF))
         f.done()
         return report
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import enum
 
-__all__ = ["VnicType", "ServerStatus", "PortStatus", "ServerOutcome", "COMPUTE_AGENT_TYPE",
+__all__ = ["VnicType", "ServerStatus", "PortStatus", "ServerOutcome", "UplinkPropagation",
+           "COMPUTE_AGENT_TYPE",
            "COMPUTE_BINARY", "NIC_AGENT_TYPE", "NIC_BINARY"]
 
 # The compute agent's agent_type (nova's service "nova-compute"); its heartbeat is what marks
@@ -75,3 +76,14 @@ class ServerOutcome(enum.Enum):
     ERROR = "error"
     PAUSED = "paused"
     STOPPED = "stopped"
+
+
+class UplinkPropagation(enum.StrEnum):
+    """What became of a port's ``propagate_uplink_status`` on its VF, as the NIC agent says:
+    not asked (link state ``enable``), ``following`` (link state ``auto``: the VF's link
+    follows the PF's), or ``unsupported`` (the PF's driver has no VF link-state control,
+    EOPNOTSUPP: igb; neutron's agent only logs a warning then)."""
+
+    OFF = "off"
+    FOLLOWING = "following"
+    UNSUPPORTED = "unsupported"

@@ -11,12 +11,14 @@ import pytest
 
 from sriovstack.agents.loop import AgentLoop
 from sriovstack.agents.records import BookedDevice, DeviceBook, VfAssignment, VfLedger
+from sriovstack.agents.sriov import link_state_for
 from sriovstack.agents.vfconfig import VfConfigurator, is_baseline
 from sriovstack.errors import ConfigError, HostError, Unauthorized, Unreachable
 from sriovstack.host import Host
 from sriovstack.host.netlink import LinkState, VfLinkState, VfMac, VfTrust, VfVlan
 from sriovstack.mac import MacAddress
 from sriovstack.pci.address import PciAddress
+from sriovstack.wire import DesiredPort, VnicType
 
 VF = PciAddress.parse("0000:0b:10.1")
 MAC = MacAddress("fa:16:3e:00:00:01")
@@ -104,6 +106,34 @@ def test_only_settings_that_differ_are_sent_and_link_state_is_skipped_on_igb(
     assert vfs.reset("enp11s0f1", 0) == ()  # link state is already auto: nothing skipped
     state = vfs.state("enp11s0f1", 0)
     assert state is not None and is_baseline(state)
+
+
+def test_a_probe_asks_the_driver_once_even_when_the_vf_reads_as_having_it(
+        compute0: Host, x710: tuple[Host, Path, Path]) -> None:
+    # igb reports every VF's link state as auto but cannot set any (EOPNOTSUPP).
+    recording = Recording(compute0.netlink)
+    vfs = VfConfigurator(recording)  # type: ignore[arg-type]
+    auto = VfLinkState(LinkState.AUTO)
+    assert vfs.apply("enp11s0f1", 0, (auto,)) == () and recording.sent == []  # satisfied
+    assert vfs.probe("enp11s0f1", 0, auto) is False
+    assert vfs.probe("enp11s0f1", 1, auto) is False and recording.sent == [auto]  # once
+    assert not vfs.supports("enp11s0f1", VfLinkState)
+    # i40e takes it: learnt once, then known.
+    host, _, _ = x710
+    recording = Recording(host.netlink)
+    vfs = VfConfigurator(recording)  # type: ignore[arg-type]
+    assert vfs.probe("ens1f0", 0, auto) is True
+    assert vfs.probe("ens1f0", 1, auto) is True and recording.sent == [auto]
+
+
+@pytest.mark.parametrize(("admin_up", "propagate", "state"), [
+    (True, False, LinkState.ENABLE), (True, True, LinkState.AUTO),
+    (False, True, LinkState.DISABLE), (False, False, LinkState.DISABLE)])
+def test_the_link_state_a_port_asks_for(admin_up: bool, propagate: bool,
+                                        state: LinkState) -> None:
+    port = DesiredPort("p", MAC, VnicType.DIRECT, 15, VF, "physnet1", admin_up, 1,
+                       propagate_uplink_status=propagate)
+    assert link_state_for(port) is state
 
 
 class Recording:

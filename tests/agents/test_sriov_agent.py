@@ -54,6 +54,33 @@ def test_admin_down_on_igb_reports_the_port_down_without_link_control(
     assert cloud.port(api, p["id"])["status"] == "DOWN"
 
 
+def test_propagate_uplink_status_on_igb_says_unsupported_and_the_port_still_goes_active(
+        api: Any, agents: Agents, caplog: Any) -> None:
+    agents.compute().reconcile_once()
+    nic = agents.sriov()
+    nic.heartbeat()
+    r = api.client.post("/network/v2.0/ports", headers=api.admin, json={"port": {
+        "network_id": cloud.network(api), "binding:vnic_type": "direct",
+        "propagate_uplink_status": True}})
+    assert r.status_code == 201, r.text
+    p = r.json()["port"]
+    cloud.boot(api, p["id"])
+    agents.compute().reconcile_once()
+    slot = cloud.port(api, p["id"])["binding:profile"]["pci_slot"]
+    done = nic.reconcile_once()
+    # igb has no ndo_set_vf_link_state: EOPNOTSUPP, the VF keeps what igb reports (auto).
+    assert done.link_states == {}
+    assert {str(a): u.value for a, u in done.uplinks.items()} == {slot: "unsupported"}
+    assert "cannot propagate the uplink status" in caplog.text
+    shown = cloud.port(api, p["id"])
+    assert shown["status"] == "ACTIVE" and shown["propagate_uplink_status"] is True
+    assert shown["binding:vif_details"]["uplink_status_propagation"] == "unsupported"
+    assert shown["binding:vif_details"]["vlan"] == "15"  # the binding's own details kept
+    assert nic.reconcile_once().up == []  # nothing new to say
+    # A restarted agent learns it again (the resync re-reports every device).
+    assert agents.sriov().reconcile_once().uplinks != {}
+
+
 def test_an_excluded_vf_is_left_alone(api: Any, agents: Agents, tmp_path: Path) -> None:
     p, _, slot = boot(api, agents)
     ini = tmp_path / "sriov_agent.ini"

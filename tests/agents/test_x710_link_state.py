@@ -47,3 +47,50 @@ def test_admin_state_is_vf_link_state_on_an_x710(api: Any, x710_agents: Agents) 
     assert cloud.port(api, p["id"])["status"] == "ACTIVE"
 
 
+
+
+def propagating_port(api: Any) -> dict[str, Any]:
+    """A direct port created with propagate_uplink_status true (its view says so)."""
+    r = api.client.post("/network/v2.0/ports", headers=api.admin, json={"port": {
+        "network_id": cloud.network(api), "binding:vnic_type": "direct",
+        "propagate_uplink_status": True}})
+    assert r.status_code == 201, r.text
+    port: dict[str, Any] = r.json()["port"]
+    assert port["propagate_uplink_status"] is True
+    return port
+
+
+def test_propagate_uplink_status_sets_link_state_auto_and_disable_still_wins(
+        api: Any, x710_agents: Agents) -> None:
+    x710_agents.compute().reconcile_once()
+    nic = x710_agents.sriov()
+    nic.heartbeat()
+    p = propagating_port(api)
+    cloud.boot(api, p["id"])
+    x710_agents.compute().reconcile_once()
+    slot = cloud.port(api, p["id"])["binding:profile"]["pci_slot"]
+    done = nic.reconcile_once()
+    assert {str(a): s for a, s in done.link_states.items()} == {slot: LinkState.AUTO}
+    assert cloud.vf_state(x710_agents.host, "ens1f0", slot).link_state is LinkState.AUTO
+    shown = cloud.port(api, p["id"])
+    assert shown["status"] == "ACTIVE"
+    assert shown["binding:vif_details"]["uplink_status_propagation"] == "following"
+
+    # Admin down: disable wins over auto (neutron bug 2078789); up again: auto again.
+    cloud.set_admin_state(api, p["id"], False)
+    nic.reconcile_once()
+    assert cloud.vf_state(x710_agents.host, "ens1f0", slot).link_state is LinkState.DISABLE
+    assert cloud.port(api, p["id"])["status"] == "DOWN"
+    cloud.set_admin_state(api, p["id"], True)
+    nic.reconcile_once()
+    assert cloud.vf_state(x710_agents.host, "ens1f0", slot).link_state is LinkState.AUTO
+
+    # Turned off on the bound port (uplink-status-propagation-updatable): enable, no note.
+    r = api.client.put(f"/network/v2.0/ports/{p['id']}", headers=api.admin,
+                       json={"port": {"propagate_uplink_status": False}})
+    assert r.status_code == 200 and r.json()["port"]["propagate_uplink_status"] is False
+    nic.reconcile_once()
+    assert cloud.vf_state(x710_agents.host, "ens1f0", slot).link_state is LinkState.ENABLE
+    shown = cloud.port(api, p["id"])
+    assert "uplink_status_propagation" not in shown["binding:vif_details"]
+    assert shown["status"] == "ACTIVE"

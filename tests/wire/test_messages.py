@@ -5,6 +5,7 @@ stays the one the previous release spoke, and a malformed message is refused nam
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from ipaddress import ip_interface
 from typing import Any
 
@@ -18,7 +19,8 @@ from sriovstack.wire import (NIC_AGENT_TYPE, DesiredPort, DesiredServer, Desired
                              DeviceReport, Heartbeat, HeartbeatAnswer, HostCapabilities,
                              HostResources, InventoryCounts, InventoryDevice, InventoryReport,
                              LinkAnswer, LinkReport, NumaCell, PfLink, PortAnswer, PortStatus, ServerAnswer, ServerOutcome,
-                             ServerReport, ServerStatus, SupportedInstance, VnicType)
+                             ServerReport, ServerStatus, SupportedInstance, UplinkPropagation,
+                             VnicType)
 
 PF = PciAddress.parse("0000:0b:00.0")
 VF = PciAddress.parse("0000:0b:10.1")
@@ -80,6 +82,8 @@ def test_the_desired_state_keeps_the_previous_releases_json() -> None:
     # What this release adds for power operations (an older agent ignores it: lenient).
     assert {k: server.pop(k) for k in ("target", "replug", "awaiting")} == {
         "target": "running", "replug": False, "awaiting": False}
+    # ... and for uplink status propagation.
+    assert [p.pop("propagate_uplink_status") for p in server["ports"]] == [False, False]
     assert server == {
         "id": SID, "name": "webserver01", "status": "BUILD", "vcpus": 1, "memory_mb": 512,
         "ports": [{"port_id": "p-vf", "mac": "fa:16:3e:5a:2b:01", "vnic_type": "direct",
@@ -100,6 +104,23 @@ def test_reports_keep_the_previous_releases_json() -> None:
         "agent_type": NIC_AGENT_TYPE, "binary": "b", "start_flag": False,
         "configurations": {"device_mappings": {"physnet1": ["eth1"]}, "devices": 0,
                            "extensions": []}}
+
+
+def test_the_uplink_propagation_travels_and_an_older_api_reads_without_it() -> None:
+    for uplink in UplinkPropagation:
+        report = DeviceReport(MAC, VF, True, uplink)
+        assert DeviceReport.from_json(json.loads(json.dumps(report.to_json()))) == report
+    assert DeviceReport(MAC, VF, False, UplinkPropagation.UNSUPPORTED).to_json() == {
+        "mac": "fa:16:3e:5a:2b:01", "pci_slot": "0000:0b:10.1", "up": False,
+        "uplink_propagation": "unsupported"}
+    with pytest.raises(Invalid, match="uplink_propagation"):
+        DeviceReport.from_json({"mac": "fa:16:3e:5a:2b:01", "pci_slot": None, "up": True,
+                                "uplink_propagation": "sideways"})
+    port = replace(STATE.servers[0].ports[0], propagate_uplink_status=True)
+    assert DesiredPort.from_json(port.to_json(), "p").propagate_uplink_status is True
+    older = port.to_json()
+    del older["propagate_uplink_status"]
+    assert DesiredPort.from_json(older, "p").propagate_uplink_status is False
 
 
 def test_a_desired_port_from_an_older_api_is_read() -> None:

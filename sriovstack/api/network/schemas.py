@@ -265,6 +265,9 @@ class PortIn(_Strict):
     profile: ProfileIn | None = Field(default=None, alias="binding:profile")
     security_groups: list[str] | None = Field(default=None, max_length=64)
     port_security_enabled: StrictBool | None = None
+    # uplink-status-propagation; false by default (neutron-lib's definition says true: see
+    # docs/architecture.md, "Departures").
+    propagate_uplink_status: bool = False
     project_id: str | None = Field(default=None, max_length=64)
     tenant_id: str | None = Field(default=None, max_length=64)
 
@@ -282,7 +285,8 @@ class PortIn(_Strict):
             device_owner=self.device_owner, port_security_enabled=self.port_security_enabled,
             security_groups=None if self.security_groups is None
             else tuple(self.security_groups),
-            host=self.host_id or None, profile=profile, project_id=_project(self))
+            host=self.host_id or None, profile=profile, project_id=_project(self),
+            propagate_uplink_status=self.propagate_uplink_status)
 
 
 class PortCreateRequest(_Strict):
@@ -313,12 +317,13 @@ class PortChange(_Strict):
     fixed_ips: list[FixedIpIn] = Field(default_factory=list, max_length=64)
     security_groups: list[str] = Field(default_factory=list, max_length=64)
     port_security_enabled: StrictBool = True
+    propagate_uplink_status: bool = False  # uplink-status-propagation-updatable
 
     def to_update(self) -> PortUpdate:
         given = self.model_fields_set
         values: dict[str, Any] = {}
         for name in ("name", "description", "admin_state_up", "device_id", "device_owner",
-                     "vnic_type", "port_security_enabled"):
+                     "vnic_type", "port_security_enabled", "propagate_uplink_status"):
             if name in given:
                 values[name] = getattr(self, name)
         if "host_id" in given:

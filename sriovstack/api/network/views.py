@@ -62,6 +62,7 @@ def port_view(p: Port, privileged: bool) -> dict[str, Any]:
                       for ip in p.fixed_ips],
         "security_groups": list(p.security_group_ids),
         "port_security_enabled": p.port_security_enabled, "allowed_address_pairs": [],
+        "propagate_uplink_status": p.propagate_uplink_status,
         "extra_dhcp_opts": [], "binding:vnic_type": str(p.vnic_type),
         **_standard(p.project_id, p.created_at, p.updated_at, p.revision_number)}
     if privileged:
@@ -121,6 +122,10 @@ EXTENSIONS: tuple[tuple[str, str, str], ...] = (
      "the revision number of neutron resources."),
     ("standard-attr-timestamp", "Resource timestamps", "Adds created_at and updated_at "
      "fields to all Neutron resources that have Neutron standard attributes."),
+    ("uplink-status-propagation", "Uplink status propagation extension", "Provides ability "
+     "to propagate port uplink status."),
+    ("uplink-status-propagation-updatable", "Uplink status propagation updatable extension",
+     "Allows to update the port uplink status propagation."),
 )
 
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint)
+from sqlalchemy import (JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint,
+                        false)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sriovstack.db.base import Base, UtcDateTime
@@ -92,6 +93,9 @@ class PortRow(Base):
     device_owner: Mapped[str] = mapped_column(String(255), default="")
     vnic_type: Mapped[str] = mapped_column(String(32))
     port_security_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # neutron's uplink-status-propagation: the VF's link state follows its PF (auto).
+    propagate_uplink_status: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                          server_default=false())
     binding_host: Mapped[str] = mapped_column(String(255), default="", index=True)
     binding_profile: Mapped[dict[str, Any]] = mapped_column(JSON)
     vif_type: Mapped[str] = mapped_column(String(32))

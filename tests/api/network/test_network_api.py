@@ -313,3 +313,27 @@ def test_updates_return_the_whole_object(api: Api) -> None:
                                  headers=api.demo))["security_groups"][0]
     _error(api.client.put(f"{N}/security-groups/{default['id']}", headers=api.demo, json={
         "security_group": {"name": "other"}}), 409)
+
+
+def test_propagate_uplink_status_is_off_by_default_settable_and_shown_to_the_owner(
+        api: Api) -> None:
+    aliases = {e["alias"] for e in _ok(api.client.get(f"{N}/extensions",
+                                                      headers=api.demo))["extensions"]}
+    assert {"uplink-status-propagation", "uplink-status-propagation-updatable"} <= aliases
+    network_id, _ = _web(api)
+    plain = _ok(api.client.post(f"{N}/ports", headers=api.demo, json={"port": {
+        "network_id": network_id, "binding:vnic_type": "direct"}}), 201)["port"]
+    assert plain["propagate_uplink_status"] is False
+    asked = _ok(api.client.post(f"{N}/ports", headers=api.demo, json={"port": {
+        "network_id": network_id, "binding:vnic_type": "direct",
+        "propagate_uplink_status": True}}), 201)["port"]
+    assert asked["propagate_uplink_status"] is True
+    shown = _ok(api.client.get(f"{N}/ports/{asked['id']}", headers=api.demo))["port"]
+    assert shown["propagate_uplink_status"] is True
+    changed = _ok(api.client.put(f"{N}/ports/{plain['id']}", headers=api.demo, json={
+        "port": {"propagate_uplink_status": True}}))["port"]
+    assert changed["propagate_uplink_status"] is True
+    assert changed["revision_number"] == plain["revision_number"] + 1
+    message = _error(api.client.post(f"{N}/ports", headers=api.demo, json={"port": {
+        "network_id": network_id, "propagate_uplink_status": "sideways"}}), 400)
+    assert "propagate_uplink_status" in message
