@@ -40,6 +40,7 @@ from sriovstack.compute.types import (Flavor, Hypervisor, Image, InstanceAction,
                                       UnlockAction)
 from sriovstack.db import Database
 from sriovstack.errors import WriteConflict
+from sriovstack.metrics import Recorder
 
 if TYPE_CHECKING:
     from sriovstack.network import NetworkService
@@ -83,11 +84,13 @@ def build_compute(db: Database, network: "NetworkService", scheduler: "Scheduler
                   hosts: HostRegistry, clock: Clock, *, image_store: ImageStore | None = None,
                   max_attempts: int = 3,
                   service_down_time: float = 60.0, poll_interval: float = 1.0,
-                  build_start_delay: float = 0.0) -> ComputeServices:
+                  build_start_delay: float = 0.0,
+                  recorder: Recorder | None = None) -> ComputeServices:
     """Wire the compute services and seed the m1.* flavors and the cirros image (idempotent).
 
     ``build_start_delay`` is the builder's test hook (compute/build.py); 0 in service.
-    Without ``image_store`` image data uploads are refused (503)."""
+    Without ``image_store`` image data uploads are refused (503). ``recorder`` takes the
+    audit's runs (metrics)."""
     revisions = HostRevisions(db, HostChangeNotifier())
     network.watch_hosts(revisions.bump)  # a port's admin state reaches the SR-IOV agent at once
     flavors = FlavorService(db)
@@ -108,5 +111,5 @@ def build_compute(db: Database, network: "NetworkService", scheduler: "Scheduler
         reports=HostReports(network, hosts, servers),
         host_devices=HostDeviceService(db, hosts, desired_state),
         drain=DrainService(db, hosts, builder, scheduler),
-        audit=Audit(db, network, scheduler, revisions, clock),
+        audit=Audit(db, network, scheduler, revisions, clock, recorder),
         placement=PlacementService(db, hypervisors))

@@ -35,6 +35,7 @@ from sriovstack.db import Database
 from sriovstack.db.models import (FaultRow, HostAllocationRow, HostRow, PciDeviceRow,
                                   ServerPortRow, ServerRow)
 from sriovstack.errors import NotFound
+from sriovstack.metrics import NullRecorder, Recorder
 from sriovstack.wire import ServerStatus
 
 if TYPE_CHECKING:
@@ -117,19 +118,39 @@ class Audit:
     """Checks the ledger's invariants and repairs what is safe; counts every repair."""
 
     def __init__(self, db: Database, network: "NetworkService", scheduler: "Scheduler",
-                 revisions: HostRevisions, clock: "Clock") -> None:
+                 revisions: HostRevisions, clock: "Clock",
+                 recorder: Recorder | None = None) -> None:
         self._db = db
         self._network = network
         self._scheduler = scheduler
         self._revisions = revisions
         self._clock = clock
+        self._recorder = recorder or NullRecorder()
         self.repaired_total = 0
         self._last_sweep: set[tuple[AuditCheck, str]] = set()
 
     def check(self) -> AuditReport:
         """Every finding now, in a stable order (check, subject).  The ledger is read twice
         and only what both reads show is reported: a build or delete in flight between two
-        of the first read's statements is not a finding."""
+        of the first read's statements is not a finding. Recorded as one run (metrics)."""
+        report = self._check()
+        self._record(report)
+        return report
+
+    def _record(self, report: AuditReport) -> None:
+        """One run for the metrics: findings per check (zeros too), repairs per check.
+        ``vf-state-differs`` is left out: the API does not see the hosts' VFs (the CLI and
+        the agents compare those)."""
+        findings = dict.fromkeys((c.value for c in AuditCheck
+                                  if c is not AuditCheck.VF_STATE_DIFFERS), 0)
+        for f in report.findings:
+            findings[f.check.value] += 1
+        repaired: dict[str, int] = {}
+        for f in report.repaired:
+            repaired[f.check.value] = repaired.get(f.check.value, 0) + 1
+        self._recorder.audited(findings, repaired, self._clock.now().timestamp())
+
+    def _check(self) -> AuditReport:
         first = self._scan()
         if not first:
             return AuditReport((), repaired_total=self.repaired_total)
@@ -148,7 +169,7 @@ class Audit:
     def sweep(self) -> AuditReport:
         """The API's periodic audit: repair only what the previous sweep found too (a
         finding that outlasts a whole interval is no operation in flight)."""
-        report = self.check()
+        report = self._check()
         keys = {(f.check, f.subject) for f in report.findings}
         lasting, self._last_sweep = keys & self._last_sweep, keys
         return self.repair(report, lasting)
@@ -157,14 +178,16 @@ class Audit:
                only: set[tuple[AuditCheck, str]] | None = None) -> AuditReport:
         """Check (unless given the report), then fix each repairable finding (of ``only``,
         when given; fenced, see the module docstring); the report's ``findings`` are what
-        was found before repairing."""
-        report = report or self.check()
+        was found before repairing. Recorded as one run (metrics)."""
+        report = report or self._check()
         repaired = [f for f in report.findings if f.repairable and
                     (only is None or (f.check, f.subject) in only) and self._repair(f)]
         for f in repaired:
             _LOG.warning("audit repaired %s %s: %s", f.check, f.subject, f.evidence)
         self.repaired_total += len(repaired)
-        return AuditReport(report.findings, tuple(repaired), self.repaired_total)
+        done = AuditReport(report.findings, tuple(repaired), self.repaired_total)
+        self._record(done)
+        return done
 
     def resync(self, hosts: Iterable[str]) -> tuple[str, ...]:
         """Ask each host's agent to apply its whole desired state again (a new revision): the

@@ -1,19 +1,20 @@
-"""The metrics seam: what the scheduler and the API edge record (``Recorder``, four methods),
-with a Prometheus side and a null side.
+"""The metrics seam: what the scheduler, the audit and the API edge record (``Recorder``, four
+methods), with a Prometheus side and a null side.
 
 Counters and histograms live in the process that records them. Under ``api serve --workers
 N`` prometheus_client's multiprocess mode (``PROMETHEUS_MULTIPROC_DIR``, set by the CLI before
 the workers start) keeps each worker's values in a file and ``exposition.render`` sums them,
-so any worker answers a scrape with the whole API's counts.
+so any worker answers a scrape with the whole API's counts. The audit's gauges (findings per
+check, when it last ran) take the most recent value any worker recorded (``mostrecent``).
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Protocol
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 __all__ = ["Decision", "Recorder", "NullRecorder", "PrometheusRecorder"]
 
@@ -41,6 +42,11 @@ class Recorder(Protocol):
     def request(self, route: str, method: str, status: int, seconds: float) -> None:
         """One API request: its route template (not the raw path), method, status, duration."""
 
+    def audited(self, findings: Mapping[str, int], repaired: Mapping[str, int],
+                at: float) -> None:
+        """One audit run at ``at`` (seconds since the epoch): the findings per check (every
+        check, zeros included) and the repairs it made per check."""
+
 
 class NullRecorder:
     """Records nothing (services built without metrics, e.g. in unit tests)."""
@@ -52,6 +58,10 @@ class NullRecorder:
         pass
 
     def request(self, route: str, method: str, status: int, seconds: float) -> None:
+        pass
+
+    def audited(self, findings: Mapping[str, int], repaired: Mapping[str, int],
+                at: float) -> None:
         pass
 
 
@@ -74,6 +84,18 @@ class PrometheusRecorder:
         self._requests = Histogram(
             "sriovstack_api_request_duration_seconds", "API requests by route and status.",
             ("route", "method", "status"), buckets=_SECONDS, registry=registry)
+        self._findings = Gauge(
+            "sriovstack_audit_findings", "Findings of the last audit run, per check.",
+            ("check",), registry=registry, multiprocess_mode="mostrecent")
+        self._repairs = Counter(
+            "sriovstack_audit_repairs", "Findings the audit repaired, per check.", ("check",),
+            registry=registry)
+        self._runs = Counter("sriovstack_audit_runs", "Audit runs (sweeps and requests).",
+                             registry=registry)
+        self._last_run = Gauge(
+            "sriovstack_audit_last_run_timestamp_seconds",
+            "When the audit last ran (seconds since the epoch).", registry=registry,
+            multiprocess_mode="mostrecent")
 
     def scheduled(self, decision: Decision, seconds: float) -> None:
         self._decisions.labels(decision.value).inc()
@@ -85,3 +107,13 @@ class PrometheusRecorder:
 
     def request(self, route: str, method: str, status: int, seconds: float) -> None:
         self._requests.labels(route, method, str(status)).observe(seconds)
+
+    def audited(self, findings: Mapping[str, int], repaired: Mapping[str, int],
+                at: float) -> None:
+        for check, count in findings.items():
+            self._findings.labels(check).set(count)
+        for check, count in repaired.items():
+            if count:
+                self._repairs.labels(check).inc(count)
+        self._runs.inc()
+        self._last_run.set(at)

@@ -10,8 +10,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import delete
 
 from sriovstack.api import create_app
+from sriovstack.db.models.compute import ServerRow
 from tests.api.compute.chapter import boot_body, direct_port, register_host
 
 
@@ -154,3 +156,39 @@ def test_a_weak_metrics_token_stops_the_api_at_start(api: Any, token: str) -> No
     from sriovstack.errors import ConfigError
     with pytest.raises(ConfigError, match="metrics bearer token"):
         dataclasses.replace(api.services.settings, metrics_token=token)
+
+
+def test_audit_findings_repairs_and_last_run_are_exported(api: Any) -> None:
+    register_host(api)
+    port = direct_port(api)
+    r = api.client.post("/compute/v2.1/servers", json=boot_body(port["id"]), headers=api.admin)
+    assert r.status_code == 202, r.text
+    server_id = r.json()["server"]["id"]
+    assert "sriovstack_audit_findings" not in scrape(api)  # no run yet: no stale zeros
+    # A real inconsistency: the server's row goes, its VF claim, allocation and port stay.
+    with api.services.db.transaction() as s:
+        s.execute(delete(ServerRow).where(ServerRow.id == server_id))
+    r = api.client.get("/compute/v2.1/os-sriov-audit", headers=api.admin)
+    assert r.status_code == 200, r.text
+    metrics = scrape(api)
+    found = {labels["check"]: value for labels, value in metrics["sriovstack_audit_findings"]}
+    assert found == {"vf-owner-missing": 1, "allocation-owner-missing": 1,
+                     "port-server-missing": 1, "server-without-vf": 0,
+                     "port-vf-not-owned": 0, "usage-differs": 0}
+    assert gauge(metrics, "sriovstack_audit_runs_total") == 1
+    assert gauge(metrics, "sriovstack_audit_last_run_timestamp_seconds") == \
+        api.services.clock.now().timestamp()
+    assert "sriovstack_audit_repairs_total" not in metrics  # nothing repaired yet
+
+    r = api.client.post("/compute/v2.1/os-sriov-audit/repair", headers=api.admin)
+    assert r.status_code == 200, r.text
+    metrics = scrape(api)
+    repairs = {labels["check"]: value
+               for labels, value in metrics["sriovstack_audit_repairs_total"]}
+    assert repairs == {"vf-owner-missing": 1, "allocation-owner-missing": 1,
+                       "port-server-missing": 1}
+    assert gauge(metrics, "sriovstack_audit_runs_total") == 2
+    api.client.get("/compute/v2.1/os-sriov-audit", headers=api.admin)
+    metrics = scrape(api)
+    assert {value for _, value in metrics["sriovstack_audit_findings"]} == {0}
+    assert gauge(metrics, "sriovstack_audit_repairs_total", check="vf-owner-missing") == 1
