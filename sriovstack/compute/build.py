@@ -17,6 +17,13 @@ fail, so a build that loses finds the server GONE and undoes its own claims and 
 binding is undone only while the port still names this server).  The sweep also finishes
 deletes whose worker died after the fence.
 
+Under load (issue 16) two things look like a failure and are not: a transaction that waits
+out the database's lock timeout (SQLite ``database is locked``, PostgreSQL's statement
+timeout: ``Unavailable``) is not the server's fault, so the build stops and leaves the server
+in BUILD under its lease, and the sweep re-drives it when the lease runs out (as for a dead
+worker); and a build that stalled past its lease must not undo what the worker that took it
+over has done since, so every undo after a failed binding first renews the lease.
+
 Test hook: ``start_delay`` (ApiSettings.build_start_delay, ``api serve --test-build-delay``)
 makes every background build sleep that long before it starts, so an end-to-end test can kill
 the API between the 202 and the build deterministically.  Always 0 in service.
@@ -42,7 +49,7 @@ from sriovstack.compute.scheduler.model import (BuildRequest, Claim, ClaimedDevi
 from sriovstack.compute.types import SYSTEM_CALLER
 from sriovstack.db import Database
 from sriovstack.db.models import FaultRow, FlavorRow, ImageRow, ServerPortRow, ServerRow
-from sriovstack.errors import NotFound, NoValidHost, SriovstackError
+from sriovstack.errors import NotFound, NoValidHost, SriovstackError, Unavailable
 from sriovstack.network import BindingProfile
 from sriovstack.pci import DevType, PciRequest
 from sriovstack.wire import ServerStatus, VnicType
@@ -156,6 +163,9 @@ class ServerBuilder:
     def _run(self, lease: BuildLease) -> None:
         try:
             self._build(lease)
+        except Unavailable as exc:  # a lock wait ran out under load: retried, not failed
+            _LOG.warning("build of server %s stopped: %s; the recovery sweep builds it again "
+                         "when its lease runs out", lease.server_id, exc)
         except Exception as exc:  # the background task's boundary: record, never lose it
             _LOG.exception("build of server %s failed", lease.server_id)
             try:
@@ -217,10 +227,15 @@ class ServerBuilder:
                 earlier = f" Binding failed on the hosts tried before: {reason}" if reason else ""
                 self._fail(lease, f"No valid host was found. {exc}.{earlier}")
                 return
-            reason = self._bind_all(plan, claim)
+            reason, touched = self._bind_all(plan, claim)
             if not reason:
                 self._finish(plan, claim, lease)
                 return
+            # Undo only while the lease is ours: a build that stalled past it would otherwise
+            # unbind the port and free the VF of the worker that took it over (issue 16).
+            if not self._keep(lease, plan):
+                return
+            self.teardown_ports(plan.server_id, touched)
             self._scheduler.release(plan.server_id)
             retry.append(claim.host)
         self._fail(lease, f"Exceeded maximum number of retries ({self._max_attempts}) "
@@ -266,8 +281,9 @@ class ServerBuilder:
                             pci_requests=pci, retry_hosts=retry,
                             lease_token=None if lease is None else lease.token)
 
-    def _bind_all(self, plan: _Plan, claim: Claim) -> str:
-        """Bind every port on the claimed host; return "" or why binding failed (all undone)."""
+    def _bind_all(self, plan: _Plan, claim: Claim) -> tuple[str, tuple[str, ...]]:
+        """Bind every port on the claimed host; return "" or why binding failed, with the
+        ports bound or tried (for the caller to undo while it still holds the lease)."""
         bound: list[str] = []
         for port_id, _vnic, _physnet in plan.ports:
             profile = BindingProfile()
@@ -279,11 +295,13 @@ class ServerBuilder:
             try:
                 self._network.bind_port(port_id, claim.host, plan.server_id, DEVICE_OWNER,
                                         profile)
+            except Unavailable:
+                raise
             except SriovstackError as exc:
-                self.teardown_ports(plan.server_id, tuple(bound) + (port_id,))
-                return f"Port {port_id} could not be bound on host {claim.host}: {exc}"
+                return (f"Port {port_id} could not be bound on host {claim.host}: {exc}",
+                        (*bound, port_id))
             bound.append(port_id)
-        return ""
+        return "", tuple(bound)
 
     def teardown_ports(self, server_id: str, ports: tuple[str, ...]) -> None:
         """Unbind these ports from the server, skipping ports that no longer exist or that

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 
@@ -24,7 +25,7 @@ from sriovstack.compute.types import NetworkRequest, ServerCreate, ServerStatus
 from sriovstack.db import Database
 from sriovstack.db.models.compute import ServerRow
 from sriovstack.db.models.hosts import HostAllocationRow, HostRow, PciDeviceRow
-from sriovstack.errors import ConfigError
+from sriovstack.errors import ConfigError, Conflict, ErrorKind, Unavailable
 from sriovstack.identity import Caller
 from sriovstack.network import BindingProfile, VifType
 from sriovstack.pci.device import DevType
@@ -271,3 +272,64 @@ def test_the_api_sweeps_at_start(services: Services, settings: ApiSettings,
             assert time.monotonic() < deadline, "the start-up sweep did not build the server"
             time.sleep(0.05)
     assert services.compute.servers.get(caller, server.id).host == "compute-1"
+
+
+class _StallingNetwork:
+    """The network service as a build under heavy load meets it (issue 16): the first
+    bind_port call runs ``meanwhile`` (what other threads did while this one was descheduled)
+    and then fails with ``error``; everything else is the real service."""
+
+    def __init__(self, real: object, meanwhile: Callable[[], object],
+                 error: Exception) -> None:
+        self._real, self._meanwhile, self._error = real, meanwhile, error
+        self.calls = 0
+
+    def bind_port(self, *args: object, **kwargs: object) -> object:
+        self.calls += 1
+        if self.calls == 1:
+            self._meanwhile()
+            raise self._error
+        return self._real.bind_port(*args, **kwargs)  # type: ignore[attr-defined]
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._real, name)
+
+
+def _slow_worker(cloud: Cloud, server_id: str, network: _StallingNetwork) -> ServerBuilder:
+    """The worker that queued the build, with the stalling network."""
+    slow = ServerBuilder(cloud.db, network, cloud.scheduler,  # type: ignore[arg-type]
+                         cloud.compute.servers.builder.revisions, clock=cloud.clock)
+    with cloud.db.transaction() as s:
+        s.execute(update(ServerRow).where(ServerRow.id == server_id)
+                  .values(build_owner=slow.leases.worker))
+    return slow
+
+
+def test_a_lock_timeout_mid_build_leaves_the_server_to_the_sweep_not_in_error(
+        cloud: Cloud) -> None:
+    cloud.add_host("compute-1")
+    server_id, port_id = _create(cloud)
+    locked = Unavailable("the database is unavailable: database is locked")
+    slow = _slow_worker(cloud, server_id, _StallingNetwork(cloud.net, lambda: None, locked))
+    slow.build(server_id)
+    server = cloud.compute.servers.get(ADMIN, server_id)
+    assert server.status is ServerStatus.BUILD and server.fault is None
+    assert _worker(cloud).recover() == ()  # its lease still runs
+    cloud.clock.advance(EXPIRED)
+    assert _worker(cloud).recover() == (server_id,)
+    _assert_built_once(cloud, server_id, port_id)
+
+
+def test_a_build_stalled_past_its_lease_does_not_undo_the_takers_claim_and_binding(
+        cloud: Cloud) -> None:
+    cloud.add_host("compute-1")
+    server_id, port_id = _create(cloud)
+
+    def taken_over() -> None:  # this worker was descheduled: its lease ran out meanwhile
+        cloud.clock.advance(EXPIRED)
+        assert _worker(cloud).recover() == (server_id,)
+
+    failed = Conflict("binding timed out", kind=ErrorKind.PORT_BINDING_FAILED)
+    slow = _slow_worker(cloud, server_id, _StallingNetwork(cloud.net, taken_over, failed))
+    slow.build(server_id)  # claims, meets the failed binding, finds its lease lost
+    _assert_built_once(cloud, server_id, port_id)
