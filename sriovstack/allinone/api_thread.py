@@ -7,6 +7,7 @@ import threading
 import time
 from typing import Any
 
+from sriovstack.api import KEEP_ALIVE_SECONDS
 from sriovstack.errors import ConfigError, Unreachable
 
 __all__ = ["ApiThread", "bind_listen_socket"]
@@ -36,7 +37,8 @@ class ApiThread:
         import uvicorn
 
         config = uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="on",
-                                timeout_graceful_shutdown=2)
+                                timeout_graceful_shutdown=2,
+                                timeout_keep_alive=KEEP_ALIVE_SECONDS)
         self._server = uvicorn.Server(config)
         self._sock = sock
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]},

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from sriovstack.api.services import Services, build_services
-from sriovstack.api.settings import ApiSettings
+from sriovstack.api.settings import KEEP_ALIVE_SECONDS, ApiSettings
 from sriovstack.api.app import create_app
 
 
 __all__ = [
-    "Services", "ApiSettings", "build_services", "create_app",
+    "Services", "ApiSettings", "build_services", "create_app", "KEEP_ALIVE_SECONDS",
 ]

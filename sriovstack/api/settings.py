@@ -18,6 +18,11 @@ __all__ = ["ApiSettings", "DEFAULT_MAX_BODY_BYTES", "DEFAULT_MAX_IMAGE_BYTES",
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 MAX_BUILD_START_DELAY = 3600.0  # seconds; the test hook's upper bound
 DEFAULT_MAX_IMAGE_BYTES = 1 << 40  # glance's image_size_cap default (1 TiB)
+# How long the server keeps an idle client connection. uvicorn's 5 s default is shorter than
+# the gaps between a client's polls on a loaded machine (`server create --wait` polls every
+# 2 s, stretched by load): the server then closed the connection just as the client reused
+# it, and the client saw "Connection reset by peer" (issue 16). Longer than any client's idle.
+KEEP_ALIVE_SECONDS = 75
 
 
 @dataclass(frozen=True, slots=True)

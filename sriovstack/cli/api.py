@@ -105,6 +105,7 @@ def app_from_environment() -> Any:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from sriovstack.api import KEEP_ALIVE_SECONDS
     from sriovstack.db import Database
 
     host, port = parse_listen(args.listen)
@@ -125,7 +126,7 @@ def _serve(args: argparse.Namespace) -> int:
         os.environ[_ENV] = dataclasses.replace(options, metrics_dir=metrics_dir).to_json()
         uvicorn.run("sriovstack.cli.api:app_from_environment", factory=True, host=host,
                     port=port, workers=args.workers, log_level=args.log_level,
-                    proxy_headers=True)
+                    proxy_headers=True, timeout_keep_alive=KEEP_ALIVE_SECONDS)
     finally:
         if metrics_dir is not None:
             shutil.rmtree(metrics_dir, ignore_errors=True)
