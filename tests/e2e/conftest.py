@@ -268,37 +268,44 @@ def _heartbeat(c: httpx.Client, host: str) -> None:
 class StandInAgent:
     """Plays the compute and NIC agents of one host: long-polls the desired state, reports
     every new server running and its VF ports up, and heartbeats every ``HEARTBEAT_INTERVAL``
-    seconds as the real agents do (so the host stays up however long a module runs).  Each
-    poll waits at most 1 s."""
+    seconds on a thread of its own, as the real agents do (agents/loop.py), so the host stays
+    up however long a module runs and however slow a loaded API answers the polls (issue 16:
+    heartbeats behind slow polls could age past service_down_time, and ComputeFilter then
+    found the host down).  Each poll waits at most 1 s."""
 
     api: ServedApi
     host: str
     reported: set[str] = field(default_factory=set)
     errors: list[str] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
+    _threads: list[threading.Thread] = field(default_factory=list)
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name=f"agent-{self.host}",
-                                        daemon=True)
-        self._thread.start()
+        for target, name in ((self._run, "agent"), (self._beat, "heartbeat")):
+            thread = threading.Thread(target=target, name=f"{name}-{self.host}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
 
     def stop(self) -> None:
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=15)
+        for thread in self._threads:
+            thread.join(timeout=15)
+
+    def _beat(self) -> None:
+        with self.api.client(self.api.service_token) as c:
+            while not self._stop.wait(HEARTBEAT_INTERVAL):  # register_host gave the first
+                try:
+                    _heartbeat(c, self.host)
+                except (httpx.HTTPError, AssertionError) as exc:
+                    self.errors.append(f"heartbeat: {type(exc).__name__}: {exc}")
 
     def _run(self) -> None:
         revision: int | None = None
-        last_beat = time.monotonic()  # register_host gave the first heartbeat
         with self.api.client(self.api.service_token) as c:
             while not self._stop.is_set():
                 params: dict[str, Any] = {} if revision is None else {"since": revision,
                                                                       "wait": 1.0}
                 try:
-                    if time.monotonic() - last_beat > HEARTBEAT_INTERVAL:
-                        _heartbeat(c, self.host)
-                        last_beat = time.monotonic()
                     r = c.get(f"/internal/v1/hosts/{self.host}/desired-state", params=params)
                     state = r.json()
                     revision = state["revision"]

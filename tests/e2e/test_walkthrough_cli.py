@@ -50,7 +50,7 @@ def aio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     process = subprocess.Popen([str(SRIOVSTACK), "all-in-one", "--state-dir", str(state),
                                 "--listen", f"127.0.0.1:{free_port()}"],
                                stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 180  # a loaded 2-core machine needs more than a minute
     while "Ctrl-C stops everything" not in (state / "aio.log").read_text():
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
