@@ -60,6 +60,7 @@ class HostDevice:
     vlan: int | None = None
     admin_state_up: bool | None = None
     unhealthy_reason: str | None = None
+    propagate_uplink_status: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +146,8 @@ class HostDeviceService:
                 device = dataclasses.replace(
                     device, server_id=server.server_id, server_name=server.name,
                     port_id=port.port_id, mac=port.mac, vlan=port.vlan,
-                    admin_state_up=port.admin_state_up)
+                    admin_state_up=port.admin_state_up,
+                    propagate_uplink_status=port.propagate_uplink_status)
             out.append(device)
         return tuple(out)
 

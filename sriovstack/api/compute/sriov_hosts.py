@@ -34,7 +34,8 @@ def _device_view(d: HostDevice) -> dict[str, Any]:
             "vendor_id": d.vendor_id, "product_id": d.product_id, "physnet": d.physnet,
             "status": d.status, "server_id": d.server_id, "server_name": d.server_name,
             "port_id": d.port_id, "mac": str(d.mac) if d.mac else None, "vlan": d.vlan,
-            "admin_state_up": d.admin_state_up, "unhealthy_reason": d.unhealthy_reason}
+            "admin_state_up": d.admin_state_up, "unhealthy_reason": d.unhealthy_reason,
+            "propagate_uplink_status": d.propagate_uplink_status}
 
 
 @router.get("/os-sriov-hosts")

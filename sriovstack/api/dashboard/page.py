@@ -88,7 +88,8 @@ def _vf_row(v: VfView) -> str:
     d = v.device
     held = d.server_id is not None
     link = ("down: PF without carrier" if d.unhealthy_reason else
-            "-" if d.admin_state_up is None else "enable" if d.admin_state_up else "disable")
+            "-" if d.admin_state_up is None else "disable" if not d.admin_state_up else
+            "auto" if d.propagate_uplink_status else "enable")
     css = "vf sick" if d.unhealthy_reason else "vf held" if held else "vf"
     cells = (v.host, d.parent_addr, d.address, d.physnet, d.status,
              d.server_name or d.server_id, d.port_id, v.project_id, d.mac, d.vlan, link,

@@ -37,6 +37,13 @@ def test_admin_logs_in_sees_every_vf_with_owner_mac_and_vlan_and_logs_out(api: A
     assert page.count("<tr class='vf") == 14
     row = next(line for line in page.split("<tr") if port["mac_address"] in line)
     assert "web-admin" in row and "<td>15</td>" in row and api.admin_project_id in row
+    assert "<td>enable</td>" in row
+    r = api.client.put(f"/network/v2.0/ports/{port['id']}", headers=api.admin,
+                       json={"port": {"propagate_uplink_status": True}})
+    assert r.status_code == 200, r.text
+    row = next(line for line in api.client.get("/dashboard").text.split("<tr")
+               if port["mac_address"] in line)
+    assert "<td>auto</td>" in row  # the VF's link follows its PF
     assert "id=capacity" in page and "<td>physnet1</td><td>14</td><td>13</td>" in page
 
     assert api.client.post("/dashboard/logout", follow_redirects=False).status_code == 303

@@ -45,7 +45,8 @@ def test_show_names_the_owner_server_port_mac_and_vlan_of_the_claimed_vf(api: An
                     "vendor_id": "8086", "product_id": "10ca", "physnet": "physnet1",
                     "status": "claimed", "server_id": server_id, "server_name": "webserver01",
                     "port_id": port["id"], "mac": port["mac_address"], "vlan": 15,
-                    "admin_state_up": True, "unhealthy_reason": None}
+                    "admin_state_up": True, "unhealthy_reason": None,
+                    "propagate_uplink_status": False}
     assert held["parent_addr"] in ("0000:0b:00.0", "0000:0b:00.1")
     assert all(d["status"] == "available" and d["mac"] is None
                for d in devices if d is not held)
