@@ -71,7 +71,8 @@ def test_chapter_boot_end_to_end_through_the_internal_api(api: Any) -> None:
         "port_id": port["id"], "mac": port["mac_address"], "vnic_type": "direct",
         "vlan": 15, "pci_address": slot, "physnet": "physnet1", "admin_state_up": True,
         "generation": desired["ports"][0]["generation"],
-        "fixed_ip": f"{port['fixed_ips'][0]['ip_address']}/24"}]
+        "fixed_ip": f"{port['fixed_ips'][0]['ip_address']}/24",
+        "propagate_uplink_status": False}]
     assert isinstance(desired["ports"][0]["generation"], int)
     r = c.post(f"/internal/v1/hosts/compute-1/servers/{server_id}/status",
                json={"status": "running"}, headers=api.service)
