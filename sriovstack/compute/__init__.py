@@ -19,6 +19,8 @@ from sriovstack.compute.drain import DrainPlan, DrainService, DrainStep
 from sriovstack.compute.host_devices import (CloudView, HostDevice, HostDeviceService, SriovHost,
                                               VfRecord, VfView)
 from sriovstack.compute.hosts import HostRegistry
+from sriovstack.compute.interfaces import (HOTPLUG_STATUSES, InterfaceAttach,
+                                           InterfaceAttachment, InterfaceService)
 from sriovstack.compute.flavors import DEFAULT_FLAVORS, FlavorQuery, FlavorService
 from sriovstack.compute.hypervisors import SRIOV_NET_VF, HypervisorService
 from sriovstack.compute.image_patch import BASE_ATTRS, ImageAttrs, PatchOp, check_attr
@@ -61,6 +63,7 @@ __all__ = [
     "InstanceAction", "InstanceActionEvent", "SriovHost", "VfRecord", "scheduler_config",
     "DrainService", "DrainPlan", "DrainStep", "CloudView", "VfView", "Audit", "AuditCheck",
     "AuditReport", "Finding", "VfObservation", "vf_state_findings",
+    "InterfaceService", "InterfaceAttach", "InterfaceAttachment", "HOTPLUG_STATUSES",
 ]
 
 
@@ -78,6 +81,7 @@ class ComputeServices:
     drain: DrainService
     audit: Audit
     placement: PlacementService
+    interfaces: InterfaceService
 
 
 def build_compute(db: Database, network: "NetworkService", scheduler: "Scheduler",
@@ -112,4 +116,5 @@ def build_compute(db: Database, network: "NetworkService", scheduler: "Scheduler
         host_devices=HostDeviceService(db, hosts, desired_state),
         drain=DrainService(db, hosts, builder, scheduler),
         audit=Audit(db, network, scheduler, revisions, clock, recorder),
-        placement=PlacementService(db, hypervisors))
+        placement=PlacementService(db, hypervisors),
+        interfaces=InterfaceService(db, network, servers, builder))

@@ -2,14 +2,14 @@
 
 from fastapi import Depends
 
-from sriovstack.api.compute import (flavors, hypervisors, microversions, servers, sriov_audit,
-                                    sriov_hosts, versions)
+from sriovstack.api.compute import (flavors, hypervisors, interfaces, microversions, servers,
+                                    sriov_audit, sriov_hosts, versions)
 
 __all__ = ["router"]
 
 # The version documents sit at the prefix root ("/compute", "/compute/v2.1", no token).
 router = versions.router
 for _part in (flavors.router, servers.router, hypervisors.router, sriov_hosts.router,
-              sriov_audit.router):
+              sriov_audit.router, interfaces.router):
     router.include_router(_part, prefix="/v2.1",
                           dependencies=[Depends(microversions.negotiate)])

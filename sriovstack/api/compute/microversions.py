@@ -22,7 +22,7 @@ __all__ = ["ApiVersion", "Microversion", "VERSIONS", "MIN_VERSION", "MAX_VERSION
            "EXTENDED_ATTRIBUTES", "LOCKED", "HOST_STATUS", "DESCRIPTION",
            "NO_DISK_OVER_COMMIT", "TAGS", "CPU_INFO_OBJECT", "LIVE_MIGRATE_FORCE", "NO_FORCE", "NETWORK_TAG",
            "HYPERVISOR_PAGING", "NETWORKS_REQUIRED", "STATUS_FILTER_STRICT",
-           "NETWORK_TAG_RESTORED", "EMBEDDED_FLAVOR", "ACTION_EVENTS_FOR_ALL",
+           "NETWORK_TAG_RESTORED", "INTERFACE_TAG", "INTERFACE_TAG_SHOWN", "EMBEDDED_FLAVOR", "ACTION_EVENTS_FOR_ALL",
            "TAGS_AT_CREATE", "HYPERVISOR_UUIDS", "FLAVOR_DESCRIPTION", "MIGRATE_HOST",
            "ACTIONS_PAGING", "FLAVOR_EXTRA_SPECS", "CHANGES_BEFORE", "ACTION_EVENT_HOST",
            "TRUSTED_CERTS", "SERVER_GROUPS", "LOCKED_REASON", "CREATE_ON_HOST",
@@ -120,7 +120,7 @@ VERSIONS: tuple[Microversion, ...] = (
     _v("2.47", "server embeds its flavor", "vcpus, ram, disk, ephemeral, swap, original_name, "
        "extra_specs"),
     _v("2.48", "standard diagnostics", _NONE),
-    _v("2.49", "tagged interface attach", _NONE),
+    _v("2.49", "tagged interface attach", "os-interface POST takes 'tag'"),
     _v("2.50", "quota class server groups", _NONE),
     _v("2.51", "instance action events for non-admins", "shown to members from here"),
     _v("2.52", "tags at create", "refused with a reason (no tag store)"),
@@ -144,7 +144,7 @@ VERSIONS: tuple[Microversion, ...] = (
     _v("2.67", "volume_type in block device mapping", _NONE),
     _v("2.68", "force removed from evacuate/live-migrate", "either body reaches the action"),
     _v("2.69", "down-cell partial answers", "one cell, never down"),
-    _v("2.70", "device tags in os-interface", _NONE),
+    _v("2.70", "device tags in os-interface", "os-interface shows each port's 'tag'"),
     _v("2.71", "server 'server_groups'", "shown on show/update, always empty"),
     _v("2.72", "ports with resource requests", _NONE),
     _v("2.73", "lock reason", "lock takes locked_reason; 'locked_reason' shown"),
@@ -180,6 +180,8 @@ HYPERVISOR_PAGING = _since("2.33")
 NETWORKS_REQUIRED = NETWORK_TAG_DROPPED = _since("2.37")
 STATUS_FILTER_STRICT = _since("2.38")
 NETWORK_TAG_RESTORED = _since("2.42")
+INTERFACE_TAG = _since("2.49")
+INTERFACE_TAG_SHOWN = _since("2.70")
 EMBEDDED_FLAVOR = _since("2.47")
 ACTION_EVENTS_FOR_ALL = _since("2.51")
 TAGS_AT_CREATE = _since("2.52")

@@ -102,6 +102,8 @@ class ServerPortRow(Base):
     product_id: Mapped[str | None] = mapped_column(String(4), nullable=True)
     physnet: Mapped[str | None] = mapped_column(String(64), nullable=True)
     generation: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # The device tag of a hot-plugged interface (os-interface, 2.49).
+    tag: Mapped[str | None] = mapped_column(String(60), nullable=True)
 
 
 class FaultRow(Base):
