@@ -53,7 +53,7 @@ async def _sweep_builds(services: Services, interval: float) -> None:
     while True:
         try:
             await asyncio.to_thread(services.compute.servers.builder.recover)
-            await asyncio.to_thread(services.compute.interfaces.recover)
+            await asyncio.to_thread(services.compute.recovery.recover)
             if sweeps % AUDIT_EVERY == AUDIT_EVERY - 1:
                 await asyncio.to_thread(services.compute.audit.sweep)
         except Exception:  # the database may be down for a while: try again next time

@@ -33,13 +33,15 @@ from sriovstack.compute.placement import (STANDARD_RESOURCE_CLASSES, Candidate,
 from sriovstack.compute.reports import HostReports
 from sriovstack.compute.scheduler import Scheduler, scheduler_config
 from sriovstack.compute.server_list import MAX_LIMIT
+from sriovstack.compute.operation_lease import OperationLeases, OperationRecovery
 from sriovstack.compute.servers import ServerService
+from sriovstack.compute.shelve import OFFLOADING, SHELVING, ShelveService
 from sriovstack.compute.types import (Flavor, Hypervisor, Image, InstanceAction,
                                       InstanceActionEvent, Inventory, LiveMigrateAction,
                                       LockAction, MigrateAction, NetworkRequest, Operation,
                                       PowerAction, RebuildAction, ResourceProvider, Server,
                                       ServerAction, ServerCreate, ServerFilter, ServerUpdate,
-                                      UnlockAction)
+                                      ShelveAction, UnlockAction, UnshelveAction)
 from sriovstack.db import Database
 from sriovstack.errors import WriteConflict
 from sriovstack.metrics import Recorder
@@ -64,6 +66,7 @@ __all__ = [
     "DrainService", "DrainPlan", "DrainStep", "CloudView", "VfView", "Audit", "AuditCheck",
     "AuditReport", "Finding", "VfObservation", "vf_state_findings",
     "InterfaceService", "InterfaceAttach", "InterfaceAttachment", "HOTPLUG_STATUSES",
+    "ShelveService", "ShelveAction", "UnshelveAction", "OperationLeases", "OperationRecovery",
 ]
 
 
@@ -82,6 +85,8 @@ class ComputeServices:
     audit: Audit
     placement: PlacementService
     interfaces: InterfaceService
+    recovery: OperationRecovery
+    shelves: ShelveService
 
 
 def build_compute(db: Database, network: "NetworkService", scheduler: "Scheduler",
@@ -106,7 +111,10 @@ def build_compute(db: Database, network: "NetworkService", scheduler: "Scheduler
             seed()
     builder = ServerBuilder(db, network, scheduler, revisions, max_attempts=max_attempts,
                             clock=clock, start_delay=build_start_delay)
-    servers = ServerService(db, network, flavors, images, builder)
+    leases = OperationLeases(db, builder.leases, clock)
+    shelves = ShelveService(db, network, scheduler, builder, leases)
+    servers = ServerService(db, network, flavors, images, builder, shelves)
+    interfaces = InterfaceService(db, network, servers, builder, leases)
     desired_state = DesiredStateService(db, revisions, poll_interval)
     hypervisors = HypervisorService(db, clock, service_down_time)
     return ComputeServices(
@@ -117,4 +125,8 @@ def build_compute(db: Database, network: "NetworkService", scheduler: "Scheduler
         drain=DrainService(db, hosts, builder, scheduler),
         audit=Audit(db, network, scheduler, revisions, clock, recorder),
         placement=PlacementService(db, hypervisors),
-        interfaces=InterfaceService(db, network, servers, builder))
+        interfaces=interfaces,
+        recovery=OperationRecovery(db, leases, {None: interfaces.roll_back,
+                                                SHELVING: shelves.abandon,
+                                                OFFLOADING: shelves.finish_offload}),
+        shelves=shelves)

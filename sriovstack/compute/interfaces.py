@@ -11,8 +11,8 @@ SR-IOV agent applies its link state. Detach removes the port from the server fir
 unplugs the VF and resets it to the baseline, fenced by the claim's generation), then frees
 the VF, unbinds the port (deleting it when compute created it, as nova does) and ends.
 
-Steps and what a killed API worker leaves (the sweep, ``recover``, rolls it back once the
-lease expires: a VF the server holds for a port it does not record is freed, a port bound to
+Steps and what a killed API worker leaves (the sweep, ``roll_back`` through
+OperationRecovery, rolls it back once the lease expires: a VF the server holds for a port it does not record is freed, a port bound to
 it that it does not record is unbound):
 
 - attach: 1 lease + action -> 2 VF claim -> 3 binding -> 4 the port recorded, lease dropped.
@@ -90,12 +90,12 @@ class InterfaceService:
     """os-interface over the servers, the VF ledger and the network service."""
 
     def __init__(self, db: Database, network: "NetworkService", servers: "ServerService",
-                 builder: ServerBuilder) -> None:
+                 builder: ServerBuilder, leases: OperationLeases) -> None:
         self._db = db
         self._network = network
         self._servers = servers
         self._builder = builder
-        self.leases = OperationLeases(db, builder.leases, builder.clock)
+        self.leases = leases
         self._log = InstanceActionLog()
 
     # -- read -----------------------------------------------------------------------------
@@ -298,21 +298,6 @@ class InterfaceService:
         self._builder.revisions.bump(server.host or "")
 
     # -- the sweep ------------------------------------------------------------------------
-
-    def recover(self) -> tuple[str, ...]:
-        """Roll back every interface operation whose worker died (its lease expired): a VF
-        the server holds for a port it no longer records is freed, a port bound to it that
-        it does not record is unbound. Returns the servers this call repaired."""
-        done: list[str] = []
-        for orphan in self.leases.expired():
-            lease = self.leases.take_over(orphan)
-            if lease is None:
-                continue
-            _LOG.warning("server %s: the operation lease of %s expired; rolling back",
-                         orphan.server_id, orphan.owner)
-            self.roll_back(lease)
-            done.append(orphan.server_id)
-        return tuple(done)
 
     def roll_back(self, lease: BuildLease) -> None:
         """Under ``lease``: free what the server holds beyond its recorded ports, unbind

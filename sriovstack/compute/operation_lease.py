@@ -17,7 +17,8 @@ servers (or shelved ones, which have no host): the two never take the same row.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+import logging
+from collections.abc import Callable, Iterable, Mapping
 
 from sqlalchemy import ColumnElement, or_, select, update
 
@@ -27,8 +28,9 @@ from sriovstack.db import Database
 from sriovstack.db.models import ServerRow
 from sriovstack.wire import ServerStatus
 
-__all__ = ["OperationLeases"]
+__all__ = ["OperationLeases", "OperationRecovery"]
 
+_LOG = logging.getLogger(__name__)
 S = ServerRow
 _NOT_OPERABLE = (ServerStatus.BUILD.value, ServerStatus.DELETED.value)
 
@@ -42,17 +44,18 @@ class OperationLeases:
         self._clock = clock
 
     def take(self, server_id: str, kind: str, statuses: Iterable[ServerStatus], *,
-             placed: bool = True) -> BuildLease | None:
+             placed: bool = True, **values: object) -> BuildLease | None:
         """The lease for ``kind`` (an operation name) on ``server_id`` when it is in one of
         ``statuses``, placed on a host (or not, ``placed=False``: a shelved server), with no
-        task running and no live lease; None otherwise (the caller reads why)."""
+        task running and no live lease, writing ``values`` (a task_state) in the same UPDATE;
+        None otherwise (the caller reads why)."""
         lease = BuildLease(server_id, f"{self._builds.worker}#{kind}-{uuid.uuid4().hex[:8]}")
         where = [S.id == server_id, S.status.in_([s.value for s in statuses]),
                  S.task_state.is_(None), self._free()]
         where.append(S.host.is_not(None) if placed else S.host.is_(None))
         with self._db.transaction() as s:
             done = s.execute(update(S).where(*where).values(
-                build_owner=lease.token, build_lease_until=self._builds.deadline())
+                build_owner=lease.token, build_lease_until=self._builds.deadline(), **values)
                 .execution_options(synchronize_session=False))
             return lease if done.rowcount == 1 else None
 
@@ -92,3 +95,31 @@ class OperationLeases:
     def _free(self) -> ColumnElement[bool]:
         return or_(S.build_owner.is_(None),
                    S.build_lease_until < self._clock.now())
+
+
+class OperationRecovery:
+    """The sweep of expired operation leases: each server whose operation's worker died goes,
+    under a lease taken over once, to the handler of its task_state (``None``: the default,
+    an operation that sets no task, such as an interface attach or detach)."""
+
+    def __init__(self, db: Database, leases: OperationLeases,
+                 handlers: Mapping[str | None, Callable[[BuildLease], None]]) -> None:
+        self._db = db
+        self._leases = leases
+        self._handlers = dict(handlers)
+
+    def recover(self) -> tuple[str, ...]:
+        """Finish or roll back every operation whose lease expired; the servers handled."""
+        done: list[str] = []
+        for orphan in self._leases.expired():
+            lease = self._leases.take_over(orphan)
+            if lease is None:
+                continue
+            with self._db.transaction() as s:
+                task = s.scalar(select(S.task_state).where(S.id == orphan.server_id))
+            handler = self._handlers.get(task, self._handlers[None])
+            _LOG.warning("server %s: the operation lease of %s expired (task %s); recovering",
+                         orphan.server_id, orphan.owner, task)
+            handler(lease)
+            done.append(orphan.server_id)
+        return tuple(done)

@@ -20,7 +20,7 @@ from sriovstack.compute.instance_actions import InstanceActionLog
 from sriovstack.compute.types import (Fault, Flavor, InstanceAction, LiveMigrateAction,
                                       LockAction, MigrateAction, NetworkRequest, Operation,
                                       PowerAction, RebuildAction, Server, ServerAction,
-                                      UnlockAction,
+                                      ShelveAction, UnlockAction, UnshelveAction,
                                       ServerAddress, ServerCreate, ServerFilter, ServerPort,
                                       ServerStatus, ServerUpdate, SYSTEM_CALLER)
 from sriovstack.db import Database
@@ -33,6 +33,7 @@ from sriovstack.pci import PciAddress
 from sriovstack.wire import ServerOutcome, ServerReport, VnicType
 
 if TYPE_CHECKING:
+    from sriovstack.compute.shelve import ShelveService
     from sriovstack.network import NetworkService
 
 __all__ = ["ServerService", "MAX_LIMIT"]
@@ -44,8 +45,10 @@ class ServerService:
     """Servers as nova's API sees them; the build itself is ``ServerBuilder``'s."""
 
     def __init__(self, db: Database, network: "NetworkService", flavors: FlavorService,
-                 images: ImageService, builder: ServerBuilder) -> None:
+                 images: ImageService, builder: ServerBuilder,
+                 shelves: "ShelveService | None" = None) -> None:
         self._db = db
+        self._shelves = shelves
         self._network = network
         self._flavors = flavors
         self._images = images
@@ -346,6 +349,22 @@ class ServerService:
                 self._operate(caller, server_id, Operation.REBUILD, request_id, action)
             case MigrateAction() | LiveMigrateAction():
                 self._refuse_migration(caller, server_id, action.name)
+            case ShelveAction() | UnshelveAction():
+                self._shelve(caller, server_id, action, request_id)
+
+    def _shelve(self, caller: Caller, server_id: str, action: ShelveAction | UnshelveAction,
+                request_id: str) -> None:
+        """shelve/unshelve (compute/shelve.py); unshelve's build runs after the 202."""
+        server = self.get(caller, server_id)
+        self._check_unlocked(caller, server)
+        if self._shelves is None:
+            raise NotSupported(f"Cannot {action.name} server {server_id}: shelving is not "
+                               "wired in this compute service.", field="action",
+                               value=action.name)
+        if isinstance(action, UnshelveAction):
+            self._shelves.unshelve(caller, server, action.availability_zone, request_id)
+        else:
+            self._shelves.shelve(caller, server, request_id)
 
     def _operate(self, caller: Caller, server_id: str, op: Operation, request_id: str,
                  rebuild: RebuildAction | None) -> None:

@@ -12,6 +12,8 @@ from sriovstack.pci import PciAddress
 from sriovstack.wire import ServerStatus, VnicType
 
 __all__ = [
+    "ShelveAction",
+    "UnshelveAction",
     "Flavor",
     "Image",
     "ServerStatus",
@@ -267,8 +269,26 @@ class RebuildAction:
     name = "rebuild"
 
 
+@dataclass(frozen=True, slots=True)
+class ShelveAction:
+    """``shelve``: the guest stopped and offloaded at once (nova with shelved_offload_time
+    0): the VFs and the host released, the ports kept without a binding host."""
+
+    name = "shelve"
+
+
+@dataclass(frozen=True, slots=True)
+class UnshelveAction:
+    """``unshelve``: scheduled again (a new VF claim, maybe on another host); 2.77 may name
+    the availability zone."""
+
+    availability_zone: str | None = None
+
+    name = "unshelve"
+
+
 ServerAction = (LockAction | UnlockAction | MigrateAction | LiveMigrateAction | PowerAction
-                | RebuildAction)
+                | RebuildAction | ShelveAction | UnshelveAction)
 
 
 @dataclass(frozen=True, slots=True)

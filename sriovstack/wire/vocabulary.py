@@ -51,6 +51,7 @@ class ServerStatus(enum.Enum):
     REBOOT = "REBOOT"
     HARD_REBOOT = "HARD_REBOOT"
     REBUILD = "REBUILD"
+    SHELVED_OFFLOADED = "SHELVED_OFFLOADED"  # no host: never in an agent's desired state
 
     @property
     def is_runnable(self) -> bool:

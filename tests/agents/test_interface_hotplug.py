@@ -178,15 +178,15 @@ def test_the_sweep_rolls_back_an_attach_whose_worker_died_after_binding(
                                    BindingProfile(pci_slot=dev.address,
                                                   pci_vendor_info=dev.pci_vendor_info,
                                                   physical_network=dev.physnet))
-    assert service.recover() == ()  # the lease is still live: nothing to do yet
+    assert api.services.compute.recovery.recover() == ()  # the lease is still live: nothing to do yet
     _attach(api, server_id, {"port_id": cloud.direct_port(api, net)["id"]}, 409)  # leased
     api.clock.advance(31)
-    assert service.recover() == (server_id,)
+    assert api.services.compute.recovery.recover() == (server_id,)
     assert _devices(api)[str(dev.address)]["status"] == "available"
     assert (cloud.port(api, p["id"])["binding:host_id"], cloud.port(api, p["id"])["device_id"]
             ) == ("", "")
     assert cloud.server(api, server_id)["status"] == "ACTIVE"
-    assert service.recover() == ()  # once
+    assert api.services.compute.recovery.recover() == ()  # once
     agent.reconcile_once()
     assert cloud.vf_state(agents.host, PF, dev.address).mac == MacAddress.ZERO
     # The server takes interfaces again: the rollback dropped the lease.
@@ -207,7 +207,7 @@ def test_the_sweep_finishes_a_detach_whose_worker_died_after_unrecording(
         row = s.scalar(select(ServerPortRow).where(ServerPortRow.port_id == p["id"]))
         s.delete(row)
     api.clock.advance(31)
-    assert service.recover() == (server_id,)
+    assert api.services.compute.recovery.recover() == (server_id,)
     assert _devices(api)[slot]["status"] == "available"
     assert cloud.port(api, p["id"])["binding:host_id"] == ""
     done = agent.reconcile_once()

@@ -22,7 +22,7 @@ __all__ = ["ApiVersion", "Microversion", "VERSIONS", "MIN_VERSION", "MAX_VERSION
            "EXTENDED_ATTRIBUTES", "LOCKED", "HOST_STATUS", "DESCRIPTION",
            "NO_DISK_OVER_COMMIT", "TAGS", "CPU_INFO_OBJECT", "LIVE_MIGRATE_FORCE", "NO_FORCE", "NETWORK_TAG",
            "HYPERVISOR_PAGING", "NETWORKS_REQUIRED", "STATUS_FILTER_STRICT",
-           "NETWORK_TAG_RESTORED", "INTERFACE_TAG", "INTERFACE_TAG_SHOWN", "EMBEDDED_FLAVOR", "ACTION_EVENTS_FOR_ALL",
+           "NETWORK_TAG_RESTORED", "INTERFACE_TAG", "INTERFACE_TAG_SHOWN", "UNSHELVE_AZ", "EMBEDDED_FLAVOR", "ACTION_EVENTS_FOR_ALL",
            "TAGS_AT_CREATE", "HYPERVISOR_UUIDS", "FLAVOR_DESCRIPTION", "MIGRATE_HOST",
            "ACTIONS_PAGING", "FLAVOR_EXTRA_SPECS", "CHANGES_BEFORE", "ACTION_EVENT_HOST",
            "TRUSTED_CERTS", "SERVER_GROUPS", "LOCKED_REASON", "CREATE_ON_HOST",
@@ -152,7 +152,7 @@ VERSIONS: tuple[Microversion, ...] = (
     _v("2.75", "API cleanup", "PUT returns the full server; flavor swap 0; unknown server "
        "list parameters 400"),
     _v("2.76", "power-update external event", _NONE),
-    _v("2.77", "unshelve to an AZ", _NONE),
+    _v("2.77", "unshelve to an AZ", "unshelve takes 'availability_zone'"),
     _v("2.78", "server topology", _NONE),
     _v("2.79", "delete_on_termination of volume attachments", _NONE),
 )
@@ -182,6 +182,7 @@ STATUS_FILTER_STRICT = _since("2.38")
 NETWORK_TAG_RESTORED = _since("2.42")
 INTERFACE_TAG = _since("2.49")
 INTERFACE_TAG_SHOWN = _since("2.70")
+UNSHELVE_AZ = _since("2.77")
 EMBEDDED_FLAVOR = _since("2.47")
 ACTION_EVENTS_FOR_ALL = _since("2.51")
 TAGS_AT_CREATE = _since("2.52")

@@ -15,7 +15,7 @@ from sriovstack.api.compute.microversions import ApiVersion
 from sriovstack.compute import (FlavorQuery, LiveMigrateAction, LockAction, MigrateAction,
                                 NetworkRequest, Operation, PowerAction, RebuildAction,
                                 ServerAction, ServerCreate, ServerFilter, ServerUpdate,
-                                UnlockAction)
+                                ShelveAction, UnlockAction, UnshelveAction)
 from sriovstack.wire import ServerStatus
 from sriovstack.errors import Invalid, NotSupported
 
@@ -344,12 +344,27 @@ def _rebuild(args: Any, version: ApiVersion) -> ServerAction:
                          description=given.get("description"))
 
 
+def _shelve(args: Any, version: ApiVersion) -> ServerAction:
+    _arguments("shelve", args, {}, version)
+    return ShelveAction()
+
+
+def _unshelve(args: Any, version: ApiVersion) -> ServerAction:
+    # 2.77: an availability zone (a string); 2.91's null (unpin) and host are beyond 2.79.
+    allowed: dict[str, Any] = {"availability_zone": str} if version >= mv.UNSHELVE_AZ else {}
+    zone = _arguments("unshelve", args, allowed, version).get("availability_zone")
+    if zone is not None and not 1 <= len(zone) <= 255:
+        raise Invalid("availability_zone must be 1-255 characters",
+                      field="unshelve.availability_zone", value=zone)
+    return UnshelveAction(availability_zone=zone)
+
+
 _ACTIONS: dict[str, Callable[[Any, ApiVersion], ServerAction]] = {
     "lock": _lock, "unlock": _unlock, "migrate": _migrate, "os-migrateLive": _live_migrate,
     "os-stop": _power(Operation.STOP), "os-start": _power(Operation.START),
     "pause": _power(Operation.PAUSE), "unpause": _power(Operation.UNPAUSE),
     "suspend": _power(Operation.SUSPEND), "resume": _power(Operation.RESUME),
-    "reboot": _reboot, "rebuild": _rebuild}
+    "reboot": _reboot, "rebuild": _rebuild, "shelve": _shelve, "unshelve": _unshelve}
 
 
 _TRUE = {"true", "1", "yes", "on"}

@@ -17,7 +17,7 @@ from sriovstack.api.compute.views import (ServerLens, collection_links, host_sta
                                           instance_action_view, server_brief, server_created,
                                           server_updated, server_view)
 from sriovstack.api.context import RequestContext, request_context
-from sriovstack.compute import RebuildAction, ServerFilter
+from sriovstack.compute import RebuildAction, ServerFilter, UnshelveAction
 from sriovstack.identity import policy
 
 __all__ = ["router"]
@@ -110,17 +110,20 @@ def delete_server(server_id: str, ctx: RequestContext = Depends(request_context)
 
 
 @router.post("/servers/{server_id}/action", status_code=202)
-def server_action(server_id: str, body: ServerActionRequest,
+def server_action(server_id: str, body: ServerActionRequest, background: BackgroundTasks,
                   ctx: RequestContext = Depends(request_context),
                   version: ApiVersion = Depends(negotiate)) -> Any:
     """202: lock/unlock, os-stop/os-start, pause/unpause, suspend/resume, reboot, rebuild
-    (which answers with the server, as nova); 409 for the server's state or its lock;
+    (which answers with the server, as nova), shelve (offloaded at once) and unshelve
+    (built again, 2.77 in an availability zone); 409 for the server's state or its lock;
     migrate / os-migrateLive: 409 for a server with an SR-IOV port (20.9), 400 otherwise;
     400 for an unknown action or arguments the version lacks."""
     policy.require_writer(ctx.caller, "a server action")
     action = body.to_action(version)
     servers = ctx.services.compute.servers
     servers.action(ctx.caller, server_id, action, ctx.request_id)
+    if isinstance(action, UnshelveAction):  # scheduled again: a build, after the 202
+        background.add_task(servers.builder.build, server_id)
     if not isinstance(action, RebuildAction):
         return Response(status_code=202)
     server = servers.get(ctx.caller, server_id)
