@@ -33,6 +33,7 @@ from sriovstack.compute.placement import (STANDARD_RESOURCE_CLASSES, Candidate,
 from sriovstack.compute.reports import HostReports
 from sriovstack.compute.scheduler import Scheduler, scheduler_config
 from sriovstack.compute.server_list import MAX_LIMIT
+from sriovstack.compute.evacuate import EvacuateService
 from sriovstack.compute.operation_lease import OperationLeases, OperationRecovery
 from sriovstack.compute.servers import ServerService
 from sriovstack.compute.shelve import OFFLOADING, SHELVING, ShelveService
@@ -41,7 +42,8 @@ from sriovstack.compute.types import (Flavor, Hypervisor, Image, InstanceAction,
                                       LockAction, MigrateAction, NetworkRequest, Operation,
                                       PowerAction, RebuildAction, ResourceProvider, Server,
                                       ServerAction, ServerCreate, ServerFilter, ServerUpdate,
-                                      ShelveAction, UnlockAction, UnshelveAction)
+                                      ShelveAction, UnlockAction, UnshelveAction,
+                                      EvacuateAction)
 from sriovstack.db import Database
 from sriovstack.errors import WriteConflict
 from sriovstack.metrics import Recorder
@@ -67,6 +69,7 @@ __all__ = [
     "AuditReport", "Finding", "VfObservation", "vf_state_findings",
     "InterfaceService", "InterfaceAttach", "InterfaceAttachment", "HOTPLUG_STATUSES",
     "ShelveService", "ShelveAction", "UnshelveAction", "OperationLeases", "OperationRecovery",
+    "EvacuateService", "EvacuateAction",
 ]
 
 
@@ -113,7 +116,8 @@ def build_compute(db: Database, network: "NetworkService", scheduler: "Scheduler
                             clock=clock, start_delay=build_start_delay)
     leases = OperationLeases(db, builder.leases, clock)
     shelves = ShelveService(db, network, scheduler, builder, leases)
-    servers = ServerService(db, network, flavors, images, builder, shelves)
+    servers = ServerService(db, network, flavors, images, builder, shelves,
+                            EvacuateService(db, hosts, scheduler, builder))
     interfaces = InterfaceService(db, network, servers, builder, leases)
     desired_state = DesiredStateService(db, revisions, poll_interval)
     hypervisors = HypervisorService(db, clock, service_down_time)

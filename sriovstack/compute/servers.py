@@ -21,6 +21,7 @@ from sriovstack.compute.types import (Fault, Flavor, InstanceAction, LiveMigrate
                                       LockAction, MigrateAction, NetworkRequest, Operation,
                                       PowerAction, RebuildAction, Server, ServerAction,
                                       ShelveAction, UnlockAction, UnshelveAction,
+                                      EvacuateAction,
                                       ServerAddress, ServerCreate, ServerFilter, ServerPort,
                                       ServerStatus, ServerUpdate, SYSTEM_CALLER)
 from sriovstack.db import Database
@@ -33,6 +34,7 @@ from sriovstack.pci import PciAddress
 from sriovstack.wire import ServerOutcome, ServerReport, VnicType
 
 if TYPE_CHECKING:
+    from sriovstack.compute.evacuate import EvacuateService
     from sriovstack.compute.shelve import ShelveService
     from sriovstack.network import NetworkService
 
@@ -46,9 +48,11 @@ class ServerService:
 
     def __init__(self, db: Database, network: "NetworkService", flavors: FlavorService,
                  images: ImageService, builder: ServerBuilder,
-                 shelves: "ShelveService | None" = None) -> None:
+                 shelves: "ShelveService | None" = None,
+                 evacuations: "EvacuateService | None" = None) -> None:
         self._db = db
         self._shelves = shelves
+        self._evacuations = evacuations
         self._network = network
         self._flavors = flavors
         self._images = images
@@ -351,6 +355,14 @@ class ServerService:
                 self._refuse_migration(caller, server_id, action.name)
             case ShelveAction() | UnshelveAction():
                 self._shelve(caller, server_id, action, request_id)
+            case EvacuateAction(host=host):
+                server = self.get(caller, server_id)
+                self._check_unlocked(caller, server)
+                if self._evacuations is None:
+                    raise NotSupported(f"Cannot evacuate server {server_id}: evacuation is "
+                                       "not wired in this compute service.", field="action",
+                                       value="evacuate")
+                self._evacuations.evacuate(caller, server, host, request_id)
 
     def _shelve(self, caller: Caller, server_id: str, action: ShelveAction | UnshelveAction,
                 request_id: str) -> None:

@@ -12,6 +12,7 @@ from sriovstack.pci import PciAddress
 from sriovstack.wire import ServerStatus, VnicType
 
 __all__ = [
+    "EvacuateAction",
     "ShelveAction",
     "UnshelveAction",
     "Flavor",
@@ -287,8 +288,17 @@ class UnshelveAction:
     name = "unshelve"
 
 
+@dataclass(frozen=True, slots=True)
+class EvacuateAction:
+    """``evacuate``: rebuilt on another host because its own is down (``host``: a target)."""
+
+    host: str | None = None
+
+    name = "evacuate"
+
+
 ServerAction = (LockAction | UnlockAction | MigrateAction | LiveMigrateAction | PowerAction
-                | RebuildAction | ShelveAction | UnshelveAction)
+                | RebuildAction | ShelveAction | UnshelveAction | EvacuateAction)
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ __all__ = ["ApiVersion", "Microversion", "VERSIONS", "MIN_VERSION", "MAX_VERSION
            "EXTENDED_ATTRIBUTES", "LOCKED", "HOST_STATUS", "DESCRIPTION",
            "NO_DISK_OVER_COMMIT", "TAGS", "CPU_INFO_OBJECT", "LIVE_MIGRATE_FORCE", "NO_FORCE", "NETWORK_TAG",
            "HYPERVISOR_PAGING", "NETWORKS_REQUIRED", "STATUS_FILTER_STRICT",
-           "NETWORK_TAG_RESTORED", "INTERFACE_TAG", "INTERFACE_TAG_SHOWN", "UNSHELVE_AZ", "EMBEDDED_FLAVOR", "ACTION_EVENTS_FOR_ALL",
+           "NETWORK_TAG_RESTORED", "INTERFACE_TAG", "INTERFACE_TAG_SHOWN", "UNSHELVE_AZ", "EVACUATE_NO_SHARED_STORAGE", "EVACUATE_FORCE", "EMBEDDED_FLAVOR", "ACTION_EVENTS_FOR_ALL",
            "TAGS_AT_CREATE", "HYPERVISOR_UUIDS", "FLAVOR_DESCRIPTION", "MIGRATE_HOST",
            "ACTIONS_PAGING", "FLAVOR_EXTRA_SPECS", "CHANGES_BEFORE", "ACTION_EVENT_HOST",
            "TRUSTED_CERTS", "SERVER_GROUPS", "LOCKED_REASON", "CREATE_ON_HOST",
@@ -82,7 +82,7 @@ VERSIONS: tuple[Microversion, ...] = (
     _v("2.11", "services force-down", _NONE),
     _v("2.12", "os-virtual-interfaces net_id", _NONE),
     _v("2.13", "server group project/user", _NONE),
-    _v("2.14", "evacuate without onSharedStorage", _NONE),
+    _v("2.14", "evacuate without onSharedStorage", "evacuate answers 200 without adminPass"),
     _v("2.15", "soft (anti-)affinity", _NONE),
     _v("2.16", "server 'host_status'", "shown to admins (UP/DOWN/MAINTENANCE/UNKNOWN)"),
     _v("2.17", "trigger_crash_dump action", _NONE),
@@ -99,7 +99,7 @@ VERSIONS: tuple[Microversion, ...] = (
     _v("2.26", "server tags", "'tags' shown, always empty (no tag store)"),
     _v("2.27", "OpenStack-API-Version header", "both headers at every version"),
     _v("2.28", "hypervisor cpu_info an object", "an object"),
-    _v("2.29", "evacuate force", _NONE),
+    _v("2.29", "evacuate force", "evacuate takes 'force' (2.29-2.67); a target host is refused"),
     _v("2.30", "live-migrate force", "either body reaches the action"),
     _v("2.31", "console auth tokens", _NONE),
     _v("2.32", "device tag on networks", "accepted (no metadata service shows it)"),
@@ -183,6 +183,8 @@ NETWORK_TAG_RESTORED = _since("2.42")
 INTERFACE_TAG = _since("2.49")
 INTERFACE_TAG_SHOWN = _since("2.70")
 UNSHELVE_AZ = _since("2.77")
+EVACUATE_NO_SHARED_STORAGE = _since("2.14")
+EVACUATE_FORCE = _since("2.29")
 EMBEDDED_FLAVOR = _since("2.47")
 ACTION_EVENTS_FOR_ALL = _since("2.51")
 TAGS_AT_CREATE = _since("2.52")

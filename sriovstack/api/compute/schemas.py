@@ -15,7 +15,7 @@ from sriovstack.api.compute.microversions import ApiVersion
 from sriovstack.compute import (FlavorQuery, LiveMigrateAction, LockAction, MigrateAction,
                                 NetworkRequest, Operation, PowerAction, RebuildAction,
                                 ServerAction, ServerCreate, ServerFilter, ServerUpdate,
-                                ShelveAction, UnlockAction, UnshelveAction)
+                                ShelveAction, UnlockAction, UnshelveAction, EvacuateAction)
 from sriovstack.wire import ServerStatus
 from sriovstack.errors import Invalid, NotSupported
 
@@ -359,12 +359,28 @@ def _unshelve(args: Any, version: ApiVersion) -> ServerAction:
     return UnshelveAction(availability_zone=zone)
 
 
+def _evacuate(args: Any, version: ApiVersion) -> ServerAction:
+    # 2.14 dropped onSharedStorage (required before); 2.29..2.67 had force.
+    allowed: dict[str, Any] = {"host": (str, type(None)), "adminPass": str}
+    if version < mv.EVACUATE_NO_SHARED_STORAGE:
+        allowed["onSharedStorage"] = (bool, str)
+    if mv.EVACUATE_FORCE <= version < mv.NO_FORCE:
+        allowed["force"] = bool
+    given = _arguments("evacuate", args, allowed, version)
+    if version < mv.EVACUATE_NO_SHARED_STORAGE and "onSharedStorage" not in given:
+        raise Invalid("Invalid input for field/attribute evacuate. 'onSharedStorage' is a "
+                      f"required property at microversion {version}",
+                      field="evacuate.onSharedStorage")
+    return EvacuateAction(host=given.get("host"))
+
+
 _ACTIONS: dict[str, Callable[[Any, ApiVersion], ServerAction]] = {
     "lock": _lock, "unlock": _unlock, "migrate": _migrate, "os-migrateLive": _live_migrate,
     "os-stop": _power(Operation.STOP), "os-start": _power(Operation.START),
     "pause": _power(Operation.PAUSE), "unpause": _power(Operation.UNPAUSE),
     "suspend": _power(Operation.SUSPEND), "resume": _power(Operation.RESUME),
-    "reboot": _reboot, "rebuild": _rebuild, "shelve": _shelve, "unshelve": _unshelve}
+    "reboot": _reboot, "rebuild": _rebuild, "shelve": _shelve, "unshelve": _unshelve,
+    "evacuate": _evacuate}
 
 
 _TRUE = {"true", "1", "yes", "on"}

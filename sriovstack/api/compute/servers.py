@@ -9,7 +9,8 @@ from typing import Any
 from fastapi import APIRouter, BackgroundTasks, Depends, Request, Response
 from fastapi.responses import JSONResponse
 
-from sriovstack.api.compute.microversions import HOST_STATUS, ApiVersion, negotiate
+from sriovstack.api.compute.microversions import (EVACUATE_NO_SHARED_STORAGE, HOST_STATUS,
+                                                  ApiVersion, negotiate)
 from sriovstack.api.compute.schemas import (ServerActionRequest, ServerCreateRequest,
                                             ServerUpdateRequest, instance_actions_query,
                                             server_filter)
@@ -17,7 +18,7 @@ from sriovstack.api.compute.views import (ServerLens, collection_links, host_sta
                                           instance_action_view, server_brief, server_created,
                                           server_updated, server_view)
 from sriovstack.api.context import RequestContext, request_context
-from sriovstack.compute import RebuildAction, ServerFilter, UnshelveAction
+from sriovstack.compute import RebuildAction, ServerFilter, UnshelveAction, EvacuateAction
 from sriovstack.identity import policy
 
 __all__ = ["router"]
@@ -115,15 +116,20 @@ def server_action(server_id: str, body: ServerActionRequest, background: Backgro
                   version: ApiVersion = Depends(negotiate)) -> Any:
     """202: lock/unlock, os-stop/os-start, pause/unpause, suspend/resume, reboot, rebuild
     (which answers with the server, as nova), shelve (offloaded at once) and unshelve
-    (built again, 2.77 in an availability zone); 409 for the server's state or its lock;
+    (built again, 2.77 in an availability zone), evacuate (200: rebuilt elsewhere; 400
+    while its host's compute service is up); 409 for the server's state or its lock;
     migrate / os-migrateLive: 409 for a server with an SR-IOV port (20.9), 400 otherwise;
     400 for an unknown action or arguments the version lacks."""
     policy.require_writer(ctx.caller, "a server action")
     action = body.to_action(version)
     servers = ctx.services.compute.servers
     servers.action(ctx.caller, server_id, action, ctx.request_id)
-    if isinstance(action, UnshelveAction):  # scheduled again: a build, after the 202
+    if isinstance(action, (UnshelveAction, EvacuateAction)):  # a build, after the answer
         background.add_task(servers.builder.build, server_id)
+    if isinstance(action, EvacuateAction):  # nova answers 200; adminPass until 2.13
+        if version >= EVACUATE_NO_SHARED_STORAGE:
+            return Response(status_code=200)
+        return JSONResponse(status_code=200, content={"adminPass": secrets.token_urlsafe(9)})
     if not isinstance(action, RebuildAction):
         return Response(status_code=202)
     server = servers.get(ctx.caller, server_id)
