@@ -69,3 +69,44 @@ def test_add_port_add_network_remove_port(osc_venv: Path, aio: Path) -> None:
     assert {p["ID"] for p in cli("port", "list", "--server", "hp")} == {boot["id"],
                                                                        normal["ID"]}
     cli("server", "delete", "--wait", "hp", json_out=False)
+
+
+def test_shelve_releases_the_vf_and_unshelve_claims_one_again(osc_venv: Path,
+                                                              aio: Path) -> None:
+    def cli(*args: str, json_out: bool = True) -> Any:
+        return osc(osc_venv, aio, *args, json_out=json_out)
+
+    cli("network", "create", "sh", "--provider-network-type", "vlan",
+        "--provider-physical-network", "physnet1", "--provider-segment", "27")
+    cli("subnet", "create", "sh-subnet", "--network", "sh", "--subnet-range", "10.27.0.0/24")
+    port = cli("port", "create", "--network", "sh", "--vnic-type", "direct", "sh-vf")
+    server = cli("server", "create", "--flavor", "m1.tiny", "--image", "cirros", "--nic",
+                 f"port-id={port['id']}", "--wait", "sh")
+    host = cli("server", "show", "sh")["OS-EXT-SRV-ATTR:host"]
+    slot = cli("port", "show", port["id"])["binding_profile"]["pci_slot"]
+    _until(lambda: _vf(aio, host, slot), lambda v: str(v.mac) == port["mac_address"],
+           "the port's MAC on its VF")
+
+    cli("server", "shelve", "--wait", "sh", json_out=False)
+    shown = cli("server", "show", "sh")
+    assert (shown["status"], shown["OS-EXT-SRV-ATTR:host"]) == ("SHELVED_OFFLOADED", None)
+    assert _ledger(osc_venv, aio, host)[slot] is None
+    kept = cli("port", "show", port["id"])
+    assert (kept["binding_host_id"], kept["device_id"]) == ("", server["id"])
+    _until(lambda: _vf(aio, host, slot), lambda v: v.mac == MacAddress.ZERO,
+           "the shelved server's VF reset")
+
+    cli("server", "unshelve", "--wait", "sh", json_out=False)
+    shown = cli("server", "show", "sh")
+    assert shown["status"] == "ACTIVE"
+    new_host = shown["OS-EXT-SRV-ATTR:host"]
+    bound = cli("port", "show", port["id"])
+    new_slot = bound["binding_profile"]["pci_slot"]
+    assert (bound["binding_host_id"], bound["device_id"]) == (new_host, server["id"])
+    assert _ledger(osc_venv, aio, new_host)[new_slot] == server["id"]
+    vf = _until(lambda: _vf(aio, new_host, new_slot),
+                lambda v: str(v.mac) == port["mac_address"], "the new VF carrying the MAC")
+    assert vf.vlan == 27
+    events = [e["Action"] for e in cli("server", "event", "list", "sh")]
+    assert events[:2] == ["unshelve", "shelve"]
+    cli("server", "delete", "--wait", "sh", json_out=False)
