@@ -21,9 +21,9 @@ import httpx
 
 from sriovstack.errors import (ConfigError, Invalid, SriovstackError, Unauthorized, Unreachable,
                                envelope_message, error_for_status)
-from sriovstack.wire import (DesiredState, DeviceReport, Heartbeat, HeartbeatAnswer,
-                             HostRevision, InventoryCounts, InventoryReport, LinkAnswer,
-                             LinkReport, PortAnswer, ServerAnswer, ServerReport)
+from sriovstack.wire import (DesiredState, DeviceReport, Heartbeat, HeartbeatAnswer, HostRevision,
+                             InventoryCounts, InventoryReport, LinkAnswer, LinkReport, PortAnswer,
+                             ServerAnswer, ServerReport, ConsoleAnswer, ConsoleReport)
 
 __all__ = ["ServiceCredentials", "ControlPlaneClient", "load_credentials"]
 
@@ -138,6 +138,11 @@ class ControlPlaneClient:
         """Say the server's guest runs (→ ACTIVE) or failed (→ ERROR, with the message)."""
         return self._exchange("POST", f"/hosts/{host}/servers/{server_id}/status",
                               report.to_json(), ServerAnswer.from_json)
+
+    def report_console(self, host: str, server_id: str, report: ConsoleReport) -> ConsoleAnswer:
+        """Append the guest's new console lines (what the virt driver did to it)."""
+        return self._exchange("PUT", f"/hosts/{host}/servers/{server_id}/console",
+                              report.to_json(), ConsoleAnswer.from_json)
 
     def report_device(self, host: str, report: DeviceReport) -> PortAnswer:
         """Say the VF device (mac, pci_slot) is up or down: its port goes ACTIVE or DOWN."""

@@ -5,7 +5,9 @@ Each pass: re-discover and report the inventory when it changed; fetch the desir
 tear down guests and interfaces no longer wanted and reset their VFs; configure the VFs of
 wanted servers (MAC, VLAN — 0 on flat —, spoof check) and have the virt driver spawn or attach
 (a driver with a data plane for them, netns, also plugs normal ports onto their segment);
-report servers running or failed; then sweep VFs configured for no one.  A reset is fenced:
+report servers running or failed; then sweep VFs configured for no one.  What the virt driver
+did to each guest (boot, VF plug/unplug with MAC and VLAN, shutdown) is the emulated guest's
+console: its lines are reported after the pass (wire ConsoleReport, os-getConsoleOutput).  A reset is fenced:
 it happens only while the releasing owner (server, port, generation) still holds the VF —
 never when the desired state or the ledger shows a newer owner, or the VF carries another
 MAC (sriov-cni #219).  The ledger in the state dir records what was configured for whom, so a
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from datetime import datetime, timezone
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,9 +37,10 @@ from sriovstack.mac import MacAddress
 from sriovstack.pci import DeviceSpecs, PciAddress
 from sriovstack.virt import (FakeVirtDriver, GuestSpec, LibvirtDriver, NetnsVirtDriver,
                              NormalPort, PortPlugger, VfInterface, VirtDriver)
-from sriovstack.wire import (COMPUTE_AGENT_TYPE, COMPUTE_BINARY, DesiredPort, DesiredServer,
-                             DesiredState, Heartbeat, InventoryReport, ServerOutcome,
-                             ServerReport, ServerStatus, VnicType)
+from sriovstack.wire import (COMPUTE_AGENT_TYPE, COMPUTE_BINARY, MAX_CONSOLE_LINE,
+                             ConsoleReport, DesiredPort, DesiredServer, DesiredState, Heartbeat,
+                             InventoryReport, ServerOutcome, ServerReport, ServerStatus,
+                             VnicType)
 
 __all__ = ["ComputeAgent", "ComputePass", "open_virt"]
 
@@ -156,6 +160,7 @@ class _Pass:
         self.desired = desired
         self.holders = desired.vf_ports()
         self.result = result
+        self.console: dict[str, list[str]] = {}
 
     def run(self) -> None:
         guests = {g.server_id: g for g in self.a._virt.list_guests()}
@@ -172,6 +177,21 @@ class _Pass:
             if server.target is ServerOutcome.RUNNING:
                 self._converge(server, has_guest)
         self._sweep()
+        self._report_console()
+
+    def _say(self, server_id: str, text: str) -> None:
+        """One line on the guest's console (what the virt driver did to it)."""
+        stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        self.console.setdefault(server_id, []).append(
+            f"[{stamp}] {text}".replace("\n", " ")[:MAX_CONSOLE_LINE])
+
+    def _report_console(self) -> None:
+        for server_id, lines in self.console.items():
+            try:
+                self.a._client.report_console(self.a.host_name, server_id,
+                                              ConsoleReport(tuple(lines)))
+            except (NotFound, Conflict) as exc:  # deleted or moved meanwhile
+                _LOG.info("%s: console of %s: %s", self.a.host_name, server_id, exc)
 
     def _power_off(self, server: DesiredServer, has_guest: bool) -> bool:
         """Stop the guest, its VFs kept as configured (still the server's: not reset); report
@@ -184,6 +204,8 @@ class _Pass:
         if has_guest:
             self.a._virt.destroy(server.server_id)
             self.result.destroyed.append(server.server_id)
+            self._say(server.server_id, f"guest shut down ({server.target.value}"
+                      f"{', to be booted again' if server.replug else ''})")
             _LOG.info("%s: guest of server %s stopped (%s%s)", self.a.host_name,
                       server.server_id, server.target.value, ", replug" if server.replug else "")
         if server.target is not ServerOutcome.RUNNING and server.awaiting:
@@ -205,6 +227,8 @@ class _Pass:
             port = wanted.get(vf.port_id)
             if port is None or _interface(port) != vf:
                 self.a._virt.detach_vf(server.server_id, vf.port_id)
+                self._say(server.server_id, f"VF {vf.pci_address} unplugged (port "
+                          f"{vf.port_id}, MAC {vf.mac}, VLAN {vf.vlan})")
                 self._release(server.server_id, vf.port_id, vf.pci_address)
 
     def _release(self, server_id: str, port_id: str, address: PciAddress) -> None:
@@ -262,6 +286,11 @@ class _Pass:
                                              interfaces))
                 spawned = True
                 self.result.spawned.append(server.server_id)
+                self._say(server.server_id, f"boot: guest {server.name} started with "
+                          f"{server.vcpus} vCPU and {server.memory_mb} MB")
+                for vf in interfaces:
+                    self._say(server.server_id, f"VF {vf.pci_address} plugged: MAC {vf.mac} "
+                              f"VLAN {vf.vlan} (port {vf.port_id})")
             else:
                 self._attach_missing(server, interfaces)
             self._plug_normal(server)
@@ -303,6 +332,8 @@ class _Pass:
         for vf in interfaces:
             if vf.port_id not in attached:
                 self.a._virt.attach_vf(server.server_id, vf)
+                self._say(server.server_id, f"VF {vf.pci_address} hot-plugged: MAC {vf.mac} "
+                          f"VLAN {vf.vlan} (port {vf.port_id})")
 
     def _plug_normal(self, server: DesiredServer) -> None:
         """Plug the server's normal (Open vSwitch) ports onto their physnet/VLAN segment and
@@ -315,16 +346,20 @@ class _Pass:
         plugged = set(virt.plugged_ports(server.server_id))
         for port_id in sorted(plugged - wanted.keys()):
             virt.unplug_port(server.server_id, port_id)
+            self._say(server.server_id, f"port {port_id} unplugged")
         for port_id, port in wanted.items():
             if port_id not in plugged:
                 assert port.mac is not None and port.physnet is not None
                 virt.plug_port(server.server_id, NormalPort(port_id, port.mac, port.physnet,
                                                             port.vlan, port.fixed_ip))
+                self._say(server.server_id, f"port {port_id} plugged: MAC {port.mac} on "
+                          f"{port.physnet} VLAN {port.vlan}")
 
     def _fail(self, server: DesiredServer, has_guest: bool, exc: SriovstackError) -> None:
         """Undo this server's VF settings when it has no guest, then report it ERROR."""
         _LOG.warning("%s: server %s failed: %s", self.a.host_name, server.server_id, exc)
         self.result.failed[server.server_id] = str(exc)
+        self._say(server.server_id, f"error: {exc}")
         if not has_guest:
             for port in server.ports:
                 if port.is_vf and port.pci_address is not None:

@@ -33,6 +33,7 @@ from sriovstack.compute.placement import (STANDARD_RESOURCE_CLASSES, Candidate,
 from sriovstack.compute.reports import HostReports
 from sriovstack.compute.scheduler import Scheduler, scheduler_config
 from sriovstack.compute.server_list import MAX_LIMIT
+from sriovstack.compute.console import ConsoleLog
 from sriovstack.compute.evacuate import EvacuateService
 from sriovstack.compute.operation_lease import OperationLeases, OperationRecovery
 from sriovstack.compute.servers import ServerService
@@ -43,7 +44,7 @@ from sriovstack.compute.types import (Flavor, Hypervisor, Image, InstanceAction,
                                       PowerAction, RebuildAction, ResourceProvider, Server,
                                       ServerAction, ServerCreate, ServerFilter, ServerUpdate,
                                       ShelveAction, UnlockAction, UnshelveAction,
-                                      EvacuateAction)
+                                      EvacuateAction, ConsoleOutputAction)
 from sriovstack.db import Database
 from sriovstack.errors import WriteConflict
 from sriovstack.metrics import Recorder
@@ -69,7 +70,7 @@ __all__ = [
     "AuditReport", "Finding", "VfObservation", "vf_state_findings",
     "InterfaceService", "InterfaceAttach", "InterfaceAttachment", "HOTPLUG_STATUSES",
     "ShelveService", "ShelveAction", "UnshelveAction", "OperationLeases", "OperationRecovery",
-    "EvacuateService", "EvacuateAction",
+    "EvacuateService", "EvacuateAction", "ConsoleLog", "ConsoleOutputAction",
 ]
 
 
@@ -90,6 +91,7 @@ class ComputeServices:
     interfaces: InterfaceService
     recovery: OperationRecovery
     shelves: ShelveService
+    console: ConsoleLog
 
 
 def build_compute(db: Database, network: "NetworkService", scheduler: "Scheduler",
@@ -116,8 +118,9 @@ def build_compute(db: Database, network: "NetworkService", scheduler: "Scheduler
                             clock=clock, start_delay=build_start_delay)
     leases = OperationLeases(db, builder.leases, clock)
     shelves = ShelveService(db, network, scheduler, builder, leases)
+    console = ConsoleLog(db, clock)
     servers = ServerService(db, network, flavors, images, builder, shelves,
-                            EvacuateService(db, hosts, scheduler, builder))
+                            EvacuateService(db, hosts, scheduler, builder), console)
     interfaces = InterfaceService(db, network, servers, builder, leases)
     desired_state = DesiredStateService(db, revisions, poll_interval)
     hypervisors = HypervisorService(db, clock, service_down_time)
@@ -133,4 +136,4 @@ def build_compute(db: Database, network: "NetworkService", scheduler: "Scheduler
         recovery=OperationRecovery(db, leases, {None: interfaces.roll_back,
                                                 SHELVING: shelves.abandon,
                                                 OFFLOADING: shelves.finish_offload}),
-        shelves=shelves)
+        shelves=shelves, console=console)

@@ -21,7 +21,7 @@ from sriovstack.compute.types import (Fault, Flavor, InstanceAction, LiveMigrate
                                       LockAction, MigrateAction, NetworkRequest, Operation,
                                       PowerAction, RebuildAction, Server, ServerAction,
                                       ShelveAction, UnlockAction, UnshelveAction,
-                                      EvacuateAction,
+                                      EvacuateAction, ConsoleOutputAction,
                                       ServerAddress, ServerCreate, ServerFilter, ServerPort,
                                       ServerStatus, ServerUpdate, SYSTEM_CALLER)
 from sriovstack.db import Database
@@ -34,6 +34,7 @@ from sriovstack.pci import PciAddress
 from sriovstack.wire import ServerOutcome, ServerReport, VnicType
 
 if TYPE_CHECKING:
+    from sriovstack.compute.console import ConsoleLog
     from sriovstack.compute.evacuate import EvacuateService
     from sriovstack.compute.shelve import ShelveService
     from sriovstack.network import NetworkService
@@ -49,8 +50,10 @@ class ServerService:
     def __init__(self, db: Database, network: "NetworkService", flavors: FlavorService,
                  images: ImageService, builder: ServerBuilder,
                  shelves: "ShelveService | None" = None,
-                 evacuations: "EvacuateService | None" = None) -> None:
+                 evacuations: "EvacuateService | None" = None,
+                 console: "ConsoleLog | None" = None) -> None:
         self._db = db
+        self._console = console
         self._shelves = shelves
         self._evacuations = evacuations
         self._network = network
@@ -355,6 +358,8 @@ class ServerService:
                 self._refuse_migration(caller, server_id, action.name)
             case ShelveAction() | UnshelveAction():
                 self._shelve(caller, server_id, action, request_id)
+            case ConsoleOutputAction():
+                self.console_output(caller, server_id, action)
             case EvacuateAction(host=host):
                 server = self.get(caller, server_id)
                 self._check_unlocked(caller, server)
@@ -363,6 +368,18 @@ class ServerService:
                                        "not wired in this compute service.", field="action",
                                        value="evacuate")
                 self._evacuations.evacuate(caller, server, host, request_id)
+
+    def console_output(self, caller: Caller, server_id: str,
+                       action: ConsoleOutputAction) -> str:
+        """The last ``action.length`` lines of the guest's console (compute/console.py).
+
+        Raises NotFound; Conflict (409, nova's InstanceNotReady) for a server not on a host."""
+        server = self.get(caller, server_id)
+        if server.host is None or self._console is None:
+            raise Conflict(f"Instance {server_id} is not ready (it runs on no host, so it has "
+                           "no console)", kind=ErrorKind.INSTANCE_INVALID_STATE,
+                           value=server_id)
+        return self._console.tail(server_id, action.length)
 
     def _shelve(self, caller: Caller, server_id: str, action: ShelveAction | UnshelveAction,
                 request_id: str) -> None:

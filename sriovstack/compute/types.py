@@ -12,6 +12,7 @@ from sriovstack.pci import PciAddress
 from sriovstack.wire import ServerStatus, VnicType
 
 __all__ = [
+    "ConsoleOutputAction",
     "EvacuateAction",
     "ShelveAction",
     "UnshelveAction",
@@ -297,8 +298,18 @@ class EvacuateAction:
     name = "evacuate"
 
 
+@dataclass(frozen=True, slots=True)
+class ConsoleOutputAction:
+    """``os-getConsoleOutput``: the last ``length`` lines of the console (None: all)."""
+
+    length: int | None = None
+
+    name = "os-getConsoleOutput"
+
+
 ServerAction = (LockAction | UnlockAction | MigrateAction | LiveMigrateAction | PowerAction
-                | RebuildAction | ShelveAction | UnshelveAction | EvacuateAction)
+                | RebuildAction | ShelveAction | UnshelveAction | EvacuateAction
+                | ConsoleOutputAction)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,10 +13,13 @@ agents send and read with it.  Pure: it imports only the stdlib, ``pci``, ``mac`
     ServerReport     POST status        ServerAnswer
     DeviceReport     POST devices       PortAnswer
     LinkReport       PUT links          LinkAnswer (PfLink: a PF's carrier)
+    ConsoleReport    PUT console        ConsoleAnswer (a guest's console lines)
 """
 
 from sriovstack.wire.desired import (DesiredPort, DesiredServer, DesiredState, HostRevision,
                                      IpInterface)
+from sriovstack.wire.console import (MAX_CONSOLE_LINE, MAX_CONSOLE_LINES, ConsoleAnswer,
+                                     ConsoleReport)
 from sriovstack.wire.inventory import (MAX_DEVICES, HostCapabilities, HostResources,
                                        InventoryCounts, InventoryDevice, InventoryReport,
                                        NumaCell, SupportedInstance)
@@ -33,5 +36,6 @@ __all__ = [
     "SupportedInstance", "NumaCell", "InventoryDevice", "InventoryReport", "InventoryCounts",
     "MAX_DEVICES", "DesiredState", "DesiredServer", "DesiredPort", "IpInterface", "Heartbeat",
     "HeartbeatAnswer", "ServerReport", "ServerAnswer", "DeviceReport", "PortAnswer", "MAX_MESSAGE",
-    "LinkReport", "LinkAnswer", "PfLink", "HostRevision", "UplinkPropagation",
+    "LinkReport", "LinkAnswer", "PfLink", "HostRevision", "UplinkPropagation", "ConsoleReport",
+    "ConsoleAnswer", "MAX_CONSOLE_LINES", "MAX_CONSOLE_LINE",
 ]

@@ -15,7 +15,8 @@ from sriovstack.api.compute.microversions import ApiVersion
 from sriovstack.compute import (FlavorQuery, LiveMigrateAction, LockAction, MigrateAction,
                                 NetworkRequest, Operation, PowerAction, RebuildAction,
                                 ServerAction, ServerCreate, ServerFilter, ServerUpdate,
-                                ShelveAction, UnlockAction, UnshelveAction, EvacuateAction)
+                                ShelveAction, UnlockAction, UnshelveAction, EvacuateAction,
+                                ConsoleOutputAction)
 from sriovstack.wire import ServerStatus
 from sriovstack.errors import Invalid, NotSupported
 
@@ -374,13 +375,30 @@ def _evacuate(args: Any, version: ApiVersion) -> ServerAction:
     return EvacuateAction(host=given.get("host"))
 
 
+def _console_output(args: Any, version: ApiVersion) -> ServerAction:
+    # nova: length an integer (or its digits as a string) of -1 or more, or null; -1: all.
+    given = _arguments("os-getConsoleOutput", args, {"length": (int, str, type(None))},
+                       version)
+    length = given.get("length")
+    if isinstance(length, str):
+        try:
+            length = int(length)
+        except ValueError:
+            length = None if length == "" else length
+    if length is not None and (isinstance(length, (str, bool)) or length < -1):
+        raise Invalid(f"Invalid input for field/attribute length. Value: {given['length']!r}",
+                      field="os-getConsoleOutput.length", value=str(given["length"]),
+                      fix="a whole number of lines, -1 or null for all")
+    return ConsoleOutputAction(length=None if length in (None, -1) else length)
+
+
 _ACTIONS: dict[str, Callable[[Any, ApiVersion], ServerAction]] = {
     "lock": _lock, "unlock": _unlock, "migrate": _migrate, "os-migrateLive": _live_migrate,
     "os-stop": _power(Operation.STOP), "os-start": _power(Operation.START),
     "pause": _power(Operation.PAUSE), "unpause": _power(Operation.UNPAUSE),
     "suspend": _power(Operation.SUSPEND), "resume": _power(Operation.RESUME),
     "reboot": _reboot, "rebuild": _rebuild, "shelve": _shelve, "unshelve": _unshelve,
-    "evacuate": _evacuate}
+    "evacuate": _evacuate, "os-getConsoleOutput": _console_output}
 
 
 _TRUE = {"true", "1", "yes", "on"}

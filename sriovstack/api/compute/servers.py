@@ -18,7 +18,8 @@ from sriovstack.api.compute.views import (ServerLens, collection_links, host_sta
                                           instance_action_view, server_brief, server_created,
                                           server_updated, server_view)
 from sriovstack.api.context import RequestContext, request_context
-from sriovstack.compute import RebuildAction, ServerFilter, UnshelveAction, EvacuateAction
+from sriovstack.compute import (RebuildAction, ServerFilter, UnshelveAction, EvacuateAction,
+                                ConsoleOutputAction)
 from sriovstack.identity import policy
 
 __all__ = ["router"]
@@ -117,12 +118,16 @@ def server_action(server_id: str, body: ServerActionRequest, background: Backgro
     """202: lock/unlock, os-stop/os-start, pause/unpause, suspend/resume, reboot, rebuild
     (which answers with the server, as nova), shelve (offloaded at once) and unshelve
     (built again, 2.77 in an availability zone), evacuate (200: rebuilt elsewhere; 400
-    while its host's compute service is up); 409 for the server's state or its lock;
+    while its host's compute service is up), os-getConsoleOutput (200 ``{"output"}``, the
+    guest's console as its agent reported it); 409 for the server's state or its lock;
     migrate / os-migrateLive: 409 for a server with an SR-IOV port (20.9), 400 otherwise;
     400 for an unknown action or arguments the version lacks."""
     policy.require_writer(ctx.caller, "a server action")
     action = body.to_action(version)
     servers = ctx.services.compute.servers
+    if isinstance(action, ConsoleOutputAction):  # nova answers 200 with the output
+        return JSONResponse(status_code=200, content={
+            "output": servers.console_output(ctx.caller, server_id, action)})
     servers.action(ctx.caller, server_id, action, ctx.request_id)
     if isinstance(action, (UnshelveAction, EvacuateAction)):  # a build, after the answer
         background.add_task(servers.builder.build, server_id)

@@ -14,8 +14,8 @@ from fastapi import APIRouter, Body, Depends, Path, Query
 
 from sriovstack.api.context import RequestContext, request_context
 from sriovstack.identity import policy
-from sriovstack.wire import (DeviceReport, Heartbeat, HostRevision, InventoryReport, LinkReport,
-                             ServerReport)
+from sriovstack.wire import (ConsoleReport, DeviceReport, Heartbeat, HostRevision,
+                             InventoryReport, LinkReport, ServerReport)
 
 __all__ = ["router", "MAX_WAIT"]
 
@@ -79,6 +79,15 @@ def create_server_status(host: HostName, server_id: str, body: Any = Body(),
     """
     report = ServerReport.from_json(body)
     return ctx.services.compute.reports.server_status(host, server_id, report).to_json()
+
+
+@router.put("/hosts/{host}/servers/{server_id}/console")
+def update_server_console(host: HostName, server_id: str, body: Any = Body(),
+                          ctx: RequestContext = Depends(agent_context)) -> dict[str, Any]:
+    """200 ``{"console": {kept}}``: the guest's new console lines appended; 404 unknown
+    server; 409 when the server is not placed on ``host``."""
+    report = ConsoleReport.from_json(body)
+    return ctx.services.compute.console.append(host, server_id, report).to_json()
 
 
 @router.post("/hosts/{host}/devices")

@@ -12,7 +12,7 @@ from sriovstack.db.models.identity import (DomainRow, ProjectRow, RoleAssignment
                                            TokenRow, UserRow)
 from sriovstack.db.models.compute import (FaultRow, FlavorRow, HostRevisionRow, ImageRow,
                                           InstanceActionEventRow, InstanceActionRow,
-                                          ServerPortRow, ServerRow)
+                                          ServerConsoleRow, ServerPortRow, ServerRow)
 from sriovstack.db.models.hosts import (HostAllocationRow, HostRow, PciDeviceRow,
                                         SchedulerRevisionRow)
 from sriovstack.db.models.placement import PlacementNameRow
@@ -24,6 +24,7 @@ __all__ = [
     "HostRevisionRow", "HostRow", "ImageRow", "InstanceActionEventRow", "InstanceActionRow",
     "IpAllocationRow", "NetworkRow", "PciDeviceRow", "PlacementNameRow", "PortRow",
     "PortSecurityGroupRow", "ProjectRow", "RoleAssignmentRow", "RoleRow",
-    "SchedulerRevisionRow", "SecurityGroupRow", "SecurityGroupRuleRow", "ServerPortRow",
+    "SchedulerRevisionRow", "SecurityGroupRow", "SecurityGroupRuleRow", "ServerConsoleRow",
+    "ServerPortRow",
     "ServerRow", "SubnetRow", "TokenRow", "UserRow", "VlanAllocationRow",
 ]

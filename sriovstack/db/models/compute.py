@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from sriovstack.db import Base, UtcDateTime
 
 __all__ = ["FlavorRow", "ImageRow", "ServerRow", "ServerPortRow", "FaultRow", "HostRevisionRow",
-           "InstanceActionRow", "InstanceActionEventRow"]
+           "InstanceActionRow", "InstanceActionEventRow", "ServerConsoleRow"]
 
 
 def _now() -> datetime:
@@ -115,6 +115,18 @@ class FaultRow(Base):
     message: Mapped[str] = mapped_column(Text)
     details: Mapped[str] = mapped_column(Text, default="")
     created: Mapped[datetime] = mapped_column(UtcDateTime(), default=_now)
+
+
+class ServerConsoleRow(Base):
+    """A server's console log (the last lines its compute agent reported), gone with it."""
+
+    __tablename__ = "server_consoles"
+
+    server_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("servers.id", ondelete="CASCADE"), primary_key=True)
+    text: Mapped[str] = mapped_column(Text, default="")
+    lines: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=_now)
 
 
 class HostRevisionRow(Base):
