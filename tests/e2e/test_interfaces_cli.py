@@ -7,17 +7,29 @@ VF's netlink state on the simulated host."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from sriovstack.mac import MacAddress
+from tests.e2e.conftest import client_env
 from tests.e2e.test_lifecycle_cli import _ledger, _until
 from tests.e2e.test_walkthrough_cli import _vf, aio, osc
 
 pytestmark = pytest.mark.e2e
 __all__ = ["aio"]  # the all-in-one fixture, shared with the walkthrough
+
+
+def _console_log(venv: Path, state: Path, server: str, lines: int) -> str:
+    """`openstack console log show --lines N SERVER` (plain text, not a -f json command)."""
+    env = client_env(state / "clouds.yaml") | {"OS_CLOUD": "sriovstack"}
+    done = subprocess.run([str(venv / "bin" / "openstack"), "console", "log", "show",
+                           "--lines", str(lines), server], env=env, capture_output=True,
+                          text=True, timeout=180)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
 
 
 def test_add_port_add_network_remove_port(osc_venv: Path, aio: Path) -> None:
@@ -48,6 +60,9 @@ def test_add_port_add_network_remove_port(osc_venv: Path, aio: Path) -> None:
            "the SR-IOV agent to see the hot-plugged VF up")
     ports = {p["ID"] for p in cli("port", "list", "--server", "hp")}
     assert ports == {boot["id"], extra["id"]}
+    last = _until(lambda: _console_log(osc_venv, aio, "hp", 1),
+                  lambda text: "hot-plugged" in text, "the hot-plug on the guest's console")
+    assert f"MAC {extra['mac_address']} VLAN 23 (port {extra['id']})" in last
 
     cli("server", "add", "network", "hp", "hp", json_out=False)
     normal = next(p for p in cli("port", "list", "--server", "hp")
