@@ -3,7 +3,7 @@
 console log as its compute agent reported it (os-getConsoleOutput).
 
 Revision ID: 0013_interfaces_console
-Revises: 0008_images_placement
+Revises: 0016_uplink_status
 Create Date: 2026-12-06
 """
 
@@ -16,7 +16,7 @@ from sriovstack.db.base import UtcDateTime
 
 
 revision = '0013_interfaces_console'
-down_revision = '0008_images_placement'
+down_revision = '0016_uplink_status'
 branch_labels = None
 depends_on = None
 
