@@ -51,9 +51,10 @@ VFS_PER_PF = 7  # the chapter's 82576: 2 x 7 VFs (20.2 step 8)
 
 OSC_VERSION, SDK_VERSION = "10.5.0", "4.22.0"  # openstack_api_compat.md §1
 # The other clients an operator uses (issue 12): osc-placement's `resource ...` commands,
-# the legacy `glance` and `neutron` commands (neutronclient 9.0.0 is the last with `neutron`).
+# the legacy `glance`, `neutron` and `nova` commands (neutronclient 9.0.0 is the last with
+# `neutron`).
 EXTRA_CLIENTS = ("osc-placement==4.9.1", "python-glanceclient==4.13.0",
-                 "python-neutronclient==9.0.0")
+                 "python-neutronclient==9.0.0", "python-novaclient==18.13.1")
 OSC_CACHE = Path("/tmp/sriovstack-osc-venv")
 PG_ADMIN_URL = os.environ.get("SRIOVSTACK_TEST_PG",
                               "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")

@@ -73,6 +73,9 @@ class ServerRow(Base):
     access_ipv6: Mapped[str] = mapped_column(String(64), default="")
     meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
     key_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    # The key pair's public key at create (nova's instance key_data): the guest keeps it even
+    # when the key pair is deleted later.
+    key_data: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=_now)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=_now)
     launched_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
