@@ -138,6 +138,14 @@ class ErrorKind(enum.StrEnum):
     INSTANCE_IS_LOCKED = "InstanceIsLocked"
     INSTANCE_NOT_FOUND = "InstanceNotFound"
     NO_VALID_HOST = "NoValidHost"
+    KEYPAIR_NOT_FOUND = "KeypairNotFound"
+    KEY_PAIR_EXISTS = "KeyPairExists"
+    INVALID_KEYPAIR = "InvalidKeypair"
+    FLAVOR_EXISTS = "FlavorExists"
+    FLAVOR_ID_EXISTS = "FlavorIdExists"
+    FLAVOR_ACCESS_EXISTS = "FlavorAccessExists"
+    FLAVOR_ACCESS_NOT_FOUND = "FlavorAccessNotFound"
+    FLAVOR_EXTRA_SPECS_NOT_FOUND = "FlavorExtraSpecsNotFound"
     # placement (error codes, placement/errors.py)
     PLACEMENT_UNDEFINED_CODE = "placement.undefined_code"
 

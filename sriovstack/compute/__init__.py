@@ -19,9 +19,11 @@ from sriovstack.compute.drain import DrainPlan, DrainService, DrainStep
 from sriovstack.compute.host_devices import (CloudView, HostDevice, HostDeviceService, SriovHost,
                                               VfRecord, VfView)
 from sriovstack.compute.hosts import HostRegistry
-from sriovstack.compute.interfaces import (HOTPLUG_STATUSES, InterfaceAttach,
-                                           InterfaceAttachment, InterfaceService)
-from sriovstack.compute.flavors import DEFAULT_FLAVORS, FlavorQuery, FlavorService
+from sriovstack.compute.interfaces import (HOTPLUG_STATUSES, InterfaceAttach, InterfaceAttachment,
+                                           InterfaceService)
+from sriovstack.compute.flavors import DEFAULT_FLAVORS, FlavorQuery, FlavorService, FlavorCreate
+from sriovstack.compute.extra_specs import ALIAS_SPEC, check_extra_spec, parse_alias_spec
+from sriovstack.compute.keypairs import Keypair, KeypairCreate, KeypairQuery, KeypairService
 from sriovstack.compute.hypervisors import SRIOV_NET_VF, HypervisorService
 from sriovstack.compute.image_patch import BASE_ATTRS, ImageAttrs, PatchOp, check_attr
 from sriovstack.compute.image_store import ImageStore
@@ -70,7 +72,9 @@ __all__ = [
     "AuditReport", "Finding", "VfObservation", "vf_state_findings",
     "InterfaceService", "InterfaceAttach", "InterfaceAttachment", "HOTPLUG_STATUSES",
     "ShelveService", "ShelveAction", "UnshelveAction", "OperationLeases", "OperationRecovery",
-    "EvacuateService", "EvacuateAction", "ConsoleLog", "ConsoleOutputAction",
+    "EvacuateService", "EvacuateAction", "ConsoleLog", "ConsoleOutputAction", "FlavorCreate",
+    "Keypair", "KeypairCreate", "KeypairQuery", "KeypairService", "ALIAS_SPEC",
+    "check_extra_spec", "parse_alias_spec",
 ]
 
 
@@ -92,6 +96,7 @@ class ComputeServices:
     recovery: OperationRecovery
     shelves: ShelveService
     console: ConsoleLog
+    keypairs: KeypairService
 
 
 def build_compute(db: Database, network: "NetworkService", scheduler: "Scheduler",
@@ -116,11 +121,13 @@ def build_compute(db: Database, network: "NetworkService", scheduler: "Scheduler
             seed()
     builder = ServerBuilder(db, network, scheduler, revisions, max_attempts=max_attempts,
                             clock=clock, start_delay=build_start_delay)
+    keypairs = KeypairService(db, clock)
     leases = OperationLeases(db, builder.leases, clock)
     shelves = ShelveService(db, network, scheduler, builder, leases)
     console = ConsoleLog(db, clock)
     servers = ServerService(db, network, flavors, images, builder, shelves,
-                            EvacuateService(db, hosts, scheduler, builder), console)
+                            EvacuateService(db, hosts, scheduler, builder), console,
+                            keypairs=keypairs)
     interfaces = InterfaceService(db, network, servers, builder, leases)
     desired_state = DesiredStateService(db, revisions, poll_interval)
     hypervisors = HypervisorService(db, clock, service_down_time)
@@ -136,4 +143,4 @@ def build_compute(db: Database, network: "NetworkService", scheduler: "Scheduler
         recovery=OperationRecovery(db, leases, {None: interfaces.roll_back,
                                                 SHELVING: shelves.abandon,
                                                 OFFLOADING: shelves.finish_offload}),
-        shelves=shelves, console=console)
+        shelves=shelves, console=console, keypairs=keypairs)

@@ -17,6 +17,7 @@ from sriovstack.compute.images import ImageService
 from sriovstack.compute.server_list import MAX_LIMIT, listed_servers
 from sriovstack.compute import operations
 from sriovstack.compute.instance_actions import InstanceActionLog
+from sriovstack.compute.keypairs import KeypairService
 from sriovstack.compute.types import (Fault, Flavor, InstanceAction, LiveMigrateAction,
                                       LockAction, MigrateAction, NetworkRequest, Operation,
                                       PowerAction, RebuildAction, Server, ServerAction,
@@ -51,8 +52,10 @@ class ServerService:
                  images: ImageService, builder: ServerBuilder,
                  shelves: "ShelveService | None" = None,
                  evacuations: "EvacuateService | None" = None,
-                 console: "ConsoleLog | None" = None) -> None:
+                 console: "ConsoleLog | None" = None,
+                 keypairs: KeypairService | None = None) -> None:
         self._db = db
+        self._keypairs = keypairs
         self._console = console
         self._shelves = shelves
         self._evacuations = evacuations
@@ -69,10 +72,13 @@ class ServerService:
 
         Raises Forbidden (no project scope), Invalid (unknown flavor/image/network/port: nova
         answers 400), NotSupported (vnic_type macvtap, 20.9), Conflict ("Port <id> is still
-        in use.").
+        in use."), Invalid ("Invalid key_name provided.") for a key pair the caller lacks.
         """
         policy.require_project_scope(caller, "creating a server")
-        self._check_refs(spec)
+        self._check_refs(caller, spec)
+        key_data = None
+        if spec.key_name is not None and self._keypairs is not None:
+            key_data = self._keypairs.public_key_for(caller, spec.key_name)
         networks = spec.networks
         if spec.auto_network:
             networks = (NetworkRequest(network_id=self._auto_network(caller)),)
@@ -81,7 +87,7 @@ class ServerService:
         created = [p.port_id for p in ports if p.created_by_compute]
         given = [p.port_id for p in ports if not p.created_by_compute]
         try:
-            self._insert(caller, server_id, spec, ports, request_id)
+            self._insert(caller, server_id, spec, ports, request_id, key_data)
         except WriteConflict as exc:
             # A concurrent create took one of the given ports (server_ports.port_id is unique).
             self._drop_ports(caller, tuple(created))
@@ -113,9 +119,9 @@ class ServerService:
                            field="networks", value="auto")
         return usable[0].id
 
-    def _check_refs(self, spec: ServerCreate) -> None:
+    def _check_refs(self, caller: Caller, spec: ServerCreate) -> None:
         try:
-            self._flavors.get(spec.flavor_ref)
+            self._flavors.get(spec.flavor_ref, visible_to=caller)
         except NotFound as exc:
             raise Invalid(f"Flavor {spec.flavor_ref} could not be found.", field="flavorRef",
                           value=spec.flavor_ref, fix="use an id from GET /flavors") from exc
@@ -182,7 +188,8 @@ class ServerService:
                              physnet=request.physnet)
 
     def _insert(self, caller: Caller, server_id: str, spec: ServerCreate,
-                ports: list[ServerPortRow], request_id: str) -> None:
+                ports: list[ServerPortRow], request_id: str,
+                key_data: str | None = None) -> None:
         now = self.builder.clock.now()
         with self._db.transaction() as session:
             server = ServerRow(
@@ -191,7 +198,8 @@ class ServerService:
                 task_state="scheduling", flavor_id=spec.flavor_ref, image_id=spec.image_ref,
                 host=None, availability_zone=spec.availability_zone,
                 access_ipv4=spec.access_ipv4, access_ipv6=spec.access_ipv6,
-                meta=dict(spec.metadata), key_name=spec.key_name, created_at=now,
+                meta=dict(spec.metadata), key_name=spec.key_name, key_data=key_data,
+                created_at=now,
                 updated_at=now, launched_at=None, description=spec.description, locked=False)
             self.builder.leases.queue(server)  # if this worker dies, a sweep builds it
             session.add(server)

@@ -58,6 +58,11 @@ class Flavor:
     rxtx_factor: float = 1.0
     is_public: bool = True
     description: str | None = None
+    extra_specs: tuple[tuple[str, str], ...] = ()  # sorted by key
+
+    def extra_spec(self, key: str) -> str | None:
+        """The value of extra spec ``key``, or None."""
+        return dict(self.extra_specs).get(key)
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ naming what was refused.
     require_writer        admin, member or service (a reader-only caller may only look)
     require_project_scope a token scoped to a project (what creates a resource needs one)
     owner_of              a new resource: the caller's project, or (privileged) the one asked
+    require_self_or_admin nova's "rule:admin_api or user_id:%(user_id)s" (key pairs)
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from sriovstack.identity.values import Caller, RoleName, Token
 
 __all__ = ["caller_of", "is_privileged", "in_scope", "denied", "require_admin",
            "require_privileged", "require_service", "require_writer", "require_project_scope",
-           "owner_of"]
+           "owner_of", "require_self_or_admin"]
 
 _WRITERS = frozenset({RoleName.ADMIN, RoleName.MEMBER, RoleName.SERVICE})
 
@@ -94,3 +95,11 @@ def owner_of(caller: Caller, requested: str | None = None) -> str:
         raise denied("creating a resource for another project is admin only",
                      field="project_id", value=requested, fix="leave project_id/tenant_id out")
     return requested
+
+
+def require_self_or_admin(caller: Caller, user_id: str, rule: str) -> None:
+    """Forbidden (nova's "Policy doesn't allow <rule> to be performed.") unless the caller
+    is ``user_id`` or an admin: nova's default for the per-user key pairs."""
+    if not caller.is_admin and user_id != caller.user_id:
+        raise denied(f"Policy doesn't allow {rule} to be performed.", field="user_id",
+                     value=user_id)

@@ -3,13 +3,14 @@
 from fastapi import Depends
 
 from sriovstack.api.compute import (flavors, hypervisors, interfaces, microversions, servers,
-                                    sriov_audit, sriov_hosts, versions)
+                                    sriov_audit, sriov_hosts, versions, flavor_manage, keypairs)
 
 __all__ = ["router"]
 
 # The version documents sit at the prefix root ("/compute", "/compute/v2.1", no token).
 router = versions.router
 for _part in (flavors.router, servers.router, hypervisors.router, sriov_hosts.router,
-              sriov_audit.router, interfaces.router):
+               sriov_audit.router, interfaces.router, flavor_manage.router,
+               keypairs.router):
     router.include_router(_part, prefix="/v2.1",
                           dependencies=[Depends(microversions.negotiate)])

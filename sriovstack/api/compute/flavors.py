@@ -1,4 +1,5 @@
-"""Compute v2.1 flavor handlers: list, detail (with nova's filters), show and extra specs."""
+"""Compute v2.1 flavor handlers: list, detail (with nova's filters) and show; administration is
+flavor_manage.py's."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ def list_flavors(is_public: str | None = None, min_disk: str | None = Query(None
     """200 ``{"flavors": [{id, name, links}]}`` (+description from 2.55); 400 for a bad
     filter or unknown marker."""
     query = flavor_query(is_public, min_disk, min_ram, limit, marker, ctx.caller.is_admin)
-    flavors = ctx.services.compute.flavors.list(query)
+    flavors = ctx.services.compute.flavors.list(query, visible_to=ctx.caller)
     return {"flavors": [flavor_brief_at(f, _base(ctx), version) for f in flavors]}
 
 
@@ -41,7 +42,7 @@ def list_flavors_detail(is_public: str | None = None,
                         version: ApiVersion = Depends(negotiate)) -> dict[str, Any]:
     """200 ``{"flavors": [...]}`` with ram, disk, vcpus...; ``is_public=None``: all."""
     query = flavor_query(is_public, min_disk, min_ram, limit, marker, ctx.caller.is_admin)
-    flavors = ctx.services.compute.flavors.list(query)
+    flavors = ctx.services.compute.flavors.list(query, visible_to=ctx.caller)
     return {"flavors": [flavor_view(f, _base(ctx), version) for f in flavors]}
 
 
@@ -49,14 +50,5 @@ def list_flavors_detail(is_public: str | None = None,
 def show_flavor(flavor_id: str, ctx: RequestContext = Depends(request_context),
                 version: ApiVersion = Depends(negotiate)) -> dict[str, Any]:
     """200 ``{"flavor": {...}}``; 404 for unknown ids and for names (clients then list)."""
-    return {"flavor": flavor_view(ctx.services.compute.flavors.get(flavor_id), _base(ctx),
-                                  version)}
-
-
-@router.get("/flavors/{flavor_id}/os-extra_specs")
-def list_flavor_extra_specs(flavor_id: str,
-                            ctx: RequestContext = Depends(request_context)) -> dict[str, Any]:
-    """200 ``{"extra_specs": {}}`` (our flavors carry none; ``openstack flavor show`` reads
-    this); 404 for an unknown flavor."""
-    ctx.services.compute.flavors.get(flavor_id)
-    return {"extra_specs": {}}
+    flavor = ctx.services.compute.flavors.get(flavor_id, visible_to=ctx.caller)
+    return {"flavor": flavor_view(flavor, _base(ctx), version)}

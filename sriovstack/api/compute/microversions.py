@@ -19,7 +19,8 @@ from fastapi import Request, Response
 from sriovstack.errors import Invalid, NotAcceptable
 
 __all__ = ["ApiVersion", "Microversion", "VERSIONS", "MIN_VERSION", "MAX_VERSION", "negotiate",
-           "EXTENDED_ATTRIBUTES", "LOCKED", "HOST_STATUS", "DESCRIPTION",
+           "EXTENDED_ATTRIBUTES", "KEYPAIR_TYPE", "KEYPAIR_USER", "KEYPAIR_PAGING",
+           "LOCKED", "HOST_STATUS", "DESCRIPTION",
            "NO_DISK_OVER_COMMIT", "TAGS", "CPU_INFO_OBJECT", "LIVE_MIGRATE_FORCE", "NO_FORCE", "NETWORK_TAG",
            "HYPERVISOR_PAGING", "NETWORKS_REQUIRED", "STATUS_FILTER_STRICT",
            "NETWORK_TAG_RESTORED", "INTERFACE_TAG", "INTERFACE_TAG_SHOWN", "UNSHELVE_AZ", "EVACUATE_NO_SHARED_STORAGE", "EVACUATE_FORCE", "EMBEDDED_FLAVOR", "ACTION_EVENTS_FOR_ALL",
@@ -70,7 +71,8 @@ _NONE = "no API we serve changes"
 VERSIONS: tuple[Microversion, ...] = (
     _v("2.1", "the v2.1 base API", "flavors, servers and their power actions, "
        "os-instance-actions, os-hypervisors, os-aggregates, AZs"),
-    _v("2.2", "keypair type", _NONE),
+    _v("2.2", "keypair type", "'type' (ssh, x509) at create and in views; create 201, "
+       "delete 204"),
     _v("2.3", "more OS-EXT-SRV-ATTR server attributes", "shown to admins"),
     _v("2.4", "os-fixed-ips reserved", _NONE),
     _v("2.5", "ip6 server list filter", "refused with a reason (no address filters)"),
@@ -78,7 +80,7 @@ VERSIONS: tuple[Microversion, ...] = (
     _v("2.7", "flavor access check", _NONE),
     _v("2.8", "mks console", _NONE),
     _v("2.9", "server 'locked'", "shown; lock/unlock actions"),
-    _v("2.10", "keypairs per user", _NONE),
+    _v("2.10", "keypairs per user", "?user_id= and 'user_id' at create (admin)"),
     _v("2.11", "services force-down", _NONE),
     _v("2.12", "os-virtual-interfaces net_id", _NONE),
     _v("2.13", "server group project/user", _NONE),
@@ -105,7 +107,7 @@ VERSIONS: tuple[Microversion, ...] = (
     _v("2.32", "device tag on networks", "accepted (no metadata service shows it)"),
     _v("2.33", "hypervisor paging", "limit and marker"),
     _v("2.34", "async live-migration checks", _NONE),
-    _v("2.35", "keypair paging", _NONE),
+    _v("2.35", "keypair paging", "limit and marker; keypairs_links"),
     _v("2.36", "proxy APIs removed", "we never had them"),
     _v("2.37", "networks required: list, 'auto' or 'none'", "enforced"),
     _v("2.38", "invalid status filter is 400", "400 from here, empty list below"),
@@ -167,7 +169,10 @@ def _since(text: str) -> ApiVersion:
 
 
 # The versions the views and schemas branch on (each in VERSIONS above).
+KEYPAIR_TYPE = _since("2.2")
 EXTENDED_ATTRIBUTES = _since("2.3")
+KEYPAIR_USER = _since("2.10")
+KEYPAIR_PAGING = _since("2.35")
 LOCKED = _since("2.9")
 HOST_STATUS = _since("2.16")
 DESCRIPTION = _since("2.19")

@@ -161,7 +161,7 @@ def _embedded_flavor(s: Server) -> dict[str, Any]:
         return {"vcpus": 0, "ram": 0, "disk": 0, "ephemeral": 0, "swap": 0,
                 "original_name": "", "extra_specs": {}}
     return {"vcpus": f.vcpus, "ram": f.ram, "disk": f.disk, "ephemeral": f.ephemeral,
-            "swap": f.swap, "original_name": f.name, "extra_specs": {}}
+            "swap": f.swap, "original_name": f.name, "extra_specs": dict(f.extra_specs)}
 
 
 def _server_21(s: Server, base: str) -> dict[str, Any]:
@@ -217,7 +217,7 @@ def flavor_view(flavor: Flavor, base: str,
     if version >= mv.FLAVOR_DESCRIPTION:
         body["description"] = f.description
     if version >= mv.FLAVOR_EXTRA_SPECS:
-        body["extra_specs"] = {}
+        body["extra_specs"] = dict(f.extra_specs)
     return body
 
 
