@@ -48,10 +48,12 @@ from sriovstack.compute.scheduler.model import (BuildRequest, Claim, ClaimedDevi
                                                 ImageProperties)
 from sriovstack.compute.types import SYSTEM_CALLER
 from sriovstack.db import Database
-from sriovstack.db.models import FaultRow, FlavorRow, ImageRow, ServerPortRow, ServerRow
+from sriovstack.compute.flavor_requests import flavor_pci
+from sriovstack.db.models import (FaultRow, FlavorExtraSpecRow, FlavorRow, ImageRow,
+                                  ServerPortRow, ServerRow)
 from sriovstack.errors import NotFound, NoValidHost, SriovstackError, Unavailable
 from sriovstack.network import BindingProfile
-from sriovstack.pci import DevType, PciRequest
+from sriovstack.pci import DevType, NumaPolicy, PciAlias, PciRequest
 from sriovstack.wire import ServerStatus, VnicType
 
 if TYPE_CHECKING:
@@ -78,6 +80,7 @@ class _Plan:
     availability_zone: str | None
     image_properties: tuple[tuple[str, str], ...]
     ports: tuple[tuple[str, VnicType, str | None], ...]  # (port_id, vnic_type, physnet)
+    extra_specs: tuple[tuple[str, str], ...] = ()  # the flavor's, sorted
 
 
 class ServerBuilder:
@@ -96,6 +99,11 @@ class ServerBuilder:
         self.clock: Clock = clock or SystemClock()
         self.leases = BuildLeases(db, self.clock, lease_seconds)
         self._start_delay = start_delay  # the test hook (module docstring)
+
+    @property
+    def pci_aliases(self) -> dict[str, PciAlias]:
+        """``[pci] alias`` by name, as the scheduler was configured."""
+        return self._scheduler.pci_aliases
 
     def build(self, server_id: str) -> None:
         """Place the server and bind its ports; on any failure it ends in ERROR with a fault.
@@ -257,6 +265,9 @@ class ServerBuilder:
             image = session.get(ImageRow, server.image_id) if server.image_id else None
             ports = session.scalars(select(ServerPortRow).where(
                 ServerPortRow.server_id == server_id).order_by(ServerPortRow.position)).all()
+            specs = session.execute(select(FlavorExtraSpecRow.key, FlavorExtraSpecRow.value)
+                                    .where(FlavorExtraSpecRow.flavor_id == server.flavor_id)
+                                    .order_by(FlavorExtraSpecRow.key)).all()
             return _Plan(
                 server_id=server.id, project_id=server.project_id,
                 vcpus=flavor.vcpus if flavor else 0, memory_mb=flavor.ram if flavor else 0,
@@ -264,21 +275,25 @@ class ServerBuilder:
                 availability_zone=server.availability_zone,
                 image_properties=tuple(sorted(
                     (str(k), str(v)) for k, v in (image.properties if image else {}).items())),
-                ports=tuple((p.port_id, VnicType(p.vnic_type), p.physnet) for p in ports))
+                ports=tuple((p.port_id, VnicType(p.vnic_type), p.physnet) for p in ports),
+                extra_specs=tuple((k, v) for k, v in specs))
 
     def _request(self, plan: _Plan, retry: frozenset[str],
                  lease: BuildLease | None = None) -> BuildRequest:
         """The scheduler's request for ``plan``; fenced by ``lease`` when one is building it
         (a plan with no lease, such as a drain's dry run, claims nothing)."""
+        flavor = flavor_pci(dict(plan.extra_specs), self._scheduler.pci_aliases)
+        policy = flavor.numa_policy or NumaPolicy.LEGACY
         pci = tuple(PciRequest(count=1, dev_type=_PCI_TYPES[vnic], physnet=physnet,
-                               port_id=port_id)
+                               port_id=port_id, numa_policy=policy)
                     for port_id, vnic, physnet in plan.ports if vnic in _PCI_TYPES)
         return BuildRequest(server_id=plan.server_id, project_id=plan.project_id,
                             vcpus=plan.vcpus, memory_mb=plan.memory_mb, disk_gb=plan.disk_gb,
                             availability_zone=plan.availability_zone,
                             image_properties=ImageProperties.from_glance(
                                 plan.image_properties),
-                            pci_requests=pci, retry_hosts=retry,
+                            pci_requests=pci + flavor.requests, retry_hosts=retry,
+                            extra_specs=plan.extra_specs, guest_numa_cells=flavor.numa_cells,
                             lease_token=None if lease is None else lease.token)
 
     def _bind_all(self, plan: _Plan, claim: Claim) -> tuple[str, tuple[str, ...]]:

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sriovstack.compute.build import ServerBuilder
+from sriovstack.compute.flavor_requests import flavor_pci
 from sriovstack.compute.flavors import FlavorService
 from sriovstack.compute.images import ImageService
 from sriovstack.compute.server_list import MAX_LIMIT, listed_servers
@@ -121,10 +122,12 @@ class ServerService:
 
     def _check_refs(self, caller: Caller, spec: ServerCreate) -> None:
         try:
-            self._flavors.get(spec.flavor_ref, visible_to=caller)
+            flavor = self._flavors.get(spec.flavor_ref, visible_to=caller)
         except NotFound as exc:
             raise Invalid(f"Flavor {spec.flavor_ref} could not be found.", field="flavorRef",
                           value=spec.flavor_ref, fix="use an id from GET /flavors") from exc
+        # nova: an alias the flavor names but [pci] alias lacks is a 400 at create.
+        flavor_pci(dict(flavor.extra_specs), self.builder.pci_aliases)
         if spec.image_ref is None:
             raise Invalid("Missing imageRef attribute: give imageRef or a "
                           "block_device_mapping_v2 entry with source_type image",

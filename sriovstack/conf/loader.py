@@ -131,10 +131,10 @@ class _Reader:
             value = tuple(value)
         return Setting(value, origin)
 
-    def spec_lines(self) -> tuple[SpecLine, ...]:
-        names = names_of("pci", "device_spec")
+    def spec_lines(self, option: str = "device_spec") -> tuple[SpecLine, ...]:
+        names = names_of("pci", option)
         return tuple(SpecLine(text, self._index.origin_of_line(names, text))
-                     for text in self._conf.pci.device_spec)
+                     for text in getattr(self._conf.pci, option))
 
 
 def _reason(exc: cfg.ConfigFileValueError) -> str:
@@ -154,7 +154,7 @@ def _fix_for(section: str, option: str) -> str:
 def _build(reader: _Reader, files: Sequence[str]) -> DeploymentConfig:
     s = reader.setting
     nova = NovaConfig(reader.spec_lines(), s("filter_scheduler", "available_filters"),
-                      s("filter_scheduler", "enabled_filters"))
+                      s("filter_scheduler", "enabled_filters"), reader.spec_lines("alias"))
     ml2 = Ml2Config(s("ml2", "type_drivers"), s("ml2", "tenant_network_types"),
                     s("ml2", "mechanism_drivers"), s("ml2_type_vlan", "network_vlan_ranges"),
                     s("ml2_type_flat", "flat_networks"), s("ml2_sriov", "agent_required"),

@@ -61,6 +61,7 @@ class NovaConfig:
     device_specs: tuple[SpecLine, ...]
     available_filters: Setting[tuple[str, ...]]
     enabled_filters: Setting[tuple[str, ...]]
+    aliases: tuple[SpecLine, ...] = ()  # [pci] alias: JSON texts (pci/alias.py parses them)
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,6 +41,9 @@ OPTIONS: tuple[tuple[str, cfg.Opt], ...] = (
     #       -> [pci] device_spec (Zed); all three feed one list (20.5).
     ("pci", cfg.MultiStrOpt("device_spec", default=[], deprecated_opts=_deprecated(
         ("pci", "passthrough_whitelist"), (DEFAULT, "pci_passthrough_whitelist")))),
+    # nova: [DEFAULT] pci_alias -> [pci] alias (Newton): flavors' pci_passthrough:alias names.
+    ("pci", cfg.MultiStrOpt("alias", default=[], deprecated_opts=_deprecated(
+        (DEFAULT, "pci_alias")))),
     # nova scheduler (20.4): the [DEFAULT] scheduler_* names are the chapter's.
     ("filter_scheduler", cfg.MultiStrOpt("available_filters", default=[ALL_FILTERS],
         deprecated_opts=_deprecated((DEFAULT, "scheduler_available_filters")))),

@@ -2,6 +2,7 @@
 I/O; the host facts a device spec needs come from the ``DeviceProbe`` its caller hands in."""
 
 from sriovstack.pci.address import PciAddress
+from sriovstack.pci.alias import PciAlias, alias_requests, parse_aliases
 from sriovstack.pci.addrspec import GlobAddress, RegexAddress
 from sriovstack.pci.device import DevType, PciDevice
 from sriovstack.pci.devspec import (NO_HOST, DeviceProbe, DeviceSpec, DeviceSpecs,
@@ -14,5 +15,5 @@ __all__ = [
     "PciAddress", "DevType", "PciDevice", "GlobAddress", "RegexAddress", "DeviceSpec",
     "DeviceSpecs", "DeviceProbe", "NO_HOST", "parse_device_specs", "Allocation", "Fit",
     "NumaContext", "NumaPolicy", "PciRequest", "Pool", "PoolKey", "Shortfall", "fit_requests",
-    "pci_names",
+    "pci_names", "PciAlias", "alias_requests", "parse_aliases",
 ]

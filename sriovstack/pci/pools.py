@@ -84,7 +84,9 @@ class PciRequest:
     """``count`` devices of ``dev_type`` (VF for vnic direct, PF for direct-physical).
 
     ``physnet`` is compared without regard to case; None asks for devices without a physnet
-    (a tunnelled network). ``vendor_id``/``product_id`` None mean any.
+    (a tunnelled network), unless ``any_physnet`` (a flavor's PCI alias: nova matches its
+    vendor, product and type whatever the device's physnet tag). ``vendor_id``/``product_id``
+    None mean any. ``alias`` names the ``[pci] alias`` a flavor's request came from.
     """
 
     count: int = 1
@@ -94,6 +96,8 @@ class PciRequest:
     product_id: str | None = None
     port_id: str | None = None
     numa_policy: NumaPolicy = NumaPolicy.LEGACY
+    any_physnet: bool = False
+    alias: str | None = None
 
     def __post_init__(self) -> None:
         if self.count < 1:
@@ -106,6 +110,8 @@ class PciRequest:
         ids = f" {self.vendor_id or '*'}:{self.product_id or '*'}" \
             if self.vendor_id or self.product_id else ""
         where = f"on {self.physnet}" if self.physnet else "without a physnet"
+        if self.any_physnet:
+            where = f"(alias {self.alias})" if self.alias else "on any physnet"
         return f"{kind}{ids} {where}"
 
 
@@ -147,7 +153,7 @@ def _same(a: str | None, b: str | None) -> bool:
 def _spec_matches(key: PoolKey, request: PciRequest) -> bool:
     # nova §2.2 step 1 and 3: PF pools only for PF requests (and VF pools only for VF ones).
     return (key.dev_type is request.dev_type
-            and _same(key.physnet, request.physnet)
+            and (request.any_physnet or _same(key.physnet, request.physnet))
             and (request.vendor_id is None or key.vendor_id == request.vendor_id.lower())
             and (request.product_id is None or key.product_id == request.product_id.lower()))
 
@@ -193,7 +199,8 @@ def _shortfall_reason(pools: Sequence[Pool], request: PciRequest,
     if not matching:
         elsewhere = sorted({p.key.physnet or "no physnet" for p in free
                             if not _same(p.key.physnet, request.physnet)})
-        if elsewhere and not any(_same(p.key.physnet, request.physnet) for p in free):
+        if elsewhere and not request.any_physnet and \
+                not any(_same(p.key.physnet, request.physnet) for p in free):
             return f"have {kind}s only on {', '.join(elsewhere)}"
         return f"have no free {request.describe()}"
     allowed = _numa_filter(matching, request, numa)

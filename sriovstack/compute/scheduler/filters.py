@@ -10,6 +10,7 @@ that request, so a decision over thousands of hosts skips it.
 from __future__ import annotations
 
 import difflib
+import itertools
 import operator
 from collections.abc import Callable
 from typing import Protocol
@@ -19,11 +20,12 @@ from sriovstack.clock import Clock
 from sriovstack.compute.scheduler.host_state import HostState
 from sriovstack.compute.scheduler.model import BuildRequest, SchedulerConfig
 from sriovstack.errors import ConfigError
-from sriovstack.pci import NumaContext, Shortfall, fit_requests
+from sriovstack.pci import Fit, NumaContext, Shortfall, fit_requests
 
 __all__ = ["HostFilter", "RetryFilter", "AvailabilityZoneFilter", "RamFilter", "CoreFilter",
            "ComputeFilter", "ComputeCapabilitiesFilter", "ImagePropertiesFilter",
-           "PciPassthroughFilter", "FILTER_NAMES", "build_filters", "match_extra_spec"]
+           "PciPassthroughFilter", "FILTER_NAMES", "build_filters", "match_extra_spec",
+           "fit_on_host"]
 
 HostCheck = Callable[[HostState], "str | None"]
 
@@ -263,17 +265,43 @@ class PciPassthroughFilter:
             return None
         if _quick_pass(host, request):
             return None
-        numa = None
-        if request.numa_nodes is not None:
-            sockets = dict(host.numa_sockets) if host.numa_sockets is not None else None
-            numa = NumaContext(request.numa_nodes, sockets)
-        fit = fit_requests(host.pools, request.pci_requests, numa)
+        fit = fit_on_host(host, request)
         if not isinstance(fit, Shortfall):
             return None
         return fit.reason + _unhealthy_note(host, request)
 
     def prepare(self, request: BuildRequest) -> HostCheck | None:
         return _bound(self, request) if request.pci_requests else None
+
+
+def _numa_contexts(host: HostState, request: BuildRequest) -> list[NumaContext | None]:
+    """The NUMA placements to try: none when the guest has no NUMA topology; the request's
+    nodes when given; for ``hw:numa_nodes`` = N, every choice of N of the host's nodes."""
+    sockets = dict(host.numa_sockets) if host.numa_sockets is not None else None
+    if request.numa_nodes is not None:
+        return [NumaContext(request.numa_nodes, sockets)]
+    if request.guest_numa_cells is None:
+        return [None]
+    nodes = sorted(set(sockets or ()) | {p.key.numa_node for p in host.pools
+                                         if p.key.numa_node is not None})
+    return [NumaContext(frozenset(chosen), sockets)
+            for chosen in itertools.combinations(nodes, request.guest_numa_cells)]
+
+
+def fit_on_host(host: HostState, request: BuildRequest) -> Fit | Shortfall:
+    """Fit the request's PCI requests on the host's pools, trying each NUMA placement of
+    the guest (``hw:numa_nodes``) in turn; the first fit, or the first placement's shortfall."""
+    first: Fit | Shortfall | None = None
+    for numa in _numa_contexts(host, request):
+        fit = fit_requests(host.pools, request.pci_requests, numa)
+        if isinstance(fit, Fit):
+            return fit
+        first = first or fit
+    if first is None:  # fewer host NUMA nodes than the guest asks for
+        return Shortfall(request.pci_requests[0],
+                         f"have fewer than {request.guest_numa_cells} NUMA nodes "
+                         "(hw:numa_nodes)")
+    return first
 
 
 def _unhealthy_note(host: HostState, request: BuildRequest) -> str:
@@ -291,8 +319,10 @@ def _quick_pass(host: HostState, request: BuildRequest) -> bool:
     one physnet never exclude each other and a PF with a held VF is not counted free."""
     if host.pci_totals is None or request.numa_nodes is not None or len(request.pci_requests) != 1:
         return False
+    if request.guest_numa_cells is not None:
+        return False
     (wanted,) = request.pci_requests
-    if wanted.vendor_id or wanted.product_id:
+    if wanted.vendor_id or wanted.product_id or wanted.any_physnet:
         return False
     physnet = wanted.physnet.lower() if wanted.physnet else None
     return host.pci_totals.get((wanted.dev_type, physnet), 0) >= wanted.count

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from sriovstack.errors import Invalid
-from sriovstack.pci import DevType, PciAddress, PciRequest
+from sriovstack.pci import DevType, PciAddress, PciAlias, PciRequest, parse_aliases
 
 if TYPE_CHECKING:
     from sriovstack.conf import DeploymentConfig
@@ -55,7 +55,9 @@ class BuildRequest:
 
     ``retry_hosts`` are hosts already tried for this server (RetryFilter skips them);
     ``extra_specs`` are the flavor's (ComputeCapabilitiesFilter); ``numa_nodes`` are the
-    guest's NUMA nodes when it has a NUMA topology (None: it has none, §2.3 does not apply).
+    guest's NUMA nodes when it has a NUMA topology (None: it has none, §2.3 does not apply);
+    ``guest_numa_cells`` is the flavor's ``hw:numa_nodes`` (or 1 for another NUMA-implying
+    spec) when ``numa_nodes`` is not fixed: the scheduler then tries the host's nodes.
     ``lease_token`` fences the claim: it is taken only while that build lease holds the server
     (a delete or a sweep that took the lease over makes the claim fail with NotFound).
     """
@@ -71,6 +73,7 @@ class BuildRequest:
     retry_hosts: frozenset[str] = frozenset()
     extra_specs: tuple[tuple[str, str], ...] = ()
     numa_nodes: frozenset[int] | None = None
+    guest_numa_cells: int | None = None
     lease_token: str | None = None
 
     def __post_init__(self) -> None:
@@ -126,14 +129,20 @@ class SchedulerConfig:
     max_attempts: int = 5
     # Where enabled_filters came from, for the error an unknown name gets.
     filters_origin: str = "[filter_scheduler] enabled_filters"
+    # [pci] alias by name: what a flavor's pci_passthrough:alias asks for.
+    pci_aliases: tuple[tuple[str, PciAlias], ...] = ()
 
 
 def scheduler_config(deployment: "DeploymentConfig | None") -> SchedulerConfig:
     """The scheduler options of a loaded deployment. The filter list is taken when a file
     sets it (either name of 20.4); otherwise the chapter's eight run, because nova's modern
     default names server-group filters sriovstack does not have."""
-    if deployment is None or not deployment.nova.enabled_filters.is_set:
+    if deployment is None:
         return SchedulerConfig()
+    aliases = tuple(sorted(parse_aliases(  # a bad alias is a ConfigError naming the option
+        (line.text, line.origin.file) for line in deployment.nova.aliases).items()))
+    if not deployment.nova.enabled_filters.is_set:
+        return SchedulerConfig(pci_aliases=aliases)
     setting = deployment.nova.enabled_filters
     return SchedulerConfig(enabled_filters=tuple(setting.value),
-                           filters_origin=str(setting.origin))
+                           filters_origin=str(setting.origin), pci_aliases=aliases)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from sriovstack.clock import Clock, SystemClock
 
 from sriovstack.compute.claims import Claims
-from sriovstack.compute.scheduler.filters import HostFilter, build_filters
+from sriovstack.compute.scheduler.filters import HostFilter, build_filters, fit_on_host
 from sriovstack.compute.scheduler.host_state import HostState, pci_totals
 from sriovstack.compute.scheduler.index import HostIndex
 from sriovstack.compute.scheduler.model import BuildRequest, Claim, SchedulerConfig
@@ -19,7 +19,7 @@ from sriovstack.compute.scheduler.weighers import best_host, build_weighers, ord
 from sriovstack.db import Database
 from sriovstack.errors import ClaimLost, NoValidHost
 from sriovstack.metrics import Decision, NullRecorder, Recorder
-from sriovstack.pci import Allocation, Fit, NumaContext, Pool, fit_requests
+from sriovstack.pci import Allocation, Fit, PciAlias, Pool
 
 __all__ = ["Scheduler", "Rejections", "Placement", "filter_hosts"]
 
@@ -106,6 +106,11 @@ class Scheduler:
         self._claims = Claims(db, config.ram_allocation_ratio, config.cpu_allocation_ratio)
 
     @property
+    def pci_aliases(self) -> dict[str, PciAlias]:
+        """``[pci] alias`` by name (what flavors' ``pci_passthrough:alias`` may name)."""
+        return dict(self._config.pci_aliases)
+
+    @property
     def claims(self) -> Claims:
         """The claims store (allocate, held_by, release)."""
         return self._claims
@@ -178,11 +183,7 @@ class Scheduler:
         return self._claims.release(server_id)
 
     def _plan(self, host: HostState, request: BuildRequest) -> tuple[Allocation, ...]:
-        numa = None
-        if request.numa_nodes is not None:
-            sockets = dict(host.numa_sockets) if host.numa_sockets is not None else None
-            numa = NumaContext(request.numa_nodes, sockets)
-        fit = fit_requests(host.pools, request.pci_requests, numa)
+        fit = fit_on_host(host, request)
         if not isinstance(fit, Fit):  # the filter passed it on the same state; be safe
             raise ClaimLost(f"host {host.name} {fit.reason}", host=host.name)
         return fit.allocations
