@@ -8,6 +8,7 @@ netdev and address; the controller gets the files the API reads (20.3, 20.4).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +16,8 @@ from sriovstack.allinone.machines import open_host
 from sriovstack.errors import ConfigError, HostError
 from sriovstack.host import (PersistMethod, PersistTarget, VfState, apply, apply_persistence,
                              discover, pf_device_path, plan_persistence, plan_vf_count)
-from sriovstack.host.simulated import Role, Topology, TopologyHost, build_host, is_simulated
+from sriovstack.host.simulated import (NicModel, Role, Topology, TopologyHost, build_host,
+                                       is_simulated)
 
 __all__ = ["SimulatedHost", "LiveVf", "prepare_hosts", "chapter_examples", "live_vfs",
            "NOVA_CONF", "SRIOV_AGENT_INI"]
@@ -90,6 +92,8 @@ def prepare_hosts(topology: Topology, state_dir: Path,
     source = examples or chapter_examples()
     vf_ids = tuple(dict.fromkeys(f"{nic.model.vendor_id}:{nic.model.vf_device_id}"
                                  for h in topology.hosts for nic in h.nics))
+    aliases = pci_aliases(tuple(dict.fromkeys(nic.model for h in topology.hosts
+                                              for nic in h.nics)))
     hosts = []
     for spec in topology.hosts:
         root = state_dir / "hosts" / spec.name
@@ -97,7 +101,8 @@ def prepare_hosts(topology: Topology, state_dir: Path,
             build_host(spec, root)
         if spec.role is Role.COMPUTE:
             _create_vfs(spec, root)
-        hosts.append(SimulatedHost(spec, root, _install_config(spec, root, source, vf_ids)))
+        hosts.append(SimulatedHost(spec, root, _install_config(spec, root, source, vf_ids,
+                                                               aliases)))
     return tuple(hosts)
 
 
@@ -117,12 +122,29 @@ def _create_vfs(spec: TopologyHost, root: Path) -> None:
             apply_persistence(root, plan_persistence(root, target, PersistMethod.SYSTEMD))
 
 
+def pci_aliases(models: tuple[NicModel, ...]) -> str:
+    """A ``[pci]`` section with two aliases per NIC model, ``<model>-vf`` (one VF) and
+    ``<model>-pf`` (the whole port), for flavors' ``pci_passthrough:alias``."""
+    lines = ["", "[pci]",
+             "# sriovstack all-in-one: aliases of the topology's NICs for flavors'",
+             "# pci_passthrough:alias (nova's [pci] alias grammar)."]
+    for model in models:
+        short = model.key.split("-", 1)[-1]
+        for kind, product in (("vf", model.vf_device_id), ("pf", model.device_id)):
+            lines.append(json.dumps({"name": f"{short}-{kind}", "vendor_id": model.vendor_id,
+                                     "product_id": product,
+                                     "device_type": f"type-{kind.upper()}"})
+                         .join(("alias = ", "")))
+    return "\n".join(lines) + "\n"
+
+
 def _install_config(spec: TopologyHost, root: Path, source: Path,
-                    vf_ids: tuple[str, ...]) -> tuple[Path, ...]:
+                    vf_ids: tuple[str, ...], aliases: str = "") -> tuple[Path, ...]:
     """Copy the chapter's files for the host's role into its ``/etc``; return their paths.
 
     ``vf_ids`` (``vvvv:pppp`` of the topology's VFs) join ``supported_pci_vendor_devs``, as a
-    deployment with other NICs than the chapter's 82576 must do (20.3), or no VF would bind.
+    deployment with other NICs than the chapter's 82576 must do (20.3), or no VF would bind;
+    ``aliases`` (a ``[pci]`` section) is appended to the controller's nova.conf.
     """
     if spec.role is Role.COMPUTE:
         pairs = ((source / "compute/nova.conf", NOVA_CONF),
@@ -146,6 +168,8 @@ def _install_config(spec: TopologyHost, root: Path, source: Path,
         text = _localise(spec, text)
         if rel == _ML2_SRIOV:
             text = _allow_vfs(text, vf_ids)
+        if rel == NOVA_CONF and spec.role is Role.CONTROLLER:
+            text += aliases
         dest.write_text(text, encoding="utf-8")
         written.append(dest)
     return tuple(written)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from sriovstack.errors import NotFound
 from sriovstack.host import Host
+from sriovstack.host.simulated.catalogue import NicModel
 from sriovstack.host.simulated.hooks import DataplaneHooks
 from sriovstack.host.simulated.kernel import SimulatedKernel
 from sriovstack.host.simulated.netlink import SimulatedVfNetlink
@@ -24,7 +25,7 @@ from sriovstack.host.simulated.fixture import build_host
 __all__ = [
     "open_simulated_host", "is_simulated", "SimState", "DataplaneHooks", "MARKER", "Role",
     "TOPOLOGIES_DIR", "Topology", "TopologyHost", "build_host", "bundled_topology",
-    "load_topology", "SimulatedKernel",
+    "load_topology", "SimulatedKernel", "NicModel",
 ]
 
 
