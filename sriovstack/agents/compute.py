@@ -283,7 +283,8 @@ class _Pass:
             if not has_guest:
                 self.a._virt.spawn(GuestSpec(server.server_id, server.name,
                                              max(1, server.vcpus), max(1, server.memory_mb),
-                                             interfaces))
+                                             interfaces, hostdevs=server.hostdevs,
+                                             authorized_keys=server.authorized_keys))
                 spawned = True
                 self.result.spawned.append(server.server_id)
                 self._say(server.server_id, f"boot: guest {server.name} started with "

@@ -23,7 +23,8 @@ from sqlalchemy.orm import Session
 
 from sriovstack.compute.operations import target_of
 from sriovstack.db import Database, Listener, notify
-from sriovstack.db.models import FlavorRow, HostRevisionRow, ServerPortRow, ServerRow
+from sriovstack.db.models import (FlavorRow, HostRevisionRow, PciDeviceRow, ServerPortRow,
+                                  ServerRow)
 from sriovstack.errors import Conflict
 from sriovstack.network import PortWiring, port_wirings
 from sriovstack.pci import PciAddress
@@ -155,13 +156,15 @@ class DesiredStateService:
                 .where(ServerRow.host == host)
                 .order_by(ServerRow.created_at, ServerRow.id, ServerPortRow.position)).all()
             wirings = port_wirings(session, [p.port_id for _, _, p in rows if p is not None])
+            hostdevs = _alias_devices(session, sorted({srv.id for srv, _, _ in rows}))
         servers: dict[str, tuple[ServerRow, FlavorRow | None, list[DesiredPort]]] = {}
         for srv, flavor, port in rows:
             ports = servers.setdefault(srv.id, (srv, flavor, []))[2]
             if port is not None:
                 ports.append(_port(port, wirings.get(port.port_id)))
         return DesiredState(host=host, revision=revision, servers=tuple(
-            _server(srv, flavor, tuple(ports)) for srv, flavor, ports in servers.values()))
+            _server(srv, flavor, tuple(ports), hostdevs.get(srv.id, ()))
+            for srv, flavor, ports in servers.values()))
 
     async def wait_for_change(self, host: str, since: int | None, wait: float) -> DesiredState:
         """The desired state once its revision exceeds ``since``, or after ``wait`` seconds.
@@ -190,15 +193,29 @@ class DesiredStateService:
                 changed.clear()
 
 
-def _server(srv: ServerRow, flavor: FlavorRow | None,
-            ports: tuple[DesiredPort, ...]) -> DesiredServer:
+def _alias_devices(session: Session,
+                   server_ids: list[str]) -> dict[str, tuple[PciAddress, ...]]:
+    """The devices each server holds for no port: its flavor's pci_passthrough:alias."""
+    found: dict[str, list[PciAddress]] = {}
+    if server_ids:
+        rows = session.execute(select(PciDeviceRow.owner, PciDeviceRow.address).where(
+            PciDeviceRow.owner.in_(server_ids), PciDeviceRow.request_id.is_(None),
+            PciDeviceRow.status.in_(("claimed", "allocated"))).order_by(PciDeviceRow.address))
+        for owner, address in rows:
+            found.setdefault(owner, []).append(PciAddress.parse(address))
+    return {k: tuple(v) for k, v in found.items()}
+
+
+def _server(srv: ServerRow, flavor: FlavorRow | None, ports: tuple[DesiredPort, ...],
+            hostdevs: tuple[PciAddress, ...] = ()) -> DesiredServer:
     status = ServerStatus(srv.status)
     settled = target_of(status, srv.task_state)
     return DesiredServer(server_id=srv.id, name=srv.name, status=status,
                          vcpus=flavor.vcpus if flavor else 0,
                          memory_mb=flavor.ram if flavor else 0, ports=ports,
                          target=settled.target, replug=settled.replug,
-                         awaiting=settled.awaiting)
+                         awaiting=settled.awaiting, authorized_keys=srv.key_data,
+                         hostdevs=hostdevs)
 
 
 def _port(row: ServerPortRow, wiring: PortWiring | None) -> DesiredPort:

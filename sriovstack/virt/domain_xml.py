@@ -42,6 +42,15 @@ def _interface(vf: VfInterface) -> ET.Element:
     return iface
 
 
+def _hostdev(a: PciAddress) -> ET.Element:
+    """A device passed through as it is (a flavor's PCI alias): no MAC, no VLAN."""
+    dev = ET.Element("hostdev", {"mode": "subsystem", "type": "pci", "managed": "yes"})
+    _sub(dev, "driver", name="vfio")
+    _sub(_sub(dev, "source"), "address", domain=f"0x{a.domain:04x}", bus=f"0x{a.bus:02x}",
+         slot=f"0x{a.slot:02x}", function=f"0x{a.function:x}")
+    return dev
+
+
 def _text(el: ET.Element) -> str:
     ET.indent(el)
     return ET.tostring(el, encoding="unicode")
@@ -76,6 +85,8 @@ def domain_xml(guest: GuestSpec, *, domain_type: str = "kvm",
     _sub(disk, "target", dev="vda", bus="virtio")
     for vf in guest.interfaces:
         devices.append(_interface(vf))
+    for address in guest.hostdevs:
+        devices.append(_hostdev(address))
     _sub(_sub(devices, "serial", type="pty"), "target", port="0")
     _sub(_sub(devices, "console", type="pty"), "target", type="serial", port="0")
     return _text(dom)

@@ -5,10 +5,18 @@ attaching a VF sets its MAC and VLAN through the PF as libvirt does (reference/l
 §5.3) and moves the VF's netdev into the guest as ``ethN`` with the port's MAC and fixed IP.
 Normal (Open vSwitch) ports are plugged as a veth onto the same physnet/VLAN segment.  The
 guest records and the rules every driver checks are the cross-process ``FakeVirtDriver``'s.
+
+The guest's files are the host's, except what ``ip netns exec`` binds over ``/etc`` from
+``/etc/netns/<namespace>/``: the server's key pair is written there as
+``ssh/authorized_keys/root``, so inside the guest it is ``/etc/ssh/authorized_keys/root``
+(sshd's ``AuthorizedKeysFile /etc/ssh/authorized_keys/%u``; ``sriovstack guest exec SERVER --
+cat /etc/ssh/authorized_keys/root`` shows it).
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -104,8 +112,9 @@ class NetnsVirtDriver:
     """
 
     def __init__(self, host: Host, plane: HostDataplane, state_dir: Path, *,
-                 prefix: str = DEFAULT_PREFIX) -> None:
+                 prefix: str = DEFAULT_PREFIX, etc_netns: Path = Path("/etc/netns")) -> None:
         self._host = host  # a plane exists only for a simulated host (HostDataplane checks)
+        self._etc_netns = etc_netns  # what `ip netns exec` binds over /etc, per namespace
         self._names = Names(prefix)
         self._plane = plane
         self._records = FakeVirtDriver(Path(state_dir), host.sysfs)
@@ -126,6 +135,7 @@ class NetnsVirtDriver:
         ns = self.guest_netns(guest.server_id)
         try:
             create_ns(ns)
+            self._write_keys(ns, guest.authorized_keys)
             for vf in guest.interfaces:
                 self._plug(ns, vf)
             start_echo(ns)
@@ -184,6 +194,18 @@ class NetnsVirtDriver:
         self._plane.attach_vf(vf.pci_address, ns, self._free_ifname(ns), str(vf.mac),
                               vf.fixed_ip)
 
+    def _write_keys(self, ns: str, keys: str | None) -> None:
+        """The guest's ``/etc/ssh/authorized_keys/root`` (written atomically, mode 0600)."""
+        if keys is None:
+            return
+        where = self._etc_netns / ns / "ssh" / "authorized_keys"
+        where.mkdir(parents=True, exist_ok=True)
+        tmp = where / ".root.partial"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(keys.rstrip("\n") + "\n")
+        os.replace(tmp, where / "root")
+
     def _pf_of(self, address: PciAddress) -> tuple[str, int]:
         """(PF netdev, VF index) of VF ``address``, as host discovery reads them."""
         pf, vf = discover(self._host.sysfs).find_vf(address)
@@ -213,3 +235,4 @@ class NetnsVirtDriver:
             for port_id in self._plane.ports_in(ns):
                 self._plane.unplug_port(port_id)
         remove_ns(ns)
+        shutil.rmtree(self._etc_netns / ns, ignore_errors=True)  # the guest's /etc files

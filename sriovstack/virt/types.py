@@ -100,13 +100,19 @@ def _check_name(name: str) -> None:
 
 @dataclass(frozen=True, slots=True)
 class GuestSpec:
-    """What the compute agent asks for: one server's guest and the VFs it boots with."""
+    """What the compute agent asks for: one server's guest and the VFs it boots with.
+
+    ``hostdevs`` are devices passed through as they are (a flavor's PCI alias: no MAC or
+    VLAN); ``authorized_keys`` is the server's key pair, for the guest's authorized_keys.
+    """
 
     server_id: str
     name: str
     vcpus: int
     memory_mb: int
     interfaces: tuple[VfInterface, ...] = ()
+    hostdevs: tuple[PciAddress, ...] = ()
+    authorized_keys: str | None = None
 
     def __post_init__(self) -> None:
         _check_server_id(self.server_id)
@@ -116,6 +122,7 @@ class GuestSpec:
                 raise Invalid(f"{fname} {value!r} of server {self.server_id} must be a "
                               "positive integer", field=fname, value=value)
         object.__setattr__(self, "interfaces", tuple(self.interfaces))
+        object.__setattr__(self, "hostdevs", tuple(self.hostdevs))
 
     @property
     def domain_name(self) -> str:

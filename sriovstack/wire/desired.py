@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Interface, IPv6Interface, ip_interface
 from typing import Any
 
+from sriovstack.errors import Invalid
 from sriovstack.mac import MacAddress
 from sriovstack.pci import PciAddress
 from sriovstack.wire.codec import Fields
@@ -22,6 +23,15 @@ IpInterface = IPv4Interface | IPv6Interface
 
 def _interface(text: str) -> IpInterface:
     return ip_interface(text)
+
+
+def _address(value: Any, where: str) -> PciAddress:
+    """One item of a list of PCI addresses; Invalid naming ``where`` otherwise."""
+    try:
+        return PciAddress.parse(value) if isinstance(value, str) else PciAddress.parse("")
+    except (Invalid, ValueError) as exc:
+        raise Invalid(f"{where}: {value!r} is not a PCI address", field=where,
+                      value=value if isinstance(value, str) else None) from exc
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +103,10 @@ class DesiredServer:
     ``target`` is what its guest should be (running, paused or stopped); ``replug``: destroy
     and spawn the guest again, its VFs re-plugged and their settings re-applied (a hard
     reboot, a start, a rebuild); ``awaiting``: an operation waits for the agent to report the
-    guest at ``target``.
+    guest at ``target``.  ``authorized_keys`` is the public key of the server's key pair
+    (nova's key_data: the guest's ``authorized_keys``); ``hostdevs`` are the devices the
+    flavor's ``pci_passthrough:alias`` claimed, passed through as plain hostdevs (no MAC or
+    VLAN: no port owns them).
     """
 
     server_id: str
@@ -105,12 +118,16 @@ class DesiredServer:
     target: ServerOutcome = ServerOutcome.RUNNING
     replug: bool = False
     awaiting: bool = False
+    authorized_keys: str | None = None
+    hostdevs: tuple[PciAddress, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.server_id, "name": self.name, "status": self.status.value,
                 "vcpus": self.vcpus, "memory_mb": self.memory_mb,
                 "ports": [p.to_json() for p in self.ports], "target": self.target.value,
-                "replug": self.replug, "awaiting": self.awaiting}
+                "replug": self.replug, "awaiting": self.awaiting,
+                "authorized_keys": self.authorized_keys,
+                "hostdevs": [str(a) for a in self.hostdevs]}
 
     @classmethod
     def from_json(cls, data: Any, where: str) -> DesiredServer:
@@ -121,7 +138,10 @@ class DesiredServer:
                    memory_mb=f.integer("memory_mb", minimum=0),
                    ports=tuple(DesiredPort.from_json(p, at) for p, at in f.items("ports")),
                    target=f.choice("target", ServerOutcome, ServerOutcome.RUNNING),
-                   replug=f.flag("replug", False), awaiting=f.flag("awaiting", False))
+                   replug=f.flag("replug", False), awaiting=f.flag("awaiting", False),
+                   authorized_keys=f.optional_text("authorized_keys", max_len=16384),
+                   hostdevs=tuple(_address(a, at) for a, at in f.items("hostdevs",
+                                                                          default=[])))
 
 
 @dataclass(frozen=True, slots=True)

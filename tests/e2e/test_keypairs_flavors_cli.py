@@ -17,7 +17,7 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from tests.e2e.conftest import client_env
+from tests.e2e.conftest import SRIOVSTACK, client_env
 from tests.e2e.test_lifecycle_cli import _ledger, _until
 from tests.e2e.test_walkthrough_cli import aio, osc
 
@@ -87,6 +87,13 @@ def test_keypairs_and_key_name_with_the_openstack_cli(osc_venv: Path, aio: Path,
     server = cli("server", "create", "--flavor", "m1.tiny", "--image", "cirros", "--nic",
                  f"port-id={port['id']}", "--key-name", "laptop", "--wait", "keyed")
     assert server["status"] == "ACTIVE" and server["key_name"] == "laptop"
+    if (aio / "hosts").is_dir() and "netns data plane on" in (aio / "aio.log").read_text():
+        # The emulated guest has the key where sshd's AuthorizedKeysFile finds it.
+        seen = subprocess.run([str(SRIOVSTACK), "guest", "exec", "--state-dir", str(aio),
+                               "keyed", "--", "cat", "/etc/ssh/authorized_keys/root"],
+                              capture_output=True, text=True, timeout=120)
+        assert seen.returncode == 0, seen.stderr
+        assert seen.stdout.strip() == public.read_text().strip()
     refused = _fails(osc_venv, aio, "server", "create", "--flavor", "m1.tiny", "--image",
                      "cirros", "--nic", "none", "--key-name", "nope", "unkeyed")
     assert "Invalid key_name provided." in refused and "400" in refused

@@ -48,6 +48,18 @@ def test_interface_is_a_managed_hostdev_with_the_vf_address_mac_vlan_and_alias()
     assert _at(iface, "driver").attrib == {"name": "vfio"}
 
 
+def test_alias_devices_are_plain_hostdevs_without_mac_or_vlan() -> None:
+    spec = GuestSpec(server_id=SID, name="aliased", vcpus=1, memory_mb=512,
+                     hostdevs=(PciAddress.parse("0000:0b:10.3"),))
+    dom = ET.fromstring(domain_xml(spec))
+    [dev] = dom.findall("devices/hostdev")
+    assert dev.attrib == {"mode": "subsystem", "type": "pci", "managed": "yes"}
+    assert _at(dev, "source/address").attrib == {"domain": "0x0000", "bus": "0x0b",
+                                                 "slot": "0x10", "function": "0x3"}
+    assert dev.find("mac") is None and dev.find("vlan") is None
+    assert dom.findall("devices/interface") == []
+
+
 def test_flat_interface_has_no_vlan_element() -> None:
     # libvirt writes VLAN 0 itself when <vlan> is absent, clearing a stale tag (§5.3).
     assert ET.fromstring(interface_xml(FLAT_VF)).find("vlan") is None

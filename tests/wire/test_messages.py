@@ -36,6 +36,9 @@ STATE = DesiredState("compute-1", 42, (
     DesiredServer(SID, "webserver01", ServerStatus.BUILD, 1, 512, (VF_PORT, NORMAL_PORT)),
     DesiredServer("s2", "gone", ServerStatus.ACTIVE, 2, 2048, (DELETED_PORT,)),
     DesiredServer("s3", "empty", ServerStatus.ERROR, 0, 0)))
+ALIASED = DesiredState("compute-1", 43, (
+    DesiredServer("s4", "aliased", ServerStatus.BUILD, 1, 512, (),
+                  authorized_keys="ssh-ed25519 AAAAC3Nza me@laptop", hostdevs=(VF, PF)),))
 RESOURCES = HostResources(
     16, 32768, 500, "az1",
     HostCapabilities("QEMU", 8002000, (SupportedInstance("x86_64", "qemu", "hvm"),),
@@ -84,6 +87,9 @@ def test_the_desired_state_keeps_the_previous_releases_json() -> None:
         "target": "running", "replug": False, "awaiting": False}
     # ... and for uplink status propagation.
     assert [p.pop("propagate_uplink_status") for p in server["ports"]] == [False, False]
+    # What this release adds for key pairs and PCI aliases (issue 12; lenient too).
+    assert {k: server.pop(k) for k in ("authorized_keys", "hostdevs")} == {
+        "authorized_keys": None, "hostdevs": []}
     assert server == {
         "id": SID, "name": "webserver01", "status": "BUILD", "vcpus": 1, "memory_mb": 512,
         "ports": [{"port_id": "p-vf", "mac": "fa:16:3e:5a:2b:01", "vnic_type": "direct",
@@ -121,6 +127,21 @@ def test_the_uplink_propagation_travels_and_an_older_api_reads_without_it() -> N
     older = port.to_json()
     del older["propagate_uplink_status"]
     assert DesiredPort.from_json(older, "p").propagate_uplink_status is False
+
+
+def test_keys_and_hostdevs_round_trip_and_an_older_api_sends_none() -> None:
+    again = DesiredState.from_json(json.loads(json.dumps(ALIASED.to_json())))
+    assert again == ALIASED
+    aliased = again.servers[-1]
+    assert aliased.hostdevs == (VF, PF) and aliased.authorized_keys.endswith("me@laptop")
+    old = STATE.to_json()["servers"][0]
+    for key in ("authorized_keys", "hostdevs"):
+        del old[key]
+    parsed = DesiredServer.from_json(old, "servers[0]")
+    assert (parsed.hostdevs, parsed.authorized_keys) == ((), None)
+    old["hostdevs"] = ["nope"]
+    with pytest.raises(Invalid, match=r"servers\[0\].hostdevs\[0\]"):
+        DesiredServer.from_json(old, "servers[0]")
 
 
 def test_a_desired_port_from_an_older_api_is_read() -> None:
