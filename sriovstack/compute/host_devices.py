@@ -131,9 +131,11 @@ class HostDeviceService:
     def devices(self, host: str) -> tuple[HostDevice, ...]:
         """The host's devices in address order, each VF with its owner; NotFound if unknown."""
         self._hosts.get(host)
-        owners = {port.pci_address: (server, port)
-                  for server in self._desired.desired_state(host).servers
+        servers = self._desired.desired_state(host).servers
+        owners = {port.pci_address: (server, port) for server in servers
                   for port in server.ports if port.pci_address is not None}
+        # A flavor's pci_passthrough:alias devices: held by the server, no port.
+        by_alias = {address: server for server in servers for address in server.hostdevs}
         out = []
         for row in self._rows(host):
             address = PciAddress.parse(row.address)
@@ -148,6 +150,9 @@ class HostDeviceService:
                     port_id=port.port_id, mac=port.mac, vlan=port.vlan,
                     admin_state_up=port.admin_state_up,
                     propagate_uplink_status=port.propagate_uplink_status)
+            elif address in by_alias:
+                device = dataclasses.replace(device, server_id=by_alias[address].server_id,
+                                             server_name=by_alias[address].name)
             out.append(device)
         return tuple(out)
 

@@ -51,6 +51,8 @@ def test_alias_vfs_are_claimed_told_to_the_agent_and_freed(aliased: Cloud) -> No
     [desired] = aliased.compute.desired_state.desired_state("compute-1").servers
     assert set(desired.hostdevs) == {d.address for d in held}
     assert desired.authorized_keys == key.public_key and desired.ports == ()
+    ledger = {d.address: d.server_id for d in aliased.compute.host_devices.devices("compute-1")}
+    assert all(ledger[d.address] == server.id for d in held)  # os-sriov-hosts shows them
     aliased.compute.keypairs.delete(ADMIN, "k")  # the server keeps the key it was given
     [again] = aliased.compute.desired_state.desired_state("compute-1").servers
     assert again.authorized_keys == key.public_key
