@@ -35,6 +35,9 @@ INCLUDE = (r"^tempest\.api\.network\.(test_versions|test_extensions"
            r"|admin\.test_ports\.PortsAdminExtendedAttrsTestJSON)\."
            r"|^tempest\.api\.compute\.(test_versions|admin\.test_hypervisor"
            r"\.HypervisorAdminTestJSON|flavors\.test_flavors"
+           r"|keypairs\.test_keypairs(_negative|_v22)?|admin\.test_keypairs_v210"
+           r"|admin\.test_flavors(_access|_access_negative|_extra_specs"
+           r"|_extra_specs_negative)?"
            r"|servers\.test_create_server\.ServersTestJSON)\.")
 # Not run, and why. Features we do not have:
 EXCLUDED = {

@@ -238,9 +238,9 @@ def update_flavor_extra_spec(flavor_id: str, key: str, body: ExtraSpecRequest,
     return specs
 
 
-@router.delete("/flavors/{flavor_id}/os-extra_specs/{key}", status_code=202)
+@router.delete("/flavors/{flavor_id}/os-extra_specs/{key}")
 def delete_flavor_extra_spec(flavor_id: str, key: str,
                              ctx: RequestContext = Depends(request_context)) -> Response:
-    """202 (admin); 404 FlavorExtraSpecsNotFound."""
+    """200, no body, as nova (admin); 404 FlavorExtraSpecsNotFound."""
     ctx.services.compute.flavors.unset_extra_spec(ctx.caller, flavor_id, key)
-    return Response(status_code=202)
+    return Response(status_code=200)
