@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 from sriovstack.api.compute import microversions as mv
-from sriovstack.api.compute.microversions import ApiVersion, negotiate
+from sriovstack.api.compute.microversions import ApiVersion, empty_answer, negotiate
 from sriovstack.api.compute.views import flavor_view
 from sriovstack.api.context import RequestContext, request_context
 from sriovstack.compute import FlavorCreate
@@ -169,10 +169,11 @@ def update_flavor(flavor_id: str, body: FlavorUpdateRequest,
 
 
 @router.delete("/flavors/{flavor_id}", status_code=202)
-def delete_flavor(flavor_id: str, ctx: RequestContext = Depends(request_context)) -> Response:
+def delete_flavor(flavor_id: str, response: Response,
+                  ctx: RequestContext = Depends(request_context)) -> Response:
     """202 (admin); 404 unknown flavor."""
     ctx.services.compute.flavors.delete(ctx.caller, flavor_id)
-    return Response(status_code=202)
+    return empty_answer(202, response)
 
 
 @router.get("/flavors/{flavor_id}/os-flavor-access")
@@ -239,8 +240,8 @@ def update_flavor_extra_spec(flavor_id: str, key: str, body: ExtraSpecRequest,
 
 
 @router.delete("/flavors/{flavor_id}/os-extra_specs/{key}")
-def delete_flavor_extra_spec(flavor_id: str, key: str,
+def delete_flavor_extra_spec(flavor_id: str, key: str, response: Response,
                              ctx: RequestContext = Depends(request_context)) -> Response:
     """200, no body, as nova (admin); 404 FlavorExtraSpecsNotFound."""
     ctx.services.compute.flavors.unset_extra_spec(ctx.caller, flavor_id, key)
-    return Response(status_code=200)
+    return empty_answer(200, response)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from sriovstack.api.compute import microversions as mv
-from sriovstack.api.compute.microversions import ApiVersion, negotiate
+from sriovstack.api.compute.microversions import ApiVersion, empty_answer, negotiate
 from sriovstack.api.context import RequestContext, request_context
 from sriovstack.compute import Keypair, KeypairCreate, KeypairQuery
 from sriovstack.errors import Invalid
@@ -131,10 +131,10 @@ def show_keypair(name: str, user_id: str | None = None,
 
 
 @router.delete("/os-keypairs/{name}")
-def delete_keypair(name: str, user_id: str | None = None,
+def delete_keypair(name: str, response: Response, user_id: str | None = None,
                    ctx: RequestContext = Depends(request_context),
                    version: ApiVersion = Depends(negotiate)) -> Response:
     """202 (204 from 2.2), no body; 404 KeypairNotFound."""
     policy.require_writer(ctx.caller, "deleting a key pair")
     ctx.services.compute.keypairs.delete(ctx.caller, name, _user(user_id, version))
-    return Response(status_code=204 if version >= mv.KEYPAIR_TYPE else 202)
+    return empty_answer(204 if version >= mv.KEYPAIR_TYPE else 202, response)

@@ -18,7 +18,7 @@ from fastapi import Request, Response
 
 from sriovstack.errors import Invalid, NotAcceptable
 
-__all__ = ["ApiVersion", "Microversion", "VERSIONS", "MIN_VERSION", "MAX_VERSION", "negotiate",
+__all__ = ["ApiVersion", "Microversion", "VERSIONS", "MIN_VERSION", "MAX_VERSION", "negotiate", "empty_answer",
            "EXTENDED_ATTRIBUTES", "KEYPAIR_TYPE", "KEYPAIR_USER", "KEYPAIR_PAGING",
            "LOCKED", "HOST_STATUS", "DESCRIPTION",
            "NO_DISK_OVER_COMMIT", "TAGS", "CPU_INFO_OBJECT", "LIVE_MIGRATE_FORCE", "NO_FORCE", "NETWORK_TAG",
@@ -238,3 +238,13 @@ def negotiate(request: Request, response: Response) -> ApiVersion:
     response.headers["X-OpenStack-Nova-API-Version"] = str(version)
     response.headers["Vary"] = "OpenStack-API-Version, X-OpenStack-Nova-API-Version"
     return version
+
+
+def empty_answer(status: int, negotiated: Response) -> Response:
+    """A bodiless answer that keeps the microversion headers ``negotiate`` set on the
+    request's response (a Response returned by a handler replaces that one)."""
+    out = Response(status_code=status)
+    for name in ("OpenStack-API-Version", "X-OpenStack-Nova-API-Version", "Vary"):
+        if name in negotiated.headers:
+            out.headers[name] = negotiated.headers[name]
+    return out

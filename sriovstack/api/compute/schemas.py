@@ -401,8 +401,9 @@ _ACTIONS: dict[str, Callable[[Any, ApiVersion], ServerAction]] = {
     "evacuate": _evacuate, "os-getConsoleOutput": _console_output}
 
 
-_TRUE = {"true", "1", "yes", "on"}
-_FALSE = {"false", "0", "no", "off"}
+# oslo strutils.bool_from_string(strict=True), as nova parses is_public.
+_TRUE = {"true", "1", "yes", "on", "t", "y"}
+_FALSE = {"false", "0", "no", "off", "f", "n"}
 
 
 def flavor_query(is_public: str | None, min_disk: str | None, min_ram: str | None,
