@@ -1,7 +1,7 @@
 """Key pairs (``key_pairs``), the server's ``key_data``, flavors' extra specs and access lists.
 
 Revision ID: 0010_keypairs_flavors
-Revises: 0016_uplink_status
+Revises: 0013_interfaces_console
 Create Date: 2026-12-06
 """
 
@@ -14,7 +14,7 @@ from sriovstack.db.base import UtcDateTime
 
 
 revision = '0010_keypairs_flavors'
-down_revision = '0016_uplink_status'
+down_revision = '0013_interfaces_console'
 branch_labels = None
 depends_on = None
 
