@@ -112,6 +112,7 @@ class ErrorKind(enum.StrEnum):
     MAC_ADDRESS_IN_USE = "MacAddressInUse"
     NETWORK_IN_USE = "NetworkInUse"
     NETWORK_NOT_FOUND = "NetworkNotFound"
+    OVER_QUOTA = "OverQuota"  # neutron's 409; nova answers its quota errors with 403
     NO_NETWORK_AVAILABLE = "NoNetworkAvailable"
     PORT_BINDING_FAILED = "PortBindingFailed"
     PORT_IN_USE = "PortInUse"

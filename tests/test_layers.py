@@ -44,6 +44,7 @@ FLOORS: dict[str, Floor] = {
     "identity": Floor.SERVICE,
     "network": Floor.SERVICE,
     "compute": Floor.SERVICE,
+    "quota": Floor.SERVICE,      # the book of limits compute and network enforce
     "api": Floor.EDGE,
     "agents": Floor.EDGE,
     "allinone": Floor.EDGE,

@@ -32,7 +32,11 @@ from sriovstack.compute.images import (CIRROS, ImageCreate, ImageData, ImageQuer
 from sriovstack.compute.placement import (STANDARD_RESOURCE_CLASSES, Candidate,
                                           CandidateRequest, ConsumerAllocations, NameKind,
                                           PlacementService, ProviderAllocations)
+from sriovstack.compute.quotas import (COMPUTE_DEFAULTS, LEGACY_NETWORK_DEFAULTS, VF_PREFIX,
+                                       ComputeQuotas, QuotaDetail, vf_resource)
 from sriovstack.compute.reports import HostReports
+from sriovstack.compute.services import COMPUTE_BINARY, ComputeService, ComputeServiceRegistry
+from sriovstack.compute.usage import ProjectUsage, ServerUsage, UsageService
 from sriovstack.compute.scheduler import Scheduler, scheduler_config
 from sriovstack.compute.server_list import MAX_LIMIT
 from sriovstack.compute.console import ConsoleLog
@@ -74,7 +78,9 @@ __all__ = [
     "ShelveService", "ShelveAction", "UnshelveAction", "OperationLeases", "OperationRecovery",
     "EvacuateService", "EvacuateAction", "ConsoleLog", "ConsoleOutputAction", "FlavorCreate",
     "Keypair", "KeypairCreate", "KeypairQuery", "KeypairService", "ALIAS_SPEC",
-    "check_extra_spec", "parse_alias_spec",
+    "check_extra_spec", "parse_alias_spec", "ComputeQuotas", "QuotaDetail", "COMPUTE_DEFAULTS",
+    "LEGACY_NETWORK_DEFAULTS", "VF_PREFIX", "vf_resource", "ComputeService",
+    "ComputeServiceRegistry", "COMPUTE_BINARY", "ProjectUsage", "ServerUsage", "UsageService",
 ]
 
 
@@ -97,6 +103,9 @@ class ComputeServices:
     shelves: ShelveService
     console: ConsoleLog
     keypairs: KeypairService
+    quotas: ComputeQuotas
+    services: ComputeServiceRegistry
+    usage: UsageService
 
 
 def build_compute(db: Database, network: "NetworkService", scheduler: "Scheduler",
@@ -122,12 +131,15 @@ def build_compute(db: Database, network: "NetworkService", scheduler: "Scheduler
     builder = ServerBuilder(db, network, scheduler, revisions, max_attempts=max_attempts,
                             clock=clock, start_delay=build_start_delay)
     keypairs = KeypairService(db, clock)
+    settings = network.settings
+    quotas = ComputeQuotas(db, (*settings.vlan_physnets,
+                                *(p for p in settings.flat_networks if p != "*")))
     leases = OperationLeases(db, builder.leases, clock)
     shelves = ShelveService(db, network, scheduler, builder, leases)
     console = ConsoleLog(db, clock)
     servers = ServerService(db, network, flavors, images, builder, shelves,
                             EvacuateService(db, hosts, scheduler, builder), console,
-                            keypairs=keypairs)
+                            keypairs=keypairs, quotas=quotas)
     interfaces = InterfaceService(db, network, servers, builder, leases)
     desired_state = DesiredStateService(db, revisions, poll_interval)
     hypervisors = HypervisorService(db, clock, service_down_time)
@@ -143,4 +155,6 @@ def build_compute(db: Database, network: "NetworkService", scheduler: "Scheduler
         recovery=OperationRecovery(db, leases, {None: interfaces.roll_back,
                                                 SHELVING: shelves.abandon,
                                                 OFFLOADING: shelves.finish_offload}),
-        shelves=shelves, console=console, keypairs=keypairs)
+        shelves=shelves, console=console, keypairs=keypairs, quotas=quotas,
+        services=ComputeServiceRegistry(db, clock, service_down_time),
+        usage=UsageService(db, clock))

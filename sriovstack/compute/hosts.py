@@ -174,7 +174,8 @@ class HostRegistry:
         counts = dict(s.execute(select(d.status, func.count()).where(
             d.host_id == row.id, d.status != "removed").group_by(d.status)).all())
         beat = _aware(row.last_heartbeat)
-        up = beat is not None and (self._clock.now() - beat).total_seconds() <= self._down_time
+        up = (not row.forced_down and beat is not None
+              and (self._clock.now() - beat).total_seconds() <= self._down_time)
         return HostInfo(row.id, row.name, row.enabled, row.disabled_reason, up,
                         row.availability_zone, row.vcpus, row.vcpus_used, row.memory_mb,
                         row.memory_mb_used, row.disk_gb, row.disk_gb_used,

@@ -116,7 +116,8 @@ class HypervisorService:
 
     def _hypervisor(self, row: HostRow, running: int) -> Hypervisor:
         beat = row.last_heartbeat
-        up = beat is not None and self._clock.now() - _aware(beat) <= self._down_after
+        up = (not row.forced_down and beat is not None
+              and self._clock.now() - _aware(beat) <= self._down_after)
         caps = row.capabilities
         return Hypervisor(
             id=row.id, hostname=row.name, host_ip=str(caps.get("host_ip", "")),

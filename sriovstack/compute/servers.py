@@ -16,6 +16,7 @@ from sriovstack.compute.flavor_requests import flavor_pci
 from sriovstack.compute.flavors import FlavorService
 from sriovstack.compute.images import ImageService
 from sriovstack.compute.server_list import MAX_LIMIT, listed_servers
+from sriovstack.compute.quotas import ComputeQuotas
 from sriovstack.compute import operations
 from sriovstack.compute.instance_actions import InstanceActionLog
 from sriovstack.compute.keypairs import KeypairService
@@ -53,10 +54,12 @@ class ServerService:
                  images: ImageService, builder: ServerBuilder,
                  shelves: "ShelveService | None" = None,
                  evacuations: "EvacuateService | None" = None,
-                 console: "ConsoleLog | None" = None,
-                 keypairs: KeypairService | None = None) -> None:
+                 console: "ConsoleLog | None" = None, *,
+                 keypairs: KeypairService | None = None,
+                 quotas: ComputeQuotas | None = None) -> None:
         self._db = db
         self._keypairs = keypairs
+        self._quotas = quotas
         self._console = console
         self._shelves = shelves
         self._evacuations = evacuations
@@ -210,6 +213,9 @@ class ServerService:
             for row in ports:
                 row.server_id = server_id
                 session.add(row)
+            if self._quotas is not None:  # counted with the new rows: 403 rolls them back
+                session.flush()
+                self._quotas.check_new_server(session, server_id)
             self._log.start(session, server_id, "create", "compute__do_build_and_run_instance",
                             request_id, caller.user_id or "", None, now)
 

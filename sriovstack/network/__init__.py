@@ -14,6 +14,7 @@ from sriovstack.network.types import (UNSET, BindingProfile, FixedIp, FixedIpReq
                                       PortUpdate, ProviderSpec, Segment, Subnet,
                                       SubnetSpec, SubnetUpdate, VifType)
 from sriovstack.network.ports import profile_json
+from sriovstack.network.quotas import NETWORK_DEFAULTS, NetworkQuotaDetail, NetworkQuotas
 
 __all__ = [
     "NetworkService", "Ml2Settings", "ml2_settings", "ml2_settings_for", "Agent", "invalid_mac",
@@ -21,5 +22,6 @@ __all__ = [
     "NetworkSpec", "NetworkUpdate", "IpRange", "HostRoute", "Subnet", "SubnetSpec", "SubnetUpdate",
     "FixedIp", "FixedIpRequest", "BindingProfile", "PortBinding", "Port", "PortSpec", "PortUpdate",
     "PortRequest", "SecurityGroup", "SecurityGroupRule", "SecurityGroupSpec",
-    "SecurityGroupUpdate", "RuleSpec", "UNSET", "profile_json", "ListQuery",
+    "SecurityGroupUpdate", "RuleSpec", "UNSET", "profile_json", "ListQuery", "NetworkQuotas",
+    "NetworkQuotaDetail", "NETWORK_DEFAULTS",
 ]

@@ -12,7 +12,7 @@ from sriovstack.db import retry_races, storable
 from sriovstack.db.models import NetworkRow, PortRow, SubnetRow
 from sriovstack.errors import Conflict, ErrorKind, NotFound
 from sriovstack.identity import Caller, policy
-from sriovstack.network import segments
+from sriovstack.network import quotas, segments
 from sriovstack.network.env import Env, new_id
 from sriovstack.network.listing import NETWORKS, ListQuery, listed_rows
 from sriovstack.network.types import (UNSET, Network, NetworkSpec, NetworkType, NetworkUpdate,
@@ -113,6 +113,7 @@ class Networks:
                 session.add(row)
                 session.flush()
                 out.append(_to_network(row, ()))
+            quotas.enforce(session, "network", (n.project_id for n in out))
         return out
 
     def get(self, caller: Caller, network_id: str) -> Network:

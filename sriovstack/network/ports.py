@@ -16,7 +16,7 @@ from sriovstack.db.models import NetworkRow, PortRow, PortSecurityGroupRow
 from sriovstack.errors import Conflict, ErrorKind, Invalid, NotFound, NotSupported
 from sriovstack.identity import Caller, policy
 from sriovstack.mac import MacAddress
-from sriovstack.network import addresses
+from sriovstack.network import addresses, quotas
 from sriovstack.network.env import Env, new_id
 from sriovstack.network.listing import PORTS, ListQuery, listed_rows
 from sriovstack.network.networks import load_network_row
@@ -171,6 +171,7 @@ class Ports:
         def attempt() -> list[Port]:
             with self._env.db.transaction() as session:
                 rows = [self._insert(session, caller, spec, defaults, now) for spec in specs]
+                quotas.enforce(session, "port", (r.project_id for r in rows))
                 return to_ports(session, rows)
         return retry_races(attempt)  # a concurrent create took our MAC or address
 

@@ -15,6 +15,7 @@ from sriovstack.db.models import (DefaultSecurityGroupRow, PortSecurityGroupRow,
                                   SecurityGroupRuleRow)
 from sriovstack.errors import Conflict, ErrorKind, Invalid, NotFound, WriteConflict
 from sriovstack.identity import Caller, policy
+from sriovstack.network import quotas
 from sriovstack.network.env import Env, new_id
 from sriovstack.network.types import UNSET, Unset
 
@@ -238,6 +239,7 @@ class SecurityGroups:
             session.add_all(r for r in _default_rules(row.id, project, now)
                             if r.direction == "egress")
             session.flush()
+            quotas.enforce(session, "security_group", (project,))
             return _group(session, row)
 
     def get(self, caller: Caller, group_id: str) -> SecurityGroup:
@@ -305,6 +307,7 @@ class SecurityGroups:
                 description=spec.description, created_at=self._env.clock.now())
             session.add(row)
             session.flush()
+            quotas.enforce(session, "security_group_rule", (row.project_id,))
             return _rule(row)
 
     def list_rules(self, caller: Caller) -> list[SecurityGroupRule]:

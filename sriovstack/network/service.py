@@ -18,6 +18,7 @@ from sriovstack.network.mechanisms import drivers_for
 from sriovstack.network.networks import Networks
 from sriovstack.network.port_bindings import PortBindings
 from sriovstack.network.ports import Ports
+from sriovstack.network.quotas import NetworkQuotas
 from sriovstack.network.security_groups import SecurityGroups
 from sriovstack.network.subnets import Subnets
 from sriovstack.network.types import BindingProfile, Port, PortRequest, PortSpec
@@ -29,7 +30,7 @@ __all__ = ["NetworkService"]
 
 class NetworkService:
     """The network service (ML2). Resources hang off it (``networks``, ``subnets``, ``ports``,
-    ``security_groups``, ``agents``); the methods compute calls in process are on it.
+    ``security_groups``, ``agents``, ``quotas``); the methods compute calls in process are on it.
 
     Construction syncs the VLAN allocation table with network_vlan_ranges (neutron does
     this at start), so the database schema must exist.
@@ -44,6 +45,7 @@ class NetworkService:
         self.agents = Agents(env)
         self.bindings = PortBindings(env, drivers_for(settings))
         self.ports = Ports(env, self.security_groups, self.bindings.rebind)
+        self.quotas = NetworkQuotas(db)
         self._sync(env)
 
     @staticmethod

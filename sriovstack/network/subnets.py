@@ -12,7 +12,7 @@ from sriovstack.db import storable
 from sriovstack.db.models import IpAllocationRow, NetworkRow, SubnetRow
 from sriovstack.errors import Conflict, ErrorKind, NotFound
 from sriovstack.identity import Caller, policy
-from sriovstack.network import ipam
+from sriovstack.network import ipam, quotas
 from sriovstack.network.env import Env, new_id
 from sriovstack.network.listing import SUBNETS, ListQuery, listed_rows
 from sriovstack.network.networks import load_network_row
@@ -81,6 +81,7 @@ class Subnets:
         with self._env.db.transaction() as session:
             for spec, plan, (dns, routes) in zip(specs, plans, checked):
                 out.append(self._insert(session, caller, spec, plan, dns, routes, now))
+            quotas.enforce(session, "subnet", (n.project_id for n in out))
         return out
 
     def _insert(self, session: Session, caller: Caller, spec: SubnetSpec,

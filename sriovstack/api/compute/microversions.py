@@ -27,7 +27,9 @@ __all__ = ["ApiVersion", "Microversion", "VERSIONS", "MIN_VERSION", "MAX_VERSION
            "TAGS_AT_CREATE", "HYPERVISOR_UUIDS", "FLAVOR_DESCRIPTION", "MIGRATE_HOST",
            "ACTIONS_PAGING", "FLAVOR_EXTRA_SPECS", "CHANGES_BEFORE", "ACTION_EVENT_HOST",
            "TRUSTED_CERTS", "SERVER_GROUPS", "LOCKED_REASON", "CREATE_ON_HOST",
-           "API_CLEANUP", "NETWORK_TAG_DROPPED"]
+           "API_CLEANUP", "NETWORK_TAG_DROPPED", "FORCED_DOWN", "PROXY_APIS_REMOVED",
+           "IMAGE_META_PROXY_REMOVED", "USAGE_PAGING", "QUOTA_CLASS_GROUPS",
+           "PERSONALITY_REMOVED"]
 
 _VERSION_RE = re.compile(r"^(\d+)\.(\d+)$")
 
@@ -81,7 +83,7 @@ VERSIONS: tuple[Microversion, ...] = (
     _v("2.8", "mks console", _NONE),
     _v("2.9", "server 'locked'", "shown; lock/unlock actions"),
     _v("2.10", "keypairs per user", "?user_id= and 'user_id' at create (admin)"),
-    _v("2.11", "services force-down", _NONE),
+    _v("2.11", "services force-down", "PUT /os-services/force-down (ComputeFilter skips the host)"),
     _v("2.12", "os-virtual-interfaces net_id", _NONE),
     _v("2.13", "server group project/user", _NONE),
     _v("2.14", "evacuate without onSharedStorage", "evacuate answers 200 without adminPass"),
@@ -108,11 +110,12 @@ VERSIONS: tuple[Microversion, ...] = (
     _v("2.33", "hypervisor paging", "limit and marker"),
     _v("2.34", "async live-migration checks", _NONE),
     _v("2.35", "keypair paging", "limit and marker; keypairs_links"),
-    _v("2.36", "proxy APIs removed", "we never had them"),
+    _v("2.36", "proxy APIs removed", "we never had them; quota sets and limits drop the "
+       "nova-network resources"),
     _v("2.37", "networks required: list, 'auto' or 'none'", "enforced"),
     _v("2.38", "invalid status filter is 400", "400 from here, empty list below"),
-    _v("2.39", "image-metadata proxy removed", _NONE),
-    _v("2.40", "usage paging", _NONE),
+    _v("2.39", "image-metadata proxy removed", "limits drop maxImageMeta"),
+    _v("2.40", "usage paging", "os-simple-tenant-usage limit and marker"),
     _v("2.41", "aggregate uuid", "no aggregates"),
     _v("2.42", "device tags restored", "accepted"),
     _v("2.43", "os-hosts removed", _NONE),
@@ -123,16 +126,18 @@ VERSIONS: tuple[Microversion, ...] = (
        "extra_specs"),
     _v("2.48", "standard diagnostics", _NONE),
     _v("2.49", "tagged interface attach", "os-interface POST takes 'tag'"),
-    _v("2.50", "quota class server groups", _NONE),
+    _v("2.50", "quota class server groups", "server_groups, server_group_members in "
+       "os-quota-class-sets; nova-network resources dropped there"),
     _v("2.51", "instance action events for non-admins", "shown to members from here"),
     _v("2.52", "tags at create", "refused with a reason (no tag store)"),
     _v("2.53", "hypervisor and service uuids; hostname pattern query", "ids are uuids; "
-       "?hypervisor_hostname_pattern=, ?with_servers=; /search and /servers are 404"),
+       "?hypervisor_hostname_pattern=, ?with_servers=; /search and /servers are 404; "
+       "PUT /os-services/{id} (status, disabled_reason, forced_down)"),
     _v("2.54", "keypair on rebuild", _NONE),
     _v("2.55", "flavor 'description'", "shown"),
     _v("2.56", "migrate to a host", _NONE),
     _v("2.57", "personality removed; rebuild user_data", "personality refused at every version "
-       "(no file injection)"),
+       "(no file injection); injected_file* quotas dropped"),
     _v("2.58", "instance action paging, updated_at", "updated_at shown; limit, marker, "
        "changes-since refused with a reason"),
     _v("2.59", "migration paging", _NONE),
@@ -180,6 +185,12 @@ NO_DISK_OVER_COMMIT = _since("2.25")
 TAGS = _since("2.26")
 CPU_INFO_OBJECT = _since("2.28")
 LIVE_MIGRATE_FORCE = _since("2.30")
+FORCED_DOWN = _since("2.11")
+PROXY_APIS_REMOVED = _since("2.36")
+IMAGE_META_PROXY_REMOVED = _since("2.39")
+USAGE_PAGING = _since("2.40")
+QUOTA_CLASS_GROUPS = _since("2.50")
+PERSONALITY_REMOVED = _since("2.57")
 NETWORK_TAG = _since("2.32")
 HYPERVISOR_PAGING = _since("2.33")
 NETWORKS_REQUIRED = NETWORK_TAG_DROPPED = _since("2.37")

@@ -115,6 +115,10 @@ EXTENSIONS: tuple[tuple[str, str, str], ...] = (
      "field is enabled."),
     ("provider", "Provider Network", "Expose mapping of virtual networks to physical "
      "networks"),
+    ("quotas", "Quota management support", "Expose functions for quotas management per "
+     "project"),
+    ("quota_details", "Quota details management support", "Expose functions for quotas "
+     "usage statistics per project"),
     ("security-group", "security-group", "The security groups extension."),
     ("standard-attr-description", "standard-attr-description", "Extension to add "
      "descriptions to standard attributes"),
@@ -142,6 +146,7 @@ def versions_view(settings: ApiSettings) -> dict[str, Any]:
 _RESOURCES = (("network", "networks"), ("subnet", "subnets"), ("port", "ports"),
               ("security_group", "security-groups"),
               ("security_group_rule", "security-group-rules"), ("agent", "agents"),
+              ("quota", "quotas"),
               ("extension", "extensions"))
 
 

@@ -113,7 +113,8 @@ class CoreFilter:
 
 
 class ComputeFilter:
-    """Keep hosts that are enabled and up (a heartbeat within ``service_down_time``)."""
+    """Keep hosts that are enabled and up (a heartbeat within ``service_down_time``, and not
+    forced down)."""
 
     name = "ComputeFilter"
 
@@ -131,6 +132,8 @@ class ComputeFilter:
     def _verdict(self, host: HostState, now: float) -> str | None:
         if not host.enabled:
             return "are disabled"
+        if host.forced_down:
+            return "are forced down (os-services)"
         if host.heartbeat_at is None or now - host.heartbeat_at > self._down_time:
             return f"are down (no heartbeat in {self._down_time:g} s)"
         return None

@@ -40,6 +40,8 @@ class HostState:
     # Free devices held back because their PF has no carrier, per lower-case physnet: the
     # PciPassthroughFilter says so when a host falls short.
     unhealthy: tuple[tuple[str | None, int], ...] = ()
+    # os-services' forced down: down whatever the heartbeat says.
+    forced_down: bool = False
 
     def free_ram_mb(self, ratio: float) -> float:
         """RAM left under the allocation ratio (nova's RamFilter arithmetic)."""
@@ -53,6 +55,7 @@ class HostState:
     def free_pci(self) -> int:
         """Free devices over every pool."""
         return sum(p.count for p in self.pools)
+
 
 
 def pci_totals(pools: tuple[Pool, ...]) -> dict[tuple[DevType, str | None], int]:

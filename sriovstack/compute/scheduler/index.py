@@ -82,10 +82,20 @@ class HostIndex:
             if known is None or known.generation != r.generation:
                 stale.add(r.id)
         self._forced.clear()
+        dropped = self._drop_deleted(session)
         ordered = sorted(stale)
         for ids in _chunks(ordered):
             self._load(session, ids)
-        return bool(ordered)
+        return bool(ordered) or dropped
+
+    def _drop_deleted(self, session: Session) -> bool:
+        """Forget hosts whose row is gone (os-services deleted them); one count per call."""
+        if len(self._hosts) <= (session.scalar(select(func.count(HostRow.id))) or 0):
+            return False
+        present = set(session.scalars(select(HostRow.id)))
+        for host_id in set(self._hosts) - present:
+            del self._hosts[host_id]
+        return True
 
     def _note_heartbeats(self, session: Session) -> bool:
         h = HostRow
@@ -111,7 +121,7 @@ class HostIndex:
             numa = tuple((int(c["id"]), int(c["socket"])) for c in row.numa_topology or ()
                          if c.get("socket") is not None) or None
             self._hosts[row.id] = HostState(
-                id=row.id, name=row.name, enabled=row.enabled,
+                id=row.id, name=row.name, enabled=row.enabled, forced_down=row.forced_down,
                 availability_zone=row.availability_zone, vcpus=row.vcpus,
                 vcpus_used=row.vcpus_used, memory_mb=row.memory_mb,
                 memory_mb_used=row.memory_mb_used, disk_gb=row.disk_gb,

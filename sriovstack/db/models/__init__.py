@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sriovstack.db.base import Base
-from sriovstack.db.models import compute, hosts, identity, keypairs, network, placement
+from sriovstack.db.models import compute, hosts, identity, keypairs, network, placement, quotas
 from sriovstack.db.models.network import (AgentRow, DefaultSecurityGroupRow, FlatAllocationRow,
                                           IpAllocationRow, NetworkRow, PortRow,
                                           PortSecurityGroupRow, SecurityGroupRow,
@@ -17,10 +17,11 @@ from sriovstack.db.models.hosts import (HostAllocationRow, HostRow, PciDeviceRow
                                         SchedulerRevisionRow)
 from sriovstack.db.models.placement import PlacementNameRow
 from sriovstack.db.models.keypairs import FlavorExtraSpecRow, FlavorProjectRow, KeyPairRow
+from sriovstack.db.models.quotas import QuotaLimitRow
 
 __all__ = [
-    "Base", "compute", "hosts", "identity", "keypairs", "network", "placement", "AgentRow",
-    "FlavorExtraSpecRow", "FlavorProjectRow", "KeyPairRow",
+    "Base", "compute", "hosts", "identity", "keypairs", "network", "placement", "quotas",
+    "AgentRow", "FlavorExtraSpecRow", "FlavorProjectRow", "KeyPairRow", "QuotaLimitRow",
     "DefaultSecurityGroupRow",
     "DomainRow", "FaultRow", "FlatAllocationRow", "FlavorRow", "HostAllocationRow",
     "HostRevisionRow", "HostRow", "ImageRow", "InstanceActionEventRow", "InstanceActionRow",

@@ -29,6 +29,8 @@ class HostRow(Base):
     name: Mapped[str] = mapped_column(String(255), unique=True)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     disabled_reason: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    # os-services' forced_down (2.11): the host is down whatever its heartbeat says.
+    forced_down: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     availability_zone: Mapped[str] = mapped_column(String(255), default="nova")
     vcpus: Mapped[int] = mapped_column(Integer, default=0)
     memory_mb: Mapped[int] = mapped_column(Integer, default=0)
