@@ -15,6 +15,8 @@ naming what was refused.
     require_project_scope a token scoped to a project (what creates a resource needs one)
     owner_of              a new resource: the caller's project, or (privileged) the one asked
     require_self_or_admin nova's "rule:admin_api or user_id:%(user_id)s" (key pairs)
+    sees_host_attributes  admin: a server's host, hypervisor_hostname, instance_name, 2.3's
+                          attributes and 2.16's host_status (nova's default policy)
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from sriovstack.identity.values import Caller, RoleName, Token
 
 __all__ = ["caller_of", "is_privileged", "in_scope", "denied", "require_admin",
            "require_privileged", "require_service", "require_writer", "require_project_scope",
-           "owner_of", "require_self_or_admin"]
+           "owner_of", "require_self_or_admin", "sees_host_attributes"]
 
 _WRITERS = frozenset({RoleName.ADMIN, RoleName.MEMBER, RoleName.SERVICE})
 
@@ -103,3 +105,9 @@ def require_self_or_admin(caller: Caller, user_id: str, rule: str) -> None:
     if not caller.is_admin and user_id != caller.user_id:
         raise denied(f"Policy doesn't allow {rule} to be performed.", field="user_id",
                      value=user_id)
+
+
+def sees_host_attributes(caller: Caller) -> bool:
+    """True for admins: nova's default policy shows where a server runs (OS-EXT-SRV-ATTR:*,
+    host_status) to admins only; members see the opaque hostId."""
+    return caller.is_admin

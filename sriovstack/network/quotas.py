@@ -26,6 +26,9 @@ NETWORK_DEFAULTS: Mapping[str, int] = {
     "network": 100, "subnet": 100, "port": 500, "security_group": 10,
     "security_group_rule": 100,
 }
+# openstack quota set's option of each resource
+_OPTIONS = {"network": "networks", "subnet": "subnets", "port": "ports",
+            "security_group": "secgroups", "security_group_rule": "secgroup-rules"}
 _TABLES = {"network": NetworkRow, "subnet": SubnetRow, "port": PortRow,
            "security_group": SecurityGroupRow, "security_group_rule": SecurityGroupRuleRow}
 # The book holds no state of its own: the limits live in the database.
@@ -58,7 +61,7 @@ def enforce(session: Session, resource: str, owners: Iterable[str]) -> None:
             raise Conflict(f"Quota exceeded for resources: ['{resource}'].",
                            kind=ErrorKind.OVER_QUOTA, field=resource, value=project_id,
                            fix="delete some, or ask an admin to raise the quota "
-                               f"(openstack quota set --{resource.replace('_', '-')}s)")
+                               f"(openstack quota set --{_OPTIONS[resource]})")
 
 
 class NetworkQuotas:

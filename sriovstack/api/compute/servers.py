@@ -33,7 +33,7 @@ def _base(ctx: RequestContext) -> str:
 
 def _lens(ctx: RequestContext, version: ApiVersion) -> ServerLens:
     """How this request sees servers; host states are read only when 2.16 shows them."""
-    admin = ctx.caller.is_admin
+    admin = policy.sees_host_attributes(ctx.caller)
     states = ({h.hostname: host_status(h) for h in ctx.services.compute.hypervisors.list()}
               if admin and version >= HOST_STATUS else {})
     return ServerLens(_base(ctx), version, admin, states)

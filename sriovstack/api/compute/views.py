@@ -104,6 +104,10 @@ def server_view(server: Server, lens: ServerLens, *, single: bool = False) -> di
     (openstack_api_compat.md §4.4) and what each microversion up to ``lens.version`` adds."""
     body = _server_21(server, lens.base)
     v = lens.version
+    if lens.admin:  # nova's default policy: where a server runs is for admins only
+        body.update({"OS-EXT-SRV-ATTR:host": server.host,
+                     "OS-EXT-SRV-ATTR:hypervisor_hostname": server.host,
+                     "OS-EXT-SRV-ATTR:instance_name": f"instance-{server.id[:8]}"})
     if v >= mv.EXTENDED_ATTRIBUTES and lens.admin:
         body.update(_extended_attributes(server))
     if v >= mv.LOCKED:
@@ -181,8 +185,6 @@ def _server_21(s: Server, base: str) -> dict[str, Any]:
         "OS-EXT-AZ:availability_zone": s.availability_zone or ("nova" if s.host else ""),
         "OS-EXT-STS:power_state": _POWER.get(s.status, 0),
         "OS-EXT-STS:task_state": s.task_state, "OS-EXT-STS:vm_state": _VM_STATE[s.status],
-        "OS-EXT-SRV-ATTR:host": s.host, "OS-EXT-SRV-ATTR:hypervisor_hostname": s.host,
-        "OS-EXT-SRV-ATTR:instance_name": f"instance-{s.id[:8]}",
         "OS-SRV-USG:launched_at": _usage_time(s.launched_at), "OS-SRV-USG:terminated_at": None,
         "os-extended-volumes:volumes_attached": [],
         "security_groups": [{"name": "default"}],
