@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import NoReturn
 
 __all__ = ["CommandParser", "host_root", "text_file", "vf_count", "positive_int",
-           "positive_float", "sriovstack_version"]
+           "positive_float", "quota_limit", "sriovstack_version"]
 
 _PCI_DEVICES = Path("sys/bus/pci/devices")
 
@@ -87,6 +87,14 @@ def positive_int(text: str) -> int:
     value = int(_number(text, int, "a whole number"))
     if value < 1:
         raise argparse.ArgumentTypeError(f"{value} is less than 1; give 1 or more")
+    return value
+
+
+def quota_limit(text: str) -> int:
+    """A quota limit: a whole number, 0 or more, or -1 for unlimited."""
+    value = int(_number(text, int, "a whole number"))
+    if value < -1:
+        raise argparse.ArgumentTypeError(f"{value} is below -1; give -1 (unlimited) or more")
     return value
 
 

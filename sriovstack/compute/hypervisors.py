@@ -120,7 +120,7 @@ class HypervisorService:
               and self._clock.now() - _aware(beat) <= self._down_after)
         caps = row.capabilities
         return Hypervisor(
-            id=row.id, hostname=row.name, host_ip=str(caps.get("host_ip", "")),
+            id=row.id, hostname=row.name, host_ip=str(caps["host_ip"]) if caps.get("host_ip") else None,
             enabled=row.enabled, disabled_reason=row.disabled_reason, up=up,
             vcpus=row.vcpus, memory_mb=row.memory_mb, local_gb=row.disk_gb,
             vcpus_used=row.vcpus_used, memory_mb_used=row.memory_mb_used,

@@ -372,7 +372,7 @@ class Hypervisor:
 
     id: str
     hostname: str
-    host_ip: str
+    host_ip: str | None  # None when the agent reports none (nova's schema: an IP or null)
     enabled: bool
     disabled_reason: str | None
     up: bool

@@ -96,16 +96,23 @@ class NetworkQuotas:
             return {p: _BOOK.project_limits(session, p, NETWORK_DEFAULTS)
                     for p in _BOOK.projects(session)}
 
-    def update(self, caller: Caller, project_id: str,
-               changes: Mapping[str, int]) -> dict[str, int]:
+    def update(self, caller: Caller, project_id: str, changes: Mapping[str, int], *,
+               check_limit: bool = False) -> dict[str, int]:
         """Set ``project_id``'s limits (admin only); neutron answers 400 for an unknown
-        resource or a limit under -1. A limit below current use is accepted, as neutron's."""
+        resource or a limit under -1, and with ``check_limit`` for a limit below what the
+        project uses (without it such a limit is accepted, as neutron's)."""
         policy.require_admin(caller, "updating quotas")
         for resource in changes:
             if resource not in NETWORK_DEFAULTS:
                 raise Invalid(f"Unrecognized attribute(s) '{resource}'", field=resource,
                               fix=f"one of {', '.join(NETWORK_DEFAULTS)}")
         with self._db.transaction() as session:
+            for resource, limit in changes.items():
+                used = _count(session, resource, project_id)
+                if check_limit and limit != -1 and limit < used:
+                    raise Invalid(f"Quota limit {limit} for {resource} must be greater than "
+                                  f"or equal to the current usage {used}.", field=resource,
+                                  value=limit, fix="raise it, or delete some first")
             _BOOK.set_project(session, project_id, changes)
             return _BOOK.project_limits(session, project_id, NETWORK_DEFAULTS)
 

@@ -18,19 +18,27 @@ router = APIRouter()
 _INT = re.compile(r"^-?[0-9]+$")
 
 
-def _changes(body: Any) -> dict[str, int]:
+def _changes(body: Any) -> tuple[dict[str, int], bool]:
+    """``{"quota": {resource: limit, ["check_limit": bool]}}`` as (changes, check_limit)."""
     if not isinstance(body, Mapping) or set(body) != {"quota"} or not isinstance(
             body["quota"], Mapping):
         raise Invalid("Invalid input: the body must be {\"quota\": {...}}", field="quota")
     out = {}
+    check = False
     for name, value in body["quota"].items():
+        if name == "check_limit":
+            if not isinstance(value, bool) and str(value).lower() not in ("true", "false"):
+                raise Invalid(f"Invalid input for check_limit. Reason: '{value}' is not a "
+                              "boolean.", field="check_limit", value=value)
+            check = value if isinstance(value, bool) else str(value).lower() == "true"
+            continue
         if isinstance(value, str) and _INT.match(value):
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int):
             raise Invalid(f"Invalid input for {name}. Reason: '{value}' is not an integer.",
                           field=name, value=value)
         out[str(name)] = value
-    return out
+    return out, check
 
 
 @router.get("/v2.0/quotas")
@@ -68,10 +76,12 @@ def show_quota_details(project_id: str, ctx: RequestContext = Depends(request_co
 @router.put("/v2.0/quotas/{project_id}")
 def update_quota(project_id: str, body: Any = Body(None),
                  ctx: RequestContext = Depends(request_context)) -> dict[str, Any]:
-    """200 ``{"quota": {...}}`` after the change; admin only; 400 for an unknown resource
-    or a limit that is not an integer of -1 or more."""
-    return {"quota": ctx.services.network.quotas.update(ctx.caller, project_id,
-                                                        _changes(body))}
+    """200 ``{"quota": {...}}`` after the change; admin only; 400 for an unknown resource,
+    a limit that is not an integer of -1 or more, or (``check_limit``, as openstacksdk
+    sends) a limit below what the project uses."""
+    changes, check = _changes(body)
+    return {"quota": ctx.services.network.quotas.update(ctx.caller, project_id, changes,
+                                                        check_limit=check)}
 
 
 @router.delete("/v2.0/quotas/{project_id}", status_code=204)

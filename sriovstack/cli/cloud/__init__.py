@@ -8,7 +8,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from sriovstack.cli.cloud import audit, network, operator, servers
+from sriovstack.cli.cloud import audit, network, operator, quotas, servers
 from sriovstack.cli.cloud.session import CloudSession
 from sriovstack.cli.clouds import find_cloud
 
@@ -37,11 +37,12 @@ def with_session(handler: Handler) -> Callable[[argparse.Namespace], int]:
 
 
 def register(subparsers: Any) -> None:
-    """Add network, subnet, port, server and audit to the top-level parser."""
+    """Add network, subnet, port, server, audit and quota to the top-level parser."""
     common = common_parser()
     network.register(subparsers, common, with_session)
     servers.register(subparsers, common, with_session)
     audit.register_audit(subparsers, common, with_session)
+    quotas.register_quota(subparsers, common, with_session)
 
 
 def register_host_views(host_sub: Any) -> None:
