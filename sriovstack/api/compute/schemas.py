@@ -111,6 +111,8 @@ class ServerBody(BaseModel):
     tags: list[str] | None = None
     host: str | None = None
     hypervisor_hostname: str | None = None
+    # The password nova sets in the guest and echoes in the 202; no guest agent here sets it
+    adminPass: str | None = None
 
     @field_validator("name")
     @classmethod
@@ -144,7 +146,7 @@ class ServerBody(BaseModel):
             address = None
         if address is None or address.version != version:
             raise ValueError(f"{value[:64]!r} is not a valid IPv{version} address")
-        return value
+        return str(address)  # canonical (RFC 5952), as nova stores it
 
 
 class ServerCreateRequest(BaseModel):

@@ -43,7 +43,8 @@ def _lens(ctx: RequestContext, version: ApiVersion) -> ServerLens:
 def create_server(body: ServerCreateRequest, background: BackgroundTasks,
                   ctx: RequestContext = Depends(request_context),
                   version: ApiVersion = Depends(negotiate)) -> dict[str, Any]:
-    """202 with id, links, adminPass; the build (schedule, claim, bind) runs after the answer.
+    """202 with id, links, adminPass (the one given, else a generated one); the build
+    (schedule, claim, bind) runs after the answer.
 
     400 unknown flavor/image/port, macvtap (20.9), what the microversion's schema lacks;
     409 "Port <id> is still in use.".
@@ -52,7 +53,8 @@ def create_server(body: ServerCreateRequest, background: BackgroundTasks,
     server = ctx.services.compute.servers.create(ctx.caller, body.to_spec(version),
                                                  ctx.request_id)
     background.add_task(ctx.services.compute.servers.builder.build, server.id)
-    return {"server": server_created(server, _base(ctx), secrets.token_urlsafe(9))}
+    password = body.server.adminPass or secrets.token_urlsafe(9)
+    return {"server": server_created(server, _base(ctx), password)}
 
 
 @router.get("/servers")
