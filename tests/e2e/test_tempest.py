@@ -58,6 +58,7 @@ SKIP_REASONS = (
     "public_network_id",  # no external network to check the visibility of
     "ip-substring-filtering",  # the extension is not served
     "IPv6",
+    "Instance validation tests are disabled",  # no SSH into guests ([validation] off)
 )
 _RESULTS = '''
 import json, sys

@@ -65,12 +65,11 @@ def update_quota_set(project_id: str, body: Any = Body(None),
     return {"quota_set": _pick(limits, names)}
 
 
-@router.delete("/os-quota-sets/{project_id}", status_code=202)
-def delete_quota_set(project_id: str, ctx: RequestContext = Depends(request_context)
-                     ) -> Response:
-    """202: the project's limits are the defaults again; admin only."""
+@router.delete("/os-quota-sets/{project_id}", status_code=202, response_class=Response)
+def delete_quota_set(project_id: str, ctx: RequestContext = Depends(request_context)) -> None:
+    """202 (no body, the microversion headers kept): the project's limits are the defaults
+    again; admin only."""
     ctx.services.compute.quotas.revert(ctx.caller, project_id)
-    return Response(status_code=202)
 
 
 @router.get("/os-quota-class-sets/{class_name}")

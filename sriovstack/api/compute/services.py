@@ -81,9 +81,9 @@ def update_service(service: str, body: Any = Body(None),
     return {"service": _service_view(_apply(ctx, service, service_change(body)), version)}
 
 
-@router.delete("/os-services/{service}", status_code=204)
+@router.delete("/os-services/{service}", status_code=204, response_class=Response)
 def delete_service(service: str, ctx: RequestContext = Depends(request_context),
-                   version: ApiVersion = Depends(negotiate)) -> Response:
+                   version: ApiVersion = Depends(negotiate)) -> None:
     """204; 409 while servers are on the host; 404 unknown (an integer id below 2.53, a
     uuid from it: 400 otherwise); admin only."""
     if version >= mv.HYPERVISOR_UUIDS:
@@ -91,7 +91,6 @@ def delete_service(service: str, ctx: RequestContext = Depends(request_context),
     elif not service.isdigit():
         raise NotFound(f"Service {service} could not be found.", value=service)
     ctx.services.compute.services.delete(ctx.caller, service)
-    return Response(status_code=204)
 
 
 def _check_uuid(value: str) -> None:

@@ -27,3 +27,13 @@ def test_without_admin_pass_one_is_generated(api: Any, compute_host: str) -> Non
     r = api.client.post("/compute/v2.1/servers", json=boot_body(direct_port(api)["id"]),
                         headers=api.admin)
     assert r.status_code == 202 and len(r.json()["server"]["adminPass"]) >= 8
+
+
+def test_delete_answers_with_the_microversion_headers(api: Any, compute_host: str) -> None:
+    # tempest checks them on every answer, the 204 of its class clean-up's delete too
+    server_id = api.client.post("/compute/v2.1/servers", json=boot_body(
+        direct_port(api)["id"]), headers=api.admin).json()["server"]["id"]
+    r = api.client.delete(f"/compute/v2.1/servers/{server_id}", headers=api.admin)
+    assert r.status_code == 204 and r.content == b""
+    assert r.headers["x-openstack-nova-api-version"] == "2.1"
+    assert r.headers["openstack-api-version"] == "compute 2.1"
