@@ -176,7 +176,7 @@ def test_a_member_does_not_see_where_its_server_runs(cli: Clients) -> None:
     # the API leaves them out; OSC prints every attribute the SDK knows, absent ones None
     assert {k: member.get(k) for k in HOST_ATTRIBUTES} == dict.fromkeys(HOST_ATTRIBUTES)
     assert member["hostId"]
-    admin = cli.ok(ADMIN, "server", "show", "q-vm1")
+    admin = cli.ok(ADMIN, "server", "show", member["id"])  # another project's: by id
     assert admin["OS-EXT-SRV-ATTR:host"] in ("compute0", "compute1")
     assert admin["OS-EXT-SRV-ATTR:hypervisor_hostname"] == admin["OS-EXT-SRV-ATTR:host"]
 
