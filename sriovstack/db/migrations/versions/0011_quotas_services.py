@@ -2,7 +2,7 @@
 or quota class) and ``hosts.forced_down`` (os-services' forced down, 2.11).
 
 Revision ID: 0011_quotas_services
-Revises: 0013_interfaces_console
+Revises: 0010_keypairs_flavors
 Create Date: 2026-12-06
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 
 
 revision = '0011_quotas_services'
-down_revision = '0013_interfaces_console'
+down_revision = '0010_keypairs_flavors'
 branch_labels = None
 depends_on = None
 
