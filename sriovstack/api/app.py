@@ -54,6 +54,8 @@ async def _sweep_builds(services: Services, interval: float) -> None:
         try:
             await asyncio.to_thread(services.compute.servers.builder.recover)
             await asyncio.to_thread(services.compute.recovery.recover)
+            if services.compute.migrations is not None:  # moves whose worker died
+                await asyncio.to_thread(services.compute.migrations.recover)
             if sweeps % AUDIT_EVERY == AUDIT_EVERY - 1:
                 await asyncio.to_thread(services.compute.audit.sweep)
         except Exception:  # the database may be down for a while: try again next time

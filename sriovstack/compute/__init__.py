@@ -29,6 +29,7 @@ from sriovstack.compute.image_patch import BASE_ATTRS, ImageAttrs, PatchOp, chec
 from sriovstack.compute.image_store import ImageStore
 from sriovstack.compute.images import (CIRROS, ImageCreate, ImageData, ImageQuery,
                                        ImageService, ImageUpload)
+from sriovstack.compute.migration import MigrationService, MoveKind
 from sriovstack.compute.placement import (STANDARD_RESOURCE_CLASSES, Candidate,
                                           CandidateRequest, ConsumerAllocations, NameKind,
                                           PlacementService, ProviderAllocations)
@@ -51,6 +52,8 @@ from sriovstack.compute.types import (Flavor, Hypervisor, Image, InstanceAction,
                                       ServerAction, ServerCreate, ServerFilter, ServerUpdate,
                                       ShelveAction, UnlockAction, UnshelveAction,
                                       EvacuateAction, ConsoleOutputAction)
+from sriovstack.compute.types import (ConfirmResizeAction, Migration, ResizeAction,
+                                      RevertResizeAction)
 from sriovstack.db import Database
 from sriovstack.errors import WriteConflict
 from sriovstack.metrics import Recorder
@@ -81,6 +84,8 @@ __all__ = [
     "check_extra_spec", "parse_alias_spec", "ComputeQuotas", "QuotaDetail", "COMPUTE_DEFAULTS",
     "LEGACY_NETWORK_DEFAULTS", "VF_PREFIX", "vf_resource", "ComputeService",
     "ComputeServiceRegistry", "COMPUTE_BINARY", "ProjectUsage", "ServerUsage", "UsageService",
+    "MigrationService", "MoveKind", "Migration", "ResizeAction", "ConfirmResizeAction",
+    "RevertResizeAction",
 ]
 
 
@@ -106,6 +111,7 @@ class ComputeServices:
     quotas: ComputeQuotas
     services: ComputeServiceRegistry
     usage: UsageService
+    migrations: MigrationService | None = None
 
 
 def build_compute(db: Database, network: "NetworkService", scheduler: "Scheduler",
@@ -137,9 +143,10 @@ def build_compute(db: Database, network: "NetworkService", scheduler: "Scheduler
     leases = OperationLeases(db, builder.leases, clock)
     shelves = ShelveService(db, network, scheduler, builder, leases)
     console = ConsoleLog(db, clock)
+    migrations = MigrationService(db, network, scheduler, builder, clock)
     servers = ServerService(db, network, flavors, images, builder, shelves,
                             EvacuateService(db, hosts, scheduler, builder), console,
-                            keypairs=keypairs, quotas=quotas)
+                            keypairs=keypairs, quotas=quotas, migrations=migrations)
     interfaces = InterfaceService(db, network, servers, builder, leases)
     desired_state = DesiredStateService(db, revisions, poll_interval)
     hypervisors = HypervisorService(db, clock, service_down_time)
@@ -157,4 +164,4 @@ def build_compute(db: Database, network: "NetworkService", scheduler: "Scheduler
                                                 OFFLOADING: shelves.finish_offload}),
         shelves=shelves, console=console, keypairs=keypairs, quotas=quotas,
         services=ComputeServiceRegistry(db, clock, service_down_time),
-        usage=UsageService(db, clock))
+        usage=UsageService(db, clock), migrations=migrations)

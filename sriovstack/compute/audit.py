@@ -32,7 +32,9 @@ from sqlalchemy.orm import Session
 from sriovstack.compute.desired_state import HostRevisions
 from sriovstack.compute.types import SYSTEM_CALLER
 from sriovstack.db import Database
-from sriovstack.db.models import (FaultRow, HostAllocationRow, HostRow, PciDeviceRow,
+from sriovstack.compute.build import MIGRATION_HOLDS
+from sriovstack.db.models import (FaultRow, HostAllocationRow, HostRow, MigrationRow,
+                                  PciDeviceRow,
                                   ServerPortRow, ServerRow)
 from sriovstack.errors import NotFound
 from sriovstack.metrics import NullRecorder, Recorder
@@ -161,6 +163,12 @@ class Audit:
     def _scan(self) -> list[Finding]:
         with self._db.transaction() as s:
             servers = dict(s.execute(select(ServerRow.id, ServerRow.status)).all())
+            # A move under way holds its source's claims under the migration's uuid
+            # (compute/migration.py): an owner, as long as its server exists.
+            servers.update(dict(s.execute(
+                select(MigrationRow.uuid, ServerRow.status)
+                .join(ServerRow, ServerRow.id == MigrationRow.server_id)
+                .where(MigrationRow.status.in_(MIGRATION_HOLDS))).all()))
             findings = [*_devices(s, servers), *_allocations(s, servers),
                         *_usage(s), *_servers_without_vf(s)]
         findings.extend(self._ports(servers))
@@ -220,6 +228,10 @@ class Audit:
         with self._db.transaction() as s:
             if s.get(ServerRow, server_id) is not None:
                 return False  # it exists (again): not ours to free
+            if s.scalar(select(MigrationRow.id).where(
+                    MigrationRow.uuid == server_id,
+                    MigrationRow.status.in_(MIGRATION_HOLDS))) is not None:
+                return False  # a move under way holds it
         self._scheduler.release(server_id)  # idempotent: an earlier finding may have freed it
         with self._db.transaction() as s:
             return s.scalar(select(PciDeviceRow.id).where(PciDeviceRow.owner == server_id)

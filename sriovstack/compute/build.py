@@ -50,7 +50,7 @@ from sriovstack.compute.types import SYSTEM_CALLER
 from sriovstack.db import Database
 from sriovstack.compute.flavor_requests import flavor_pci
 from sriovstack.db.models import (FaultRow, FlavorExtraSpecRow, FlavorRow, ImageRow,
-                                  ServerPortRow, ServerRow)
+                                  ServerPortRow, ServerRow, MigrationRow)
 from sriovstack.errors import NotFound, NoValidHost, SriovstackError, Unavailable
 from sriovstack.network import BindingProfile
 from sriovstack.pci import DevType, NumaPolicy, PciAlias, PciRequest
@@ -65,6 +65,9 @@ __all__ = ["ServerBuilder", "DEVICE_OWNER"]
 _LOG = logging.getLogger(__name__)
 
 DEVICE_OWNER = "compute:nova"
+# The migration statuses in which a migration may still hold its source's claims.
+MIGRATION_HOLDS = ("pre-migrating", "post-migrating", "finished", "confirming", "reverting",
+                   "preparing", "running")
 _PCI_TYPES = {VnicType.DIRECT: DevType.VF, VnicType.DIRECT_PHYSICAL: DevType.PF}
 
 
@@ -155,7 +158,13 @@ class ServerBuilder:
             ports = session.execute(select(
                 ServerPortRow.port_id, ServerPortRow.created_by_compute).where(
                 ServerPortRow.server_id == server_id).order_by(ServerPortRow.position)).all()
+            # A move under way: its migration holds the source's claims (compute/migration.py).
+            consumers = tuple(session.scalars(select(MigrationRow.uuid).where(
+                MigrationRow.server_id == server_id,
+                MigrationRow.status.in_(MIGRATION_HOLDS))))
         self.teardown(server_id, tuple(p.port_id for p in ports))
+        for consumer in consumers:
+            self._scheduler.release(consumer)
         for port_id in (p.port_id for p in ports if p.created_by_compute):
             try:
                 self._network.delete_port(SYSTEM_CALLER, port_id)

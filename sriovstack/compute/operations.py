@@ -69,6 +69,15 @@ STEPS: dict[Operation, Step] = {
     Operation.REBUILD: Step("rebuild", "compute_rebuild_instance",
                             (St.ACTIVE, St.SHUTOFF, St.ERROR), St.REBUILD, "rebuild_spawning",
                             St.ACTIVE, _RUN, True),
+    # The moves (compute/migration.py starts them; these are the target agent's part):
+    # the guest is spawned on the target's VF and the report ends the task.
+    Operation.RESIZE: Step("resize", "compute_finish_resize", (St.ACTIVE,), St.RESIZE,
+                           "resize_finish", St.VERIFY_RESIZE, _RUN, True),
+    Operation.REVERT_RESIZE: Step("revertResize", "compute_finish_revert_resize",
+                                  (St.VERIFY_RESIZE,), St.REVERT_RESIZE, "resize_reverting",
+                                  St.ACTIVE, _RUN, True),
+    Operation.LIVE_MIGRATE: Step("live-migration", "compute_live_migration", (St.ACTIVE,),
+                                 St.MIGRATING, "migrating", St.ACTIVE, _RUN, True),
 }
 _BY_TASK = {step.task: step for step in STEPS.values()}
 _RESTING = {St.SHUTOFF: _STOP, St.SUSPENDED: _STOP, St.PAUSED: _PAUSE}

@@ -20,6 +20,8 @@ from sriovstack.compute.quotas import ComputeQuotas
 from sriovstack.compute import operations
 from sriovstack.compute.instance_actions import InstanceActionLog
 from sriovstack.compute.keypairs import KeypairService
+from sriovstack.compute.migration import MigrationService, MoveKind
+from sriovstack.compute.types import ConfirmResizeAction, ResizeAction, RevertResizeAction
 from sriovstack.compute.types import (Fault, Flavor, InstanceAction, LiveMigrateAction,
                                       LockAction, MigrateAction, NetworkRequest, Operation,
                                       PowerAction, RebuildAction, Server, ServerAction,
@@ -56,7 +58,9 @@ class ServerService:
                  evacuations: "EvacuateService | None" = None,
                  console: "ConsoleLog | None" = None, *,
                  keypairs: KeypairService | None = None,
-                 quotas: ComputeQuotas | None = None) -> None:
+                 quotas: ComputeQuotas | None = None,
+                 migrations: MigrationService | None = None) -> None:
+        self.migrations = migrations
         self._db = db
         self._keypairs = keypairs
         self._quotas = quotas
@@ -371,8 +375,9 @@ class ServerService:
             case RebuildAction():
                 self._image(action.image_ref)
                 self._operate(caller, server_id, Operation.REBUILD, request_id, action)
-            case MigrateAction() | LiveMigrateAction():
-                self._refuse_migration(caller, server_id, action.name)
+            case MigrateAction() | LiveMigrateAction() | ResizeAction() | \
+                    ConfirmResizeAction() | RevertResizeAction():
+                self._move(caller, server_id, action, request_id)
             case ShelveAction() | UnshelveAction():
                 self._shelve(caller, server_id, action, request_id)
             case ConsoleOutputAction():
@@ -411,6 +416,32 @@ class ServerService:
             self._shelves.unshelve(caller, server, action.availability_zone, request_id)
         else:
             self._shelves.shelve(caller, server, request_id)
+
+    def _move(self, caller: Caller, server_id: str, action: ServerAction,
+              request_id: str) -> None:
+        """The moves (compute/migration.py): migrate and os-migrateLive are admin-only, as
+        nova's default policy; resize, confirmResize and revertResize the owner's."""
+        if self.migrations is None:
+            self._refuse_migration(caller, server_id, action.name)
+            return
+        if isinstance(action, (MigrateAction, LiveMigrateAction)):
+            policy.require_admin(caller, f"server action {action.name}")
+        server = self.get(caller, server_id)
+        self._check_unlocked(caller, server)
+        user = caller.user_id or ""
+        match action:
+            case ResizeAction(flavor_ref=flavor_ref):
+                self.migrations.move(server, MoveKind.RESIZE, user, request_id,
+                                     flavor_id=flavor_ref)
+            case MigrateAction(host=host):
+                self.migrations.move(server, MoveKind.MIGRATION, user, request_id, host=host)
+            case LiveMigrateAction(host=host, async_checks=async_checks):
+                self.migrations.move(server, MoveKind.LIVE, user, request_id, host=host,
+                                     async_errors=async_checks)
+            case ConfirmResizeAction():
+                self.migrations.confirm(server, user, request_id)
+            case RevertResizeAction():
+                self.migrations.revert(server, user, request_id)
 
     def _operate(self, caller: Caller, server_id: str, op: Operation, request_id: str,
                  rebuild: RebuildAction | None) -> None:
@@ -474,6 +505,8 @@ class ServerService:
                                           self._log, self.builder.clock.now())
         if changed and report.outcome is ServerOutcome.RUNNING:
             self.builder.allocate(server_id)
+        if changed and self.migrations is not None:
+            self.migrations.after_report(server_id)
         self.builder.revisions.bump(host)
         return self.get(SYSTEM_CALLER, server_id)
 

@@ -16,6 +16,10 @@ __all__ = [
     "EvacuateAction",
     "ShelveAction",
     "UnshelveAction",
+    "ResizeAction",
+    "ConfirmResizeAction",
+    "RevertResizeAction",
+    "Migration",
     "Flavor",
     "Image",
     "ServerStatus",
@@ -234,6 +238,7 @@ class LiveMigrateAction:
 
     host: str | None = None
     block_migration: bool | None = None  # None: "auto" (2.25)
+    async_checks: bool = True  # 2.34: no valid host is recorded, not answered (400)
     name: str = "os-migrateLive"
 
 
@@ -249,6 +254,10 @@ class Operation(enum.Enum):
     REBOOT_SOFT = "reboot"
     REBOOT_HARD = "reboot (HARD)"
     REBUILD = "rebuild"
+    # The moves (compute/migration.py): their agent-side steps share the table of states.
+    RESIZE = "resize"
+    REVERT_RESIZE = "revertResize"
+    LIVE_MIGRATE = "os-migrateLive"
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,9 +321,49 @@ class ConsoleOutputAction:
     name = "os-getConsoleOutput"
 
 
+class ResizeAction:
+    """``resize``: move to the flavor ``flavor_ref`` (a new VF claimed where it lands)."""
+
+    flavor_ref: str
+    name: str = "resize"
+
+
+@dataclass(frozen=True, slots=True)
+class ConfirmResizeAction:
+    """``confirmResize``: keep the move; the source host's VF and resources are released."""
+
+    name: str = "confirmResize"
+
+
+@dataclass(frozen=True, slots=True)
+class RevertResizeAction:
+    """``revertResize``: go back to the source host and its VF; the target's are released."""
+
+    name: str = "revertResize"
+
+
 ServerAction = (LockAction | UnlockAction | MigrateAction | LiveMigrateAction | PowerAction
                 | RebuildAction | ShelveAction | UnshelveAction | EvacuateAction
-                | ConsoleOutputAction)
+                | ConsoleOutputAction | ResizeAction | ConfirmResizeAction | RevertResizeAction)
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """One move of a server as os-migrations shows it (nova's Migration object)."""
+
+    id: int
+    uuid: str
+    server_id: str
+    project_id: str
+    user_id: str
+    migration_type: str   # resize | migration | live-migration
+    status: str
+    source_compute: str
+    dest_compute: str | None
+    old_flavor_id: str
+    new_flavor_id: str
+    created_at: datetime
+    updated_at: datetime
 
 
 @dataclass(frozen=True, slots=True)

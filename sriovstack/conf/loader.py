@@ -154,7 +154,8 @@ def _fix_for(section: str, option: str) -> str:
 def _build(reader: _Reader, files: Sequence[str]) -> DeploymentConfig:
     s = reader.setting
     nova = NovaConfig(reader.spec_lines(), s("filter_scheduler", "available_filters"),
-                      s("filter_scheduler", "enabled_filters"), reader.spec_lines("alias"))
+                      s("filter_scheduler", "enabled_filters"),
+                      s("DEFAULT", "allow_resize_to_same_host"), reader.spec_lines("alias"))
     ml2 = Ml2Config(s("ml2", "type_drivers"), s("ml2", "tenant_network_types"),
                     s("ml2", "mechanism_drivers"), s("ml2_type_vlan", "network_vlan_ranges"),
                     s("ml2_type_flat", "flat_networks"), s("ml2_sriov", "agent_required"),

@@ -61,6 +61,7 @@ class NovaConfig:
     device_specs: tuple[SpecLine, ...]
     available_filters: Setting[tuple[str, ...]]
     enabled_filters: Setting[tuple[str, ...]]
+    allow_resize_to_same_host: Setting[bool]
     aliases: tuple[SpecLine, ...] = ()  # [pci] alias: JSON texts (pci/alias.py parses them)
 
 

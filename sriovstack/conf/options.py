@@ -49,6 +49,8 @@ OPTIONS: tuple[tuple[str, cfg.Opt], ...] = (
         deprecated_opts=_deprecated((DEFAULT, "scheduler_available_filters")))),
     ("filter_scheduler", cfg.ListOpt("enabled_filters", default=NOVA_DEFAULT_FILTERS,
         deprecated_opts=_deprecated((DEFAULT, "scheduler_default_filters")))),
+    # nova: may a resize (or cold migration) land on the server's own host
+    (DEFAULT, cfg.BoolOpt("allow_resize_to_same_host", default=False)),
     # neutron ML2 (20.3)
     ("ml2", cfg.ListOpt("type_drivers",
                         default=["local", "flat", "vlan", "gre", "vxlan", "geneve"])),

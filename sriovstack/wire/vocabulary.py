@@ -52,6 +52,10 @@ class ServerStatus(enum.Enum):
     HARD_REBOOT = "HARD_REBOOT"
     REBUILD = "REBUILD"
     SHELVED_OFFLOADED = "SHELVED_OFFLOADED"  # no host: never in an agent's desired state
+    RESIZE = "RESIZE"                # resize or cold migration under way
+    VERIFY_RESIZE = "VERIFY_RESIZE"  # moved: waiting for confirmResize or revertResize
+    REVERT_RESIZE = "REVERT_RESIZE"  # going back to the source host
+    MIGRATING = "MIGRATING"          # live migration under way
 
     @property
     def is_runnable(self) -> bool:

@@ -21,7 +21,7 @@ from sriovstack.errors import Invalid, NotAcceptable
 __all__ = ["ApiVersion", "Microversion", "VERSIONS", "MIN_VERSION", "MAX_VERSION", "negotiate", "empty_answer",
            "EXTENDED_ATTRIBUTES", "KEYPAIR_TYPE", "KEYPAIR_USER", "KEYPAIR_PAGING",
            "LOCKED", "HOST_STATUS", "DESCRIPTION",
-           "NO_DISK_OVER_COMMIT", "TAGS", "CPU_INFO_OBJECT", "LIVE_MIGRATE_FORCE", "NO_FORCE", "NETWORK_TAG",
+           "NO_DISK_OVER_COMMIT", "TAGS", "CPU_INFO_OBJECT", "LIVE_MIGRATE_FORCE", "LIVE_MIGRATE_ASYNC", "NO_FORCE", "NETWORK_TAG",
            "HYPERVISOR_PAGING", "NETWORKS_REQUIRED", "STATUS_FILTER_STRICT",
            "NETWORK_TAG_RESTORED", "INTERFACE_TAG", "INTERFACE_TAG_SHOWN", "UNSHELVE_AZ", "EVACUATE_NO_SHARED_STORAGE", "EVACUATE_FORCE", "EMBEDDED_FLAVOR", "ACTION_EVENTS_FOR_ALL",
            "TAGS_AT_CREATE", "HYPERVISOR_UUIDS", "FLAVOR_DESCRIPTION", "MIGRATE_HOST",
@@ -96,7 +96,8 @@ VERSIONS: tuple[Microversion, ...] = (
     _v("2.21", "instance actions of deleted servers", "none: a deleted server's actions go "
        "with it"),
     _v("2.22", "force-complete live migration", _NONE),
-    _v("2.23", "server migrations resource", _NONE),
+    _v("2.23", "server migrations resource", "GET /servers/{id}/migrations[/{id}]; "
+       "os-migrations shows migration_type"),
     _v("2.24", "abort live migration", _NONE),
     _v("2.25", "os-migrateLive: block_migration 'auto', no disk_over_commit",
        "either body reaches the action"),
@@ -108,7 +109,8 @@ VERSIONS: tuple[Microversion, ...] = (
     _v("2.31", "console auth tokens", _NONE),
     _v("2.32", "device tag on networks", "accepted (no metadata service shows it)"),
     _v("2.33", "hypervisor paging", "limit and marker"),
-    _v("2.34", "async live-migration checks", _NONE),
+    _v("2.34", "async live-migration checks", "no valid host: 202, the migration and the "
+       "instance action record the error (400 below)"),
     _v("2.35", "keypair paging", "limit and marker; keypairs_links"),
     _v("2.36", "proxy APIs removed", "we never had them; quota sets and limits drop the "
        "nova-network resources"),
@@ -135,12 +137,13 @@ VERSIONS: tuple[Microversion, ...] = (
        "PUT /os-services/{id} (status, disabled_reason, forced_down)"),
     _v("2.54", "keypair on rebuild", _NONE),
     _v("2.55", "flavor 'description'", "shown"),
-    _v("2.56", "migrate to a host", _NONE),
+    _v("2.56", "migrate to a host", "the host is checked, then the scheduler's filters run"),
     _v("2.57", "personality removed; rebuild user_data", "personality refused at every version "
        "(no file injection); injected_file* quotas dropped"),
     _v("2.58", "instance action paging, updated_at", "updated_at shown; limit, marker, "
        "changes-since refused with a reason"),
-    _v("2.59", "migration paging", _NONE),
+    _v("2.59", "migration paging", "uuid shown; limit, marker (a migration uuid), "
+       "changes-since"),
     _v("2.60", "multiattach volumes", _NONE),
     _v("2.61", "flavor 'extra_specs'", "shown"),
     _v("2.62", "instance action event host", "hostId shown, host to admins"),
@@ -191,6 +194,7 @@ IMAGE_META_PROXY_REMOVED = _since("2.39")
 USAGE_PAGING = _since("2.40")
 QUOTA_CLASS_GROUPS = _since("2.50")
 PERSONALITY_REMOVED = _since("2.57")
+LIVE_MIGRATE_ASYNC = _since("2.34")
 NETWORK_TAG = _since("2.32")
 HYPERVISOR_PAGING = _since("2.33")
 NETWORKS_REQUIRED = NETWORK_TAG_DROPPED = _since("2.37")

@@ -12,7 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field, RootModel, field_validator
 
 from sriovstack.api.compute import microversions as mv
 from sriovstack.api.compute.microversions import ApiVersion
-from sriovstack.compute import (FlavorQuery, LiveMigrateAction, LockAction, MigrateAction,
+from sriovstack.compute import (ConfirmResizeAction, ResizeAction, RevertResizeAction,
+                                FlavorQuery, LiveMigrateAction, LockAction, MigrateAction,
                                 NetworkRequest, Operation, PowerAction, RebuildAction,
                                 ServerAction, ServerCreate, ServerFilter, ServerUpdate,
                                 ShelveAction, UnlockAction, UnshelveAction, EvacuateAction,
@@ -302,7 +303,31 @@ def _live_migrate(args: Any, version: ApiVersion) -> ServerAction:
     if isinstance(block, str) and block != "auto":
         block = _flag("block_migration", block, default=False, bare=False)
     return LiveMigrateAction(host=given.get("host"),
-                             block_migration=None if block == "auto" else block)
+                             block_migration=None if block == "auto" else block,
+                             async_checks=version >= mv.LIVE_MIGRATE_ASYNC)
+
+
+def _resize(args: Any, version: ApiVersion) -> ServerAction:
+    if not isinstance(args, dict) or "flavorRef" not in args:
+        raise Invalid("Invalid input for field/attribute resize: 'flavorRef' is a required "
+                      "property", field="resize.flavorRef")
+    given = _arguments("resize", args, {"flavorRef": (str, int),
+                                        "OS-DCF:diskConfig": str}, version)
+    flavor = str(given["flavorRef"]).rstrip("/").rsplit("/", 1)[-1]  # an id or its link
+    if not flavor:
+        raise Invalid("Invalid input for field/attribute flavorRef: must not be empty",
+                      field="resize.flavorRef", value=given["flavorRef"])
+    return ResizeAction(flavor_ref=flavor)
+
+
+def _confirm(args: Any, version: ApiVersion) -> ServerAction:
+    _arguments("confirmResize", args, {}, version)
+    return ConfirmResizeAction()
+
+
+def _revert(args: Any, version: ApiVersion) -> ServerAction:
+    _arguments("revertResize", args, {}, version)
+    return RevertResizeAction()
 
 
 def _power(op: Operation) -> Callable[[Any, ApiVersion], ServerAction]:
@@ -400,7 +425,8 @@ _ACTIONS: dict[str, Callable[[Any, ApiVersion], ServerAction]] = {
     "pause": _power(Operation.PAUSE), "unpause": _power(Operation.UNPAUSE),
     "suspend": _power(Operation.SUSPEND), "resume": _power(Operation.RESUME),
     "reboot": _reboot, "rebuild": _rebuild, "shelve": _shelve, "unshelve": _unshelve,
-    "evacuate": _evacuate, "os-getConsoleOutput": _console_output}
+    "evacuate": _evacuate, "os-getConsoleOutput": _console_output, "resize": _resize,
+    "confirmResize": _confirm, "revertResize": _revert}
 
 
 # oslo strutils.bool_from_string(strict=True), as nova parses is_public.

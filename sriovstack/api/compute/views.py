@@ -26,10 +26,13 @@ St = ServerStatus
 _VM_STATE = {St.BUILD: "building", St.ACTIVE: "active", St.ERROR: "error",
              St.DELETED: "deleted", St.SHUTOFF: "stopped", St.PAUSED: "paused",
              St.SUSPENDED: "suspended", St.REBOOT: "active", St.HARD_REBOOT: "active",
-             St.REBUILD: "active", St.SHELVED_OFFLOADED: "shelved_offloaded"}
+             St.REBUILD: "active", St.SHELVED_OFFLOADED: "shelved_offloaded",
+             St.RESIZE: "active", St.VERIFY_RESIZE: "resized",
+             St.REVERT_RESIZE: "resized", St.MIGRATING: "active"}
 # nova's power_state: 0 NOSTATE, 1 RUNNING, 3 PAUSED, 4 SHUTDOWN, 7 SUSPENDED.
 _POWER = {St.ACTIVE: 1, St.REBOOT: 1, St.HARD_REBOOT: 1, St.PAUSED: 3, St.SHUTOFF: 4,
-          St.SUSPENDED: 7}
+          St.SUSPENDED: 7, St.RESIZE: 1, St.VERIFY_RESIZE: 1, St.REVERT_RESIZE: 1,
+          St.MIGRATING: 1}
 
 
 def iso(value: datetime | None) -> str | None:

@@ -60,6 +60,7 @@ class BuildRequest:
     spec) when ``numa_nodes`` is not fixed: the scheduler then tries the host's nodes.
     ``lease_token`` fences the claim: it is taken only while that build lease holds the server
     (a delete or a sweep that took the lease over makes the claim fail with NotFound).
+    ``ignore_hosts`` and ``requested_host`` narrow the hosts before any filter runs.
     """
 
     server_id: str
@@ -75,6 +76,10 @@ class BuildRequest:
     numa_nodes: frozenset[int] | None = None
     guest_numa_cells: int | None = None
     lease_token: str | None = None
+    # A move (compute/migration.py), as nova's RequestSpec: hosts never considered (the
+    # source, unless allow_resize_to_same_host) and the one host asked for (migrate --host).
+    ignore_hosts: frozenset[str] = frozenset()
+    requested_host: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("vcpus", "memory_mb", "disk_gb"):
@@ -131,6 +136,8 @@ class SchedulerConfig:
     filters_origin: str = "[filter_scheduler] enabled_filters"
     # [pci] alias by name: what a flavor's pci_passthrough:alias asks for.
     pci_aliases: tuple[tuple[str, PciAlias], ...] = ()
+    # nova.conf [DEFAULT] allow_resize_to_same_host (a move's source is otherwise ignored)
+    allow_resize_to_same_host: bool = False
 
 
 def scheduler_config(deployment: "DeploymentConfig | None") -> SchedulerConfig:
@@ -141,8 +148,10 @@ def scheduler_config(deployment: "DeploymentConfig | None") -> SchedulerConfig:
         return SchedulerConfig()
     aliases = tuple(sorted(parse_aliases(  # a bad alias is a ConfigError naming the option
         (line.text, line.origin.file) for line in deployment.nova.aliases).items()))
+    same_host = bool(deployment.nova.allow_resize_to_same_host.value)
     if not deployment.nova.enabled_filters.is_set:
-        return SchedulerConfig(pci_aliases=aliases)
+        return SchedulerConfig(pci_aliases=aliases, allow_resize_to_same_host=same_host)
     setting = deployment.nova.enabled_filters
     return SchedulerConfig(enabled_filters=tuple(setting.value),
-                           filters_origin=str(setting.origin), pci_aliases=aliases)
+                           filters_origin=str(setting.origin), pci_aliases=aliases,
+                           allow_resize_to_same_host=same_host)

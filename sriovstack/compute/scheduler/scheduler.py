@@ -111,6 +111,11 @@ class Scheduler:
         return dict(self._config.pci_aliases)
 
     @property
+    def allow_resize_to_same_host(self) -> bool:
+        """nova.conf [DEFAULT] allow_resize_to_same_host."""
+        return self._config.allow_resize_to_same_host
+
+    @property
     def claims(self) -> Claims:
         """The claims store (allocate, held_by, release)."""
         return self._claims
@@ -120,10 +125,16 @@ class Scheduler:
         return order_hosts(self._passed(request), request, self._weighers)
 
     def _passed(self, request: BuildRequest) -> list[HostState]:
-        passed, rejections = filter_hosts(self._index.snapshot(), request, self._filters)
+        passed, rejections = filter_hosts(self._candidates(request), request, self._filters)
         if not passed:
             raise NoValidHost(rejections.message(), server_id=request.server_id)
         return passed
+
+    def _candidates(self, request: BuildRequest) -> list[HostState]:
+        """The hosts a request may go to before any filter (a move's source left out, or
+        only the host it asks for)."""
+        return [h for h in self._index.snapshot() if h.name not in request.ignore_hosts and
+                (request.requested_host is None or h.name == request.requested_host)]
 
     def schedule_and_claim(self, request: BuildRequest) -> Claim:
         """Pick a host and claim the request's resources and devices there, atomically.
@@ -135,7 +146,8 @@ class Scheduler:
         started = time.monotonic()
         lost: list[str] = []
         for _ in range(self._config.max_attempts):
-            passed, rejections = filter_hosts(self._index.snapshot(), request, self._filters)
+            passed, rejections = filter_hosts(self._candidates(request), request,
+                                              self._filters)
             if not passed:
                 self._recorder.rejected_by(name for name, _ in rejections.by_filter)
                 self._recorder.scheduled(Decision.NO_VALID_HOST, time.monotonic() - started)

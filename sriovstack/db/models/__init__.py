@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from sriovstack.db.base import Base
-from sriovstack.db.models import compute, hosts, identity, keypairs, network, placement, quotas
+from sriovstack.db.models import (compute, hosts, identity, keypairs, network, placement, quotas,
+                                  migrations)
 from sriovstack.db.models.network import (AgentRow, DefaultSecurityGroupRow, FlatAllocationRow,
                                           IpAllocationRow, NetworkRow, PortRow,
                                           PortSecurityGroupRow, SecurityGroupRow,
@@ -15,6 +16,7 @@ from sriovstack.db.models.compute import (FaultRow, FlavorRow, HostRevisionRow, 
                                           ServerConsoleRow, ServerPortRow, ServerRow)
 from sriovstack.db.models.hosts import (HostAllocationRow, HostRow, PciDeviceRow,
                                         SchedulerRevisionRow)
+from sriovstack.db.models.migrations import MigrationRow
 from sriovstack.db.models.placement import PlacementNameRow
 from sriovstack.db.models.keypairs import FlavorExtraSpecRow, FlavorProjectRow, KeyPairRow
 from sriovstack.db.models.quotas import QuotaLimitRow
@@ -22,6 +24,7 @@ from sriovstack.db.models.quotas import QuotaLimitRow
 __all__ = [
     "Base", "compute", "hosts", "identity", "keypairs", "network", "placement", "quotas",
     "AgentRow", "FlavorExtraSpecRow", "FlavorProjectRow", "KeyPairRow", "QuotaLimitRow",
+    "migrations", "MigrationRow",
     "DefaultSecurityGroupRow",
     "DomainRow", "FaultRow", "FlatAllocationRow", "FlavorRow", "HostAllocationRow",
     "HostRevisionRow", "HostRow", "ImageRow", "InstanceActionEventRow", "InstanceActionRow",
