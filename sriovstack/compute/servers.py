@@ -424,9 +424,9 @@ class ServerService:
         if self.migrations is None:
             self._refuse_migration(caller, server_id, action.name)
             return
+        server = self.get(caller, server_id)  # nova: 404 first, then the policy's 403
         if isinstance(action, (MigrateAction, LiveMigrateAction)):
             policy.require_admin(caller, f"server action {action.name}")
-        server = self.get(caller, server_id)
         self._check_unlocked(caller, server)
         user = caller.user_id or ""
         match action:

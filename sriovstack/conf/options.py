@@ -79,4 +79,4 @@ def names_of(section: str, option: str) -> tuple[OptionName, ...]:
 def register_options(conf: cfg.ConfigOpts) -> None:
     """Register every option on a fresh ConfigOpts (never the global CONF)."""
     for group, opt in OPTIONS:
-        conf.register_opt(opt, group=group)
+        conf.register_opt(opt, group=None if group == DEFAULT else group)

@@ -4,7 +4,7 @@ from fastapi import Depends
 
 from sriovstack.api.compute import (flavors, hypervisors, interfaces, microversions, servers,
                                     sriov_audit, sriov_hosts, versions, flavor_manage, keypairs,
-                                    quotas, services, usage)
+                                    quotas, services, usage, migrations)
 
 __all__ = ["router"]
 
@@ -12,6 +12,7 @@ __all__ = ["router"]
 router = versions.router
 for _part in (flavors.router, servers.router, hypervisors.router, sriov_hosts.router,
                sriov_audit.router, interfaces.router, flavor_manage.router,
-               keypairs.router, quotas.router, services.router, usage.router):
+               keypairs.router, quotas.router, services.router, usage.router,
+               migrations.router):
     router.include_router(_part, prefix="/v2.1",
                           dependencies=[Depends(microversions.negotiate)])

@@ -18,8 +18,8 @@ from sriovstack.api.compute.views import (ServerLens, collection_links, host_sta
                                           instance_action_view, server_brief, server_created,
                                           server_updated, server_view)
 from sriovstack.api.context import RequestContext, request_context
-from sriovstack.compute import (RebuildAction, ServerFilter, UnshelveAction, EvacuateAction,
-                                ConsoleOutputAction)
+from sriovstack.compute import (ConfirmResizeAction, RebuildAction, ServerFilter,
+                                UnshelveAction, EvacuateAction, ConsoleOutputAction)
 from sriovstack.identity import policy
 
 __all__ = ["router"]
@@ -122,7 +122,8 @@ def server_action(server_id: str, body: ServerActionRequest, background: Backgro
     (built again, 2.77 in an availability zone), evacuate (200: rebuilt elsewhere; 400
     while its host's compute service is up), os-getConsoleOutput (200 ``{"output"}``, the
     guest's console as its agent reported it); 409 for the server's state or its lock;
-    migrate / os-migrateLive: 409 for a server with an SR-IOV port (20.9), 400 otherwise;
+    resize, migrate, os-migrateLive, revertResize: 202 (compute/migration.py; 400 no valid
+    host), confirmResize: 204;
     400 for an unknown action or arguments the version lacks."""
     policy.require_writer(ctx.caller, "a server action")
     action = body.to_action(version)
@@ -137,6 +138,8 @@ def server_action(server_id: str, body: ServerActionRequest, background: Backgro
         if version >= EVACUATE_NO_SHARED_STORAGE:
             return Response(status_code=200)
         return JSONResponse(status_code=200, content={"adminPass": secrets.token_urlsafe(9)})
+    if isinstance(action, ConfirmResizeAction):
+        return Response(status_code=204)  # nova's confirmResize answers 204
     if not isinstance(action, RebuildAction):
         return Response(status_code=202)
     server = servers.get(ctx.caller, server_id)

@@ -199,9 +199,12 @@ def test_port_in_use_is_409_with_novas_message(api: Any, compute_host: str) -> N
 
 
 @pytest.mark.parametrize("action, status, text", [
-    ({"migrate": None}, 409, "SR-IOV port"),
+    ({"migrate": None}, 409, "while it is in task_state spawning"),
     ({"os-migrateLive": {"host": None, "block_migration": False, "disk_over_commit": False}},
-     409, "20.9"),
+     409, "while it is in task_state spawning"),
+    ({"resize": {"flavorRef": "2"}}, 409, "while it is in task_state spawning"),
+    ({"confirmResize": None}, 409, "while it is in task_state spawning"),
+    ({"resize": {}}, 400, "flavorRef"),
     ({"os-migrateLive": {"host": None, "block_migration": "auto"}}, 400, "2.25"),
     ({"shelve": None}, 400, "Unsupported server action"),
     ({"reboot": {"type": "SOFT"}}, 409, "while it is in task_state spawning"),

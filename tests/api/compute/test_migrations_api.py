@@ -1,0 +1,105 @@
+"""Resize, confirm, live migration and the migration lists over HTTP (two registered hosts,
+the agents' part played through the internal API): nova's statuses, os-migrations and
+/servers/{id}/migrations in the shapes of the request's microversion."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.api.compute.chapter import boot_body, direct_port, register_host
+
+
+def at(headers: dict[str, str], version: str = "2.79") -> dict[str, str]:
+    return {**headers, "OpenStack-API-Version": f"compute {version}"}
+
+
+def _show(api: Any, sid: str) -> dict[str, Any]:
+    return api.client.get(f"/compute/v2.1/servers/{sid}",  # type: ignore[no-any-return]
+                          headers=at(api.admin)).json()["server"]
+
+
+def _report(api: Any, host: str, sid: str) -> None:
+    r = api.client.post(f"/internal/v1/hosts/{host}/servers/{sid}/status",
+                        json={"status": "running"}, headers=api.service)
+    assert r.status_code == 200, r.text
+
+
+def _act(api: Any, sid: str, body: dict[str, Any], version: str = "2.79") -> Any:
+    return api.client.post(f"/compute/v2.1/servers/{sid}/action", json=body,
+                           headers=at(api.admin, version))
+
+
+def _boot(api: Any) -> tuple[str, str, str]:
+    register_host(api, "compute-1")
+    register_host(api, "compute-2")
+    port = direct_port(api)
+    sid = api.client.post("/compute/v2.1/servers", json=boot_body(port["id"]),
+                          headers=api.admin).json()["server"]["id"]
+    host = _show(api, sid)["OS-EXT-SRV-ATTR:host"]
+    _report(api, host, sid)
+    return sid, port["id"], host
+
+
+def _binding(api: Any, port_id: str) -> tuple[str, str]:
+    port = api.client.get(f"/network/v2.0/ports/{port_id}", headers=api.admin).json()["port"]
+    return port["binding:host_id"], port["binding:profile"]["pci_slot"]
+
+
+def test_resize_then_confirm_over_http_with_os_migrations(api: Any) -> None:
+    sid, port_id, source = _boot(api)
+    r = _act(api, sid, {"resize": {"flavorRef": "2"}})
+    assert r.status_code == 202, r.text
+    shown = _show(api, sid)
+    target = shown["OS-EXT-SRV-ATTR:host"]
+    assert target != source and (shown["status"], shown["OS-EXT-STS:task_state"]) == (
+        "RESIZE", "resize_finish")
+    assert _binding(api, port_id)[0] == target
+    _report(api, target, sid)
+    shown = _show(api, sid)
+    assert (shown["status"], shown["OS-EXT-STS:vm_state"]) == ("VERIFY_RESIZE", "resized")
+
+    listed = api.client.get(f"/compute/v2.1/os-migrations?instance_uuid={sid}",
+                            headers=at(api.admin)).json()["migrations"]
+    [m] = listed
+    assert (m["migration_type"], m["status"], m["source_compute"], m["dest_compute"],
+            m["old_instance_type_id"], m["new_instance_type_id"]) == (
+        "resize", "finished", source, target, 1, 2)
+    assert "uuid" in m and "links" not in m
+    old = api.client.get("/compute/v2.1/os-migrations", headers=api.admin).json()["migrations"]
+    assert "migration_type" not in old[0] and "uuid" not in old[0]  # 2.1's shape
+    demo = api.client.get("/compute/v2.1/os-migrations", headers=api.demo)
+    assert demo.status_code == 403
+
+    assert _act(api, sid, {"confirmResize": None}).status_code == 204
+    shown = _show(api, sid)
+    assert shown["status"] == "ACTIVE" and shown["flavor"]["original_name"] == "m1.small"
+
+
+def test_live_migration_over_http_and_the_servers_migrations(api: Any) -> None:
+    sid, port_id, source = _boot(api)
+    assert api.client.get(f"/compute/v2.1/servers/{sid}/migrations",
+                          headers=at(api.admin, "2.22")).status_code == 404
+    r = _act(api, sid, {"os-migrateLive": {"host": None, "block_migration": "auto"}})
+    assert r.status_code == 202, r.text
+    shown = _show(api, sid)
+    target = shown["OS-EXT-SRV-ATTR:host"]
+    assert (shown["status"], shown["OS-EXT-STS:task_state"]) == ("MIGRATING", "migrating")
+    running = api.client.get(f"/compute/v2.1/servers/{sid}/migrations",
+                             headers=at(api.admin)).json()["migrations"]
+    assert [(m["status"], m["dest_compute"], m["server_uuid"]) for m in running] == [
+        ("running", target, sid)]
+    one = api.client.get(f"/compute/v2.1/servers/{sid}/migrations/{running[0]['id']}",
+                         headers=at(api.admin))
+    assert one.status_code == 200 and one.json()["migration"]["id"] == running[0]["id"]
+    _report(api, target, sid)
+    assert _show(api, sid)["status"] == "ACTIVE"
+    assert api.client.get(f"/compute/v2.1/servers/{sid}/migrations",
+                          headers=at(api.admin)).json()["migrations"] == []
+    assert _binding(api, port_id)[0] == target
+
+
+def test_live_migration_to_the_own_host_is_400(api: Any) -> None:
+    sid, _, source = _boot(api)
+    r = _act(api, sid, {"os-migrateLive": {"host": source, "block_migration": "auto"}})
+    assert r.status_code == 400 and "own host" in r.json()["badRequest"]["message"]
+    assert _show(api, sid)["status"] == "ACTIVE"
