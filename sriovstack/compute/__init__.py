@@ -155,7 +155,7 @@ def build_compute(db: Database, network: "NetworkService", scheduler: "Scheduler
         desired_state=desired_state,
         reports=HostReports(network, hosts, servers),
         host_devices=HostDeviceService(db, hosts, desired_state),
-        drain=DrainService(db, hosts, builder, scheduler),
+        drain=DrainService(db, hosts, builder, scheduler, servers, migrations),
         audit=Audit(db, network, scheduler, revisions, clock, recorder),
         placement=PlacementService(db, hypervisors),
         interfaces=interfaces,

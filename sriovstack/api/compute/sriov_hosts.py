@@ -62,16 +62,17 @@ def _drain_view(plan: DrainPlan) -> dict[str, Any]:
             "migrated": plan.migrated, "note": plan.note,
             "servers": [{"id": s.server_id, "name": s.server_name, "project_id": s.project_id,
                          "vfs": [str(a) for a in s.vfs], "destination": s.destination,
-                         "reason": s.reason} for s in plan.steps]}
+                         "reason": s.reason, "moved": s.moved} for s in plan.steps]}
 
 
 @router.post("/os-sriov-hosts/{host}/drain")
 def create_drain(host: str, body: DrainRequest,
                  ctx: RequestContext = Depends(request_context)) -> dict[str, Any]:
     """200 ``{"drain": {host, dry_run, disabled, migrated, note, servers: [{id, name,
-    project_id, vfs, destination, reason}]}}``: each server holding a VF on the host with
-    where a scheduling dry run puts it (nothing claimed); unless dry_run the host is disabled
-    (nothing migrates yet: the note says so). 404 unknown host; 403 unless admin."""
+    project_id, vfs, destination, reason, moved}]}}``: each server holding a VF on the host
+    with where a scheduling dry run puts it (nothing claimed); unless dry_run the host is
+    disabled and each ACTIVE server live-migrated there (``moved``; ``reason`` says why
+    not). 404 unknown host; 403 unless admin."""
     policy.require_admin(ctx.caller, "os-sriov-hosts")
     return {"drain": _drain_view(ctx.services.compute.drain.drain(host, body.drain.dry_run))}
 

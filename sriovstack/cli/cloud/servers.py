@@ -1,5 +1,6 @@
 """``sriovstack server ...``: boot with ``--nic port-id=|net-id=`` (20.7), watch it become
-ACTIVE, show, list and delete, over the Compute API."""
+ACTIVE, show, list and delete; move it with its VF (resize, migrate, live-migrate, confirm,
+revert), over the Compute API."""
 
 from __future__ import annotations
 
@@ -44,6 +45,115 @@ def register(subparsers: Any, common: argparse.ArgumentParser, run: Any) -> None
     p.add_argument("--timeout", type=positive_float, default=120.0,
                    help="seconds --wait may take (default 120)")
     p.set_defaults(func=run(_delete))
+    _register_moves(sub, common, run)
+
+
+_MOVE_VERSION = "2.79"  # migrate --host needs 2.56; live migration without disk_over_commit
+
+
+def _register_moves(sub: Any, common: argparse.ArgumentParser, run: Any) -> None:
+    def waiting(p: argparse.ArgumentParser) -> None:
+        p.add_argument("server", metavar="SERVER", help="name or id")
+        p.add_argument("--wait", action="store_true", help="wait until the move settles")
+        p.add_argument("--timeout", type=positive_float, default=120.0,
+                       help="seconds --wait may take (default 120)")
+
+    p = sub.add_parser("resize", parents=[common], help="resize to another flavor (then "
+                       "confirm or revert)")
+    waiting(p)
+    p.add_argument("--flavor", required=True, help="name or id")
+    p.set_defaults(func=run(_resize))
+    p = sub.add_parser("migrate", parents=[common], help="cold-migrate (then confirm or "
+                       "revert; admin)")
+    waiting(p)
+    p.add_argument("--host", help="the target host (default: the scheduler's choice)")
+    p.set_defaults(func=run(_migrate))
+    p = sub.add_parser("live-migrate", parents=[common], help="live-migrate (admin): the VF "
+                       "is unplugged on the source and a new one plugged on the target")
+    waiting(p)
+    p.add_argument("--host", help="the target host (default: the scheduler's choice)")
+    p.set_defaults(func=run(_live_migrate))
+    p = sub.add_parser("confirm", parents=[common], help="confirm a resize or migration: "
+                       "the source VF is released")
+    p.add_argument("server", metavar="SERVER", help="name or id")
+    p.set_defaults(func=run(_confirm))
+    p = sub.add_parser("revert", parents=[common], help="revert a resize or migration: back "
+                       "to the source VF")
+    waiting(p)
+    p.set_defaults(func=run(_revert))
+
+
+def _act(s: CloudSession, server: dict[str, Any], body: dict[str, Any]) -> None:
+    s.call("POST", "compute", f"/servers/{server['id']}/action", body,
+           microversion=_MOVE_VERSION)
+
+
+def _settle(s: CloudSession, args: argparse.Namespace, server: dict[str, Any],
+            done: frozenset[str], verb: str) -> int:
+    if not args.wait:
+        console().print(f"{verb} of server {server['name']} requested", markup=False)
+        return 0
+    deadline = time.monotonic() + args.timeout
+    while True:
+        view = s.call("GET", "compute", f"/servers/{server['id']}")["server"]
+        if view["status"] in done | {"ERROR"} and not view.get("OS-EXT-STS:task_state"):
+            break
+        if time.monotonic() > deadline:
+            raise Unreachable(f"server {server['id']} is still {view['status']} after "
+                              f"{args.timeout:.0f} s", fix="are the agents running?")
+        time.sleep(0.25)
+    console().print(f"server {view['name']}: {view['status']} on "
+                    f"{view.get('OS-EXT-SRV-ATTR:host')}", markup=False)
+    return 1 if view["status"] == "ERROR" else 0
+
+
+def _resize(s: CloudSession, args: argparse.Namespace) -> int:
+    server = find(s, SERVER, args.server)
+    _act(s, server, {"resize": {"flavorRef": find(s, FLAVOR, args.flavor)["id"]}})
+    return _settle(s, args, server, frozenset({"VERIFY_RESIZE"}), "resize")
+
+
+def _migrate(s: CloudSession, args: argparse.Namespace) -> int:
+    server = find(s, SERVER, args.server)
+    _act(s, server, {"migrate": {"host": args.host} if args.host else None})
+    return _settle(s, args, server, frozenset({"VERIFY_RESIZE"}), "migration")
+
+
+def _live_migrate(s: CloudSession, args: argparse.Namespace) -> int:
+    server = find(s, SERVER, args.server)
+    before = server.get("OS-EXT-SRV-ATTR:host")
+    _act(s, server, {"os-migrateLive": {"host": args.host, "block_migration": "auto"}})
+    code = _settle(s, args, server, frozenset({"ACTIVE"}), "live migration")
+    if args.wait:
+        after = s.call("GET", "compute", f"/servers/{server['id']}")["server"]
+        if after.get("OS-EXT-SRV-ATTR:host") == before:  # nova's async checks said no
+            actions = s.call("GET", "compute", f"/servers/{server['id']}/os-instance-actions/"
+                             f"{_last_request(s, server['id'])}", microversion=_MOVE_VERSION)
+            why = next((e.get("traceback") for e in actions["instanceAction"]["events"]
+                        if e.get("result") == "Error"), None)
+            console().print(f"server {server['name']} stayed on {before}: {why}",
+                            markup=False)
+            return 1
+    return code
+
+
+def _last_request(s: CloudSession, server_id: str) -> str:
+    actions = s.call("GET", "compute", f"/servers/{server_id}/os-instance-actions")
+    return str(actions["instanceActions"][0]["request_id"])
+
+
+def _confirm(s: CloudSession, args: argparse.Namespace) -> int:
+    server = find(s, SERVER, args.server)
+    _act(s, server, {"confirmResize": None})
+    console().print(f"confirmed: the source VF of server {server['name']} is released",
+                    markup=False)
+    return 0
+
+
+def _revert(s: CloudSession, args: argparse.Namespace) -> int:
+    server = find(s, SERVER, args.server)
+    _act(s, server, {"revertResize": None})
+    return _settle(s, args, server, frozenset({"ACTIVE"}), "revert")
 
 
 def parse_nic(text: str) -> tuple[str, str]:

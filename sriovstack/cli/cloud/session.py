@@ -62,10 +62,15 @@ class CloudSession:
         return self._catalog[service_type]
 
     def call(self, method: str, service_type: str, path: str,
-             body: dict[str, Any] | None = None) -> dict[str, Any]:
-        """``method`` on ``service_type``'s ``path``; the decoded JSON body ({} when none)."""
+             body: dict[str, Any] | None = None, *,
+             microversion: str | None = None) -> dict[str, Any]:
+        """``method`` on ``service_type``'s ``path``; the decoded JSON body ({} when none).
+        ``microversion``: the API version to ask for (OpenStack-API-Version)."""
         url = f"{self.endpoint(service_type)}{path}"
-        response = self._send(method, url, body, {"X-Auth-Token": self._token})
+        headers = {"X-Auth-Token": self._token}
+        if microversion is not None:
+            headers["OpenStack-API-Version"] = f"{service_type} {microversion}"
+        response = self._send(method, url, body, headers)
         return response.json() if response.content else {}
 
     def _send(self, method: str, url: str, body: dict[str, Any] | None,

@@ -1,6 +1,7 @@
 """os-sriov-hosts drain: a plan for every server holding a VF on the host, from a scheduling
 dry run that counts VF claims but claims nothing; without dry_run the host is disabled and
-the answer says nothing was migrated (no live migration yet); undrain enables it again."""
+each ACTIVE server with a planned host is live-migrated there (the others stay, with the
+reason); undrain enables it again."""
 
 from __future__ import annotations
 
@@ -65,9 +66,9 @@ def test_a_real_drain_disables_the_host_says_it_moved_nothing_and_undrain_enable
     boot_two(api)
     plan = drain(api, "compute-1", {"drain": {"dry_run": False}}).json()["drain"]
     assert plan["disabled"] is True and plan["migrated"] is False
-    assert "live migration is not available yet: nothing was moved" in plan["note"]
+    assert "0 of 2 servers are live-migrating off it" in plan["note"]
     assert all(s["destination"] is None and "No valid host" in s["reason"]
-               for s in plan["servers"])  # there is no other host
+               and s["moved"] is False for s in plan["servers"])  # there is no other host
     shown = api.client.get("/compute/v2.1/os-sriov-hosts/compute-1", headers=api.admin)
     assert shown.json()["host"]["enabled"] is False
     # A new server is not placed on the drained host.
@@ -105,3 +106,30 @@ def test_only_admins_drain_and_an_unknown_host_is_a_404(api: Any) -> None:
     assert r.status_code == 404 and "compute-9" in r.text
     assert api.client.post("/compute/v2.1/os-sriov-hosts/compute-9/undrain",
                            headers=api.admin).status_code == 404
+
+
+def test_a_real_drain_live_migrates_the_active_servers_that_fit(api: Any) -> None:
+    register_host(api, "compute-1")
+    first, second = boot_two(api)
+    for sid in (first, second):  # the agent's report: both run on compute-1
+        r = api.client.post(f"/internal/v1/hosts/compute-1/servers/{sid}/status",
+                            json={"status": "running"}, headers=api.service)
+        assert r.status_code == 200, r.text
+    register_host(api, "compute-2", SMALL)  # room for one of the two
+    plan = drain(api, "compute-1", {"drain": {"dry_run": False}}).json()["drain"]
+    assert plan["disabled"] is True and plan["migrated"] is False
+    steps = {s["id"]: s for s in plan["servers"]}
+    [moved] = [s for s in steps.values() if s["moved"]]
+    [stayed] = [s for s in steps.values() if not s["moved"]]
+    assert moved["destination"] == "compute-2" and "PciPassthroughFilter" in stayed["reason"]
+    shown = api.client.get(f"/compute/v2.1/servers/{moved['id']}", headers=api.admin)
+    body = shown.json()["server"]
+    assert (body["status"], body["OS-EXT-SRV-ATTR:host"]) == ("MIGRATING", "compute-2")
+    assert free_vfs(api, "compute-2") == 0
+    r = api.client.post(f"/internal/v1/hosts/compute-2/servers/{moved['id']}/status",
+                        json={"status": "running"}, headers=api.service)
+    assert r.status_code == 200, r.text
+    assert free_vfs(api, "compute-1") == 13  # the source VF released; the other one stays
+    still = api.client.get(f"/compute/v2.1/servers/{stayed['id']}", headers=api.admin)
+    assert (still.json()["server"]["status"],
+            still.json()["server"]["OS-EXT-SRV-ATTR:host"]) == ("ACTIVE", "compute-1")
