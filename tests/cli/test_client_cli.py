@@ -1,8 +1,10 @@
 """The client commands against a running all-in-one: the chapter's 20.7 with `sriovstack
-network|subnet|port|server`, the operator's `host list|show`, and one-line errors."""
+network|subnet|port|server`, moving a server (`server resize|confirm|migrate|revert|
+live-migrate`), the operator's `host list|show|drain`, and one-line errors."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -123,7 +125,11 @@ def test_drain_plans_and_a_pulled_cable_turns_vfs_unhealthy_on_the_all_in_one(
     row = next(line for line in out.splitlines() if "ops-vm0" in line)
     assert code == 0 and other in row and "dry run: nothing changed" in out, out
     code, out, _ = run(capsys, "host", "drain", host)
-    assert code == 0 and "live migration is not available yet" in out
+    assert code == 0 and "every server is live-migrating off it" in out, out
+    _wait_for(lambda: "ops-vm" not in run(capsys, "host", "show", host)[1],
+              "the drained host's servers to live-migrate off it")
+    code, out, _ = run(capsys, "server", "show", "ops-vm0")
+    assert code == 0 and "ACTIVE" in out and other in out, out
     assert run(capsys, "host", "undrain", host)[1].strip() == f"{host} enabled"
 
     assert run(capsys, "host", "link", host, "enp11s0f1", "down")[0] == 0
@@ -134,3 +140,39 @@ def test_drain_plans_and_a_pulled_cable_turns_vfs_unhealthy_on_the_all_in_one(
               "the VFs to be healthy again")
     for n in range(2):
         assert run(capsys, "server", "delete", f"ops-vm{n}", "--wait")[0] == 0
+
+
+def _host_of(capsys: pytest.CaptureFixture[str], name: str) -> str:
+    out = run(capsys, "server", "show", name, "-f", "json")[1]
+    return str(json.loads(out)["host"])
+
+
+def test_server_moves_through_the_client_commands(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "network", "create", "mv", "--provider-network-type", "vlan",
+               "--provider-physical-network", "physnet1", "--provider-segment", "20")[0] == 0
+    assert run(capsys, "subnet", "create", "mv-subnet", "--network", "mv",
+               "--subnet-range", "10.0.20.0/24")[0] == 0
+    assert run(capsys, "port", "create", "mv-0", "--network", "mv", "--vnic-type",
+               "direct")[0] == 0
+    code, out, _ = run(capsys, "server", "create", "mv-vm", "--flavor", "m1.tiny",
+                       "--image", "cirros", "--nic", "port-id=mv-0", "--wait")
+    assert code == 0 and "ACTIVE" in out, out
+    first = _host_of(capsys, "mv-vm")
+    other = "compute1" if first == "compute0" else "compute0"
+
+    code, out, _ = run(capsys, "server", "resize", "mv-vm", "--flavor", "m1.small", "--wait")
+    assert code == 0 and f"VERIFY_RESIZE on {other}" in out, out
+    code, out, _ = run(capsys, "server", "confirm", "mv-vm")
+    assert code == 0 and "source VF of server mv-vm is released" in out
+    code, out, _ = run(capsys, "server", "migrate", "mv-vm", "--host", first, "--wait")
+    assert code == 0 and f"VERIFY_RESIZE on {first}" in out, out
+    code, out, _ = run(capsys, "server", "revert", "mv-vm", "--wait")
+    assert code == 0 and f"ACTIVE on {other}" in out, out
+    code, out, _ = run(capsys, "server", "live-migrate", "mv-vm", "--wait")
+    assert code == 0 and f"ACTIVE on {first}" in out, out
+    code, _, err = run(capsys, "server", "live-migrate", "mv-vm", "--host", first)
+    assert code == 2 and "own host" in err, err  # a 400: Invalid, exit 2
+    assert run(capsys, "server", "delete", "mv-vm", "--wait")[0] == 0
+    for argv in (("port", "delete", "mv-0"), ("subnet", "delete", "mv-subnet"),
+                 ("network", "delete", "mv")):
+        assert run(capsys, *argv)[0] == 0
