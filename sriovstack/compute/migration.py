@@ -506,11 +506,6 @@ class MigrationService:
                 .execution_options(synchronize_session=False))
             return token if done.rowcount == 1 else None
 
-    def release_for_delete(self, session: Session, server_id: str) -> tuple[str, ...]:
-        """In ``session``: the consumers a deleted server's migrations hold claims under."""
-        return tuple(session.scalars(select(M.uuid).where(M.server_id == server_id,
-                                                          M.status.in_(ACTIVE_STATUSES))))
-
     # -- listing -----------------------------------------------------------------------------
 
     def list(self, *, server_id: str | None = None, host: str | None = None,

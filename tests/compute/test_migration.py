@@ -17,7 +17,8 @@ from sriovstack.compute.types import (ConfirmResizeAction, LiveMigrateAction, Mi
                                       NetworkRequest, ResizeAction, RevertResizeAction,
                                       ServerCreate, ServerStatus)
 from sriovstack.db.models import HostAllocationRow, HostRow, MigrationRow, PciDeviceRow
-from sriovstack.errors import Conflict, Forbidden, Invalid
+from sriovstack.errors import Conflict, Forbidden, Invalid, NotFound
+from sriovstack.identity import Caller
 from sriovstack.wire import ServerOutcome, ServerReport
 from tests.compute.conftest import ADMIN, ALICE, Cloud, intel_82576_devices
 
@@ -162,8 +163,11 @@ def test_resize_to_the_same_flavor_or_an_unknown_one_is_refused(cloud: Cloud) ->
 def test_migrate_is_admin_only_and_checks_its_host(cloud: Cloud) -> None:
     server_id, port_id = _boot(cloud)
     source = _slot(cloud, port_id)
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound):  # nova: another project's server is 404 before policy
         cloud.compute.servers.action(ALICE, server_id, MigrateAction(), "req")
+    member = Caller("u-member", "p-admin")  # the server's project, not an admin: 403
+    with pytest.raises(Forbidden):
+        cloud.compute.servers.action(member, server_id, MigrateAction(), "req")
     with pytest.raises(Invalid, match="Compute host nowhere could not be found"):
         cloud.compute.servers.action(ADMIN, server_id, MigrateAction(host="nowhere"), "req")
     with pytest.raises(Invalid, match="server's own host"):  # allow_resize_to_same_host off
