@@ -321,6 +321,7 @@ class ConsoleOutputAction:
     name = "os-getConsoleOutput"
 
 
+@dataclass(frozen=True, slots=True)
 class ResizeAction:
     """``resize``: move to the flavor ``flavor_ref`` (a new VF claimed where it lands)."""
 

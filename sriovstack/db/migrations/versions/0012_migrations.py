@@ -1,7 +1,7 @@
 """Server migrations: resize, cold and live migration (nova's ``migrations`` table).
 
 Revision ID: 0012_migrations
-Revises: 0008_images_placement
+Revises: 0013_interfaces_console
 Create Date: 2026-12-06
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from sriovstack.db.base import UtcDateTime
 
 revision = '0012_migrations'
-down_revision = '0008_images_placement'
+down_revision = '0013_interfaces_console'
 branch_labels = None
 depends_on = None
 
