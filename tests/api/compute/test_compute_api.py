@@ -206,7 +206,7 @@ def test_port_in_use_is_409_with_novas_message(api: Any, compute_host: str) -> N
     ({"confirmResize": None}, 409, "while it is in task_state spawning"),
     ({"resize": {}}, 400, "flavorRef"),
     ({"os-migrateLive": {"host": None, "block_migration": "auto"}}, 400, "2.25"),
-    ({"shelve": None}, 400, "Unsupported server action"),
+    ({"shelve": None}, 409, "spawning"),  # shelve landed with i11-attach
     ({"reboot": {"type": "SOFT"}}, 409, "while it is in task_state spawning"),
     ({}, 400, "exactly one action"),
 ])
