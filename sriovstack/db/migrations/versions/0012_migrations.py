@@ -1,7 +1,7 @@
 """Server migrations: resize, cold and live migration (nova's ``migrations`` table).
 
 Revision ID: 0012_migrations
-Revises: 0013_interfaces_console
+Revises: 0011_quotas_services
 Create Date: 2026-12-06
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from sriovstack.db.base import UtcDateTime
 
 revision = '0012_migrations'
-down_revision = '0013_interfaces_console'
+down_revision = '0011_quotas_services'
 branch_labels = None
 depends_on = None
 
