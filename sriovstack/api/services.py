@@ -43,6 +43,7 @@ def build_services(settings: ApiSettings, db: Database, *, clock: Clock | None =
     sched_config = scheduler_config(settings.deployment)  # unknown filter → ConfigError here
     hosts = HostRegistry(db, clock, sched_config.service_down_time)
     recorder = PrometheusRecorder()
+    db.on_statement(recorder.statement)
     scheduler = Scheduler(db, sched_config, clock, recorder)
     compute = build_compute(db, network, scheduler, hosts, clock,
                             image_store=ImageStore(settings.image_dir, settings.max_image_bytes),

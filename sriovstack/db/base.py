@@ -147,6 +147,14 @@ class Database:
         finally:
             session.close()
 
+    def on_statement(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` before every SQL statement this database's engine runs (the
+        API counts them as a metric: statements per request is the cost a deployment pays)."""
+        def _counted(*_args: Any) -> None:
+            callback()
+
+        event.listen(self.engine, "before_cursor_execute", _counted)
+
     def create_schema(self) -> None:
         """Bring the schema to head with Alembic (idempotent; safe on an existing database)."""
         from sriovstack.db import migrations

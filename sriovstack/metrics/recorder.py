@@ -47,6 +47,9 @@ class Recorder(Protocol):
         """One audit run at ``at`` (seconds since the epoch): the findings per check (every
         check, zeros included) and the repairs it made per check."""
 
+    def statement(self) -> None:
+        """One SQL statement sent to the database."""
+
 
 class NullRecorder:
     """Records nothing (services built without metrics, e.g. in unit tests)."""
@@ -62,6 +65,9 @@ class NullRecorder:
 
     def audited(self, findings: Mapping[str, int], repaired: Mapping[str, int],
                 at: float) -> None:
+        pass
+
+    def statement(self) -> None:
         pass
 
 
@@ -96,6 +102,9 @@ class PrometheusRecorder:
             "sriovstack_audit_last_run_timestamp_seconds",
             "When the audit last ran (seconds since the epoch).", registry=registry,
             multiprocess_mode="mostrecent")
+        self._statements = Counter(
+            "sriovstack_db_statements", "SQL statements this API sent to the database.",
+            registry=registry)
 
     def scheduled(self, decision: Decision, seconds: float) -> None:
         self._decisions.labels(decision.value).inc()
@@ -117,3 +126,6 @@ class PrometheusRecorder:
                 self._repairs.labels(check).inc(count)
         self._runs.inc()
         self._last_run.set(at)
+
+    def statement(self) -> None:
+        self._statements.inc()
