@@ -13,6 +13,7 @@ from sriovstack.errors import ErrorKind, NotFound
 from sriovstack.identity import policy
 from sriovstack.identity.directory import (Directory, domain_of, find_project_row,
                                            find_user_row, project_of, role_of)
+from sriovstack.identity.token_cache import TokenCache
 from sriovstack.identity.values import (AssignmentNames, Caller, NameRef, Project, Role,
                                         RoleAssignment)
 
@@ -26,9 +27,10 @@ class Access:
     what on them (keystone's assignment backend, beside its identity and resource backends).
     """
 
-    def __init__(self, db: Database, directory: Directory) -> None:
+    def __init__(self, db: Database, directory: Directory, tokens: TokenCache) -> None:
         self._db = db
         self._directory = directory
+        self._tokens = tokens  # a granted or revoked role changes what cached tokens say
 
     def ensure_role(self, name: str) -> Role:
         """The role with this name, created when missing."""
@@ -67,6 +69,7 @@ class Access:
             key = {"user_id": user_id, "project_id": project_id, "role_id": role.id}
             if s.get(RoleAssignmentRow, key) is None:
                 s.add(RoleAssignmentRow(**key))
+                self._tokens.note_change(s)
             return RoleAssignment(user_id, project_id, role_of(role))
 
     def revoke(self, user_id: str, project_id: str, role_id: str) -> None:
@@ -75,6 +78,7 @@ class Access:
             result = s.execute(delete(RoleAssignmentRow).where(
                 RoleAssignmentRow.user_id == user_id, RoleAssignmentRow.project_id == project_id,
                 RoleAssignmentRow.role_id == role_id))
+            self._tokens.note_change(s)
             if result.rowcount == 0:  # type: ignore[attr-defined]
                 raise NotFound(f"Could not find role assignment: {role_id} for user "
                                f"{user_id} on project {project_id}.",

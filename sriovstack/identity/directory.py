@@ -12,6 +12,7 @@ from sriovstack.db import Database
 from sriovstack.db.models import DomainRow, ProjectRow, RoleRow, UserRow
 from sriovstack.errors import Conflict, ErrorKind, NotFound
 from sriovstack.identity.passwords import hash_password
+from sriovstack.identity.token_cache import TokenCache
 from sriovstack.identity.values import DEFAULT_DOMAIN_ID, Domain, NameRef, Project, Role, User
 
 __all__ = ["Directory", "domain_of", "project_of", "user_of", "role_of", "find_user_row",
@@ -77,11 +78,13 @@ def find_project_row(session: Session, ref: NameRef) -> ProjectRow:
 class Directory:
     """Domains, projects and users; every method is one transaction.
 
-    Role assignments, and what they let a caller see, are ``Access``'s (access.py).
+    Role assignments, and what they let a caller see, are ``Access``'s (access.py). Deleting
+    a project or user, or changing a password, tells ``tokens`` (the token cache).
     """
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, tokens: TokenCache) -> None:
         self._db = db
+        self._tokens = tokens
 
     def ensure_domain(self, domain_id: str, name: str) -> Domain:
         """The domain with this id, created when missing."""
@@ -150,6 +153,7 @@ class Directory:
         with self._db.transaction() as s:
             row = find_project_row(s, NameRef(id=project_id))
             s.delete(row)
+            self._tokens.note_change(s)
 
     def create_user(self, name: str, password: str, domain_id: str = DEFAULT_DOMAIN_ID,
                     default_project_id: str | None = None) -> User:
@@ -172,6 +176,7 @@ class Directory:
         """Store a new (hashed) password for the user; NotFound if unknown."""
         with self._db.transaction() as s:
             find_user_row(s, NameRef(id=user_id)).password_hash = hash_password(password)
+            self._tokens.note_change(s)
 
     def get_user(self, ref: NameRef) -> User:
         """The user named by ``ref``; NotFound otherwise."""
@@ -190,3 +195,4 @@ class Directory:
         """Delete the user (their tokens and assignments go with them); NotFound if unknown."""
         with self._db.transaction() as s:
             s.delete(find_user_row(s, NameRef(id=user_id)))
+            self._tokens.note_change(s)

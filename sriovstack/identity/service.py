@@ -11,6 +11,7 @@ from sriovstack.db import Database
 from sriovstack.errors import Invalid, NotFound
 from sriovstack.identity.access import Access
 from sriovstack.identity.directory import Directory
+from sriovstack.identity.token_cache import TokenCache
 from sriovstack.identity.tokens import TokenService
 from sriovstack.identity.values import (DEFAULT_DOMAIN_ID, DEFAULT_DOMAIN_NAME, NameRef,
                                         Project, RoleName, User)
@@ -33,10 +34,12 @@ class IdentityService:
     """Identity for the control plane: ``directory`` (domains, projects, users), ``access``
     (roles and their assignments), ``tokens``, plus ``bootstrap``."""
 
-    def __init__(self, db: Database, clock: Clock, token_ttl: timedelta) -> None:
-        self.directory = Directory(db)
-        self.access = Access(db, self.directory)
-        self.tokens = TokenService(db, clock, token_ttl)
+    def __init__(self, db: Database, clock: Clock, token_ttl: timedelta,
+                 token_cache: TokenCache | None = None) -> None:
+        cache = token_cache or TokenCache()
+        self.directory = Directory(db, cache)
+        self.access = Access(db, self.directory, cache)
+        self.tokens = TokenService(db, clock, token_ttl, cache)
 
     def bootstrap(self, admin_password: str, *, demo_password: str | None = None,
                   service_users: Mapping[str, str] | None = None) -> BootstrapResult:

@@ -19,6 +19,7 @@ from sriovstack.identity import policy
 from sriovstack.identity.directory import (domain_of, find_project_row, find_user_row,
                                            project_of, role_of, user_of)
 from sriovstack.identity.passwords import verify_password
+from sriovstack.identity.token_cache import TokenCache, identity_revision
 from sriovstack.identity.values import (Caller, IssuedToken, NameRef, PasswordAuth, Role, RoleName,
                                         Token, TokenAuth)
 
@@ -53,12 +54,15 @@ def _effective_roles(session: Session, user_id: str, project_id: str) -> tuple[R
 
 
 class TokenService:
-    """Issues and checks bearer tokens that expire after ``ttl``."""
+    """Issues and checks bearer tokens that expire after ``ttl``; validated tokens are kept
+    in ``cache`` (see token_cache.py for how a revocation reaches every worker)."""
 
-    def __init__(self, db: Database, clock: Clock, ttl: timedelta) -> None:
+    def __init__(self, db: Database, clock: Clock, ttl: timedelta,
+                 cache: TokenCache | None = None) -> None:
         self._db = db
         self._clock = clock
         self._ttl = ttl
+        self._cache = cache or TokenCache()
 
     def issue(self, credentials: PasswordAuth | TokenAuth, scope: NameRef | None) -> IssuedToken:
         """A token for password credentials or by re-scoping a token (see the two below)."""
@@ -116,9 +120,23 @@ class TokenService:
         return IssuedToken(secret, self._token_of(s, row))
 
     def validate(self, secret: str) -> Token:
-        """The token behind ``secret``; Unauthorized when unknown, revoked or expired."""
+        """The token behind ``secret``; Unauthorized when unknown, revoked or expired.
+
+        Served from the cache while it is valid there (no database read at all, but for the
+        identity revision at most once a second)."""
+        digest = _digest(secret)
+        cached = self._cache.get(digest, self._clock.now(), self._revision)
+        if cached is not None:
+            return cached
         with self._db.transaction() as s:
-            return self._token_of(s, self._valid_row(s, secret))
+            revision = identity_revision(s)  # first: the token read is at least this new
+            token = self._token_of(s, self._valid_row(s, secret))
+        self._cache.put(digest, token, revision)
+        return token
+
+    def _revision(self) -> int:
+        with self._db.transaction() as s:
+            return identity_revision(s)
 
     def inspect(self, caller: Caller, secret: str) -> Token:
         """Another token, as keystone's GET /v3/auth/tokens shows it.
@@ -139,6 +157,7 @@ class TokenService:
                           .values(revoked=True).execution_options(synchronize_session=False))
                 generation = list(s.scalars(select(TokenRow.id).where(
                     TokenRow.parent_id.in_(generation), TokenRow.revoked.is_(False))))
+            self._cache.note_change(s)
 
     def _subject_row(self, s: Session, caller: Caller, secret: str) -> TokenRow:
         try:

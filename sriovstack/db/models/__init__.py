@@ -9,8 +9,8 @@ from sriovstack.db.models.network import (AgentRow, DefaultSecurityGroupRow, Fla
                                           IpAllocationRow, NetworkRow, PortRow,
                                           PortSecurityGroupRow, SecurityGroupRow,
                                           SecurityGroupRuleRow, SubnetRow, VlanAllocationRow)
-from sriovstack.db.models.identity import (DomainRow, ProjectRow, RoleAssignmentRow, RoleRow,
-                                           TokenRow, UserRow)
+from sriovstack.db.models.identity import (DomainRow, IdentityRevisionRow, ProjectRow,
+                                           RoleAssignmentRow, RoleRow, TokenRow, UserRow)
 from sriovstack.db.models.compute import (FaultRow, FlavorRow, HostRevisionRow, ImageRow,
                                           InstanceActionEventRow, InstanceActionRow,
                                           ServerConsoleRow, ServerPortRow, ServerRow)
@@ -27,7 +27,7 @@ __all__ = [
     "migrations", "MigrationRow",
     "DefaultSecurityGroupRow",
     "DomainRow", "FaultRow", "FlatAllocationRow", "FlavorRow", "HostAllocationRow",
-    "HostRevisionRow", "HostRow", "ImageRow", "InstanceActionEventRow", "InstanceActionRow",
+    "HostRevisionRow", "HostRow", "IdentityRevisionRow", "ImageRow", "InstanceActionEventRow", "InstanceActionRow",
     "IpAllocationRow", "NetworkRow", "PciDeviceRow", "PlacementNameRow", "PortRow",
     "PortSecurityGroupRow", "ProjectRow", "RoleAssignmentRow", "RoleRow",
     "SchedulerRevisionRow", "SecurityGroupRow", "SecurityGroupRuleRow", "ServerConsoleRow",

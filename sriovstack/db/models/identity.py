@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sriovstack.db.base import Base, UtcDateTime
 
-__all__ = ["DomainRow", "ProjectRow", "UserRow", "RoleRow", "RoleAssignmentRow", "TokenRow"]
+__all__ = ["DomainRow", "ProjectRow", "UserRow", "RoleRow", "RoleAssignmentRow", "TokenRow",
+           "IdentityRevisionRow"]
 
 
 class DomainRow(Base):
@@ -82,3 +83,14 @@ class TokenRow(Base):
     # The token this one was re-scoped from (None for a password token): revoking a token
     # revokes its descendants.
     parent_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+
+
+class IdentityRevisionRow(Base):
+    """One counter (id 1) bumped by every change to what a validated token says (a revoked
+    token, a deleted user or project, a role granted or taken): each API worker's token cache
+    compares it with the one it saw, at most once a second."""
+
+    __tablename__ = "identity_revision"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    value: Mapped[int] = mapped_column(Integer)
