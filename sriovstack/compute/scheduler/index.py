@@ -45,11 +45,17 @@ class HostIndex:
     host's next one; that only makes the host look longer silent (never up when it is down), and
     heartbeats are assumed to move forward. A stale state is otherwise safe: claims are
     conditional UPDATEs, a lost one calls ``forget`` and retries.
+
+    The lock guards memory only, never a database read: concurrent snapshots read the
+    database side by side, and each host keeps the state read at the highest ``revision``
+    (a refresh that read an older one leaves a newer state alone), so builds in one worker
+    run concurrently.
     """
 
     def __init__(self, db: Database) -> None:
         self._db = db
         self._hosts: dict[str, HostState] = {}
+        self._revisions: dict[str, int] = {}  # host id → hosts.revision its state was read at
         self._lock = threading.Lock()
         self._addresses: dict[str, PciAddress] = {}
         self._revision_seen = -1
@@ -59,10 +65,19 @@ class HostIndex:
 
     def snapshot(self) -> tuple[HostState, ...]:
         """Every host, with states reloaded for hosts that changed since the last call."""
-        with self._lock, self._db.transaction() as session:
-            changed = self._reload_changed(session)
-            changed |= self._note_heartbeats(session)
-            if changed or self._states is None:
+        with self._lock:
+            since, beat_since, forced = self._revision_seen, self._beat_seen, set(self._forced)
+        with self._db.transaction() as session:
+            read = _Refresh(since, beat_since)
+            changed = read.changed_rows(session)
+            stale = forced | {i for i, generation in changed if self._is_stale(i, generation)}
+            for ids in _chunks(sorted(stale)):
+                read.states.update(self._load(session, ids))
+            read.read_heartbeats(session)
+        with self._lock:
+            self._forced -= forced
+            applied = self._apply(read)
+            if applied or self._states is None:
                 self._states = tuple(self._hosts.values())
             return self._states
 
@@ -71,57 +86,43 @@ class HostIndex:
         with self._lock:
             self._forced.add(host_id)
 
-    def _reload_changed(self, session: Session) -> bool:
-        h = HostRow
-        rows = session.execute(select(h.id, h.generation, h.revision)
-                               .where(h.revision > self._revision_seen)).all()
-        stale = set(self._forced)
-        for r in rows:
-            self._revision_seen = max(self._revision_seen, r.revision)
-            known = self._hosts.get(r.id)
-            if known is None or known.generation != r.generation:
-                stale.add(r.id)
-        self._forced.clear()
-        dropped = self._drop_deleted(session)
-        ordered = sorted(stale)
-        for ids in _chunks(ordered):
-            self._load(session, ids)
-        return bool(ordered) or dropped
+    def _is_stale(self, host_id: str, generation: int) -> bool:
+        state = self._hosts.get(host_id)  # one dict read: atomic under the GIL, no lock
+        return state is None or state.generation != generation
 
-    def _drop_deleted(self, session: Session) -> bool:
-        """Forget hosts whose row is gone (os-services deleted them); one count per call."""
-        if len(self._hosts) <= (session.scalar(select(func.count(HostRow.id))) or 0):
-            return False
-        present = set(session.scalars(select(HostRow.id)))
-        for host_id in set(self._hosts) - present:
-            del self._hosts[host_id]
-        return True
-
-    def _note_heartbeats(self, session: Session) -> bool:
-        h = HostRow
-        query = select(h.id, h.last_heartbeat).where(h.last_heartbeat.is_not(None))
-        if self._beat_seen is not None:
-            query = query.where(h.last_heartbeat > self._beat_seen)
+    def _apply(self, read: _Refresh) -> bool:
+        """Merge one refresh into the index (under the lock); whether anything changed."""
         changed = False
-        for host_id, moment in session.execute(query):
+        self._revision_seen = max(self._revision_seen, read.max_revision)
+        for host_id, (revision, state) in read.states.items():
+            if revision < self._revisions.get(host_id, -1):
+                continue  # another refresh already holds a newer read
+            old = self._hosts.get(host_id)
+            if old is not None and (old.heartbeat_at or 0) > (state.heartbeat_at or 0):
+                state = replace(state, heartbeat_at=old.heartbeat_at)
+            self._hosts[host_id], self._revisions[host_id] = state, revision
+            changed = True
+        for host_id, moment in read.beats:
             if self._beat_seen is None or moment > self._beat_seen:
                 self._beat_seen = moment
             state = self._hosts.get(host_id)
             beat = _epoch(moment)
-            if state is not None and state.heartbeat_at != beat:
+            if state is not None and beat is not None and (state.heartbeat_at or 0) < beat:
                 self._hosts[host_id] = replace(state, heartbeat_at=beat)
                 changed = True
         return changed
 
-    def _load(self, session: Session, ids: Sequence[str]) -> None:
+    def _load(self, session: Session,
+              ids: Sequence[str]) -> dict[str, tuple[int, HostState]]:
         pools = self._pools(session, ids)
         unhealthy = _unhealthy(session, ids)
+        out: dict[str, tuple[int, HostState]] = {}
         for row in session.scalars(select(HostRow).where(HostRow.id.in_(ids))):
             host_pools = tuple(sorted(pools.get(row.id, ()), key=lambda p: p.key))
             numa = tuple((int(c["id"]), int(c["socket"])) for c in row.numa_topology or ()
                          if c.get("socket") is not None) or None
-            self._hosts[row.id] = HostState(
-                id=row.id, name=row.name, enabled=row.enabled, forced_down=row.forced_down,
+            out[row.id] = (row.revision, HostState(
+                id=row.id, name=row.name, enabled=row.enabled,
                 availability_zone=row.availability_zone, vcpus=row.vcpus,
                 vcpus_used=row.vcpus_used, memory_mb=row.memory_mb,
                 memory_mb_used=row.memory_mb_used, disk_gb=row.disk_gb,
@@ -129,7 +130,8 @@ class HostIndex:
                 capabilities=HostCapabilities.from_json(row.capabilities or {}),
                 pools=host_pools, pci_totals=pci_totals(host_pools),
                 heartbeat_at=_epoch(row.last_heartbeat), generation=row.generation,
-                numa_sockets=numa, unhealthy=tuple(sorted(unhealthy.get(row.id, {}).items())))
+                numa_sockets=numa, unhealthy=tuple(sorted(unhealthy.get(row.id, {}).items()))))
+        return out
 
     def _pools(self, session: Session, ids: Sequence[str]) -> dict[str, list[Pool]]:
         d = PciDeviceRow
@@ -148,9 +150,34 @@ class HostIndex:
     def _address(self, text: str) -> PciAddress:
         address = self._addresses.get(text)
         if address is None:
-            address = self._addresses[text] = PciAddress.parse(text)
+            address = self._addresses.setdefault(text, PciAddress.parse(text))
         return address
 
+
+class _Refresh:
+    """What one snapshot read from the database, before it is merged under the lock."""
+
+    def __init__(self, since: int, beat_since: datetime | None) -> None:
+        self._since = since
+        self._beat_since = beat_since
+        self.max_revision = since
+        self.states: dict[str, tuple[int, HostState]] = {}
+        self.beats: list[tuple[str, datetime]] = []
+
+    def changed_rows(self, session: Session) -> list[tuple[str, int]]:
+        """(id, generation) of every host whose revision passed the one seen."""
+        h = HostRow
+        rows = session.execute(select(h.id, h.generation, h.revision)
+                               .where(h.revision > self._since)).all()
+        self.max_revision = max([self._since, *(r.revision for r in rows)])
+        return [(r.id, r.generation) for r in rows]
+
+    def read_heartbeats(self, session: Session) -> None:
+        h = HostRow
+        query = select(h.id, h.last_heartbeat).where(h.last_heartbeat.is_not(None))
+        if self._beat_since is not None:
+            query = query.where(h.last_heartbeat > self._beat_since)
+        self.beats = [(host_id, moment) for host_id, moment in session.execute(query)]
 
 
 def _unhealthy(session: Session, ids: Sequence[str]) -> dict[str, dict[str | None, int]]:

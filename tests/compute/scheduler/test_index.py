@@ -57,3 +57,43 @@ def test_a_forgotten_host_is_reloaded(database, clock):
     index.forget(state.id)
     reloaded = by_name(index)["compute-0"]
     assert reloaded == state and reloaded is not state
+
+
+def test_a_snapshot_waiting_on_the_database_does_not_block_the_index(database, clock):
+    """While one snapshot waits on a lock in PostgreSQL, a second snapshot (answered from
+    an older read) and ``forget`` go ahead: the index lock is never held across the read."""
+    import threading
+
+    import pytest
+    from sqlalchemy import text
+
+    if database.dialect != "postgresql":
+        pytest.skip("SQLite has no row lock to hold a reader on")
+    registry = HostRegistry(database, clock)
+    registry.update_inventory(*inventory("compute-0"))
+    index = HostIndex(database)
+    state = by_name(index)["compute-0"]
+    registry.update_inventory(*inventory("compute-1"))  # the next snapshot has a read to do
+    blocked, done = threading.Event(), threading.Event()
+    with database.engine.connect() as locker:
+        tx = locker.begin()
+        locker.execute(text("LOCK TABLE hosts IN ACCESS EXCLUSIVE MODE"))
+
+        def slow() -> None:
+            blocked.set()
+            index.snapshot()
+            done.set()
+
+        reader = threading.Thread(target=slow)
+        reader.start()
+        blocked.wait(5)
+        assert not done.wait(0.5), "the snapshot should wait on the table lock"
+        other = threading.Thread(target=index.forget, args=(state.id,))
+        other.start()
+        other.join(2)
+        forgot = not other.is_alive()
+        tx.rollback()
+    reader.join(10)
+    assert forgot, "forget() waited for a snapshot's database read"
+    assert done.is_set()
+    assert sorted(by_name(index)) == ["compute-0", "compute-1"]
