@@ -36,6 +36,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from prometheus_client import CollectorRegistry
+from prometheus_client.multiprocess import MultiProcessCollector
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine, make_url
@@ -124,25 +126,50 @@ def _token(base: str, user: str, password: str, project: str) -> str:
     return str(r.headers["X-Subject-Token"])
 
 
-def api_cpu_seconds(pid: int) -> float:
-    """utime + stime of ``pid`` and every process below it (the uvicorn workers)."""
-    total, todo = 0.0, [pid]
+def _processes(pid: int) -> list[int]:
+    """``pid`` and every process below it (the uvicorn workers)."""
+    found, todo = [], [pid]
     while todo:
         p = todo.pop()
+        found.append(p)
         try:
-            stat = Path(f"/proc/{p}/stat").read_text()
-            fields = stat[stat.rindex(")") + 2:].split()
-            total += (int(fields[11]) + int(fields[12])) / _CLK
             for task in Path(f"/proc/{p}/task").iterdir():
                 todo += [int(c) for c in (task / "children").read_text().split()]
         except (FileNotFoundError, ProcessLookupError):
             continue
+    return found
+
+
+def api_cpu_seconds(pid: int) -> float:
+    """utime + stime of ``api serve`` and its workers, from /proc."""
+    total = 0.0
+    for p in _processes(pid):
+        try:
+            stat = Path(f"/proc/{p}/stat").read_text()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        total += (int(fields[11]) + int(fields[12])) / _CLK
     return total
 
 
-def statements(base: str) -> float:
-    """The API's ``sriovstack_db_statements_total`` (summed over workers by /metrics)."""
-    body = httpx.get(f"{base}/metrics", timeout=30).text
+def statements(base: str, pid: int) -> float:
+    """The API's ``sriovstack_db_statements_total``, summed over workers: read from the
+    workers' prometheus multiprocess directory when there is one (a scrape of /metrics also
+    computes every VF gauge, which at 1,000 hosts is itself a load), else from /metrics."""
+    for p in _processes(pid):
+        try:
+            env = Path(f"/proc/{p}/environ").read_bytes().split(b"\0")
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        for entry in env:
+            if entry.startswith(b"PROMETHEUS_MULTIPROC_DIR="):
+                registry = CollectorRegistry()
+                MultiProcessCollector(registry, path=entry.split(b"=", 1)[1].decode())
+                return sum(sample.value for metric in registry.collect()
+                           if metric.name == "sriovstack_db_statements"
+                           for sample in metric.samples if sample.name.endswith("_total"))
+    body = httpx.get(f"{base}/metrics", timeout=600).text
     found = re.search(r"^sriovstack_db_statements_total(?:\{[^}]*\})? (\S+)$", body, re.M)
     return float(found.group(1)) if found else float("nan")
 
@@ -355,10 +382,10 @@ async def run(args: argparse.Namespace) -> None:
                                          timeout=120) as c:
                 await _gather(args.register_concurrency, "heartbeat", args.hosts,
                               (heartbeat(c, f"compute-{h:05d}") for h in range(args.hosts)))
-        cpu0, stm0, xact0 = api_cpu_seconds(pid), statements(base), commits(engine)
+        cpu0, stm0, xact0 = api_cpu_seconds(pid), statements(base, pid), commits(engine)
         wall = await boot_all(base, admin, service, engine, boots, image, args.concurrency,
                               args.timeout)
-        cpu1, stm1, xact1 = api_cpu_seconds(pid), statements(base), commits(engine)
+        cpu1, stm1, xact1 = api_cpu_seconds(pid), statements(base, pid), commits(engine)
         engine.dispose()
     placed = [b.placed - b.sent for b in boots if b.placed > 0]
     active = [b.active - b.sent for b in boots if b.active > 0]
