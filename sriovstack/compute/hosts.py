@@ -7,7 +7,9 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select, update
+import uuid
+
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from sriovstack.clock import Clock, SystemClock
@@ -196,10 +198,11 @@ def _sync_devices(s: Session, host_id: str,
                                                 .where(PciDeviceRow.host_id == host_id))}
     reported = {str(d.address): d for d in devices}
     added = updated = removed = kept = 0
+    new_rows: list[dict[str, object]] = []
     for address, dev in reported.items():
         row = existing.get(address)
         if row is None:
-            s.add(_new_row(host_id, dev))
+            new_rows.append(_new_row(host_id, dev))
             added += 1
         elif row.owner is not None:
             row.removed_when_freed = False  # back in the whitelist; changes wait for free
@@ -216,6 +219,8 @@ def _sync_devices(s: Session, host_id: str,
             row.status = "removed"
             removed += 1
     s.flush()
+    if new_rows:  # one executemany: a new host brings hundreds of VFs
+        s.execute(insert(PciDeviceRow), new_rows)
     _settle_relatives(s, host_id)
     return InventoryCounts(added, updated, removed, kept)
 
@@ -228,9 +233,10 @@ def _fields(dev: InventoryDevice) -> dict[str, object]:
             "tags": dict(dev.tags)}
 
 
-def _new_row(host_id: str, dev: InventoryDevice) -> PciDeviceRow:
-    return PciDeviceRow(host_id=host_id, address=str(dev.address), status="available",
-                        generation=0, removed_when_freed=False, **_fields(dev))
+def _new_row(host_id: str, dev: InventoryDevice) -> dict[str, object]:
+    return {"id": str(uuid.uuid4()), "host_id": host_id, "address": str(dev.address),
+            "status": "available", "generation": 0, "removed_when_freed": False,
+            "unhealthy_reason": None, "owner": None, "request_id": None, **_fields(dev)}
 
 
 def _apply(row: PciDeviceRow, dev: InventoryDevice) -> bool:
@@ -247,6 +253,10 @@ def _apply(row: PciDeviceRow, dev: InventoryDevice) -> bool:
 def _settle_relatives(s: Session, host_id: str) -> None:
     """Re-apply §2.4 after an inventory change: a PF with a held VF is unclaimable, VFs of a
     held PF are unclaimable, and nothing stays unclaimable without a reason."""
+    d = PciDeviceRow
+    if not s.scalar(select(func.count()).where(
+            d.host_id == host_id, d.status.in_((*_HELD, "unclaimable")))):
+        return  # nothing held, nothing unclaimable: every device stays as it is
     rows = list(s.scalars(select(PciDeviceRow).where(PciDeviceRow.host_id == host_id,
                                                      PciDeviceRow.status != "removed")))
     held_pfs = {r.pool_pf for r in rows if r.status in _HELD}

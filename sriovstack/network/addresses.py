@@ -138,9 +138,17 @@ def _subnet_holding(network_id: str, subnets: list[SubnetRow], address: str) -> 
 
 def allocate_fixed_ips(session: Session, port_id: str, network_id: str,
                        requested: tuple[FixedIpRequest, ...] | None) -> tuple[FixedIp, ...]:
-    """Allocate and record the port's addresses; None = the default choice, () = none."""
+    """Allocate and record the port's addresses; None = the default choice, () = none.
+
+    The network's subnet rows are locked first (PostgreSQL: SELECT ... FOR UPDATE, by id so
+    two transactions lock them in one order), so concurrent allocations on a subnet take
+    turns and each sees the addresses its predecessor committed: two creates never pick
+    the same address (a unique-key clash is still retried by the caller's ``retry_races``).
+    """
     subnets = list(session.scalars(select(SubnetRow).where(SubnetRow.network_id == network_id)
-                                   .order_by(SubnetRow.created_at, SubnetRow.id)))
+                                   .order_by(SubnetRow.id).with_for_update()
+                                   .execution_options(populate_existing=True)))
+    subnets.sort(key=lambda s: (s.created_at, s.id))
     if requested is None:
         chosen = _default_ips(session, network_id, subnets)
     else:

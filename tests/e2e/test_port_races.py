@@ -1,0 +1,56 @@
+"""Issue 14: 50 concurrent port creates (25 per worker) through ``api serve --workers 2`` on PostgreSQL all
+succeed with distinct addresses: two creates never pick the same IP and answer a valid
+request with 409 ``duplicate key ... pk_net_ip_allocations``."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import HTTP_TIMEOUT, serve_api, throwaway_postgres
+
+pytestmark = pytest.mark.e2e
+
+CREATES, ROUNDS = 50, 2
+
+
+def test_fifty_concurrent_port_creates_on_two_workers_all_succeed(tmp_path: Path) -> None:
+    with throwaway_postgres() as url, serve_api(tmp_path, url, workers=2) as api:
+        with api.client(api.admin_token) as c:
+            r = c.post("/network/v2.0/networks", json={"network": {
+                "name": "race", "shared": True, "provider:network_type": "vlan",
+                "provider:physical_network": "physnet1", "provider:segmentation_id": 15}})
+            assert r.status_code == 201, r.text
+            net = r.json()["network"]["id"]
+            r = c.post("/network/v2.0/subnets", json={"subnet": {
+                "network_id": net, "cidr": "10.9.0.0/24", "ip_version": 4}})
+            assert r.status_code == 201, r.text
+        # One connection per thread: uvicorn spreads new connections over both workers.
+        clients = [httpx.Client(base_url=api.base_url, timeout=HTTP_TIMEOUT,
+                                headers={"X-Auth-Token": api.demo_token})
+                   for _ in range(CREATES)]
+        try:
+            for _ in range(ROUNDS):
+                start = threading.Barrier(CREATES)
+
+                def create(i: int) -> tuple[int, str]:
+                    start.wait(10)
+                    answer = clients[i].post("/network/v2.0/ports", json={"port": {
+                        "network_id": net, "binding:vnic_type": "direct"}})
+                    return answer.status_code, answer.text
+
+                with ThreadPoolExecutor(CREATES) as pool:
+                    answers = list(pool.map(create, range(CREATES)))
+                refused = [text for status, text in answers if status != 201]
+                assert not refused, refused[:2]
+        finally:
+            for client in clients:
+                client.close()
+        with api.client(api.admin_token) as c:
+            ports = c.get("/network/v2.0/ports", params={"network_id": net}).json()["ports"]
+        addresses = [ip["ip_address"] for p in ports for ip in p["fixed_ips"]]
+        assert len(addresses) == len(set(addresses)) == CREATES * ROUNDS
