@@ -121,6 +121,38 @@ def test_the_desired_state_is_read_in_one_transaction(cloud: Cloud) -> None:
     assert len(begins) == 1
 
 
+def _statements_for_desired_state(cloud: Cloud, host: str) -> tuple[int, int]:
+    """(servers in the host's desired state, SQL statements it took to build)."""
+    seen: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        seen.append(statement)
+
+    event.listen(cloud.db.engine, "before_cursor_execute", count)
+    try:
+        state = cloud.compute.desired_state.desired_state(host)
+    finally:
+        event.remove(cloud.db.engine, "before_cursor_execute", count)
+    return len(state.servers), len(seen)
+
+
+def test_the_desired_state_takes_the_same_few_statements_however_many_ports(
+        cloud: Cloud) -> None:
+    """No query per server or per port (issue 14): one server with one port and four
+    servers with two ports each cost the same statements, at most six."""
+    cloud.add_host("compute-1", memory_mb=65536)
+    net_id = cloud.network()
+    _boot(cloud, cloud.port(ADMIN, net_id).id, name="first", flavor="1")
+    assert _statements_for_desired_state(cloud, "compute-1")[0] == 1
+    one = _statements_for_desired_state(cloud, "compute-1")[1]
+    for n in range(3):
+        ports = (cloud.port(ADMIN, net_id), cloud.port(ADMIN, net_id, VnicType.NORMAL))
+        _boot(cloud, *(p.id for p in ports), name=f"vm{n}", flavor="1")
+    servers, many = _statements_for_desired_state(cloud, "compute-1")
+    assert servers == 4
+    assert many == one <= 6
+
+
 def test_a_waiting_poll_wakes_when_this_process_bumps_the_host(cloud: Cloud) -> None:
     service = cloud.compute.desired_state
     revisions = cloud.compute.servers.builder.revisions
