@@ -29,27 +29,22 @@ def test_fifty_concurrent_port_creates_on_two_workers_all_succeed(tmp_path: Path
             r = c.post("/network/v2.0/subnets", json={"subnet": {
                 "network_id": net, "cidr": "10.9.0.0/24", "ip_version": 4}})
             assert r.status_code == 201, r.text
-        # One connection per thread: uvicorn spreads new connections over both workers.
-        clients = [httpx.Client(base_url=api.base_url, timeout=HTTP_TIMEOUT,
-                                headers={"X-Auth-Token": api.demo_token})
-                   for _ in range(CREATES)]
-        try:
-            for _ in range(ROUNDS):
-                start = threading.Barrier(CREATES)
+        for _ in range(ROUNDS):
+            start = threading.Barrier(CREATES)
 
-                def create(i: int) -> tuple[int, str]:
+            def create(_: int) -> tuple[int, str]:
+                # A fresh connection each: uvicorn spreads connections over both workers.
+                with httpx.Client(base_url=api.base_url, timeout=HTTP_TIMEOUT,
+                                  headers={"X-Auth-Token": api.demo_token}) as client:
                     start.wait(10)
-                    answer = clients[i].post("/network/v2.0/ports", json={"port": {
+                    answer = client.post("/network/v2.0/ports", json={"port": {
                         "network_id": net, "binding:vnic_type": "direct"}})
-                    return answer.status_code, answer.text
+                return answer.status_code, answer.text
 
-                with ThreadPoolExecutor(CREATES) as pool:
-                    answers = list(pool.map(create, range(CREATES)))
-                refused = [text for status, text in answers if status != 201]
-                assert not refused, refused[:2]
-        finally:
-            for client in clients:
-                client.close()
+            with ThreadPoolExecutor(CREATES) as pool:
+                answers = list(pool.map(create, range(CREATES)))
+            refused = [text for status, text in answers if status != 201]
+            assert not refused, refused[:2]
         with api.client(api.admin_token) as c:
             ports = c.get("/network/v2.0/ports", params={"network_id": net}).json()["ports"]
         addresses = [ip["ip_address"] for p in ports for ip in p["fixed_ips"]]
