@@ -46,17 +46,20 @@ class HostIndex:
     heartbeats are assumed to move forward. A stale state is otherwise safe: claims are
     conditional UPDATEs, a lost one calls ``forget`` and retries.
 
-    The lock guards memory only, never a database read: concurrent snapshots read the
-    database side by side, and each host keeps the state read at the highest ``revision``
-    (a refresh that read an older one leaves a newer state alone), so builds in one worker
-    run concurrently.
+    The index lock guards memory only, never a database read: ``forget`` and the filters,
+    weighers and claims of concurrent builds go on while a read runs. Reads are coalesced
+    (one at a time; a waiter takes the result of a read that began after it arrived), and a
+    host keeps the state read at its highest ``revision``.
     """
 
     def __init__(self, db: Database) -> None:
         self._db = db
         self._hosts: dict[str, HostState] = {}
         self._revisions: dict[str, int] = {}  # host id → hosts.revision its state was read at
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards memory only, never held across a read
+        self._reading = threading.Lock()  # one database read at a time (see snapshot)
+        self._started = 0  # reads begun
+        self._merged = 0  # the number of the newest read merged
         self._addresses: dict[str, PciAddress] = {}
         self._revision_seen = -1
         self._beat_seen: datetime | None = None
@@ -64,9 +67,31 @@ class HostIndex:
         self._states: tuple[HostState, ...] | None = None
 
     def snapshot(self) -> tuple[HostState, ...]:
-        """Every host, with states reloaded for hosts that changed since the last call."""
+        """Every host, with states reloaded for hosts that changed since the last call.
+
+        One database read at a time per index: a caller that arrives while a read runs
+        waits for the next one to begin after it and takes that read's result (the same
+        freshness, without every concurrent build reloading the same hosts)."""
         with self._lock:
-            since, beat_since, forced = self._revision_seen, self._beat_seen, set(self._forced)
+            arrival = self._started
+        with self._reading:
+            with self._lock:
+                if self._merged > arrival and not self._forced and self._states is not None:
+                    return self._states  # a read that began after we came is merged
+                self._started += 1
+                number = self._started
+                since, beat_since, forced = self._revision_seen, self._beat_seen, set(self._forced)
+            read = self._read(since, beat_since, forced)
+            with self._lock:
+                self._forced -= forced
+                applied = self._apply(read)
+                self._merged = number
+                if applied or self._states is None:
+                    self._states = tuple(self._hosts.values())
+                return self._states
+
+    def _read(self, since: int, beat_since: datetime | None, forced: set[str]) -> _Refresh:
+        """What changed since ``since`` (and newer heartbeats), read without the index lock."""
         with self._db.transaction() as session:
             read = _Refresh(since, beat_since)
             changed = read.changed_rows(session)
@@ -74,12 +99,7 @@ class HostIndex:
             for ids in _chunks(sorted(stale)):
                 read.states.update(self._load(session, ids))
             read.read_heartbeats(session)
-        with self._lock:
-            self._forced -= forced
-            applied = self._apply(read)
-            if applied or self._states is None:
-                self._states = tuple(self._hosts.values())
-            return self._states
+        return read
 
     def forget(self, host_id: str) -> None:
         """Make the next snapshot reload one host (after a lost claim)."""

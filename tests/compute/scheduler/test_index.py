@@ -60,8 +60,8 @@ def test_a_forgotten_host_is_reloaded(database, clock):
 
 
 def test_a_snapshot_waiting_on_the_database_does_not_block_the_index(database, clock):
-    """While one snapshot waits on a lock in PostgreSQL, a second snapshot (answered from
-    an older read) and ``forget`` go ahead: the index lock is never held across the read."""
+    """While one snapshot waits on a lock in PostgreSQL, ``forget`` (and so the filters and
+    claims of other builds) goes ahead: the index lock is never held across the read."""
     import threading
 
     import pytest
