@@ -1,4 +1,4 @@
-"""The metrics seam: what the scheduler, the audit and the API edge record (``Recorder``, four
+"""The metrics seam: what the scheduler, the audit and the API edge record (``Recorder``, five
 methods), with a Prometheus side and a null side.
 
 Counters and histograms live in the process that records them. Under ``api serve --workers
