@@ -99,6 +99,7 @@ class HostIndex:
             for ids in _chunks(sorted(stale)):
                 read.states.update(self._load(session, ids))
             read.read_heartbeats(session)
+            read.read_present(session, len(self._hosts))
         return read
 
     def forget(self, host_id: str) -> None:
@@ -122,6 +123,12 @@ class HostIndex:
                 state = replace(state, heartbeat_at=old.heartbeat_at)
             self._hosts[host_id], self._revisions[host_id] = state, revision
             changed = True
+        if read.present is not None:  # hosts whose row is gone (os-services deleted them)
+            for host_id in set(self._hosts) - read.present:
+                if self._revisions.get(host_id, -1) <= read.max_revision:
+                    del self._hosts[host_id]
+                    self._revisions.pop(host_id, None)
+                    changed = True
         for host_id, moment in read.beats:
             if self._beat_seen is None or moment > self._beat_seen:
                 self._beat_seen = moment
@@ -142,7 +149,7 @@ class HostIndex:
             numa = tuple((int(c["id"]), int(c["socket"])) for c in row.numa_topology or ()
                          if c.get("socket") is not None) or None
             out[row.id] = (row.revision, HostState(
-                id=row.id, name=row.name, enabled=row.enabled,
+                id=row.id, name=row.name, enabled=row.enabled, forced_down=row.forced_down,
                 availability_zone=row.availability_zone, vcpus=row.vcpus,
                 vcpus_used=row.vcpus_used, memory_mb=row.memory_mb,
                 memory_mb_used=row.memory_mb_used, disk_gb=row.disk_gb,
@@ -183,6 +190,7 @@ class _Refresh:
         self.max_revision = since
         self.states: dict[str, tuple[int, HostState]] = {}
         self.beats: list[tuple[str, datetime]] = []
+        self.present: set[str] | None = None  # every host id, read only when some are gone
 
     def changed_rows(self, session: Session) -> list[tuple[str, int]]:
         """(id, generation) of every host whose revision passed the one seen."""
@@ -211,3 +219,8 @@ def _unhealthy(session: Session, ids: Sequence[str]) -> dict[str, dict[str | Non
         key = physnet.lower() if physnet else None
         out[host_id][key] = out[host_id].get(key, 0) + n
     return out
+
+    def read_present(self, session: Session, known: int) -> None:
+        """Every host id, when fewer rows exist than the index holds (one count per read)."""
+        if known > (session.scalar(select(func.count(HostRow.id))) or 0):
+            self.present = set(session.scalars(select(HostRow.id)))

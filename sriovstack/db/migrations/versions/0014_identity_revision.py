@@ -2,7 +2,7 @@
 says, so each API worker may cache validated tokens and still see a revocation within a second.
 
 Revision ID: 0014_identity_revision
-Revises: 0013_interfaces_console
+Revises: 0012_migrations
 Create Date: 2026-12-06
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 
 
 revision = '0014_identity_revision'
-down_revision = '0013_interfaces_console'
+down_revision = '0012_migrations'
 branch_labels = None
 depends_on = None
 
