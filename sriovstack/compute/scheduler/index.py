@@ -207,6 +207,11 @@ class _Refresh:
             query = query.where(h.last_heartbeat > self._beat_since)
         self.beats = [(host_id, moment) for host_id, moment in session.execute(query)]
 
+    def read_present(self, session: Session, known: int) -> None:
+        """Every host id, when fewer rows exist than the index holds (one count per read)."""
+        if known > (session.scalar(select(func.count(HostRow.id))) or 0):
+            self.present = set(session.scalars(select(HostRow.id)))
+
 
 def _unhealthy(session: Session, ids: Sequence[str]) -> dict[str, dict[str | None, int]]:
     """Host id → lower-case physnet → devices held back as unhealthy (free ones only)."""
@@ -219,8 +224,3 @@ def _unhealthy(session: Session, ids: Sequence[str]) -> dict[str, dict[str | Non
         key = physnet.lower() if physnet else None
         out[host_id][key] = out[host_id].get(key, 0) + n
     return out
-
-    def read_present(self, session: Session, known: int) -> None:
-        """Every host id, when fewer rows exist than the index holds (one count per read)."""
-        if known > (session.scalar(select(func.count(HostRow.id))) or 0):
-            self.present = set(session.scalars(select(HostRow.id)))
