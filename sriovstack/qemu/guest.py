@@ -2,9 +2,10 @@
 agent, the record other processes find it by, running commands in it, stopping it.
 
 A guest is ``q35`` with the emulated Intel IOMMU (interrupt remapping on), one or two
-emulated 82576 ports (``-device igb``), a virtio control NIC whose only way out is a hostfwd
-from 127.0.0.1 to the exec agent (user networking with ``restrict=on``: the guest reaches
-nothing but that), and the host's root shared read-only over 9p.  TCG is the default; KVM is
+emulated 82576 ports (``-device igb``), a virtio control NIC on user networking with
+``restrict=on`` (a hostfwd from 127.0.0.1 to the exec agent, and, for an all-in-one's compute
+host, a guestfwd from ``API_ADDRESS`` to the API on this machine's loopback: the guest reaches
+nothing else), and the host's root shared read-only over 9p.  TCG is the default; KVM is
 used only when asked for (``Accel.KVM``) or, with ``Accel.AUTO``, when /dev/kvm opens and a
 KVM guest answers within its grace time (a loaded machine's KVM guest was seen to hang).
 """
@@ -27,13 +28,17 @@ from sriovstack.errors import HostError, NotFound
 from sriovstack.qemu.image import Image
 from sriovstack.qemu.initscript import AGENT_PORT, GUEST_ADDRESS, init_archive
 
-__all__ = ["Accel", "GuestSpec", "Guest", "ExecResult", "qemu_argv", "kernel_args", "boot",
-           "find_guest", "list_guests", "stop", "QEMU"]
+__all__ = ["Accel", "GuestSpec", "Guest", "ExecResult", "Booting", "qemu_argv", "kernel_args",
+           "boot", "find_guest", "list_guests", "stop", "QEMU", "API_ADDRESS", "API_PORT"]
 
 QEMU = "qemu-system-x86_64"
 _CTL_MAC = "52:54:00:5a:00:01"
 _KVM_GRACE = 90.0
 _KVM_FIRST_WORDS = 20.0   # a KVM kernel prints at once; a hung KVM guest prints nothing
+# Where a guest given ``GuestSpec.api`` reaches the control plane: QEMU's guestfwd relays each
+# connection to this address to the API on this machine's loopback (``relay.py``).
+API_ADDRESS = "10.0.2.100"
+API_PORT = 8080
 
 
 class Accel(enum.StrEnum):
@@ -45,13 +50,19 @@ class Accel(enum.StrEnum):
 @dataclass(frozen=True, slots=True)
 class GuestSpec:
     """What to boot: a name, 1 or 2 igb ports, memory, and extra kernel arguments (the
-    topology's command line; ``intel_iommu=on`` unless ``iommu`` is False)."""
+    topology's command line; ``intel_iommu=on`` unless ``iommu`` is False).
+
+    ``api``: (host, port) of the API on this machine's loopback, which the guest then reaches
+    at ``API_ADDRESS:API_PORT`` (and nothing else).  ``tied``: QEMU is killed when the thread
+    that booted it ends (the all-in-one's guests never outlive it, even on SIGKILL)."""
 
     name: str
     igb_ports: int = 1
     memory_mb: int = 1024
     iommu: bool = True
     cmdline: tuple[str, ...] = ()
+    api: tuple[str, int] | None = None
+    tied: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,15 +137,24 @@ def qemu_argv(image: Image, spec: GuestSpec, accel: Accel, port: int, console: P
               initrd: Path) -> list[str]:
     """The QEMU command line of ``spec`` (accel TCG or KVM; ``initrd``: the image's with the
     init appended)."""
-    argv = [QEMU, "-accel", "kvm" if accel is Accel.KVM else "tcg", "-m", str(spec.memory_mb),
+    ctl = f"user,id=ctl,restrict=on,hostfwd=tcp:127.0.0.1:{port}-{GUEST_ADDRESS}:{AGENT_PORT}"
+    if spec.api is not None:
+        host, api_port = spec.api
+        relay = f"{sys.executable} {Path(__file__).with_name('relay.py')} {host} {api_port}"
+        if "," in relay:
+            raise HostError(f"a comma in {relay!r} would split QEMU's -netdev option",
+                            value=relay, fix="run sriovstack from a path without commas")
+        ctl += f",guestfwd=tcp:{API_ADDRESS}:{API_PORT}-cmd:{relay}"
+    # setpriv --pdeathsig: the kernel kills QEMU when the thread that started it ends.
+    argv = ["setpriv", "--pdeathsig", "KILL", "--"] if spec.tied else []
+    argv += [QEMU, "-accel", "kvm" if accel is Accel.KVM else "tcg", "-m", str(spec.memory_mb),
             "-smp", "1", "-machine", "q35,kernel-irqchip=split", "-nodefaults",
             "-display", "none", "-no-reboot", "-serial", f"file:{console}",
             "-device", "intel-iommu,intremap=on,caching-mode=on",
             "-kernel", str(image.kernel), "-initrd", str(initrd),
             "-append", kernel_args(spec),
             "-virtfs", "local,path=/,mount_tag=hostroot,security_model=none,readonly=on",
-            "-netdev", f"user,id=ctl,restrict=on,hostfwd=tcp:127.0.0.1:{port}-"
-                       f"{GUEST_ADDRESS}:{AGENT_PORT}",
+            "-netdev", ctl,
             "-device", f"virtio-net-pci,netdev=ctl,mac={_CTL_MAC}"]
     for i in range(spec.igb_ports):
         # Each port behind its own root port: the PF's VFs take routing IDs after it (offset
@@ -164,40 +184,73 @@ def _record(run_dir: Path, name: str) -> Path:
     return run_dir / f"{name}.json"
 
 
+class Booting:
+    """A guest whose QEMU runs and whose exec agent has not answered yet: ``poll`` it (each
+    call one quick look) until it gives the Guest, or ``kill`` it."""
+
+    def __init__(self, image: Image, spec: GuestSpec, accel: Accel, run_dir: Path,
+                 deadline: float) -> None:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        self.spec, self.accel, self.run_dir, self.deadline = spec, accel, run_dir, deadline
+        self.console = run_dir / f"{spec.name}.console.log"
+        self.console.unlink(missing_ok=True)
+        initrd = run_dir / f"{spec.name}.initrd"
+        initrd.write_bytes(image.initrd.read_bytes() + init_archive())
+        port = _free_port()
+        self.started = time.monotonic()
+        try:
+            self._proc = subprocess.Popen(
+                qemu_argv(image, spec, accel, port, self.console, initrd),
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=(run_dir / f"{spec.name}.qemu.log").open("wb"), start_new_session=True)
+        except FileNotFoundError as exc:
+            raise HostError(f"{QEMU} is not installed", fix="sriovstack qemu install") from exc
+        self._guest = Guest(spec.name, self._proc.pid, port, self.console, accel, 0.0)
+
+    @property
+    def pid(self) -> int:
+        return self._proc.pid
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def poll(self) -> Guest | None:
+        """The guest once its agent answers (recorded in the run dir), else None.  Raises
+        HostError (QEMU killed) when QEMU exited, the deadline passed, or a KVM guest stays
+        silent past its first seconds."""
+        name, log = self.spec.name, self.run_dir / f"{self.spec.name}.qemu.log"
+        if self._proc.poll() is not None:
+            raise HostError(f"guest {name}: QEMU exited ({self._proc.returncode}) before its "
+                            f"agent answered; see {self.console} and {log}", value=name)
+        silent = not (self.console.exists() and self.console.stat().st_size)
+        if (self.elapsed() > self.deadline
+                or (self.accel is Accel.KVM and self.elapsed() > _KVM_FIRST_WORDS and silent)):
+            self.kill()
+            raise HostError(f"guest {name} ({self.accel}): no answer from its agent in "
+                            f"{self.elapsed():.0f} s; see {self.console}", value=name)
+        try:
+            self._guest.request({"op": "ping"}, 5)
+        except HostError:
+            return None
+        guest = Guest(name, self._proc.pid, self._guest.port, self.console, self.accel,
+                      round(self.elapsed(), 1))
+        data = asdict(guest)
+        data["console"] = str(guest.console)
+        _record(self.run_dir, name).write_text(json.dumps(data) + "\n")
+        return guest
+
+    def kill(self) -> None:
+        _kill(self._proc.pid)
+
+
 def _start(image: Image, spec: GuestSpec, accel: Accel, run_dir: Path,
            deadline: float) -> Guest:
-    port = _free_port()
-    console = run_dir / f"{spec.name}.console.log"
-    console.unlink(missing_ok=True)
-    initrd = run_dir / f"{spec.name}.initrd"
-    initrd.write_bytes(image.initrd.read_bytes() + init_archive())
-    started = time.monotonic()
-    try:
-        proc = subprocess.Popen(qemu_argv(image, spec, accel, port, console, initrd),
-                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                stderr=(run_dir / f"{spec.name}.qemu.log").open("wb"),
-                                start_new_session=True)
-    except FileNotFoundError as exc:
-        raise HostError(f"{QEMU} is not installed", fix="sriovstack qemu install") from exc
-    guest = Guest(spec.name, proc.pid, port, console, accel, 0.0)
-    while time.monotonic() < started + deadline:
-        if proc.poll() is not None:
-            raise HostError(f"guest {spec.name}: QEMU exited ({proc.returncode}) before its "
-                            f"agent answered; see {console} and "
-                            f"{run_dir / f'{spec.name}.qemu.log'}", value=spec.name)
-        if (accel is Accel.KVM and time.monotonic() > started + _KVM_FIRST_WORDS
-                and not (console.exists() and console.stat().st_size)):
-            break
-        try:
-            guest.request({"op": "ping"}, 5)
-        except HostError:
-            time.sleep(1)
-            continue
-        return Guest(spec.name, proc.pid, port, console, accel,
-                     round(time.monotonic() - started, 1))
-    _kill(proc.pid)
-    raise HostError(f"guest {spec.name} ({accel}): no answer from its agent in {deadline:.0f} s;"
-                    f" see {console}", value=spec.name)
+    booting = Booting(image, spec, accel, run_dir, deadline)
+    while True:
+        guest = booting.poll()
+        if guest is not None:
+            return guest
+        time.sleep(1)
 
 
 def boot(image: Image, spec: GuestSpec, run_dir: Path, accel: Accel = Accel.TCG,
@@ -217,9 +270,6 @@ def boot(image: Image, spec: GuestSpec, run_dir: Path, accel: Accel = Accel.TCG,
             guest = _start(image, spec, Accel.TCG, run_dir, deadline)
     else:
         guest = _start(image, spec, accel, run_dir, deadline)
-    data = asdict(guest)
-    data["console"] = str(guest.console)
-    _record(run_dir, spec.name).write_text(json.dumps(data) + "\n")
     return guest
 
 

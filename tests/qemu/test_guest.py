@@ -119,3 +119,15 @@ def test_qemu_list_shows_the_running_guest(
     assert main(["qemu", "list", "--guests-dir", str(qemu_run_dir)]) == 0
     out = capsys.readouterr().out
     assert qemu_guest.name in out and f"127.0.0.1:{qemu_guest.port}" in out
+
+
+def test_a_compute_guest_reaches_the_api_on_loopback_through_a_relay_and_dies_with_us() -> None:
+    argv = argv_of(GuestSpec("compute0", api=("127.0.0.1", 9876), tied=True))
+    assert argv[:4] == ["setpriv", "--pdeathsig", "KILL", "--"]
+    ctl = argv[argv.index("-netdev") + 1]
+    assert ctl.startswith("user,id=ctl,restrict=on,hostfwd=tcp:127.0.0.1:4242-")
+    fwd = ctl.split(",guestfwd=")[1]
+    assert fwd.startswith("tcp:10.0.2.100:8080-cmd:")
+    assert fwd.endswith("sriovstack/qemu/relay.py 127.0.0.1 9876")
+    plain = argv_of(GuestSpec("compute0"))
+    assert plain[0] == "qemu-system-x86_64" and "guestfwd" not in " ".join(plain)
