@@ -4,11 +4,17 @@ It builds the topology's hosts under the state directory, opens the database (SQ
 default), bootstraps identity, serves the API in a thread and starts a compute agent and an
 SR-IOV NIC agent per compute host.  Starting again on the same state directory reuses the
 database, the hosts and the passwords.
+
+With ``compute_hosts`` QEMU the compute hosts are QEMU guests on a real kernel instead, each
+running its own two agents (``guests.py``); the controller and network node stay simulated
+(they only hold the files the API reads).
 """
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -17,11 +23,13 @@ from sriovstack.allinone.agents import AgentSet, start_agents
 from sriovstack.allinone.api_thread import ApiThread, bind_listen_socket
 from sriovstack.allinone.credentials import Credentials
 from sriovstack.allinone.dataplane import CloudDataplane, DataplaneMode
+from sriovstack.allinone.guests import ComputeHosts, GuestComputes, GuestOptions
 from sriovstack.allinone.hosts import SimulatedHost, prepare_hosts
 from sriovstack.api import Services
 from sriovstack.dataplane import DEFAULT_PREFIX
 from sriovstack.errors import ConfigError, Unreachable
-from sriovstack.host.simulated import Role, bundled_topology, load_topology
+from sriovstack.host.simulated import (Role, Topology, TopologyHost, bundled_topology,
+                                       load_topology)
 
 __all__ = ["AllInOneOptions", "AllInOne"]
 
@@ -39,6 +47,10 @@ class AllInOneOptions:
     log_level: str = "warning"
     # netns: real packets between emulated guests (root); the agents then use virt netns.
     dataplane: DataplaneMode = DataplaneMode.NONE
+    # qemu: every compute host a QEMU guest (``guests``: how to boot them), agents inside.
+    compute_hosts: ComputeHosts = ComputeHosts.SIMULATED
+    guests: GuestOptions | None = None
+    progress: Callable[[str], None] | None = None   # one line per step of a slow start
 
 
 class AllInOne:
@@ -53,6 +65,9 @@ class AllInOne:
         self._agents: AgentSet | None = None
         self._services: Services | None = None
         self.dataplane: CloudDataplane | None = None
+        self.guests: GuestComputes | None = None
+        self.cancel = threading.Event()   # set (e.g. on SIGINT) to abandon a slow start
+        self.ready_seconds = 0.0            # how long the last start took
 
     @property
     def database_url(self) -> str:
@@ -60,17 +75,28 @@ class AllInOne:
 
     def start(self) -> None:
         """Bring everything up; on any failure stop what had started, then raise."""
+        started = time.monotonic()
         try:
             self._start()
         except BaseException:
             self.stop()
             raise
+        self.ready_seconds = time.monotonic() - started
 
     def _start(self) -> None:
         opts = self.options
         _make_state_dir(opts.state_dir)
         topology = load_topology(opts.topology) if opts.topology else bundled_topology()
-        self.hosts = prepare_hosts(topology, opts.state_dir)
+        in_guests = opts.compute_hosts is ComputeHosts.QEMU
+        if in_guests and opts.dataplane is DataplaneMode.NETNS:
+            raise ConfigError("the netns data plane joins simulated hosts; the QEMU compute "
+                              "hosts have real kernels", option="--dataplane",
+                              fix="use --dataplane none with --compute-hosts qemu")
+        if in_guests:
+            kept = tuple(h for h in topology.hosts if h.role is not Role.COMPUTE)
+            self.hosts = prepare_hosts(Topology(topology.path, kept), opts.state_dir)
+        else:
+            self.hosts = prepare_hosts(topology, opts.state_dir)
         self.credentials = Credentials.load_or_create(opts.state_dir)
         virt = opts.virt_driver
         if opts.dataplane is DataplaneMode.NETNS:
@@ -88,17 +114,48 @@ class AllInOne:
             raise
         self._api = ApiThread(app, sock, opts.log_level)
         self._api.start()
+        if in_guests:
+            specs = [h for h in topology.hosts if h.role is Role.COMPUTE]
+            self._start_guests(specs, (shown.strip("[]"), int(sock.getsockname()[1])))
+            return
         computes = [h for h in self.hosts if h.is_compute]
         prefix = self.dataplane.prefix if self.dataplane else DEFAULT_PREFIX
         self._agents = start_agents(self.base_url, self.credentials, computes, virt,
                                     opts.state_dir, prefix)
         self._wait_for_inventories({h.name for h in computes})
 
-    def _wait_for_inventories(self, names: set[str], timeout: float = 30.0) -> None:
-        """Return once every compute host's agent has reported its inventory."""
+    def _start_guests(self, specs: list[TopologyHost], api: tuple[str, int]) -> None:
+        """Boot the compute guests, set them up, start their agents, wait for their reports."""
+        opts = self.options
+        if opts.guests is None:
+            raise ConfigError("--compute-hosts qemu needs the guest image and run directory",
+                              option="--compute-hosts")
+        say = opts.progress or (lambda line: None)
+        self.guests = GuestComputes(opts.guests, say, self.cancel)
+        self.guests.boot(specs, api)
+        say(f"compute hosts up in {self.guests.boot_wall_seconds} s; setting them up")
+        assert self.credentials is not None
+        self.hosts += self.guests.start_agents(specs, opts.state_dir, self.credentials)
+        say("waiting for the agents in the guests to report (their Python runs under "
+            f"{opts.guests.accel}: tens of seconds)")
+        started = time.monotonic()
+        self._wait_for_inventories({s.name for s in specs}, opts.guests.setup_timeout,
+                                   check=self.guests.check_agents)
+        say(f"every compute agent reported after {time.monotonic() - started:.0f} s")
+
+    def _wait_for_inventories(self, names: set[str], timeout: float = 30.0,
+                              check: Callable[[], None] | None = None) -> None:
+        """Return once every compute host's agent has reported its inventory (``check``,
+        every 10 s, raises when an agent is known dead)."""
         assert self._services is not None
         deadline = time.monotonic() + timeout
+        next_check = time.monotonic() + 10
         while not names <= {h.name for h in self._services.hosts.list()}:
+            if self.cancel.is_set():
+                raise Unreachable("cancelled while waiting for the compute agents")
+            if check is not None and time.monotonic() > next_check:
+                check()
+                next_check = time.monotonic() + 10
             if time.monotonic() > deadline:
                 raise Unreachable(f"the compute agents of {', '.join(sorted(names))} did not "
                                   f"report within {timeout:.0f} s",
@@ -127,12 +184,15 @@ class AllInOne:
         return create_app(settings, services)
 
     def stop(self) -> None:
-        """Stop the agents, then the data plane (guests destroyed, nothing of its prefix
-        left), then the API (idempotent)."""
+        """Stop the agents, the compute guests (their QEMUs killed), then the data plane
+        (guests destroyed, nothing of its prefix left), then the API (idempotent)."""
         if self._agents is not None:
             self._agents.stop()
             self._agents = None
         try:
+            if self.guests is not None:
+                self.guests.stop()
+                self.guests = None
             if self.dataplane is not None:
                 self.dataplane.disable()
                 self.dataplane = None

@@ -19,8 +19,8 @@ from sriovstack.host import (PersistMethod, PersistTarget, VfState, apply, apply
 from sriovstack.host.simulated import (NicModel, Role, Topology, TopologyHost, build_host,
                                        is_simulated)
 
-__all__ = ["SimulatedHost", "LiveVf", "prepare_hosts", "chapter_examples", "live_vfs",
-           "NOVA_CONF", "SRIOV_AGENT_INI"]
+__all__ = ["SimulatedHost", "LiveVf", "prepare_hosts", "prepare_guest_host", "chapter_examples",
+           "live_vfs", "NOVA_CONF", "SRIOV_AGENT_INI"]
 
 NOVA_CONF = "etc/nova/nova.conf"
 SRIOV_AGENT_INI = "etc/neutron/plugins/ml2/sriov_agent.ini"
@@ -33,7 +33,10 @@ _CHAPTER_PF_NETDEV, _CHAPTER_PF_ADDRESS = "enp11s0f1", "0000:0b:00.1"
 
 @dataclass(frozen=True, slots=True)
 class SimulatedHost:
-    """One prepared host: its topology entry, its root and the config files its services read."""
+    """One prepared host: its topology entry, its root and the config files its services read.
+
+    A compute host run as a QEMU guest (``--compute-hosts qemu``) has no simulated tree: its
+    root only holds its config files, which the guest reads over its 9p view of this machine."""
 
     spec: TopologyHost
     root: Path
@@ -106,6 +109,18 @@ def prepare_hosts(topology: Topology, state_dir: Path,
     return tuple(hosts)
 
 
+def prepare_guest_host(spec: TopologyHost, state_dir: Path, pf_address: str,
+                       examples: Path | None = None) -> SimulatedHost:
+    """The config files of compute host ``spec`` run as a QEMU guest whose ports carry the
+    topology's netdev names: the chapter's files with the last port's name and the guest's
+    PCI address of that port (``pf_address``), under ``state_dir/hosts/<name>``."""
+    source = examples or chapter_examples()
+    root = state_dir / "hosts" / spec.name
+    vf_ids = tuple(dict.fromkeys(f"{nic.model.vendor_id}:{nic.model.vf_device_id}"
+                                 for nic in spec.nics))
+    return SimulatedHost(spec, root, _install_config(spec, root, source, vf_ids, pf_address))
+
+
 def _create_vfs(spec: TopologyHost, root: Path) -> None:
     """Every port of every NIC gets its model's sriov_totalvfs VFs (7 on an 82576), persisted
     with a systemd unit, as ``sriovstack host set-vfs PF N --persist systemd`` does (20.2)."""
@@ -139,7 +154,8 @@ def pci_aliases(models: tuple[NicModel, ...]) -> str:
 
 
 def _install_config(spec: TopologyHost, root: Path, source: Path,
-                    vf_ids: tuple[str, ...], aliases: str = "") -> tuple[Path, ...]:
+                    vf_ids: tuple[str, ...], aliases: str = "",
+                    pf_address: str | None = None) -> tuple[Path, ...]:
     """Copy the chapter's files for the host's role into its ``/etc``; return their paths.
 
     ``vf_ids`` (``vvvv:pppp`` of the topology's VFs) join ``supported_pci_vendor_devs``, as a
@@ -165,7 +181,7 @@ def _install_config(spec: TopologyHost, root: Path, source: Path,
             raise ConfigError(f"cannot read {src}: {exc.strerror}", file=str(src)) from exc
         dest = root / rel
         dest.parent.mkdir(parents=True, exist_ok=True)
-        text = _localise(spec, text)
+        text = _localise(spec, text, pf_address)
         if rel == _ML2_SRIOV:
             text = _allow_vfs(text, vf_ids)
         if rel == NOVA_CONF and spec.role is Role.CONTROLLER:
@@ -175,12 +191,13 @@ def _install_config(spec: TopologyHost, root: Path, source: Path,
     return tuple(written)
 
 
-def _localise(spec: TopologyHost, text: str) -> str:
-    """The chapter's PF netdev and address replaced by this host's (its first NIC's last port)."""
+def _localise(spec: TopologyHost, text: str, pf_address: str | None = None) -> str:
+    """The chapter's PF netdev and address replaced by this host's (its first NIC's last port;
+    ``pf_address``: that port's address when it is not the topology's, as in a QEMU guest)."""
     if not spec.nics:
         return text
     nic = spec.nics[0]
-    address = str(nic.port_addresses()[-1])
+    address = pf_address or str(nic.port_addresses()[-1])
     return text.replace(_CHAPTER_PF_NETDEV, nic.netdevs[-1]).replace(_CHAPTER_PF_ADDRESS, address)
 
 

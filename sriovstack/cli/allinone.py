@@ -12,10 +12,11 @@ from typing import Any
 
 from rich.console import Console
 
-from sriovstack.allinone import AllInOne, AllInOneOptions, DataplaneMode, choose_dataplane
+from sriovstack.allinone import (GUEST_STATE, AllInOne, AllInOneOptions, ComputeHosts,
+                                 DataplaneMode, GuestOptions, choose_dataplane)
 from sriovstack.cli.api import parse_listen
 from sriovstack.cli.clouds import Cloud, write_clouds_yaml
-from sriovstack.cli.inputs import text_file
+from sriovstack.cli.inputs import positive_float, text_file
 from sriovstack.dataplane import missing_commands
 
 __all__ = ["register", "clouds_of", "ADMIN_CLOUD", "DEMO_CLOUD"]
@@ -30,7 +31,15 @@ port), the database (SQLite in the state directory unless --database), the API, 
 agent and an SR-IOV NIC agent per compute host; as root, a netns data plane that carries real
 packets between the emulated guests (--dataplane).  Writes DIR/clouds.yaml with the clouds
 'sriovstack' (admin) and 'sriovstack-demo' (the demo project) for the openstack CLI and for
-`sriovstack network|port|server|host ...`.  Starting again on the same DIR reuses everything."""
+`sriovstack network|port|server|host ...`.  Starting again on the same DIR reuses everything.
+
+--compute-hosts qemu runs each compute host on a real Linux kernel instead: a QEMU guest
+(`sriovstack qemu install` and `sriovstack qemu image build` first) with the topology's
+ports as emulated Intel 82576s (igb), the emulated Intel IOMMU with interrupt remapping and
+the topology's kernel arguments, running `sriovstack agent compute` (fake virt driver) and
+`sriovstack agent sriov` on the guest's own sysfs and rtnetlink.  A guest reaches only the API,
+relayed by QEMU to this machine's loopback.  Boots take 20-60 s per guest under TCG, two at a
+time; look inside with `sriovstack host exec compute0 -- ip link show enp11s0f1`."""
 
 
 def register(subparsers: Any) -> None:
@@ -55,7 +64,34 @@ def register(subparsers: Any) -> None:
     p.add_argument("--log-level", default="warning",
                    choices=["critical", "error", "warning", "info", "debug"],
                    help="log level of the API and agents (default warning)")
+    p.add_argument("--compute-hosts", choices=[c.value for c in ComputeHosts],
+                   default=ComputeHosts.SIMULATED.value,
+                   help="simulated (default): simulated kernels, agents in this process; "
+                   "qemu: QEMU guests with the emulated 82576, agents in the guests")
+    add_guest_options(p)
     p.set_defaults(func=_run)
+
+
+def add_guest_options(p: argparse.ArgumentParser) -> None:
+    """The options of --compute-hosts qemu (all-in-one and demo)."""
+    from sriovstack.cli.qemu import DEFAULT_CACHE, DEFAULT_GUESTS
+
+    p.add_argument("--qemu-cache-dir", type=Path, default=DEFAULT_CACHE, metavar="DIR",
+                   help=f"with qemu: the guest image (default {DEFAULT_CACHE})")
+    p.add_argument("--guests-dir", type=Path, default=DEFAULT_GUESTS, metavar="DIR",
+                   help=f"with qemu: the guests' records, where `sriovstack host exec` finds "
+                   f"them (default {DEFAULT_GUESTS})")
+    p.add_argument("--boot-timeout", type=positive_float, default=420.0, metavar="S",
+                   help="with qemu: give up on a guest that does not answer in S seconds "
+                   "(default 420)")
+
+
+def guest_options(args: argparse.Namespace) -> GuestOptions | None:
+    """The GuestOptions of parsed --compute-hosts qemu options (None for simulated)."""
+    if args.compute_hosts != ComputeHosts.QEMU.value:
+        return None
+    return GuestOptions(image_dir=Path(args.qemu_cache_dir) / "image",
+                        guests_dir=Path(args.guests_dir), boot_timeout=args.boot_timeout)
 
 
 def clouds_of(cloud: AllInOne) -> tuple[Cloud, Cloud]:
@@ -79,18 +115,30 @@ def _run(args: argparse.Namespace) -> int:
     host, port = _listen(args.listen)
     state = Path(args.state_dir).resolve()
     out = Console(highlight=False, soft_wrap=True)
-    dataplane, note = choose_dataplane(
-        DataplaneMode(args.dataplane) if args.dataplane else None, args.virt_driver,
-        os.geteuid(), missing_commands())
+    guests = guest_options(args)
+    if guests is not None:
+        # The guests' kernels are real: the netns plane (simulated hosts only) stays off.
+        dataplane = DataplaneMode(args.dataplane) if args.dataplane else DataplaneMode.NONE
+        note = None
+    else:
+        dataplane, note = choose_dataplane(
+            DataplaneMode(args.dataplane) if args.dataplane else None, args.virt_driver,
+            os.geteuid(), missing_commands())
     if note:
         out.print(note, markup=False)
     options = AllInOneOptions(state_dir=state, host=host, port=port, topology=args.topology,
                               database_url=args.database, virt_driver=args.virt_driver or "fake",
-                              log_level=args.log_level, dataplane=dataplane)
-    stop = threading.Event()
-    previous = {sig: signal.signal(sig, lambda *_: stop.set())
-                for sig in (signal.SIGINT, signal.SIGTERM)}
+                              log_level=args.log_level, dataplane=dataplane,
+                              compute_hosts=ComputeHosts(args.compute_hosts), guests=guests,
+                              progress=lambda line: out.print(f"  {line}", markup=False))
     cloud = AllInOne(options)
+    stop = threading.Event()
+
+    def on_signal(*_: object) -> None:
+        stop.set()
+        cloud.cancel.set()   # a start still booting guests gives up and stops them
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         with cloud:
             clouds_yaml = state / "clouds.yaml"
@@ -114,6 +162,14 @@ def _print_ready(out: Console, cloud: AllInOne, clouds_yaml: Path) -> None:
     out.print(f"  hosts under {cloud.options.state_dir / 'hosts'}: "
               f"{', '.join(h.name for h in cloud.hosts)} (compute: {', '.join(computes)})")
     out.print(f"  database: {cloud.database_url}")
+    if cloud.guests is not None:
+        guests = cloud.guests
+        each = ", ".join(f"{g.name} {g.boot_seconds} s" for g in guests.guests.values())
+        out.print(f"  compute hosts are QEMU guests on a real kernel: booted in "
+                  f"{guests.boot_wall_seconds} s ({each}; {guests.options.accel}), "
+                  f"ready {cloud.ready_seconds:.0f} s after the start", markup=False)
+        out.print(f"  look inside: sriovstack host exec {computes[0]} -- ip link show; "
+                  f"agent logs in {GUEST_STATE} there", markup=False)
     out.print("use it from another shell:")
     out.print(f"  export OS_CLIENT_CONFIG_FILE={clouds_yaml} OS_CLOUD={ADMIN_CLOUD}")
     out.print("  openstack network list; openstack hypervisor list")

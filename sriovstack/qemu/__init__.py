@@ -11,15 +11,15 @@ kernel's igb/igbvf drivers, sysfs, IOMMU groups and rtnetlink.
 
 from __future__ import annotations
 
-from sriovstack.qemu.guest import (Accel, ExecResult, Guest, GuestSpec, boot, find_guest,
-                                   list_guests, qemu_argv, stop)
+from sriovstack.qemu.guest import (API_ADDRESS, API_PORT, Accel, Booting, ExecResult, Guest,
+                                   GuestSpec, boot, find_guest, list_guests, qemu_argv, stop)
 from sriovstack.qemu.image import GUEST_MODULES, Image, Package, build_image, load_image
 from sriovstack.qemu.install import (InstallPlan, QemuInfo, apply_install, installed_qemu,
                                      plan_install)
 
 __all__ = [
     "Accel", "ExecResult", "Guest", "GuestSpec", "boot", "find_guest", "list_guests",
-    "qemu_argv", "stop",
+    "qemu_argv", "stop", "Booting", "API_ADDRESS", "API_PORT",
     "GUEST_MODULES", "Image", "Package", "build_image", "load_image",
     "InstallPlan", "QemuInfo", "apply_install", "installed_qemu", "plan_install",
 ]
