@@ -14,8 +14,9 @@ What each guest gets, in order:
      counts a PF without carrier unhealthy).  A shell does it: ``sriovstack host set-vfs`` in
      the guest takes minutes under TCG (its Python imports and reads over 9p);
   4. the chapter's config files (nova.conf whitelist, sriov_agent.ini mappings) with the PF's
-     guest address and the agents' credentials, written under ``state_dir/hosts/<name>`` here
-     and read by the guest over its read-only 9p view of this machine;
+     guest address, written under ``state_dir/hosts/<name>`` here and copied, with the agents'
+     credentials, to the guest's tmpfs (``GUEST_STATE``: its /tmp is its own, so a state dir
+     under this machine's /tmp would not show through 9p);
   5. both agents started detached in the guest, state on the guest's tmpfs (``/run``), the API
      reached at ``API_ADDRESS:API_PORT``: QEMU relays that, and only that, to the API's port
      on this machine's loopback.
@@ -23,8 +24,8 @@ What each guest gets, in order:
 
 from __future__ import annotations
 
+import compileall
 import enum
-import os
 import shlex
 import sys
 import threading
@@ -137,6 +138,7 @@ class GuestComputes:
         specs = [guest_spec(h, api, self.options.memory_mb) for h in hosts]
         for spec in specs:
             self._refuse_running(spec.name)
+        _compile_bytecode(self._progress)
         pending = list(specs)
         started = time.monotonic()
         next_note = started + 15
@@ -179,7 +181,8 @@ class GuestComputes:
         """Set up every guest (ports, VFs, config) and start its two agents, the guests in
         parallel; return the hosts with their config files.  Raises HostError naming the
         guest and step that failed."""
-        cred_file = _write_credentials(state_dir, credentials)
+        cred_file = (f"[service_user]\nusername = {credentials.agent_user}\n"
+                     f"password = {credentials.agent_password}\nproject_name = service\n")
         with ThreadPoolExecutor(max_workers=max(1, len(hosts)),
                                 thread_name_prefix="guest-setup") as pool:
             futures: list[Future[SimulatedHost]] = [
@@ -201,7 +204,7 @@ class GuestComputes:
                                     f"{self.options.setup_timeout:.0f} s")
         return tuple(f.result() for f in futures)
 
-    def _set_up(self, host: TopologyHost, state_dir: Path, cred_file: Path) -> SimulatedHost:
+    def _set_up(self, host: TopologyHost, state_dir: Path, cred_file: str) -> SimulatedHost:
         guest = self.guests[host.name]
         ports = self._name_ports(guest, host)
         script = ["set -e"]
@@ -213,7 +216,10 @@ class GuestComputes:
                                                     f"({p.address})" for p in ports))
         _checked(guest, ["sh", "-c", "\n".join(script)], "VFs and PF links", 120)
         prepared = prepare_guest_host(host, state_dir, ports[-1].address)
-        self.agent_pids[host.name] = self._spawn_agents(guest, host, prepared, cred_file)
+        files = [_copy_in(guest, f"{GUEST_STATE}/{f.relative_to(prepared.root)}",
+                          f.read_text(encoding="utf-8")) for f in prepared.config_files]
+        creds = _copy_in(guest, f"{GUEST_STATE}/agent-credentials.conf", cred_file)
+        self.agent_pids[host.name] = self._spawn_agents(guest, host, files, creds)
         self._progress(f"{host.name}: agents started (pids {self.agent_pids[host.name]}): "
                        f"{len(ports)} PF(s) {', '.join(p.netdev for p in ports)} with "
                        f"{sum(p.numvfs for p in ports)} VFs; logs in {GUEST_STATE} there")
@@ -236,10 +242,10 @@ class GuestComputes:
             _checked(guest, ["sh", "-c", f"set -e; {script}"], "renaming the ports", 30)
         return tuple(_Port(addr, new, n) for (addr, _), new, n in zip(found, names, counts))
 
-    def _spawn_agents(self, guest: Guest, host: TopologyHost, prepared: SimulatedHost,
-                      cred_file: Path) -> tuple[int, int]:
-        files = [a for f in prepared.config_files for a in ("--config-file", str(f))]
-        common = [*files, "--host", host.name, "--root", "/", "--credentials", str(cred_file),
+    def _spawn_agents(self, guest: Guest, host: TopologyHost, config_files: list[str],
+                      cred_file: str) -> tuple[int, int]:
+        files = [a for f in config_files for a in ("--config-file", f)]
+        common = [*files, "--host", host.name, "--root", "/", "--credentials", cred_file,
                   "--api", f"http://{API_ADDRESS}:{API_PORT}"]
         _checked(guest, ["mkdir", "-p", f"{GUEST_STATE}/compute", f"{GUEST_STATE}/sriov"],
                  "agent state dirs", 30)
@@ -280,6 +286,19 @@ class GuestComputes:
 _SRIOVSTACK = (sys.executable, "-m", "sriovstack.cli.main")
 
 
+def _compile_bytecode(progress: Progress) -> None:
+    """Write sriovstack's ``.pyc`` files here first (where PYTHONDONTWRITEBYTECODE kept
+    imports from doing it): a guest reads the host root read-only, so without them each agent
+    compiles every module under TCG, for minutes."""
+    package = Path(__file__).resolve().parents[1]
+    started = time.monotonic()
+    if not compileall.compile_dir(package, quiet=1, workers=1):
+        progress(f"could not write every .pyc under {package}: the guests compile them")
+    elif time.monotonic() - started > 1:
+        progress(f"compiled sriovstack's bytecode for the guests "
+                 f"({time.monotonic() - started:.0f} s)")
+
+
 def _checked(guest: Guest, argv: list[str], what: str, timeout: float) -> str:
     result = guest.run(argv, timeout)
     if result.rc != 0:
@@ -289,12 +308,8 @@ def _checked(guest: Guest, argv: list[str], what: str, timeout: float) -> str:
     return result.stdout
 
 
-def _write_credentials(state_dir: Path, credentials: Credentials) -> Path:
-    """The agents' ``[service_user]`` file (0600) under the state dir, which the guests read
-    over 9p as root."""
-    path = state_dir / "guest-agent-credentials.conf"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(f"[service_user]\nusername = {credentials.agent_user}\n"
-                 f"password = {credentials.agent_password}\nproject_name = service\n")
+def _copy_in(guest: Guest, path: str, text: str) -> str:
+    """Write ``text`` to ``path`` in the guest (mode 0600, parents made); return ``path``."""
+    _checked(guest, ["sh", "-c", 'umask 077 && mkdir -p "$(dirname "$1")" && '
+                     'printf "%s" "$2" > "$1"', "sh", path, text], f"writing {path}", 30)
     return path

@@ -84,6 +84,9 @@ def add_guest_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--boot-timeout", type=positive_float, default=420.0, metavar="S",
                    help="with qemu: give up on a guest that does not answer in S seconds "
                    "(default 420)")
+    p.add_argument("--agents-timeout", type=positive_float, default=900.0, metavar="S",
+                   help="with qemu: give up when the guests' agents have not reported in S "
+                   "seconds after their start (default 900)")
 
 
 def guest_options(args: argparse.Namespace) -> GuestOptions | None:
@@ -91,7 +94,8 @@ def guest_options(args: argparse.Namespace) -> GuestOptions | None:
     if args.compute_hosts != ComputeHosts.QEMU.value:
         return None
     return GuestOptions(image_dir=Path(args.qemu_cache_dir) / "image",
-                        guests_dir=Path(args.guests_dir), boot_timeout=args.boot_timeout)
+                        guests_dir=Path(args.guests_dir), boot_timeout=args.boot_timeout,
+                        setup_timeout=args.agents_timeout)
 
 
 def clouds_of(cloud: AllInOne) -> tuple[Cloud, Cloud]:

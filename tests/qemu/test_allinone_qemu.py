@@ -42,21 +42,16 @@ def _one_compute_topology(path: Path) -> Path:
 @pytest.fixture
 def qemu_cloud(qemu_image: Image, tmp_path: Path) -> Iterator[AllInOne]:
     guests = tmp_path / "guests"
-    lines: list[str] = []
     options = AllInOneOptions(
         state_dir=tmp_path / "cloud", port=0,
         topology=_one_compute_topology(tmp_path / "one-compute.toml"),
         compute_hosts=ComputeHosts.QEMU,
         guests=GuestOptions(qemu_image.directory, guests, boot_timeout=240,
                             setup_timeout=240),
-        progress=lines.append)
-    cloud = AllInOne(options)
-    try:
-        with cloud:
-            assert [h.name for h in cloud.hosts if h.is_compute] == ["compute0"]
-            yield cloud
-    finally:
-        print("\n".join(lines))
+        progress=lambda line: print(line, flush=True))   # shown with -s, or on failure
+    with AllInOne(options) as cloud:
+        assert [h.name for h in cloud.hosts if h.is_compute] == ["compute0"]
+        yield cloud
     assert list_guests(guests) == []   # stop killed the guest
 
 
