@@ -3,13 +3,16 @@ qemu``): network physnet1 VLAN 15, a direct port, a server; the guest kernel's o
 show PF`` shows the VF with the port's MAC and VLAN 15, and after the server's delete the VF
 back at its baseline (MAC 00:00:00:00:00:00, no VLAN).
 
-Time budget: 6 minutes (TIME_BUDGET) on CI's 2 cores.  One compute host (the chapter's
-compute0 alone: a second guest would double the TCG work) boots in 21-65 s, its agents import
-sriovstack over 9p for tens of seconds, then the walkthrough takes a few agent passes.
+Time budget: 6 minutes (TIME_BUDGET) on CI's 2 cores, for the start and the walkthrough.  One
+compute host (the chapter's compute0 alone: a second guest would double the TCG work) boots in
+21-65 s, its two agents import sriovstack over 9p under TCG, then the walkthrough takes a few
+agent passes.  A machine shared with other work may need more:
+SRIOVSTACK_QEMU_E2E_BUDGET=<seconds> says how much (the limits below give up well after it).
 """
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from collections.abc import Iterator
@@ -27,7 +30,7 @@ from sriovstack.qemu import Image, list_guests
 
 pytestmark = [pytest.mark.qemu, pytest.mark.slow]
 
-TIME_BUDGET = 360.0
+TIME_BUDGET = float(os.environ.get("SRIOVSTACK_QEMU_E2E_BUDGET", "360"))
 PF = "enp11s0f1"   # the chapter's PF, the name the guest's second igb port gets
 
 
@@ -46,8 +49,8 @@ def qemu_cloud(qemu_image: Image, tmp_path: Path) -> Iterator[AllInOne]:
         state_dir=tmp_path / "cloud", port=0,
         topology=_one_compute_topology(tmp_path / "one-compute.toml"),
         compute_hosts=ComputeHosts.QEMU,
-        guests=GuestOptions(qemu_image.directory, guests, boot_timeout=240,
-                            setup_timeout=240),
+        guests=GuestOptions(qemu_image.directory, guests, boot_timeout=300,
+                            setup_timeout=max(600.0, TIME_BUDGET)),
         progress=lambda line: print(line, flush=True))   # shown with -s, or on failure
     with AllInOne(options) as cloud:
         assert [h.name for h in cloud.hosts if h.is_compute] == ["compute0"]
@@ -123,4 +126,5 @@ def test_the_walkthroughs_20_7_on_a_real_kernel(qemu_cloud: AllInOne, tmp_path: 
         assert "link/ether 00:00:00:00:00:00" in line and "vlan" not in line, line
         after = s.call("GET", "network", f"/v2.0/ports/{port['id']}")["port"]
         assert after["binding:vif_type"] == "unbound"
-    assert time.monotonic() - started < TIME_BUDGET
+    took = time.monotonic() - started
+    assert took < TIME_BUDGET, f"{took:.0f} s, over the {TIME_BUDGET:.0f} s budget"
