@@ -136,8 +136,8 @@ class AllInOne:
         say(f"compute hosts up in {self.guests.boot_wall_seconds} s; setting them up")
         assert self.credentials is not None
         self.hosts += self.guests.start_agents(specs, opts.state_dir, self.credentials)
-        say("waiting for the agents in the guests to report (their Python runs under "
-            f"{opts.guests.accel}: tens of seconds)")
+        say("waiting for the agents in the guests to report (each imports sriovstack under "
+            f"{opts.guests.accel} over 9p: one to several minutes)")
         started = time.monotonic()
         self._wait_for_inventories({s.name for s in specs}, opts.guests.setup_timeout,
                                    check=self.guests.check_agents)
