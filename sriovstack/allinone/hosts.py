@@ -118,7 +118,8 @@ def prepare_guest_host(spec: TopologyHost, state_dir: Path, pf_address: str,
     root = state_dir / "hosts" / spec.name
     vf_ids = tuple(dict.fromkeys(f"{nic.model.vendor_id}:{nic.model.vf_device_id}"
                                  for nic in spec.nics))
-    return SimulatedHost(spec, root, _install_config(spec, root, source, vf_ids, pf_address))
+    return SimulatedHost(spec, root, _install_config(spec, root, source, vf_ids,
+                                                        pf_address=pf_address))
 
 
 def _create_vfs(spec: TopologyHost, root: Path) -> None:
