@@ -49,9 +49,6 @@ INCLUDE = (r"^tempest\.api\.network\.(test_versions|test_extensions"
 # Not run, and why. Features we do not have:
 EXCLUDED = {
     r"test_port_list_filter_by_router_id": "no routers (/v2.0/routers): L3 is out of scope",
-    # Pending other branches of issue 12 (drop each line once its fix is on main):
-    r"test_versions\.TestVersions\.test_get_version_details":
-        "GET /compute/v2/ (the v2.0 version document): i11-lifecycle's compute versions",
 }
 # Tempest's own skips we accept: each names a feature we do not have.
 SKIP_REASONS = (

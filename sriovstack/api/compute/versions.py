@@ -1,5 +1,6 @@
-"""Compute API version documents (no token): the root list and the v2.1 document, whose
-``version``/``min_version`` come from the microversion table (microversions.py)."""
+"""Compute API version documents (no token): the root list, the v2.0 document (nova's legacy
+v2 endpoint, which the list links to) and the v2.1 document, whose ``version``/``min_version``
+come from the microversion table (microversions.py)."""
 
 from __future__ import annotations
 
@@ -42,6 +43,13 @@ def list_versions(request: Request) -> dict[str, Any]:
     """The root version list (no token): v2.0 first, then v2.1."""
     base = services_of(request).settings.url("/compute")
     return {"versions": [_v20(base), _v21(base)]}
+
+
+@router.get("/v2")
+@router.get("/v2/")
+def show_v20(request: Request) -> dict[str, Any]:
+    """The v2.0 version document (no token): what the root list's v2.0 self link reaches."""
+    return {"version": _v20(services_of(request).settings.url("/compute"))}
 
 
 @router.get("/v2.1")

@@ -36,6 +36,18 @@ def test_version_documents_need_no_token_and_list_v20_first(api: Any) -> None:
     assert doc["links"][0]["href"] == "http://testserver/compute/v2.1/"
 
 
+def test_every_version_self_link_reaches_its_own_document(api: Any) -> None:
+    """What tempest's test_get_version_details walks: each listed version's self link
+    answers 200 with a document whose self link is the same."""
+    for version in api.client.get("/compute/").json()["versions"]:
+        (self_link,) = [link["href"] for link in version["links"] if link["rel"] == "self"]
+        r = api.client.get(self_link.removeprefix("http://testserver"))
+        assert r.status_code == 200, (self_link, r.text)
+        doc = r.json()["version"]
+        assert doc["id"] == version["id"]
+        assert [link["href"] for link in doc["links"] if link["rel"] == "self"] == [self_link]
+
+
 @pytest.mark.parametrize("headers, echoed", [
     ({}, "2.1"),
     ({"OpenStack-API-Version": "compute 2.1"}, "2.1"),
