@@ -126,6 +126,17 @@ def _token(base: str, user: str, password: str, project: str) -> str:
     return str(r.headers["X-Subject-Token"])
 
 
+def _unlimited(base: str, admin: str) -> None:
+    """Lift the admin project's instance, core and RAM quotas: the boots are the load."""
+    headers = {"X-Auth-Token": admin}
+    r = httpx.get(f"{base}/identity/v3/auth/tokens", timeout=60,
+                  headers={**headers, "X-Subject-Token": admin})
+    r.raise_for_status()
+    project = r.json()["token"]["project"]["id"]
+    httpx.put(f"{base}/compute/v2.1/os-quota-sets/{project}", headers=headers, timeout=60,
+              json={"quota_set": {"instances": -1, "cores": -1, "ram": -1}}).raise_for_status()
+
+
 def _processes(pid: int) -> list[int]:
     """``pid`` and every process below it (the uvicorn workers)."""
     found, todo = [], [pid]
@@ -374,6 +385,7 @@ async def run(args: argparse.Namespace) -> None:
             served_api(url, args.workers, Path(tmp)) as (base, pid):
         engine = create_engine(url)
         admin = _token(base, "admin", ADMIN_PASSWORD, "admin")
+        _unlimited(base, admin)  # nova's default quota allows 10 instances
         service = _token(base, AGENT_USER, AGENT_PASSWORD, "service")
         reg_s, inv = await register(base, service, args.hosts, args.register_concurrency)
         boots, ports_s, image, port_409 = await make_ports(base, admin, args.boots, args.concurrency)

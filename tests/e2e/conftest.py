@@ -140,6 +140,18 @@ def issue_token(base_url: str, user: str, password: str, project: str) -> str:
     return r.headers["X-Subject-Token"]
 
 
+def lift_compute_quotas(api: ServedApi) -> None:
+    """Make the admin token's project unlimited in instances, cores and RAM (nova's defaults
+    allow 10 instances): for tests that boot more servers than that on purpose."""
+    with api.client(api.admin_token) as c:
+        r = c.get("/identity/v3/auth/tokens", headers={"X-Subject-Token": api.admin_token})
+        assert r.status_code == 200, r.text
+        project = r.json()["token"]["project"]["id"]
+        r = c.put(f"/compute/v2.1/os-quota-sets/{project}", json={"quota_set": {
+            "instances": -1, "cores": -1, "ram": -1}})
+        assert r.status_code == 200, r.text
+
+
 def _run_cli(args: list[str], timeout: float = 120.0) -> None:
     done = subprocess.run([str(SRIOVSTACK), *args], capture_output=True, text=True,
                           timeout=timeout, check=False)

@@ -17,8 +17,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine, text
 
-from tests.e2e.conftest import (VFS_PER_PF, ServedApi, chapter_inventory, register_host,
-                                serve_api, stand_in_agent, throwaway_postgres, vf_usage, wait_for)
+from tests.e2e.conftest import (VFS_PER_PF, ServedApi, chapter_inventory, lift_compute_quotas,
+                                register_host, serve_api, stand_in_agent, throwaway_postgres,
+                                vf_usage, wait_for)
 
 pytestmark = pytest.mark.e2e
 
@@ -151,6 +152,7 @@ def test_more_boots_than_vfs_from_many_clients_on_two_workers(
         for host, inventory in inventories.items():
             register_host(api, host, inventory)
         net_id = _network(api)
+        lift_compute_quotas(api)  # up to 20 servers: past nova's default of 10
         with ExitStack() as agents:
             running = [agents.enter_context(stand_in_agent(api, host)) for host in hosts]
             _race(api, net_id, vfs, servers)

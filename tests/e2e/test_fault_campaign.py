@@ -21,8 +21,8 @@ import pytest
 
 from sriovstack.compute.build_lease import DEFAULT_LEASE_SECONDS
 from tests.e2e.conftest import (AGENT_PASSWORD, AGENT_USER, COMPUTE_FILES, SRIOVSTACK,
-                                ServedApi, _stop, chapter_inventory, serve_api,
-                                throwaway_postgres, wait_for, write_clouds_yaml)
+                                ServedApi, _stop, chapter_inventory, lift_compute_quotas,
+                                serve_api, throwaway_postgres, wait_for, write_clouds_yaml)
 
 pytestmark = pytest.mark.e2e
 
@@ -113,6 +113,7 @@ def test_after_boots_deletes_and_kill_9s_the_audit_finds_nothing(tmp_path: Path)
                                      c.get("/compute/v2.1/os-sriov-hosts").json()["hosts"]),
                          "the compute agent's inventory", timeout=60)
                 net = _network(c)
+            lift_compute_quotas(api)  # 12 boots: past nova's default of 10 instances
             tally = {"boots": 0, "deletes": 0, "lost": 0, "kills": 0}
             faults = threading.Timer(1.0, _kill_worker, (api, tally))
             faults.start()

@@ -23,8 +23,9 @@ from sqlalchemy import create_engine, text
 from sriovstack.agents import ControlPlaneClient, ServiceCredentials
 from sriovstack.errors import SriovstackError
 from tests.e2e.conftest import (AGENT_PASSWORD, AGENT_USER, DEMO_PASSWORD, VFS_PER_PF,
-                                ServedApi, chapter_inventory, issue_token, register_host,
-                                serve_api, stand_in_agent, throwaway_postgres, wait_for)
+                                ServedApi, chapter_inventory, issue_token, lift_compute_quotas,
+                                register_host, serve_api, stand_in_agent, throwaway_postgres,
+                                wait_for)
 
 pytestmark = pytest.mark.e2e
 
@@ -122,6 +123,7 @@ def test_two_api_processes_share_boots_agents_and_revocations(pg_url: str,
         for api, host in zip(apis, HOSTS, strict=True):  # each host's agents talk to one API
             register_host(api, host, inventories[host])
         net_id = _network(a)
+        lift_compute_quotas(a)  # 12 servers: past nova's default of 10
         for api, host in zip(apis, HOSTS, strict=True):
             agent = stack.enter_context(stand_in_agent(api, host))
             stack.callback(lambda agent=agent: _no_errors(agent.errors))
