@@ -8,6 +8,7 @@ compute host (the chapter's compute0 alone: a second guest would double the TCG 
 21-65 s, its two agents import sriovstack over 9p under TCG, then the walkthrough takes a few
 agent passes.  A machine shared with other work may need more:
 SRIOVSTACK_QEMU_E2E_BUDGET=<seconds> says how much (the limits below give up well after it).
+The time taken is printed, not asserted: speed targets live in benchmarks.
 """
 
 from __future__ import annotations
@@ -127,4 +128,6 @@ def test_the_walkthroughs_20_7_on_a_real_kernel(qemu_cloud: AllInOne, tmp_path: 
         after = s.call("GET", "network", f"/v2.0/ports/{port['id']}")["port"]
         assert after["binding:vif_type"] == "unbound"
     took = time.monotonic() - started
-    assert took < TIME_BUDGET, f"{took:.0f} s, over the {TIME_BUDGET:.0f} s budget"
+    # The budget is a planning figure, not a pass/fail line (speed lives in benchmarks): the
+    # time is printed for the CI log, and the timeouts above keep the test from hanging.
+    print(f"20.7 on a QEMU compute host: {took:.0f} s (budget {TIME_BUDGET:.0f} s)", flush=True)
