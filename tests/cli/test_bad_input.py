@@ -48,7 +48,7 @@ def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int | Non
     return code, captured.out, captured.err
 
 
-_DUMMY = {"ip": "10.0.0.1"}  # a value that passes the command's own check
+_DUMMY = {"ip": "10.0.0.1", "vfs": "1"}  # values that pass the command's own checks
 
 
 def _dummy_required(parser: argparse.ArgumentParser) -> list[str]:
