@@ -11,9 +11,9 @@ from fastapi.responses import JSONResponse
 
 from sriovstack.api.compute.microversions import (EVACUATE_NO_SHARED_STORAGE, HOST_STATUS,
                                                   ApiVersion, negotiate)
-from sriovstack.api.compute.schemas import (ServerActionRequest, ServerCreateRequest,
-                                            ServerUpdateRequest, instance_actions_query,
-                                            server_filter)
+from sriovstack.api.compute.action_schemas import ServerActionRequest
+from sriovstack.api.compute.schemas import (ServerCreateRequest, ServerUpdateRequest,
+                                            instance_actions_query, server_filter)
 from sriovstack.api.compute.views import (ServerLens, collection_links, host_status,
                                           instance_action_view, server_brief, server_created,
                                           server_updated, server_view)
