@@ -114,7 +114,11 @@ class ErrorKind(enum.StrEnum):
     NETWORK_NOT_FOUND = "NetworkNotFound"
     OVER_QUOTA = "OverQuota"  # neutron's 409; nova answers its quota errors with 403
     NO_NETWORK_AVAILABLE = "NoNetworkAvailable"
+    PORT_BINDING_ALREADY_ACTIVE = "PortBindingAlreadyActive"
+    PORT_BINDING_ALREADY_EXISTS = "PortBindingAlreadyExists"
+    PORT_BINDING_ERROR = "PortBindingError"
     PORT_BINDING_FAILED = "PortBindingFailed"
+    PORT_BINDING_NOT_FOUND = "PortBindingNotFound"
     PORT_IN_USE = "PortInUse"
     PORT_NOT_FOUND = "PortNotFound"
     PORT_SECURITY_AND_IP_REQUIRED = "PortSecurityAndIPRequiredForSecurityGroups"

@@ -8,7 +8,8 @@ from sriovstack.network.security_groups import (RuleSpec, SecurityGroup, Securit
                                                 SecurityGroupSpec, SecurityGroupUpdate)
 from sriovstack.network.service import NetworkService
 from sriovstack.network.wiring import PortWiring, port_wirings
-from sriovstack.network.types import (UNSET, BindingProfile, FixedIp, FixedIpRequest,
+from sriovstack.network.types import (UNSET, BindingProfile, BindingStatus, FixedIp,
+                                      FixedIpRequest, HostBinding,
                                       HostRoute, IpRange, Network, NetworkSpec, NetworkType,
                                       NetworkUpdate, Port, PortBinding, PortRequest, PortSpec,
                                       PortUpdate, ProviderSpec, Segment, Subnet,
@@ -20,7 +21,8 @@ __all__ = [
     "NetworkService", "Ml2Settings", "ml2_settings", "ml2_settings_for", "Agent", "invalid_mac",
     "PortWiring", "port_wirings", "VifType", "NetworkType", "Segment", "ProviderSpec", "Network",
     "NetworkSpec", "NetworkUpdate", "IpRange", "HostRoute", "Subnet", "SubnetSpec", "SubnetUpdate",
-    "FixedIp", "FixedIpRequest", "BindingProfile", "PortBinding", "Port", "PortSpec", "PortUpdate",
+    "FixedIp", "FixedIpRequest", "BindingProfile", "BindingStatus", "HostBinding",
+    "PortBinding", "Port", "PortSpec", "PortUpdate",
     "PortRequest", "SecurityGroup", "SecurityGroupRule", "SecurityGroupSpec",
     "SecurityGroupUpdate", "RuleSpec", "UNSET", "profile_json", "ListQuery", "NetworkQuotas",
     "NetworkQuotaDetail", "NETWORK_DEFAULTS",

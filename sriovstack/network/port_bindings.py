@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from sriovstack.db import storable
-from sriovstack.db.models import PortRow
+from sriovstack.db.models import PortHostBindingRow, PortRow
 from sriovstack.errors import Conflict, ErrorKind, NotFound
 from sriovstack.identity import Caller
 from sriovstack.mac import MacAddress
@@ -46,17 +46,22 @@ class PortBindings:
 
         Never raises for a refusal: the port records ``binding_failed`` and why.
         """
-        request = BindRequest(
-            vnic_type=VnicType(row.vnic_type), host=row.binding_host,
-            profile=profile_of(row.binding_profile),
-            segment=segment_of(network_of(session, row)),
-            agents=agent_states(session, row.binding_host, self._env.clock.now(),
-                                self._env.settings.agent_down_time))
-        result = binding.bind(self._drivers, request)
+        result = self.attempt(session, row, row.binding_host, VnicType(row.vnic_type),
+                              profile_of(row.binding_profile))
         row.vif_type = str(result.vif_type)
         row.vif_details = dict(result.vif_details)
         row.device_up = result.device_up
         row.binding_failure = result.failure
+
+    def attempt(self, session: Session, row: PortRow, host: str, vnic: VnicType,
+                profile: BindingProfile) -> binding.BindingResult:
+        """What the drivers make of binding ``row``'s network on ``host`` (nothing stored)."""
+        request = BindRequest(
+            vnic_type=vnic, host=host, profile=profile,
+            segment=segment_of(network_of(session, row)),
+            agents=agent_states(session, host, self._env.clock.now(),
+                                self._env.settings.agent_down_time))
+        return binding.bind(self._drivers, request)
 
     def bind_port(self, port_id: str, host: str, device_id: str, device_owner: str,
                   profile: BindingProfile) -> Port:
@@ -89,7 +94,8 @@ class PortBindings:
         return port
 
     def unbind_port(self, port_id: str, device_id: str | None = None) -> Port:
-        """Clear host, profile and device: vif_type unbound, status DOWN (idempotent).
+        """Clear host, profile and device: vif_type unbound, status DOWN, the port's
+        INACTIVE bindings deleted (idempotent).
 
         With ``device_id`` the port is left as it is unless that device owns it (a build
         undoing its own binding never unbinds a port another server took meanwhile)."""
@@ -104,6 +110,9 @@ class PortBindings:
             row.vif_type, row.vif_details = str(VifType.UNBOUND), {}
             row.binding_failure, row.device_up = None, False
             row.device_id, row.device_owner = "", ""
+            # a port no server holds keeps no binding for a host it may have moved to
+            session.execute(delete(PortHostBindingRow)
+                            .where(PortHostBindingRow.port_id == row.id))
             row.updated_at = self._env.clock.now()
             row.revision_number += 1
             session.flush()

@@ -14,6 +14,7 @@ from sriovstack.network import segments
 from sriovstack.network.agents import Agent, Agents
 from sriovstack.network.config import Ml2Settings
 from sriovstack.network.env import Env
+from sriovstack.network.host_bindings import HostBindings
 from sriovstack.network.mechanisms import drivers_for
 from sriovstack.network.networks import Networks
 from sriovstack.network.port_bindings import PortBindings
@@ -30,7 +31,7 @@ __all__ = ["NetworkService"]
 
 class NetworkService:
     """The network service (ML2). Resources hang off it (``networks``, ``subnets``, ``ports``,
-    ``security_groups``, ``agents``, ``quotas``); the methods compute calls in process are on it.
+    ``security_groups``, ``agents``, ``quotas``, ``host_bindings``); the methods compute calls in process are on it.
 
     Construction syncs the VLAN allocation table with network_vlan_ranges (neutron does
     this at start), so the database schema must exist.
@@ -45,6 +46,7 @@ class NetworkService:
         self.agents = Agents(env)
         self.bindings = PortBindings(env, drivers_for(settings))
         self.ports = Ports(env, self.security_groups, self.bindings.rebind)
+        self.host_bindings = HostBindings(env, self.bindings)
         self.quotas = NetworkQuotas(db)
         self._sync(env)
 

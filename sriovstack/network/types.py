@@ -11,6 +11,7 @@ from sriovstack.pci import PciAddress
 from sriovstack.wire import PortStatus, VnicType
 
 __all__ = [
+    "BindingStatus", "HostBinding",
     "VnicType", "PortStatus", "VifType", "NetworkType", "Segment", "ProviderSpec",
     "Network", "NetworkSpec", "NetworkUpdate", "IpRange", "HostRoute", "Subnet", "SubnetSpec",
     "SubnetUpdate", "FixedIp", "FixedIpRequest", "BindingProfile", "PortBinding", "Port",
@@ -200,6 +201,26 @@ class PortBinding:
     vif_details: tuple[tuple[str, str | bool], ...]
     profile: BindingProfile
     failure: str | None = None
+
+
+class BindingStatus(enum.StrEnum):
+    """A port binding's status (``binding-extended``): one ACTIVE, the others INACTIVE."""
+
+    ACTIVE = "ACTIVE"
+    INACTIVE = "INACTIVE"
+
+
+@dataclass(frozen=True, slots=True)
+class HostBinding:
+    """One binding of a port to a host, as ``/v2.0/ports/{id}/bindings`` shows it."""
+
+    port_id: str
+    host: str
+    status: BindingStatus
+    vnic_type: VnicType
+    vif_type: VifType
+    vif_details: tuple[tuple[str, str | bool], ...]
+    profile: BindingProfile
 
 
 @dataclass(frozen=True, slots=True)

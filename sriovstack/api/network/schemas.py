@@ -222,6 +222,22 @@ class ProfileIn(_Strict):
         return BindingProfile(self.pci_slot, self.pci_vendor_info, self.physical_network)
 
 
+class BindingIn(_Strict):
+    """One binding of a port to a host (``binding-extended``); vnic_type defaults to normal,
+    as neutron's."""
+
+    host: str = Field(min_length=1, max_length=255)
+    vnic_type: VnicType = VnicType.NORMAL
+    profile: ProfileIn | None = None
+
+    def to_profile(self) -> BindingProfile:
+        return _profile(self.profile)
+
+
+class BindingCreateRequest(_Strict):
+    binding: BindingIn
+
+
 def _mac(requested: str | None) -> MacAddress | None:
     """The port's requested MAC; neutron's 400 when it is not one (the service refuses a
     multicast or zero MAC with the same words)."""

@@ -7,11 +7,12 @@ from datetime import datetime
 from typing import Any
 
 from sriovstack.api.settings import ApiSettings
-from sriovstack.network import (Agent, Network, Port, SecurityGroup, SecurityGroupRule, Subnet,
+from sriovstack.network import (Agent, HostBinding, Network, Port, SecurityGroup,
+                                SecurityGroupRule, Subnet,
                                 profile_json)
 
 __all__ = ["network_view", "subnet_view", "port_view", "security_group_view", "rule_view",
-           "agent_view", "versions_view", "resources_view", "EXTENSIONS"]
+           "agent_view", "host_binding_view", "versions_view", "resources_view", "EXTENSIONS"]
 
 
 def _time(moment: datetime) -> str:
@@ -76,6 +77,13 @@ def port_view(p: Port, privileged: bool) -> dict[str, Any]:
     return view
 
 
+def host_binding_view(b: HostBinding) -> dict[str, Any]:
+    """One entry of ``/v2.0/ports/{id}/bindings`` (neutron's six keys)."""
+    return {"host": b.host, "vif_type": str(b.vif_type), "vnic_type": str(b.vnic_type),
+            "vif_details": dict(b.vif_details), "profile": profile_json(b.profile),
+            "status": str(b.status)}
+
+
 def rule_view(r: SecurityGroupRule) -> dict[str, Any]:
     return {"id": r.id, "security_group_id": r.security_group_id, "direction": r.direction,
             "ethertype": r.ethertype, "protocol": r.protocol,
@@ -109,6 +117,8 @@ EXTENSIONS: tuple[tuple[str, str, str], ...] = (
     ("agent", "agent", "The agent management extension."),
     ("binding", "Port Binding", "Expose port bindings of a virtual port to external "
      "application"),
+    ("binding-extended", "Port Bindings Extended", "A compute port may hold one binding per "
+     "host: an active one and inactive ones, activated at a live migration's switch-over"),
     ("network-mtu", "Network MTU", "Provides MTU attribute for a network resource."),
     ("port-security", "Port Security", "Provides port security"),
     ("project-id", "project_id field enabled", "Extension that indicates that project_id "

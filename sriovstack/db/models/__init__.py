@@ -6,7 +6,7 @@ from sriovstack.db.base import Base
 from sriovstack.db.models import (compute, hosts, identity, keypairs, network, placement, quotas,
                                   migrations)
 from sriovstack.db.models.network import (AgentRow, DefaultSecurityGroupRow, FlatAllocationRow,
-                                          IpAllocationRow, NetworkRow, PortRow,
+                                          IpAllocationRow, NetworkRow, PortHostBindingRow, PortRow,
                                           PortSecurityGroupRow, SecurityGroupRow,
                                           SecurityGroupRuleRow, SubnetRow, VlanAllocationRow)
 from sriovstack.db.models.identity import (DomainRow, IdentityRevisionRow, ProjectRow,
@@ -28,7 +28,7 @@ __all__ = [
     "DefaultSecurityGroupRow",
     "DomainRow", "FaultRow", "FlatAllocationRow", "FlavorRow", "HostAllocationRow",
     "HostRevisionRow", "HostRow", "IdentityRevisionRow", "ImageRow", "InstanceActionEventRow", "InstanceActionRow",
-    "IpAllocationRow", "NetworkRow", "PciDeviceRow", "PlacementNameRow", "PortRow",
+    "IpAllocationRow", "NetworkRow", "PciDeviceRow", "PlacementNameRow", "PortHostBindingRow", "PortRow",
     "PortSecurityGroupRow", "ProjectRow", "RoleAssignmentRow", "RoleRow",
     "SchedulerRevisionRow", "SecurityGroupRow", "SecurityGroupRuleRow", "ServerConsoleRow",
     "ServerPortRow",

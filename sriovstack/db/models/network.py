@@ -13,7 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from sriovstack.db.base import Base, UtcDateTime
 
 __all__ = ["NetworkRow", "VlanAllocationRow", "FlatAllocationRow", "SubnetRow",
-           "IpAllocationRow", "PortRow", "PortSecurityGroupRow", "SecurityGroupRow",
+           "IpAllocationRow", "PortRow", "PortHostBindingRow", "PortSecurityGroupRow", "SecurityGroupRow",
            "DefaultSecurityGroupRow", "SecurityGroupRuleRow", "AgentRow"]
 
 _ID = 36  # uuid4 text
@@ -105,6 +105,23 @@ class PortRow(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
     revision_number: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class PortHostBindingRow(Base):
+    """An INACTIVE binding of a port to another host (neutron's multiple port bindings,
+    ``binding-extended``); the port's ACTIVE binding is its own ``binding_*`` columns.
+    One binding per (port, host)."""
+
+    __tablename__ = "net_port_bindings"
+
+    port_id: Mapped[str] = mapped_column(
+        ForeignKey("net_ports.id", ondelete="CASCADE"), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255), primary_key=True)
+    vnic_type: Mapped[str] = mapped_column(String(32))
+    profile: Mapped[dict[str, Any]] = mapped_column(JSON)
+    vif_type: Mapped[str] = mapped_column(String(32))
+    vif_details: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class IpAllocationRow(Base):
