@@ -14,7 +14,8 @@ target's guest spawns on the new VF) and the target's report completes the task
 ``confirmResize`` frees what the migration holds (the source VF, already reset by its
 agent); ``revertResize`` frees the target's claims, hands the migration's back to the server,
 binds the ports on the source again with their old profiles and puts the server back there.
-A live migration confirms itself when the target reports the guest running.
+A live migration binds its ports as nova does with neutron's multiple port bindings
+(live_bindings.py) and confirms itself when the target reports the guest running.
 
 Crash safety: every multi-step change runs under an operation lease, the build lease's
 columns on the server row (``build_owner``/``build_lease_until``, compute/build_lease.py):
@@ -40,6 +41,7 @@ from sriovstack.clock import Clock
 from sriovstack.compute.build import MIGRATION_HOLDS
 from sriovstack.compute.build_lease import DEFAULT_LEASE_SECONDS
 from sriovstack.compute.instance_actions import InstanceActionLog
+from sriovstack.compute.live_bindings import LiveBindings
 from sriovstack.compute.operations import STEPS
 from sriovstack.compute.types import Migration, Operation, Server
 from sriovstack.db import Database
@@ -99,6 +101,7 @@ class MigrationService:
         self._clock = clock
         self._ttl = timedelta(seconds=lease_seconds)
         self._log = InstanceActionLog()
+        self._live = LiveBindings(network)
         self.worker = builder.leases.worker
 
     # -- starting a move ---------------------------------------------------------------------
@@ -138,7 +141,8 @@ class MigrationService:
                 return
             raise Invalid(text, kind=ErrorKind.NO_VALID_HOST, field="host",
                           value=host) from exc
-        reason = self._bind(server.id, claim.host, claim)
+        reason = self._live.move(self._ports(server.id), claim) if kind == MoveKind.LIVE \
+            else self._bind(server.id, claim.host, claim)
         if reason:
             self._rollback(mig, token, reason)
             raise Conflict(reason, kind=ErrorKind.PORT_BINDING_FAILED, field="host",
@@ -305,7 +309,10 @@ class MigrationService:
         self._scheduler.release(mig.server_id)
         with self._db.transaction() as s:
             _hand_back(s, mig.uuid, mig.server_id)
-        self._rebind_source(mig)
+        if mig.migration_type == MoveKind.LIVE:  # the source binding stays (or is made) active
+            self._live.keep(tuple(mig.source_ports), mig.source_compute)
+        else:
+            self._rebind_source(mig)
         now = self._clock.now()
         with self._db.transaction() as s:
             done = s.execute(update(ServerRow).where(
@@ -436,6 +443,7 @@ class MigrationService:
         move whose server failed on the target ends in error (its source claims freed)."""
         now = self._clock.now()
         release: list[tuple[str, str]] = []
+        settled: list[tuple[tuple[str, ...], str]] = []  # a live move's ports, its target
         with self._db.transaction() as s:
             row = s.get(ServerRow, server_id)
             if row is None:
@@ -450,9 +458,13 @@ class MigrationService:
                 elif mig.status == _RUNNING and row.task_state is None:
                     mig.status, mig.updated_at = _COMPLETED, now
                     release.append((mig.uuid, mig.source_compute))
+                if mig.migration_type == MoveKind.LIVE and mig.status in (_ERROR, _COMPLETED):
+                    settled.append((tuple(mig.source_ports), mig.dest_compute or row.host or ""))
         for mig_uuid, source in release:
             self._scheduler.release(mig_uuid)
             self._builder.revisions.bump(source)
+        for ports, target in settled:  # the source VF is freed: its binding goes too
+            self._live.keep(ports, target)
 
     def recover(self) -> tuple[str, ...]:
         """The sweep: take over each move whose worker died (its lease expired) and roll it

@@ -1,7 +1,8 @@
 """Moving a server with its VF with the real `openstack` CLI against `sriovstack all-in-one`
 (two compute hosts, real compute and SR-IOV agents on simulated hosts): `server resize` and
 `server resize confirm`, `server migrate` and `server resize revert`, `server migrate
---live-migration --host`, `server migration list`; after each step the VF ledger
+--live-migration --host` (then the port's bindings: only the target's, active),
+`server migration list`; after each step the VF ledger
 (os-sriov-hosts), the port binding, and the VFs' netlink state on both hosts (the target's
 VF carries the port's MAC and VLAN, the source's is reset or still held by the migration)."""
 
@@ -24,14 +25,20 @@ __all__ = ["aio"]
 VLAN = 19
 
 
+def _get(venv: Path, state: Path, service: str, path: str) -> Any:
+    """GET ``path`` of ``service``'s public endpoint with the CLI's token: the JSON body."""
+    token = osc(venv, state, "token", "issue")["id"]
+    catalog = osc(venv, state, "catalog", "show", service)
+    url = next(e["url"] for e in catalog["endpoints"] if e["interface"] == "public")
+    r = httpx.get(f"{url.rstrip('/')}{path}", headers={"X-Auth-Token": token}, timeout=30)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
 def _status(venv: Path, state: Path, host: str, slot: str) -> str:
     """The ledger status of one VF (available, claimed, allocated) from os-sriov-hosts."""
-    token = osc(venv, state, "token", "issue")["id"]
-    catalog = osc(venv, state, "catalog", "show", "compute")
-    url = next(e["url"] for e in catalog["endpoints"] if e["interface"] == "public")
-    r = httpx.get(f"{url}/os-sriov-hosts/{host}", headers={"X-Auth-Token": token}, timeout=30)
-    assert r.status_code == 200, r.text
-    [status] = [d["status"] for d in r.json()["host"]["devices"] if d["address"] == slot]
+    body = _get(venv, state, "compute", f"/os-sriov-hosts/{host}")
+    [status] = [d["status"] for d in body["host"]["devices"] if d["address"] == slot]
     return str(status)
 
 
@@ -126,6 +133,13 @@ def test_resize_migrate_revert_and_live_migrate_move_the_vf(osc_venv: Path,
     assert _ledger(osc_venv, aio, fourth[0])[fourth[1]] == sid
     live = migrations()[0]
     assert (live["Type"], live["Status"]) == ("live-migration", "completed")
+    # neutron's multiple port bindings: the target's was activated, the source's deleted
+    # (deleted just after the source VF's release, hence the short wait)
+    bindings = _until(lambda: _get(osc_venv, aio, "network",
+                                   f"/v2.0/ports/{port['id']}/bindings")["bindings"],
+                      lambda b: len(b) == 1, "the source binding deleted", timeout=10)
+    assert [(b["host"], b["status"], b["profile"]["pci_slot"]) for b in bindings] == [
+        (fourth[0], "ACTIVE", fourth[1])]
 
     events = [e["Action"] for e in cli("server", "event", "list", sid)]
     assert events[:5] == ["live-migration", "revertResize", "migrate", "confirmResize",
