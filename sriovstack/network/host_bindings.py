@@ -126,11 +126,11 @@ class HostBindings:
                 vif_details=dict(row.vif_details), created_at=now) if row.binding_host else None
         row.binding_host, row.vnic_type = chosen.host, chosen.vnic_type
         row.binding_profile = dict(chosen.profile)
+        s.delete(chosen)
+        s.flush()
         self._bindings.rebind(s, row)
         if strict and row.vif_type == VifType.BINDING_FAILED.value:
             raise _binding_error(row.id, chosen.host, row.binding_failure)
-        s.delete(chosen)
-        s.flush()
         if old is not None:
             s.add(old)
         _touch(row, now)

@@ -44,8 +44,11 @@ class PortBindings:
     def rebind(self, session: Session, row: PortRow) -> None:
         """Run the binding loop for ``row`` (its host is set) and store the outcome.
 
-        Never raises for a refusal: the port records ``binding_failed`` and why.
+        Never raises for a refusal: the port records ``binding_failed`` and why. An
+        INACTIVE binding the port had for that host is dropped (one binding per host).
         """
+        session.execute(delete(PortHostBindingRow).where(
+            PortHostBindingRow.port_id == row.id, PortHostBindingRow.host == row.binding_host))
         result = self.attempt(session, row, row.binding_host, VnicType(row.vnic_type),
                               profile_of(row.binding_profile))
         row.vif_type = str(result.vif_type)
