@@ -5,6 +5,8 @@ switch-over.  Only ports owned by ``compute:*`` may have them (neutron's rule)."
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
@@ -168,8 +170,8 @@ def _inactive(r: PortHostBindingRow) -> HostBinding:
                        vif_details=tuple(r.vif_details.items()), profile=profile_of(r.profile))
 
 
-def _touch(row: PortRow, now: object) -> None:
-    row.updated_at = now  # type: ignore[assignment]
+def _touch(row: PortRow, now: datetime) -> None:
+    row.updated_at = now
     row.revision_number += 1
 
 
