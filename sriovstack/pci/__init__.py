@@ -8,12 +8,14 @@ from sriovstack.pci.device import DevType, PciDevice
 from sriovstack.pci.devspec import (NO_HOST, DeviceProbe, DeviceSpec, DeviceSpecs,
                                     parse_device_specs)
 from sriovstack.pci.pools import (Allocation, Fit, NumaContext, NumaPolicy, PciRequest, Pool,
-                                  PoolKey, Shortfall, fit_requests)
+                                  PoolKey, PoolSet, Shortfall, fit_prepared,
+                                  fit_requests, shortfall_of)
 from sriovstack.pci.names import pci_names
 
 __all__ = [
     "PciAddress", "DevType", "PciDevice", "GlobAddress", "RegexAddress", "DeviceSpec",
     "DeviceSpecs", "DeviceProbe", "NO_HOST", "parse_device_specs", "Allocation", "Fit",
     "NumaContext", "NumaPolicy", "PciRequest", "Pool", "PoolKey", "Shortfall", "fit_requests",
+    "PoolSet", "fit_prepared", "shortfall_of",
     "pci_names", "PciAlias", "alias_requests", "parse_aliases",
 ]

@@ -24,6 +24,9 @@ __all__ = [
     "build_pools",
     "filter_pools",
     "fit_requests",
+    "PoolSet",
+    "fit_prepared",
+    "shortfall_of",
 ]
 
 
@@ -211,22 +214,155 @@ def _shortfall_reason(pools: Sequence[Pool], request: PciRequest,
     return f"have fewer than {request.count} free {request.describe()}"
 
 
-def _take(pools: dict[PoolKey, int], key: PoolKey, n: int) -> None:
-    """Take ``n`` from ``key``; a taken VF makes its PF unclaimable and a PF its VFs (§2.4)."""
-    pools[key] -= n
-    for other in pools:
-        if other.pf_address == key.pf_address and other.dev_type is not key.dev_type:
-            pools[other] = 0
+class PoolSet:
+    """A host's pools prepared once for fitting (``fit_prepared``): keys by position, the
+    pools of each (type, lower-case physnet), each pool's PF/VF siblings (§2.4) and each
+    key's place in key order. Built when a host state is made, reused by every decision."""
+
+    __slots__ = ("pools", "keys", "counts", "by_spec", "by_type", "siblings", "key_rank",
+                 "sorted_order", "numa_nodes", "_seen")
+
+    def __init__(self, pools: Sequence[Pool]) -> None:
+        merged: dict[PoolKey, int] = {p.key: p.count for p in pools}  # a repeated key: last
+        self.pools = tuple(pools)
+        self.keys = tuple(merged)
+        self.counts = tuple(merged.values())
+        by_spec: dict[tuple[DevType, str | None], list[int]] = {}
+        by_type: dict[DevType, list[int]] = {}
+        by_pf: dict[PciAddress, list[int]] = {}
+        for i, key in enumerate(self.keys):
+            physnet = None if key.physnet is None else key.physnet.lower()
+            by_spec.setdefault((key.dev_type, physnet), []).append(i)
+            by_type.setdefault(key.dev_type, []).append(i)
+            by_pf.setdefault(key.pf_address, []).append(i)
+        self.by_spec = {k: tuple(v) for k, v in by_spec.items()}
+        self.by_type = {k: tuple(v) for k, v in by_type.items()}
+        self.siblings = tuple(
+            tuple(j for j in by_pf[key.pf_address] if self.keys[j].dev_type is not key.dev_type)
+            for key in self.keys)
+        self.sorted_order = tuple(sorted(range(len(self.keys)), key=lambda i: self.keys[i]))
+        rank = [0] * len(self.keys)
+        for position, i in enumerate(self.sorted_order):
+            rank[i] = position
+        self.key_rank = tuple(rank)
+        self.numa_nodes = frozenset(k.numa_node for k in self.keys if k.numa_node is not None)
+        # request id → (request, positions): one decision asks every host with the same
+        # request objects; holding the request keeps its id from being reused.
+        self._seen: dict[int, tuple[PciRequest, tuple[int, ...]]] = {}
+
+    def candidates(self, request: PciRequest) -> tuple[int, ...]:
+        """Positions of the pools whose key matches ``request`` (free or not), in order of
+        position (``_spec_matches`` without the counts)."""
+        seen = self._seen.get(id(request))
+        if seen is not None and seen[0] is request:
+            return seen[1]
+        if len(self._seen) >= 16:
+            self._seen.clear()
+        found = self._match(request)
+        self._seen[id(request)] = (request, found)
+        return found
+
+    def _match(self, request: PciRequest) -> tuple[int, ...]:
+        if request.any_physnet:
+            found = self.by_type.get(request.dev_type, ())
+        elif request.physnet == "":  # an empty tag matches nothing (``_same``)
+            return ()
+        else:
+            physnet = None if request.physnet is None else request.physnet.lower()
+            found = self.by_spec.get((request.dev_type, physnet), ())
+            if physnet == "":
+                return ()
+        vendor = request.vendor_id.lower() if request.vendor_id is not None else None
+        product = request.product_id.lower() if request.product_id is not None else None
+        if vendor is None and product is None:
+            return found
+        keys = self.keys
+        return tuple(i for i in found if (vendor is None or keys[i].vendor_id == vendor)
+                     and (product is None or keys[i].product_id == product))
 
 
-def _order(candidates: tuple[Pool, ...], pools: dict[PoolKey, int],
-           numa: NumaContext | None) -> list[Pool]:
-    # Pack VFs onto PFs that are already unclaimable, so whole PFs stay free for PF requests;
-    # NUMA preference (the filter's order) comes first, then fuller pools.
-    whole_pf = {k.pf_address for k, n in pools.items() if k.dev_type is DevType.PF and n > 0}
-    rank = {p.key: i for i, p in enumerate(candidates)} if numa else {}
-    return sorted(candidates, key=lambda p: (rank.get(p.key, 0),
-                                             p.key.pf_address in whole_pf, -p.count, p.key))
+def _numa_allowed(ps: PoolSet, matching: list[int], left: list[int], request: PciRequest,
+                  numa: NumaContext | None) -> list[int]:
+    """``_numa_filter`` on pool positions (one key per position, so membership is identity)."""
+    if numa is None:
+        return matching
+    keys, guest = ps.keys, numa.guest_nodes
+    affine = [i for i in matching if keys[i].numa_node in guest]
+    policy = request.numa_policy
+    if policy is NumaPolicy.REQUIRED or sum(left[i] for i in affine) >= request.count:
+        return affine if policy is not NumaPolicy.SOCKET or numa.socket_of is not None else []
+    unknown = [i for i in matching if keys[i].numa_node is None]
+    if policy is NumaPolicy.LEGACY:
+        return affine + unknown
+    if policy is NumaPolicy.PREFERRED:
+        return affine + unknown + [i for i in matching if keys[i].numa_node is not None
+                                   and keys[i].numa_node not in guest]
+    if numa.socket_of is None:
+        return []
+    sockets = {numa.socket_of.get(n) for n in guest} - {None}
+    return affine + [i for i in matching if keys[i].numa_node is not None
+                     and keys[i].numa_node not in guest
+                     and numa.socket_of.get(keys[i].numa_node) in sockets]
+
+
+def fit_prepared(ps: PoolSet, requests: Sequence[PciRequest],
+                 numa: NumaContext | None = None) -> Fit | Shortfall:
+    """``fit_requests`` on a prepared ``PoolSet``: the same allocations in the same order, or
+    the same shortfall, without rebuilding pools per request."""
+    allocations: list[Allocation] = []
+    result = _run(ps, requests, numa, allocations)
+    if isinstance(result, Shortfall):
+        return result
+    return Fit(tuple(allocations), tuple(Pool(ps.keys[i], result[i]) for i in ps.sorted_order))
+
+
+def shortfall_of(ps: PoolSet, requests: Sequence[PciRequest],
+                 numa: NumaContext | None = None) -> Shortfall | None:
+    """What ``fit_prepared`` would say fails, or None when everything fits (no plan made)."""
+    result = _run(ps, requests, numa, None)
+    return result if isinstance(result, Shortfall) else None
+
+
+def _run(ps: PoolSet, requests: Sequence[PciRequest], numa: NumaContext | None,
+         allocations: list[Allocation] | None) -> list[int] | Shortfall:
+    """Fit the requests in turn; the free counts left, or the first shortfall. Allocations
+    are appended to ``allocations`` unless it is None."""
+    keys, siblings, key_rank = ps.keys, ps.siblings, ps.key_rank
+    left = list(ps.counts)
+    for request in requests:
+        matching = [i for i in ps.candidates(request) if left[i] > 0]
+        allowed = _numa_allowed(ps, matching, left, request, numa)
+        if sum(left[i] for i in allowed) < request.count:
+            return _shortfall(ps, left, request, numa)
+        if len(allowed) > 1:  # ``_order``: NUMA preference, PFs already split, fuller pools
+            whole_pf = {keys[i].pf_address for i, n in enumerate(left)
+                        if n > 0 and keys[i].dev_type is DevType.PF}
+            rank = {i: r for r, i in enumerate(allowed)} if numa else {}
+            allowed = sorted(allowed, key=lambda i: (rank.get(i, 0),
+                                                     keys[i].pf_address in whole_pf,
+                                                     -left[i], key_rank[i]))
+        wanted, before = request.count, left[:]
+        for i in allowed:
+            n = min(wanted, left[i])
+            if n <= 0:
+                continue
+            left[i] -= n
+            for j in siblings[i]:
+                left[j] = 0
+            if allocations is not None:
+                allocations.append(Allocation(request, keys[i], n))
+            wanted -= n
+            if wanted == 0:
+                break
+        if wanted:  # a PF/VF exclusion emptied pools the filter counted
+            return _shortfall(ps, before, request, numa)
+    return left
+
+
+def _shortfall(ps: PoolSet, left: list[int], request: PciRequest,
+               numa: NumaContext | None) -> Shortfall:
+    current = [Pool(k, n) for k, n in zip(ps.keys, left)]
+    return Shortfall(request, _shortfall_reason(current, request, numa))
 
 
 def fit_requests(pools: Sequence[Pool], requests: Sequence[PciRequest],
@@ -235,24 +371,4 @@ def fit_requests(pools: Sequence[Pool], requests: Sequence[PciRequest],
 
     Returns the allocations and remaining pools, or the first request that does not fit.
     """
-    left: dict[PoolKey, int] = {p.key: p.count for p in pools}
-    allocations: list[Allocation] = []
-    for request in requests:
-        current = [Pool(k, n) for k, n in left.items()]
-        candidates = filter_pools(current, request, numa)
-        if _total(candidates) < request.count:
-            return Shortfall(request, _shortfall_reason(current, request, numa))
-        wanted = request.count
-        for pool in _order(candidates, left, numa):
-            n = min(wanted, left[pool.key])
-            if n <= 0:
-                continue
-            _take(left, pool.key, n)
-            allocations.append(Allocation(request, pool.key, n))
-            wanted -= n
-            if wanted == 0:
-                break
-        if wanted:  # a PF/VF exclusion emptied pools the filter counted
-            return Shortfall(request, _shortfall_reason(current, request, numa))
-    remaining = tuple(Pool(k, n) for k, n in sorted(left.items()))
-    return Fit(tuple(allocations), remaining)
+    return fit_prepared(PoolSet(pools), requests, numa)

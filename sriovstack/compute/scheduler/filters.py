@@ -12,7 +12,7 @@ from __future__ import annotations
 import difflib
 import itertools
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Protocol
 
 from sriovstack.clock import Clock
@@ -20,12 +20,12 @@ from sriovstack.clock import Clock
 from sriovstack.compute.scheduler.host_state import HostState
 from sriovstack.compute.scheduler.model import BuildRequest, SchedulerConfig
 from sriovstack.errors import ConfigError
-from sriovstack.pci import Fit, NumaContext, Shortfall, fit_requests
+from sriovstack.pci import Fit, NumaContext, Shortfall, fit_prepared, shortfall_of
 
 __all__ = ["HostFilter", "RetryFilter", "AvailabilityZoneFilter", "RamFilter", "CoreFilter",
            "ComputeFilter", "ComputeCapabilitiesFilter", "ImagePropertiesFilter",
            "PciPassthroughFilter", "FILTER_NAMES", "build_filters", "match_extra_spec",
-           "fit_on_host"]
+           "fit_on_host", "shortfall_on_host"]
 
 HostCheck = Callable[[HostState], "str | None"]
 
@@ -268,43 +268,57 @@ class PciPassthroughFilter:
             return None
         if _quick_pass(host, request):
             return None
-        fit = fit_on_host(host, request)
-        if not isinstance(fit, Shortfall):
+        short = shortfall_on_host(host, request)
+        if short is None:
             return None
-        return fit.reason + _unhealthy_note(host, request)
+        return short.reason + _unhealthy_note(host, request)
 
     def prepare(self, request: BuildRequest) -> HostCheck | None:
         return _bound(self, request) if request.pci_requests else None
 
 
-def _numa_contexts(host: HostState, request: BuildRequest) -> list[NumaContext | None]:
-    """The NUMA placements to try: none when the guest has no NUMA topology; the request's
-    nodes when given; for ``hw:numa_nodes`` = N, every choice of N of the host's nodes."""
+def _numa_contexts(host: HostState, request: BuildRequest) -> Iterator[NumaContext | None]:
+    """The NUMA placements to try, made as they are asked for: none when the guest has no
+    NUMA topology; the request's nodes when given; for ``hw:numa_nodes`` = N, every choice of
+    N of the host's nodes."""
     sockets = dict(host.numa_sockets) if host.numa_sockets is not None else None
     if request.numa_nodes is not None:
-        return [NumaContext(request.numa_nodes, sockets)]
+        yield NumaContext(request.numa_nodes, sockets)
+        return
     if request.guest_numa_cells is None:
-        return [None]
-    nodes = sorted(set(sockets or ()) | {p.key.numa_node for p in host.pools
-                                         if p.key.numa_node is not None})
-    return [NumaContext(frozenset(chosen), sockets)
-            for chosen in itertools.combinations(nodes, request.guest_numa_cells)]
+        yield None
+        return
+    nodes = sorted(set(sockets or ()) | host.pool_set.numa_nodes)
+    for chosen in itertools.combinations(nodes, request.guest_numa_cells):
+        yield NumaContext(frozenset(chosen), sockets)
 
 
 def fit_on_host(host: HostState, request: BuildRequest) -> Fit | Shortfall:
     """Fit the request's PCI requests on the host's pools, trying each NUMA placement of
     the guest (``hw:numa_nodes``) in turn; the first fit, or the first placement's shortfall."""
-    first: Fit | Shortfall | None = None
+    first: Shortfall | None = None
     for numa in _numa_contexts(host, request):
-        fit = fit_requests(host.pools, request.pci_requests, numa)
+        fit = fit_prepared(host.pool_set, request.pci_requests, numa)
         if isinstance(fit, Fit):
             return fit
         first = first or fit
-    if first is None:  # fewer host NUMA nodes than the guest asks for
-        return Shortfall(request.pci_requests[0],
-                         f"have fewer than {request.guest_numa_cells} NUMA nodes "
-                         "(hw:numa_nodes)")
-    return first
+    return first or _too_few_nodes(request)
+
+
+def shortfall_on_host(host: HostState, request: BuildRequest) -> Shortfall | None:
+    """``fit_on_host``'s shortfall, or None when it would fit (no plan is made)."""
+    first: Shortfall | None = None
+    for numa in _numa_contexts(host, request):
+        short = shortfall_of(host.pool_set, request.pci_requests, numa)
+        if short is None:
+            return None
+        first = first or short
+    return first or _too_few_nodes(request)
+
+
+def _too_few_nodes(request: BuildRequest) -> Shortfall:
+    return Shortfall(request.pci_requests[0],
+                     f"have fewer than {request.guest_numa_cells} NUMA nodes (hw:numa_nodes)")
 
 
 def _unhealthy_note(host: HostState, request: BuildRequest) -> str:

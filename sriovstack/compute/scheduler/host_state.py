@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from sriovstack.pci import DevType, Pool
+from sriovstack.pci import DevType, Pool, PoolSet
 from sriovstack.wire import HostCapabilities, SupportedInstance
 
 __all__ = ["SupportedInstance", "HostCapabilities", "HostState", "pci_totals"]
@@ -42,6 +42,11 @@ class HostState:
     unhealthy: tuple[tuple[str | None, int], ...] = ()
     # os-services' forced down: down whatever the heartbeat says.
     forced_down: bool = False
+    # ``pools`` prepared for fitting, made with the state (a replace() makes it afresh).
+    pool_set: PoolSet = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "pool_set", PoolSet(self.pools))
 
     def free_ram_mb(self, ratio: float) -> float:
         """RAM left under the allocation ratio (nova's RamFilter arithmetic)."""
