@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -52,8 +52,13 @@ class HostIndex:
     host keeps the state read at its highest ``revision``.
     """
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database,
+                 listener: Callable[[Mapping[str, HostState | None]], None] | None = None
+                 ) -> None:
+        # listener: told of every merged change (host id → new state, None when gone), under
+        # the index lock (the scheduler's ranking keeps its buckets with it).
         self._db = db
+        self._listener = listener
         self._hosts: dict[str, HostState] = {}
         self._revisions: dict[str, int] = {}  # host id → hosts.revision its state was read at
         self._lock = threading.Lock()  # guards memory only, never held across a read
@@ -113,7 +118,7 @@ class HostIndex:
 
     def _apply(self, read: _Refresh) -> bool:
         """Merge one refresh into the index (under the lock); whether anything changed."""
-        changed = False
+        changes: dict[str, HostState | None] = {}
         self._revision_seen = max(self._revision_seen, read.max_revision)
         for host_id, (revision, state) in read.states.items():
             if revision < self._revisions.get(host_id, -1):
@@ -122,22 +127,23 @@ class HostIndex:
             if old is not None and (old.heartbeat_at or 0) > (state.heartbeat_at or 0):
                 state = replace(state, heartbeat_at=old.heartbeat_at)
             self._hosts[host_id], self._revisions[host_id] = state, revision
-            changed = True
+            changes[host_id] = state
         if read.present is not None:  # hosts whose row is gone (os-services deleted them)
             for host_id in set(self._hosts) - read.present:
                 if self._revisions.get(host_id, -1) <= read.max_revision:
                     del self._hosts[host_id]
                     self._revisions.pop(host_id, None)
-                    changed = True
+                    changes[host_id] = None
         for host_id, moment in read.beats:
             if self._beat_seen is None or moment > self._beat_seen:
                 self._beat_seen = moment
             state = self._hosts.get(host_id)
             beat = _epoch(moment)
             if state is not None and beat is not None and (state.heartbeat_at or 0) < beat:
-                self._hosts[host_id] = replace(state, heartbeat_at=beat)
-                changed = True
-        return changed
+                self._hosts[host_id] = changes[host_id] = replace(state, heartbeat_at=beat)
+        if changes and self._listener is not None:
+            self._listener(changes)
+        return bool(changes)
 
     def _load(self, session: Session,
               ids: Sequence[str]) -> dict[str, tuple[int, HostState]]:

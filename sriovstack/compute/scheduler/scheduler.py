@@ -15,6 +15,7 @@ from sriovstack.compute.scheduler.filters import HostFilter, build_filters, fit_
 from sriovstack.compute.scheduler.host_state import HostState, pci_totals
 from sriovstack.compute.scheduler.index import HostIndex
 from sriovstack.compute.scheduler.model import BuildRequest, Claim, SchedulerConfig
+from sriovstack.compute.scheduler.ranking import HostRanking
 from sriovstack.compute.scheduler.weighers import best_host, build_weighers, order_hosts
 from sriovstack.db import Database
 from sriovstack.errors import ClaimLost, NoValidHost
@@ -102,7 +103,11 @@ class Scheduler:
         self._filters = build_filters(config, clock or SystemClock())
         self._weighers = build_weighers(config)
         self._config = config
-        self._index = HostIndex(db)
+        names = {f.name for f in self._filters}
+        self._ranking = HostRanking(self._weighers, by_zone="AvailabilityZoneFilter" in names,
+                                    by_pci="PciPassthroughFilter" in names,
+                                    usable_only="ComputeFilter" in names)
+        self._index = HostIndex(db, self._ranking.update)
         self._claims = Claims(db, config.ram_allocation_ratio, config.cpu_allocation_ratio)
 
     @property
@@ -130,11 +135,33 @@ class Scheduler:
             raise NoValidHost(rejections.message(), server_id=request.server_id)
         return passed
 
-    def _candidates(self, request: BuildRequest) -> list[HostState]:
+    def _candidates(self, request: BuildRequest,
+                    hosts: Sequence[HostState] | None = None) -> list[HostState]:
         """The hosts a request may go to before any filter (a move's source left out, or
         only the host it asks for)."""
-        return [h for h in self._index.snapshot() if h.name not in request.ignore_hosts and
+        return [h for h in (self._index.snapshot() if hosts is None else hosts)
+                if h.name not in request.ignore_hosts and
                 (request.requested_host is None or h.name == request.requested_host)]
+
+    def _pick(self, request: BuildRequest, lost: frozenset[str], started: float) -> HostState | None:
+        """The best host for ``request`` other than ``lost`` (None: only lost ones pass).
+
+        The ranking visits a few hosts best-first; only when none of its bucket passes (or
+        the request names its host) are all hosts filtered, which also gives NoValidHost its
+        exact per-filter counts."""
+        hosts = self._index.snapshot()  # refreshes the ranking too
+        if request.requested_host is None:
+            checks = [c for c in (f.prepare(request) for f in self._filters) if c is not None]
+            pick = self._ranking.best(request, checks, lost)
+            if pick.found:
+                return pick.host
+        passed, rejections = filter_hosts(self._candidates(request, hosts), request,
+                                          self._filters)
+        if not passed:
+            self._recorder.rejected_by(name for name, _ in rejections.by_filter)
+            self._recorder.scheduled(Decision.NO_VALID_HOST, time.monotonic() - started)
+            raise NoValidHost(rejections.message(), server_id=request.server_id)
+        return best_host(passed, request, self._weighers, lost)
 
     def schedule_and_claim(self, request: BuildRequest) -> Claim:
         """Pick a host and claim the request's resources and devices there, atomically.
@@ -146,13 +173,7 @@ class Scheduler:
         started = time.monotonic()
         lost: list[str] = []
         for _ in range(self._config.max_attempts):
-            passed, rejections = filter_hosts(self._candidates(request), request,
-                                              self._filters)
-            if not passed:
-                self._recorder.rejected_by(name for name, _ in rejections.by_filter)
-                self._recorder.scheduled(Decision.NO_VALID_HOST, time.monotonic() - started)
-                raise NoValidHost(rejections.message(), server_id=request.server_id)
-            host = best_host(passed, request, self._weighers, frozenset(lost))
+            host = self._pick(request, frozenset(lost), started)
             if host is None:
                 break
             try:

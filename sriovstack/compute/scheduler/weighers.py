@@ -13,13 +13,20 @@ from sriovstack.compute.scheduler.host_state import HostState
 from sriovstack.compute.scheduler.model import BuildRequest, SchedulerConfig
 
 __all__ = ["HostWeigher", "RamWeigher", "PciWeigher", "build_weighers", "order_hosts",
-           "best_host"]
+           "best_host", "weight"]
 
 
 class HostWeigher(Protocol):
-    """One weigher: a raw weight per host for this request (bigger is better)."""
+    """One weigher: a raw weight per host for this request (bigger is better).
+
+    The raw weight is ``direction(request) * axis(host)``: the ranking keeps hosts sorted by
+    ``axis`` once, and walks that order forwards or backwards per request."""
 
     multiplier: float
+
+    def axis(self, host: HostState) -> float: ...
+
+    def direction(self, request: BuildRequest) -> int: ...
 
     def raw(self, host: HostState, request: BuildRequest) -> float: ...
 
@@ -31,8 +38,14 @@ class RamWeigher:
         self.multiplier = multiplier
         self._ratio = ratio
 
-    def raw(self, host: HostState, request: BuildRequest) -> float:
+    def axis(self, host: HostState) -> float:
         return host.free_ram_mb(self._ratio)
+
+    def direction(self, request: BuildRequest) -> int:
+        return 1
+
+    def raw(self, host: HostState, request: BuildRequest) -> float:
+        return self.direction(request) * self.axis(host)
 
 
 class PciWeigher:
@@ -42,9 +55,14 @@ class PciWeigher:
     def __init__(self, multiplier: float) -> None:
         self.multiplier = multiplier
 
+    def axis(self, host: HostState) -> float:
+        return float(host.free_pci)
+
+    def direction(self, request: BuildRequest) -> int:
+        return 1 if request.pci_requests else -1
+
     def raw(self, host: HostState, request: BuildRequest) -> float:
-        free = host.free_pci
-        return float(free) if request.pci_requests else -float(free)
+        return self.direction(request) * self.axis(host)
 
 
 def build_weighers(config: SchedulerConfig) -> tuple[HostWeigher, ...]:
@@ -53,11 +71,10 @@ def build_weighers(config: SchedulerConfig) -> tuple[HostWeigher, ...]:
             PciWeigher(config.pci_weight_multiplier))
 
 
-def _normalised(values: Sequence[float]) -> list[float]:
-    low, high = min(values), max(values)
-    if high == low:
-        return [0.0 for _ in values]
-    return [(v - low) / (high - low) for v in values]
+def weight(raw: float, low: float, high: float, multiplier: float) -> float:
+    """One weigher's share of a host's weight: ``raw`` normalised over [low, high] (0 when
+    every candidate has the same raw value) times the multiplier."""
+    return multiplier * ((raw - low) / (high - low) if high != low else 0.0)
 
 
 def _totals(hosts: Sequence[HostState], request: BuildRequest,
@@ -65,8 +82,9 @@ def _totals(hosts: Sequence[HostState], request: BuildRequest,
     totals = [0.0] * len(hosts)
     for weigher in weighers:
         raw = [weigher.raw(h, request) for h in hosts]
-        for i, value in enumerate(_normalised(raw)):
-            totals[i] += weigher.multiplier * value
+        low, high = min(raw), max(raw)
+        for i, value in enumerate(raw):
+            totals[i] += weight(value, low, high, weigher.multiplier)
     return totals
 
 

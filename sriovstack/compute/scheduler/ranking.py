@@ -1,0 +1,287 @@
+"""Hosts filed by what the filters ask and sorted by what the weighers weigh, so a decision
+visits a few candidates best-first instead of filtering and weighing every host.
+
+Each host is filed in buckets: (availability zone or any, free (type, physnet) or any). In
+each bucket the hosts are kept sorted by name and by every weigher's axis (free RAM, free
+devices), both ways. A decision takes the request's bucket and
+
+1. finds the normalisation bounds (the least and greatest axis value among the hosts that
+   pass every filter) by walking each axis from both ends to the first host that passes;
+2. walks the axes of the weighers that matter, best first, in turns (Fagin's threshold
+   algorithm): every host met is filtered and weighed exactly as the full scan does it, and
+   the walk stops once the best host met outweighs what any host not met yet could weigh
+   (ties go to the smaller name, as in ``best_host``).
+
+The result is the host ``best_host`` would pick from the full scan. Hosts that cannot pass
+(disabled, forced down, another zone, no free device of the asked type and physnet) are not
+in the bucket; the filters still run on every host met. When no host of the bucket passes,
+the caller runs the full scan, which also says exactly why (the NoValidHost message).
+
+Weights are floats; a host that weighs strictly less than another on one axis and the same
+on the others is assumed to weigh less in total (true unless a multiplier is so small that
+its share vanishes in rounding).
+"""
+
+from __future__ import annotations
+
+import threading
+from bisect import bisect_left, insort
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from sriovstack.compute.scheduler.host_state import HostState, pci_totals
+from sriovstack.compute.scheduler.model import BuildRequest
+from sriovstack.compute.scheduler.weighers import HostWeigher, weight
+from sriovstack.pci import DevType
+
+__all__ = ["HostRanking", "Pick"]
+
+HostCheck = Callable[[HostState], "str | None"]
+PciKey = tuple[DevType, "str | None"]
+BucketKey = tuple["str | None", "PciKey | None"]
+
+
+@dataclass(frozen=True, slots=True)
+class Pick:
+    """The best host (None: every host that passes was already lost to a concurrent claim);
+    ``found`` is False when no host of the bucket passes (the caller scans them all)."""
+
+    host: HostState | None
+    found: bool
+
+
+_NOTHING = Pick(None, False)
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    """Where one host is filed: its name, axis values and buckets."""
+
+    name: str
+    axes: tuple[float, ...]
+    buckets: tuple[BucketKey, ...]
+
+
+class _Bucket:
+    """Hosts of one bucket: (name, id), and per axis (value, name, id) / (-value, name, id)."""
+
+    __slots__ = ("by_name", "ascending", "descending")
+
+    def __init__(self, axes: int) -> None:
+        self.by_name: list[tuple[str, str]] = []
+        self.ascending: list[list[tuple[float, str, str]]] = [[] for _ in range(axes)]
+        self.descending: list[list[tuple[float, str, str]]] = [[] for _ in range(axes)]
+
+    def lists(self) -> Iterable[list]:  # type: ignore[type-arg]
+        yield self.by_name
+        yield from self.ascending
+        yield from self.descending
+
+
+class HostRanking:
+    """The buckets, kept current by ``update`` (the host index calls it on every change)."""
+
+    def __init__(self, weighers: Sequence[HostWeigher], *, by_zone: bool, by_pci: bool,
+                 usable_only: bool) -> None:
+        # by_zone/by_pci/usable_only: whether the AvailabilityZone, PciPassthrough and
+        # Compute filters run (a bucket may only leave out hosts a filter would remove).
+        self._weighers = tuple(weighers)
+        self._by_zone, self._by_pci, self._usable_only = by_zone, by_pci, usable_only
+        self._lock = threading.Lock()
+        self._states: dict[str, HostState] = {}
+        self._entries: dict[str, _Entry] = {}
+        self._buckets: dict[BucketKey, _Bucket] = {}
+
+    def update(self, changes: Mapping[str, HostState | None]) -> None:
+        """New states (None: the host is gone); refiles only hosts whose entry changed."""
+        with self._lock:
+            if len(changes) > 64 and len(changes) * 4 > len(self._states):
+                self._rebuild(changes)
+                return
+            for host_id, state in changes.items():
+                old = self._entries.pop(host_id, None)
+                new = self._entry(state) if state is not None else None
+                if state is None:
+                    self._states.pop(host_id, None)
+                else:
+                    self._states[host_id] = state
+                if new is not None:
+                    self._entries[host_id] = new
+                if old == new:
+                    continue
+                if old is not None:
+                    self._unfile(host_id, old)
+                if new is not None:
+                    self._file(host_id, new)
+
+    def best(self, request: BuildRequest, checks: Sequence[HostCheck],
+             lost: frozenset[str]) -> Pick:
+        """The host ``best_host`` would pick among the hosts passing ``checks`` (the
+        request's prepared filters), leaving out ``lost``; see the module docstring."""
+        with self._lock:
+            bucket = self._buckets.get(self._bucket_key(request))
+            if bucket is None or not bucket.by_name:
+                return _NOTHING
+            return _Walk(self._states, self._weighers, request, checks, lost).run(bucket)
+
+    def _bucket_key(self, request: BuildRequest) -> BucketKey:
+        zone = request.availability_zone if self._by_zone else None
+        if self._by_pci:
+            for r in request.pci_requests:
+                if not r.any_physnet and r.physnet != "":
+                    return zone, (r.dev_type, r.physnet.lower() if r.physnet else None)
+        return zone, None
+
+    def _entry(self, state: HostState) -> _Entry | None:
+        if self._usable_only and (not state.enabled or state.forced_down):
+            return None
+        zones: tuple[str | None, ...] = (None, state.availability_zone) if self._by_zone \
+            else (None,)
+        keys: list[PciKey | None] = [None]
+        if self._by_pci:
+            totals = state.pci_totals if state.pci_totals is not None \
+                else pci_totals(state.pools)
+            keys += sorted((k for k, n in totals.items() if n > 0),
+                           key=lambda k: (k[0].value, k[1] or ""))
+        buckets = tuple(dict.fromkeys((z, k) for z in zones for k in keys))
+        return _Entry(state.name, tuple(w.axis(state) for w in self._weighers), buckets)
+
+    def _bucket(self, key: BucketKey) -> _Bucket:
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            bucket = self._buckets[key] = _Bucket(len(self._weighers))
+        return bucket
+
+    def _file(self, host_id: str, entry: _Entry) -> None:
+        for key in entry.buckets:
+            bucket = self._bucket(key)
+            insort(bucket.by_name, (entry.name, host_id))
+            for i, value in enumerate(entry.axes):
+                insort(bucket.ascending[i], (value, entry.name, host_id))
+                insort(bucket.descending[i], (-value, entry.name, host_id))
+
+    def _unfile(self, host_id: str, entry: _Entry) -> None:
+        for key in entry.buckets:
+            bucket = self._buckets[key]
+            _remove(bucket.by_name, (entry.name, host_id))
+            for i, value in enumerate(entry.axes):
+                _remove(bucket.ascending[i], (value, entry.name, host_id))
+                _remove(bucket.descending[i], (-value, entry.name, host_id))
+
+    def _rebuild(self, changes: Mapping[str, HostState | None]) -> None:
+        """File every host afresh (the first load, or most hosts changed at once)."""
+        for host_id, state in changes.items():
+            if state is None:
+                self._states.pop(host_id, None)
+            else:
+                self._states[host_id] = state
+        self._entries, self._buckets = {}, {}
+        for host_id, state in self._states.items():
+            entry = self._entry(state)
+            if entry is None:
+                continue
+            self._entries[host_id] = entry
+            for key in entry.buckets:
+                bucket = self._bucket(key)
+                bucket.by_name.append((entry.name, host_id))
+                for i, value in enumerate(entry.axes):
+                    bucket.ascending[i].append((value, entry.name, host_id))
+                    bucket.descending[i].append((-value, entry.name, host_id))
+        for bucket in self._buckets.values():
+            for items in bucket.lists():
+                items.sort()
+
+
+def _remove(items: list, item: tuple) -> None:  # type: ignore[type-arg]
+    at = bisect_left(items, item)
+    if at < len(items) and items[at] == item:
+        del items[at]
+
+
+class _Walk:
+    """One decision's walk over one bucket (under the ranking lock)."""
+
+    def __init__(self, states: Mapping[str, HostState], weighers: Sequence[HostWeigher],
+                 request: BuildRequest, checks: Sequence[HostCheck],
+                 lost: frozenset[str]) -> None:
+        self._states, self._weighers = states, weighers
+        self._request, self._checks, self._lost = request, checks, lost
+        self._passes: dict[str, bool] = {}
+        self._bounds: list[tuple[float, float]] = []
+
+    def passes(self, host_id: str) -> bool:
+        verdict = self._passes.get(host_id)
+        if verdict is None:
+            host = self._states[host_id]
+            verdict = host.name not in self._request.ignore_hosts and \
+                all(check(host) is None for check in self._checks)
+            self._passes[host_id] = verdict
+        return verdict
+
+    def _first_passing(self, items: list[tuple[float, str, str]]) -> float | None:
+        for value, _, host_id in items:
+            if self.passes(host_id):
+                return value
+        return None
+
+    def run(self, bucket: _Bucket) -> Pick:
+        request = self._request
+        active: list[tuple[int, int, list[tuple[float, str, str]]]] = []  # weigher, sign, list
+        for i, w in enumerate(self._weighers):
+            top = self._first_passing(bucket.descending[i])
+            if top is None:
+                return _NOTHING  # no host of the bucket passes
+            bottom = self._first_passing(bucket.ascending[i])
+            assert bottom is not None
+            direction = w.direction(request)
+            high_axis, low_axis = -top, bottom
+            low, high = (direction * low_axis, direction * high_axis) if direction > 0 \
+                else (direction * high_axis, direction * low_axis)
+            self._bounds.append((low, high))
+            if w.multiplier != 0 and high != low:
+                if w.multiplier * direction > 0:
+                    active.append((i, -1, bucket.descending[i]))
+                else:
+                    active.append((i, 1, bucket.ascending[i]))
+        if not active:  # every host that passes weighs the same: the smallest name wins
+            for _, host_id in bucket.by_name:
+                if self.passes(host_id) and self._states[host_id].name not in self._lost:
+                    return Pick(self._states[host_id], True)
+            return Pick(None, True)
+        return Pick(self._threshold(active), True)
+
+    def _weight(self, host: HostState) -> float:
+        total = 0.0
+        for w, (low, high) in zip(self._weighers, self._bounds):
+            total += weight(w.raw(host, self._request), low, high, w.multiplier)
+        return total
+
+    def _threshold(self, active: list[tuple[int, int, list[tuple[float, str, str]]]]
+                   ) -> HostState | None:
+        cursors = [0] * len(active)
+        best: tuple[float, str, HostState] | None = None
+        while True:
+            for k, (_, _, items) in enumerate(active):
+                if cursors[k] >= len(items):  # every host of the bucket was met
+                    return best[2] if best else None
+                _, name, host_id = items[cursors[k]]
+                cursors[k] += 1
+                if not self.passes(host_id) or name in self._lost:
+                    continue
+                host = self._states[host_id]
+                total = self._weight(host)
+                if best is None or (-total, name) < (-best[0], best[1]):
+                    best = (total, name, host)
+            if best is None:
+                continue
+            bound, names = 0.0, []
+            for k, (i, sign, items) in enumerate(active):
+                if cursors[k] >= len(items):
+                    return best[2]
+                value, name, _ = items[cursors[k]]
+                w, (low, high) = self._weighers[i], self._bounds[i]
+                bound += weight(w.direction(self._request) * sign * value, low, high,
+                                w.multiplier)
+                names.append(name)
+            if best[0] > bound or (best[0] == bound and best[1] < max(names)):
+                return best[2]
