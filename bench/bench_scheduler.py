@@ -1,5 +1,6 @@
 """Scheduler benchmark (run by hand): the PCI part of one decision (one VF, and the full pool
-fit: a guest NUMA node, vendor/product ids, two requests), whole decisions per second
+fit: a guest NUMA node, vendor/product ids, two requests), choosing a host (the filters and
+weighers, nothing claimed), whole decisions (choice, claim, index refresh) per second
 and scheduler memory per host, at 100 / 1,000 / 5,000 simulated hosts of 2 PFs x 64 VFs on
 2 NUMA nodes (issue 3; nova's figures are in shared/reference/perf_anchors.md).
 
@@ -119,6 +120,11 @@ def bench(hosts: int, url: str | None, decisions: int) -> dict[str, float]:
     stamp_heartbeats(db)  # the load and the PCI timing above took a while at 5,000 hosts
     sched = Scheduler(db, SchedulerConfig(), SystemClock())
     sched.select_hosts(req)  # warm the scheduler's own index
+    choices = []
+    for n in range(decisions):
+        t0 = time.perf_counter()
+        sched.choose(request(n))
+        choices.append(time.perf_counter() - t0)
     times = []
     for n in range(decisions):
         t0 = time.perf_counter()
@@ -133,6 +139,7 @@ def bench(hosts: int, url: str | None, decisions: int) -> dict[str, float]:
     return {"hosts": hosts, "pci_ms": statistics.median(pci) * 1e3,
             "pci_us_per_host": statistics.median(pci) * 1e6 / hosts,
             "fit_ms": min(fit) * 1e3, "fit_us_per_host": min(fit) * 1e6 / hosts,
+            "choice_ms": statistics.median(choices) * 1e3, "choice_min_ms": min(choices) * 1e3,
             "decision_ms": statistics.median(times) * 1e3, "decision_min_ms": min(times) * 1e3,
             "decisions_per_s": 1 / statistics.median(times),
             "refresh_ms": statistics.median(refresh) * 1e3,
@@ -146,12 +153,13 @@ def main() -> None:
     parser.add_argument("--decisions", type=int, default=50)
     args = parser.parse_args()
     print(f"{'hosts':>6} {'PCI ms':>8} {'us/host':>8} {'fit ms':>8} {'us/host':>8} "
-          f"{'decide ms':>10} {'min ms':>7} {'dec/s':>7} {'refresh ms':>11} {'load s':>7} "
+          f"{'choose ms':>10} {'min ms':>7} {'decide ms':>10} {'min ms':>7} {'dec/s':>7} {'refresh ms':>11} {'load s':>7} "
           f"{'B/host':>7}")
     for hosts in (int(h) for h in args.hosts.split(",")):
         r = bench(hosts, args.url, args.decisions)
         print(f"{hosts:>6} {r['pci_ms']:>8.3f} {r['pci_us_per_host']:>8.2f} "
               f"{r['fit_ms']:>8.2f} {r['fit_us_per_host']:>8.2f} "
+              f"{r['choice_ms']:>10.3f} {r['choice_min_ms']:>7.3f} "
               f"{r['decision_ms']:>10.2f} {r['decision_min_ms']:>7.2f} "
               f"{r['decisions_per_s']:>7.1f} {r['refresh_ms']:>11.2f} "
               f"{r['first_load_s']:>7.2f} {r['bytes_per_host']:>7.0f}")

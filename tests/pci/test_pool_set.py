@@ -32,7 +32,8 @@ def oracle_fit(pools, requests, numa=None):
                 continue
             left[pool.key] -= n
             for other in left:
-                if other.pf_address == pool.key.pf_address and other.dev_type is not pool.key.dev_type:
+                if other.pf_address == pool.key.pf_address and \
+                        other.dev_type is not pool.key.dev_type:
                     left[other] = 0
             allocations.append(Allocation(request, pool.key, n))
             wanted -= n

@@ -129,6 +129,13 @@ class Scheduler:
         """The hosts that pass every filter, best first; raises NoValidHost if none."""
         return order_hosts(self._passed(request), request, self._weighers)
 
+    def choose(self, request: BuildRequest) -> HostState:
+        """The host ``schedule_and_claim`` would try first (nothing is claimed); raises
+        NoValidHost if none passes."""
+        host = self._pick(request, frozenset(), time.monotonic())
+        assert host is not None  # nothing is lost when nothing was tried
+        return host
+
     def _passed(self, request: BuildRequest) -> list[HostState]:
         passed, rejections = filter_hosts(self._candidates(request), request, self._filters)
         if not passed:
@@ -143,7 +150,8 @@ class Scheduler:
                 if h.name not in request.ignore_hosts and
                 (request.requested_host is None or h.name == request.requested_host)]
 
-    def _pick(self, request: BuildRequest, lost: frozenset[str], started: float) -> HostState | None:
+    def _pick(self, request: BuildRequest, lost: frozenset[str],
+              started: float) -> HostState | None:
         """The best host for ``request`` other than ``lost`` (None: only lost ones pass).
 
         The ranking visits a few hosts best-first; only when none of its bucket passes (or

@@ -4,7 +4,7 @@ still sees every claim, release, heartbeat, enable/disable and new host (SQLite,
 from __future__ import annotations
 
 from sriovstack.compute.hosts import HostRegistry
-from sriovstack.compute.scheduler import Scheduler, SchedulerConfig
+from sriovstack.compute.scheduler import BuildRequest, Scheduler, SchedulerConfig
 from sriovstack.compute.scheduler.index import HostIndex
 from tests.compute.test_claims import inventory, vf
 
@@ -97,3 +97,41 @@ def test_a_snapshot_waiting_on_the_database_does_not_block_the_index(database, c
     assert forgot, "forget() waited for a snapshot's database read"
     assert done.is_set()
     assert sorted(by_name(index)) == ["compute-0", "compute-1"]
+
+
+def test_the_ranked_choice_follows_claims_releases_disables_and_heartbeats(database, clock):
+    """``choose`` (a few hosts visited best-first) agrees with the full scan
+    (``select_hosts``) while the hosts change under it; NoValidHost keeps its counts."""
+    import pytest
+
+    from sriovstack.errors import NoValidHost
+
+    registry = HostRegistry(database, clock)
+    for n in range(3):
+        registry.update_inventory(*inventory(f"compute-{n}", memory_mb=4096 * (n + 1)))
+    sched = Scheduler(database, SchedulerConfig(), clock)
+
+    def choice() -> str:
+        chosen = sched.choose(vf("probe"))
+        assert chosen.name == sched.select_hosts(vf("probe"))[0].name
+        return chosen.name
+
+    assert choice() == "compute-2"  # the most free RAM
+    sched.schedule_and_claim(BuildRequest("big", "p", 1, 12288))  # fills compute-2's RAM...
+    assert choice() == "compute-1"
+    sched.release("big")  # ...until it is released
+    assert choice() == "compute-2"
+    registry.set_enabled("compute-2", False, "maintenance")
+    assert choice() == "compute-1"
+    registry.set_enabled("compute-2", True, None)
+    assert choice() == "compute-2"
+    clock.advance(45)
+    for name in ("compute-0", "compute-1"):
+        registry.record_heartbeat(name)
+    clock.advance(30)  # compute-2 is silent for 75 s: down
+    assert choice() == "compute-1"
+    with pytest.raises(NoValidHost) as failed:
+        sched.choose(BuildRequest("huge", "p", 200, 512))
+    assert failed.value.message == (
+        "No valid host among 3 hosts. ComputeFilter: 1 host is down (no heartbeat in 60 s). "
+        "CoreFilter: 2 hosts have fewer than 200 vCPUs free (cpu_allocation_ratio 16)")
