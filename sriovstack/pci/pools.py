@@ -332,6 +332,16 @@ def _run(ps: PoolSet, requests: Sequence[PciRequest], numa: NumaContext | None,
     for request in requests:
         matching = [i for i in ps.candidates(request) if left[i] > 0]
         allowed = _numa_allowed(ps, matching, left, request, numa)
+        if len(allowed) == 1:  # the common case: one pool, and it holds enough or nothing does
+            i = allowed[0]
+            if left[i] < request.count:
+                return _shortfall(ps, left, request, numa)
+            left[i] -= request.count
+            for j in siblings[i]:
+                left[j] = 0
+            if allocations is not None:
+                allocations.append(Allocation(request, keys[i], request.count))
+            continue
         if sum(left[i] for i in allowed) < request.count:
             return _shortfall(ps, left, request, numa)
         if len(allowed) > 1:  # ``_order``: NUMA preference, PFs already split, fuller pools

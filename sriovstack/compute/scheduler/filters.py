@@ -12,7 +12,7 @@ from __future__ import annotations
 import difflib
 import itertools
 import operator
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Protocol
 
 from sriovstack.clock import Clock
@@ -277,20 +277,26 @@ class PciPassthroughFilter:
         return _bound(self, request) if request.pci_requests else None
 
 
-def _numa_contexts(host: HostState, request: BuildRequest) -> Iterator[NumaContext | None]:
-    """The NUMA placements to try, made as they are asked for: none when the guest has no
-    NUMA topology; the request's nodes when given; for ``hw:numa_nodes`` = N, every choice of
-    N of the host's nodes."""
+def _numa_contexts(host: HostState, request: BuildRequest) -> tuple[NumaContext | None, ...]:
+    """The NUMA placements to try: none when the guest has no NUMA topology; the request's
+    nodes when given; for ``hw:numa_nodes`` = N, every choice of N of the host's nodes
+    (made once per host state and request shape)."""
+    if request.numa_nodes is None and request.guest_numa_cells is None:
+        return (None,)
+    shape = request.numa_nodes if request.numa_nodes is not None else request.guest_numa_cells
+    known = host.numa_choices.get(shape)
+    if known is not None:
+        return known  # type: ignore[return-value]
     sockets = dict(host.numa_sockets) if host.numa_sockets is not None else None
     if request.numa_nodes is not None:
-        yield NumaContext(request.numa_nodes, sockets)
-        return
-    if request.guest_numa_cells is None:
-        yield None
-        return
-    nodes = sorted(set(sockets or ()) | host.pool_set.numa_nodes)
-    for chosen in itertools.combinations(nodes, request.guest_numa_cells):
-        yield NumaContext(frozenset(chosen), sockets)
+        made: tuple[NumaContext | None, ...] = (NumaContext(request.numa_nodes, sockets),)
+    else:
+        nodes = sorted(set(sockets or ()) | host.pool_set.numa_nodes)
+        made = tuple(NumaContext(frozenset(chosen), sockets) for chosen in
+                     itertools.combinations(nodes, request.guest_numa_cells or 0))
+    if len(host.numa_choices) < 16:
+        host.numa_choices[shape] = made
+    return made
 
 
 def fit_on_host(host: HostState, request: BuildRequest) -> Fit | Shortfall:

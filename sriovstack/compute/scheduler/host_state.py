@@ -44,9 +44,13 @@ class HostState:
     forced_down: bool = False
     # ``pools`` prepared for fitting, made with the state (a replace() makes it afresh).
     pool_set: PoolSet = field(init=False, repr=False, compare=False)
+    # The guest NUMA placements tried on this host, per request shape (filters.py fills it).
+    numa_choices: dict[object, tuple[object, ...]] = field(init=False, repr=False,
+                                                           compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "pool_set", PoolSet(self.pools))
+        object.__setattr__(self, "numa_choices", {})
 
     def free_ram_mb(self, ratio: float) -> float:
         """RAM left under the allocation ratio (nova's RamFilter arithmetic)."""
