@@ -79,7 +79,7 @@ def ranked(ranking, request, filters, lost):
     return pick.host if pick.found else "none passes"
 
 
-@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("seed", range(3))
 def test_the_ranking_picks_the_host_the_full_scan_picks(seed):
     rng = random.Random(seed)
     config = SchedulerConfig(ram_weight_multiplier=rng.choice((1.0, 2.0, -1.0, 0.0)),
