@@ -37,6 +37,7 @@ from sriovstack.host.simulated.fixture import build_host
 from sriovstack.host.simulated.kernel import SimulatedKernel
 from sriovstack.host.simulated.topology import bundled_topology
 from sriovstack.pci.devspec import parse_device_specs
+from tests.e2e.netns_cloud import cloud  # noqa: F401 - the data-plane tests' netns cloud
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples" / "chapter"

@@ -11,19 +11,15 @@ import pytest
 
 from sriovstack.allinone import live_vfs
 from sriovstack.mac import MacAddress
-from tests.e2e.test_dataplane_e2e import Cloud, Server, cloud, until
+from tests.e2e.netns_cloud import Cloud, Server, until
 
 pytestmark = pytest.mark.e2e
-__all__ = ["cloud"]  # the netns all-in-one fixture, shared with the data plane tests
 
 
 @pytest.fixture
 def two(cloud: Cloud) -> Iterator[tuple[Server, Server]]:
-    a = cloud.boot("hp-a", 15)
-    b = cloud.boot("hp-b", 16)
-    yield a, b
-    for server in (a, b):
-        cloud.delete(server)
+    with cloud.booted(("hp-a", 15), ("hp-b", 16)) as (a, b):
+        yield a, b
 
 
 def test_a_hot_plugged_direct_port_answers_udp_and_stops_after_detach(
