@@ -23,12 +23,12 @@ from sriovstack.cli.cloud.network import port_fields
 from sriovstack.cli.cloud.output import print_list, print_show
 from sriovstack.cli.cloud.servers import wait_for_gone, wait_for_status
 from sriovstack.cli.cloud.session import CloudSession
+from sriovstack.cli.demo_day2 import Day2
 from sriovstack.cli.demo_packets import PacketSteps
 from sriovstack.dataplane import missing_commands
 from sriovstack.mac import MacAddress
 
 __all__ = ["register", "Demo"]
-
 
 
 def register(subparsers: Any) -> None:
@@ -55,6 +55,7 @@ class Demo:
         self.checks: list[tuple[str, bool]] = []
         self._state = Path(".")
         self._prefix: str | None = None  # the netns data plane's, when it runs
+        self.gap: float | None = None  # the live migration's traffic gap (s), when measured
 
     def check(self, what: str, held: bool) -> bool:
         self.checks.append((what, held))
@@ -92,6 +93,9 @@ class Demo:
             f"[bold red]{len(failed)} check(s) failed[/]"
         self.out.print(f"{verdict} ({len(self.checks)} checks, "
                        f"{time.monotonic() - started:.1f} s)")
+        self.out.print("live-migration traffic gap: " + (
+            f"{self.gap * 1000:.0f} ms (UDP echo every 50 ms)" if self.gap is not None else
+            "not measured (no netns data plane)"), markup=False)
         return 1 if failed else 0
 
     def host_steps(self, host: SimulatedHost) -> None:
@@ -176,10 +180,15 @@ class Demo:
                    bound["status"] == "ACTIVE" and bound["binding:vif_type"] == "hw_veb"
                    and bool(slot))
         self.vf_state(s, view, bound, net)
+        day2 = None
         if self._prefix is not None:
-            PacketSteps(self, s, self._prefix).run(view, bound, net, images[0]["id"],
-                                                   flavor["id"])
-        self.teardown(s, view["id"], bound)
+            day2 = PacketSteps(self, s, self._prefix).run(view, bound, net, images[0]["id"],
+                                                          flavor["id"])
+        if day2 is None:
+            day2 = Day2(self, s, None)
+            day2.run(view, bound)
+        self.gap = day2.gap
+        self.teardown(s, view["id"], day2.moved or bound)
 
     def vf_state(self, s: CloudSession, server: dict[str, Any], port: dict[str, Any],
                  net: dict[str, Any]) -> None:

@@ -1,6 +1,8 @@
 """The demo's packet steps on the netns data plane: a second server on the ``web`` VLAN on the
 other compute node, UDP echo between the two guests (``sriovstack guest ping``), the port's
-admin state (20.6) and what the chapter's 82576 can and cannot do with it, and delete."""
+admin state (20.6) and what the chapter's 82576 can and cannot do with it, day 2 (reboot and
+live migration of webserver01 with webserver02's traffic measured, demo_day2.py), and
+delete."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from sriovstack.allinone import live_vfs
 from sriovstack.cli.cloud.servers import wait_for_gone, wait_for_status
 from sriovstack.cli.cloud.session import CloudSession
+from sriovstack.cli.demo_day2 import Day2
 from sriovstack.errors import NotFound
 from sriovstack.host import LinkState
 from sriovstack.virt import guest_netns, ping_from_guest
@@ -29,15 +32,19 @@ class PacketSteps:
         self.prefix = prefix
 
     def run(self, first: dict[str, Any], port: dict[str, Any], net: dict[str, Any],
-            image_id: str, flavor_id: str) -> None:
+            image_id: str, flavor_id: str) -> Day2 | None:
+        """The packet steps and day 2 (None when webserver02 could not be booted)."""
         second, port2 = self.boot_second(first, net, image_id, flavor_id)
         if second is None:
-            return
+            return None
         ip1, ip2 = _ip(port), _ip(port2)
         self.demo.check(f"webserver01 ({ip1}) reaches webserver02 ({ip2}) and back",
                         self.ping(first["id"], ip2) and self.ping(second["id"], ip1))
         self.admin_state(first["id"], second, port2)
+        day2 = Day2(self.demo, self.s, self.prefix, second)
+        day2.run(first, port)
         self.delete(first["id"], second["id"], ip2)
+        return day2
 
     def boot_second(self, first: dict[str, Any], net: dict[str, Any], image_id: str,
                     flavor_id: str) -> tuple[dict[str, Any] | None, dict[str, Any]]:

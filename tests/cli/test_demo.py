@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -25,10 +26,15 @@ def test_the_demo_runs_the_chapter_to_the_end(capsys: pytest.CaptureFixture[str]
             "server webserver01 ACTIVE",
             "port ACTIVE, vif_type hw_veb, bound to VF 0000:0b:",
             "the VF has the port's MAC and the network's VLAN",
+            "webserver01 ACTIVE again on compute0 after the hard reboot",   # day 2
+            "webserver01 ACTIVE on compute1 (was on compute0)",
+            "same MAC",
             "VF reset: MAC zero, VLAN 0",
             "every check held"):
         assert expected in out, expected
     assert "✘" not in out
+    assert "the traffic checks (UDP echo, the migration's traffic gap) are left out" in out \
+        or "live-migration traffic gap: " in out
 
 
 def test_the_demo_sends_real_packets_as_root_and_leaves_nothing_behind(
@@ -47,7 +53,12 @@ def test_the_demo_sends_real_packets_as_root_and_leaves_nothing_behind(
             "admin_state_up true: the port is ACTIVE again",
             "webserver02's emulated guest (network namespace) is gone",
             "webserver01 no longer reaches 10.0.0.3",
+            "webserver02 reaches webserver01 after the reboot",             # day 2
+            "webserver02 reaches webserver01 on compute1: traffic gap of the live migration",
             "every check held"):
         assert expected in out, expected
+    gap = re.search(r"live-migration traffic gap: (\d+) ms", out)
+    assert gap is not None, out
+    print(f"\ndemo: live-migration traffic gap {gap.group(1)} ms")
     prefix = dataplane_prefix(state)
     assert [ns for ns in list_ns() if ns.startswith(prefix)] == []

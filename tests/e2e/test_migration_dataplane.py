@@ -2,60 +2,22 @@
 VF answers its peer's UDP echo, is live-migrated to the other compute host (its namespace torn
 down on the source VF and made again on the target VF with the same MAC and fixed IP) and
 answers again; the source VF is reset. The traffic gap is measured by a probe that sends one
-datagram every 50 ms from the peer's guest and printed (`pytest -s` shows it). Then a cold
-migration and confirm: the guest answers again from the other host. Skipped when not root."""
+datagram every 50 ms from the peer's guest (the demo's GapProbe) and printed (`pytest -s`
+shows it). Then a cold migration and confirm: the guest answers again from the other host. Skipped when not root."""
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
-from ipaddress import ip_address
 
 import pytest
 
 from sriovstack.allinone import live_vfs
+from sriovstack.cli.demo_day2 import GapProbe
 from sriovstack.mac import MacAddress
-from sriovstack.virt import ping_from_guest
-from tests.e2e.test_dataplane_e2e import Cloud, Server, cloud, until
+from tests.e2e.netns_cloud import Cloud, Server, until
 
 pytestmark = pytest.mark.e2e
-__all__ = ["cloud"]
-
-
-class _Probe:
-    """One UDP echo every ``interval`` from ``src``'s guest to ``dst``: (time, answered)."""
-
-    def __init__(self, prefix: str, src: Server, dst: Server, interval: float = 0.05) -> None:
-        self.samples: list[tuple[float, bool]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(prefix, src, dst, interval),
-                                        daemon=True)
-
-    def _run(self, prefix: str, src: Server, dst: Server, interval: float) -> None:
-        while not self._stop.is_set():
-            started = time.monotonic()
-            try:
-                ok = ping_from_guest(src.id, ip_address(dst.ip), count=1, prefix=prefix,
-                                     timeout=interval).received == 1
-            except Exception:  # noqa: BLE001 - a namespace mid-change is a lost probe
-                ok = False
-            self.samples.append((started, ok))
-            time.sleep(max(0.0, interval - (time.monotonic() - started)))
-
-    def __enter__(self) -> "_Probe":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-
-    def gap(self) -> float:
-        """The longest stretch without an answer, from the last answer before it to the
-        first after it (seconds)."""
-        answered = [t for t, ok in self.samples if ok]
-        return max((b - a for a, b in zip(answered, answered[1:])), default=float("inf"))
 
 
 def _move(cloud: Cloud, server: Server, body: dict[str, object], final: str) -> str:
@@ -75,11 +37,8 @@ def _slot(cloud: Cloud, server: Server) -> tuple[str, str, str]:
 
 @pytest.fixture
 def pair(cloud: Cloud) -> Iterator[tuple[Server, Server]]:
-    a = cloud.boot("mover", 15)
-    b = cloud.boot("peer", 15)
-    yield a, b
-    for server in (a, b):
-        cloud.delete(server)
+    with cloud.booted(("mover", 15), ("peer", 15)) as (a, b):
+        yield a, b
 
 
 def test_a_live_migrated_guest_answers_again_with_the_same_mac_and_ip(
@@ -88,13 +47,13 @@ def test_a_live_migrated_guest_answers_again_with_the_same_mac_and_ip(
     assert until(lambda: cloud.ping(b, a))
     source, source_slot, mac = _slot(cloud, a)
     state = cloud.aio.options.state_dir / "hosts"
-    with _Probe(cloud.prefix, b, a) as probe:
+    with GapProbe(cloud.prefix, b.id, a.ip) as probe:
         time.sleep(0.5)
         started = time.monotonic()
         target = _move(cloud, a, {"os-migrateLive": {"host": None,
                                                      "block_migration": "auto"}}, "ACTIVE")
         active = time.monotonic() - started
-        assert until(lambda: any(ok for t, ok in probe.samples if t > started), 60.0)
+        assert until(lambda: probe.answered_after(started), 60.0)
         answered = next(t for t, ok in probe.samples if ok and t > started) - started
         time.sleep(0.5)
     assert target != source
