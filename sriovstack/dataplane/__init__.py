@@ -10,7 +10,8 @@ keeps it in step; nothing here imports the simulator, which does not import this
 """
 
 from sriovstack.dataplane.commands import MissingCommand, missing_commands
-from sriovstack.dataplane.echo import ECHO_PORT, EchoResult, echo_probe, start_echo
+from sriovstack.dataplane.echo import (ECHO_PORT, EchoResult, EchoStart, echo_probe,
+                                       start_echo)
 from sriovstack.dataplane.names import DEFAULT_PREFIX, Names
 from sriovstack.dataplane.netns import (NsLinks, create_ns, list_ns, ns_exists, ns_pids,
                                         remove_ns, stop_ns_processes)
@@ -21,7 +22,7 @@ from sriovstack.dataplane.plane import (CleanupReport, DataplaneInfo, HostDatapl
 __all__ = [
     "HostDataplane", "PlaneStore", "DataplaneInfo", "CleanupReport", "enable_dataplane",
     "disable_dataplane", "dataplane_info", "cleanup_dataplane", "DEFAULT_PREFIX", "Names",
-    "ECHO_PORT", "EchoResult", "echo_probe", "start_echo", "NsLinks", "create_ns", "list_ns",
-    "ns_exists", "ns_pids", "remove_ns", "stop_ns_processes", "MissingCommand",
+    "ECHO_PORT", "EchoResult", "EchoStart", "echo_probe", "start_echo", "NsLinks", "create_ns",
+    "list_ns", "ns_exists", "ns_pids", "remove_ns", "stop_ns_processes", "MissingCommand",
     "missing_commands",
 ]

@@ -24,7 +24,7 @@ from pyroute2 import netns
 
 from sriovstack.errors import HostError
 
-__all__ = ["ECHO_PORT", "EchoResult", "start_echo", "echo_probe", "main"]
+__all__ = ["ECHO_PORT", "EchoResult", "EchoStart", "start_echo", "echo_probe", "main"]
 
 ECHO_PORT = 7  # RFC 862
 _READY_TIMEOUT = 10.0
@@ -45,21 +45,45 @@ class EchoResult:
 
 def start_echo(ns: str, port: int = ECHO_PORT) -> int:
     """Start the echo daemon inside namespace ``ns``; returns its pid once it listens."""
-    cmd = ["ip", "netns", "exec", ns, sys.executable, "-m", "sriovstack.dataplane.echo",
-           "--daemon", "--port", str(port)]
-    with subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True) as proc:
-        assert proc.stdout is not None and proc.stderr is not None
-        ready, _, _ = select.select([proc.stdout], [], [], _READY_TIMEOUT)
-        line = proc.stdout.readline() if ready else ""
-        code = proc.wait(timeout=_READY_TIMEOUT)
-        words = line.split()
-        if len(words) != 2 or words[0] != "ready" or not words[1].isdigit():
-            # Only a starter that failed before detaching has said why (and closed stderr).
-            why = proc.stderr.read().strip() if code else ""
-            raise HostError(f"the echo service did not start in network namespace {ns}: "
-                            f"{why or line.strip() or 'no answer'}", path=f"/run/netns/{ns}")
-    return int(words[1])
+    return EchoStart(ns, port).ready()
+
+
+class EchoStart:
+    """The echo daemon of namespace ``ns`` on its way up: launched at construction, so the
+    caller can go on plugging the guest while the interpreter starts (about a second, more
+    under load); ``ready()`` waits for it to listen and returns its pid."""
+
+    def __init__(self, ns: str, port: int = ECHO_PORT) -> None:
+        self._ns = ns
+        cmd = ["ip", "netns", "exec", ns, sys.executable, "-m", "sriovstack.dataplane.echo",
+               "--daemon", "--port", str(port)]
+        self._proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, text=True)
+
+    def ready(self) -> int:
+        """The daemon's pid once it listens; HostError when it did not start (in time)."""
+        ns, proc = self._ns, self._proc
+        with proc:
+            assert proc.stdout is not None and proc.stderr is not None
+            ready, _, _ = select.select([proc.stdout], [], [], _READY_TIMEOUT)
+            line = proc.stdout.readline() if ready else ""
+            code = proc.wait(timeout=_READY_TIMEOUT)
+            words = line.split()
+            if len(words) != 2 or words[0] != "ready" or not words[1].isdigit():
+                # Only a starter that failed before detaching has said why (and closed stderr).
+                why = proc.stderr.read().strip() if code else ""
+                raise HostError(f"the echo service did not start in network namespace {ns}: "
+                                f"{why or line.strip() or 'no answer'}", path=f"/run/netns/{ns}")
+        return int(words[1])
+
+    def abandon(self) -> None:
+        """Reap the starter after a failed spawn (its daemon dies with the namespace)."""
+        with self._proc:
+            try:
+                self._proc.wait(timeout=_READY_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait(timeout=_READY_TIMEOUT)
 
 
 def echo_probe(ns: str, target: IPv4Address | IPv6Address, *, count: int = 3,

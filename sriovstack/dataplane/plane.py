@@ -146,6 +146,8 @@ class HostDataplane:
                 return
             for address, wire in doc.vfs.items():
                 if wire.pf_bdf == str(pf) and wire.index == state.vf:
+                    if wire.traffic == VfTraffic.of(state):
+                        return  # a setting set again (libvirt re-sets MAC and VLAN at plug)
                     self._eswitch(doc).apply(address, VfTraffic.of(state))
                     self._save(doc)
                     return

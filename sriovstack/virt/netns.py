@@ -24,8 +24,8 @@ from ipaddress import IPv4Address, IPv4Interface, IPv6Address, IPv6Interface
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from sriovstack.dataplane import (DEFAULT_PREFIX, EchoResult, HostDataplane, Names, NsLinks,
-                                  create_ns, echo_probe, ns_exists, remove_ns, start_echo,
+from sriovstack.dataplane import (DEFAULT_PREFIX, EchoResult, EchoStart, HostDataplane, Names,
+                                  NsLinks, create_ns, echo_probe, ns_exists, remove_ns,
                                   stop_ns_processes)
 from sriovstack.errors import Invalid, NotFound, NotSupported
 from sriovstack.host import Host, VfMac, VfVlan, discover
@@ -133,13 +133,17 @@ class NetnsVirtDriver:
         self._plane.info()  # NotSupported before anything is recorded when the plane is off
         live = self._records.spawn(guest)
         ns = self.guest_netns(guest.server_id)
+        echo: EchoStart | None = None
         try:
             create_ns(ns)
+            echo = EchoStart(ns)  # its interpreter starts while the VFs are plugged
             self._write_keys(ns, guest.authorized_keys)
             for vf in guest.interfaces:
                 self._plug(ns, vf)
-            start_echo(ns)
+            echo.ready()
         except BaseException:
+            if echo is not None:
+                echo.abandon()
             self._teardown(ns, guest.interfaces)
             self._records.destroy(guest.server_id)
             raise
