@@ -81,6 +81,10 @@ def test_the_demo_as_root_without_nft_ends_with_its_summary(tmp_path: Path) -> N
                      "not found on PATH (for real packets: apt-get install nftables): the "
                      "packet steps are left out"]
     assert "every check held" in done.stdout and "Traceback" not in done.stderr
+    for day2 in ("day 2 without the netns data plane", "after the hard reboot",
+                 "webserver01 ACTIVE on compute1 (was on compute0)",
+                 "live-migration traffic gap: not measured (no netns data plane)"):
+        assert day2 in done.stdout, day2
 
 
 @pytest.mark.slow
