@@ -148,6 +148,8 @@ def _default(section: str, option: str) -> Any:
 def _fix_for(section: str, option: str) -> str:
     if (section, option) == ("ml2_sriov", "agent_required"):
         return "write True or False"
+    if (section, option) == ("DEFAULT", "resize_confirm_window"):
+        return "write a whole number of seconds, 0 or more (0: moves wait for the user)"
     return f"see the documentation of [{section}] {option}"
 
 
@@ -155,7 +157,8 @@ def _build(reader: _Reader, files: Sequence[str]) -> DeploymentConfig:
     s = reader.setting
     nova = NovaConfig(reader.spec_lines(), s("filter_scheduler", "available_filters"),
                       s("filter_scheduler", "enabled_filters"),
-                      s("DEFAULT", "allow_resize_to_same_host"), reader.spec_lines("alias"))
+                      s("DEFAULT", "allow_resize_to_same_host"),
+                      s("DEFAULT", "resize_confirm_window"), reader.spec_lines("alias"))
     ml2 = Ml2Config(s("ml2", "type_drivers"), s("ml2", "tenant_network_types"),
                     s("ml2", "mechanism_drivers"), s("ml2_type_vlan", "network_vlan_ranges"),
                     s("ml2_type_flat", "flat_networks"), s("ml2_sriov", "agent_required"),

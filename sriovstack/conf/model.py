@@ -62,6 +62,7 @@ class NovaConfig:
     available_filters: Setting[tuple[str, ...]]
     enabled_filters: Setting[tuple[str, ...]]
     allow_resize_to_same_host: Setting[bool]
+    resize_confirm_window: Setting[int]  # [DEFAULT], seconds (0: off)
     aliases: tuple[SpecLine, ...] = ()  # [pci] alias: JSON texts (pci/alias.py parses them)
 
 

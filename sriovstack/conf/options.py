@@ -51,6 +51,9 @@ OPTIONS: tuple[tuple[str, cfg.Opt], ...] = (
         deprecated_opts=_deprecated((DEFAULT, "scheduler_default_filters")))),
     # nova: may a resize (or cold migration) land on the server's own host
     (DEFAULT, cfg.BoolOpt("allow_resize_to_same_host", default=False)),
+    # nova: seconds a resize/cold migration waits in VERIFY_RESIZE before the periodic task
+    # confirms it (0: never)
+    (DEFAULT, cfg.IntOpt("resize_confirm_window", default=0, min=0)),
     # neutron ML2 (20.3)
     ("ml2", cfg.ListOpt("type_drivers",
                         default=["local", "flat", "vlan", "gre", "vxlan", "geneve"])),

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from sriovstack.compute.scheduler.model import scheduler_config
 from sriovstack.conf.loader import (load_config, load_ml2_config, load_sriov_agent_config,
                                     read_config)
 from sriovstack.conf.parsers import VlanRange
@@ -174,3 +175,22 @@ def test_section_names_are_read_as_oslo_reads_them(tmp_path):
     assert config.ml2.type_drivers.origin.file == str(path)
     # oslo takes only [DEFAULT] as the default group: [default] is an unknown section.
     assert config.nova.enabled_filters.is_set is False
+
+
+def test_resize_confirm_window_is_read_from_nova_conf_and_reaches_the_scheduler(tmp_path):
+    assert load_config([write(tmp_path, "empty.conf", "")]).nova.resize_confirm_window.value == 0
+    path = write(tmp_path, "nova.conf", "[DEFAULT]\nresize_confirm_window = 3600\n")
+    config = load_config([path])
+    assert config.nova.resize_confirm_window.value == 3600
+    assert scheduler_config(config).resize_confirm_window == 3600
+
+
+@pytest.mark.parametrize("value", ["-1", "soon", "1.5"])
+def test_a_bad_resize_confirm_window_names_the_option(tmp_path, value):
+    path = write(tmp_path, "nova.conf", f"[DEFAULT]\nresize_confirm_window = {value}\n")
+    with pytest.raises(ConfigError) as exc:
+        load_config([path])
+    err = exc.value
+    assert (err.file, err.section, err.option, err.value) == (
+        str(path), "DEFAULT", "resize_confirm_window", value)
+    assert "whole number of seconds" in str(err)

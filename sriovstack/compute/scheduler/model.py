@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -138,6 +139,9 @@ class SchedulerConfig:
     pci_aliases: tuple[tuple[str, PciAlias], ...] = ()
     # nova.conf [DEFAULT] allow_resize_to_same_host (a move's source is otherwise ignored)
     allow_resize_to_same_host: bool = False
+    # nova.conf [DEFAULT] resize_confirm_window: seconds before a move in VERIFY_RESIZE is
+    # confirmed by the periodic sweep (0: never)
+    resize_confirm_window: int = 0
 
 
 def scheduler_config(deployment: "DeploymentConfig | None") -> SchedulerConfig:
@@ -148,10 +152,12 @@ def scheduler_config(deployment: "DeploymentConfig | None") -> SchedulerConfig:
         return SchedulerConfig()
     aliases = tuple(sorted(parse_aliases(  # a bad alias is a ConfigError naming the option
         (line.text, line.origin.file) for line in deployment.nova.aliases).items()))
-    same_host = bool(deployment.nova.allow_resize_to_same_host.value)
+    base = SchedulerConfig(
+        pci_aliases=aliases,
+        allow_resize_to_same_host=bool(deployment.nova.allow_resize_to_same_host.value),
+        resize_confirm_window=int(deployment.nova.resize_confirm_window.value))
     if not deployment.nova.enabled_filters.is_set:
-        return SchedulerConfig(pci_aliases=aliases, allow_resize_to_same_host=same_host)
+        return base
     setting = deployment.nova.enabled_filters
-    return SchedulerConfig(enabled_filters=tuple(setting.value),
-                           filters_origin=str(setting.origin), pci_aliases=aliases,
-                           allow_resize_to_same_host=same_host)
+    return dataclasses.replace(base, enabled_filters=tuple(setting.value),
+                               filters_origin=str(setting.origin))

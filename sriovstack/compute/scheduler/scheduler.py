@@ -121,6 +121,11 @@ class Scheduler:
         return self._config.allow_resize_to_same_host
 
     @property
+    def resize_confirm_window(self) -> int:
+        """nova.conf [DEFAULT] resize_confirm_window, seconds (0: moves wait for the user)."""
+        return self._config.resize_confirm_window
+
+    @property
     def claims(self) -> Claims:
         """The claims store (allocate, held_by, release)."""
         return self._claims
