@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from sriovstack.compute.operations import target_of
+from sriovstack.compute.operations import stopped_moves, target_of
 from sriovstack.db import Database, Listener, notify
 from sriovstack.db.models import (FlavorRow, HostRevisionRow, PciDeviceRow, ServerPortRow,
                                   ServerRow)
@@ -157,13 +157,14 @@ class DesiredStateService:
                 .order_by(ServerRow.created_at, ServerRow.id, ServerPortRow.position)).all()
             wirings = port_wirings(session, [p.port_id for _, _, p in rows if p is not None])
             hostdevs = _alias_devices(session, sorted({srv.id for srv, _, _ in rows}))
+            stopped = stopped_moves(session, [srv for srv, _, _ in rows])
         servers: dict[str, tuple[ServerRow, FlavorRow | None, list[DesiredPort]]] = {}
         for srv, flavor, port in rows:
             ports = servers.setdefault(srv.id, (srv, flavor, []))[2]
             if port is not None:
                 ports.append(_port(port, wirings.get(port.port_id)))
         return DesiredState(host=host, revision=revision, servers=tuple(
-            _server(srv, flavor, tuple(ports), hostdevs.get(srv.id, ()))
+            _server(srv, flavor, tuple(ports), hostdevs.get(srv.id, ()), srv.id in stopped)
             for srv, flavor, ports in servers.values()))
 
     async def wait_for_change(self, host: str, since: int | None, wait: float) -> DesiredState:
@@ -207,9 +208,9 @@ def _alias_devices(session: Session,
 
 
 def _server(srv: ServerRow, flavor: FlavorRow | None, ports: tuple[DesiredPort, ...],
-            hostdevs: tuple[PciAddress, ...] = ()) -> DesiredServer:
+            hostdevs: tuple[PciAddress, ...] = (), stopped: bool = False) -> DesiredServer:
     status = ServerStatus(srv.status)
-    settled = target_of(status, srv.task_state)
+    settled = target_of(status, srv.task_state, stopped)
     return DesiredServer(server_id=srv.id, name=srv.name, status=status,
                          vcpus=flavor.vcpus if flavor else 0,
                          memory_mb=flavor.ram if flavor else 0, ports=ports,

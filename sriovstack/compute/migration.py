@@ -42,11 +42,11 @@ from sriovstack.compute.build import MIGRATION_HOLDS
 from sriovstack.compute.build_lease import DEFAULT_LEASE_SECONDS
 from sriovstack.compute.instance_actions import InstanceActionLog
 from sriovstack.compute.live_bindings import LiveBindings
+from sriovstack.compute.move_claims import hand_back, hand_over, restore_ports, source_ports
 from sriovstack.compute.operations import STEPS
 from sriovstack.compute.types import Migration, Operation, Server
 from sriovstack.db import Database
-from sriovstack.db.models import (FlavorRow, HostAllocationRow, HostRow, MigrationRow,
-                                  PciDeviceRow, ServerPortRow, ServerRow)
+from sriovstack.db.models import FlavorRow, HostRow, MigrationRow, ServerPortRow, ServerRow
 from sriovstack.errors import (Conflict, ErrorKind, Invalid, NotFound, NoValidHost,
                                SriovstackError)
 from sriovstack.network import BindingProfile
@@ -86,6 +86,10 @@ ACTIVE_STATUSES = MIGRATION_HOLDS
 assert set(ACTIVE_STATUSES) == {_PRE, _POST, _FINISHED, _CONFIRMING, _REVERTING, _PREPARING,
                                 _RUNNING}
 _BEGUN = (_PRE, _PREPARING)  # before the settle: a crash here is rolled back
+# Where each move may start (nova's check_instance_state): a resize or cold migration also
+# moves a stopped server, which stays powered off on the target (operations.stopped_moves).
+_FROM = {MoveKind.RESIZE: (St.ACTIVE, St.SHUTOFF), MoveKind.MIGRATION: (St.ACTIVE, St.SHUTOFF),
+         MoveKind.LIVE: (St.ACTIVE,)}
 
 
 class MigrationService:
@@ -113,7 +117,8 @@ class MigrationService:
         given); on return the server is placed on the target (RESIZE or MIGRATING) and its
         host's agent spawns it there.
 
-        Raises Conflict (InstanceInvalidState) unless the server is ACTIVE with no task,
+        Raises Conflict (InstanceInvalidState) unless the server is ACTIVE (or SHUTOFF, for
+        a resize or cold migration) with no task,
         Invalid for a same-flavor resize or an unknown flavor, NotFound (ComputeHostNotFound,
         400 at the API) for an unknown ``host``, Invalid (NoValidHost, nova's 400) when no
         host has room and a free VF on the physnet; then nothing changed.  With
@@ -125,7 +130,7 @@ class MigrationService:
         if kind == MoveKind.RESIZE:
             self._check_flavor(old_flavor, new_flavor)
         source = server.host
-        if source is None or server.status is not St.ACTIVE or server.task_state is not None:
+        if source is None or server.status not in _FROM[kind] or server.task_state is not None:
             raise _invalid_state(server, kind)
         ignore, requested = self._targets(kind, source, host)
         token = f"{self.worker}#move-{uuid.uuid4().hex[:8]}"
@@ -136,7 +141,7 @@ class MigrationService:
             return
         except NoValidHost as exc:
             text = f"No valid host was found. {exc}"
-            self._rollback(mig, token, text)
+            self._to_source(mig, token, text)
             if async_errors:
                 return
             raise Invalid(text, kind=ErrorKind.NO_VALID_HOST, field="host",
@@ -144,7 +149,7 @@ class MigrationService:
         reason = self._live.move(self._ports(server.id), claim) if kind == MoveKind.LIVE \
             else self._bind(server.id, claim.host, claim)
         if reason:
-            self._rollback(mig, token, reason)
+            self._to_source(mig, token, reason)
             raise Conflict(reason, kind=ErrorKind.PORT_BINDING_FAILED, field="host",
                            value=claim.host)
         self._settle(mig, token, claim, kind)
@@ -196,7 +201,8 @@ class MigrationService:
             # that task would have the source's agent re-plug the guest (operations.STEPS).
             task = None if live else "resize_prep"
             done = s.execute(update(ServerRow).where(
-                ServerRow.id == server_id, ServerRow.status == St.ACTIVE.value,
+                ServerRow.id == server_id,
+                ServerRow.status.in_([s.value for s in _FROM[kind]]),
                 ServerRow.task_state.is_(None), ServerRow.host.is_not(None))
                 .values(status=(step.transient or St.ACTIVE).value, task_state=task,
                         build_owner=token, build_lease_until=now + self._ttl, updated_at=now)
@@ -207,10 +213,10 @@ class MigrationService:
                     user_id=user_id, migration_type=kind,
                     status=_PREPARING if live else _PRE, source_compute=row.host or "",
                     dest_compute=None, old_flavor_id=row.flavor_id, new_flavor_id=new_flavor,
-                    old_status=St.ACTIVE.value, source_ports=_source_ports(s, server_id),
+                    old_status=row.status, source_ports=source_ports(s, server_id),
                     request_id=request_id, created_at=now, updated_at=now)
             s.add(mig)
-            _hand_over(s, server_id, mig.uuid)
+            hand_over(s, server_id, mig.uuid)
             action = {MoveKind.RESIZE: "resize", MoveKind.MIGRATION: "migrate",
                       MoveKind.LIVE: "live-migration"}[kind]
             event = "compute_live_migration" if live else "compute_prep_resize"
@@ -299,35 +305,46 @@ class MigrationService:
 
     # -- rolling back ------------------------------------------------------------------------
 
-    def _rollback(self, mig: MigrationRow, token: str, reason: str) -> None:
-        """Undo a move that did not settle (idempotent): the target's claims freed, the
-        source's handed back, the ports bound on the source again, the server ACTIVE there.
-        Only while ``token`` holds the server."""
+    def _to_source(self, mig: MigrationRow, token: str, reason: str = "") -> None:
+        """Return the server to its source, only while ``token`` holds it (each step
+        idempotent: a sweep may run them again): the target's claims freed, the migration's
+        handed back, the ports bound on the source again with their old profiles, the server
+        there with its old flavor and VFs. A revert (no ``reason``) leaves its task to the
+        source agent's report (the migration reverted); a rollback of a move that did not
+        settle ends at once (the migration in error, the action failed with ``reason``, the
+        server in its old status)."""
         if not self._holds(mig.server_id, token):
             self._abandon(mig)
             return
         self._scheduler.release(mig.server_id)
         with self._db.transaction() as s:
-            _hand_back(s, mig.uuid, mig.server_id)
+            hand_back(s, mig.uuid, mig.server_id)
         if mig.migration_type == MoveKind.LIVE:  # the source binding stays (or is made) active
             self._live.keep(tuple(mig.source_ports), mig.source_compute)
         else:
             self._rebind_source(mig)
         now = self._clock.now()
+        values: dict[str, Any] = dict(host=mig.source_compute, flavor_id=mig.old_flavor_id,
+                                      build_owner=None, build_lease_until=None, updated_at=now)
+        if reason:
+            values.update(status=mig.old_status, task_state=None)
         with self._db.transaction() as s:
             done = s.execute(update(ServerRow).where(
-                ServerRow.id == mig.server_id, ServerRow.build_owner == token)
-                .values(status=mig.old_status, task_state=None, host=mig.source_compute,
-                        flavor_id=mig.old_flavor_id, build_owner=None,
-                        build_lease_until=None, updated_at=now)
-                .execution_options(synchronize_session=False))
-            s.execute(update(M).where(M.uuid == mig.uuid).values(status=_ERROR,
-                                                                 updated_at=now))
-            if done.rowcount == 1:
-                self._log.finish(s, mig.server_id, "Error", reason, now)
+                ServerRow.id == mig.server_id, ServerRow.build_owner == token).values(**values)
+                .execution_options(synchronize_session=False)).rowcount == 1
+            if done:
+                restore_ports(s, mig.server_id, mig.source_ports)
+                if reason:
+                    self._log.finish(s, mig.server_id, "Error", reason, now)
+            if done or reason:
+                s.execute(update(M).where(M.uuid == mig.uuid).values(
+                    status=_ERROR if reason else _REVERTED, updated_at=now))
         self._builder.revisions.bump(mig.source_compute)
-        _LOG.warning("server %s: %s rolled back: %s", mig.server_id, mig.migration_type,
-                     reason)
+        if mig.dest_compute and mig.dest_compute != mig.source_compute:
+            self._builder.revisions.bump(mig.dest_compute)
+        if reason:
+            _LOG.warning("server %s: %s rolled back: %s", mig.server_id, mig.migration_type,
+                         reason)
 
     def _rebind_source(self, mig: MigrationRow) -> None:
         for port_id, dev in mig.source_ports.items():
@@ -354,12 +371,16 @@ class MigrationService:
     # -- confirm and revert -------------------------------------------------------------------
 
     def confirm(self, server: Server, user_id: str, request_id: str) -> None:
-        """confirmResize: the server stays on the target; the migration's claims (the
-        source VF, reset by its agent when the guest left) are freed. Conflict unless
-        VERIFY_RESIZE; NotFound (nova's 404 MigrationNotFoundByStatus) without a migration."""
+        """confirmResize: the server stays on the target (in its status before the move:
+        ACTIVE, or SHUTOFF for a stopped server); the migration's claims (the source VF,
+        reset by its agent when the guest left) are freed. Conflict unless VERIFY_RESIZE;
+        NotFound (nova's 404 MigrationNotFoundByStatus) without a migration."""
+        self._confirm(server.id, user_id, request_id)
+
+    def _confirm(self, server_id: str, user_id: str, request_id: str) -> None:
         now = self._clock.now()
         with self._db.transaction() as s:
-            row, mig = self._verifying(s, server, "confirmResize")
+            row, mig = self._verifying(s, server_id, "confirmResize")
             row.status, row.updated_at = mig.old_status, now
             mig.status, mig.updated_at = _CONFIRMING, now
             self._log.start(s, row.id, "confirmResize", "compute_confirm_resize", request_id,
@@ -382,7 +403,7 @@ class MigrationService:
         token = f"{self.worker}#revert-{uuid.uuid4().hex[:8]}"
         step = STEPS[Operation.REVERT_RESIZE]
         with self._db.transaction() as s:
-            row, mig = self._verifying(s, server, "revertResize")
+            row, mig = self._verifying(s, server.id, "revertResize")
             row.status, row.task_state = (step.transient or St.ACTIVE).value, step.task
             row.build_owner, row.build_lease_until, row.updated_at = token, now + self._ttl, now
             mig.status, mig.updated_at = _REVERTING, now
@@ -390,49 +411,22 @@ class MigrationService:
                             mig.source_compute, now)
             s.flush()
             s.expunge(mig)
-        self._finish_revert(mig, token)
+        self._to_source(mig, token)
 
-    def _finish_revert(self, mig: MigrationRow, token: str) -> None:
-        """The revert's steps, each idempotent (a sweep may run them again)."""
-        target = mig.dest_compute
-        self._scheduler.release(mig.server_id)
-        with self._db.transaction() as s:
-            _hand_back(s, mig.uuid, mig.server_id)
-        self._rebind_source(mig)
-        now = self._clock.now()
-        with self._db.transaction() as s:
-            done = s.execute(update(ServerRow).where(
-                ServerRow.id == mig.server_id, ServerRow.build_owner == token)
-                .values(host=mig.source_compute, flavor_id=mig.old_flavor_id,
-                        build_owner=None, build_lease_until=None, updated_at=now)
-                .execution_options(synchronize_session=False))
-            if done.rowcount == 1:
-                for row in s.scalars(select(ServerPortRow).where(
-                        ServerPortRow.server_id == mig.server_id)):
-                    dev = mig.source_ports.get(row.port_id)
-                    if dev:
-                        row.pci_address, row.physnet = dev["pci_address"], dev["physnet"]
-                        row.vendor_id, row.product_id = dev["vendor_id"], dev["product_id"]
-                        row.generation = dev["generation"]
-                s.execute(update(M).where(M.uuid == mig.uuid).values(status=_REVERTED,
-                                                                     updated_at=now))
-        self._builder.revisions.bump(mig.source_compute)
-        if target and target != mig.source_compute:
-            self._builder.revisions.bump(target)
-
-    def _verifying(self, s: Session, server: Server, name: str) -> tuple[ServerRow, MigrationRow]:
-        row = s.get(ServerRow, server.id, with_for_update=True)
+    def _verifying(self, s: Session, server_id: str,
+                   name: str) -> tuple[ServerRow, MigrationRow]:
+        row = s.get(ServerRow, server_id, with_for_update=True)
         if row is None or row.status != St.VERIFY_RESIZE.value or row.task_state is not None:
             state = (f"task_state {row.task_state}" if row is not None and row.task_state
                      else f"vm_state {(row.status if row else 'deleted').lower()}")
-            raise Conflict(f"Cannot '{name}' instance {server.id} while it is in {state}",
-                           kind=ErrorKind.INSTANCE_INVALID_STATE, value=server.id,
+            raise Conflict(f"Cannot '{name}' instance {server_id} while it is in {state}",
+                           kind=ErrorKind.INSTANCE_INVALID_STATE, value=server_id,
                            fix=f"'{name}' needs VERIFY_RESIZE")
-        mig = s.scalars(select(M).where(M.server_id == server.id, M.status == _FINISHED)
+        mig = s.scalars(select(M).where(M.server_id == server_id, M.status == _FINISHED)
                         .order_by(M.id.desc()).limit(1)).first()
         if mig is None:
-            raise NotFound(f"Migration for instance {server.id} with status finished could "
-                           "not be found.", field="server_id", value=server.id)
+            raise NotFound(f"Migration for instance {server_id} with status finished could "
+                           "not be found.", field="server_id", value=server_id)
         return row, mig
 
     # -- after the agent's report, and the sweep ---------------------------------------------
@@ -497,14 +491,42 @@ class MigrationService:
                 if mig.status == _REVERTING:
                     _LOG.warning("server %s: finishing a revert whose worker died",
                                  mig.server_id)
-                    self._finish_revert(mig, token)
+                    self._to_source(mig, token)
                 else:
-                    self._rollback(mig, token, "The API worker moving the server died; "
+                    self._to_source(mig, token, "The API worker moving the server died; "
                                                "the move was rolled back.")
             else:
                 continue
             handled.append(mig.uuid)
-        return tuple(handled)
+        return tuple(handled) + self._confirm_expired(now)
+
+    def _confirm_expired(self, now: datetime) -> tuple[str, ...]:
+        """nova's _poll_unconfirmed_resizes: with [DEFAULT] resize_confirm_window set, each
+        move finished (VERIFY_RESIZE) longer ago than the window is confirmed, recorded as a
+        confirmResize instance action with a request id of its own and no user (nova's
+        admin context). Returns the migrations confirmed."""
+        window = self._scheduler.resize_confirm_window
+        if window <= 0:
+            return ()
+        with self._db.transaction() as s:
+            due = s.execute(select(M.uuid, M.server_id)
+                            .join(ServerRow, ServerRow.id == M.server_id)
+                            .where(M.status == _FINISHED,
+                                   M.updated_at < now - timedelta(seconds=window),
+                                   ServerRow.status == St.VERIFY_RESIZE.value,
+                                   ServerRow.task_state.is_(None))
+                            .order_by(M.id)).all()
+        confirmed: list[str] = []
+        for mig_uuid, server_id in due:
+            try:
+                self._confirm(server_id, "", f"req-{uuid.uuid4()}")
+            except (Conflict, NotFound) as exc:  # the user confirmed or reverted meanwhile
+                _LOG.info("server %s: not auto-confirmed: %s", server_id, exc)
+                continue
+            _LOG.info("server %s: resize confirmed after resize_confirm_window (%d s)",
+                      server_id, window)
+            confirmed.append(mig_uuid)
+        return tuple(confirmed)
 
     def _take_over(self, server_id: str, owner: str | None, now: datetime) -> str | None:
         token = f"{self.worker}#sweep-{uuid.uuid4().hex[:8]}"
@@ -546,38 +568,13 @@ class MigrationService:
                                                                      M.id.desc())))
 
 
-def _source_ports(s: Session, server_id: str) -> dict[str, Any]:
-    return {r.port_id: {"pci_address": r.pci_address, "vendor_id": r.vendor_id,
-                        "product_id": r.product_id, "physnet": r.physnet,
-                        "generation": r.generation}
-            for r in s.scalars(select(ServerPortRow).where(
-                ServerPortRow.server_id == server_id).order_by(ServerPortRow.position))}
-
-
-def _hand_over(s: Session, server_id: str, consumer: str) -> None:
-    """The server's source allocation and devices become the migration's (same rows,
-    same generation: the VF configuration on the source is still the server's)."""
-    s.execute(update(HostAllocationRow).where(HostAllocationRow.server_id == server_id)
-              .values(server_id=consumer).execution_options(synchronize_session=False))
-    s.execute(update(PciDeviceRow).where(PciDeviceRow.owner == server_id)
-              .values(owner=consumer).execution_options(synchronize_session=False))
-
-
-def _hand_back(s: Session, consumer: str, server_id: str) -> None:
-    """The migration's claims return to the server (after the target's were freed)."""
-    if s.get(HostAllocationRow, server_id) is None:
-        s.execute(update(HostAllocationRow).where(HostAllocationRow.server_id == consumer)
-                  .values(server_id=server_id).execution_options(synchronize_session=False))
-    s.execute(update(PciDeviceRow).where(PciDeviceRow.owner == consumer)
-              .values(owner=server_id).execution_options(synchronize_session=False))
-
-
 def _invalid_state(server: Server, kind: str) -> Conflict:
     why = (f"task_state {server.task_state}" if server.task_state is not None
            else f"vm_state {server.status.value.lower()}")
     return Conflict(f"Cannot '{_ACTION[kind]}' instance {server.id} while it is in {why}",
                     kind=ErrorKind.INSTANCE_INVALID_STATE, value=server.id,
-                    fix=f"'{_ACTION[kind]}' starts from ACTIVE with no task running")
+                    fix=f"'{_ACTION[kind]}' starts from "
+                        f"{' or '.join(s.value for s in _FROM[kind])} with no task running")
 
 
 def _invalid_state_row(row: ServerRow, kind: str) -> Conflict:

@@ -18,16 +18,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from sriovstack.compute.instance_actions import InstanceActionLog
 from sriovstack.compute.types import Operation
-from sriovstack.db.models import FaultRow, ServerRow
+from sriovstack.db.models import FaultRow, MigrationRow, ServerRow
 from sriovstack.errors import Conflict, ErrorKind
 from sriovstack.wire import ServerOutcome, ServerStatus
 
-__all__ = ["Step", "STEPS", "Settled", "target_of", "begin", "complete"]
+__all__ = ["Step", "STEPS", "Settled", "target_of", "begin", "complete", "stopped_moves"]
 
 St = ServerStatus
 
@@ -81,6 +81,30 @@ STEPS: dict[Operation, Step] = {
 }
 _BY_TASK = {step.task: step for step in STEPS.values()}
 _RESTING = {St.SHUTOFF: _STOP, St.SUSPENDED: _STOP, St.PAUSED: _PAUSE}
+# A resize or cold migration of a SHUTOFF server keeps it powered off (nova's finish_resize
+# and finish_revert_resize with power_on False): these statuses then aim at a stopped guest.
+_MOVING = (St.RESIZE, St.VERIFY_RESIZE, St.REVERT_RESIZE)
+
+
+def _aim(step: Step, stopped: bool) -> tuple[ServerOutcome, ServerStatus]:
+    """(the guest's target, the final status) of ``step`` for a server moved while stopped."""
+    if stopped and step.transient in _MOVING:
+        return _STOP, St.SHUTOFF if step.final is St.ACTIVE else step.final
+    return step.target, step.final
+
+
+def stopped_moves(session: Session, rows: list[ServerRow]) -> set[str]:
+    """The ids of those of ``rows`` being moved (resize/cold migration under way or awaiting
+    confirmation) whose move, their newest migration, started from SHUTOFF."""
+    server_ids = sorted({row.id for row in rows if St(row.status) in _MOVING})
+    if not server_ids:
+        return set()
+    newest = (select(MigrationRow.server_id, func.max(MigrationRow.id).label("id"))
+              .where(MigrationRow.server_id.in_(server_ids))
+              .group_by(MigrationRow.server_id).subquery())
+    return set(session.scalars(select(MigrationRow.server_id).join(
+        newest, newest.c.id == MigrationRow.id).where(
+        MigrationRow.old_status == St.SHUTOFF.value)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,11 +117,14 @@ class Settled:
     awaiting: bool
 
 
-def target_of(status: ServerStatus, task_state: str | None) -> Settled:
-    """The guest a server in ``status`` with ``task_state`` should have."""
+def target_of(status: ServerStatus, task_state: str | None, stopped: bool = False) -> Settled:
+    """The guest a server in ``status`` with ``task_state`` should have; ``stopped``: it is
+    being moved from SHUTOFF (stopped_moves), so its guest stays off."""
     step = _BY_TASK.get(task_state or "")
     if step is not None:
-        return Settled(step.target, step.replug, True)
+        return Settled(_aim(step, stopped)[0], step.replug, True)
+    if stopped and status in _MOVING:
+        return Settled(_STOP, False, False)
     return Settled(_RESTING.get(status, _RUN), False, status is St.BUILD)
 
 
@@ -130,7 +157,7 @@ def begin(session: Session, row: ServerRow, op: Operation, log: InstanceActionLo
 
 
 def complete(session: Session, row: ServerRow, outcome: ServerOutcome, message: str,
-             log: InstanceActionLog, now: datetime) -> bool:
+             log: InstanceActionLog, now: datetime, stopped: bool = False) -> bool:
     """Apply the agent's report to ``row``: the running task ends at its final status (or
     ERROR with a fault), a build ends ACTIVE. Returns False for a report that completes
     nothing (the guest is as the server already says, or reports an older target)."""
@@ -141,8 +168,9 @@ def complete(session: Session, row: ServerRow, outcome: ServerOutcome, message: 
         row.status, row.task_state, row.updated_at = St.ERROR.value, None, now
         log.finish(session, row.id, "Error", message, now)
         return True
-    if step is not None and outcome is step.target:
-        row.status, row.task_state, row.updated_at = step.final.value, None, now
+    target, final = _aim(step, stopped) if step is not None else (None, St.ACTIVE)
+    if outcome is target:
+        row.status, row.task_state, row.updated_at = final.value, None, now
         log.finish(session, row.id, "Success", "", now)
         return True
     if building and outcome is _RUN:

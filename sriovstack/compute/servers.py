@@ -501,8 +501,9 @@ class ServerService:
             if row.host != host:
                 raise Conflict(f"Instance {server_id} is not placed on host {host} "
                                f"(it is on {row.host or 'no host'}).", field="host", value=host)
+            stopped = bool(operations.stopped_moves(session, [row]))
             changed = operations.complete(session, row, report.outcome, report.message,
-                                          self._log, self.builder.clock.now())
+                                          self._log, self.builder.clock.now(), stopped)
         if changed and report.outcome is ServerOutcome.RUNNING:
             self.builder.allocate(server_id)
         if changed and self.migrations is not None:

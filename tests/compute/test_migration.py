@@ -13,9 +13,10 @@ from sqlalchemy import select
 
 from sriovstack.compute import MigrationService, MoveKind
 from sriovstack.compute.build_lease import DEFAULT_LEASE_SECONDS
+from sriovstack.compute.scheduler import Scheduler, SchedulerConfig
 from sriovstack.compute.types import (ConfirmResizeAction, LiveMigrateAction, MigrateAction,
-                                      NetworkRequest, ResizeAction, RevertResizeAction,
-                                      ServerCreate, ServerStatus)
+                                      NetworkRequest, Operation, PowerAction, ResizeAction,
+                                      RevertResizeAction, ServerCreate, ServerStatus)
 from sriovstack.db.models import HostAllocationRow, HostRow, MigrationRow, PciDeviceRow
 from sriovstack.errors import Conflict, Forbidden, Invalid, NotFound
 from sriovstack.identity import Caller
@@ -24,6 +25,7 @@ from tests.compute.conftest import ADMIN, ALICE, Cloud, intel_82576_devices
 
 CIRROS_ID = "6d1b6e8a-7c2f-4b8e-9d3a-1f2e3d4c5b6a"
 RUNNING = ServerReport(ServerOutcome.RUNNING)
+STOPPED = ServerReport(ServerOutcome.STOPPED)
 St = ServerStatus
 
 
@@ -273,7 +275,7 @@ def test_a_revert_whose_worker_died_is_finished_by_the_sweep(cloud: Cloud) -> No
     cloud.compute.reports.server_status(_slot(cloud, port_id)[0], server_id, RUNNING)
     dead = cloud.compute.migrations
     assert dead is not None
-    dead._finish_revert = lambda mig, token: None  # type: ignore[method-assign]  # dies here
+    dead._to_source = lambda mig, token, reason="": None  # type: ignore[method-assign]  # dies
     dead.revert(cloud.compute.servers.get(ADMIN, server_id), "u", "req-revert")
     assert len(_ledger(cloud)) == 2
 
@@ -301,3 +303,126 @@ def test_migrations_are_listed_newest_first(cloud: Cloud) -> None:
         ("live-migration", "running"), ("migration", "confirmed")]
     assert [m.migration_type for m in migrations.list(in_progress_live=True)] == [
         "live-migration"]
+
+
+def _stop(cloud: Cloud, server_id: str) -> None:
+    servers = cloud.compute.servers
+    servers.action(ADMIN, server_id, PowerAction(Operation.STOP), "req-stop")
+    host = servers.get(ADMIN, server_id).host
+    assert host is not None
+    cloud.compute.reports.server_status(host, server_id, STOPPED)
+    assert servers.get(ADMIN, server_id).status is St.SHUTOFF
+
+
+def _aim(cloud: Cloud, host: str, server_id: str) -> tuple[ServerOutcome, bool]:
+    """(target, awaiting) of the server in ``host``'s desired state."""
+    wanted = [s for s in cloud.compute.desired_state.desired_state(host).servers
+              if s.server_id == server_id]
+    assert len(wanted) == 1
+    return wanted[0].target, wanted[0].awaiting
+
+
+def test_a_stopped_server_is_resized_off_and_stays_shutoff_after_confirm(cloud: Cloud) -> None:
+    server_id, port_id = _boot(cloud)
+    source = _slot(cloud, port_id)
+    servers = cloud.compute.servers
+    _stop(cloud, server_id)
+
+    servers.action(ADMIN, server_id, ResizeAction("2"), "req-resize")
+    target = _slot(cloud, port_id)
+    mig = _migration(cloud, server_id)
+    assert target[0] != source[0] and mig.old_status == "SHUTOFF"
+    assert servers.get(ADMIN, server_id).status is St.RESIZE
+    assert _ledger(cloud) == {source: mig.uuid, target: server_id}
+    # The target's agent must not start the guest: it aims at a stopped one and reports it.
+    assert _aim(cloud, target[0], server_id) == (ServerOutcome.STOPPED, True)
+    cloud.compute.reports.server_status(target[0], server_id, RUNNING)  # not what was asked
+    assert servers.get(ADMIN, server_id).status is St.RESIZE
+    cloud.compute.reports.server_status(target[0], server_id, STOPPED)
+    assert servers.get(ADMIN, server_id).status is St.VERIFY_RESIZE
+    assert _aim(cloud, target[0], server_id) == (ServerOutcome.STOPPED, False)
+    _clean(cloud)
+
+    servers.action(ADMIN, server_id, ConfirmResizeAction(), "req-confirm")
+    done = servers.get(ADMIN, server_id)
+    assert (done.status, done.task_state, done.host, done.flavor_id) == (
+        St.SHUTOFF, None, target[0], "2")
+    assert _ledger(cloud) == {target: server_id} and _slot(cloud, port_id) == target
+    assert _aim(cloud, target[0], server_id) == (ServerOutcome.STOPPED, False)
+    _clean(cloud)
+    # Started again on the target, it runs there on the VF it was moved to.
+    servers.action(ADMIN, server_id, PowerAction(Operation.START), "req-start")
+    assert _aim(cloud, target[0], server_id) == (ServerOutcome.RUNNING, True)
+
+
+def test_a_stopped_server_migrated_and_reverted_returns_shutoff_to_its_source(
+        cloud: Cloud) -> None:
+    server_id, port_id = _boot(cloud)
+    source = _slot(cloud, port_id)
+    servers = cloud.compute.servers
+    _stop(cloud, server_id)
+    servers.action(ADMIN, server_id, MigrateAction(), "req-migrate")
+    target = _slot(cloud, port_id)
+    cloud.compute.reports.server_status(target[0], server_id, STOPPED)
+    assert servers.get(ADMIN, server_id).status is St.VERIFY_RESIZE
+
+    servers.action(ADMIN, server_id, RevertResizeAction(), "req-revert")
+    assert _slot(cloud, port_id) == source and _ledger(cloud) == {source: server_id}
+    assert _aim(cloud, source[0], server_id) == (ServerOutcome.STOPPED, True)
+    cloud.compute.reports.server_status(source[0], server_id, STOPPED)
+    back = servers.get(ADMIN, server_id)
+    assert (back.status, back.task_state, back.host) == (St.SHUTOFF, None, source[0])
+    assert _migration(cloud, server_id).status == "reverted"
+    _clean(cloud)
+
+
+def test_a_stopped_server_is_not_live_migrated_and_a_failed_move_leaves_it_shutoff(
+        cloud: Cloud) -> None:
+    server_id, port_id = _boot(cloud, hosts=("compute-1",))
+    cloud.add_host("compute-2", devices=intel_82576_devices(physnet="physnet2"))
+    _stop(cloud, server_id)
+    before = _ledger(cloud)
+    with pytest.raises(Conflict, match="vm_state shutoff"):
+        cloud.compute.servers.action(ADMIN, server_id, LiveMigrateAction(), "req")
+    with pytest.raises(Invalid, match="No valid host was found.*PciPassthroughFilter"):
+        cloud.compute.servers.action(ADMIN, server_id, ResizeAction("2"), "req-resize")
+    still = cloud.compute.servers.get(ADMIN, server_id)
+    assert (still.status, still.task_state, still.host, still.flavor_id) == (
+        St.SHUTOFF, None, "compute-1", "1")
+    assert _ledger(cloud) == before and _slot(cloud, port_id)[0] == "compute-1"
+    assert _migration(cloud, server_id).status == "error"
+    assert _aim(cloud, "compute-1", server_id) == (ServerOutcome.STOPPED, False)
+    _clean(cloud)
+
+
+def _windowed(cloud: Cloud, seconds: int) -> MigrationService:
+    """Another API worker whose nova.conf sets [DEFAULT] resize_confirm_window."""
+    scheduler = Scheduler(cloud.db, SchedulerConfig(resize_confirm_window=seconds), cloud.clock)
+    return MigrationService(cloud.db, cloud.net, scheduler, cloud.compute.servers.builder,
+                            cloud.clock)
+
+
+def test_the_sweep_confirms_a_move_left_in_verify_resize_past_the_confirm_window(
+        cloud: Cloud) -> None:
+    server_id, port_id = _boot(cloud)
+    servers = cloud.compute.servers
+    servers.action(ADMIN, server_id, MigrateAction(), "req-migrate")
+    target = _slot(cloud, port_id)
+    cloud.compute.reports.server_status(target[0], server_id, RUNNING)
+    mig = _migration(cloud, server_id)
+
+    cloud.clock.advance(timedelta(seconds=3599))
+    assert _windowed(cloud, 3600).recover() == ()
+    assert _windowed(cloud, 0).recover() == ()  # 0: off, however long it waits
+    cloud.clock.advance(timedelta(seconds=2))
+    assert _windowed(cloud, 0).recover() == ()
+    assert _windowed(cloud, 3600).recover() == (mig.uuid,)
+    done = servers.get(ADMIN, server_id)
+    assert (done.status, done.host) == (St.ACTIVE, target[0])
+    assert _migration(cloud, server_id).status == "confirmed"
+    assert _ledger(cloud) == {target: server_id}
+    action = servers.actions(ADMIN, server_id)[0]
+    assert (action.action, action.user_id) == ("confirmResize", "")
+    assert action.request_id.startswith("req-") and action.request_id != "req-migrate"
+    assert _windowed(cloud, 3600).recover() == ()  # once
+    _clean(cloud)
