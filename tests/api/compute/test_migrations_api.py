@@ -18,10 +18,18 @@ def _show(api: Any, sid: str) -> dict[str, Any]:
                           headers=at(api.admin)).json()["server"]
 
 
-def _report(api: Any, host: str, sid: str) -> None:
+def _report(api: Any, host: str, sid: str, status: str = "running") -> None:
     r = api.client.post(f"/internal/v1/hosts/{host}/servers/{sid}/status",
-                        json={"status": "running"}, headers=api.service)
+                        json={"status": status}, headers=api.service)
     assert r.status_code == 200, r.text
+
+
+def _desired(api: Any, host: str, sid: str) -> tuple[str, bool]:
+    """(target, awaiting) of the server in ``host``'s desired state."""
+    state = api.client.get(f"/internal/v1/hosts/{host}/desired-state",
+                           headers=api.service).json()
+    [server] = [s for s in state["servers"] if s["id"] == sid]
+    return server["target"], server["awaiting"]
 
 
 def _act(api: Any, sid: str, body: dict[str, Any], version: str = "2.79") -> Any:
@@ -103,3 +111,40 @@ def test_live_migration_to_the_own_host_is_400(api: Any) -> None:
     r = _act(api, sid, {"os-migrateLive": {"host": source, "block_migration": "auto"}})
     assert r.status_code == 400 and "own host" in r.json()["badRequest"]["message"]
     assert _show(api, sid)["status"] == "ACTIVE"
+
+
+def test_a_stopped_server_migrates_and_resizes_staying_shutoff(api: Any) -> None:
+    sid, port_id, source = _boot(api)
+    assert _act(api, sid, {"os-stop": None}).status_code == 202
+    _report(api, source, sid, "stopped")
+    r = _act(api, sid, {"os-migrateLive": {"host": None, "block_migration": "auto"}})
+    assert r.status_code == 409 and "vm_state shutoff" in r.json()["conflictingRequest"][
+        "message"]
+
+    assert _act(api, sid, {"migrate": None}).status_code == 202
+    target, slot = _binding(api, port_id)
+    assert target != source and _show(api, sid)["status"] == "RESIZE"
+    assert _desired(api, target, sid) == ("stopped", True)  # the guest is not started
+    _report(api, target, sid, "stopped")
+    assert _show(api, sid)["status"] == "VERIFY_RESIZE"
+    assert _act(api, sid, {"confirmResize": None}).status_code == 204
+    shown = _show(api, sid)
+    assert (shown["status"], shown["OS-EXT-STS:vm_state"], shown["OS-EXT-SRV-ATTR:host"]) == (
+        "SHUTOFF", "stopped", target)
+    assert _binding(api, port_id) == (target, slot)
+
+    assert _act(api, sid, {"resize": {"flavorRef": "2"}}).status_code == 202
+    moved = _binding(api, port_id)
+    assert moved[0] == source
+    _report(api, source, sid, "stopped")
+    assert _act(api, sid, {"revertResize": None}).status_code == 202
+    assert _binding(api, port_id) == (target, slot)
+    assert _desired(api, target, sid) == ("stopped", True)
+    _report(api, target, sid, "stopped")
+    shown = _show(api, sid)
+    assert (shown["status"], shown["OS-EXT-SRV-ATTR:host"], shown["flavor"]["original_name"]) \
+        == ("SHUTOFF", target, "m1.tiny")
+    migrations = api.client.get(f"/compute/v2.1/os-migrations?instance_uuid={sid}",
+                                headers=at(api.admin)).json()["migrations"]
+    assert [(m["migration_type"], m["status"]) for m in migrations] == [
+        ("resize", "reverted"), ("migration", "confirmed")]
