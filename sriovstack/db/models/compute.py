@@ -63,7 +63,7 @@ class ServerRow(Base):
     name: Mapped[str] = mapped_column(String(255), index=True)
     project_id: Mapped[str] = mapped_column(String(64), index=True)
     user_id: Mapped[str] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(16), index=True)
+    status: Mapped[str] = mapped_column(String(32), index=True)  # nova: SHELVED_OFFLOADED fits
     task_state: Mapped[str | None] = mapped_column(String(32), nullable=True)
     flavor_id: Mapped[str] = mapped_column(String(36))
     image_id: Mapped[str | None] = mapped_column(String(36), nullable=True)

@@ -177,3 +177,17 @@ def test_member_views_of_events_follow_251_and_262(api: Any, compute_host: str) 
     new = api.client.get(path, headers=at(api.demo, "2.62")).json()["instanceAction"]
     [event] = new["events"]
     assert "host" not in event and "traceback" not in event and "hostId" in event
+
+
+def test_shelve_offloads_on_either_database_and_unshelve_claims_a_vf_again(
+        api: Any, active: tuple[str, dict[str, Any]]) -> None:
+    # SHELVED_OFFLOADED has 17 characters: servers.status held 16 and PostgreSQL refused it.
+    sid, bound = active
+    _act(api, sid, {"shelve": None})
+    shown = _show(api, sid)
+    assert (shown["status"], shown["OS-EXT-SRV-ATTR:host"]) == ("SHELVED_OFFLOADED", None)
+    _act(api, sid, {"unshelve": None})
+    assert _report(api, sid, "running")["status"] == "ACTIVE"
+    port = api.client.get(f"/network/v2.0/ports/{bound['id']}", headers=api.admin).json()
+    assert port["port"]["binding:host_id"] == "compute-1"
+    assert port["port"]["binding:profile"]["pci_slot"]
