@@ -266,7 +266,8 @@ def instance_action_view(a: InstanceAction, lens: ServerLens, *,
     body: dict[str, Any] = {
         "action": a.action, "instance_uuid": a.server_id, "message": a.message,
         "project_id": a.project_id, "request_id": a.request_id,
-        "start_time": _usage_time(a.start_time), "user_id": a.user_id}
+        # No user: a periodic task's action (nova's admin context), null as nova shows it.
+        "start_time": _usage_time(a.start_time), "user_id": a.user_id or None}
     if lens.version >= mv.ACTIONS_PAGING:
         body["updated_at"] = _usage_time(a.updated_at)
     if events and (lens.admin or lens.version >= mv.ACTION_EVENTS_FOR_ALL):

@@ -4,9 +4,26 @@ the agents' part played through the internal API): nova's statuses, os-migration
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from tests.api.compute.chapter import boot_body, direct_port, register_host
+import pytest
+
+from sriovstack.api.settings import ApiSettings
+from sriovstack.conf import load_config
+from sriovstack.db import Database
+from tests.api.compute.chapter import CHAPTER_FILES, boot_body, direct_port, register_host
+
+WINDOW = 300  # every test here runs with it; only the last lets the clock pass it (tokens: 1 h)
+
+
+@pytest.fixture
+def settings(database: Database, tmp_path: Path) -> ApiSettings:
+    """The chapter's files plus a nova.conf setting [DEFAULT] resize_confirm_window."""
+    extra = tmp_path / "nova-window.conf"
+    extra.write_text(f"[DEFAULT]\nresize_confirm_window = {WINDOW}\n")
+    return ApiSettings(base_url="http://testserver", database_url=database.url,
+                       deployment=load_config([*CHAPTER_FILES, extra]))
 
 
 def at(headers: dict[str, str], version: str = "2.79") -> dict[str, str]:
@@ -148,3 +165,30 @@ def test_a_stopped_server_migrates_and_resizes_staying_shutoff(api: Any) -> None
                                 headers=at(api.admin)).json()["migrations"]
     assert [(m["migration_type"], m["status"]) for m in migrations] == [
         ("resize", "reverted"), ("migration", "confirmed")]
+
+
+def test_the_sweep_confirms_a_migration_left_past_resize_confirm_window(api: Any) -> None:
+    sid, port_id, source = _boot(api)
+    assert _act(api, sid, {"migrate": None}, "2.1").status_code == 202
+    target = _binding(api, port_id)
+    _report(api, target[0], sid)
+    migrations = api.services.compute.migrations
+    api.clock.advance(WINDOW - 1)
+    assert migrations.recover() == ()  # what every API worker's sweep runs
+    assert _show(api, sid)["status"] == "VERIFY_RESIZE"
+    api.clock.advance(2)
+    assert len(migrations.recover()) == 1
+    shown = _show(api, sid)
+    assert (shown["status"], shown["OS-EXT-SRV-ATTR:host"]) == ("ACTIVE", target[0])
+    assert _binding(api, port_id) == target
+    actions = api.client.get(f"/compute/v2.1/servers/{sid}/os-instance-actions",
+                             headers=at(api.admin)).json()["instanceActions"]
+    assert [(a["action"], a["user_id"]) for a in actions[:2]] == [
+        ("confirmResize", None), ("migrate", actions[1]["user_id"])]
+    assert actions[1]["user_id"] and actions[0]["request_id"].startswith("req-")
+    listed = api.client.get(f"/compute/v2.1/os-migrations?instance_uuid={sid}",
+                            headers=at(api.admin)).json()["migrations"]
+    assert [m["status"] for m in listed] == ["confirmed"]
+    hosts = api.client.get(f"/compute/v2.1/os-sriov-hosts/{source}", headers=api.admin)
+    assert [d for d in hosts.json()["host"]["devices"]
+            if d["dev_type"] == "type-VF" and d["status"] != "available"] == []
