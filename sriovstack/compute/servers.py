@@ -557,17 +557,19 @@ def _to_servers(session: Session, rows: list[ServerRow]) -> list[Server]:
             ports[port.server_id].append(port)
         faults.update((f.server_id, f) for f in session.scalars(
             select(FaultRow).where(FaultRow.server_id.in_(chunk))))
-    return [_server_of(row, ports[row.id], faults.get(row.id)) for row in rows]
+    off = operations.stopped_moves(session, rows)
+    return [_server_of(row, ports[row.id], faults.get(row.id), row.id in off) for row in rows]
 
 
 def _to_server(session: Session, row: ServerRow) -> Server:
     ports = session.scalars(select(ServerPortRow).where(
         ServerPortRow.server_id == row.id).order_by(ServerPortRow.position)).all()
-    return _server_of(row, ports, session.get(FaultRow, row.id))
+    return _server_of(row, ports, session.get(FaultRow, row.id),
+                      bool(operations.stopped_moves(session, [row])))
 
 
 def _server_of(row: ServerRow, ports: Sequence[ServerPortRow],
-               fault_row: FaultRow | None) -> Server:
+               fault_row: FaultRow | None, powered_off: bool = False) -> Server:
     fault = (Fault(fault_row.code, fault_row.message, fault_row.created, fault_row.details)
              if fault_row is not None else None)
     return Server(
@@ -578,7 +580,7 @@ def _server_of(row: ServerRow, ports: Sequence[ServerPortRow],
         metadata=tuple(sorted((str(k), str(v)) for k, v in row.meta.items())),
         key_name=row.key_name, created_at=row.created_at, updated_at=row.updated_at,
         launched_at=row.launched_at, fault=fault, description=row.description,
-        locked=bool(row.locked), locked_reason=row.locked_reason,
+        locked=bool(row.locked), locked_reason=row.locked_reason, powered_off=powered_off,
         ports=tuple(ServerPort(port_id=p.port_id, network_id=p.network_id,
                                created_by_compute=p.created_by_compute,
                                vnic_type=VnicType(p.vnic_type),

@@ -163,6 +163,8 @@ class Server:
     description: str | None = None
     locked: bool = False
     locked_reason: str | None = None
+    # Moved while SHUTOFF (resize/migration under way or awaiting confirm): the guest is off.
+    powered_off: bool = False
     flavor: Flavor | None = None  # resolved by the service for views (2.47 embeds it)
 
     @property

@@ -186,8 +186,10 @@ def _server_21(s: Server, base: str) -> dict[str, Any]:
         "progress": 100 if s.status is St.ACTIVE else 0,
         "config_drive": "", "key_name": s.key_name,
         "OS-EXT-AZ:availability_zone": s.availability_zone or ("nova" if s.host else ""),
-        "OS-EXT-STS:power_state": _POWER.get(s.status, 0),
-        "OS-EXT-STS:task_state": s.task_state, "OS-EXT-STS:vm_state": _VM_STATE[s.status],
+        "OS-EXT-STS:power_state": 4 if s.powered_off else _POWER.get(s.status, 0),
+        "OS-EXT-STS:task_state": s.task_state,
+        "OS-EXT-STS:vm_state": ("stopped" if s.powered_off and s.status is St.RESIZE
+                                else _VM_STATE[s.status]),
         "OS-SRV-USG:launched_at": _usage_time(s.launched_at), "OS-SRV-USG:terminated_at": None,
         "os-extended-volumes:volumes_attached": [],
         "security_groups": [{"name": "default"}],

@@ -41,6 +41,11 @@ def _report(api: Any, host: str, sid: str, status: str = "running") -> None:
     assert r.status_code == 200, r.text
 
 
+def _state(api: Any, sid: str) -> tuple[str, str, int]:
+    shown = _show(api, sid)
+    return shown["status"], shown["OS-EXT-STS:vm_state"], shown["OS-EXT-STS:power_state"]
+
+
 def _desired(api: Any, host: str, sid: str) -> tuple[str, bool]:
     """(target, awaiting) of the server in ``host``'s desired state."""
     state = api.client.get(f"/internal/v1/hosts/{host}/desired-state",
@@ -140,10 +145,10 @@ def test_a_stopped_server_migrates_and_resizes_staying_shutoff(api: Any) -> None
 
     assert _act(api, sid, {"migrate": None}).status_code == 202
     target, slot = _binding(api, port_id)
-    assert target != source and _show(api, sid)["status"] == "RESIZE"
+    assert target != source and _state(api, sid) == ("RESIZE", "stopped", 4)
     assert _desired(api, target, sid) == ("stopped", True)  # the guest is not started
     _report(api, target, sid, "stopped")
-    assert _show(api, sid)["status"] == "VERIFY_RESIZE"
+    assert _state(api, sid) == ("VERIFY_RESIZE", "resized", 4)  # nova: power SHUTDOWN
     assert _act(api, sid, {"confirmResize": None}).status_code == 204
     shown = _show(api, sid)
     assert (shown["status"], shown["OS-EXT-STS:vm_state"], shown["OS-EXT-SRV-ATTR:host"]) == (
