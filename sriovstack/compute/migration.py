@@ -202,7 +202,7 @@ class MigrationService:
             task = None if live else "resize_prep"
             done = s.execute(update(ServerRow).where(
                 ServerRow.id == server_id,
-                ServerRow.status.in_([s.value for s in _FROM[kind]]),
+                ServerRow.status.in_([status.value for status in _FROM[kind]]),
                 ServerRow.task_state.is_(None), ServerRow.host.is_not(None))
                 .values(status=(step.transient or St.ACTIVE).value, task_state=task,
                         build_owner=token, build_lease_until=now + self._ttl, updated_at=now)

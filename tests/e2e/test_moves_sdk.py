@@ -94,7 +94,7 @@ def record(step, server, status, ports):
         bindings[port_id] = [port.binding_host_id, (port.binding_profile or {}).get("pci_slot"),
                              port.device_id]
     print(json.dumps({"step": step, "t": round(time.monotonic() - START, 2),
-                      "status": shown.status, "host": shown.compute_host,
+                      "status": shown.status, "power": shown.power_state, "host": shown.compute_host,
                       "name": shown.name, "flavor": shown.flavor.original_name,
                       "bindings": bindings, "ledger": ledger()}), flush=True)
 
@@ -247,23 +247,30 @@ def test_every_operation_and_move_with_openstacksdk(osc_venv: Path, tmp_path: Pa
     assert vf_of(reverted) == target and reverted["flavor"] == "m1.small"
     assert len(reverted["ledger"]) == 1
 
-    for name in ("migrate", "migrate confirm", "live migrate to host", "live migrate"):
-        before = vf_of(steps[list(steps)[list(steps).index(name) - 1]])
-        assert vf_of(steps[name])[0] != before[0] or name == "migrate confirm", name
-        assert held_by_server(steps[name]) == 1, name
-    assert len(steps["migrate"]["ledger"]) == 2
+    # Cold migration holds both VFs until confirmed; each live migration lands on the other
+    # host and frees the source's VF once the target runs the guest.
+    migrated = steps["migrate"]
+    assert vf_of(migrated)[0] != target[0] and len(migrated["ledger"]) == 2
+    assert vf_of(steps["migrate confirm"]) == vf_of(migrated)
+    where = vf_of(migrated)[0]
     for name in ("migrate confirm", "live migrate to host", "live migrate"):
+        landed = vf_of(steps[name])[0]
+        assert (landed == where) == (name == "migrate confirm"), name
         assert len(steps[name]["ledger"]) == 1, name
+        where = landed
 
     # A stopped server moves and stays SHUTOFF; started, it runs on the VF it moved to.
     off = vf_of(steps["stop to move"])
     moved = steps["migrate stopped"]
-    assert moved["status"] == "VERIFY_RESIZE" and vf_of(moved)[0] != off[0]
-    assert len(moved["ledger"]) == 2
+    assert (moved["status"], moved["power"]) == ("VERIFY_RESIZE", 4)  # nova: SHUTDOWN
+    assert vf_of(moved)[0] != off[0] and len(moved["ledger"]) == 2
+    # Never started on the target: its VF is claimed, not yet allocated (no guest runs it).
+    assert [*vf_of(moved), "claimed", sid] in moved["ledger"]
     confirmed = steps["migrate stopped confirm"]
-    assert confirmed["status"] == "SHUTOFF" and vf_of(confirmed) == vf_of(moved)
-    assert len(confirmed["ledger"]) == 1
-    assert vf_of(steps["start moved"]) == vf_of(moved)
+    assert (confirmed["status"], confirmed["power"]) == ("SHUTOFF", 4)
+    assert vf_of(confirmed) == vf_of(moved) and len(confirmed["ledger"]) == 1
+    started = steps["start moved"]
+    assert [*vf_of(moved), "allocated", sid] in started["ledger"] and started["power"] == 1
 
     # A second direct port: its own VF on the server's host, bound there; detached, freed.
     attached = steps["attach"]
