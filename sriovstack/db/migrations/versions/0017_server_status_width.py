@@ -2,7 +2,7 @@
 so shelving a server failed on PostgreSQL (SQLite does not enforce the length).
 
 Revision ID: 0017_server_status_width
-Revises: 0014_identity_revision
+Revises: 0015_port_bindings
 Create Date: 2026-12-06
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 
 
 revision = '0017_server_status_width'
-down_revision = '0014_identity_revision'
+down_revision = '0015_port_bindings'
 branch_labels = None
 depends_on = None
 
