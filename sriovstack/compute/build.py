@@ -117,11 +117,13 @@ class ServerBuilder:
         """
         if self._start_delay:
             time.sleep(self._start_delay)
-        lease = self.leases.start(server_id)
+        with self._db.transaction() as session:  # one round of the database for both
+            lease = self.leases.start(server_id, session)
+            plan = None if lease is None else self._plan(session, server_id)
         if lease is None:
             _LOG.info("build of server %s not started here: deleted, or taken over", server_id)
             return
-        self._run(lease)
+        self._run(lease, plan)
 
     def recover(self) -> tuple[str, ...]:
         """The recovery sweep: take over every server in BUILD, not yet placed, whose build
@@ -177,9 +179,11 @@ class ServerBuilder:
         if host:
             self.revisions.bump(host)
 
-    def _run(self, lease: BuildLease) -> None:
+    def _run(self, lease: BuildLease, plan: _Plan | None = None) -> None:
+        """Build under ``lease`` (``plan`` when read in the transaction that took the lease:
+        the lease is fresh then, so the first attempt needs no renewal)."""
         try:
-            self._build(lease)
+            self._build(lease, plan)
         except Unavailable as exc:  # a lock wait ran out under load: retried, not failed
             _LOG.warning("build of server %s stopped: %s; the recovery sweep builds it again "
                          "when its lease runs out", lease.server_id, exc)
@@ -215,9 +219,10 @@ class ServerBuilder:
             _LOG.warning("server %s: build lease lost to another worker; stopping", plan.server_id)
         return state is LeaseState.HELD
 
-    def allocate(self, server_id: str) -> None:
-        """The guest runs: its claimed devices become allocated (nova's claimed → allocated)."""
-        self._scheduler.claims.allocate(server_id)
+    def allocate(self, server_id: str, session: Session | None = None) -> None:
+        """The guest runs: its claimed devices become allocated (nova's claimed → allocated),
+        in ``session``'s transaction when given."""
+        self._scheduler.claims.allocate(server_id, session)
 
     def teardown(self, server_id: str, ports: tuple[str, ...]) -> None:
         """Unbind the server's ports and free its claims (idempotent; ports may be gone,
@@ -225,14 +230,15 @@ class ServerBuilder:
         self.teardown_ports(server_id, ports)
         self._scheduler.release(server_id)
 
-    def _build(self, lease: BuildLease) -> None:
-        plan = self._load(lease.server_id)
+    def _build(self, lease: BuildLease, plan: _Plan | None) -> None:
+        fresh = plan is not None
+        plan = plan or self._load(lease.server_id)
         if plan is None:
             return  # deleted before the build started
         retry: list[str] = []
         reason = ""
-        for _ in range(self._max_attempts):
-            if not self._keep(lease, plan):
+        for attempt in range(self._max_attempts):
+            if not (fresh and attempt == 0) and not self._keep(lease, plan):
                 return
             try:
                 claim = self._scheduler.schedule_and_claim(
@@ -267,25 +273,33 @@ class ServerBuilder:
 
     def _load(self, server_id: str) -> _Plan | None:
         with self._db.transaction() as session:
-            server = session.get(ServerRow, server_id)
-            if server is None:
-                return None
-            flavor = session.get(FlavorRow, server.flavor_id)
-            image = session.get(ImageRow, server.image_id) if server.image_id else None
-            ports = session.scalars(select(ServerPortRow).where(
-                ServerPortRow.server_id == server_id).order_by(ServerPortRow.position)).all()
-            specs = session.execute(select(FlavorExtraSpecRow.key, FlavorExtraSpecRow.value)
-                                    .where(FlavorExtraSpecRow.flavor_id == server.flavor_id)
-                                    .order_by(FlavorExtraSpecRow.key)).all()
-            return _Plan(
-                server_id=server.id, project_id=server.project_id,
-                vcpus=flavor.vcpus if flavor else 0, memory_mb=flavor.ram if flavor else 0,
-                disk_gb=flavor.disk if flavor else 0,
-                availability_zone=server.availability_zone,
-                image_properties=tuple(sorted(
-                    (str(k), str(v)) for k, v in (image.properties if image else {}).items())),
-                ports=tuple((p.port_id, VnicType(p.vnic_type), p.physnet) for p in ports),
-                extra_specs=tuple((k, v) for k, v in specs))
+            return self._plan(session, server_id)
+
+    @staticmethod
+    def _plan(session: Session, server_id: str) -> _Plan | None:
+        """The server's plan as ``session`` sees it; None when the server is gone."""
+        found = session.execute(
+            select(ServerRow, FlavorRow, ImageRow)
+            .join(FlavorRow, FlavorRow.id == ServerRow.flavor_id, isouter=True)
+            .join(ImageRow, ImageRow.id == ServerRow.image_id, isouter=True)
+            .where(ServerRow.id == server_id)).first()
+        if found is None:
+            return None
+        server, flavor, image = found
+        ports = session.scalars(select(ServerPortRow).where(
+            ServerPortRow.server_id == server_id).order_by(ServerPortRow.position)).all()
+        specs = session.execute(select(FlavorExtraSpecRow.key, FlavorExtraSpecRow.value)
+                                .where(FlavorExtraSpecRow.flavor_id == server.flavor_id)
+                                .order_by(FlavorExtraSpecRow.key)).all()
+        return _Plan(
+            server_id=server.id, project_id=server.project_id,
+            vcpus=flavor.vcpus if flavor else 0, memory_mb=flavor.ram if flavor else 0,
+            disk_gb=flavor.disk if flavor else 0,
+            availability_zone=server.availability_zone,
+            image_properties=tuple(sorted(
+                (str(k), str(v)) for k, v in (image.properties if image else {}).items())),
+            ports=tuple((p.port_id, VnicType(p.vnic_type), p.physnet) for p in ports),
+            extra_specs=tuple((k, v) for k, v in specs))
 
     def _request(self, plan: _Plan, retry: frozenset[str],
                  lease: BuildLease | None = None) -> BuildRequest:
@@ -343,13 +357,14 @@ class ServerBuilder:
                                        task_state="spawning", updated_at=self.clock.now())
             if state is LeaseState.HELD:
                 self._record_devices(session, plan.server_id, claim)
+                self.revisions.bump_in(session, claim.host)
         if state is LeaseState.GONE:  # deleted while we were binding: undo what we did
             self.teardown(plan.server_id, tuple(p[0] for p in plan.ports))
             return
         if state is LeaseState.LOST:  # we stalled past the lease: the taker undoes and builds
             _LOG.warning("server %s: build lease lost before placing it", plan.server_id)
             return
-        self.revisions.bump(claim.host)
+        self.revisions.notifier.notify(claim.host)
 
     @staticmethod
     def _record_devices(session: Session, server_id: str, claim: Claim) -> None:

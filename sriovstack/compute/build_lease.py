@@ -90,10 +90,11 @@ class BuildLeases:
         """Mark a server being created as queued for a build in this worker."""
         row.build_owner, row.build_lease_until = self.worker, self.deadline()
 
-    def start(self, server_id: str) -> BuildLease | None:
-        """Turn this worker's queued lease into a build under a fresh token; None when the
-        server is gone, placed, or was taken over by a sweep (this worker was too slow)."""
-        return self._swap(server_id, S.build_owner == self.worker)
+    def start(self, server_id: str, session: Session | None = None) -> BuildLease | None:
+        """Turn this worker's queued lease into a build under a fresh token (in ``session``'s
+        transaction when given); None when the server is gone, placed, or was taken over by
+        a sweep (this worker was too slow)."""
+        return self._swap(server_id, S.build_owner == self.worker, session=session)
 
     def take_over(self, orphan: Orphan) -> BuildLease | None:
         """Take an expired lease; None when another sweeper (or the owner) got there first."""
@@ -101,14 +102,16 @@ class BuildLeases:
             S.build_owner == orphan.owner
         return self._swap(orphan.server_id, owner, self._expired_clause())
 
-    def _swap(self, server_id: str, *conditions: ColumnElement[bool]) -> BuildLease | None:
+    def _swap(self, server_id: str, *conditions: ColumnElement[bool],
+              session: Session | None = None) -> BuildLease | None:
         lease = BuildLease(server_id, f"{self.worker}#{uuid.uuid4().hex[:8]}")
+        swap = (update(S).where(*_unplaced(server_id), *conditions)
+                .values(build_owner=lease.token, build_lease_until=self.deadline())
+                .execution_options(synchronize_session=False))
+        if session is not None:
+            return lease if session.execute(swap).rowcount == 1 else None
         with self._db.transaction() as s:
-            result = s.execute(update(S).where(*_unplaced(server_id), *conditions)
-                               .values(build_owner=lease.token,
-                                       build_lease_until=self.deadline())
-                               .execution_options(synchronize_session=False))
-            return lease if result.rowcount == 1 else None
+            return lease if s.execute(swap).rowcount == 1 else None
 
     def fence_delete(self, server_id: str) -> BuildLease | None:
         """Mark the server DELETED under a lease of this worker's, whatever it was doing:

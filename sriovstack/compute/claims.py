@@ -84,13 +84,15 @@ class Claims:
                                 disk_gb=request.disk_gb))
         s.flush()
 
-    def allocate(self, server_id: str) -> int:
-        """Move the server's claimed devices to allocated (its guest runs); returns how many."""
+    def allocate(self, server_id: str, session: Session | None = None) -> int:
+        """Move the server's claimed devices to allocated (its guest runs), in ``session``'s
+        transaction when given; returns how many."""
+        allocated = (update(D).where(D.owner == server_id, D.status == "claimed")
+                     .values(status="allocated").execution_options(synchronize_session=False))
+        if session is not None:
+            return int(session.execute(allocated).rowcount)
         with self._db.transaction() as s:
-            result = s.execute(update(D).where(D.owner == server_id, D.status == "claimed")
-                               .values(status="allocated")
-                               .execution_options(synchronize_session=False))
-            return int(result.rowcount)
+            return int(s.execute(allocated).rowcount)
 
     def held_by(self, server_id: str) -> tuple[ClaimedDevice, ...]:
         """The devices the server holds now (claimed or allocated), by address."""

@@ -18,14 +18,16 @@ import threading
 import time
 from collections.abc import AsyncIterator
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from sriovstack.compute.operations import stopped_moves, target_of
-from sriovstack.db import Database, Listener, notify
+from sriovstack.db import Database, Listener
+from sriovstack.db.notify import check_payload
 from sriovstack.db.models import (FlavorRow, HostRevisionRow, PciDeviceRow, ServerPortRow,
                                   ServerRow)
-from sriovstack.errors import Conflict
 from sriovstack.network import PortWiring, port_wirings
 from sriovstack.pci import PciAddress
 from sriovstack.wire import DesiredPort, DesiredServer, DesiredState, ServerStatus, VnicType
@@ -114,25 +116,30 @@ class HostRevisions:
             return revision_of(session, host)
 
     def bump(self, host: str) -> int:
-        """Increment the host's revision (one atomic UPDATE), wake waiters; return the new value."""
-        self._ensure_row(host)
+        """Increment the host's revision (one statement), wake waiters; return the new value."""
         with self._db.transaction() as session:
-            session.execute(update(HostRevisionRow).where(HostRevisionRow.host == host)
-                            .values(revision=HostRevisionRow.revision + 1))
-            value = session.scalar(
-                select(HostRevisionRow.revision).where(HostRevisionRow.host == host))
-            notify(session, HOSTS_CHANNEL, host)  # delivered to every process at commit
+            value = self.bump_in(session, host)
         self.notifier.notify(host)
-        return int(value or 0)
+        return value
 
-    def _ensure_row(self, host: str) -> None:
-        with self._db.transaction() as session:
-            if session.get(HostRevisionRow, host) is not None:
-                return
-        # Two workers may insert at once: the loser's Conflict means the row now exists.
-        with contextlib.suppress(Conflict):
-            with self._db.transaction() as session:
-                session.add(HostRevisionRow(host=host, revision=0))
+    def bump_in(self, session: Session, host: str) -> int:
+        """In ``session``'s transaction: increment the host's revision, creating its row at 1,
+        in one statement (an upsert returning the value; on PostgreSQL the NOTIFY to other
+        processes rides in it, delivered at commit).  The caller wakes this process's waiters
+        with ``notifier.notify(host)`` once the transaction committed."""
+        upsert = _INSERTS[session.get_bind().dialect.name](HostRevisionRow)
+        upsert = upsert.values(host=host, revision=1).on_conflict_do_update(
+            index_elements=[HostRevisionRow.host],
+            set_={"revision": HostRevisionRow.revision + 1}).returning(HostRevisionRow.revision)
+        if session.get_bind().dialect.name != "postgresql":
+            return int(session.execute(upsert).scalar_one())
+        check_payload(host)
+        bumped = upsert.cte("bumped")
+        return int(session.execute(select(bumped.c.revision,
+                                          func.pg_notify(HOSTS_CHANNEL, host))).scalar_one())
+
+
+_INSERTS = {"postgresql": pg_insert, "sqlite": sqlite_insert}
 
 
 class DesiredStateService:
@@ -172,7 +179,8 @@ class DesiredStateService:
 
         Returns at once when ``since`` is None or already older than the current revision.
         """
-        await self.wait_for_revision(host, since, wait)
+        if since is not None:  # without it there is nothing to wait for: one transaction
+            await self.wait_for_revision(host, since, wait)
         return await asyncio.to_thread(self.desired_state, host)
 
     async def wait_for_revision(self, host: str, since: int | None, wait: float) -> int:

@@ -44,7 +44,7 @@ from sriovstack.compute.instance_actions import InstanceActionLog
 from sriovstack.compute.live_bindings import LiveBindings
 from sriovstack.compute.move_claims import hand_back, hand_over, restore_ports, source_ports
 from sriovstack.compute.operations import STEPS
-from sriovstack.compute.types import Migration, Operation, Server
+from sriovstack.compute.types import EndedMoves, Migration, MoveKind, Operation, Server
 from sriovstack.db import Database
 from sriovstack.db.models import FlavorRow, HostRow, MigrationRow, ServerPortRow, ServerRow
 from sriovstack.errors import (Conflict, ErrorKind, Invalid, NotFound, NoValidHost,
@@ -64,14 +64,6 @@ _LOG = logging.getLogger(__name__)
 St = ServerStatus
 M = MigrationRow
 _DEVICE_OWNER = "compute:nova"
-
-
-class MoveKind:
-    """nova's migration_type values."""
-
-    RESIZE = "resize"
-    MIGRATION = "migration"
-    LIVE = "live-migration"
 
 
 # nova's migration statuses we use: resize/cold: pre-migrating → post-migrating → finished →
@@ -432,32 +424,38 @@ class MigrationService:
     # -- after the agent's report, and the sweep ---------------------------------------------
 
     def after_report(self, server_id: str) -> None:
-        """The target's agent reported: a resize/cold migration now waits in VERIFY_RESIZE
-        (finished); a live migration is done (completed) and the source's claims freed; a
-        move whose server failed on the target ends in error (its source claims freed)."""
-        now = self._clock.now()
-        release: list[tuple[str, str]] = []
-        settled: list[tuple[tuple[str, ...], str]] = []  # a live move's ports, its target
+        """``settle_after_report`` in a transaction of its own, then ``release_moves``."""
         with self._db.transaction() as s:
             row = s.get(ServerRow, server_id)
-            if row is None:
-                return
-            for mig in s.scalars(select(M).where(M.server_id == server_id,
-                                                 M.status.in_((_POST, _RUNNING)))):
-                if row.status == St.ERROR.value:
-                    mig.status, mig.updated_at = _ERROR, now
-                    release.append((mig.uuid, mig.source_compute))
-                elif mig.status == _POST and row.status == St.VERIFY_RESIZE.value:
-                    mig.status, mig.updated_at = _FINISHED, now
-                elif mig.status == _RUNNING and row.task_state is None:
-                    mig.status, mig.updated_at = _COMPLETED, now
-                    release.append((mig.uuid, mig.source_compute))
-                if mig.migration_type == MoveKind.LIVE and mig.status in (_ERROR, _COMPLETED):
-                    settled.append((tuple(mig.source_ports), mig.dest_compute or row.host or ""))
-        for mig_uuid, source in release:
+            ended = EndedMoves() if row is None else self.settle_after_report(s, row)
+        self.release_moves(ended)
+
+    def settle_after_report(self, s: Session, row: ServerRow) -> EndedMoves:
+        """In ``s``, once the target's agent reported: a resize/cold migration now waits in
+        VERIFY_RESIZE (finished); a live one is done (completed); a move whose server failed
+        on the target ends in error. Returns those ended, for ``release_moves`` after commit."""
+        now = self._clock.now()
+        ended = EndedMoves()
+        for mig in s.scalars(select(M).where(M.server_id == row.id,
+                                             M.status.in_((_POST, _RUNNING)))):
+            if row.status == St.ERROR.value:
+                mig.status, mig.updated_at = _ERROR, now
+                ended.released.append((mig.uuid, mig.source_compute))
+            elif mig.status == _POST and row.status == St.VERIFY_RESIZE.value:
+                mig.status, mig.updated_at = _FINISHED, now
+            elif mig.status == _RUNNING and row.task_state is None:
+                mig.status, mig.updated_at = _COMPLETED, now
+                ended.released.append((mig.uuid, mig.source_compute))
+            if mig.migration_type == MoveKind.LIVE and mig.status in (_ERROR, _COMPLETED):
+                ended.live.append((tuple(mig.source_ports), mig.dest_compute or row.host or ""))
+        return ended
+
+    def release_moves(self, ended: EndedMoves) -> None:
+        """Free ended moves' source claims (telling the sources) and live source bindings."""
+        for mig_uuid, source in ended.released:
             self._scheduler.release(mig_uuid)
             self._builder.revisions.bump(source)
-        for ports, target in settled:  # the source VF is freed: its binding goes too
+        for ports, target in ended.live:  # the source VF is freed: its binding goes too
             self._live.keep(ports, target)
 
     def recover(self) -> tuple[str, ...]:

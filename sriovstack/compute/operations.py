@@ -22,12 +22,13 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from sriovstack.compute.instance_actions import InstanceActionLog
-from sriovstack.compute.types import Operation
+from sriovstack.compute.types import Operation, RebuildAction
 from sriovstack.db.models import FaultRow, MigrationRow, ServerRow
 from sriovstack.errors import Conflict, ErrorKind
 from sriovstack.wire import ServerOutcome, ServerStatus
 
-__all__ = ["Step", "STEPS", "Settled", "target_of", "begin", "complete", "stopped_moves"]
+__all__ = ["Step", "STEPS", "Settled", "target_of", "begin", "complete", "stopped_moves",
+           "apply_rebuild"]
 
 St = ServerStatus
 
@@ -187,3 +188,14 @@ def _fault(session: Session, row: ServerRow, text: str, now: datetime) -> None:
         session.add(FaultRow(server_id=row.id, code=500, message=text, created=now))
     else:
         fault.code, fault.message, fault.created = 500, text, now
+
+
+def apply_rebuild(row: ServerRow, rebuild: RebuildAction) -> None:
+    """A rebuild's new image, name, metadata and description on the server row."""
+    row.image_id = rebuild.image_ref
+    if rebuild.name is not None:
+        row.name = rebuild.name
+    if rebuild.metadata is not None:
+        row.meta = dict(rebuild.metadata)
+    if rebuild.set_description:
+        row.description = rebuild.description

@@ -168,13 +168,6 @@ class ComputeQuotas:
         server = session.get(ServerRow, server_id)
         if server is None:
             return
-        items = len(server.meta or {})
-        allowed = self._book.project_limits(session, server.project_id,
-                                            ("metadata_items",))["metadata_items"]
-        if allowed != -1 and items > allowed:
-            raise Forbidden(f"Maximum number of metadata items exceeds {allowed}",
-                            kind=ErrorKind.OVER_QUOTA, field="metadata", value=items,
-                            fix=f"give at most {allowed} metadata items")
         flavor = session.get(FlavorRow, server.flavor_id)
         requested = {"instances": 1, "cores": flavor.vcpus if flavor else 0,
                      "ram": flavor.ram if flavor else 0}
@@ -184,9 +177,16 @@ class ComputeQuotas:
                 ServerPortRow.physnet.is_not(None))):
             key = vf_resource(str(port.physnet))
             requested[key] = requested.get(key, 0) + 1
+        # Every limit this check needs, read at once (the metadata one is checked first).
+        limits = self._book.project_limits(session, server.project_id,
+                                           ("metadata_items", *requested))
+        items, allowed = len(server.meta or {}), limits.pop("metadata_items")
+        if allowed != -1 and items > allowed:
+            raise Forbidden(f"Maximum number of metadata items exceeds {allowed}",
+                            kind=ErrorKind.OVER_QUOTA, field="metadata", value=items,
+                            fix=f"give at most {allowed} metadata items")
         with_new = self.usage(session, server.project_id)
         held = {r: with_new.get(r, 0) - n for r, n in requested.items()}
-        limits = self._book.project_limits(session, server.project_id, requested)
         over = overages(limits, held, requested)
         if over:
             names = ", ".join(o.resource for o in over)

@@ -50,8 +50,7 @@ class HostReports:
 
         Raises NotFound when the server is unknown, Conflict when it is not placed on ``host``.
         """
-        server = self._servers.report_status(host, server_id, report)
-        return ServerAnswer(server.id, server.status)
+        return ServerAnswer(*self._servers.report_status(host, server_id, report))
 
     def device_status(self, host: str, report: DeviceReport) -> PortAnswer:
         """The SR-IOV NIC agent says a VF is up or down: the port goes ACTIVE or DOWN."""

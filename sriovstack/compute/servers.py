@@ -28,13 +28,13 @@ from sriovstack.compute.types import (Fault, Flavor, InstanceAction, LiveMigrate
                                       ShelveAction, UnlockAction, UnshelveAction,
                                       EvacuateAction, ConsoleOutputAction,
                                       ServerAddress, ServerCreate, ServerFilter, ServerPort,
-                                      ServerStatus, ServerUpdate, SYSTEM_CALLER)
+                                      ServerStatus, ServerUpdate)
 from sriovstack.db import Database
 from sriovstack.db.models import FaultRow, ServerPortRow, ServerRow
 from sriovstack.errors import (Conflict, ErrorKind, Invalid, NotFound, NotSupported,
                                WriteConflict)
 from sriovstack.identity import Caller, policy
-from sriovstack.network import ListQuery, PortSpec
+from sriovstack.network import ListQuery, Port, PortSpec
 from sriovstack.pci import PciAddress
 from sriovstack.wire import ServerOutcome, ServerReport, VnicType
 
@@ -83,19 +83,20 @@ class ServerService:
         in use."), Invalid ("Invalid key_name provided.") for a key pair the caller lacks.
         """
         policy.require_project_scope(caller, "creating a server")
-        self._check_refs(caller, spec)
+        flavor = self._check_refs(caller, spec)
         key_data = None
         if spec.key_name is not None and self._keypairs is not None:
             key_data = self._keypairs.public_key_for(caller, spec.key_name)
         networks = spec.networks
         if spec.auto_network:
             networks = (NetworkRequest(network_id=self._auto_network(caller)),)
-        ports = self._port_rows(caller, networks, spec.security_groups)
+        known: dict[str, Port] = {}  # the ports checked or created: the answer's addresses
+        ports = self._port_rows(caller, networks, spec.security_groups, known)
         server_id = str(uuid.uuid4())
         created = [p.port_id for p in ports if p.created_by_compute]
         given = [p.port_id for p in ports if not p.created_by_compute]
         try:
-            self._insert(caller, server_id, spec, ports, request_id, key_data)
+            server = self._insert(caller, server_id, spec, ports, request_id, key_data)
         except WriteConflict as exc:
             # A concurrent create took one of the given ports (server_ports.port_id is unique).
             self._drop_ports(caller, tuple(created))
@@ -107,7 +108,7 @@ class ServerService:
         except BaseException:
             self._drop_ports(caller, tuple(created))
             raise
-        return self.get(caller, server_id)
+        return self._resolved(caller, server, {flavor.id: flavor}, known)
 
     def _auto_network(self, caller: Caller) -> str:
         """2.37's ``networks: "auto"``: the one network of the caller's project or shared.
@@ -127,7 +128,8 @@ class ServerService:
                            field="networks", value="auto")
         return usable[0].id
 
-    def _check_refs(self, caller: Caller, spec: ServerCreate) -> None:
+    def _check_refs(self, caller: Caller, spec: ServerCreate) -> Flavor:
+        """The flavor of ``spec`` once its flavor, aliases and image are known good."""
         try:
             flavor = self._flavors.get(spec.flavor_ref, visible_to=caller)
         except NotFound as exc:
@@ -145,10 +147,12 @@ class ServerService:
             raise Invalid(f"Can not find requested image {spec.image_ref}", field="imageRef",
                           value=spec.image_ref, fix="use an id from GET /image/v2/images"
                           ) from exc
+        return flavor
 
     def _port_rows(self, caller: Caller, networks: tuple[NetworkRequest, ...],
-                   groups: tuple[str, ...]) -> list[ServerPortRow]:
-        """Check every requested port first, then create ports for ``{uuid}`` entries.
+                   groups: tuple[str, ...], known: dict[str, Port]) -> list[ServerPortRow]:
+        """Check every requested port first, then create ports for ``{uuid}`` entries
+        (putting each in ``known``).
 
         Security groups go on the ports compute creates; asking for any besides ``default``
         with an SR-IOV port is refused (20.9: direct ports carry no security groups).
@@ -162,7 +166,7 @@ class ServerService:
                 raise Invalid(f"Port {req.port_id} is requested more than once.",
                               field="networks", value=req.port_id)
             seen.add(req.port_id)
-            rows.append(self._existing_port(caller, pos, req.port_id))
+            rows.append(self._existing_port(caller, pos, req.port_id, known))
         _check_groups(groups, rows)
         created: list[str] = []
         try:
@@ -171,6 +175,7 @@ class ServerService:
                     port = self._network.create_port(caller, PortSpec(
                         network_id=req.network_id, security_groups=groups or None))
                     created.append(port.id)
+                    known[port.id] = port
                     rows.append(ServerPortRow(port_id=port.id, network_id=port.network_id,
                                               position=pos, created_by_compute=True,
                                               vnic_type=str(VnicType.NORMAL)))
@@ -183,7 +188,8 @@ class ServerService:
             raise
         return sorted(rows, key=lambda r: r.position)
 
-    def _existing_port(self, caller: Caller, pos: int, port_id: str) -> ServerPortRow:
+    def _existing_port(self, caller: Caller, pos: int, port_id: str,
+                       known: dict[str, Port]) -> ServerPortRow:
         try:
             request = self._network.port_request(caller, port_id)
             port = self._network.get_port(caller, port_id)
@@ -193,13 +199,14 @@ class ServerService:
         except Conflict as exc:
             raise Conflict(f"Port {port_id} is still in use.", kind=ErrorKind.PORT_IN_USE,
                            field="networks", value=port_id) from exc
+        known[port_id] = port
         return ServerPortRow(port_id=port_id, network_id=port.network_id, position=pos,
                              created_by_compute=False, vnic_type=str(request.vnic_type),
                              physnet=request.physnet)
 
     def _insert(self, caller: Caller, server_id: str, spec: ServerCreate,
-                ports: list[ServerPortRow], request_id: str,
-                key_data: str | None = None) -> None:
+                ports: list[ServerPortRow], request_id: str, key_data: str | None) -> Server:
+        """Record the server in BUILD (queued for this worker) with its ports; return it."""
         now = self.builder.clock.now()
         with self._db.transaction() as session:
             server = ServerRow(
@@ -222,6 +229,8 @@ class ServerService:
                 self._quotas.check_new_server(session, server_id)
             self._log.start(session, server_id, "create", "compute__do_build_and_run_instance",
                             request_id, caller.user_id or "", None, now)
+            session.flush()
+            return _to_server(session, server)
 
     def _drop_ports(self, caller: Caller, port_ids: tuple[str, ...]) -> None:
         for port_id in port_ids:
@@ -257,9 +266,9 @@ class ServerService:
                                    .order_by(ServerRow.created_at, ServerRow.id)).all()
             return tuple(_to_server(session, r) for r in rows)
 
-    def _resolved(self, caller: Caller, server: Server,
-                  flavors: dict[str, Flavor | None]) -> Server:
-        """The server with its addresses and its flavor (``flavors`` caches lookups)."""
+    def _resolved(self, caller: Caller, server: Server, flavors: dict[str, Flavor | None],
+                  known: dict[str, Port] | None = None) -> Server:
+        """The server with its addresses and flavor (``flavors``, ``known`` ports: cached)."""
         if server.flavor_id not in flavors:
             try:
                 flavors[server.flavor_id] = self._flavors.get(server.flavor_id)
@@ -268,7 +277,7 @@ class ServerService:
         addresses: list[ServerAddress] = []
         for sp in server.ports:
             try:
-                port = self._network.get_port(caller, sp.port_id)
+                port = (known or {}).get(sp.port_id) or self._network.get_port(caller, sp.port_id)
                 network = self._network.networks.get(caller, port.network_id)
             except NotFound:
                 continue
@@ -453,7 +462,7 @@ class ServerService:
             operations.begin(session, row, op, self._log, request_id, caller.user_id or "",
                              now)
             if rebuild is not None:
-                _apply_rebuild(row, rebuild)
+                operations.apply_rebuild(row, rebuild)
         assert server.host is not None  # begin refuses unplaced servers
         self.builder.revisions.bump(server.host)
 
@@ -488,12 +497,15 @@ class ServerService:
         raise NotSupported(f"Cannot {name} server {server_id}: migration is not implemented "
                            "by this compute service.", field="action", value=name)
 
-    def report_status(self, host: str, server_id: str, report: ServerReport) -> Server:
-        """The compute agent's report: it completes the running task or the build (final
-        status; error → ERROR with a fault), operations.complete; other reports change nothing.
+    def report_status(self, host: str, server_id: str,
+                      report: ServerReport) -> tuple[str, ServerStatus]:
+        """The compute agent's report, in one transaction: it completes the running task or
+        the build (error → ERROR with a fault; operations.complete), allocates the devices of
+        a guest now running, settles a move, bumps the host's revision.  Returns (id, status).
 
         Raises NotFound when the server is unknown, Conflict when it is not placed on ``host``.
         """
+        ended = None
         with self._db.transaction() as session:
             row = session.get(ServerRow, server_id, with_for_update=True)
             if row is None or row.status == _DELETED:  # a delete fenced it: too late
@@ -504,22 +516,16 @@ class ServerService:
             stopped = bool(operations.stopped_moves(session, [row]))
             changed = operations.complete(session, row, report.outcome, report.message,
                                           self._log, self.builder.clock.now(), stopped)
-        if changed and report.outcome is ServerOutcome.RUNNING:
-            self.builder.allocate(server_id)
-        if changed and self.migrations is not None:
-            self.migrations.after_report(server_id)
-        self.builder.revisions.bump(host)
-        return self.get(SYSTEM_CALLER, server_id)
-
-
-def _apply_rebuild(row: ServerRow, rebuild: RebuildAction) -> None:
-    row.image_id = rebuild.image_ref
-    if rebuild.name is not None:
-        row.name = rebuild.name
-    if rebuild.metadata is not None:
-        row.meta = dict(rebuild.metadata)
-    if rebuild.set_description:
-        row.description = rebuild.description
+            if changed and report.outcome is ServerOutcome.RUNNING:
+                self.builder.allocate(server_id, session)
+            if changed and self.migrations is not None:
+                ended = self.migrations.settle_after_report(session, row)
+            self.builder.revisions.bump_in(session, host)
+            answer = (row.id, ServerStatus(row.status))
+        self.builder.revisions.notifier.notify(host)
+        if ended is not None and self.migrations is not None:
+            self.migrations.release_moves(ended)
+        return answer
 
 
 def _not_found(server_id: str) -> NotFound:

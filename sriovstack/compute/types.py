@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sriovstack.identity import Caller
@@ -12,6 +12,8 @@ from sriovstack.pci import PciAddress
 from sriovstack.wire import ServerStatus, VnicType
 
 __all__ = [
+    "MoveKind",
+    "EndedMoves",
     "ConsoleOutputAction",
     "EvacuateAction",
     "ShelveAction",
@@ -460,3 +462,20 @@ class ResourceProvider:
     parent_uuid: str | None
     root_uuid: str
     inventories: tuple[Inventory, ...]
+
+
+class MoveKind:
+    """nova's migration_type values."""
+
+    RESIZE = "resize"
+    MIGRATION = "migration"
+    LIVE = "live-migration"
+
+
+@dataclass(slots=True)
+class EndedMoves:
+    """The moves an agent's report ended, for what must follow the commit: the source claims
+    to free ((migration uuid, source host)) and a live move's source ports on its target."""
+
+    released: list[tuple[str, str]] = field(default_factory=list)
+    live: list[tuple[tuple[str, ...], str]] = field(default_factory=list)

@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-__all__ = ["notify", "Listener"]
+__all__ = ["notify", "Listener", "check_payload"]
 
 _LOG = logging.getLogger(__name__)
 _CHECK_EVERY = 10.0  # seconds between checks that an idle listening connection still works
@@ -35,9 +35,14 @@ def notify(session: Session, channel: str, payload: str) -> None:
     bind = session.get_bind()
     if bind.dialect.name != "postgresql":
         return
+    check_payload(payload)
+    session.execute(select(func.pg_notify(channel, payload)))
+
+
+def check_payload(payload: str) -> None:
+    """Refuse a payload PostgreSQL would not deliver (ValueError)."""
     if len(payload.encode()) > _PAYLOAD_MAX:
         raise ValueError(f"a NOTIFY payload is at most {_PAYLOAD_MAX} bytes")
-    session.execute(select(func.pg_notify(channel, payload)))
 
 
 def _conninfo(url: str) -> str:

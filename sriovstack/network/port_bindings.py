@@ -85,7 +85,8 @@ class PortBindings:
                                kind=ErrorKind.PORT_IN_USE, field="port_id", value=port_id)
             row.binding_host, row.device_id, row.device_owner = host, device_id, device_owner
             row.binding_profile = profile_json(profile)
-            self.rebind(session, row)
+            with session.no_autoflush:  # the network and agents read: one UPDATE of the port
+                self.rebind(session, row)
             row.updated_at = self._env.clock.now()
             row.revision_number += 1
             session.flush()
