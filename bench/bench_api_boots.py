@@ -417,7 +417,8 @@ async def run(args: argparse.Namespace) -> None:
           "placed        none")
     print(f"ACTIVE        {len(active) / (last_active - first):8.1f} boots/s   "
           f"({len(active)}/{n})" if active else "ACTIVE        none")
-    print(f"to ACTIVE     p50 {_pct(active, 0.5):.2f} s   p99 {_pct(active, 0.99):.2f} s")
+    print(f"to ACTIVE     p50 {_pct(active, 0.5):.2f} s   p99 {_pct(active, 0.99):.2f} s   "
+          f"(on {len({b.host for b in boots if b.host})} hosts)")
     print(f"API CPU       {(cpu1 - cpu0) / n * 1000:8.1f} ms/boot   (boot phase {wall:.1f} s)")
     print(f"SQL           {(stm1 - stm0) / n:8.1f} statements/boot   "
           f"{(xact1 - xact0) / n:.1f} commits/boot (incl. the watcher's)")

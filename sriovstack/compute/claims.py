@@ -57,8 +57,10 @@ class Claims:
             ids = [dev_id for i in range(len(allocations)) for dev_id in taken[i]]
             ports = {dev_id: allocations[i].request.port_id
                      for i in taken for dev_id in taken[i]}
+            claim = Claim(request.server_id, host_name, _claimed(s, ids, ports))
+            # Last: every claim in the cloud waits on this one row until its commit.
             touch_hosts(s, (host_id,))
-            return Claim(request.server_id, host_name, _claimed(s, ids, ports))
+            return claim
 
     def _take_resources(self, s: Session, host_id: str, host_name: str,
                         request: BuildRequest) -> None:
