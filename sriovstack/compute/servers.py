@@ -230,7 +230,7 @@ class ServerService:
             self._log.start(session, server_id, "create", "compute__do_build_and_run_instance",
                             request_id, caller.user_id or "", None, now)
             session.flush()
-            return _to_server(session, server)
+            return _server_of(server, ports, None)  # as stored: new, so no fault yet
 
     def _drop_ports(self, caller: Caller, port_ids: tuple[str, ...]) -> None:
         for port_id in port_ids:
