@@ -24,8 +24,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from sriovstack.compute.operations import stopped_moves, target_of
-from sriovstack.db import Database, Listener
-from sriovstack.db.notify import check_payload
+from sriovstack.db import Database, Listener, check_payload
 from sriovstack.db.models import (FlavorRow, HostRevisionRow, PciDeviceRow, ServerPortRow,
                                   ServerRow)
 from sriovstack.network import PortWiring, port_wirings

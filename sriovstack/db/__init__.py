@@ -4,10 +4,10 @@ the schema's Alembic revision (``current_revision``)."""
 
 from sriovstack.db.base import Base, Database, UtcDateTime, retry_races, storable
 from sriovstack.db.migrations import current_revision
-from sriovstack.db.notify import Listener, notify
+from sriovstack.db.notify import Listener, check_payload, notify
 from sriovstack.db.paging import SortKey, ordered_page
 
 __all__ = [
     "Base", "Database", "UtcDateTime", "retry_races", "storable", "current_revision",
-    "SortKey", "ordered_page", "Listener", "notify",
+    "SortKey", "ordered_page", "Listener", "notify", "check_payload",
 ]
