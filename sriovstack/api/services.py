@@ -49,7 +49,8 @@ def build_services(settings: ApiSettings, db: Database, *, clock: Clock | None =
                             image_store=ImageStore(settings.image_dir, settings.max_image_bytes),
                             max_attempts=sched_config.max_attempts,
                             service_down_time=sched_config.service_down_time,
-                            build_start_delay=settings.build_start_delay, recorder=recorder)
+                            build_start_delay=settings.build_start_delay, recorder=recorder,
+                            lease_seconds=settings.lease_seconds)
     return Services(
         settings=settings,
         db=db,

@@ -7,6 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sriovstack.compute import DEFAULT_LEASE_SECONDS
 from sriovstack.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -39,6 +40,8 @@ class ApiSettings:
     directory, set by ``api serve --workers N``; a scrape then sums every worker's counters.
     ``image_dir`` holds uploaded image data (None: uploads are refused with 503);
     an upload is streamed there, past ``max_body_bytes``, up to ``max_image_bytes``.
+    ``lease_seconds``: how long a build's or another multi-step operation's lease lasts
+    (``api serve --lease-seconds``); a worker killed mid-operation is recovered after it.
     """
 
     base_url: str
@@ -52,6 +55,7 @@ class ApiSettings:
     metrics_dir: Path | None = None
     image_dir: Path | None = None
     max_image_bytes: int = DEFAULT_MAX_IMAGE_BYTES
+    lease_seconds: float = DEFAULT_LEASE_SECONDS
 
     def __post_init__(self) -> None:
         if not self.base_url.startswith(("http://", "https://")):

@@ -20,7 +20,7 @@ from typing import Any
 
 from rich.console import Console
 
-from sriovstack.cli.inputs import positive_int, text_file
+from sriovstack.cli.inputs import positive_float, positive_int, text_file
 from sriovstack.errors import ConfigError, Invalid
 
 __all__ = ["register", "app_from_environment", "ServeOptions", "parse_listen"]
@@ -40,6 +40,8 @@ class ServeOptions:
     metrics_token: str | None = None
     metrics_dir: str | None = None  # prometheus_client's multiprocess dir (--workers > 1)
     image_dir: str | None = None  # uploaded image data (STATE_DIR/images)
+    lease_seconds: float = 30.0  # an operation's lease (compute/build_lease.py)
+    sweep_interval: float = 10.0  # seconds between recovery sweeps (api/app.py)
 
     def to_json(self) -> str:
         return json.dumps({"database_url": self.database_url, "base_url": self.base_url,
@@ -47,14 +49,17 @@ class ServeOptions:
                            "build_start_delay": self.build_start_delay,
                            "metrics_token": self.metrics_token,
                            "metrics_dir": self.metrics_dir,
-                           "image_dir": self.image_dir})
+                           "image_dir": self.image_dir,
+                           "lease_seconds": self.lease_seconds,
+                           "sweep_interval": self.sweep_interval})
 
     @classmethod
     def from_json(cls, text: str) -> ServeOptions:
         data = json.loads(text)
         return cls(data["database_url"], data["base_url"], tuple(data["config_files"]),
                    float(data["build_start_delay"]), data.get("metrics_token"),
-                   data.get("metrics_dir"), data.get("image_dir"))
+                   data.get("metrics_dir"), data.get("image_dir"),
+                   float(data["lease_seconds"]), float(data["sweep_interval"]))
 
 
 def parse_listen(text: str) -> tuple[str, int]:
@@ -90,8 +95,10 @@ def _build(options: ServeOptions) -> Any:
                            deployment=deployment, build_start_delay=options.build_start_delay,
                            metrics_token=options.metrics_token,
                            metrics_dir=Path(options.metrics_dir) if options.metrics_dir else None,
-                           image_dir=Path(options.image_dir) if options.image_dir else None)
-    return create_app(settings, build_services(settings, Database(options.database_url)))
+                           image_dir=Path(options.image_dir) if options.image_dir else None,
+                           lease_seconds=options.lease_seconds)
+    return create_app(settings, build_services(settings, Database(options.database_url)),
+                      recovery_interval=options.sweep_interval)
 
 
 def app_from_environment() -> Any:
@@ -116,7 +123,9 @@ def _serve(args: argparse.Namespace) -> int:
     options = ServeOptions(url, args.base_url or f"http://{display_host}:{port}",
                            tuple(str(f) for f in args.config_file), args.test_build_delay,
                            _metrics_token(args.metrics_token_file),
-                           image_dir=str(Path(args.state_dir) / "images"))
+                           image_dir=str(Path(args.state_dir) / "images"),
+                           lease_seconds=args.lease_seconds,
+                           sweep_interval=args.sweep_interval)
     _build(options)  # fail fast on bad config before any worker starts
     db = Database(url)
     db.create_schema()  # once, here: workers never race on migrations
@@ -220,6 +229,13 @@ def register(subparsers: Any) -> None:
     serve.add_argument("--metrics-token-file", type=text_file, metavar="FILE",
                        help="GET /metrics then wants 'Authorization: Bearer <the file's "
                             "content>' (default: open to anyone who reaches --listen)")
+    serve.add_argument("--lease-seconds", type=positive_float, default=30.0,
+                       metavar="SECONDS", help="how long a multi-step operation's lease lasts "
+                       "between renewals: a worker killed mid-operation is recovered that "
+                       "long after (default 30)")
+    serve.add_argument("--sweep-interval", type=positive_float, default=10.0,
+                       metavar="SECONDS", help="seconds between the recovery sweeps that "
+                       "finish or roll back operations whose worker died (default 10)")
     serve.add_argument("--test-build-delay", type=float, default=0.0, metavar="SECONDS",
                        help="test hook, never for service: every server build waits SECONDS "
                             "after the 202 (end-to-end tests kill the API in that window)")

@@ -13,6 +13,7 @@ from sriovstack.clock import Clock
 from sriovstack.compute.audit import (Audit, AuditCheck, AuditReport, Finding, VfObservation,
                                       vf_state_findings)
 from sriovstack.compute.build import ServerBuilder
+from sriovstack.compute.build_lease import DEFAULT_LEASE_SECONDS
 from sriovstack.compute.desired_state import (DesiredStateService, HostChangeNotifier,
                                               HostRevisions)
 from sriovstack.compute.drain import DrainPlan, DrainService, DrainStep
@@ -63,7 +64,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ComputeServices", "build_compute", "FlavorService", "FlavorQuery", "ImageService",
-    "MAX_LIMIT",
+    "MAX_LIMIT", "DEFAULT_LEASE_SECONDS",
     "ImageQuery", "ImageCreate", "ImageData", "ImageUpload", "ImageStore", "ImageAttrs",
     "PatchOp", "check_attr", "BASE_ATTRS", "PlacementService", "NameKind", "Candidate",
     "CandidateRequest", "ConsumerAllocations", "ProviderAllocations",
@@ -119,7 +120,8 @@ def build_compute(db: Database, network: "NetworkService", scheduler: "Scheduler
                   max_attempts: int = 3,
                   service_down_time: float = 60.0, poll_interval: float = 1.0,
                   build_start_delay: float = 0.0,
-                  recorder: Recorder | None = None) -> ComputeServices:
+                  recorder: Recorder | None = None,
+                  lease_seconds: float = DEFAULT_LEASE_SECONDS) -> ComputeServices:
     """Wire the compute services and seed the m1.* flavors and the cirros image (idempotent).
 
     ``build_start_delay`` is the builder's test hook (compute/build.py); 0 in service.
@@ -135,7 +137,8 @@ def build_compute(db: Database, network: "NetworkService", scheduler: "Scheduler
         except WriteConflict:  # another API worker seeded at the same moment
             seed()
     builder = ServerBuilder(db, network, scheduler, revisions, max_attempts=max_attempts,
-                            clock=clock, start_delay=build_start_delay)
+                            clock=clock, start_delay=build_start_delay,
+                            lease_seconds=lease_seconds)
     keypairs = KeypairService(db, clock)
     settings = network.settings
     quotas = ComputeQuotas(db, (*settings.vlan_physnets,
@@ -143,7 +146,7 @@ def build_compute(db: Database, network: "NetworkService", scheduler: "Scheduler
     leases = OperationLeases(db, builder.leases, clock)
     shelves = ShelveService(db, network, scheduler, builder, leases)
     console = ConsoleLog(db, clock)
-    migrations = MigrationService(db, network, scheduler, builder, clock)
+    migrations = MigrationService(db, network, scheduler, builder, clock, lease_seconds)
     servers = ServerService(db, network, flavors, images, builder, shelves,
                             EvacuateService(db, hosts, scheduler, builder), console,
                             keypairs=keypairs, quotas=quotas, migrations=migrations)
