@@ -33,6 +33,7 @@ FLOORS: dict[str, Floor] = {
     "pci": Floor.PURE,
     "conf": Floor.PURE,
     "mac": Floor.PURE,           # the MacAddress value type
+    "crashpoints": Floor.PURE,   # SRIOVSTACK_CRASH_AT: a real kill -9 at a named step
     "wire": Floor.PURE,          # the agent <-> API contract
     "clock": Floor.SEAM,
     "metrics": Floor.SEAM,     # Prometheus: counters, histograms, one scrape

@@ -29,6 +29,7 @@ from sriovstack.agents.loop import AgentLoop
 from sriovstack.agents.records import VfAssignment, VfLedger
 from sriovstack.agents.vfconfig import VfConfigurator
 from sriovstack.agents.watch import DesiredStateWatch
+from sriovstack.crashpoints import crash_point
 from sriovstack.dataplane import DEFAULT_PREFIX, HostDataplane
 from sriovstack.errors import (Conflict, HostError, NotFound, NotSupported, SriovstackError,
                                Unreachable)
@@ -227,6 +228,7 @@ class _Pass:
             port = wanted.get(vf.port_id)
             if port is None or _interface(port) != vf:
                 self.a._virt.detach_vf(server.server_id, vf.port_id)
+                crash_point("agent.unplugged")
                 self._say(server.server_id, f"VF {vf.pci_address} unplugged (port "
                           f"{vf.port_id}, MAC {vf.mac}, VLAN {vf.vlan})")
                 self._release(server.server_id, vf.port_id, vf.pci_address)
@@ -264,6 +266,7 @@ class _Pass:
         if located is None:
             return  # the VF is gone from the host (VFs disabled): nothing to reset
         self.a._vfs.reset(*located)
+        crash_point("agent.reset")
         self.result.reset.append(address)
 
     def _locate(self, address: PciAddress) -> tuple[str, int] | None:
@@ -286,6 +289,7 @@ class _Pass:
                                              interfaces, hostdevs=server.hostdevs,
                                              authorized_keys=server.authorized_keys))
                 spawned = True
+                crash_point("agent.plugged")
                 self.result.spawned.append(server.server_id)
                 self._say(server.server_id, f"boot: guest {server.name} started with "
                           f"{server.vcpus} vCPU and {server.memory_mb} MB")
@@ -324,6 +328,7 @@ class _Pass:
             if self.a._vfs.apply(*located, settings) != ():
                 _LOG.info("%s: %s: spoof check unsupported by the driver", self.a.host_name,
                           vf.pci_address)
+            crash_point("agent.configured")
             self.result.configured.append(vf.pci_address)
             interfaces.append(vf)
         return tuple(interfaces)
@@ -333,6 +338,7 @@ class _Pass:
         for vf in interfaces:
             if vf.port_id not in attached:
                 self.a._virt.attach_vf(server.server_id, vf)
+                crash_point("agent.hot_plugged")
                 self._say(server.server_id, f"VF {vf.pci_address} hot-plugged: MAC {vf.mac} "
                           f"VLAN {vf.vlan} (port {vf.port_id})")
 

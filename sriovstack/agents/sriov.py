@@ -32,6 +32,7 @@ from sriovstack.agents.loop import AgentLoop
 from sriovstack.agents.records import BookedDevice, DeviceBook, DeviceKey
 from sriovstack.agents.vfconfig import VfConfigurator
 from sriovstack.agents.watch import DesiredStateWatch
+from sriovstack.crashpoints import crash_point
 from sriovstack.errors import NotFound
 from sriovstack.host import Host, LinkState, VfLinkState, discover
 from sriovstack.mac import MacAddress
@@ -161,6 +162,7 @@ class SriovNicAgent:
         wanted = link_state_for(port)
         up = port.admin_state_up and carrier  # no carrier: the VF cannot pass traffic
         applied = self._vfs.apply(pf_netdev, index, (VfLinkState(wanted),)) == ()
+        crash_point("sriov.link_set")
         uplink = UplinkPropagation.OFF
         if port.propagate_uplink_status:
             # igb reads as auto already, yet cannot set it: ask the driver, once per PF.

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
+from sriovstack.crashpoints import crash_point
 from sriovstack.errors import DriverNotSupported
 from sriovstack.host import (LinkState, VfLinkState, VfMac, VfNetlink, VfRate, VfSetting,
                              VfSpoofCheck, VfState, VfTrust, VfVlan)
@@ -108,6 +109,7 @@ class VfConfigurator:
                 continue
             try:
                 state = self._netlink.set_vf(pf_netdev, vf, setting)
+                crash_point("vf.set")
                 self._accepted.add((pf_netdev, kind))
             except DriverNotSupported:
                 if kind in _REQUIRED:

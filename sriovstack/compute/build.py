@@ -47,6 +47,7 @@ from sriovstack.compute.instance_actions import InstanceActionLog
 from sriovstack.compute.scheduler.model import (BuildRequest, Claim, ClaimedDevice,
                                                 ImageProperties)
 from sriovstack.compute.types import SYSTEM_CALLER
+from sriovstack.crashpoints import crash_point
 from sriovstack.db import Database
 from sriovstack.compute.flavor_requests import flavor_pci
 from sriovstack.db.models import (FaultRow, FlavorExtraSpecRow, FlavorRow, ImageRow,
@@ -243,6 +244,7 @@ class ServerBuilder:
             try:
                 claim = self._scheduler.schedule_and_claim(
                     self._request(plan, frozenset(retry), lease))
+                crash_point("build.claimed")
             except NotFound:  # the claim's fence: deleted or taken over since _keep
                 self._keep(lease, plan)
                 return
@@ -251,6 +253,7 @@ class ServerBuilder:
                 self._fail(lease, f"No valid host was found. {exc}.{earlier}")
                 return
             reason, touched = self._bind_all(plan, claim)
+            crash_point("build.bound")
             if not reason:
                 self._finish(plan, claim, lease)
                 return
@@ -365,6 +368,7 @@ class ServerBuilder:
             _LOG.warning("server %s: build lease lost before placing it", plan.server_id)
             return
         self.revisions.notifier.notify(claim.host)
+        crash_point("build.placed")
 
     @staticmethod
     def _record_devices(session: Session, server_id: str, claim: Claim) -> None:

@@ -25,6 +25,7 @@ from sriovstack.compute.build import ServerBuilder
 from sriovstack.compute.hosts import HostRegistry
 from sriovstack.compute.instance_actions import InstanceActionLog
 from sriovstack.compute.types import Server
+from sriovstack.crashpoints import crash_point
 from sriovstack.db import Database
 from sriovstack.db.models import ServerPortRow, ServerRow
 from sriovstack.errors import Conflict, ErrorKind, Invalid, NotSupported
@@ -91,7 +92,9 @@ class EvacuateService:
                 port.generation = None
             self._log.start(s, server.id, "evacuate", "compute_rebuild_instance", request_id,
                             caller.user_id or "", server.host, now)
+        crash_point("evacuate.queued")
         self._scheduler.release(server.id)  # the dead host's VFs, RAM and vCPUs
+        crash_point("evacuate.released")
 
 
 def _invalid_state(server: Server) -> Conflict:

@@ -41,6 +41,7 @@ from sriovstack.compute.interface_claims import (claim_port_vf, orphan_devices,
 from sriovstack.compute.operation_lease import OperationLeases
 from sriovstack.compute.scheduler.model import ClaimedDevice
 from sriovstack.compute.types import SYSTEM_CALLER, Server
+from sriovstack.crashpoints import crash_point
 from sriovstack.db import Database
 from sriovstack.db.models import ServerPortRow, ServerRow
 from sriovstack.errors import (ClaimLost, Conflict, ErrorKind, Invalid, NotFound,
@@ -142,6 +143,7 @@ class InterfaceService:
         try:
             self._start(server, "attach_interface", "compute_attach_interface", request_id,
                         caller)
+            crash_point("attach.begun")
             port_id = spec.port_id
             if port_id is None:
                 created = port_id = self._create_port(caller, spec)
@@ -150,6 +152,7 @@ class InterfaceService:
             if request.vnic_type is VnicType.DIRECT:
                 device = self._claim(lease, server, port_id, request.physnet)
                 claimed = True
+                crash_point("attach.claimed")
                 profile = BindingProfile(pci_slot=device.address,
                                          pci_vendor_info=device.pci_vendor_info,
                                          physical_network=device.physnet)
@@ -158,6 +161,7 @@ class InterfaceService:
             assert server.host is not None
             bound = True  # a failed binding is stored too: undo it
             self._network.bind_port(port_id, server.host, server_id, DEVICE_OWNER, profile)
+            crash_point("attach.bound")
             network_id = self._network.get_port(SYSTEM_CALLER, port_id).network_id
             self._record(lease, server, port_id, network_id, request.vnic_type, device,
                          created is not None, spec.tag)
@@ -280,6 +284,7 @@ class InterfaceService:
         lease = self._lease(server, "detach_interface")
         self._start(server, "detach_interface", "compute_detach_interface", request_id,
                     caller)
+        crash_point("detach.begun")
         with self._db.transaction() as s:
             row = s.scalar(select(ServerPortRow).where(ServerPortRow.server_id == server_id,
                                                        ServerPortRow.port_id == port_id))
@@ -287,9 +292,12 @@ class InterfaceService:
             s.execute(delete(ServerPortRow).where(ServerPortRow.server_id == server_id,
                                                   ServerPortRow.port_id == port_id))
         self._builder.revisions.bump(server.host or "")  # the agent unplugs and resets
+        crash_point("detach.removed")
         with self._db.transaction() as s:
             release_port_devices(s, server_id, (port_id,))
+        crash_point("detach.released")
         self._unbind(server_id, port_id)
+        crash_point("detach.unbound")
         if created:
             self._drop(port_id)
         with self._db.transaction() as s:

@@ -42,9 +42,11 @@ from sriovstack.compute.build import MIGRATION_HOLDS
 from sriovstack.compute.build_lease import DEFAULT_LEASE_SECONDS
 from sriovstack.compute.instance_actions import InstanceActionLog
 from sriovstack.compute.live_bindings import LiveBindings
-from sriovstack.compute.move_claims import hand_back, hand_over, restore_ports, source_ports
+from sriovstack.compute.move_claims import (hand_back, hand_over, holds_claims, restore_ports,
+                                             source_ports)
 from sriovstack.compute.operations import STEPS
 from sriovstack.compute.types import EndedMoves, Migration, MoveKind, Operation, Server
+from sriovstack.crashpoints import crash_point
 from sriovstack.db import Database
 from sriovstack.db.models import FlavorRow, HostRow, MigrationRow, ServerPortRow, ServerRow
 from sriovstack.errors import (Conflict, ErrorKind, Invalid, NotFound, NoValidHost,
@@ -127,8 +129,10 @@ class MigrationService:
         ignore, requested = self._targets(kind, source, host)
         token = f"{self.worker}#move-{uuid.uuid4().hex[:8]}"
         mig = self._begin(server.id, kind, user_id, request_id, token, new_flavor)
+        crash_point(f"{kind}.begun")
         try:
             claim = self._claim(server.id, token, new_flavor, ignore, requested)
+            crash_point(f"{kind}.target_claimed")
         except NotFound:  # a delete took the lease: it frees what the move holds
             return
         except NoValidHost as exc:
@@ -140,11 +144,13 @@ class MigrationService:
                           value=host) from exc
         reason = self._live.move(self._ports(server.id), claim) if kind == MoveKind.LIVE \
             else self._bind(server.id, claim.host, claim)
+        crash_point(f"{kind}.bound")
         if reason:
             self._to_source(mig, token, reason)
             raise Conflict(reason, kind=ErrorKind.PORT_BINDING_FAILED, field="host",
                            value=claim.host)
         self._settle(mig, token, claim, kind)
+        crash_point(f"{kind}.settled")
 
     def _check_flavor(self, old: str, new: str) -> None:
         with self._db.transaction() as s:
@@ -308,13 +314,18 @@ class MigrationService:
         if not self._holds(mig.server_id, token):
             self._abandon(mig)
             return
-        self._scheduler.release(mig.server_id)
+        with self._db.transaction() as s:
+            held = holds_claims(s, mig.uuid)
+        if held:
+            self._scheduler.release(mig.server_id)
         with self._db.transaction() as s:
             hand_back(s, mig.uuid, mig.server_id)
+        crash_point("revert.released")  # also a rollback's
         if mig.migration_type == MoveKind.LIVE:  # the source binding stays (or is made) active
             self._live.keep(tuple(mig.source_ports), mig.source_compute)
         else:
             self._rebind_source(mig)
+        crash_point("revert.rebound")
         now = self._clock.now()
         values: dict[str, Any] = dict(host=mig.source_compute, flavor_id=mig.old_flavor_id,
                                       build_owner=None, build_lease_until=None, updated_at=now)
@@ -379,6 +390,7 @@ class MigrationService:
                             user_id, mig.source_compute, now)
             self._log.finish(s, row.id, "Success", "", now)
             uuid_, source = mig.uuid, mig.source_compute
+        crash_point("confirm.begun")
         self._finish_confirm(uuid_, source)
 
     def _finish_confirm(self, mig_uuid: str, source: str) -> None:
@@ -403,6 +415,7 @@ class MigrationService:
                             mig.source_compute, now)
             s.flush()
             s.expunge(mig)
+        crash_point("revert.begun")
         self._to_source(mig, token)
 
     def _verifying(self, s: Session, server_id: str,

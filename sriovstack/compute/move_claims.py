@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from sriovstack.db.models import HostAllocationRow, PciDeviceRow, ServerPortRow
 
-__all__ = ["source_ports", "restore_ports", "hand_over", "hand_back"]
+__all__ = ["source_ports", "restore_ports", "hand_over", "hand_back", "holds_claims"]
 
 
 def source_ports(s: Session, server_id: str) -> dict[str, Any]:
@@ -49,3 +49,9 @@ def hand_back(s: Session, consumer: str, server_id: str) -> None:
                   .values(server_id=server_id).execution_options(synchronize_session=False))
     s.execute(update(PciDeviceRow).where(PciDeviceRow.owner == consumer)
               .values(owner=server_id).execution_options(synchronize_session=False))
+
+
+def holds_claims(s: Session, consumer: str) -> bool:
+    """Whether the migration ``consumer`` still holds the source's claims (not handed back:
+    once it has, the server's claims are the source's, never to be freed by a re-run)."""
+    return s.get(HostAllocationRow, consumer) is not None

@@ -27,6 +27,7 @@ from sriovstack.compute.build_lease import BuildLease, LeaseState, hold_lease
 from sriovstack.compute.instance_actions import InstanceActionLog
 from sriovstack.compute.operation_lease import OperationLeases
 from sriovstack.compute.types import SYSTEM_CALLER, Server
+from sriovstack.crashpoints import crash_point
 from sriovstack.db import Database
 from sriovstack.db.models import HostRow, ServerPortRow, ServerRow
 from sriovstack.errors import Conflict, ErrorKind, Invalid, NotFound
@@ -67,6 +68,7 @@ class ShelveService:
         lease = self._leases.take(server.id, "shelve", SHELVE_STATUSES, task_state=SHELVING)
         if lease is None:
             raise _invalid_state(server, "shelve", SHELVE_STATUSES)
+        crash_point("shelve.begun")
         with self._db.transaction() as s:
             self._log.start(s, server.id, "shelve", "compute_shelve_offload_instance",
                             request_id, caller.user_id or "", server.host,
@@ -84,6 +86,7 @@ class ShelveService:
                 port.generation = None
         if old_host:
             self._builder.revisions.bump(old_host)  # the agent destroys and resets
+        crash_point("shelve.offloaded")
         self.finish_offload(lease)
 
     def finish_offload(self, lease: BuildLease) -> None:
@@ -91,6 +94,7 @@ class ShelveService:
         clear its ports' binding hosts, end the task. Idempotent."""
         server_id = lease.server_id
         self._scheduler.release(server_id)  # the ports stay the server's: not unbound
+        crash_point("shelve.released")
         with self._db.transaction() as s:
             ports = tuple(s.scalars(select(ServerPortRow.port_id).where(
                 ServerPortRow.server_id == server_id)))
@@ -142,6 +146,7 @@ class ShelveService:
                 raise _invalid_state(server, "unshelve", (St.SHELVED_OFFLOADED,))
             self._log.start(s, server.id, "unshelve", "compute_unshelve_instance",
                             request_id, caller.user_id or "", None, now)
+        crash_point("unshelve.queued")
 
 
 def _invalid_state(server: Server, action: str,
