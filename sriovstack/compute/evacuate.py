@@ -92,6 +92,9 @@ class EvacuateService:
                 port.generation = None
             self._log.start(s, server.id, "evacuate", "compute_rebuild_instance", request_id,
                             caller.user_id or "", server.host, now)
+            # The old host's agent, if alive (a partition; forced down), destroys the guest.
+            self._builder.revisions.bump_in(s, server.host)
+        self._builder.revisions.notifier.notify(server.host)
         crash_point("evacuate.queued")
         self._scheduler.release(server.id)  # the dead host's VFs, RAM and vCPUs
         crash_point("evacuate.released")
