@@ -59,3 +59,6 @@ def test_api_serve_hands_the_test_build_delay_to_its_workers() -> None:
     metered = ServeOptions("sqlite:///x.db", "http://127.0.0.1:8080", (), 0.0,
                            "a-token-of-sixteen+", "/tmp/metrics-dir")
     assert ServeOptions.from_json(metered.to_json()) == metered
+    quick = ServeOptions("sqlite:///x.db", "http://127.0.0.1:8080", lease_seconds=2.0,
+                         sweep_interval=0.5)  # api serve --lease-seconds --sweep-interval
+    assert ServeOptions.from_json(quick.to_json()) == quick
