@@ -62,8 +62,14 @@ class AgentLoop:
             _LOG.warning("%s: first heartbeat failed (will retry): %s", self.name, exc)
 
     def _beat_forever(self, done: threading.Event) -> None:
-        while not done.wait(self._interval):
+        """Beat every interval; a failed beat is tried again after the retry delay, not a
+        whole interval later (a beat that lands on an API restart would otherwise leave
+        the agent unheard for two intervals, past agent_down_time after two such)."""
+        wait = self._interval
+        while not done.wait(wait):
             try:
                 self._heartbeat()
+                wait = self._interval
             except SriovstackError as exc:
                 _LOG.warning("%s: heartbeat failed: %s", self.name, exc)
+                wait = min(self._retry, self._interval)

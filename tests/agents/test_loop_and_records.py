@@ -64,6 +64,27 @@ def test_wrong_credentials_at_the_first_heartbeat_refuse_to_start() -> None:
         AgentLoop("t", lambda: None, beat, report_interval=60).run(threading.Event())
 
 
+def test_a_failed_heartbeat_is_retried_after_the_retry_delay_not_an_interval() -> None:
+    stop = threading.Event()
+    beats: list[str] = []
+
+    def beat() -> None:
+        beats.append("beat")
+        if len(beats) == 2:  # the first periodic beat lands on an API restart
+            raise Unreachable("the API restarts")
+        if len(beats) == 3:
+            stop.set()
+
+    loop = AgentLoop("t", lambda: stop.wait(0.05), beat, report_interval=2.0,
+                     retry_delay=0.01)
+    thread = threading.Thread(target=loop.run, args=(stop,))
+    thread.start()
+    # Beats at 0 and 2 s (failed), then at once: well before the next interval (4 s).
+    assert stop.wait(timeout=3.5), beats
+    thread.join(timeout=10)
+    assert beats == ["beat"] * 3
+
+
 def test_the_ledger_survives_a_restart_and_drops_what_is_forgotten(tmp_path: Path) -> None:
     a = VfAssignment("s1", "p1", VF, MAC, 15, 3)
     b = VfAssignment("s2", "p2", VF, MacAddress("fa:16:3e:00:00:02"), 15, 5)
