@@ -160,14 +160,15 @@ OPERATIONS: dict[str, Operation] = {
 
 # The order matters only for speed (module docstring): a step never follows one whose recovery
 # or whose preparation passes through it (a build's sweep builds again: no build step after a
-# build, unshelve or evacuate; a revert's sweep finishes it; a shelve's sweep offloads).
+# build, unshelve or evacuate; the revert.* points are also a move's rollback: none after a
+# revert or a rolled-back move; a shelve's sweep offloads).
 API_STEPS = (
     "build.claimed", "resize.begun", "build.bound", "resize.target_claimed", "build.placed",
-    "resize.bound", "revert.begun", "resize.settled", "revert.released", "migration.begun",
-    "revert.rebound", "migration.target_claimed", "shelve.begun", "migration.bound",
-    "shelve.offloaded", "migration.settled", "shelve.released", "live-migration.begun",
-    "unshelve.queued", "live-migration.target_claimed", "evacuate.queued",
-    "live-migration.bound", "evacuate.released", "live-migration.settled", "confirm.begun",
+    "resize.bound", "revert.begun", "resize.settled", "revert.released", "shelve.begun",
+    "revert.rebound", "migration.begun", "shelve.offloaded", "migration.target_claimed",
+    "shelve.released", "migration.bound", "live-migration.begun", "migration.settled",
+    "live-migration.target_claimed", "unshelve.queued", "live-migration.bound",
+    "evacuate.queued", "live-migration.settled", "evacuate.released", "confirm.begun",
     "attach.begun", "attach.claimed", "attach.bound",
     "detach.begun", "detach.removed", "detach.released", "detach.unbound",
 )
@@ -179,8 +180,8 @@ API_STEPS = (
 # SRIOVSTACK_CRASH_ALL_STEPS=1 runs all of API_STEPS.
 CI_STEPS = (
     "build.claimed", "resize.begun", "build.bound", "resize.target_claimed", "resize.bound",
-    "revert.begun", "resize.settled", "revert.released", "migration.bound", "revert.rebound",
-    "shelve.begun", "shelve.offloaded", "live-migration.bound", "shelve.released",
+    "revert.begun", "resize.settled", "revert.released", "shelve.begun", "revert.rebound",
+    "migration.bound", "shelve.offloaded", "live-migration.bound", "shelve.released",
     "live-migration.settled", "confirm.begun", "unshelve.queued", "attach.claimed",
     "evacuate.queued", "attach.bound", "evacuate.released", "detach.removed", "detach.unbound",
 )
