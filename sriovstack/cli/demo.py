@@ -16,7 +16,7 @@ from typing import Any
 
 from rich.console import Console
 
-from sriovstack.allinone import (AllInOne, AllInOneOptions, DataplaneMode, SimulatedHost,
+from sriovstack.allinone import (AllInOne, AllInOneOptions, SimulatedHost,
                                  choose_dataplane, live_vfs)
 from sriovstack.cli.allinone import clouds_of
 from sriovstack.cli.cloud.network import port_fields

@@ -24,11 +24,12 @@ from sqlalchemy import select, update
 from sriovstack.compute.build import ServerBuilder
 from sriovstack.compute.hosts import HostRegistry
 from sriovstack.compute.instance_actions import InstanceActionLog
+from sriovstack.compute.operations import invalid_state
 from sriovstack.compute.types import Server
 from sriovstack.crashpoints import crash_point
 from sriovstack.db import Database
 from sriovstack.db.models import ServerPortRow, ServerRow
-from sriovstack.errors import Conflict, ErrorKind, Invalid, NotSupported
+from sriovstack.errors import Conflict, Invalid, NotSupported
 from sriovstack.identity import Caller, policy
 from sriovstack.wire import ServerStatus
 
@@ -101,9 +102,5 @@ class EvacuateService:
 
 
 def _invalid_state(server: Server) -> Conflict:
-    why = (f"task_state {server.task_state}" if server.task_state
-           else f"vm_state {server.status.value.lower()}")
-    return Conflict(f"Cannot 'evacuate' instance {server.id} while it is in {why}",
-                    kind=ErrorKind.INSTANCE_INVALID_STATE, value=server.id,
-                    fix="evacuate starts from a placed server in ACTIVE, SHUTOFF or ERROR "
-                        "with no task running")
+    return invalid_state("evacuate", server.id, server.status.value, server.task_state,
+                         "a placed server in ACTIVE, SHUTOFF or ERROR")

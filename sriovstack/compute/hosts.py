@@ -7,8 +7,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import uuid
-
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 

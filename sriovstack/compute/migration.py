@@ -44,7 +44,7 @@ from sriovstack.compute.instance_actions import InstanceActionLog
 from sriovstack.compute.live_bindings import LiveBindings
 from sriovstack.compute.move_claims import (hand_back, hand_over, holds_claims, restore_ports,
                                              source_ports)
-from sriovstack.compute.operations import STEPS
+from sriovstack.compute.operations import STEPS, invalid_state
 from sriovstack.compute.types import EndedMoves, Migration, MoveKind, Operation, Server
 from sriovstack.crashpoints import crash_point
 from sriovstack.db import Database
@@ -125,7 +125,7 @@ class MigrationService:
             self._check_flavor(old_flavor, new_flavor)
         source = server.host
         if source is None or server.status not in _FROM[kind] or server.task_state is not None:
-            raise _invalid_state(server, kind)
+            raise _invalid_state(server.id, server.status.value, server.task_state, kind)
         ignore, requested = self._targets(kind, source, host)
         token = f"{self.worker}#move-{uuid.uuid4().hex[:8]}"
         mig = self._begin(server.id, kind, user_id, request_id, token, new_flavor)
@@ -206,7 +206,7 @@ class MigrationService:
                         build_owner=token, build_lease_until=now + self._ttl, updated_at=now)
                 .execution_options(synchronize_session=False))
             if done.rowcount != 1:
-                raise _invalid_state_row(row, kind)
+                raise _invalid_state(row.id, row.status, row.task_state, kind)
             mig = M(uuid=str(uuid.uuid4()), server_id=server_id, project_id=row.project_id,
                     user_id=user_id, migration_type=kind,
                     status=_PREPARING if live else _PRE, source_compute=row.host or "",
@@ -579,20 +579,10 @@ class MigrationService:
                                                                      M.id.desc())))
 
 
-def _invalid_state(server: Server, kind: str) -> Conflict:
-    why = (f"task_state {server.task_state}" if server.task_state is not None
-           else f"vm_state {server.status.value.lower()}")
-    return Conflict(f"Cannot '{_ACTION[kind]}' instance {server.id} while it is in {why}",
-                    kind=ErrorKind.INSTANCE_INVALID_STATE, value=server.id,
-                    fix=f"'{_ACTION[kind]}' starts from "
-                        f"{' or '.join(s.value for s in _FROM[kind])} with no task running")
-
-
-def _invalid_state_row(row: ServerRow, kind: str) -> Conflict:
-    why = (f"task_state {row.task_state}" if row.task_state is not None
-           else f"vm_state {row.status.lower()}")
-    return Conflict(f"Cannot '{_ACTION[kind]}' instance {row.id} while it is in {why}",
-                    kind=ErrorKind.INSTANCE_INVALID_STATE, value=row.id)
+def _invalid_state(server_id: str, status: str, task_state: str | None,
+                   kind: str) -> Conflict:
+    return invalid_state(_ACTION[kind], server_id, status, task_state,
+                         " or ".join(s.value for s in _FROM[kind]))
 
 
 _ACTION = {MoveKind.RESIZE: "resize", MoveKind.MIGRATION: "migrate",

@@ -28,7 +28,7 @@ from sriovstack.errors import Conflict, ErrorKind
 from sriovstack.wire import ServerOutcome, ServerStatus
 
 __all__ = ["Step", "STEPS", "Settled", "target_of", "begin", "complete", "stopped_moves",
-           "apply_rebuild"]
+           "apply_rebuild", "invalid_state"]
 
 St = ServerStatus
 
@@ -129,6 +129,16 @@ def target_of(status: ServerStatus, task_state: str | None, stopped: bool = Fals
     return Settled(_RESTING.get(status, _RUN), False, status is St.BUILD)
 
 
+def invalid_state(action: str, server_id: str, status: str, task_state: str | None,
+                  allowed: str) -> Conflict:
+    """nova's InstanceInvalidState (409) for ``action`` on a server in ``status``/``task_state``;
+    ``allowed`` says where the action starts from."""
+    why = f"task_state {task_state}" if task_state else f"vm_state {status.lower()}"
+    return Conflict(f"Cannot '{action}' instance {server_id} while it is in {why}",
+                    kind=ErrorKind.INSTANCE_INVALID_STATE, value=server_id,
+                    fix=f"'{action}' starts from {allowed} with no task running")
+
+
 def begin(session: Session, row: ServerRow, op: Operation, log: InstanceActionLog,
           request_id: str, user_id: str, now: datetime) -> None:
     """Start ``op`` on ``row`` (a placed server) and record it, in ``session``.
@@ -138,12 +148,8 @@ def begin(session: Session, row: ServerRow, op: Operation, log: InstanceActionLo
     step = STEPS[op]
     status = ServerStatus(row.status)
     if row.host is None or status not in step.allowed or row.task_state is not None:
-        why = (f"task_state {row.task_state}" if row.task_state is not None
-               else f"vm_state {status.value.lower()}")
-        raise Conflict(f"Cannot '{op.value}' instance {row.id} while it is in {why}",
-                       kind=ErrorKind.INSTANCE_INVALID_STATE, value=row.id,
-                       fix=f"'{op.value}' starts from "
-                           f"{', '.join(s.value for s in step.allowed)} with no task running")
+        raise invalid_state(op.value, row.id, row.status, row.task_state,
+                            ", ".join(s.value for s in step.allowed))
     values: dict[str, object] = {"task_state": step.task, "updated_at": now}
     if step.transient is not None:
         values["status"] = step.transient.value

@@ -26,6 +26,7 @@ from sriovstack.compute.build import ServerBuilder
 from sriovstack.compute.build_lease import BuildLease, LeaseState, hold_lease
 from sriovstack.compute.instance_actions import InstanceActionLog
 from sriovstack.compute.operation_lease import OperationLeases
+from sriovstack.compute.operations import invalid_state
 from sriovstack.compute.types import SYSTEM_CALLER, Server
 from sriovstack.crashpoints import crash_point
 from sriovstack.db import Database
@@ -151,12 +152,8 @@ class ShelveService:
 
 def _invalid_state(server: Server, action: str,
                    allowed: tuple[ServerStatus, ...]) -> Conflict:
-    why = (f"task_state {server.task_state}" if server.task_state
-           else f"vm_state {server.status.value.lower()}")
-    return Conflict(f"Cannot '{action}' instance {server.id} while it is in {why}",
-                    kind=ErrorKind.INSTANCE_INVALID_STATE, value=server.id,
-                    fix=f"'{action}' starts from {', '.join(s.value for s in allowed)} with "
-                        "no task running")
+    return invalid_state(action, server.id, server.status.value, server.task_state,
+                         ", ".join(s.value for s in allowed))
 
 
 def _gone(server_id: str) -> NotFound:

@@ -105,7 +105,7 @@ def test_a_normal_port_guest_and_a_direct_port_guest_on_one_network_reach_each_o
 def test_a_normal_port_on_another_vlan_or_physnet_is_cut_off(world: World) -> None:
     direct, _ = world.spawn(1, 0, "10.10.0.2/24", vlan=100)
     other_vlan = world.spawn_normal(0, "10.10.0.3/24", vlan=200)
-    other_physnet = world.spawn_normal(0, "10.10.0.4/24", vlan=100, physnet="physnet2")
+    world.spawn_normal(0, "10.10.0.4/24", vlan=100, physnet="physnet2")
     assert world.cut_off(direct, "10.10.0.3")
     assert world.cut_off(direct, "10.10.0.4")
     assert world.cut_off(other_vlan, "10.10.0.4")

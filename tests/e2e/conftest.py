@@ -417,10 +417,10 @@ def osc_venv() -> Path:
 def write_clouds_yaml(path: Path, api: ServedApi) -> Path:
     """clouds.yaml with ``sriov-admin`` and ``sriov-demo`` (password auth, project scope)."""
     entries = []
-    for cloud, user, password in (("sriov-admin", "admin", ADMIN_PASSWORD),
-                                  ("sriov-demo", "demo", DEMO_PASSWORD)):
+    for name, user, password in (("sriov-admin", "admin", ADMIN_PASSWORD),
+                                 ("sriov-demo", "demo", DEMO_PASSWORD)):
         entries.append(
-            f"  {cloud}:\n"
+            f"  {name}:\n"
             f"    auth_type: password\n"
             f"    auth:\n"
             f"      auth_url: {api.base_url}/identity\n"

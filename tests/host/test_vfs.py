@@ -103,7 +103,7 @@ def test_unbound_pf_gets_the_enoent_message(tmp_path: Path) -> None:
 def test_kernel_enoent_is_translated_when_driver_goes_away(tmp_path: Path) -> None:
     host = make_host(tmp_path, numvfs=0)
     plan = plan_vf_count(host, pf_of(host), 7)
-    host.sysfs.write(f"/sys/bus/pci/drivers/igb/unbind", str(plan.address))
+    host.sysfs.write("/sys/bus/pci/drivers/igb/unbind", str(plan.address))
     with pytest.raises(NoSriovDriver) as err:
         apply(plan)
     assert "ENOENT" in str(err.value) and str(plan.address) in str(err.value)

@@ -12,7 +12,7 @@ import pytest
 
 from sriovstack.api.compute import microversions as mv
 from sriovstack.api.compute.microversions import VERSIONS, ApiVersion
-from tests.api.compute.chapter import CIRROS_ID, boot_body, direct_port
+from tests.api.compute.chapter import CIRROS_ID, boot_body
 from tests.api.compute.test_compute_api import SERVER_KEYS
 
 
