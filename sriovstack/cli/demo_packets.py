@@ -13,9 +13,8 @@ from sriovstack.allinone import live_vfs
 from sriovstack.cli.cloud.servers import wait_for_gone, wait_for_status
 from sriovstack.cli.cloud.session import CloudSession
 from sriovstack.cli.demo_day2 import Day2
-from sriovstack.errors import NotFound
 from sriovstack.host import LinkState
-from sriovstack.virt import guest_netns, ping_from_guest
+from sriovstack.virt import ping_from_guest, server_guests
 
 if TYPE_CHECKING:
     from sriovstack.cli.demo import Demo
@@ -109,11 +108,7 @@ class PacketSteps:
                         not self.ping(first_id, ip, expect=False))
 
     def has_guest(self, server_id: str) -> bool:
-        try:
-            guest_netns(server_id, self.prefix)
-        except NotFound:
-            return False
-        return True
+        return bool(server_guests(server_id, self.prefix))
 
     def port(self, port_id: str) -> dict[str, Any]:
         port: dict[str, Any] = self.s.call("GET", "network", f"/v2.0/ports/{port_id}")["port"]

@@ -6,7 +6,10 @@ everything the data plane made under a prefix.  SERVER is an id or a name; a nam
 up like every client command does, in the cloud of ``--os-cloud``/``OS_CLOUD`` (or, with
 ``--state-dir``, the all-in-one's admin cloud).  The data plane is ``--prefix``, else the
 all-in-one's in ``--state-dir``, else the all-in-one's whose clouds.yaml
-``OS_CLIENT_CONFIG_FILE`` names, else the default prefix.
+``OS_CLIENT_CONFIG_FILE`` names, else the default prefix.  While a live migration has the
+server's guest on two hosts, the one reached is on the host the API says the server is on
+(``OS-EXT-SRV-ATTR:host``, asked as the all-in-one's admin; its simulated host is
+``hosts/<host>`` of the state directory).
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from sriovstack.cli.inputs import positive_float, positive_int
 from sriovstack.cli.clouds import find_cloud
 from sriovstack.errors import ConfigError, Invalid
 from sriovstack.dataplane import DEFAULT_PREFIX, cleanup_dataplane
-from sriovstack.virt import ping_from_guest, run_in_guest
+from sriovstack.virt import ping_from_guest, run_in_guest, server_guests
 
 __all__ = ["register"]
 
@@ -80,10 +83,12 @@ def _add_where(parser: argparse.ArgumentParser) -> None:
 
 @dataclass(frozen=True, slots=True)
 class _Guest:
-    """The guest a command reaches: its server id and its data plane's prefix."""
+    """The guest a command reaches: its server id, its data plane's prefix and, when the
+    server has guests on several hosts, the simulated host of the one on its current host."""
 
     server_id: str
     prefix: str
+    host_root: Path | None = None
 
 
 def _is_id(ref: str) -> bool:
@@ -96,41 +101,57 @@ def _is_id(ref: str) -> bool:
 
 def _guest_of(args: argparse.Namespace) -> _Guest:
     """Where SERVER's guest is (module docstring): its id, asked of the cloud when SERVER is
-    a name, and its data plane's prefix."""
+    a name, its data plane's prefix, and its host when it has guests on several."""
     ref: str = args.server
     if args.prefix is not None and args.state_dir is not None:
         raise ConfigError("--prefix and --state-dir both name the data plane; give one",
                           option="--prefix/--state-dir", fix="--state-dir DIR for an "
                           "all-in-one's cloud (its prefix is derived from DIR), else --prefix P")
-    if args.state_dir is not None:
-        state: Path = args.state_dir
+    state: Path | None = args.state_dir
+    if state is not None:
         if not state.is_dir():
             raise ConfigError(f"{state} is not a directory", option="--state-dir",
                               value=str(state),
                               fix="pass the --state-dir the all-in-one was started with")
         prefix = dataplane_prefix(state)
+        server_id = str(uuid.UUID(ref)) if _is_id(ref) else _server_by_name(state, ref)["id"]
+    else:
+        prefix = args.prefix or _prefix_of_clouds_yaml(os.environ) or DEFAULT_PREFIX
+        state = _state_of_clouds_yaml(os.environ)
+        if state is not None and dataplane_prefix(state) != prefix:
+            state = None  # --prefix names another data plane than that all-in-one's
         if _is_id(ref):
-            return _Guest(str(uuid.UUID(ref)), prefix)
-        return _Guest(_server_id_by_name(state, ref), prefix)
-    prefix = args.prefix or _prefix_of_clouds_yaml(os.environ) or DEFAULT_PREFIX
-    if _is_id(ref):
-        return _Guest(str(uuid.UUID(ref)), prefix)
-    with CloudSession(find_cloud(args.os_cloud, os.environ)) as session:
-        return _Guest(str(find(session, SERVER, ref)["id"]), prefix)
+            server_id = str(uuid.UUID(ref))
+        else:
+            with CloudSession(find_cloud(args.os_cloud, os.environ)) as session:
+                server_id = str(find(session, SERVER, ref)["id"])
+    guest = _Guest(str(server_id), prefix)
+    if state is None or len(server_guests(guest.server_id, prefix)) < 2:
+        return guest
+    # A live migration has it on two hosts: reach the one the API says it is on.
+    host = _server_by_name(state, guest.server_id).get("OS-EXT-SRV-ATTR:host")
+    return _Guest(guest.server_id, prefix, state / "hosts" / host if host else None)
+
+
+def _state_of_clouds_yaml(env: Mapping[str, str]) -> Path | None:
+    """The all-in-one state directory holding ``OS_CLIENT_CONFIG_FILE``'s clouds.yaml (it
+    has ``hosts/`` beside it), else None."""
+    given = env.get("OS_CLIENT_CONFIG_FILE")
+    if not given:
+        return None
+    state = Path(given).resolve().parent
+    return state if (state / "hosts").is_dir() else None
 
 
 def _prefix_of_clouds_yaml(env: Mapping[str, str]) -> str | None:
     """The data plane prefix of the all-in-one whose state directory holds the clouds.yaml
     that ``OS_CLIENT_CONFIG_FILE`` names (it has ``hosts/`` beside it), else None."""
-    given = env.get("OS_CLIENT_CONFIG_FILE")
-    if not given:
-        return None
-    state = Path(given).resolve().parent
-    return dataplane_prefix(state) if (state / "hosts").is_dir() else None
+    state = _state_of_clouds_yaml(env)
+    return dataplane_prefix(state) if state is not None else None
 
 
-def _server_id_by_name(state: Path, name: str) -> str:
-    """The id of the server ``name`` (or id), asked of the all-in-one's API as its admin."""
+def _server_by_name(state: Path, name: str) -> dict[str, Any]:
+    """The server ``name`` (or id), asked of the all-in-one's API as its admin."""
     clouds_yaml = state / "clouds.yaml"
     if not clouds_yaml.is_file():
         raise ConfigError(f"{clouds_yaml} does not exist, so server {name!r} cannot be looked "
@@ -139,7 +160,7 @@ def _server_id_by_name(state: Path, name: str) -> str:
                               "server's id")
     cloud = find_cloud(ADMIN_CLOUD, {"OS_CLIENT_CONFIG_FILE": str(clouds_yaml)})
     with CloudSession(cloud) as session:
-        return str(find(session, SERVER, name)["id"])
+        return dict(find(session, SERVER, name))
 
 
 def _exec(args: argparse.Namespace) -> int:
@@ -147,7 +168,7 @@ def _exec(args: argparse.Namespace) -> int:
     if command[:1] == ["--"]:
         command = command[1:]
     guest = _guest_of(args)
-    return run_in_guest(guest.server_id, command, guest.prefix)
+    return run_in_guest(guest.server_id, command, guest.prefix, host_root=guest.host_root)
 
 
 def _ping(args: argparse.Namespace) -> int:
@@ -158,7 +179,7 @@ def _ping(args: argparse.Namespace) -> int:
                       field="ip", value=args.ip) from None
     guest = _guest_of(args)
     result = ping_from_guest(guest.server_id, target, count=args.count, prefix=guest.prefix,
-                             timeout=args.timeout)
+                             timeout=args.timeout, host_root=guest.host_root)
     shown = args.server if args.server == guest.server_id else f"{args.server} ({guest.server_id})"
     out = Console(highlight=False)
     out.print(f"UDP echo {shown} -> {result.target}: {result.sent} sent, "

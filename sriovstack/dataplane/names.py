@@ -2,8 +2,10 @@
 
 Linux limits interface names to 15 characters (IFNAMSIZ 16 with the NUL), so every link is
 ``<prefix><kind><8 hex digits of a hash>``; namespaces have no such limit and carry a readable
-kind (``<prefix>h-…`` a simulated host, ``<prefix>g-…`` a guest, ``<prefix>fabric`` the
-physical switch).  The mapping from objects to names is kept in the data plane's state.
+kind (``<prefix>h-<host>`` a simulated host, ``<prefix>g-<server>-<host>`` a guest,
+``<prefix>fabric`` the physical switch).  A guest's name carries its host's hash as well as its
+server's, so one server's guests on two hosts (both ends of a live migration) never share a
+namespace: the source tearing its guest down cannot delete the target's.  The mapping from objects to names is kept in the data plane's state.
 """
 
 from __future__ import annotations
@@ -53,9 +55,13 @@ class Names:
         """The namespace of one simulated host's NIC embedded switch and its VF netdevs."""
         return f"{self.prefix}h-{_digest('host', root)}"
 
-    def guest_ns(self, server_id: str) -> str:
-        """The namespace that is one emulated guest."""
-        return f"{self.prefix}g-{_digest('guest', server_id)}"
+    def guest_ns(self, root: str, server_id: str) -> str:
+        """The namespace that is ``server_id``'s emulated guest on the host at ``root``."""
+        return f"{self.guest_ns_stem(server_id)}{_digest('host', root)}"
+
+    def guest_ns_stem(self, server_id: str) -> str:
+        """What the names of ``server_id``'s guests on every host start with."""
+        return f"{self.prefix}g-{_digest('guest', server_id)}-"
 
     def probe_ns(self, pid: int) -> str:
         return f"{self.prefix}probe-{pid}"

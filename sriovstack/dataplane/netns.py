@@ -20,7 +20,7 @@ from typing import Any
 
 from pyroute2 import NetlinkError, NetNS, netns
 
-from sriovstack.errors import HostError
+from sriovstack.errors import Conflict, HostError
 
 __all__ = ["create_ns", "remove_ns", "list_ns", "ns_exists", "ns_pids", "stop_ns_processes",
            "NsLinks"]
@@ -50,9 +50,18 @@ def ns_exists(name: str) -> bool:
     return os.path.exists(f"{_RUN_DIR}/{name}")
 
 
-def create_ns(name: str) -> None:
-    """Create namespace ``name`` with its loopback up; Conflict-free when it already exists."""
-    if not ns_exists(name):
+def create_ns(name: str, *, exist_ok: bool = True) -> None:
+    """Create namespace ``name`` with its loopback up.
+
+    An existing one is taken as it is when ``exist_ok`` (a host's or the fabric's, enabled
+    again); otherwise it is a Conflict, and nothing of it is touched (a guest's: someone else's
+    until proven ours).
+    """
+    if ns_exists(name):
+        if not exist_ok:
+            raise Conflict(f"network namespace {name} already exists", field="namespace",
+                           value=name, path=f"{_RUN_DIR}/{name}")
+    else:
         with _translated("create the namespace", name):
             netns.create(name)
     with NsLinks(name) as links:

@@ -8,11 +8,11 @@ Other packages import from here only.  ``VirtDriver`` is the Protocol the comput
 from sriovstack.virt.fake import FakeVirtDriver
 from sriovstack.virt.libvirt import LibvirtDriver
 from sriovstack.virt.netns import (NetnsVirtDriver, NormalPort, PortPlugger, guest_netns,
-                                   ping_from_guest, run_in_guest)
+                                   ping_from_guest, run_in_guest, server_guests)
 from sriovstack.virt.types import DOMAIN_PREFIX, Guest, GuestSpec, VfInterface, VirtDriver
 
 __all__ = [
     "VirtDriver", "GuestSpec", "Guest", "VfInterface", "DOMAIN_PREFIX", "FakeVirtDriver",
     "LibvirtDriver", "NetnsVirtDriver", "NormalPort", "PortPlugger", "guest_netns",
-    "ping_from_guest", "run_in_guest",
+    "ping_from_guest", "run_in_guest", "server_guests",
 ]

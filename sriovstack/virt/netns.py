@@ -1,6 +1,7 @@
 """NetnsVirtDriver: guests as network namespaces on a simulated host with the netns data plane.
 
-Each guest is namespace ``<prefix>g-<hash of the server id>`` running a UDP echo service;
+Each guest is namespace ``<prefix>g-<hash of the server id>-<hash of the host>`` running a UDP
+echo service (per host, so the two ends of a live migration are two namespaces);
 attaching a VF sets its MAC and VLAN through the PF as libvirt does (reference/linux_host.md
 §5.3) and moves the VF's netdev into the guest as ``ethN`` with the port's MAC and fixed IP.
 Normal (Open vSwitch) ports are plugged as a veth onto the same physnet/VLAN segment.  The
@@ -25,9 +26,9 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from sriovstack.dataplane import (DEFAULT_PREFIX, EchoResult, EchoStart, HostDataplane, Names,
-                                  NsLinks, create_ns, echo_probe, ns_exists, remove_ns,
-                                  stop_ns_processes)
-from sriovstack.errors import Invalid, NotFound, NotSupported
+                                  NsLinks, create_ns, echo_probe, list_ns, ns_exists,
+                                  remove_ns, stop_ns_processes)
+from sriovstack.errors import Conflict, Invalid, NotFound, NotSupported
 from sriovstack.host import Host, VfMac, VfVlan, discover
 from sriovstack.mac import MacAddress
 from sriovstack.pci import PciAddress
@@ -35,8 +36,8 @@ from sriovstack.virt.fake import FakeVirtDriver
 from sriovstack.virt.rules import find_port
 from sriovstack.virt.types import Guest, GuestSpec, VfInterface, domain_name, server_id_of
 
-__all__ = ["NetnsVirtDriver", "NormalPort", "PortPlugger", "guest_netns", "run_in_guest",
-           "ping_from_guest"]
+__all__ = ["NetnsVirtDriver", "NormalPort", "PortPlugger", "guest_netns", "server_guests",
+           "run_in_guest", "ping_from_guest"]
 
 _MAX_IFACES = 64
 
@@ -69,26 +70,47 @@ class PortPlugger(Protocol):
         ...
 
 
-def guest_netns(server_id: str, prefix: str = DEFAULT_PREFIX) -> str:
-    """The namespace of ``server_id``'s emulated guest; NotFound when there is none."""
+def server_guests(server_id: str, prefix: str = DEFAULT_PREFIX) -> tuple[str, ...]:
+    """The namespaces of ``server_id``'s emulated guests on every host of the data plane:
+    one normally, two while a live migration has both ends up."""
     if server_id_of(domain_name(server_id)) is None:
         raise Invalid(f"server {server_id!r} is not a server id (expected a lower-case UUID)",
                       field="server", value=server_id)
-    ns = Names(prefix).guest_ns(server_id)
-    if not ns_exists(ns):
-        raise NotFound(f"server {server_id} has no emulated guest here (no network namespace "
-                       f"{ns})", fix="is the server ACTIVE on a host with the netns data "
-                       "plane, and is --prefix the data plane's?", field="server",
-                       value=server_id)
-    return ns
+    stem = Names(prefix).guest_ns_stem(server_id)
+    return tuple(ns for ns in list_ns() if ns.startswith(stem))
 
 
-def run_in_guest(server_id: str, argv: Sequence[str], prefix: str = DEFAULT_PREFIX) -> int:
+def guest_netns(server_id: str, prefix: str = DEFAULT_PREFIX, *,
+                host_root: Path | None = None) -> str:
+    """The namespace of ``server_id``'s guest on the simulated host at ``host_root`` (or, with
+    no host, its only guest); NotFound when there is none, Conflict when, with no host, it has
+    guests on several hosts."""
+    found = server_guests(server_id, prefix)
+    if host_root is not None:
+        ns = Names(prefix).guest_ns(str(host_root.resolve()), server_id)
+        found = (ns,) if ns in found else ()
+    if not found:
+        where = f"on {host_root}" if host_root is not None else "here"
+        raise NotFound(f"server {server_id} has no emulated guest {where} (no network "
+                       f"namespace {Names(prefix).guest_ns_stem(server_id)}*)",
+                       fix="is the server ACTIVE on a host with the netns data plane, and is "
+                       "--prefix the data plane's?", field="server", value=server_id)
+    if len(found) > 1:
+        raise Conflict(f"server {server_id} has emulated guests on {len(found)} hosts "
+                       f"({', '.join(found)}): a live migration is under way",
+                       fix="name the server's host (--state-dir lets the CLI ask the API "
+                       "which host it is on), or wait for the migration to end",
+                       field="server", value=server_id)
+    return found[0]
+
+
+def run_in_guest(server_id: str, argv: Sequence[str], prefix: str = DEFAULT_PREFIX, *,
+                 host_root: Path | None = None) -> int:
     """Run ``argv`` inside the guest (as ``virsh console`` reaches a real one); its exit code."""
     if not argv:
         raise Invalid("no command to run in the guest", fix="give one after --, e.g. "
                       "`sriovstack guest exec SERVER -- ip addr`", field="command")
-    ns = guest_netns(server_id, prefix)
+    ns = guest_netns(server_id, prefix, host_root=host_root)
     try:
         return subprocess.run(["ip", "netns", "exec", ns, *argv], check=False).returncode
     except FileNotFoundError as exc:
@@ -97,11 +119,13 @@ def run_in_guest(server_id: str, argv: Sequence[str], prefix: str = DEFAULT_PREF
 
 
 def ping_from_guest(server_id: str, target: IPv4Address | IPv6Address, *, count: int = 3,
-                    prefix: str = DEFAULT_PREFIX, timeout: float = 1.0) -> EchoResult:
+                    prefix: str = DEFAULT_PREFIX, timeout: float = 1.0,
+                    host_root: Path | None = None) -> EchoResult:
     """UDP echo round trips from the guest to ``target``'s echo service (no ping needed)."""
     if count < 1:
         raise Invalid(f"--count {count} must be at least 1", field="count", value=count)
-    return echo_probe(guest_netns(server_id, prefix), target, count=count, timeout=timeout)
+    return echo_probe(guest_netns(server_id, prefix, host_root=host_root), target, count=count,
+                      timeout=timeout)
 
 
 class NetnsVirtDriver:
@@ -120,8 +144,8 @@ class NetnsVirtDriver:
         self._records = FakeVirtDriver(Path(state_dir), host.sysfs)
 
     def guest_netns(self, server_id: str) -> str:
-        """The namespace name of ``server_id``'s guest (whether or not it exists)."""
-        return self._names.guest_ns(server_id)
+        """The namespace name of ``server_id``'s guest on this host (whether or not it exists)."""
+        return self._names.guest_ns(str(self._plane.root), server_id)
 
     def list_guests(self) -> tuple[Guest, ...]:
         return self._records.list_guests()
@@ -133,9 +157,15 @@ class NetnsVirtDriver:
         self._plane.info()  # NotSupported before anything is recorded when the plane is off
         live = self._records.spawn(guest)
         ns = self.guest_netns(guest.server_id)
+        try:
+            if ns_exists(ns):  # this host's own, left by a guest it no longer records
+                self._teardown(ns, guest.interfaces)
+            create_ns(ns, exist_ok=False)  # never adopt one: only this host makes this name
+        except BaseException:
+            self._records.destroy(guest.server_id)
+            raise
         echo: EchoStart | None = None
         try:
-            create_ns(ns)
             echo = EchoStart(ns)  # its interpreter starts while the VFs are plugged
             self._write_keys(ns, guest.authorized_keys)
             for vf in guest.interfaces:

@@ -24,7 +24,16 @@ def test_unusable_prefixes_are_refused_naming_the_prefix(prefix: object) -> None
 def test_usable_prefixes(prefix: str) -> None:
     names = Names(prefix)
     assert names.fabric_ns == f"{prefix}fabric"
-    assert names.owns_ns(names.host_ns("/tmp/h")) and names.owns_ns(names.guest_ns("x"))
+    assert names.owns_ns(names.host_ns("/tmp/h")) and names.owns_ns(names.guest_ns("/tmp/h", "x"))
+
+
+def test_one_servers_guests_on_two_hosts_are_two_namespaces_sharing_the_servers_stem() -> None:
+    names = Names("ss-")
+    source, target = names.guest_ns("/s/hosts/a", "srv"), names.guest_ns("/s/hosts/b", "srv")
+    assert source != target
+    assert source.startswith(names.guest_ns_stem("srv"))
+    assert target.startswith(names.guest_ns_stem("srv"))
+    assert not names.guest_ns("/s/hosts/a", "other").startswith(names.guest_ns_stem("srv"))
 
 
 _prefixes = st.from_regex(r"[a-z][a-z0-9-]{0,5}", fullmatch=True)

@@ -8,14 +8,19 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import uuid
+from ipaddress import IPv4Address, ip_interface
 
 import pytest
 from tests.dataplane.dataplane_world import PF0_VFS, World
 
 from sriovstack.dataplane import NsLinks, ns_exists
+from sriovstack.errors import Conflict
 from sriovstack.host.netlink import (LinkState, VfLinkState, VfMac, VfRate, VfSpoofCheck,
                                      VfVlan)
 from sriovstack.mac import MacAddress
+from sriovstack.virt import GuestSpec, VfInterface
+from sriovstack.virt.netns import guest_netns, ping_from_guest
 
 
 def test_two_guests_on_one_vlan_on_different_hosts_exchange_udp(world: World) -> None:
@@ -23,6 +28,28 @@ def test_two_guests_on_one_vlan_on_different_hosts_exchange_udp(world: World) ->
     b, _ = world.spawn(1, 0, "10.10.0.2/24")
     assert world.reaches(a, "10.10.0.2")
     assert world.reaches(b, "10.10.0.1")
+
+
+def test_the_live_migration_source_tearing_down_leaves_the_targets_guest_answering(
+        world: World) -> None:
+    # Both ends of a live migration at once: one server's guest on each host.
+    server = str(uuid.uuid4())
+    moved = VfInterface(PF0_VFS[0], MacAddress("fa:16:3e:00:00:42"), 100, "port-moved",
+                        ip_interface("10.10.0.5/24"))
+    for driver in reversed(world.drivers):  # the target spawns before the source is gone
+        driver.spawn(GuestSpec(server, "moved", 1, 512, (moved,)))
+    source, target = (d.guest_netns(server) for d in world.drivers)
+    assert source != target and ns_exists(source) and ns_exists(target)
+    with pytest.raises(Conflict):  # two guests: which one is meant must be said
+        guest_netns(server, world.prefix)
+    peer, _ = world.spawn(1, 1, "10.10.0.9/24")
+    world.drivers[0].destroy(server)
+    assert not ns_exists(source) and ns_exists(target)
+    assert guest_netns(server, world.prefix) == target
+    assert guest_netns(server, world.prefix, host_root=world.roots[1]) == target
+    assert ping_from_guest(server, IPv4Address("10.10.0.9"), count=3, prefix=world.prefix,
+                           host_root=world.roots[1]).received == 3
+    assert world.reaches(peer, "10.10.0.5")
 
 
 def test_the_guest_sees_its_vf_with_the_ports_mac_and_fixed_ip(world: World) -> None:

@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from ipaddress import ip_interface
@@ -20,8 +21,9 @@ import pytest
 
 from sriovstack.allinone.machines import open_simulated
 from sriovstack.conf.parsers import DeviceMapping
-from sriovstack.dataplane import (HostDataplane, NsLinks, cleanup_dataplane, disable_dataplane,
-                                  enable_dataplane, list_ns, ns_exists, ns_pids)
+from sriovstack.dataplane import (HostDataplane, NsLinks, cleanup_dataplane, create_ns,
+                                  disable_dataplane, enable_dataplane, list_ns, ns_exists,
+                                  ns_pids)
 from sriovstack.errors import Conflict, HostError, NotFound, NotSupported
 from sriovstack.host import Host, open_real_host
 from sriovstack.host.netlink import VfState
@@ -213,3 +215,25 @@ def test_the_echo_service_module_runs_as_a_script() -> None:
     done = subprocess.run([sys.executable, "-m", "sriovstack.dataplane.echo", "--help"],
                           capture_output=True, text=True, check=False)
     assert done.returncode == 0 and "--port" in done.stdout
+
+
+def test_spawn_replaces_this_hosts_leftover_namespace_instead_of_adopting_it(
+        driver: NetnsVirtDriver, plane: HostDataplane) -> None:
+    spec = _spec(_vf(0))
+    ns = driver.guest_netns(spec.server_id)
+    create_ns(ns)  # left by an earlier guest of this server whose record is gone
+    stray = subprocess.Popen(["ip", "netns", "exec", ns, "sleep", "30"])
+    try:
+        deadline = time.monotonic() + 10
+        while stray.pid not in ns_pids(ns) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert ns_pids(ns) == (stray.pid,)
+        with pytest.raises(Conflict):
+            create_ns(ns, exist_ok=False)
+        driver.spawn(spec)
+        assert stray.pid not in ns_pids(ns)  # it ended with the leftover
+    finally:
+        stray.kill()
+        stray.wait(timeout=10)
+    assert plane.vf_netdev(VFS[0]) == (ns, "eth0")
+    assert len(ns_pids(ns)) == 1  # only the new guest's echo service
