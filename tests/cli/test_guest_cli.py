@@ -21,6 +21,7 @@ from sriovstack.cli.cloud.servers import wait_for_status
 from sriovstack.cli.cloud.session import CloudSession
 from sriovstack.cli.clouds import write_clouds_yaml
 from sriovstack.cli.main import main
+from sriovstack.dataplane import Names, create_ns, remove_ns
 
 _ID = str(uuid.UUID(int=7))
 
@@ -168,3 +169,28 @@ def test_a_name_reaches_the_servers_guest(booted: Booted,
     code, out, _ = run(capsys, "guest", "ping", "--state-dir", str(booted.state), "--count",
                        "1", "guest01", booted.ip)
     assert code == 0 and f"guest01 ({booted.server_id}) -> {booted.ip}: 1 sent, 1 received" in out
+
+
+def test_with_guests_on_two_hosts_the_one_on_the_servers_host_is_reached(
+        booted: Booted, capfd: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    reason = root_reason()
+    if reason:
+        pytest.skip(reason)
+    # The other end of a live migration: the server's guest on a second (simulated) host,
+    # an empty namespace; the API says the server is on its first host.
+    prefix = dataplane_prefix(booted.state)
+    other = Names(prefix).guest_ns(str((booted.state / "hosts" / "elsewhere").resolve()),
+                                   booted.server_id)
+    create_ns(other, exist_ok=False)
+    try:
+        code, out, _ = run(capfd, "guest", "exec", "--state-dir", str(booted.state), "guest01",
+                           "--", "ip", "-4", "addr", "show")
+        assert code == 0 and f"inet {booted.ip}/" in out
+        monkeypatch.delenv("OS_CLIENT_CONFIG_FILE", raising=False)
+        # With only a prefix nothing can say which host the server is on: refused, naming both.
+        code, _, err = run(capfd, "guest", "exec", "--prefix", prefix, booted.server_id, "--",
+                           "true")
+        assert code == 1 and "a live migration is under way" in err and other in err
+    finally:
+        remove_ns(other)
