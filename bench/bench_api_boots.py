@@ -4,7 +4,7 @@ M servers booted concurrently on pre-created direct ports through the compute AP
 agents played promptly (desired state read, VF ports and the server reported up).
 
     .venv/bin/python bench/bench_api_boots.py --hosts 1000 --boots 200 --workers 2 \
-        [--database postgresql+psycopg://postgres@127.0.0.1:5432/postgres]
+        [--host-subset-size N] [--database postgresql+psycopg://postgres@127.0.0.1:5432/postgres]
 
 ``--database`` names a server (and a database to connect to first): the benchmark creates its
 own database there and drops it at the end.  It prints registration rate, ports/s, placed/s,
@@ -78,7 +78,8 @@ def _free_port() -> int:
 
 
 @contextmanager
-def served_api(database_url: str, workers: int, workdir: Path) -> Iterator[tuple[str, int]]:
+def served_api(database_url: str, workers: int, workdir: Path,
+               host_subset_size: int = 1) -> Iterator[tuple[str, int]]:
     """Bootstrap the database, run ``api serve``; (base URL, pid of ``api serve``)."""
     subprocess.run([str(SRIOVSTACK), "api", "bootstrap", "--database", database_url,
                     "--admin-password", ADMIN_PASSWORD, "--service-user",
@@ -89,6 +90,10 @@ def served_api(database_url: str, workers: int, workdir: Path) -> Iterator[tuple
             "--log-level", "warning"]
     for path in CONTROLLER:
         argv += ["--config-file", str(path)]
+    if host_subset_size != 1:  # a last file overrides the chapter's nova.conf
+        extra = workdir / "scheduler.conf"
+        extra.write_text(f"[filter_scheduler]\nhost_subset_size = {host_subset_size}\n")
+        argv += ["--config-file", str(extra)]
     log = open(workdir / "api.log", "wb")  # noqa: SIM115 - closed below
     process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
                                stdin=subprocess.DEVNULL, start_new_session=True)
@@ -382,7 +387,7 @@ def _pct(values: list[float], q: float) -> float:
 async def run(args: argparse.Namespace) -> None:
     with fresh_database(args.database) as url, \
             tempfile.TemporaryDirectory(prefix="bench-api-") as tmp, \
-            served_api(url, args.workers, Path(tmp)) as (base, pid):
+            served_api(url, args.workers, Path(tmp), args.host_subset_size) as (base, pid):
         engine = create_engine(url)
         admin = _token(base, "admin", ADMIN_PASSWORD, "admin")
         _unlimited(base, admin)  # nova's default quota allows 10 instances
@@ -436,6 +441,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=50,
                         help="requests in flight when creating ports and servers")
     parser.add_argument("--register-concurrency", type=int, default=16)
+    parser.add_argument("--host-subset-size", type=int, default=1,
+                        help="nova.conf [filter_scheduler] host_subset_size for the API")
     parser.add_argument("--timeout", type=float, default=600.0,
                         help="seconds the boots may take")
     asyncio.run(run(parser.parse_args()))

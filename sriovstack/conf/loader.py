@@ -150,6 +150,8 @@ def _fix_for(section: str, option: str) -> str:
         return "write True or False"
     if (section, option) == ("DEFAULT", "resize_confirm_window"):
         return "write a whole number of seconds, 0 or more (0: moves wait for the user)"
+    if (section, option) == ("filter_scheduler", "host_subset_size"):
+        return "write a whole number of hosts, 1 or more (1: always the best weighed host)"
     return f"see the documentation of [{section}] {option}"
 
 
@@ -158,7 +160,8 @@ def _build(reader: _Reader, files: Sequence[str]) -> DeploymentConfig:
     nova = NovaConfig(reader.spec_lines(), s("filter_scheduler", "available_filters"),
                       s("filter_scheduler", "enabled_filters"),
                       s("DEFAULT", "allow_resize_to_same_host"),
-                      s("DEFAULT", "resize_confirm_window"), reader.spec_lines("alias"))
+                      s("DEFAULT", "resize_confirm_window"),
+                      s("filter_scheduler", "host_subset_size"), reader.spec_lines("alias"))
     ml2 = Ml2Config(s("ml2", "type_drivers"), s("ml2", "tenant_network_types"),
                     s("ml2", "mechanism_drivers"), s("ml2_type_vlan", "network_vlan_ranges"),
                     s("ml2_type_flat", "flat_networks"), s("ml2_sriov", "agent_required"),

@@ -63,6 +63,8 @@ class NovaConfig:
     enabled_filters: Setting[tuple[str, ...]]
     allow_resize_to_same_host: Setting[bool]
     resize_confirm_window: Setting[int]  # [DEFAULT], seconds (0: off)
+    # [filter_scheduler] host_subset_size: choose at random among the best N weighed hosts
+    host_subset_size: Setting[int]
     aliases: tuple[SpecLine, ...] = ()  # [pci] alias: JSON texts (pci/alias.py parses them)
 
 

@@ -49,6 +49,10 @@ OPTIONS: tuple[tuple[str, cfg.Opt], ...] = (
         deprecated_opts=_deprecated((DEFAULT, "scheduler_available_filters")))),
     ("filter_scheduler", cfg.ListOpt("enabled_filters", default=NOVA_DEFAULT_FILTERS,
         deprecated_opts=_deprecated((DEFAULT, "scheduler_default_filters")))),
+    # nova: choose at random among the best N weighed hosts (1: the best), so concurrent
+    # decisions spread; nova's old name was [DEFAULT] scheduler_host_subset_size
+    ("filter_scheduler", cfg.IntOpt("host_subset_size", default=1, min=1,
+        deprecated_opts=_deprecated((DEFAULT, "scheduler_host_subset_size")))),
     # nova: may a resize (or cold migration) land on the server's own host
     (DEFAULT, cfg.BoolOpt("allow_resize_to_same_host", default=False)),
     # nova: seconds a resize/cold migration waits in VERIFY_RESIZE before the periodic task

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import threading
 from collections import Counter
 
@@ -177,3 +178,26 @@ def test_many_threads_never_double_hold_a_vf(database, clock):
     with database.transaction() as s:
         assert set(s.scalars(select(PciDeviceRow.status))) == {"available"}
         assert set(s.scalars(select(HostRow.memory_mb_used))) == {0}
+
+
+def test_host_subset_size_claims_on_one_of_the_best_n_hosts(database, clock):
+    """nova's [filter_scheduler] host_subset_size: each build goes to one of the best N
+    weighed hosts at random (so concurrent builds spread); N=1 always takes the best."""
+    registry = HostRegistry(database, clock)
+    for h in range(6):  # more free RAM weighs more: compute-5 is best, then 4, 3, ...
+        registry.update_inventory(*inventory(f"compute-{h}", vfs=8, memory_mb=8192 + 1024 * h))
+    best = Scheduler(database, SchedulerConfig(), clock)
+    spread = Scheduler(database, SchedulerConfig(host_subset_size=3), clock,
+                       rng=random.Random(5))
+    request = vf("probe")
+    top3 = [h.name for h in best.select_hosts(request)[:3]]
+    assert top3 == ["compute-5", "compute-4", "compute-3"]
+    assert {best.choose(request).name for _ in range(10)} == {"compute-5"}
+    assert {spread.choose(request).name for _ in range(30)} == set(top3)
+    used = set()
+    for i in range(6):
+        now_top3 = [h.name for h in best.select_hosts(request)[:3]]
+        claim = spread.schedule_and_claim(vf(f"srv-{i}"))
+        assert claim.host in now_top3
+        used.add(claim.host)
+    assert len(used) > 1

@@ -194,3 +194,22 @@ def test_a_bad_resize_confirm_window_names_the_option(tmp_path, value):
     assert (err.file, err.section, err.option, err.value) == (
         str(path), "DEFAULT", "resize_confirm_window", value)
     assert "whole number of seconds" in str(err)
+
+
+def test_host_subset_size_is_read_under_both_names_and_reaches_the_scheduler(tmp_path):
+    assert scheduler_config(load_config([write(tmp_path, "empty.conf", "")])).host_subset_size == 1
+    path = write(tmp_path, "nova.conf", "[filter_scheduler]\nhost_subset_size = 4\n")
+    assert scheduler_config(load_config([path])).host_subset_size == 4
+    old = write(tmp_path, "old.conf", "[DEFAULT]\nscheduler_host_subset_size = 3\n")
+    assert scheduler_config(load_config([old])).host_subset_size == 3
+
+
+@pytest.mark.parametrize("value", ["0", "many"])
+def test_a_bad_host_subset_size_names_the_option(tmp_path, value):
+    path = write(tmp_path, "nova.conf", f"[filter_scheduler]\nhost_subset_size = {value}\n")
+    with pytest.raises(ConfigError) as exc:
+        load_config([path])
+    err = exc.value
+    assert (err.file, err.section, err.option, err.value) == (
+        str(path), "filter_scheduler", "host_subset_size", value)
+    assert "1 or more" in str(err)

@@ -133,6 +133,9 @@ class SchedulerConfig:
     pci_weight_multiplier: float = 1.0
     service_down_time: float = 60.0
     max_attempts: int = 5
+    # nova [filter_scheduler] host_subset_size: pick at random among the best N weighed hosts
+    # (1: always the best), so concurrent decisions spread instead of racing for one host
+    host_subset_size: int = 1
     # Where enabled_filters came from, for the error an unknown name gets.
     filters_origin: str = "[filter_scheduler] enabled_filters"
     # [pci] alias by name: what a flavor's pci_passthrough:alias asks for.
@@ -155,7 +158,8 @@ def scheduler_config(deployment: "DeploymentConfig | None") -> SchedulerConfig:
     base = SchedulerConfig(
         pci_aliases=aliases,
         allow_resize_to_same_host=bool(deployment.nova.allow_resize_to_same_host.value),
-        resize_confirm_window=int(deployment.nova.resize_confirm_window.value))
+        resize_confirm_window=int(deployment.nova.resize_confirm_window.value),
+        host_subset_size=int(deployment.nova.host_subset_size.value))
     if not deployment.nova.enabled_filters.is_set:
         return base
     setting = deployment.nova.enabled_filters

@@ -12,7 +12,11 @@ devices), both ways. A decision takes the request's bucket and
    the walk stops once the best host met outweighs what any host not met yet could weigh
    (ties go to the smaller name, as in ``best_host``).
 
-The result is the host ``best_host`` would pick from the full scan. Hosts that cannot pass
+The walk may collect the best N hosts instead of one (nova's ``[filter_scheduler]
+host_subset_size``: the scheduler then picks one of them at random, so concurrent decisions
+spread); it stops once the N-th best host met outweighs any host not met yet.
+
+The result is the hosts ``top_hosts`` would list from the full scan. Hosts that cannot pass
 (disabled, forced down, another zone, no free device of the asked type and physnet) are not
 in the bucket; the filters still run on every host met. When no host of the bucket passes,
 the caller runs the full scan, which also says exactly why (the NoValidHost message).
@@ -43,14 +47,20 @@ BucketKey = tuple["str | None", "PciKey | None"]
 
 @dataclass(frozen=True, slots=True)
 class Pick:
-    """The best host (None: every host that passes was already lost to a concurrent claim);
-    ``found`` is False when no host of the bucket passes (the caller scans them all)."""
+    """The best hosts, best first (empty: every host that passes was already lost to a
+    concurrent claim); ``found`` is False when no host of the bucket passes (the caller
+    scans them all)."""
 
-    host: HostState | None
+    hosts: tuple[HostState, ...]
     found: bool
 
+    @property
+    def host(self) -> HostState | None:
+        """The best host (None when ``hosts`` is empty)."""
+        return self.hosts[0] if self.hosts else None
 
-_NOTHING = Pick(None, False)
+
+_NOTHING = Pick((), False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,14 +125,15 @@ class HostRanking:
                     self._file(host_id, new)
 
     def best(self, request: BuildRequest, checks: Sequence[HostCheck],
-             lost: frozenset[str]) -> Pick:
-        """The host ``best_host`` would pick among the hosts passing ``checks`` (the
-        request's prepared filters), leaving out ``lost``; see the module docstring."""
+             lost: frozenset[str], size: int = 1) -> Pick:
+        """The ``size`` hosts ``top_hosts`` would list among the hosts passing ``checks``
+        (the request's prepared filters), leaving out ``lost``; see the module docstring."""
         with self._lock:
             bucket = self._buckets.get(self._bucket_key(request))
             if bucket is None or not bucket.by_name:
                 return _NOTHING
-            return _Walk(self._states, self._weighers, request, checks, lost).run(bucket)
+            return _Walk(self._states, self._weighers, request, checks, lost,
+                         max(1, size)).run(bucket)
 
     def _bucket_key(self, request: BuildRequest) -> BucketKey:
         zone = request.availability_zone if self._by_zone else None
@@ -203,9 +214,10 @@ class _Walk:
 
     def __init__(self, states: Mapping[str, HostState], weighers: Sequence[HostWeigher],
                  request: BuildRequest, checks: Sequence[HostCheck],
-                 lost: frozenset[str]) -> None:
+                 lost: frozenset[str], size: int) -> None:
         self._states, self._weighers = states, weighers
         self._request, self._checks, self._lost = request, checks, lost
+        self._size = size
         self._passes: dict[str, bool] = {}
         self._bounds: list[tuple[float, float]] = []
 
@@ -243,11 +255,14 @@ class _Walk:
                     active.append((i, -1, bucket.descending[i]))
                 else:
                     active.append((i, 1, bucket.ascending[i]))
-        if not active:  # every host that passes weighs the same: the smallest name wins
+        if not active:  # every host that passes weighs the same: the smallest names win
+            top: list[HostState] = []
             for _, host_id in bucket.by_name:
                 if self.passes(host_id) and self._states[host_id].name not in self._lost:
-                    return Pick(self._states[host_id], True)
-            return Pick(None, True)
+                    top.append(self._states[host_id])
+                    if len(top) == self._size:
+                        break
+            return Pick(tuple(top), True)
         return Pick(self._threshold(active), True)
 
     def _weight(self, host: HostState) -> float:
@@ -257,31 +272,38 @@ class _Walk:
         return total
 
     def _threshold(self, active: list[tuple[int, int, list[tuple[float, str, str]]]]
-                   ) -> HostState | None:
+                   ) -> tuple[HostState, ...]:
         cursors = [0] * len(active)
-        best: tuple[float, str, HostState] | None = None
+        top: list[tuple[float, str, str]] = []  # (-weight, name, id) of the best met, sorted
+        met: set[str] = set()
+
+        def found() -> tuple[HostState, ...]:
+            return tuple(self._states[host_id] for _, _, host_id in top)
+
         while True:
             for k, (_, _, items) in enumerate(active):
                 if cursors[k] >= len(items):  # every host of the bucket was met
-                    return best[2] if best else None
+                    return found()
                 _, name, host_id = items[cursors[k]]
                 cursors[k] += 1
-                if not self.passes(host_id) or name in self._lost:
+                if host_id in met or not self.passes(host_id) or name in self._lost:
                     continue
-                host = self._states[host_id]
-                total = self._weight(host)
-                if best is None or (-total, name) < (-best[0], best[1]):
-                    best = (total, name, host)
-            if best is None:
+                met.add(host_id)
+                insort(top, (-self._weight(self._states[host_id]), name, host_id))
+                del top[self._size:]
+            if len(top) < self._size:
                 continue
             bound, names = 0.0, []
             for k, (i, sign, items) in enumerate(active):
                 if cursors[k] >= len(items):
-                    return best[2]
+                    return found()
                 value, name, _ = items[cursors[k]]
                 w, (low, high) = self._weighers[i], self._bounds[i]
                 bound += weight(w.direction(self._request) * sign * value, low, high,
                                 w.multiplier)
                 names.append(name)
-            if best[0] > bound or (best[0] == bound and best[1] < max(names)):
-                return best[2]
+            # A host not met yet weighs at most ``bound``, and on a tie its name is not
+            # smaller than the next name of every list.
+            worst, worst_name = -top[-1][0], top[-1][1]
+            if worst > bound or (worst == bound and worst_name < max(names)):
+                return found()

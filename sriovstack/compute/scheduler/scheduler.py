@@ -1,8 +1,10 @@
 """The FilterScheduler: filters in configured order, weighers, then an atomic claim on the best
-host; a claim lost to a concurrent build moves on to the next host."""
+host (or, with ``host_subset_size`` N > 1, one of the best N at random); a claim lost to a
+concurrent build moves on to the next host."""
 
 from __future__ import annotations
 
+import random
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -16,7 +18,8 @@ from sriovstack.compute.scheduler.host_state import HostState, pci_totals
 from sriovstack.compute.scheduler.index import HostIndex
 from sriovstack.compute.scheduler.model import BuildRequest, Claim, SchedulerConfig
 from sriovstack.compute.scheduler.ranking import HostRanking
-from sriovstack.compute.scheduler.weighers import best_host, build_weighers, order_hosts
+from sriovstack.compute.scheduler.weighers import (best_host, build_weighers, order_hosts,
+                                                   top_hosts)
 from sriovstack.db import Database
 from sriovstack.errors import ClaimLost, NoValidHost
 from sriovstack.metrics import Decision, NullRecorder, Recorder
@@ -97,12 +100,14 @@ class Scheduler:
     """Places builds on hosts and claims what they need; see ``schedule_and_claim``."""
 
     def __init__(self, db: Database, config: SchedulerConfig,
-                 clock: Clock | None = None, recorder: Recorder | None = None) -> None:
+                 clock: Clock | None = None, recorder: Recorder | None = None,
+                 rng: random.Random | None = None) -> None:
         # An unknown filter name stops the service here, at start.
         self._recorder = recorder or NullRecorder()
         self._filters = build_filters(config, clock or SystemClock())
         self._weighers = build_weighers(config)
         self._config = config
+        self._rng = rng or random.Random()  # host_subset_size's choice
         names = {f.name for f in self._filters}
         self._ranking = HostRanking(self._weighers, by_zone="AvailabilityZoneFilter" in names,
                                     by_pci="PciPassthroughFilter" in names,
@@ -135,8 +140,8 @@ class Scheduler:
         return order_hosts(self._passed(request), request, self._weighers)
 
     def choose(self, request: BuildRequest) -> HostState:
-        """The host ``schedule_and_claim`` would try first (nothing is claimed); raises
-        NoValidHost if none passes."""
+        """A host ``schedule_and_claim`` could try first (the best, or one of the best
+        ``host_subset_size``; nothing is claimed); raises NoValidHost if none passes."""
         host = self._pick(request, frozenset(), time.monotonic())
         assert host is not None  # nothing is lost when nothing was tried
         return host
@@ -157,7 +162,8 @@ class Scheduler:
 
     def _pick(self, request: BuildRequest, lost: frozenset[str],
               started: float) -> HostState | None:
-        """The best host for ``request`` other than ``lost`` (None: only lost ones pass).
+        """The best host for ``request`` other than ``lost``, or with ``host_subset_size``
+        N > 1 one of the best N at random (None: only lost ones pass).
 
         The ranking visits a few hosts best-first; only when none of its bucket passes (or
         the request names its host) are all hosts filtered, which also gives NoValidHost its
@@ -165,16 +171,22 @@ class Scheduler:
         hosts = self._index.snapshot()  # refreshes the ranking too
         if request.requested_host is None:
             checks = [c for c in (f.prepare(request) for f in self._filters) if c is not None]
-            pick = self._ranking.best(request, checks, lost)
+            pick = self._ranking.best(request, checks, lost, self._config.host_subset_size)
             if pick.found:
-                return pick.host
+                return self._one_of(pick.hosts)
         passed, rejections = filter_hosts(self._candidates(request, hosts), request,
                                           self._filters)
         if not passed:
             self._recorder.rejected_by(name for name, _ in rejections.by_filter)
             self._recorder.scheduled(Decision.NO_VALID_HOST, time.monotonic() - started)
             raise NoValidHost(rejections.message(), server_id=request.server_id)
-        return best_host(passed, request, self._weighers, lost)
+        return self._one_of(top_hosts(passed, request, self._weighers, lost,
+                                      self._config.host_subset_size))
+
+    def _one_of(self, hosts: Sequence[HostState]) -> HostState | None:
+        if len(hosts) <= 1:
+            return hosts[0] if hosts else None
+        return self._rng.choice(hosts)
 
     def schedule_and_claim(self, request: BuildRequest) -> Claim:
         """Pick a host and claim the request's resources and devices there, atomically.

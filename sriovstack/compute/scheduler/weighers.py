@@ -6,6 +6,7 @@ the candidate hosts, multiplied by the weigher's multiplier and summed. Highest 
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -13,7 +14,7 @@ from sriovstack.compute.scheduler.host_state import HostState
 from sriovstack.compute.scheduler.model import BuildRequest, SchedulerConfig
 
 __all__ = ["HostWeigher", "RamWeigher", "PciWeigher", "build_weighers", "order_hosts",
-           "best_host", "weight"]
+           "best_host", "top_hosts", "weight"]
 
 
 class HostWeigher(Protocol):
@@ -107,3 +108,17 @@ def best_host(hosts: Sequence[HostState], request: BuildRequest,
     ranked = (i for i in range(len(hosts)) if hosts[i].name not in skip)
     best = min(ranked, key=lambda i: (-totals[i], hosts[i].name), default=None)
     return None if best is None else hosts[best]
+
+
+def top_hosts(hosts: Sequence[HostState], request: BuildRequest,
+              weighers: Sequence[HostWeigher], skip: frozenset[str] = frozenset(),
+              size: int = 1) -> tuple[HostState, ...]:
+    """The first ``size`` hosts of ``order_hosts(hosts, ...)`` whose names are not in
+    ``skip`` (weights normalised over all ``hosts``)."""
+    if size <= 1:
+        best = best_host(hosts, request, weighers, skip)
+        return () if best is None else (best,)
+    totals = _totals(hosts, request, weighers) if hosts else []
+    ranked = (i for i in range(len(hosts)) if hosts[i].name not in skip)
+    return tuple(hosts[i] for i in heapq.nsmallest(
+        size, ranked, key=lambda i: (-totals[i], hosts[i].name)))

@@ -1,6 +1,7 @@
-"""The ranking (visit a few hosts best-first) picks the host the full scan picks, over many
-random hosts, requests and weigher multipliers, and stays right while hosts are claimed on,
-released, go down, are disabled or go away."""
+"""The ranking (visit a few hosts best-first) picks the host the full scan picks (and, for
+``host_subset_size`` N > 1, the full scan's best N in order), over many random hosts,
+requests and weigher multipliers, and stays right while hosts are claimed on, released, go
+down, are disabled or go away."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from sriovstack.compute.scheduler.filters import build_filters
 from sriovstack.compute.scheduler.host_state import pci_totals
 from sriovstack.compute.scheduler.ranking import HostRanking
 from sriovstack.compute.scheduler.scheduler import filter_hosts
-from sriovstack.compute.scheduler.weighers import best_host, build_weighers
+from sriovstack.compute.scheduler.weighers import best_host, build_weighers, top_hosts
 from sriovstack.pci import DevType, PciAddress, Pool, PoolKey
 from tests.compute.scheduler.test_filters import CAPS
 
@@ -79,6 +80,18 @@ def ranked(ranking, request, filters, lost):
     return pick.host if pick.found else "none passes"
 
 
+def full_scan_top(hosts, request, filters, weighers, lost, size):
+    passed, _ = filter_hosts([h for h in hosts if h.name not in request.ignore_hosts],
+                             request, filters)
+    return top_hosts(passed, request, weighers, lost, size) if passed else "none passes"
+
+
+def ranked_top(ranking, request, filters, lost, size):
+    checks = [c for c in (f.prepare(request) for f in filters) if c is not None]
+    pick = ranking.best(request, checks, lost, size)
+    return pick.hosts if pick.found else "none passes"
+
+
 @pytest.mark.parametrize("seed", range(3))
 def test_the_ranking_picks_the_host_the_full_scan_picks(seed):
     rng = random.Random(seed)
@@ -95,6 +108,10 @@ def test_the_ranking_picks_the_host_the_full_scan_picks(seed):
         lost = frozenset(rng.sample(names, rng.choice((0, 0, 0, 3))))
         expected = full_scan(hosts.values(), request, filters, weighers, lost)
         assert ranked(ranking, request, filters, lost) == expected, (seed, step, request)
+        size = rng.choice((2, 5))  # host_subset_size: the same best N, in the same order
+        top = full_scan_top(hosts.values(), request, filters, weighers, lost, size)
+        assert ranked_top(ranking, request, filters, lost, size) == top, (seed, step, size)
+        assert top == "none passes" or top[:1] == ((expected,) if expected else ())
         # Claims, releases, hosts going down, disabled, re-enabled, gone and new.
         changes = {}
         for host_id in rng.sample(sorted(hosts), 3):
