@@ -58,8 +58,7 @@ class Claims:
             ports = {dev_id: allocations[i].request.port_id
                      for i in taken for dev_id in taken[i]}
             claim = Claim(request.server_id, host_name, _claimed(s, ids, ports))
-            # Last: every claim in the cloud waits on this one row until its commit.
-            touch_hosts(s, (host_id,))
+            touch_hosts(s, (host_id,))  # the other processes' indexes reload this host
             return claim
 
     def _take_resources(self, s: Session, host_id: str, host_name: str,

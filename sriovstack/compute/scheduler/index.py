@@ -1,6 +1,7 @@
 """The scheduler's in-memory index of host states and per-pool free counts, kept fresh from
-the database by the scheduler revision and the heartbeat stamps, so a decision reads only
-the hosts that changed since the last one (never every host, never every device)."""
+the database by the hosts' revision stamps (``revision.py``) and the heartbeat stamps, so a
+decision reads only the hosts that changed since the last one (never every host, never every
+device)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from sriovstack.compute.scheduler.host_state import HostCapabilities, HostState, pci_totals
+from sriovstack.compute.scheduler.revision import read_changed
 from sriovstack.db import Database
 from sriovstack.db.models import HostRow, PciDeviceRow
 from sriovstack.pci import DevType, PciAddress, Pool, PoolKey
@@ -39,8 +41,8 @@ def _chunks(ids: Sequence[str]) -> Iterable[Sequence[str]]:
 class HostIndex:
     """Host states by host id; ``snapshot()`` refreshes what changed and returns them all.
 
-    A refresh is two indexed range reads: hosts whose ``revision`` passed the last one seen
-    (their states and pools are reloaded) and hosts whose heartbeat is after the newest one
+    A refresh is two indexed range reads: hosts stamped since the last read (``revision.py``;
+    those whose generation moved are reloaded with their pools) and hosts whose heartbeat is after the newest one
     seen. A heartbeat committed late with an older (or equal) stamp can be missed until the
     host's next one; that only makes the host look longer silent (never up when it is down), and
     heartbeats are assumed to move forward. A stale state is otherwise safe: claims are
@@ -49,7 +51,7 @@ class HostIndex:
     The index lock guards memory only, never a database read: ``forget`` and the filters,
     weighers and claims of concurrent builds go on while a read runs. Reads are coalesced
     (one at a time; a waiter takes the result of a read that began after it arrived), and a
-    host keeps the state read at its highest ``revision``.
+    host keeps the state of the newest read that loaded it.
     """
 
     def __init__(self, db: Database,
@@ -60,7 +62,7 @@ class HostIndex:
         self._db = db
         self._listener = listener
         self._hosts: dict[str, HostState] = {}
-        self._revisions: dict[str, int] = {}  # host id → hosts.revision its state was read at
+        self._loaded_by: dict[str, int] = {}  # host id → the number of the read that loaded it
         self._lock = threading.Lock()  # guards memory only, never held across a read
         self._reading = threading.Lock()  # one database read at a time (see snapshot)
         self._started = 0  # reads begun
@@ -86,7 +88,7 @@ class HostIndex:
                 self._started += 1
                 number = self._started
                 since, beat_since, forced = self._revision_seen, self._beat_seen, set(self._forced)
-            read = self._read(since, beat_since, forced)
+            read = self._read(number, since, beat_since, forced)
             with self._lock:
                 self._forced -= forced
                 applied = self._apply(read)
@@ -95,12 +97,14 @@ class HostIndex:
                     self._states = tuple(self._hosts.values())
                 return self._states
 
-    def _read(self, since: int, beat_since: datetime | None, forced: set[str]) -> _Refresh:
+    def _read(self, number: int, since: int, beat_since: datetime | None,
+              forced: set[str]) -> _Refresh:
         """What changed since ``since`` (and newer heartbeats), read without the index lock."""
         with self._db.transaction() as session:
-            read = _Refresh(since, beat_since)
-            changed = read.changed_rows(session)
-            stale = forced | {i for i, generation in changed if self._is_stale(i, generation)}
+            read = _Refresh(number, beat_since)
+            changed = read_changed(session, since)
+            read.next_since = changed.next_since
+            stale = forced | {i for i, generation in changed.hosts if self._is_stale(i, generation)}
             for ids in _chunks(sorted(stale)):
                 read.states.update(self._load(session, ids))
             read.read_heartbeats(session)
@@ -119,20 +123,20 @@ class HostIndex:
     def _apply(self, read: _Refresh) -> bool:
         """Merge one refresh into the index (under the lock); whether anything changed."""
         changes: dict[str, HostState | None] = {}
-        self._revision_seen = max(self._revision_seen, read.max_revision)
-        for host_id, (revision, state) in read.states.items():
-            if revision < self._revisions.get(host_id, -1):
-                continue  # another refresh already holds a newer read
+        self._revision_seen = max(self._revision_seen, read.next_since)
+        for host_id, state in read.states.items():
+            if read.number < self._loaded_by.get(host_id, -1):
+                continue  # a newer read already loaded it
             old = self._hosts.get(host_id)
             if old is not None and (old.heartbeat_at or 0) > (state.heartbeat_at or 0):
                 state = replace(state, heartbeat_at=old.heartbeat_at)
-            self._hosts[host_id], self._revisions[host_id] = state, revision
+            self._hosts[host_id], self._loaded_by[host_id] = state, read.number
             changes[host_id] = state
         if read.present is not None:  # hosts whose row is gone (os-services deleted them)
             for host_id in set(self._hosts) - read.present:
-                if self._revisions.get(host_id, -1) <= read.max_revision:
+                if self._loaded_by.get(host_id, -1) <= read.number:
                     del self._hosts[host_id]
-                    self._revisions.pop(host_id, None)
+                    self._loaded_by.pop(host_id, None)
                     changes[host_id] = None
         for host_id, moment in read.beats:
             if self._beat_seen is None or moment > self._beat_seen:
@@ -146,15 +150,15 @@ class HostIndex:
         return bool(changes)
 
     def _load(self, session: Session,
-              ids: Sequence[str]) -> dict[str, tuple[int, HostState]]:
+              ids: Sequence[str]) -> dict[str, HostState]:
         pools = self._pools(session, ids)
         unhealthy = _unhealthy(session, ids)
-        out: dict[str, tuple[int, HostState]] = {}
+        out: dict[str, HostState] = {}
         for row in session.scalars(select(HostRow).where(HostRow.id.in_(ids))):
             host_pools = tuple(sorted(pools.get(row.id, ()), key=lambda p: p.key))
             numa = tuple((int(c["id"]), int(c["socket"])) for c in row.numa_topology or ()
                          if c.get("socket") is not None) or None
-            out[row.id] = (row.revision, HostState(
+            out[row.id] = HostState(
                 id=row.id, name=row.name, enabled=row.enabled, forced_down=row.forced_down,
                 availability_zone=row.availability_zone, vcpus=row.vcpus,
                 vcpus_used=row.vcpus_used, memory_mb=row.memory_mb,
@@ -163,7 +167,7 @@ class HostIndex:
                 capabilities=HostCapabilities.from_json(row.capabilities or {}),
                 pools=host_pools, pci_totals=pci_totals(host_pools),
                 heartbeat_at=_epoch(row.last_heartbeat), generation=row.generation,
-                numa_sockets=numa, unhealthy=tuple(sorted(unhealthy.get(row.id, {}).items()))))
+                numa_sockets=numa, unhealthy=tuple(sorted(unhealthy.get(row.id, {}).items())))
         return out
 
     def _pools(self, session: Session, ids: Sequence[str]) -> dict[str, list[Pool]]:
@@ -190,21 +194,13 @@ class HostIndex:
 class _Refresh:
     """What one snapshot read from the database, before it is merged under the lock."""
 
-    def __init__(self, since: int, beat_since: datetime | None) -> None:
-        self._since = since
+    def __init__(self, number: int, beat_since: datetime | None) -> None:
+        self.number = number  # reads are numbered as they begin
         self._beat_since = beat_since
-        self.max_revision = since
-        self.states: dict[str, tuple[int, HostState]] = {}
+        self.next_since = -1  # where the next read of revision stamps starts
+        self.states: dict[str, HostState] = {}
         self.beats: list[tuple[str, datetime]] = []
         self.present: set[str] | None = None  # every host id, read only when some are gone
-
-    def changed_rows(self, session: Session) -> list[tuple[str, int]]:
-        """(id, generation) of every host whose revision passed the one seen."""
-        h = HostRow
-        rows = session.execute(select(h.id, h.generation, h.revision)
-                               .where(h.revision > self._since)).all()
-        self.max_revision = max([self._since, *(r.revision for r in rows)])
-        return [(r.id, r.generation) for r in rows]
 
     def read_heartbeats(self, session: Session) -> None:
         h = HostRow

@@ -1,36 +1,81 @@
-"""The scheduler revision: one counter bumped by every transaction that changes what the
-scheduler sees of a host, with the hosts' ``revision`` set to it, so the index reloads only
-the hosts with ``revision > seen``.
+"""Host revisions: every transaction that changes what the scheduler sees of a host stamps the
+host's ``revision``, so the index reloads only the hosts stamped since its last read.
 
-Call ``touch_hosts`` last in the transaction (after the host and device rows are locked): the
-counter row's lock is then the last one taken, so it cannot deadlock, and revisions commit in
-the order they were handed out (a reader never sees revision n+1 before n).
+On PostgreSQL the stamp is the writing transaction's own id (``pg_current_xact_id()``) and a
+reader remembers the oldest transaction still running when it read (``pg_snapshot_xmin`` of
+its snapshot, see ``read_changed``): every transaction with a smaller id had finished, so its
+stamps were in that read, and the next read takes ``revision >= xmin``. No row is shared by
+all writers, so claims on different hosts never queue on each other. A stamp can be re-read
+while an older transaction runs; the index reloads a host only when its generation moved.
+
+SQLite runs one writer at a time, so a counter row (``scheduler_revision``) bumped by every
+such transaction gives stamps that commit in order; a reader takes ``revision >= last + 1``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
-from sqlalchemy import insert, update
+from sqlalchemy import BigInteger, Text, cast, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from sriovstack.db.models import HostRow, SchedulerRevisionRow
 
-__all__ = ["touch_hosts"]
+__all__ = ["touch_hosts", "read_changed", "Changed"]
 
 _ROW = 1
 
 
-def touch_hosts(session: Session, host_ids: Iterable[str]) -> int:
-    """Bump the scheduler revision and stamp it on ``host_ids``; the new revision."""
+def _postgresql(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _xid(expression):  # type: ignore[no-untyped-def]
+    return cast(cast(expression, Text), BigInteger)  # xid8 has no cast to bigint
+
+
+def touch_hosts(session: Session, host_ids: Iterable[str]) -> None:
+    """Stamp ``host_ids`` with a new revision (call it after their rows are locked)."""
     ids = sorted(set(host_ids))
-    r = SchedulerRevisionRow
-    value = session.scalar(update(r).where(r.id == _ROW).values(value=r.value + 1)
-                           .returning(r.value).execution_options(synchronize_session=False))
-    if value is None:  # a schema not made by the migrations: start the counter
-        value = 1
-        session.execute(insert(r).values(id=_ROW, value=value))
-    if ids:
-        session.execute(update(HostRow).where(HostRow.id.in_(ids)).values(revision=value)
-                        .execution_options(synchronize_session=False))
-    return int(value)
+    if not ids:
+        return
+    h = HostRow
+    if _postgresql(session):
+        stamp = _xid(func.pg_current_xact_id())
+    else:
+        r = SchedulerRevisionRow
+        stamp = session.scalar(update(r).where(r.id == _ROW).values(value=r.value + 1)
+                               .returning(r.value).execution_options(synchronize_session=False))
+        if stamp is None:  # a schema not made by the migrations: start the counter
+            stamp = 1
+            session.execute(insert(r).values(id=_ROW, value=stamp))
+    session.execute(update(h).where(h.id.in_(ids)).values(revision=stamp)
+                    .execution_options(synchronize_session=False))
+
+
+@dataclass(frozen=True, slots=True)
+class Changed:
+    """(id, generation) of the hosts stamped since the last read, and where the next starts."""
+
+    hosts: tuple[tuple[str, int], ...]
+    next_since: int
+
+
+def read_changed(session: Session, since: int) -> Changed:
+    """The hosts with ``revision >= since`` (all of them for since < 0), in one statement."""
+    h = HostRow
+    if _postgresql(session):
+        # The snapshot's xmin and the hosts come from one statement, so from one snapshot.
+        x = select(_xid(func.pg_snapshot_xmin(func.pg_current_snapshot())).label("xmin")) \
+            .subquery()
+        rows = session.execute(select(x.c.xmin, h.id, h.generation).select_from(x)
+                               .outerjoin(h, h.revision >= since)).all()
+        return Changed(tuple((r.id, r.generation) for r in rows if r.id is not None),
+                       int(rows[0].xmin))
+    rows = session.execute(select(h.id, h.generation, h.revision)
+                           .where(h.revision >= since)).all()
+    return Changed(tuple((r.id, r.generation) for r in rows),
+                   max([since, *(r.revision + 1 for r in rows)]))
+
+

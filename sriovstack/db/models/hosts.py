@@ -6,7 +6,8 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String,
+                        UniqueConstraint)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sriovstack.db.base import Base
@@ -20,8 +21,10 @@ def _uuid() -> str:
 
 class HostRow(Base):
     """One compute host. ``generation`` is bumped on every change the scheduler must see
-    (inventory, claims, releases, enable/disable); ``revision`` is then set to the new value of
-    the one scheduler revision, so the index reloads only ``revision > seen`` (indexed)."""
+    (inventory, claims, releases, enable/disable); ``revision`` is then stamped (the writing
+    transaction's id on PostgreSQL, the ``scheduler_revision`` counter on SQLite), so the
+    index reloads only the hosts stamped since its last read (indexed; see
+    ``compute/scheduler/revision.py``)."""
 
     __tablename__ = "hosts"
 
@@ -43,7 +46,7 @@ class HostRow(Base):
     last_heartbeat: Mapped[datetime | None] = mapped_column(DateTime(timezone=True),
                                                             nullable=True, index=True)
     generation: Mapped[int] = mapped_column(Integer, default=0)
-    revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0", index=True)
+    revision: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0", index=True)
 
 
 class PciDeviceRow(Base):
@@ -97,8 +100,9 @@ class HostAllocationRow(Base):
 
 
 class SchedulerRevisionRow(Base):
-    """The one row counting scheduler-visible changes. Bumped last in every transaction that
-    bumps a host's generation: its row lock makes revisions commit in order."""
+    """SQLite only: the one row counting scheduler-visible changes, bumped by every transaction
+    that bumps a host's generation (SQLite's one writer makes them commit in order).
+    PostgreSQL stamps hosts with transaction ids instead and leaves this row alone."""
 
     __tablename__ = "scheduler_revision"
 

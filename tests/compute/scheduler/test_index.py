@@ -135,3 +135,35 @@ def test_the_ranked_choice_follows_claims_releases_disables_and_heartbeats(datab
     assert failed.value.message == (
         "No valid host among 3 hosts. ComputeFilter: 1 host is down (no heartbeat in 60 s). "
         "CoreFilter: 2 hosts have fewer than 200 vCPUs free (cpu_allocation_ratio 16)")
+
+
+def test_a_change_committed_after_a_newer_one_still_reaches_the_index(database, clock):
+    """PostgreSQL stamps hosts with the writing transaction's id, so stamps commit out of
+    order: a transaction that began first (compute-0) commits after a later one (compute-1)
+    and after a snapshot; the next snapshot still reloads compute-0."""
+    import pytest
+    from sqlalchemy import update
+
+    from sriovstack.compute.scheduler.revision import touch_hosts
+    from sriovstack.db.models import HostRow
+
+    if database.dialect != "postgresql":
+        pytest.skip("SQLite has one writer at a time: its stamps commit in order")
+    registry = HostRegistry(database, clock)
+    registry.update_inventory(*inventory("compute-0"))
+    registry.update_inventory(*inventory("compute-1"))
+    index = HostIndex(database)
+    ids = {name: h.id for name, h in by_name(index).items()}
+
+    def use(s, name: str, mb: int) -> None:
+        s.execute(update(HostRow).where(HostRow.id == ids[name]).values(
+            memory_mb_used=mb, generation=HostRow.generation + 1))
+        touch_hosts(s, (ids[name],))
+
+    with database.transaction() as early:
+        use(early, "compute-0", 1000)  # its transaction id is the smaller one
+        with database.transaction() as late:
+            use(late, "compute-1", 2000)
+        assert by_name(index)["compute-1"].memory_mb_used == 2000
+        assert by_name(index)["compute-0"].memory_mb_used == 0  # not committed yet
+    assert by_name(index)["compute-0"].memory_mb_used == 1000
