@@ -217,11 +217,6 @@ class ClaimLost(Conflict):
     kind = ErrorKind.CLAIM_LOST
 
 
-class HostBusy(ClaimLost):
-    """The host's row is locked by another build's claim; rather than wait on it, the
-    scheduler tries its other candidates first (it never reaches a client)."""
-
-
 class NoValidHost(Conflict):
     """No host passed the filters (or every passing host lost its claim to another build).
 

@@ -18,7 +18,7 @@ from sriovstack.compute.scheduler.model import BuildRequest, Claim, ClaimedDevic
 from sriovstack.compute.scheduler.revision import touch_hosts
 from sriovstack.db import Database
 from sriovstack.db.models import HostAllocationRow, HostRow, PciDeviceRow
-from sriovstack.errors import ClaimLost, Conflict, ErrorKind, HostBusy, NotFound
+from sriovstack.errors import ClaimLost, Conflict, ErrorKind, NotFound
 from sriovstack.pci import Allocation, DevType, PciAddress, PoolKey
 
 __all__ = ["Claims"]
@@ -37,20 +37,18 @@ class Claims:
         self._cpu_ratio = cpu_ratio
 
     def claim(self, host_id: str, host_name: str, request: BuildRequest,
-              allocations: Sequence[Allocation], *, wait: bool = True) -> Claim:
+              allocations: Sequence[Allocation]) -> Claim:
         """Take the request's RAM/vCPU/disk on the host and the allocated devices, all or
         nothing. Raises ClaimLost when any conditional UPDATE finds the row already taken,
         Conflict when the server already holds a claim, NotFound when the request's build
-        lease no longer holds the server (it was deleted, or another worker builds it).
-        Unless ``wait``, a host row locked by another transaction raises HostBusy at once
-        (PostgreSQL's SKIP LOCKED; SQLite has one writer and never does)."""
+        lease no longer holds the server (it was deleted, or another worker builds it)."""
         with self._db.transaction() as s:
             if request.lease_token is not None and not hold_lease(s, request.lease_token,
                                                                   request.server_id):
                 raise NotFound(f"Instance {request.server_id} is no longer built under lease "
                                f"{request.lease_token} (deleted, or taken over).",
                                kind=ErrorKind.INSTANCE_NOT_FOUND, value=request.server_id)
-            self._take_resources(s, host_id, host_name, request, wait)
+            self._take_resources(s, host_id, host_name, request)
             taken: dict[int, list[str]] = {}
             order = sorted(range(len(allocations)), key=lambda i: allocations[i].key)
             for i in order:
@@ -64,14 +62,12 @@ class Claims:
             return claim
 
     def _take_resources(self, s: Session, host_id: str, host_name: str,
-                        request: BuildRequest, wait: bool) -> None:
+                        request: BuildRequest) -> None:
         if s.get(HostAllocationRow, request.server_id) is not None:
             raise Conflict(f"server {request.server_id} already holds a claim; release it first",
                            kind=ErrorKind.CLAIM_EXISTS, field="server_id", value=request.server_id)
         h = HostRow
-        unlocked = h.id.in_(select(h.id).where(h.id == host_id)
-                            .with_for_update(skip_locked=True).scalar_subquery())
-        take = (
+        result = s.execute(
             update(h).where(
                 h.id == host_id, h.enabled.is_(True),
                 h.memory_mb_used + request.memory_mb <= h.memory_mb * self._ram_ratio,
@@ -81,14 +77,6 @@ class Claims:
                     disk_gb_used=h.disk_gb_used + request.disk_gb,
                     generation=h.generation + 1)
             .execution_options(synchronize_session=False))
-        result = s.execute(take if wait else take.where(unlocked))
-        if result.rowcount != 1 and not wait:
-            # Locked by another claim, or too full? Lock it if free (the answer is then ours).
-            if s.scalar(select(h.id).where(h.id == host_id)
-                        .with_for_update(skip_locked=True)) is None:
-                raise HostBusy(f"host {host_name} is being claimed on by another build",
-                               host=host_name)
-            result = s.execute(take)
         if result.rowcount != 1:
             raise ClaimLost(f"host {host_name} no longer has {request.memory_mb} MB RAM and "
                             f"{request.vcpus} vCPUs free (or was disabled)", host=host_name)

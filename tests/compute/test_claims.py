@@ -201,29 +201,3 @@ def test_host_subset_size_claims_on_one_of_the_best_n_hosts(database, clock):
         assert claim.host in now_top3
         used.add(claim.host)
     assert len(used) > 1
-
-
-def test_a_claim_skips_a_host_another_claim_holds_and_waits_only_when_nothing_else_is_left(
-        database, clock):
-    """PostgreSQL: the best host's row is locked by another transaction (a claim in flight):
-    the build lands on the next host at once; when every candidate is locked it waits for
-    the best one rather than fail."""
-    from sqlalchemy import text
-
-    if database.dialect != "postgresql":
-        pytest.skip("SQLite has one writer at a time: no row is ever skipped")
-    registry = HostRegistry(database, clock)
-    registry.update_inventory(*inventory("compute-0", memory_mb=16384))  # the best
-    registry.update_inventory(*inventory("compute-1"))
-    sched = Scheduler(database, SchedulerConfig(), clock)
-    assert sched.choose(vf("probe")).name == "compute-0"
-    with database.engine.connect() as other:
-        tx = other.begin()
-        other.execute(text("SELECT id FROM hosts WHERE name = 'compute-0' FOR UPDATE"))
-        assert sched.schedule_and_claim(vf("s1")).host == "compute-1"
-        other.execute(text("SELECT id FROM hosts WHERE name = 'compute-1' FOR UPDATE"))
-        timer = threading.Timer(0.3, tx.rollback)
-        timer.start()
-        assert sched.schedule_and_claim(vf("s2")).host == "compute-0"  # waited for it
-        timer.join()
-    assert device_states(database) and sched.claims.held_by("s2")

@@ -21,7 +21,7 @@ from sriovstack.compute.scheduler.ranking import HostRanking
 from sriovstack.compute.scheduler.weighers import (best_host, build_weighers, order_hosts,
                                                    top_hosts)
 from sriovstack.db import Database
-from sriovstack.errors import ClaimLost, HostBusy, NoValidHost
+from sriovstack.errors import ClaimLost, NoValidHost
 from sriovstack.metrics import Decision, NullRecorder, Recorder
 from sriovstack.pci import Allocation, Fit, PciAlias, Pool
 
@@ -197,23 +197,13 @@ class Scheduler:
         """
         started = time.monotonic()
         lost: list[str] = []
-        busy: set[str] = set()  # skipped: another build's claim held the host row
-        attempts = 0
-        while attempts < self._config.max_attempts:
-            host, wait = self._pick(request, frozenset(lost) | busy, started), False
-            if host is None and busy:  # every other candidate is lost: wait for a busy one
-                busy.clear()
-                host, wait = self._pick(request, frozenset(lost), started), True
+        for _ in range(self._config.max_attempts):
+            host = self._pick(request, frozenset(lost), started)
             if host is None:
                 break
             try:
-                claim = self._claims.claim(host.id, host.name, request, self._plan(host, request),
-                                           wait=wait)
-            except HostBusy:  # not an attempt: each host is skipped once per round
-                busy.add(host.name)
-                continue
+                claim = self._claims.claim(host.id, host.name, request, self._plan(host, request))
             except ClaimLost:
-                attempts += 1
                 lost.append(host.name)
                 self._index.forget(host.id)
                 continue
