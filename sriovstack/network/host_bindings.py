@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from sriovstack.db import storable
 from sriovstack.db.models import PortHostBindingRow, PortRow
 from sriovstack.errors import Conflict, ErrorKind, Invalid, NotFound
-from sriovstack.identity import Caller
+from sriovstack.identity import Caller, policy
 from sriovstack.network.env import Env
 from sriovstack.network.port_bindings import PortBindings
 from sriovstack.network.ports import load_port_row, profile_json, profile_of
@@ -27,7 +27,8 @@ _COMPUTE_OWNER = "compute:"
 
 
 class HostBindings:
-    """List, show, create, activate and delete a port's bindings; compute's ``settle_on``."""
+    """List, show, create, activate and delete a port's bindings (admin or service only);
+    compute's ``settle_on``."""
 
     def __init__(self, env: Env, bindings: PortBindings) -> None:
         self._env = env
@@ -37,13 +38,13 @@ class HostBindings:
         """The port's bindings, the ACTIVE one first. NotFound (PortNotFound), Invalid for a
         port compute does not own."""
         with self._env.db.transaction() as s:
-            row = _compute_port(s, caller, port_id)
+            row = _compute_port(s, caller, "get_port_binding", port_id)
             return _all(s, row)
 
     def get(self, caller: Caller, port_id: str, host: str) -> HostBinding:
         """The port's binding for ``host``; NotFound (PortBindingNotFound) when it has none."""
         with self._env.db.transaction() as s:
-            row = _compute_port(s, caller, port_id)
+            row = _compute_port(s, caller, "get_port_binding", port_id)
             for found in _all(s, row):
                 if found.host == host:
                     return found
@@ -56,7 +57,7 @@ class HostBindings:
         PortBindingAlreadyExists when ``host`` has one; Conflict PortBindingError (nothing
         stored) when no driver binds it there."""
         with self._env.db.transaction() as s:
-            row = _compute_port(s, caller, port_id, lock=True)
+            row = _compute_port(s, caller, "create_port_binding", port_id, lock=True)
             if row.binding_host == host or s.get(B, (row.id, host)) is not None:
                 raise Conflict(f"Binding for port {port_id} on host {host} already exists.",
                                kind=ErrorKind.PORT_BINDING_ALREADY_EXISTS, field="host",
@@ -84,7 +85,7 @@ class HostBindings:
         PortBindingAlreadyActive, NotFound PortBindingNotFound, Conflict PortBindingError
         (nothing changed) when the drivers no longer bind it."""
         with self._env.db.transaction() as s:
-            row = _compute_port(s, caller, port_id, lock=True)
+            row = _compute_port(s, caller, "activate", port_id, lock=True)
             if row.binding_host == host:
                 raise Conflict(f"Binding for port {port_id} on host {host} is already active.",
                                kind=ErrorKind.PORT_BINDING_ALREADY_ACTIVE, field="host",
@@ -99,7 +100,7 @@ class HostBindings:
         host without one, the ACTIVE binding included: it goes with the port's
         ``binding:host_id``."""
         with self._env.db.transaction() as s:
-            row = _compute_port(s, caller, port_id, lock=True)
+            row = _compute_port(s, caller, "delete_port_binding", port_id, lock=True)
             extra = s.get(B, (row.id, host))
             if extra is None:
                 raise _binding_not_found(port_id, host, active=row.binding_host == host)
@@ -139,7 +140,11 @@ class HostBindings:
         return _active(row)
 
 
-def _compute_port(s: Session, caller: Caller, port_id: str, lock: bool = False) -> PortRow:
+def _compute_port(s: Session, caller: Caller, rule: str, port_id: str,
+                  lock: bool = False) -> PortRow:
+    """The port, for a privileged caller (neutron's policy: ``rule`` is admin only; nova calls
+    these with its service user) and only if compute owns it."""
+    policy.require_privileged(caller, f"rule:{rule} is disallowed by policy")
     row = load_port_row(s, caller, port_id)
     if lock:
         s.refresh(row, with_for_update=True)

@@ -11,7 +11,6 @@ from sriovstack.api.context import RequestContext, request_context
 from sriovstack.api.network.query import query_of
 from sriovstack.api.network.schemas import BindingCreateRequest
 from sriovstack.api.network.views import host_binding_view
-from sriovstack.identity import Caller, policy
 
 __all__ = ["router"]
 
@@ -19,16 +18,11 @@ router = APIRouter()
 _BASE = "/v2.0/ports/{port_id}/bindings"
 
 
-def _admin(caller: Caller, rule: str) -> None:
-    policy.require_privileged(caller, f"rule:{rule} is disallowed by policy")
-
-
 @router.get(_BASE)
 def list_port_bindings(port_id: str, request: Request,
                        ctx: RequestContext = Depends(request_context)) -> dict[str, Any]:
     """The port's bindings, ACTIVE first: 200; filters (host, status, vif_type, vnic_type)
     and fields=; 403 non-admin; 404 PortNotFound; 400 for a port compute does not own."""
-    _admin(ctx.caller, "get_port_binding")
     bindings = ctx.services.network.host_bindings.list(ctx.caller, port_id)
     query = query_of(request.query_params)
     return {"bindings": query.listing(host_binding_view(b) for b in bindings)}
@@ -38,7 +32,6 @@ def list_port_bindings(port_id: str, request: Request,
 def show_port_binding(port_id: str, host: str, request: Request,
                       ctx: RequestContext = Depends(request_context)) -> dict[str, Any]:
     """The binding for ``host``: 200; 404 PortNotFound/PortBindingNotFound; 403; 400."""
-    _admin(ctx.caller, "get_port_binding")
     binding = ctx.services.network.host_bindings.get(ctx.caller, port_id, host)
     return {"binding": query_of(request.query_params).project(host_binding_view(binding))}
 
@@ -49,7 +42,6 @@ def create_port_binding(port_id: str, body: BindingCreateRequest,
     """Bind the port on ``binding.host``: 201, INACTIVE (ACTIVE when the port had none);
     409 PortBindingAlreadyExists; 409 PortBindingError when no driver binds it (neutron's
     500); 400 bad body or non-compute port; 403; 404."""
-    _admin(ctx.caller, "create_port_binding")
     b = body.binding
     binding = ctx.services.network.host_bindings.create(ctx.caller, port_id, b.host,
                                                         b.vnic_type, b.to_profile())
@@ -62,7 +54,6 @@ def activate_port_binding(port_id: str, host: str,
     """Activate the INACTIVE binding for ``host`` (the active one becomes INACTIVE): 200 with
     the binding, unwrapped as neutron's member action; 409 PortBindingAlreadyActive;
     404 PortBindingNotFound; 409 PortBindingError; 403; 400."""
-    _admin(ctx.caller, "activate")
     return host_binding_view(ctx.services.network.host_bindings.activate(ctx.caller, port_id,
                                                                          host))
 
@@ -72,6 +63,5 @@ def delete_port_binding(port_id: str, host: str,
                         ctx: RequestContext = Depends(request_context)) -> Response:
     """Delete the INACTIVE binding for ``host``: 204; 404 PortBindingNotFound (the active
     binding too); 403; 400."""
-    _admin(ctx.caller, "delete_port_binding")
     ctx.services.network.host_bindings.delete(ctx.caller, port_id, host)
     return Response(status_code=204)
