@@ -17,8 +17,8 @@ from sriovstack.compute.types import LiveMigrateAction
 from sriovstack.errors import Conflict
 from sriovstack.network import BindingStatus
 from tests.compute.conftest import ADMIN, Cloud
-from tests.compute.test_migration import (RUNNING, St, _boot, _clean, _ledger, _migration,
-                                          _other_worker, _slot)
+from tests.compute.test_migration import (RUNNING, St, _boot, _begun_by_a_worker_that_dies,
+                                          _clean, _ledger, _migration, _other_worker, _slot)
 
 
 def _bindings(cloud: Cloud, port_id: str) -> list[tuple[str, BindingStatus, str]]:
@@ -57,13 +57,8 @@ def test_a_live_migration_rolled_back_keeps_only_the_source_binding(cloud: Cloud
                                                                     step: str) -> None:
     server_id, port_id = _boot(cloud)
     source = _slot(cloud, port_id)
-    dead = cloud.compute.migrations
-    assert dead is not None
-    server = cloud.compute.servers.get(ADMIN, server_id)
-    ignore, requested = dead._targets(MoveKind.LIVE, source[0], None)
-    token = "dead-worker#live"
-    dead._begin(server_id, MoveKind.LIVE, "u", "req-dead", token, server.flavor_id)
-    claim = dead._claim(server_id, token, server.flavor_id, ignore, requested)
+    dead, claim_target = _begun_by_a_worker_that_dies(cloud, server_id, MoveKind.LIVE, source[0])
+    claim = claim_target()
     target_slot = str(claim.device_for(port_id).address)  # type: ignore[union-attr]
     assert dead._live.prepare((port_id,), claim) == ""
     # mid-move: the target's binding is ready but INACTIVE; the port is still the source's

@@ -6,7 +6,9 @@ ledger audit is clean after every step: no VF owned twice, none leaked."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -238,18 +240,27 @@ def _other_worker(cloud: Cloud) -> MigrationService:
                             cloud.compute.servers.builder, cloud.clock)
 
 
+def _begun_by_a_worker_that_dies(cloud: Cloud, server_id: str, kind: str,
+                                 source_host: str) -> tuple[MigrationService, Callable[[], Any]]:
+    """A move's first step taken by hand as a worker that will die (its lease is left to
+    expire); returns that worker's service and its next step, claiming on the target."""
+    dead = cloud.compute.migrations
+    assert dead is not None
+    flavor_id = cloud.compute.servers.get(ADMIN, server_id).flavor_id
+    ignore, requested = dead._targets(kind, source_host, None)
+    token = f"dead-worker#{kind}"
+    dead._begin(server_id, kind, "u", "req-dead", token, flavor_id)
+    return dead, lambda: dead._claim(server_id, token, flavor_id, ignore, requested)
+
+
 @pytest.mark.parametrize("step", ["begun", "claimed", "bound"])
 def test_a_move_whose_worker_died_is_rolled_back_by_the_sweep(cloud: Cloud, step: str) -> None:
     server_id, port_id = _boot(cloud)
     source = _slot(cloud, port_id)
-    dead = cloud.compute.migrations
-    assert dead is not None
-    server = cloud.compute.servers.get(ADMIN, server_id)
-    ignore, requested = dead._targets(MoveKind.MIGRATION, source[0], None)
-    token = "dead-worker#move"
-    dead._begin(server_id, MoveKind.MIGRATION, "u", "req-dead", token, server.flavor_id)
+    dead, claim_target = _begun_by_a_worker_that_dies(cloud, server_id, MoveKind.MIGRATION,
+                                                      source[0])
     if step in ("claimed", "bound"):
-        claim = dead._claim(server_id, token, server.flavor_id, ignore, requested)
+        claim = claim_target()
         if step == "bound":
             assert dead._bind(server_id, claim.host, claim) == ""
     assert len(_ledger(cloud)) == (1 if step == "begun" else 2)  # nothing freed, none twice
