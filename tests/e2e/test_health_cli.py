@@ -10,8 +10,7 @@ turns it off again."""
 from __future__ import annotations
 
 import subprocess
-import time
-from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -19,23 +18,13 @@ import pytest
 
 from tests.e2e.conftest import SRIOVSTACK, client_env
 from tests.e2e.test_walkthrough_cli import aio, osc
+from tests.polling import until
 
 pytestmark = pytest.mark.e2e
 __all__ = ["aio"]  # the all-in-one fixture, shared with the walkthrough
 
 PF = "enp11s0f1"  # the chapter's physnet1 port on every compute host
-
-
-def _until(read: Callable[[], Any], done: Callable[[Any], bool], what: str,
-           timeout: float = 90.0) -> Any:
-    deadline = time.monotonic() + timeout
-    value = read()
-    while not done(value):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}; last: {value}")
-        time.sleep(0.5)
-        value = read()
-    return value
+_until = partial(until, timeout=90.0, interval=0.5)  # a pulled cable takes two agent passes
 
 
 def _host_link(state: Path, host: str, up: bool) -> str:

@@ -6,8 +6,6 @@ and the VF back at its baseline after delete."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,21 +14,10 @@ import pytest
 
 from sriovstack.mac import MacAddress
 from tests.e2e.test_walkthrough_cli import _vf, aio, osc
+from tests.polling import until
 
 pytestmark = pytest.mark.e2e
 __all__ = ["aio"]  # the all-in-one fixture, shared with the walkthrough
-
-
-def _until(read: Callable[[], Any], done: Callable[[Any], bool], what: str,
-           timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    value = read()
-    while not done(value):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}; last: {value}")
-        time.sleep(0.3)
-        value = read()
-    return value
 
 
 def _ledger(venv: Path, state: Path, host: str) -> dict[str, str | None]:
@@ -49,9 +36,9 @@ def test_stop_start_reboot_pause_suspend_rebuild_keep_the_vf(osc_venv: Path, aio
         return osc(osc_venv, aio, *args, json_out=json_out)
 
     def status_becomes(status: str) -> dict[str, Any]:
-        shown: dict[str, Any] = _until(lambda: cli("server", "show", "day2"),
-                                       lambda s: s["status"] == status
-                                       and not s["OS-EXT-STS:task_state"], status)
+        shown: dict[str, Any] = until(lambda: cli("server", "show", "day2"),
+                                      lambda s: s["status"] == status
+                                      and not s["OS-EXT-STS:task_state"], status)
         return shown
 
     cli("network", "create", "day2", "--provider-network-type", "vlan",
@@ -65,8 +52,8 @@ def test_stop_start_reboot_pause_suspend_rebuild_keep_the_vf(osc_venv: Path, aio
     slot = bound["binding_profile"]["pci_slot"]
 
     def vf_is_the_ports() -> None:
-        vf = _until(lambda: _vf(aio, host, slot), lambda v: str(v.mac) == port["mac_address"],
-                    "the port's MAC on its VF")
+        vf = until(lambda: _vf(aio, host, slot), lambda v: str(v.mac) == port["mac_address"],
+                   "the port's MAC on its VF")
         assert vf.vlan == 18
 
     def still_bound() -> None:
@@ -98,6 +85,6 @@ def test_stop_start_reboot_pause_suspend_rebuild_keep_the_vf(osc_venv: Path, aio
     assert (event["event"], event["result"]) == ("compute_stop_instance", "Success")
 
     cli("server", "delete", "--wait", "day2-renamed", json_out=False)
-    vf = _until(lambda: _vf(aio, host, slot), lambda v: v.mac == MacAddress.ZERO,
-                "the VF reset")
+    vf = until(lambda: _vf(aio, host, slot), lambda v: v.mac == MacAddress.ZERO,
+               "the VF reset")
     assert vf.vlan == 0 and _ledger(osc_venv, aio, host)[slot] is None

@@ -18,7 +18,6 @@ import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -28,6 +27,7 @@ from sriovstack.cli.cloud.session import CloudSession
 from sriovstack.cli.main import main
 from sriovstack.host.simulated import TOPOLOGIES_DIR
 from sriovstack.qemu import Image, list_guests
+from tests.polling import until
 
 pytestmark = [pytest.mark.qemu, pytest.mark.slow]
 
@@ -72,15 +72,6 @@ def _vf_line(text: str, vf: int) -> str:
     return found.group(0)
 
 
-def _until(read: Any, done: Any, timeout: float) -> Any:
-    deadline = time.monotonic() + timeout
-    value = read()
-    while not done(value) and time.monotonic() < deadline:
-        time.sleep(2)
-        value = read()
-    return value
-
-
 def test_the_walkthroughs_20_7_on_a_real_kernel(qemu_cloud: AllInOne, tmp_path: Path,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
     started = time.monotonic() - qemu_cloud.ready_seconds
@@ -101,8 +92,8 @@ def test_the_walkthroughs_20_7_on_a_real_kernel(qemu_cloud: AllInOne, tmp_path: 
         server = s.call("POST", "compute", "/servers", {"server": {
             "name": "webserver01", "flavorRef": flavor["id"], "imageRef": image["id"],
             "networks": [{"port": port["id"]}]}})["server"]
-        view = _until(lambda: s.call("GET", "compute", f"/servers/{server['id']}")["server"],
-                      lambda v: v["status"] in ("ACTIVE", "ERROR"), 120)
+        view = until(lambda: s.call("GET", "compute", f"/servers/{server['id']}")["server"],
+                     lambda v: v["status"] in ("ACTIVE", "ERROR"), "the server built", 120, 2)
         assert view["status"] == "ACTIVE", view
         assert view["OS-EXT-SRV-ATTR:host"] == "compute0"
         bound = s.call("GET", "network", f"/v2.0/ports/{port['id']}")["port"]
@@ -116,14 +107,15 @@ def test_the_walkthroughs_20_7_on_a_real_kernel(qemu_cloud: AllInOne, tmp_path: 
         index = int(links[slot])
         # The guest kernel's own view: the port's MAC and VLAN 15 on that VF.
         mac = port["mac_address"]
-        line = _vf_line(_until(lambda: _ip_link(guests, capsys),
-                               lambda out: mac in _vf_line(out, index), 60), index)
+        line = _vf_line(until(lambda: _ip_link(guests, capsys),
+                              lambda out: mac in _vf_line(out, index),
+                              "the port's MAC on the guest's VF", 60, 2), index)
         assert f"link/ether {mac}" in line and "vlan 15" in line, line
 
         s.call("DELETE", "compute", f"/servers/{server['id']}")
-        line = _vf_line(_until(lambda: _ip_link(guests, capsys),
-                               lambda out: "00:00:00:00:00:00" in _vf_line(out, index), 90),
-                        index)
+        line = _vf_line(until(lambda: _ip_link(guests, capsys),
+                              lambda out: "00:00:00:00:00:00" in _vf_line(out, index),
+                              "the guest's VF reset", 90, 2), index)
         assert "link/ether 00:00:00:00:00:00" in line and "vlan" not in line, line
         after = s.call("GET", "network", f"/v2.0/ports/{port['id']}")["port"]
         assert after["binding:vif_type"] == "unbound"
