@@ -15,7 +15,8 @@ import pytest
 
 from sriovstack.mac import MacAddress
 from tests.e2e.conftest import client_env
-from tests.e2e.test_lifecycle_cli import _ledger, _until
+from tests.e2e.test_lifecycle_cli import _ledger
+from tests.polling import until
 from tests.e2e.test_walkthrough_cli import _vf, aio, osc
 
 pytestmark = pytest.mark.e2e
@@ -53,15 +54,15 @@ def test_add_port_add_network_remove_port(osc_venv: Path, aio: Path) -> None:
         host, server["id"], "hw_veb")
     assert bound["binding_vif_details"]["vlan"] == "23"
     assert _ledger(osc_venv, aio, host)[slot] == server["id"]
-    vf = _until(lambda: _vf(aio, host, slot), lambda v: str(v.mac) == extra["mac_address"],
-                "the hot-plugged port's MAC on its VF")
+    vf = until(lambda: _vf(aio, host, slot), lambda v: str(v.mac) == extra["mac_address"],
+               "the hot-plugged port's MAC on its VF")
     assert vf.vlan == 23
-    _until(lambda: cli("port", "show", extra["id"]), lambda p: p["status"] == "ACTIVE",
-           "the SR-IOV agent to see the hot-plugged VF up")
+    until(lambda: cli("port", "show", extra["id"]), lambda p: p["status"] == "ACTIVE",
+          "the SR-IOV agent to see the hot-plugged VF up")
     ports = {p["ID"] for p in cli("port", "list", "--server", "hp")}
     assert ports == {boot["id"], extra["id"]}
-    last = _until(lambda: _console_log(osc_venv, aio, "hp", 1),
-                  lambda text: "hot-plugged" in text, "the hot-plug on the guest's console")
+    last = until(lambda: _console_log(osc_venv, aio, "hp", 1),
+                 lambda text: "hot-plugged" in text, "the hot-plug on the guest's console")
     assert f"MAC {extra['mac_address']} VLAN 23 (port {extra['id']})" in last
 
     cli("server", "add", "network", "hp", "hp", json_out=False)
@@ -77,8 +78,8 @@ def test_add_port_add_network_remove_port(osc_venv: Path, aio: Path) -> None:
     after = cli("port", "show", extra["id"])
     assert (after["binding_host_id"], after["device_id"]) == ("", "")
     assert _ledger(osc_venv, aio, host)[slot] is None
-    vf = _until(lambda: _vf(aio, host, slot), lambda v: v.mac == MacAddress.ZERO,
-                "the detached VF reset to its baseline")
+    vf = until(lambda: _vf(aio, host, slot), lambda v: v.mac == MacAddress.ZERO,
+               "the detached VF reset to its baseline")
     assert vf.vlan == 0
     assert cli("server", "show", "hp")["status"] == "ACTIVE"
     assert {p["ID"] for p in cli("port", "list", "--server", "hp")} == {boot["id"],
@@ -99,8 +100,8 @@ def test_shelve_releases_the_vf_and_unshelve_claims_one_again(osc_venv: Path,
                  f"port-id={port['id']}", "--wait", "sh")
     host = cli("server", "show", "sh")["OS-EXT-SRV-ATTR:host"]
     slot = cli("port", "show", port["id"])["binding_profile"]["pci_slot"]
-    _until(lambda: _vf(aio, host, slot), lambda v: str(v.mac) == port["mac_address"],
-           "the port's MAC on its VF")
+    until(lambda: _vf(aio, host, slot), lambda v: str(v.mac) == port["mac_address"],
+          "the port's MAC on its VF")
 
     cli("server", "shelve", "--wait", "sh", json_out=False)
     shown = cli("server", "show", "sh")
@@ -108,8 +109,8 @@ def test_shelve_releases_the_vf_and_unshelve_claims_one_again(osc_venv: Path,
     assert _ledger(osc_venv, aio, host)[slot] is None
     kept = cli("port", "show", port["id"])
     assert (kept["binding_host_id"], kept["device_id"]) == ("", server["id"])
-    _until(lambda: _vf(aio, host, slot), lambda v: v.mac == MacAddress.ZERO,
-           "the shelved server's VF reset")
+    until(lambda: _vf(aio, host, slot), lambda v: v.mac == MacAddress.ZERO,
+          "the shelved server's VF reset")
 
     cli("server", "unshelve", "--wait", "sh", json_out=False)
     shown = cli("server", "show", "sh")
@@ -119,8 +120,8 @@ def test_shelve_releases_the_vf_and_unshelve_claims_one_again(osc_venv: Path,
     new_slot = bound["binding_profile"]["pci_slot"]
     assert (bound["binding_host_id"], bound["device_id"]) == (new_host, server["id"])
     assert _ledger(osc_venv, aio, new_host)[new_slot] == server["id"]
-    vf = _until(lambda: _vf(aio, new_host, new_slot),
-                lambda v: str(v.mac) == port["mac_address"], "the new VF carrying the MAC")
+    vf = until(lambda: _vf(aio, new_host, new_slot),
+               lambda v: str(v.mac) == port["mac_address"], "the new VF carrying the MAC")
     assert vf.vlan == 27
     events = [e["Action"] for e in cli("server", "event", "list", "sh")]
     assert events[:2] == ["unshelve", "shelve"]

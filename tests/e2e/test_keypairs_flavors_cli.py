@@ -18,7 +18,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from tests.e2e.conftest import SRIOVSTACK, client_env
-from tests.e2e.test_lifecycle_cli import _ledger, _until
+from tests.e2e.test_lifecycle_cli import _ledger
+from tests.polling import until
 from tests.e2e.test_walkthrough_cli import aio, osc
 
 pytestmark = pytest.mark.e2e
@@ -131,8 +132,8 @@ def test_flavors_with_extra_specs_and_a_pci_alias_vf(osc_venv: Path, aio: Path) 
     host = cli("server", "show", "aliased")["OS-EXT-SRV-ATTR:host"]
     [vf] = _server_vfs(osc_venv, aio, host, server["id"])
     osc(osc_venv, aio, "server", "delete", "--wait", "aliased", json_out=False)
-    _until(lambda: _server_vfs(osc_venv, aio, host, server["id"]), lambda held: not held,
-           "the alias VF released")
+    until(lambda: _server_vfs(osc_venv, aio, host, server["id"]), lambda held: not held,
+          "the alias VF released")
     assert _ledger(osc_venv, aio, host)[vf] is None
 
     cli("flavor", "create", "--ram", "512", "--disk", "1", "--vcpus", "1", "--property",

@@ -16,7 +16,8 @@ import pytest
 from sriovstack.mac import MacAddress
 import httpx
 
-from tests.e2e.test_lifecycle_cli import _ledger, _until
+from tests.e2e.test_lifecycle_cli import _ledger
+from tests.polling import until
 from tests.e2e.test_walkthrough_cli import _vf, aio, osc
 
 pytestmark = pytest.mark.e2e
@@ -63,19 +64,19 @@ def test_resize_migrate_revert_and_live_migrate_move_the_vf(osc_venv: Path,
         return bound["binding_host_id"], bound["binding_profile"]["pci_slot"]
 
     def carries_the_port(host: str, slot: str) -> None:
-        vf = _until(lambda: _vf(aio, host, slot), lambda v: str(v.mac) == mac,
-                    f"the port's MAC on {host} {slot}")
+        vf = until(lambda: _vf(aio, host, slot), lambda v: str(v.mac) == mac,
+                   f"the port's MAC on {host} {slot}")
         assert vf.vlan == VLAN
 
     def reset(host: str, slot: str) -> None:
-        vf = _until(lambda: _vf(aio, host, slot), lambda v: v.mac == MacAddress.ZERO,
-                    f"{host} {slot} reset")
+        vf = until(lambda: _vf(aio, host, slot), lambda v: v.mac == MacAddress.ZERO,
+                   f"{host} {slot} reset")
         assert vf.vlan == 0
 
     def settled(status: str) -> dict[str, Any]:
-        shown: dict[str, Any] = _until(lambda: cli("server", "show", sid),
-                                       lambda s: s["status"] == status
-                                       and not s["OS-EXT-STS:task_state"], status)
+        shown: dict[str, Any] = until(lambda: cli("server", "show", sid),
+                                      lambda s: s["status"] == status
+                                      and not s["OS-EXT-STS:task_state"], status)
         return shown
 
     def migrations() -> list[dict[str, Any]]:
@@ -135,9 +136,9 @@ def test_resize_migrate_revert_and_live_migrate_move_the_vf(osc_venv: Path,
     assert (live["Type"], live["Status"]) == ("live-migration", "completed")
     # neutron's multiple port bindings: the target's was activated, the source's deleted
     # (deleted just after the source VF's release, hence the short wait)
-    bindings = _until(lambda: _get(osc_venv, aio, "network",
-                                   f"/v2.0/ports/{port['id']}/bindings")["bindings"],
-                      lambda b: len(b) == 1, "the source binding deleted", timeout=10)
+    bindings = until(lambda: _get(osc_venv, aio, "network",
+                                  f"/v2.0/ports/{port['id']}/bindings")["bindings"],
+                     lambda b: len(b) == 1, "the source binding deleted", timeout=10)
     assert [(b["host"], b["status"], b["profile"]["pci_slot"]) for b in bindings] == [
         (fourth[0], "ACTIVE", fourth[1])]
 
