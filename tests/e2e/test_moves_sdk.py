@@ -88,15 +88,19 @@ def ledger():
 
 def record(step, server, status, ports):
     shown = settled(server, status)
-    bindings = {}
+    bindings, host_bindings = {}, {}
     for port_id in ports:
         port = network.get_port(port_id)
         bindings[port_id] = [port.binding_host_id, (port.binding_profile or {}).get("pci_slot"),
                              port.device_id]
+        if (port.device_owner or "").startswith("compute:"):  # binding-extended's ports
+            host_bindings[port_id] = [[b.host, b.status]
+                                      for b in network.port_bindings(port_id)]
     print(json.dumps({"step": step, "t": round(time.monotonic() - START, 2),
                       "status": shown.status, "power": shown.power_state, "host": shown.compute_host,
                       "name": shown.name, "flavor": shown.flavor.original_name,
-                      "bindings": bindings, "ledger": ledger()}), flush=True)
+                      "bindings": bindings, "host_bindings": host_bindings,
+                      "ledger": ledger()}), flush=True)
 
 
 net = network.create_network(name="moves", provider_network_type="vlan",
@@ -226,6 +230,15 @@ def test_every_operation_and_move_with_openstacksdk(osc_venv: Path, tmp_path: Pa
 
     home = vf_of(boot)
     assert home[0] in HOSTS and len(boot["ledger"]) == 1
+    # After every operation the port has one binding, ACTIVE where it is bound (the live
+    # migrations' INACTIVE target bindings are activated, the sources' deleted), or none
+    # while unbound (shelved): neutron's /ports/{id}/bindings read with the SDK.
+    for name, step in steps.items():
+        for port, listed in step.get("host_bindings", {}).items():
+            host = step["bindings"][port][0]
+            assert listed == ([[host, "ACTIVE"]] if host else []), (name, port, listed)
+    assert steps["live migrate"]["host_bindings"][port_id][0][0] != \
+        steps["live migrate to host"]["host_bindings"][port_id][0][0]
     # The power operations, rebuild and rename keep the VF and the binding where they are.
     for name in ("stop", "start", "reboot soft", "reboot hard", "pause", "unpause", "suspend",
                  "resume", "rebuild", "rename"):
