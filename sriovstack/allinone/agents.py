@@ -25,34 +25,53 @@ Loop = Callable[[threading.Event], None]
 
 
 class AgentSet:
-    """Threads running ``loop(stop_event)`` until ``stop``; a loop that dies is logged."""
+    """Threads running ``loop(stop_event)``, each with its own stop event, so one host's
+    agents can be stopped and started again (as an operator restarts a host's services)
+    while the others run; a loop that dies is logged."""
 
     def __init__(self) -> None:
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
+        self._loops: dict[str, Loop] = {}
+        self._running: dict[str, tuple[threading.Thread, threading.Event]] = {}
 
-    def start(self, name: str, loop: Callable[[threading.Event], None]) -> None:
-        thread = threading.Thread(target=self._run, args=(name, loop), name=name, daemon=True)
-        self._threads.append(thread)
+    def start(self, name: str, loop: Loop | None = None) -> None:
+        """Start ``loop`` as ``name``; without ``loop``, start again the one stopped under
+        that name.  Raises KeyError for a name never started, RuntimeError if it runs."""
+        if name in self._running and self._running[name][0].is_alive():
+            raise RuntimeError(f"agent {name} is already running")
+        if loop is not None:
+            self._loops[name] = loop
+        stop = threading.Event()
+        thread = threading.Thread(target=self._run, args=(name, self._loops[name], stop),
+                                  name=name, daemon=True)
+        self._running[name] = (thread, stop)
         thread.start()
 
-    def _run(self, name: str, loop: Callable[[threading.Event], None]) -> None:
+    @staticmethod
+    def _run(name: str, loop: Loop, stop: threading.Event) -> None:
         try:
-            loop(self._stop)
+            loop(stop)
         except Exception:  # noqa: BLE001 - a dead agent thread must say why, not vanish
             _LOG.exception("%s stopped on an error", name)
 
     @property
     def names(self) -> tuple[str, ...]:
-        return tuple(t.name for t in self._threads)
+        return tuple(self._loops)
 
     def alive(self) -> tuple[str, ...]:
-        return tuple(t.name for t in self._threads if t.is_alive())
+        return tuple(n for n, (t, _) in self._running.items() if t.is_alive())
 
-    def stop(self, timeout: float = 15.0) -> None:
-        """Signal every loop and wait for each thread (a loop must return on the event)."""
-        self._stop.set()
-        for thread in self._threads:
+    def of_host(self, host: str) -> tuple[str, ...]:
+        """The names of ``host``'s agents (``compute-agent@HOST``, ``sriov-agent@HOST``)."""
+        return tuple(n for n in self._loops if n.endswith(f"@{host}"))
+
+    def stop(self, *names: str, timeout: float = 15.0) -> None:
+        """Signal the named loops (all without names) and wait for each thread: a loop must
+        return on its event."""
+        chosen = [self._running[n] for n in (names or tuple(self._running))
+                  if n in self._running]
+        for _, event in chosen:
+            event.set()
+        for thread, _ in chosen:
             thread.join(timeout)
 
 

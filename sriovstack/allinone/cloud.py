@@ -62,7 +62,7 @@ class AllInOne:
         self.hosts: tuple[SimulatedHost, ...] = ()
         self.credentials: Credentials | None = None
         self._api: ApiThread | None = None
-        self._agents: AgentSet | None = None
+        self.agents: AgentSet | None = None  # the simulated hosts' agents (not QEMU's)
         self._services: Services | None = None
         self.dataplane: CloudDataplane | None = None
         self.guests: GuestComputes | None = None
@@ -120,7 +120,7 @@ class AllInOne:
             return
         computes = [h for h in self.hosts if h.is_compute]
         prefix = self.dataplane.prefix if self.dataplane else DEFAULT_PREFIX
-        self._agents = start_agents(self.base_url, self.credentials, computes, virt,
+        self.agents = start_agents(self.base_url, self.credentials, computes, virt,
                                     opts.state_dir, prefix)
         self._wait_for_inventories({h.name for h in computes})
 
@@ -186,9 +186,9 @@ class AllInOne:
     def stop(self) -> None:
         """Stop the agents, the compute guests (their QEMUs killed), then the data plane
         (guests destroyed, nothing of its prefix left), then the API (idempotent)."""
-        if self._agents is not None:
-            self._agents.stop()
-            self._agents = None
+        if self.agents is not None:
+            self.agents.stop()
+            self.agents = None
         try:
             if self.guests is not None:
                 self.guests.stop()

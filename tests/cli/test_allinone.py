@@ -7,11 +7,13 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
+from sriovstack.allinone.agents import AgentSet
 from sriovstack.allinone.credentials import Credentials
 from sriovstack.allinone.hosts import live_vfs, prepare_hosts
 from sriovstack.cli.cloud.session import CloudSession
@@ -19,6 +21,7 @@ from sriovstack.cli.clouds import find_cloud
 from sriovstack.errors import ConfigError
 from sriovstack.host.simulated.topology import bundled_topology
 from sriovstack.mac import MacAddress
+from tests.polling import until
 
 SRIOVSTACK = Path(sys.executable).parent / "sriovstack"
 
@@ -129,3 +132,29 @@ def test_a_bad_topology_starts_nothing_and_names_the_file(tmp_path: Path) -> Non
     assert str(bad) in done.stderr and "colour" in done.stderr
     assert "Traceback" not in done.stderr
     assert not (tmp_path / "s" / "clouds.yaml").exists()
+
+
+def test_one_hosts_agents_stop_and_start_again_while_the_others_run() -> None:
+    runs: dict[str, int] = {}
+
+    def loop_of(name: str):  # noqa: ANN202 - a loop as start_agents makes them
+        def loop(stop: threading.Event) -> None:
+            runs[name] = runs.get(name, 0) + 1
+            stop.wait(30)
+        return loop
+
+    agents = AgentSet()
+    names = ("compute-agent@compute0", "sriov-agent@compute0", "compute-agent@compute1")
+    for name in names:
+        agents.start(name, loop_of(name))
+    assert agents.of_host("compute0") == names[:2]
+    agents.stop(*agents.of_host("compute0"), timeout=5)
+    assert agents.alive() == ("compute-agent@compute1",)
+    with pytest.raises(RuntimeError, match="compute-agent@compute1 is already running"):
+        agents.start("compute-agent@compute1")
+    agents.start("sriov-agent@compute0")
+    assert set(agents.alive()) == {"sriov-agent@compute0", "compute-agent@compute1"}
+    until(lambda: dict(runs), lambda r: r == {names[0]: 1, names[1]: 2, names[2]: 1},
+          "the restarted loop to run", timeout=10)
+    agents.stop(timeout=5)
+    assert agents.alive() == ()
