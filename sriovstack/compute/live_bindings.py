@@ -40,13 +40,14 @@ class LiveBindings:
                 pci_slot=dev.address, pci_vendor_info=dev.pci_vendor_info,
                 physical_network=dev.physnet)
             try:
-                vnic = self._network.get_port(SYSTEM_CALLER, port_id).vnic_type
+                port = self._network.get_port(SYSTEM_CALLER, port_id)
                 try:
-                    bindings.delete(SYSTEM_CALLER, port_id, claim.host)
+                    if port.binding.host != claim.host:  # never the ACTIVE one: that unbinds
+                        bindings.delete(SYSTEM_CALLER, port_id, claim.host)
                 except NotFound as exc:
                     if exc.kind is not ErrorKind.PORT_BINDING_NOT_FOUND:
                         raise
-                bindings.create(SYSTEM_CALLER, port_id, claim.host, vnic, profile)
+                bindings.create(SYSTEM_CALLER, port_id, claim.host, port.vnic_type, profile)
             except SriovstackError as exc:
                 return f"Port {port_id} could not be bound on host {claim.host}: {exc}"
         return ""

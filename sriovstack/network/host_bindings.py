@@ -1,7 +1,8 @@
 """Multiple bindings of one port (neutron's ``binding-extended``): a compute port has one
-ACTIVE binding (the port's own ``binding:*`` attributes) and at most one INACTIVE binding per
-other host (``net_port_bindings``), made ready before a live migration and activated at its
-switch-over.  Only ports owned by ``compute:*`` may have them (neutron's rule)."""
+ACTIVE binding (the port's own ``binding:*`` attributes; none while unbound) and at most one
+INACTIVE binding per other host (``net_port_bindings``), made ready before a live migration
+and activated at its switch-over.  Only ports owned by ``compute:*`` may have them (neutron's
+rule)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from sriovstack.db.models import PortHostBindingRow, PortRow
 from sriovstack.errors import Conflict, ErrorKind, Invalid, NotFound
 from sriovstack.identity import Caller, policy
 from sriovstack.network.env import Env
-from sriovstack.network.port_bindings import PortBindings
+from sriovstack.network.port_bindings import PortBindings, clear_binding
 from sriovstack.network.ports import load_port_row, profile_json, profile_of
 from sriovstack.network.types import (BindingProfile, BindingStatus, HostBinding, VifType,
                                       VnicType)
@@ -96,14 +97,20 @@ class HostBindings:
             return self._swap(s, row, chosen)
 
     def delete(self, caller: Caller, port_id: str, host: str) -> None:
-        """Delete the INACTIVE binding for ``host``. NotFound (PortBindingNotFound) for a
-        host without one, the ACTIVE binding included: it goes with the port's
-        ``binding:host_id``."""
+        """Delete the port's binding for ``host``, whatever its status, as neutron's
+        ``delete_port_binding`` deletes the row. The ACTIVE one gone, the port has no active
+        binding: unbound (``binding:host_id`` empty, vif_type unbound, DOWN) yet still its
+        device's, its INACTIVE bindings kept, and the next binding created is ACTIVE.
+        NotFound (PortBindingNotFound) for a host without one."""
         with self._env.db.transaction() as s:
             row = _compute_port(s, caller, "delete_port_binding", port_id, lock=True)
+            if row.binding_host == host:
+                clear_binding(row)
+                _touch(row, self._env.clock.now())
+                return
             extra = s.get(B, (row.id, host))
             if extra is None:
-                raise _binding_not_found(port_id, host, active=row.binding_host == host)
+                raise _binding_not_found(port_id, host)
             s.delete(extra)
 
     def settle_on(self, caller: Caller, port_id: str, host: str) -> HostBinding | None:
@@ -180,11 +187,9 @@ def _touch(row: PortRow, now: datetime) -> None:
     row.revision_number += 1
 
 
-def _binding_not_found(port_id: str, host: str, active: bool = False) -> NotFound:
+def _binding_not_found(port_id: str, host: str) -> NotFound:
     return NotFound(f"Binding for port {port_id} for host {host} could not be found.",
-                    kind=ErrorKind.PORT_BINDING_NOT_FOUND, field="host", value=host,
-                    fix="only an INACTIVE binding can be deleted; the active one goes with "
-                        "the port's binding:host_id" if active else None)
+                    kind=ErrorKind.PORT_BINDING_NOT_FOUND, field="host", value=host)
 
 
 def _binding_error(port_id: str, host: str, why: str | None) -> Conflict:

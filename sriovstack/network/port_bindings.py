@@ -24,9 +24,17 @@ from sriovstack.network.types import BindingProfile, Port, PortRequest, VifType,
 from sriovstack.pci import PciAddress
 from sriovstack.wire import UplinkPropagation
 
-__all__ = ["PortBindings"]
+__all__ = ["PortBindings", "clear_binding"]
 
 _UPLINK = "uplink_status_propagation"  # binding:vif_details key: what the NIC agent did
+
+
+def clear_binding(row: PortRow) -> None:
+    """Leave ``row`` with no active binding: no host, no profile, vif_type unbound, down
+    (device, owner, vnic_type and INACTIVE bindings are the caller's to keep or clear)."""
+    row.binding_host, row.binding_profile = "", {}
+    row.vif_type, row.vif_details = str(VifType.UNBOUND), {}
+    row.binding_failure, row.device_up = None, False
 
 
 def _not_found(port_id: str) -> NotFound:
@@ -110,9 +118,7 @@ class PortBindings:
                 raise _not_found(port_id)
             if device_id is not None and row.device_id not in ("", device_id):
                 return to_ports(session, [row])[0]
-            row.binding_host, row.binding_profile = "", {}
-            row.vif_type, row.vif_details = str(VifType.UNBOUND), {}
-            row.binding_failure, row.device_up = None, False
+            clear_binding(row)
             row.device_id, row.device_owner = "", ""
             # a port no server holds keeps no binding for a host it may have moved to
             session.execute(delete(PortHostBindingRow)

@@ -61,7 +61,7 @@ def activate_port_binding(port_id: str, host: str,
 @router.delete(_BASE + "/{host}", status_code=204)
 def delete_port_binding(port_id: str, host: str,
                         ctx: RequestContext = Depends(request_context)) -> Response:
-    """Delete the INACTIVE binding for ``host``: 204; 404 PortBindingNotFound (the active
-    binding too); 403; 400."""
+    """Delete the binding for ``host``: 204, the ACTIVE one too (as neutron: the port is
+    left unbound, still its server's); 404 PortBindingNotFound; 403; 400."""
     ctx.services.network.host_bindings.delete(ctx.caller, port_id, host)
     return Response(status_code=204)

@@ -2,7 +2,8 @@
 compute-1 gets an INACTIVE binding on compute-2 (bound by sriovnicswitch: hw_veb, vlan 15,
 the target VF in its profile), which activation swaps with the active one; every refusal
 in neutron's shape (403 policy, 404 PortNotFound/PortBindingNotFound, 409
-PortBindingAlreadyExists/AlreadyActive/PortBindingError, 400 body and non-compute ports)."""
+PortBindingAlreadyExists/AlreadyActive/PortBindingError, 400 body and non-compute ports);
+deleting the ACTIVE binding, as neutron allows, leaves the port unbound but its server's."""
 
 from __future__ import annotations
 
@@ -106,9 +107,6 @@ def test_binding_errors_have_neutrons_types(api: Api) -> None:
                           headers=api.admin), 404, "PortBindingNotFound")
     _error(api.client.put(f"{N}/ports/{port_id}/bindings/compute-1/activate",
                           headers=api.admin), 409, "PortBindingAlreadyActive")
-    message = _error(api.client.delete(f"{N}/ports/{port_id}/bindings/compute-1",
-                                       headers=api.admin), 404, "PortBindingNotFound")
-    assert "only an INACTIVE binding can be deleted" in message
     _error(api.client.delete(f"{N}/ports/{port_id}/bindings/compute-9", headers=api.admin),
            404, "PortBindingNotFound")
     for body, field in (({}, "host"), ({"host": ""}, "host"),
@@ -156,3 +154,38 @@ def test_bindings_are_for_compute_ports_and_admins_and_a_first_one_is_active(api
     assert (made["status"], made["vif_type"]) == ("ACTIVE", "hw_veb")
     shown = _ok(api.client.get(f"{N}/ports/{port['id']}", headers=api.admin))["port"]
     assert shown["binding:host_id"] == "compute-2"
+
+
+@SQLITE
+def test_deleting_the_active_binding_leaves_the_port_unbound_but_its_servers(api: Api) -> None:
+    # neutron's delete_port_binding deletes the host's row whatever its status (204): the
+    # port then has no ACTIVE binding, and its next binding is made ACTIVE
+    _agents(api, "compute-1", "compute-2")
+    port_id = _compute_port(api)
+    _ok(_create(api, port_id, {"host": "compute-2", "vnic_type": "direct",
+                               "profile": TARGET}), 201)
+    _ok(api.client.delete(f"{N}/ports/{port_id}/bindings/compute-1", headers=api.admin), 204)
+    _error(api.client.get(f"{N}/ports/{port_id}/bindings/compute-1", headers=api.admin),
+           404, "PortBindingNotFound")
+    _error(api.client.delete(f"{N}/ports/{port_id}/bindings/compute-1", headers=api.admin),
+           404, "PortBindingNotFound")
+    port = _ok(api.client.get(f"{N}/ports/{port_id}", headers=api.admin))["port"]
+    assert (port["binding:host_id"], port["binding:vif_type"], port["binding:profile"],
+            port["status"]) == ("", "unbound", {}, "DOWN")
+    assert (port["device_id"], port["device_owner"], port["binding:vnic_type"]) == (
+        "vm-1", "compute:nova", "direct")
+    listed = _ok(api.client.get(f"{N}/ports/{port_id}/bindings", headers=api.admin))
+    assert [(b["host"], b["status"]) for b in listed["bindings"]] == [("compute-2", "INACTIVE")]
+    # the INACTIVE one is activated with no active binding to demote (neutron fails here)
+    active = _ok(api.client.put(f"{N}/ports/{port_id}/bindings/compute-2/activate",
+                                headers=api.admin))
+    assert (active["host"], active["status"], active["profile"]) == (
+        "compute-2", "ACTIVE", TARGET)
+    listed = _ok(api.client.get(f"{N}/ports/{port_id}/bindings", headers=api.admin))
+    assert [(b["host"], b["status"]) for b in listed["bindings"]] == [("compute-2", "ACTIVE")]
+    _ok(api.client.delete(f"{N}/ports/{port_id}/bindings/compute-2", headers=api.admin), 204)
+    made = _ok(_create(api, port_id, {"host": "compute-1", "vnic_type": "direct",
+                                      "profile": SOURCE}), 201)["binding"]
+    assert (made["status"], made["vif_type"]) == ("ACTIVE", "hw_veb")
+    port = _ok(api.client.get(f"{N}/ports/{port_id}", headers=api.admin))["port"]
+    assert (port["binding:host_id"], port["binding:profile"]) == ("compute-1", SOURCE)
