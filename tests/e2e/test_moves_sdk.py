@@ -3,9 +3,12 @@ served API on PostgreSQL and on SQLite, two simulated chapter compute hosts play
 stand-in agents: stop/start, reboot soft and hard, pause/unpause, suspend/resume, rebuild,
 rename, resize + confirm, resize + revert, cold migrate + confirm, live migrate (to a host
 and scheduled), a stopped server migrated (it stays SHUTOFF), a direct port attached and
-detached, shelve/unshelve. After each step the server's state, the VF ledger (os-sriov-hosts)
-and the port's binding:host_id and binding:profile pci_slot are recorded by the one SDK
-process (subprocess start-up is the cost: one per database) and checked here."""
+detached, shelve/unshelve; then the port's bindings (binding-extended) as an operator or
+nova drives them: an INACTIVE binding made on the other host, shown, refused twice,
+activated, the old one deleted, and the ACTIVE one deleted too. After each step the server's
+state, the VF ledger (os-sriov-hosts) and the port's binding:host_id and binding:profile
+pci_slot are recorded by the one SDK process (subprocess start-up is the cost: one per
+database) and checked here."""
 
 from __future__ import annotations
 
@@ -159,9 +162,73 @@ compute.shelve_server(server)
 record("shelve", server, "SHELVED_OFFLOADED", ports)
 compute.unshelve_server(server)
 record("unshelve", server, "ACTIVE", ports)
+
+
+def answer(call):
+    """The HTTP status of a call: raised by the SDK's methods (openstack.exceptions), the
+    response's own for the proxy's plain requests; 0 for a method that succeeded."""
+    try:
+        done = call()
+    except openstack.exceptions.HttpException as exc:
+        return exc.status_code
+    return getattr(done, "status_code", 0)
+
+
+def port_state():
+    """[binding:host_id, pci_slot, device_id] of the server's port, its bindings [host,
+    status] (None once no compute owns it) and how many VFs the ledger gives it
+    (os-sriov-hosts' port_id)."""
+    shown = network.get_port(port.id)
+    held = 0
+    for host in HOSTS:
+        devices = compute.get(f"/os-sriov-hosts/{host}").json()["host"]["devices"]
+        held += sum(1 for d in devices if d["port_id"] == port.id)
+    return {"binding": [shown.binding_host_id, (shown.binding_profile or {}).get("pci_slot"),
+                        shown.device_id],
+            "host_bindings": [[b.host, b.status] for b in network.port_bindings(port.id)]
+            if (shown.device_owner or "").startswith("compute:") else None,
+            "vfs": held, "ledger": ledger()}
+
+
+# binding-extended on the running server's port (device_owner compute:nova: neutron gives
+# multiple bindings to compute ports only), as an operator or nova's live migration calls it.
+before = port_state()
+here = before["binding"][0]
+there = [h for h in HOSTS if h != here][0]
+original = dict(network.get_port(port.id).binding_profile)
+free = next(d for d in compute.get(f"/os-sriov-hosts/{there}").json()["host"]["devices"]
+            if d["dev_type"] == "type-VF" and d["status"] == "available"
+            and d["physnet"] == "physnet1")
+target = {"pci_slot": free["address"], "physical_network": "physnet1",
+          "pci_vendor_info": f"{free['vendor_id']}:{free['product_id']}"}
+b = {"here": here, "there": there, "before": before}
+made = network.create_port_binding(port.id, host=there, vnic_type="direct", profile=target)
+b["made"] = [made.host, made.status, made.vif_type, made.profile]
+shown = network.get(f"/ports/{port.id}/bindings/{there}").json()["binding"]
+b["shown"] = [shown["host"], shown["status"], shown["profile"]]
+b["listed"] = [[x.host, x.status] for x in network.port_bindings(port.id, host=there)]
+b["twice"] = answer(lambda: network.create_port_binding(port.id, host=there,
+                                                        vnic_type="direct", profile=target))
+active = network.activate_port_binding(port.id, there)
+b["activated"] = [active.host, active.status, active.profile]
+b["after_activate"] = port_state()
+b["again"] = answer(lambda: network.activate_port_binding(port.id, there))
+network.delete_port_binding(port.id, here, ignore_missing=False)  # the INACTIVE one
+b["after_delete"] = port_state()
+b["missing"] = [answer(lambda: network.get(f"/ports/{port.id}/bindings/nowhere")),
+                answer(lambda: network.put(f"/ports/{port.id}/bindings/nowhere/activate")),
+                answer(lambda: network.delete(f"/ports/{port.id}/bindings/nowhere"))]
+# back where the guest runs, with its own VF, as a live migration's rollback leaves it
+network.create_port_binding(port.id, host=here, vnic_type="direct", profile=original)
+network.activate_port_binding(port.id, here)
+network.delete_port_binding(port.id, there, ignore_missing=False)
+b["restored"] = port_state()
+network.delete_port_binding(port.id, here, ignore_missing=False)  # the ACTIVE one
+b["active_deleted"] = port_state()
+print(json.dumps({"step": "bindings", **b}), flush=True)
 compute.delete_server(server)
 compute.wait_for_delete(server, wait=30)
-print(json.dumps({"step": "deleted", "ledger": ledger()}), flush=True)
+print(json.dumps({"step": "deleted", "ledger": ledger(), "port": port_state()}), flush=True)
 '''
 
 
@@ -297,5 +364,39 @@ def test_every_operation_and_move_with_openstacksdk(osc_venv: Path, tmp_path: Pa
     shelved = steps["shelve"]
     assert shelved["ledger"] == [] and shelved["host"] is None
     assert shelved["bindings"][port_id] == ["", None, sid]  # unbound, still the server's
-    assert vf_of(steps["unshelve"])[0] in HOSTS and len(steps["unshelve"]["ledger"]) == 1
-    assert steps["deleted"]["ledger"] == []
+    unshelved = steps["unshelve"]
+    assert vf_of(unshelved)[0] in HOSTS and len(unshelved["ledger"]) == 1
+    _check_bindings(steps["bindings"], unshelved, sid)
+    deleted = steps["deleted"]
+    assert deleted["ledger"] == [] and deleted["port"]["vfs"] == 0
+    assert deleted["port"]["binding"] == ["", None, ""]  # free, and no compute's any more
+    assert deleted["port"]["host_bindings"] is None
+
+
+def _check_bindings(b: dict[str, Any], unshelved: dict[str, Any], sid: str) -> None:
+    """The binding calls on the running server's port: the port's binding moves between
+    hosts while the server keeps its one VF where it runs (bindings are neutron's; VF
+    claims are nova's), and neutron's answers: 409 twice, 409 already active, 404 missing,
+    204 for the ACTIVE binding too."""
+    here, there = b["here"], b["there"]
+    slot = unshelved["bindings"][next(iter(unshelved["bindings"]))][1]
+    ledger = unshelved["ledger"]
+    assert b["before"] == {"binding": [here, slot, sid], "host_bindings": [[here, "ACTIVE"]],
+                           "vfs": 1, "ledger": ledger}, b["before"]
+    made = b["made"]
+    assert made[:3] == [there, "INACTIVE", "hw_veb"]  # on a VF nobody holds there
+    assert [there, made[3]["pci_slot"]] not in [held[:2] for held in ledger]
+    assert b["shown"] == [there, "INACTIVE", made[3]] and b["listed"] == [[there, "INACTIVE"]]
+    assert b["twice"] == 409 and b["again"] == 409 and b["missing"] == [404, 404, 404]
+    assert b["activated"] == [there, "ACTIVE", made[3]]
+    moved = b["after_activate"]
+    assert moved["binding"] == [there, made[3]["pci_slot"], sid]
+    assert moved["host_bindings"] == [[there, "ACTIVE"], [here, "INACTIVE"]]
+    assert b["after_delete"]["host_bindings"] == [[there, "ACTIVE"]]
+    assert b["restored"]["binding"] == [here, slot, sid]
+    assert b["restored"]["host_bindings"] == [[here, "ACTIVE"]]
+    gone = b["active_deleted"]
+    assert gone["binding"] == ["", None, sid] and gone["host_bindings"] == []
+    # Through all of it the server's port holds exactly its one VF, no other is taken.
+    for name in ("after_activate", "after_delete", "restored", "active_deleted"):
+        assert (b[name]["vfs"], b[name]["ledger"]) == (1, ledger), (name, b[name])
