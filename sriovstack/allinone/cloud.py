@@ -51,6 +51,14 @@ class AllInOneOptions:
     compute_hosts: ComputeHosts = ComputeHosts.SIMULATED
     guests: GuestOptions | None = None
     progress: Callable[[str], None] | None = None   # one line per step of a slow start
+    # nova.conf [DEFAULT] resize_confirm_window of the controller (None: the chapter's, unset)
+    resize_confirm_window: int | None = None
+
+    @property
+    def nova_defaults(self) -> tuple[tuple[str, str], ...]:
+        """The [DEFAULT] options the controller's nova.conf gets on top of the chapter's."""
+        window = self.resize_confirm_window
+        return () if window is None else (("resize_confirm_window", str(window)),)
 
 
 class AllInOne:
@@ -94,9 +102,11 @@ class AllInOne:
                               fix="use --dataplane none with --compute-hosts qemu")
         if in_guests:
             kept = tuple(h for h in topology.hosts if h.role is not Role.COMPUTE)
-            self.hosts = prepare_hosts(Topology(topology.path, kept), opts.state_dir)
+            self.hosts = prepare_hosts(Topology(topology.path, kept), opts.state_dir,
+                                       nova_defaults=opts.nova_defaults)
         else:
-            self.hosts = prepare_hosts(topology, opts.state_dir)
+            self.hosts = prepare_hosts(topology, opts.state_dir,
+                                       nova_defaults=opts.nova_defaults)
         self.credentials = Credentials.load_or_create(opts.state_dir)
         virt = opts.virt_driver
         if opts.dataplane is DataplaneMode.NETNS:

@@ -9,6 +9,7 @@ netdev and address; the controller gets the files the API reads (20.3, 20.4).
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,11 +86,13 @@ def chapter_examples() -> Path:
     return here
 
 
-def prepare_hosts(topology: Topology, state_dir: Path,
-                  examples: Path | None = None) -> tuple[SimulatedHost, ...]:
+def prepare_hosts(topology: Topology, state_dir: Path, examples: Path | None = None,
+                  nova_defaults: tuple[tuple[str, str], ...] = ()) -> tuple[SimulatedHost, ...]:
     """Build (or reuse) every host of ``topology`` under ``state_dir/hosts``.
 
-    Idempotent: an existing tree is kept as it is and its VF count only topped up.
+    Idempotent: an existing tree is kept as it is and its VF count only topped up; the
+    config files are written again each time, ``nova_defaults`` (option, value) pairs set in
+    the ``[DEFAULT]`` section of the controller's nova.conf (the API reads it).
     Raises ConfigError for missing example files, HostError when a PF cannot get its VFs.
     """
     source = examples or chapter_examples()
@@ -105,7 +108,7 @@ def prepare_hosts(topology: Topology, state_dir: Path,
         if spec.role is Role.COMPUTE:
             _create_vfs(spec, root)
         hosts.append(SimulatedHost(spec, root, _install_config(spec, root, source, vf_ids,
-                                                               aliases)))
+                                                               aliases, nova_defaults)))
     return tuple(hosts)
 
 
@@ -156,12 +159,14 @@ def pci_aliases(models: tuple[NicModel, ...]) -> str:
 
 def _install_config(spec: TopologyHost, root: Path, source: Path,
                     vf_ids: tuple[str, ...], aliases: str = "",
+                    nova_defaults: tuple[tuple[str, str], ...] = (),
                     pf_address: str | None = None) -> tuple[Path, ...]:
     """Copy the chapter's files for the host's role into its ``/etc``; return their paths.
 
     ``vf_ids`` (``vvvv:pppp`` of the topology's VFs) join ``supported_pci_vendor_devs``, as a
     deployment with other NICs than the chapter's 82576 must do (20.3), or no VF would bind;
-    ``aliases`` (a ``[pci]`` section) is appended to the controller's nova.conf.
+    ``aliases`` (a ``[pci]`` section) is appended to the controller's nova.conf and
+    ``nova_defaults`` set in its ``[DEFAULT]`` section.
     """
     if spec.role is Role.COMPUTE:
         pairs = ((source / "compute/nova.conf", NOVA_CONF),
@@ -186,10 +191,23 @@ def _install_config(spec: TopologyHost, root: Path, source: Path,
         if rel == _ML2_SRIOV:
             text = _allow_vfs(text, vf_ids)
         if rel == NOVA_CONF and spec.role is Role.CONTROLLER:
-            text += aliases
+            text = _set_defaults(text, nova_defaults) + aliases
         dest.write_text(text, encoding="utf-8")
         written.append(dest)
     return tuple(written)
+
+
+def _set_defaults(text: str, options: tuple[tuple[str, str], ...]) -> str:
+    """``text`` (an ini file) with ``options`` set at the top of its ``[DEFAULT]`` section
+    (one made when it has none), marked as the all-in-one's."""
+    if not options:
+        return text
+    block = "# set by sriovstack all-in-one\n" + "".join(f"{name} = {value}\n"
+                                                       for name, value in options)
+    header = re.search(r"^\[DEFAULT\][ \t]*\n", text, re.MULTILINE)
+    if header is None:
+        return f"[DEFAULT]\n{block}\n{text}"
+    return text[:header.end()] + block + text[header.end():]
 
 
 def _localise(spec: TopologyHost, text: str, pf_address: str | None = None) -> str:

@@ -16,7 +16,7 @@ from sriovstack.allinone import (GUEST_STATE, AllInOne, AllInOneOptions, Compute
                                  DataplaneMode, GuestOptions, choose_dataplane)
 from sriovstack.cli.api import parse_listen
 from sriovstack.cli.clouds import Cloud, write_clouds_yaml
-from sriovstack.cli.inputs import positive_float, text_file
+from sriovstack.cli.inputs import positive_float, text_file, whole_seconds
 from sriovstack.dataplane import missing_commands
 
 __all__ = ["register", "clouds_of", "ADMIN_CLOUD", "DEMO_CLOUD"]
@@ -68,6 +68,10 @@ def register(subparsers: Any) -> None:
                    default=ComputeHosts.SIMULATED.value,
                    help="simulated (default): simulated kernels, agents in this process; "
                    "qemu: QEMU guests with the emulated 82576, agents in the guests")
+    p.add_argument("--resize-confirm-window", type=whole_seconds, metavar="S",
+                   help="confirm a resize or migration left in VERIFY_RESIZE for S seconds, "
+                   "as the API's periodic sweep (every 10 s) finds it: nova.conf [DEFAULT] "
+                   "resize_confirm_window of the controller (default: unset, 0: off)")
     add_guest_options(p)
     p.set_defaults(func=_run)
 
@@ -134,7 +138,8 @@ def _run(args: argparse.Namespace) -> int:
                               database_url=args.database, virt_driver=args.virt_driver or "fake",
                               log_level=args.log_level, dataplane=dataplane,
                               compute_hosts=ComputeHosts(args.compute_hosts), guests=guests,
-                              progress=lambda line: out.print(f"  {line}", markup=False))
+                              progress=lambda line: out.print(f"  {line}", markup=False),
+                              resize_confirm_window=args.resize_confirm_window)
     cloud = AllInOne(options)
     stop = threading.Event()
 
@@ -166,6 +171,9 @@ def _print_ready(out: Console, cloud: AllInOne, clouds_yaml: Path) -> None:
     out.print(f"  hosts under {cloud.options.state_dir / 'hosts'}: "
               f"{', '.join(h.name for h in cloud.hosts)} (compute: {', '.join(computes)})")
     out.print(f"  database: {cloud.database_url}")
+    if cloud.options.resize_confirm_window is not None:
+        out.print(f"  nova.conf [DEFAULT] resize_confirm_window = "
+                  f"{cloud.options.resize_confirm_window} (0: off)", markup=False)
     if cloud.guests is not None:
         guests = cloud.guests
         each = ", ".join(f"{g.name} {g.boot_seconds} s" for g in guests.guests.values())

@@ -90,6 +90,14 @@ def positive_int(text: str) -> int:
     return value
 
 
+def whole_seconds(text: str) -> int:
+    """A number of seconds: a whole number, 0 or more (0 often means off)."""
+    value = int(_number(text, int, "a whole number of seconds"))
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative; give 0 (off) or more seconds")
+    return value
+
+
 def quota_limit(text: str) -> int:
     """A quota limit: a whole number, 0 or more, or -1 for unlimited."""
     value = int(_number(text, int, "a whole number"))

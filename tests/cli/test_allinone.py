@@ -13,11 +13,14 @@ from pathlib import Path
 
 import pytest
 
+from sriovstack.allinone import AllInOneOptions
 from sriovstack.allinone.agents import AgentSet
 from sriovstack.allinone.credentials import Credentials
 from sriovstack.allinone.hosts import live_vfs, prepare_hosts
 from sriovstack.cli.cloud.session import CloudSession
 from sriovstack.cli.clouds import find_cloud
+from sriovstack.compute.scheduler.model import scheduler_config
+from sriovstack.conf import load_config
 from sriovstack.errors import ConfigError
 from sriovstack.host.simulated.topology import bundled_topology
 from sriovstack.mac import MacAddress
@@ -43,6 +46,24 @@ def test_prepare_hosts_gives_each_82576_port_7_vfs_persisted_and_the_chapter_fil
     # Again on the same directory: nothing rebuilt, nothing lost.
     again = prepare_hosts(bundled_topology(), tmp_path)
     assert live_vfs(again[2].root).keys() == vfs.keys()
+
+
+def test_resize_confirm_window_goes_into_the_controllers_nova_conf_each_start(
+        tmp_path: Path) -> None:
+    window = AllInOneOptions(state_dir=tmp_path, resize_confirm_window=5).nova_defaults
+    hosts = prepare_hosts(bundled_topology(), tmp_path, nova_defaults=window)
+    controller = hosts[0].config_files
+    config = load_config(controller)
+    assert config.nova.resize_confirm_window.value == 5
+    assert scheduler_config(config).resize_confirm_window == 5
+    # the chapter's own [DEFAULT] options are still read, in the one section
+    assert "PciPassthroughFilter" in config.nova.enabled_filters.value
+    assert controller[0].read_text().count("[DEFAULT]") == 1
+    assert "resize_confirm_window" not in hosts[2].config_files[0].read_text()  # compute's
+    # started again without the option: the chapter's files as they are, the window off
+    unset = AllInOneOptions(state_dir=tmp_path).nova_defaults
+    again = prepare_hosts(bundled_topology(), tmp_path, nova_defaults=unset)
+    assert load_config(again[0].config_files).nova.resize_confirm_window.value == 0
 
 
 def test_saved_credentials_are_reused_and_a_broken_file_is_named(tmp_path: Path) -> None:

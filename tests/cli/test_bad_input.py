@@ -156,6 +156,8 @@ def _simulated(root: Path) -> Path:
     (["api", "serve", "--listen", "8080"], "--listen"),
     (["api", "serve", "--workers", "0"], "--workers"),
     (["all-in-one", "--listen", "localhost"], "--listen"),
+    (["all-in-one", "--resize-confirm-window", "-5"], "--resize-confirm-window"),
+    (["all-in-one", "--resize-confirm-window", "soon"], "--resize-confirm-window"),
     (["guest", "ping", "--prefix", "p-", "00000000-0000-0000-0000-000000000001", "10.0.0"],
      "IP"),
     (["guest", "ping", "--count", "0", "x", "10.0.0.1"], "--count"),

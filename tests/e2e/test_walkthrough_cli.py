@@ -10,6 +10,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -42,24 +43,33 @@ print(json.dumps({"status": server.status, "host": server.compute_host,
 """
 
 
+@contextmanager
+def running_aio(state: Path, *options: str) -> Iterator[Path]:
+    """`sriovstack all-in-one` (with ``options``) on a free port, its state in ``state``,
+    until the block ends: then stopped with SIGTERM, which it must exit 0 on."""
+    with open(state / "aio.log", "w") as log:
+        process = subprocess.Popen([str(SRIOVSTACK), "all-in-one", "--state-dir", str(state),
+                                    "--listen", f"127.0.0.1:{free_port()}", *options],
+                                   stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 180  # a loaded 2-core machine needs more than a minute
+        while "Ctrl-C stops everything" not in (state / "aio.log").read_text():
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                pytest.fail("all-in-one did not start:\n" + (state / "aio.log").read_text())
+            time.sleep(0.2)
+        try:
+            yield state
+        finally:
+            process.send_signal(signal.SIGTERM)
+            code = process.wait(timeout=30)
+        assert code == 0
+
+
 @pytest.fixture(scope="module")
 def aio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A running `sriovstack all-in-one` on a free port; its state directory."""
-    state = tmp_path_factory.mktemp("aio")
-    log = open(state / "aio.log", "w")
-    process = subprocess.Popen([str(SRIOVSTACK), "all-in-one", "--state-dir", str(state),
-                                "--listen", f"127.0.0.1:{free_port()}"],
-                               stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 180  # a loaded 2-core machine needs more than a minute
-    while "Ctrl-C stops everything" not in (state / "aio.log").read_text():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail("all-in-one did not start:\n" + (state / "aio.log").read_text())
-        time.sleep(0.2)
-    yield state
-    process.send_signal(signal.SIGTERM)
-    assert process.wait(timeout=30) == 0
-    log.close()
+    with running_aio(tmp_path_factory.mktemp("aio")) as state:
+        yield state
 
 
 def osc(venv: Path, state: Path, *args: str, json_out: bool = True) -> Any:
