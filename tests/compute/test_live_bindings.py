@@ -12,10 +12,13 @@ from datetime import timedelta
 import pytest
 
 from sriovstack.compute import MoveKind
+from sriovstack.compute.live_bindings import LiveBindings
+from sriovstack.compute.scheduler.model import Claim
 from sriovstack.compute.build_lease import DEFAULT_LEASE_SECONDS
 from sriovstack.compute.types import LiveMigrateAction
 from sriovstack.errors import Conflict
-from sriovstack.network import BindingStatus
+from sriovstack.network import BindingProfile, BindingStatus, VifType
+from sriovstack.pci import PciAddress
 from tests.compute.conftest import ADMIN, Cloud
 from tests.compute.test_migration import (RUNNING, St, _boot, _begun_by_a_worker_that_dies,
                                           _clean, _ledger, _migration, _other_worker, _slot)
@@ -90,4 +93,40 @@ def test_no_binding_on_the_target_rolls_the_live_migration_back(cloud: Cloud) ->
     assert cloud.compute.servers.get(ADMIN, server_id).status is St.ACTIVE
     assert _bindings(cloud, port_id) == [(source[0], BindingStatus.ACTIVE, source[1])]
     assert _migration(cloud, server_id).status == "error"
+    _clean(cloud)
+
+
+@SQLITE
+def test_an_operators_binding_calls_move_the_binding_never_the_vf(cloud: Cloud) -> None:
+    # The port of a running server (compute-owned, where neutron allows these calls): its
+    # binding goes to the other host and back, then the ACTIVE one is deleted (neutron's
+    # 204); the server's one VF claim stays where it is throughout and is freed with it.
+    server_id, port_id = _boot(cloud)
+    source = _slot(cloud, port_id)
+    other = "compute-2" if source[0] == "compute-1" else "compute-1"
+    ledger = _ledger(cloud)
+    assert ledger == {source: server_id}
+    calls, vnic = cloud.net.host_bindings, cloud.net.get_port(ADMIN, port_id).vnic_type
+    elsewhere = BindingProfile(pci_slot=PciAddress.parse(source[1]), physical_network="physnet1",
+                               pci_vendor_info="8086:10ca")
+    calls.create(ADMIN, port_id, other, vnic, elsewhere)
+    calls.activate(ADMIN, port_id, other)
+    assert _bindings(cloud, port_id) == [(other, BindingStatus.ACTIVE, source[1]),
+                                         (source[0], BindingStatus.INACTIVE, source[1])]
+    assert _ledger(cloud) == ledger
+    # a live migration's prepare for the host the port is ACTIVE on refuses (409 exists)
+    # rather than deleting that binding, which would unbind the port
+    claim = Claim(server_id, other, ())
+    assert "already exists" in LiveBindings(cloud.net).prepare((port_id,), claim)
+    assert _slot(cloud, port_id) == (other, source[1])
+    calls.activate(ADMIN, port_id, source[0])
+    calls.delete(ADMIN, port_id, other)
+    assert _bindings(cloud, port_id) == [(source[0], BindingStatus.ACTIVE, source[1])]
+    calls.delete(ADMIN, port_id, source[0])
+    port = cloud.net.get_port(ADMIN, port_id)
+    assert (port.binding.host, port.binding.vif_type, port.device_id) == (
+        "", VifType.UNBOUND, server_id)
+    assert _bindings(cloud, port_id) == [] and _ledger(cloud) == ledger
+    cloud.compute.servers.delete(ADMIN, server_id)
+    assert _ledger(cloud) == {}
     _clean(cloud)
