@@ -14,7 +14,7 @@ from sriovstack.dataplane.echo import (ECHO_PORT, EchoResult, EchoStart, echo_pr
                                        start_echo)
 from sriovstack.dataplane.names import DEFAULT_PREFIX, Names
 from sriovstack.dataplane.netns import (NsLinks, create_ns, list_ns, ns_exists, ns_pids,
-                                        remove_ns, stop_ns_processes)
+                                        remove_ns, set_ns_sysctls, stop_ns_processes)
 from sriovstack.dataplane.plane import (CleanupReport, DataplaneInfo, HostDataplane,
                                         PlaneStore, cleanup_dataplane, dataplane_info,
                                         disable_dataplane, enable_dataplane)
@@ -23,6 +23,6 @@ __all__ = [
     "HostDataplane", "PlaneStore", "DataplaneInfo", "CleanupReport", "enable_dataplane",
     "disable_dataplane", "dataplane_info", "cleanup_dataplane", "DEFAULT_PREFIX", "Names",
     "ECHO_PORT", "EchoResult", "EchoStart", "echo_probe", "start_echo", "NsLinks", "create_ns",
-    "list_ns", "ns_exists", "ns_pids", "remove_ns", "stop_ns_processes", "MissingCommand",
-    "missing_commands",
+    "list_ns", "ns_exists", "ns_pids", "remove_ns", "set_ns_sysctls", "stop_ns_processes",
+    "MissingCommand", "missing_commands",
 ]

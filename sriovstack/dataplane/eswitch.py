@@ -8,11 +8,14 @@ fabric's bridge of the same segment, the physical switch that joins the hosts.  
 ``disable`` takes the port down, ``auto`` follows the PF; a PF without carrier (its cable
 pulled) takes all its VFs' ports down, since every path off the host runs through that cable
 (a simplification: VFs of one PF would still reach each other on real hardware); ``spoofchk`` drops foreign source
-MACs (nftables, ``spoof.py``); ``max_tx_rate`` shapes the VF's transmit side with tbf.
+MACs (nftables, ``spoof.py``); ``max_tx_rate`` shapes the VF's transmit side with tbf.  A VF
+given to a guest announces the guest's MAC once its port forwards (a RARP, as QEMU sends
+after a migration), so the bridges learn a moved guest's new place at once.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict, dataclass, field, replace
 from ipaddress import IPv4Interface, IPv6Interface
 from typing import Any
@@ -20,13 +23,14 @@ from typing import Any
 from sriovstack.errors import Conflict
 from sriovstack.host import LinkState, VfState
 from sriovstack.dataplane.names import Names
-from sriovstack.dataplane.netns import NsLinks, ns_exists
+from sriovstack.dataplane.netns import NsLinks, announce, ns_exists
 from sriovstack.dataplane.spoof import SpoofRule, apply_spoof_rules
 from sriovstack.mac import MacAddress
 
 __all__ = ["VfTraffic", "VfWire", "PortWire", "PlaneDoc", "Eswitch"]
 
 IpInterface = IPv4Interface | IPv6Interface
+_FORWARD_WAIT = 2.0  # seconds a VF's switch port may take to forward once its netdev is up
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,6 +213,25 @@ class Eswitch:
         self.doc.vfs[address] = wire
         _configure(ns, wire.end, ifname, mac, ip)
         self._shape(wire)
+        self._announce(wire, mac)
+
+    def _announce(self, wire: VfWire, mac: str) -> None:
+        """Once the VF's switch port forwards, announce the guest's MAC from it (QEMU does
+        after a migration, a booting guest's stack does too), so the switches stop sending it
+        to where the guest was before a move. The kernel's own announcement (arp_notify)
+        leaves as the link comes up, before the bridge has seen the port's carrier: lost."""
+        physnet = self.doc.physnets.get(wire.pf_netdev)
+        if (physnet is None or not self._pf_up.get(wire.pf_netdev, False)
+                or wire.traffic.link_state is LinkState.DISABLE):
+            return  # the port is down: nothing would hear it
+        assert wire.guest_ns is not None and wire.guest_ifname is not None
+        deadline = time.monotonic() + _FORWARD_WAIT
+        with NsLinks(self.doc.host_ns) as host:
+            while not host.forwards(wire.port):
+                if time.monotonic() > deadline:
+                    return
+                time.sleep(0.01)
+        announce(wire.guest_ns, wire.guest_ifname, mac)
 
     def move_out(self, address: str) -> None:
         """Bring the VF's netdev back to the host namespace, down and without addresses."""

@@ -11,8 +11,10 @@ from __future__ import annotations
 import errno
 import os
 import signal
+import socket
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from ipaddress import IPv4Interface, IPv6Interface
 from types import TracebackType
@@ -23,10 +25,12 @@ from pyroute2 import NetlinkError, NetNS, netns
 from sriovstack.errors import Conflict, HostError
 
 __all__ = ["create_ns", "remove_ns", "list_ns", "ns_exists", "ns_pids", "stop_ns_processes",
-           "NsLinks"]
+           "set_ns_sysctls", "announce", "NsLinks"]
 
 _RUN_DIR = "/run/netns"
 _TBF_LATENCY = "50ms"
+_BR_STATE_FORWARDING = 3  # IFLA_BRPORT_STATE (linux/if_bridge.h)
+_ETH_P_RARP = 0x8035
 
 
 @contextmanager
@@ -66,6 +70,47 @@ def create_ns(name: str, *, exist_ok: bool = True) -> None:
             netns.create(name)
     with NsLinks(name) as links:
         links.set_state("lo", up=True)
+
+
+def set_ns_sysctls(name: str, values: Mapping[str, str]) -> None:
+    """Set network sysctls of namespace ``name``: ``values`` maps paths under /proc/sys/net
+    (``ipv6/conf/default/accept_dad``) to what is written there.  HostError when one cannot
+    be set.
+
+    /proc/sys/net shows the namespace of the thread that opens it, so a thread of its own
+    enters ``name``, writes and ends: no other thread of the process changes namespace.
+    """
+    failed: list[BaseException] = []
+
+    def write() -> None:
+        try:
+            netns.setns(name, flags=0)
+            for path, value in values.items():
+                with open(f"/proc/sys/net/{path}", "w", encoding="ascii") as fh:
+                    fh.write(value)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread below
+            failed.append(exc)
+
+    writer = threading.Thread(target=write, name=f"sysctl-{name}")
+    writer.start()
+    writer.join()
+    if failed:
+        with _translated("set sysctls", name):
+            raise failed[0]
+
+
+def announce(ns: str, ifname: str, mac: str) -> None:
+    """Broadcast one RARP from ``mac`` out of ``ifname`` in namespace ``ns``: QEMU's
+    self-announcement after a migration, which makes every switch on the way learn where
+    that MAC is now (the frame carries no IP, so it fits any address family)."""
+    hw = bytes.fromhex(mac.replace(":", ""))
+    frame = (b"\xff" * 6 + hw + _ETH_P_RARP.to_bytes(2, "big")
+             + bytes.fromhex("0001" "0800" "06" "04" "0003")  # Ethernet, IPv4, request reverse
+             + hw + bytes(4) + hw + bytes(4))
+    with _translated(f"announce {mac} on {ifname}", ns):
+        with netns.create_socket(ns, socket.AF_PACKET, socket.SOCK_RAW) as sock:
+            sock.bind((ifname, 0))
+            sock.send(frame)
 
 
 def ns_pids(name: str) -> tuple[int, ...]:
@@ -211,6 +256,13 @@ class NsLinks:
         with _translated(f"read {ifname}", self.ns):
             msg = self._ipr.get_links(self.index(ifname))[0]
         return bool(msg["flags"] & 1)  # IFF_UP
+
+    def forwards(self, ifname: str) -> bool:
+        """Whether bridge port ``ifname`` forwards (the bridge has seen its carrier come)."""
+        with _translated(f"read {ifname}", self.ns):
+            msg = self._ipr.get_links(self.index(ifname))[0]
+        state = msg.get_nested("IFLA_LINKINFO", "IFLA_INFO_SLAVE_DATA", "IFLA_BRPORT_STATE")
+        return state == _BR_STATE_FORWARDING
 
     def rename(self, ifname: str, new: str) -> None:
         """Rename ``ifname`` (the kernel wants it down first)."""

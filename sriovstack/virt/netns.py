@@ -27,7 +27,7 @@ from typing import Protocol, runtime_checkable
 
 from sriovstack.dataplane import (DEFAULT_PREFIX, EchoResult, EchoStart, HostDataplane, Names,
                                   NsLinks, create_ns, echo_probe, list_ns, ns_exists,
-                                  remove_ns, stop_ns_processes)
+                                  remove_ns, set_ns_sysctls, stop_ns_processes)
 from sriovstack.errors import Conflict, Invalid, NotFound, NotSupported
 from sriovstack.host import Host, VfMac, VfVlan, discover
 from sriovstack.mac import MacAddress
@@ -40,6 +40,16 @@ __all__ = ["NetnsVirtDriver", "NormalPort", "PortPlugger", "guest_netns", "serve
            "run_in_guest", "ping_from_guest"]
 
 _MAX_IFACES = 64
+# An emulated guest's network stack speaks only when spoken to (the defaults of its
+# namespace, which every interface moved in takes): no IPv6 autoconfiguration, so no
+# link-local address and no duplicate address detection. That detection had a moved guest's
+# old copy, still up on its old host, answer for the new copy's link-local address and so
+# point the switches back at the old place, where the guest was lost once the old copy went.
+# (The data plane announces each plugged VF's MAC itself: Eswitch.move_in.)
+_GUEST_STACK = {
+    "ipv6/conf/default/addr_gen_mode": "1",  # none
+    "ipv6/conf/default/accept_dad": "0",  # nor for a fixed IPv6 address
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +176,7 @@ class NetnsVirtDriver:
             raise
         echo: EchoStart | None = None
         try:
+            set_ns_sysctls(ns, _GUEST_STACK)
             echo = EchoStart(ns)  # its interpreter starts while the VFs are plugged
             self._write_keys(ns, guest.authorized_keys)
             for vf in guest.interfaces:

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
+import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from ipaddress import IPv4Address, ip_interface
 from pathlib import Path
 
 from sriovstack.allinone.machines import open_simulated
+from pyroute2 import netns
+
 from sriovstack.conf.parsers import DeviceMapping
 from sriovstack.dataplane import HostDataplane, disable_dataplane, enable_dataplane
 from sriovstack.host import Host
@@ -72,6 +78,33 @@ class World:
     def cut_off(self, server_id: str, ip: str) -> bool:
         return ping_from_guest(server_id, IPv4Address(ip), count=2, prefix=self.prefix,
                                timeout=0.4).received == 0
+
+
+@contextmanager
+def heard_on(ns: str, mac: str) -> Iterator[list[str]]:
+    """The interfaces of namespace ``ns`` that frames from ``mac`` came in on (in order),
+    while the block runs: a raw socket there sees every frame each of its links receives."""
+    sock = netns.create_socket(ns, socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
+    sock.settimeout(0.05)
+    source, ports, done = bytes.fromhex(mac.replace(":", "")), [], threading.Event()
+
+    def listen() -> None:
+        while not done.is_set():
+            try:
+                frame, (ifname, _, kind, *_) = sock.recvfrom(2048)
+            except TimeoutError:
+                continue
+            if frame[6:12] == source and kind != socket.PACKET_OUTGOING:
+                ports.append(ifname)
+
+    listener = threading.Thread(target=listen, daemon=True)
+    listener.start()
+    try:
+        yield ports
+    finally:
+        done.set()
+        listener.join(timeout=5)
+        sock.close()
 
 
 def build_world(tmp_path: Path, prefix: str, hosts: int = 2) -> World:

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 import uuid
 from ipaddress import IPv4Address, ip_interface
 
 import pytest
-from tests.dataplane.dataplane_world import PF0_VFS, World
+from tests.dataplane.dataplane_world import PF0_VFS, World, heard_on
 
-from sriovstack.dataplane import NsLinks, ns_exists
+from sriovstack.dataplane import Names, NsLinks, ns_exists
 from sriovstack.errors import Conflict
 from sriovstack.host.netlink import (LinkState, VfLinkState, VfMac, VfRate, VfSpoofCheck,
                                      VfVlan)
@@ -49,6 +50,30 @@ def test_the_live_migration_source_tearing_down_leaves_the_targets_guest_answeri
     assert guest_netns(server, world.prefix, host_root=world.roots[1]) == target
     assert ping_from_guest(server, IPv4Address("10.10.0.9"), count=3, prefix=world.prefix,
                            host_root=world.roots[1]).received == 3
+    assert world.reaches(peer, "10.10.0.5")
+
+
+def test_a_moved_guest_is_heard_only_from_its_new_place_and_reached_there_at_once(
+        world: World) -> None:
+    # An evacuation from a host cut off but not dead (or a live migration's two ends): the
+    # new copy of the guest (same MAC and IP) comes up on host 1 while the old one still runs
+    # on host 0. The new copy announces itself as it comes up, and the old one says nothing:
+    # IPv6 duplicate address detection (run within rtr_solicit_delay = 1 s of link up) had the
+    # old copy answer for their shared link-local address and so point the switches back at
+    # host 0, where the guest was lost once the old copy went, until it spoke again.
+    peer, _ = world.spawn(1, 1, "10.10.0.9/24")
+    server, mac = str(uuid.uuid4()), "fa:16:3e:00:00:42"
+    moved = VfInterface(PF0_VFS[0], MacAddress(mac), 100, "port-moved",
+                        ip_interface("10.10.0.5/24"))
+    world.drivers[0].spawn(GuestSpec(server, "moved", 1, 512, (moved,)))
+    assert world.reaches(peer, "10.10.0.5")  # the switches learn the guest on host 0
+    old, new = (Names(world.prefix).uplink_peer(str(p.root), "physnet1", 100)
+                for p in world.planes)
+    with heard_on(world.planes[0].info().fabric_ns, mac) as cables:
+        world.drivers[1].spawn(GuestSpec(server, "moved", 1, 512, (moved,)))
+        time.sleep(1.5)  # what either copy says as the new one comes up is said by now
+    assert new in cables and old not in cables, cables
+    world.drivers[0].destroy(server)
     assert world.reaches(peer, "10.10.0.5")
 
 
