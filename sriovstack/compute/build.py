@@ -33,13 +33,15 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sriovstack.clock import Clock, SystemClock
+from sriovstack.compute.build_batch import (DEFAULT_BATCH_SIZE, DEFAULT_DRAINERS, BuildBatcher,
+                                            Plan, read_plans)
 from sriovstack.compute.build_lease import (DEFAULT_LEASE_SECONDS, BuildLease, BuildLeases,
                                             LeaseState)
 from sriovstack.compute.desired_state import HostRevisions
@@ -50,8 +52,7 @@ from sriovstack.compute.types import SYSTEM_CALLER
 from sriovstack.crashpoints import crash_point
 from sriovstack.db import Database
 from sriovstack.compute.flavor_requests import flavor_pci
-from sriovstack.db.models import (FaultRow, FlavorExtraSpecRow, FlavorRow, ImageRow,
-                                  ServerPortRow, ServerRow, MigrationRow)
+from sriovstack.db.models import FaultRow, MigrationRow, ServerPortRow, ServerRow
 from sriovstack.errors import NotFound, NoValidHost, SriovstackError, Unavailable
 from sriovstack.network import BindingProfile
 from sriovstack.pci import DevType, NumaPolicy, PciAlias, PciRequest
@@ -64,27 +65,13 @@ if TYPE_CHECKING:
 __all__ = ["ServerBuilder", "DEVICE_OWNER"]
 
 _LOG = logging.getLogger(__name__)
+T = TypeVar("T")
 
 DEVICE_OWNER = "compute:nova"
 # The migration statuses in which a migration may still hold its source's claims.
 MIGRATION_HOLDS = ("pre-migrating", "post-migrating", "finished", "confirming", "reverting",
                    "preparing", "running")
 _PCI_TYPES = {VnicType.DIRECT: DevType.VF, VnicType.DIRECT_PHYSICAL: DevType.PF}
-
-
-@dataclass(frozen=True, slots=True)
-class _Plan:
-    """What one build attempt needs, read once from the database."""
-
-    server_id: str
-    project_id: str
-    vcpus: int
-    memory_mb: int
-    disk_gb: int
-    availability_zone: str | None
-    image_properties: tuple[tuple[str, str], ...]
-    ports: tuple[tuple[str, VnicType, str | None], ...]  # (port_id, vnic_type, physnet)
-    extra_specs: tuple[tuple[str, str], ...] = ()  # the flavor's, sorted
 
 
 class ServerBuilder:
@@ -94,7 +81,8 @@ class ServerBuilder:
                  revisions: HostRevisions, max_attempts: int = 3, *,
                  clock: Clock | None = None,
                  lease_seconds: float = DEFAULT_LEASE_SECONDS,
-                 start_delay: float = 0.0) -> None:
+                 start_delay: float = 0.0, batch_size: int = DEFAULT_BATCH_SIZE,
+                 drainers: int = DEFAULT_DRAINERS) -> None:
         self._db = db
         self._network = network
         self._scheduler = scheduler
@@ -103,6 +91,7 @@ class ServerBuilder:
         self.clock: Clock = clock or SystemClock()
         self.leases = BuildLeases(db, self.clock, lease_seconds)
         self._start_delay = start_delay  # the test hook (module docstring)
+        self._batcher = BuildBatcher(self.build_batch, batch_size, drainers)
 
     @property
     def pci_aliases(self) -> dict[str, PciAlias]:
@@ -115,16 +104,31 @@ class ServerBuilder:
         This runs after the API answered 202 (``create`` queued the lease for this worker),
         so it never raises: unexpected errors are logged and recorded as the server's fault.
         Does nothing when the server was deleted or a sweep took the build over meanwhile.
+        The builds waiting in this worker run in batches (build_batch.py).
         """
         if self._start_delay:
             time.sleep(self._start_delay)
-        with self._db.transaction() as session:  # one round of the database for both
-            lease = self.leases.start(server_id, session)
-            plan = None if lease is None else self._plan(session, server_id)
-        if lease is None:
-            _LOG.info("build of server %s not started here: deleted, or taken over", server_id)
-            return
-        self._run(lease, plan)
+        self._batcher.run(server_id)
+
+    def build_batch(self, server_ids: tuple[str, ...]) -> None:
+        """Build these servers (queued in this worker) as one batch: one transaction takes
+        every lease and reads every plan, the decisions share one index read, and the servers
+        whose ports were bound are placed in one transaction.  Each server keeps its own
+        lease, outcome and fault; none fails for another's sake."""
+        with self._db.transaction() as session:  # one round of the database for all
+            leases = self.leases.start_many(server_ids, session)
+            plans = read_plans(session, tuple(leases))
+        ready: list[tuple[BuildLease, Plan, Claim]] = []
+        for server_id in server_ids:
+            lease = leases.get(server_id)
+            if lease is None:
+                _LOG.info("build of server %s not started here: deleted, or taken over",
+                          server_id)
+                continue
+            built = self._guarded(lease, self._build, lease, plans.get(server_id), not ready)
+            if built is not None:
+                ready.append((lease, *built))
+        self._finish_many(ready)
 
     def recover(self) -> tuple[str, ...]:
         """The recovery sweep: take over every server in BUILD, not yet placed, whose build
@@ -180,21 +184,28 @@ class ServerBuilder:
         if host:
             self.revisions.bump(host)
 
-    def _run(self, lease: BuildLease, plan: _Plan | None = None) -> None:
-        """Build under ``lease`` (``plan`` when read in the transaction that took the lease:
-        the lease is fresh then, so the first attempt needs no renewal)."""
+    def _run(self, lease: BuildLease) -> None:
+        """Build under ``lease`` and place the server (the sweep's build of one server)."""
+        built = self._guarded(lease, self._build, lease, None, True)
+        if built is not None:
+            self._finish_many([(lease, *built)])
+
+    def _guarded(self, lease: BuildLease, step: Callable[..., T], *args: object) -> T | None:
+        """``step(*args)`` for the server of ``lease``; None when it raised, having recorded
+        why (the background task's boundary: one server's error never reaches the others)."""
         try:
-            self._build(lease, plan)
+            return step(*args)
         except Unavailable as exc:  # a lock wait ran out under load: retried, not failed
             _LOG.warning("build of server %s stopped: %s; the recovery sweep builds it again "
                          "when its lease runs out", lease.server_id, exc)
-        except Exception as exc:  # the background task's boundary: record, never lose it
+        except Exception as exc:  # record, never lose it
             _LOG.exception("build of server %s failed", lease.server_id)
             try:
                 self._abandon(lease, f"Unexpected error while building the server: {exc}")
             except Exception:  # the database is down too: the lease expires, a sweep retries
                 _LOG.exception("could not record the failed build of server %s",
                                lease.server_id)
+        return None
 
     def _abandon(self, lease: BuildLease, message: str) -> None:
         state = self.leases.renew(lease)
@@ -211,7 +222,7 @@ class ServerBuilder:
                 ServerPortRow.server_id == server_id).order_by(ServerPortRow.position)))
         self.teardown(server_id, ports)
 
-    def _keep(self, lease: BuildLease, plan: _Plan) -> bool:
+    def _keep(self, lease: BuildLease, plan: Plan) -> bool:
         """Renew the lease before the next step; False (having cleaned up) when not ours."""
         state = self.leases.renew(lease)
         if state is LeaseState.GONE:  # deleted mid-build: delete wins, undo what we did
@@ -231,42 +242,47 @@ class ServerBuilder:
         self.teardown_ports(server_id, ports)
         self._scheduler.release(server_id)
 
-    def _build(self, lease: BuildLease, plan: _Plan | None) -> None:
+    def _build(self, lease: BuildLease, plan: Plan | None,
+               refresh: bool) -> tuple[Plan, Claim] | None:
+        """Claim and bind; the plan and claim to place, or None when the build ended here
+        (failed with a fault, deleted, taken over).  ``plan`` when read in the transaction
+        that took the lease (the lease is fresh then: the first attempt needs no renewal);
+        ``refresh`` False: the batch's earlier decisions read the index already."""
         fresh = plan is not None
         plan = plan or self._load(lease.server_id)
         if plan is None:
-            return  # deleted before the build started
+            return None  # deleted before the build started
         retry: list[str] = []
         reason = ""
         for attempt in range(self._max_attempts):
             if not (fresh and attempt == 0) and not self._keep(lease, plan):
-                return
+                return None
             try:
                 claim = self._scheduler.schedule_and_claim(
-                    self._request(plan, frozenset(retry), lease))
+                    self._request(plan, frozenset(retry), lease), refresh or attempt > 0)
                 crash_point("build.claimed")
             except NotFound:  # the claim's fence: deleted or taken over since _keep
                 self._keep(lease, plan)
-                return
+                return None
             except NoValidHost as exc:
                 earlier = f" Binding failed on the hosts tried before: {reason}" if reason else ""
                 self._fail(lease, f"No valid host was found. {exc}.{earlier}")
-                return
+                return None
             reason, touched = self._bind_all(plan, claim)
             crash_point("build.bound")
             if not reason:
-                self._finish(plan, claim, lease)
-                return
+                return plan, claim
             # Undo only while the lease is ours: a build that stalled past it would otherwise
             # unbind the port and free the VF of the worker that took it over (issue 16).
             if not self._keep(lease, plan):
-                return
+                return None
             self.teardown_ports(plan.server_id, touched)
             self._scheduler.release(plan.server_id)
             retry.append(claim.host)
         self._fail(lease, f"Exceeded maximum number of retries ({self._max_attempts}) "
                               f"binding the ports on hosts {', '.join(retry)}. "
                               f"Last error: {reason}")
+        return None
 
     def build_request(self, server_id: str) -> BuildRequest | None:
         """What the scheduler would be asked to place the server again (its flavor, image
@@ -274,37 +290,11 @@ class ServerBuilder:
         plan = self._load(server_id)
         return None if plan is None else self._request(plan, frozenset())
 
-    def _load(self, server_id: str) -> _Plan | None:
+    def _load(self, server_id: str) -> Plan | None:
         with self._db.transaction() as session:
-            return self._plan(session, server_id)
+            return read_plans(session, (server_id,)).get(server_id)
 
-    @staticmethod
-    def _plan(session: Session, server_id: str) -> _Plan | None:
-        """The server's plan as ``session`` sees it; None when the server is gone."""
-        found = session.execute(
-            select(ServerRow, FlavorRow, ImageRow)
-            .join(FlavorRow, FlavorRow.id == ServerRow.flavor_id, isouter=True)
-            .join(ImageRow, ImageRow.id == ServerRow.image_id, isouter=True)
-            .where(ServerRow.id == server_id)).first()
-        if found is None:
-            return None
-        server, flavor, image = found
-        ports = session.scalars(select(ServerPortRow).where(
-            ServerPortRow.server_id == server_id).order_by(ServerPortRow.position)).all()
-        specs = session.execute(select(FlavorExtraSpecRow.key, FlavorExtraSpecRow.value)
-                                .where(FlavorExtraSpecRow.flavor_id == server.flavor_id)
-                                .order_by(FlavorExtraSpecRow.key)).all()
-        return _Plan(
-            server_id=server.id, project_id=server.project_id,
-            vcpus=flavor.vcpus if flavor else 0, memory_mb=flavor.ram if flavor else 0,
-            disk_gb=flavor.disk if flavor else 0,
-            availability_zone=server.availability_zone,
-            image_properties=tuple(sorted(
-                (str(k), str(v)) for k, v in (image.properties if image else {}).items())),
-            ports=tuple((p.port_id, VnicType(p.vnic_type), p.physnet) for p in ports),
-            extra_specs=tuple((k, v) for k, v in specs))
-
-    def _request(self, plan: _Plan, retry: frozenset[str],
+    def _request(self, plan: Plan, retry: frozenset[str],
                  lease: BuildLease | None = None) -> BuildRequest:
         """The scheduler's request for ``plan``; fenced by ``lease`` when one is building it
         (a plan with no lease, such as a drain's dry run, claims nothing)."""
@@ -322,7 +312,7 @@ class ServerBuilder:
                             extra_specs=plan.extra_specs, guest_numa_cells=flavor.numa_cells,
                             lease_token=None if lease is None else lease.token)
 
-    def _bind_all(self, plan: _Plan, claim: Claim) -> tuple[str, tuple[str, ...]]:
+    def _bind_all(self, plan: Plan, claim: Claim) -> tuple[str, tuple[str, ...]]:
         """Bind every port on the claimed host; return "" or why binding failed, with the
         ports bound or tried (for the caller to undo while it still holds the lease)."""
         bound: list[str] = []
@@ -353,29 +343,63 @@ class ServerBuilder:
             except NotFound:
                 continue
 
-    def _finish(self, plan: _Plan, claim: Claim, lease: BuildLease) -> None:
-        """Place the server (the agent takes it from here), only if the lease is still ours."""
+    def _finish_many(self, ready: list[tuple[BuildLease, Plan, Claim]]) -> None:
+        """Place the built servers (the agents take them from here), each only if its lease
+        is still ours: all in one transaction, each alone when that one fails."""
+        if len(ready) > 1:
+            try:
+                states = self._place(ready)
+            except Exception:  # one server's row may be to blame: place each on its own
+                _LOG.exception("placing %d built servers together failed; placing each "
+                               "alone", len(ready))
+            else:
+                self._after_place(ready, states)
+                return
+        for lease, plan, claim in ready:
+            one = [(lease, plan, claim)]
+            states = self._guarded(lease, self._place, one)
+            if states is not None:
+                self._after_place(one, states)
+
+    def _place(self, ready: list[tuple[BuildLease, Plan, Claim]]) -> list[LeaseState]:
+        """In one transaction: settle every server still ours on its host, record its
+        devices, and bump each host's revision once; each server's lease state."""
         with self._db.transaction() as session:
-            state = self.leases.settle(session, lease, host=claim.host,
-                                       task_state="spawning", updated_at=self.clock.now())
-            if state is LeaseState.HELD:
-                self._record_devices(session, plan.server_id, claim)
-                self.revisions.bump_in(session, claim.host)
-        if state is LeaseState.GONE:  # deleted while we were binding: undo what we did
-            self.teardown(plan.server_id, tuple(p[0] for p in plan.ports))
-            return
-        if state is LeaseState.LOST:  # we stalled past the lease: the taker undoes and builds
-            _LOG.warning("server %s: build lease lost before placing it", plan.server_id)
-            return
-        self.revisions.notifier.notify(claim.host)
-        crash_point("build.placed")
+            states = [self.leases.settle(session, lease, host=claim.host,
+                                         task_state="spawning", updated_at=self.clock.now())
+                      for lease, _plan, claim in ready]
+            held = {lease.server_id: claim for (lease, _p, claim), state in zip(ready, states)
+                    if state is LeaseState.HELD}
+            self._record_devices(session, held)
+            for host in sorted({claim.host for claim in held.values()}):
+                self.revisions.bump_in(session, host)
+        return states
+
+    def _after_place(self, ready: list[tuple[BuildLease, Plan, Claim]],
+                     states: list[LeaseState]) -> None:
+        hosts: set[str] = set()
+        for (lease, plan, claim), state in zip(ready, states):
+            if state is LeaseState.GONE:  # deleted while we were binding: undo what we did
+                self._guarded(lease, self.teardown, plan.server_id,
+                              tuple(p[0] for p in plan.ports))
+            elif state is LeaseState.LOST:  # we stalled past the lease: the taker rebuilds
+                _LOG.warning("server %s: build lease lost before placing it", plan.server_id)
+            else:
+                hosts.add(claim.host)
+        for host in sorted(hosts):
+            self.revisions.notifier.notify(host)
+        if hosts:
+            crash_point("build.placed")
 
     @staticmethod
-    def _record_devices(session: Session, server_id: str, claim: Claim) -> None:
+    def _record_devices(session: Session, claims: dict[str, Claim]) -> None:
+        if not claims:
+            return
         rows = session.scalars(select(ServerPortRow).where(
-            ServerPortRow.server_id == server_id).order_by(ServerPortRow.position)).all()
+            ServerPortRow.server_id.in_(sorted(claims))).order_by(
+            ServerPortRow.server_id, ServerPortRow.position)).all()
         for row in rows:
-            dev: ClaimedDevice | None = claim.device_for(row.port_id)
+            dev: ClaimedDevice | None = claims[row.server_id].device_for(row.port_id)
             if dev is not None:
                 row.pci_address = str(dev.address)
                 row.vendor_id, row.product_id = dev.vendor_id, dev.product_id

@@ -19,6 +19,7 @@ import enum
 import os
 import socket
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -95,6 +96,20 @@ class BuildLeases:
         transaction when given); None when the server is gone, placed, or was taken over by
         a sweep (this worker was too slow)."""
         return self._swap(server_id, S.build_owner == self.worker, session=session)
+
+    def start_many(self, server_ids: Sequence[str], session: Session) -> dict[str, BuildLease]:
+        """``start`` for a batch of this worker's queued builds, in one statement of
+        ``session``'s transaction: the leases taken, by server id.  They share one token;
+        every lease operation names its server too, so each server stays fenced on its own."""
+        if not server_ids:
+            return {}
+        token = f"{self.worker}#{uuid.uuid4().hex[:8]}"
+        taken = session.scalars(
+            update(S).where(S.id.in_(server_ids), S.status == _BUILD, S.host.is_(None),
+                            S.build_owner == self.worker)
+            .values(build_owner=token, build_lease_until=self.deadline())
+            .returning(S.id).execution_options(synchronize_session=False)).all()
+        return {server_id: BuildLease(server_id, token) for server_id in taken}
 
     def take_over(self, orphan: Orphan) -> BuildLease | None:
         """Take an expired lease; None when another sweeper (or the owner) got there first."""

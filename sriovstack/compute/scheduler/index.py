@@ -73,13 +73,17 @@ class HostIndex:
         self._forced: set[str] = set()
         self._states: tuple[HostState, ...] | None = None
 
-    def snapshot(self) -> tuple[HostState, ...]:
+    def snapshot(self, refresh: bool = True) -> tuple[HostState, ...]:
         """Every host, with states reloaded for hosts that changed since the last call.
 
         One database read at a time per index: a caller that arrives while a read runs
         waits for the next one to begin after it and takes that read's result (the same
-        freshness, without every concurrent build reloading the same hosts)."""
+        freshness, without every concurrent build reloading the same hosts).  With
+        ``refresh`` False the states in memory are returned without a read, unless a host
+        must be reloaded (``forget``) or nothing was read yet (a batch of builds reads once)."""
         with self._lock:
+            if not refresh and not self._forced and self._states is not None:
+                return self._states
             arrival = self._started
         with self._reading:
             with self._lock:
@@ -110,6 +114,19 @@ class HostIndex:
             read.read_heartbeats(session)
             read.read_present(session, len(self._hosts))
         return read
+
+    def adjust(self, host_id: str, change: Callable[[HostState], HostState]) -> None:
+        """Apply what this process just committed to one host (a claim's resources) to its
+        state in memory, so decisions made before the next read see it.  The host's next
+        read replaces it (the claim moved its generation)."""
+        with self._lock:
+            state = self._hosts.get(host_id)
+            if state is None:
+                return
+            self._hosts[host_id] = changed = change(state)
+            self._states = tuple(self._hosts.values())
+            if self._listener is not None:
+                self._listener({host_id: changed})
 
     def forget(self, host_id: str) -> None:
         """Make the next snapshot reload one host (after a lost claim)."""

@@ -161,14 +161,14 @@ class Scheduler:
                 (request.requested_host is None or h.name == request.requested_host)]
 
     def _pick(self, request: BuildRequest, lost: frozenset[str],
-              started: float) -> HostState | None:
+              started: float, refresh: bool = True) -> HostState | None:
         """The best host for ``request`` other than ``lost``, or with ``host_subset_size``
         N > 1 one of the best N at random (None: only lost ones pass).
 
         The ranking visits a few hosts best-first; only when none of its bucket passes (or
         the request names its host) are all hosts filtered, which also gives NoValidHost its
         exact per-filter counts."""
-        hosts = self._index.snapshot()  # refreshes the ranking too
+        hosts = self._index.snapshot(refresh)  # refreshes the ranking too
         if request.requested_host is None:
             checks = [c for c in (f.prepare(request) for f in self._filters) if c is not None]
             pick = self._ranking.best(request, checks, lost, self._config.host_subset_size)
@@ -188,25 +188,29 @@ class Scheduler:
             return hosts[0] if hosts else None
         return self._rng.choice(hosts)
 
-    def schedule_and_claim(self, request: BuildRequest) -> Claim:
+    def schedule_and_claim(self, request: BuildRequest, refresh: bool = True) -> Claim:
         """Pick a host and claim the request's resources and devices there, atomically.
 
         Raises NoValidHost (message: which filter removed how many hosts and why) when no
         host fits, or when ``max_attempts`` claims in a row were lost to concurrent builds.
-        Each decision is recorded with its outcome and duration.
+        Each decision is recorded with its outcome and duration.  With ``refresh`` False the
+        index is not read first (the later builds of a batch: the index already holds the
+        batch's own claims, and a claim on a stale state is lost and retried, never wrong).
         """
         started = time.monotonic()
         lost: list[str] = []
         for _ in range(self._config.max_attempts):
-            host = self._pick(request, frozenset(lost), started)
+            host = self._pick(request, frozenset(lost), started, refresh)
             if host is None:
                 break
             try:
-                claim = self._claims.claim(host.id, host.name, request, self._plan(host, request))
+                allocations = self._plan(host, request)
+                claim = self._claims.claim(host.id, host.name, request, allocations)
             except ClaimLost:
                 lost.append(host.name)
                 self._index.forget(host.id)
                 continue
+            self._index.adjust(host.id, lambda state: _consume(state, request, allocations))
             self._recorder.scheduled(Decision.PLACED, time.monotonic() - started)
             return claim
         self._recorder.scheduled(Decision.CLAIMS_LOST, time.monotonic() - started)

@@ -1,0 +1,147 @@
+"""Group commit for builds (issue 14): the builds queued in one API worker run in batches.
+
+Every ``POST /servers`` queues ``ServerBuilder.build(id)`` after its 202.  Run one at a time,
+each build pays its own transactions: taking its lease and reading its plan, the scheduler's
+index refresh, and placing the server.  ``BuildBatcher`` collects the builds waiting in a
+worker and lets at most ``drainers`` threads run them, up to ``batch_size`` at once: the first
+caller to find a free drainer slot takes the waiting builds (its own among them) and runs
+them as one batch, the others wait until theirs is done (so a build's caller still returns
+when its build has ended, as the background task always did).  A batch:
+
+- takes every lease and reads every plan in one transaction (``read_plans``), under one
+  token: each server row is still fenced on its own (every lease check names the server);
+- places the builds one after the other against the scheduler's index, refreshed once per
+  batch (each claim is its own fenced conditional transaction, and the index takes each
+  claim's resources at once, so the next decision of the batch sees them);
+- places every server whose ports were bound in one transaction, one revision bump per host.
+
+One server's failure never fails the others: each keeps its own outcome, and when the
+placing transaction fails as a whole, each server is placed again on its own.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sriovstack.db.models import FlavorExtraSpecRow, FlavorRow, ImageRow, ServerPortRow, ServerRow
+from sriovstack.wire import VnicType
+
+__all__ = ["BuildBatcher", "Plan", "read_plans", "DEFAULT_BATCH_SIZE", "DEFAULT_DRAINERS"]
+
+_LOG = logging.getLogger(__name__)
+
+DEFAULT_BATCH_SIZE = 16  # builds per batch: enough to amortise, small enough to start soon
+DEFAULT_DRAINERS = 2  # batches running at once per worker (one may wait on a row lock)
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What one build attempt needs, read once from the database."""
+
+    server_id: str
+    project_id: str
+    vcpus: int
+    memory_mb: int
+    disk_gb: int
+    availability_zone: str | None
+    image_properties: tuple[tuple[str, str], ...]
+    ports: tuple[tuple[str, VnicType, str | None], ...]  # (port_id, vnic_type, physnet)
+    extra_specs: tuple[tuple[str, str], ...] = ()  # the flavor's, sorted
+
+
+def read_plans(session: Session, server_ids: Sequence[str]) -> dict[str, Plan]:
+    """The plans of these servers as ``session`` sees them (three reads whatever their
+    number); servers that are gone are left out."""
+    if not server_ids:
+        return {}
+    found = session.execute(
+        select(ServerRow, FlavorRow, ImageRow)
+        .join(FlavorRow, FlavorRow.id == ServerRow.flavor_id, isouter=True)
+        .join(ImageRow, ImageRow.id == ServerRow.image_id, isouter=True)
+        .where(ServerRow.id.in_(server_ids))).all()
+    if not found:
+        return {}
+    ports: dict[str, list[ServerPortRow]] = {}
+    for port in session.scalars(select(ServerPortRow).where(
+            ServerPortRow.server_id.in_([s.id for s, _, _ in found]))
+            .order_by(ServerPortRow.server_id, ServerPortRow.position)):
+        ports.setdefault(port.server_id, []).append(port)
+    flavor_ids = sorted({s.flavor_id for s, _, _ in found if s.flavor_id is not None})
+    specs: dict[str, list[tuple[str, str]]] = {}
+    if flavor_ids:
+        for flavor_id, key, value in session.execute(
+                select(FlavorExtraSpecRow.flavor_id, FlavorExtraSpecRow.key,
+                       FlavorExtraSpecRow.value)
+                .where(FlavorExtraSpecRow.flavor_id.in_(flavor_ids))
+                .order_by(FlavorExtraSpecRow.flavor_id, FlavorExtraSpecRow.key)):
+            specs.setdefault(flavor_id, []).append((key, value))
+    return {server.id: Plan(
+        server_id=server.id, project_id=server.project_id,
+        vcpus=flavor.vcpus if flavor else 0, memory_mb=flavor.ram if flavor else 0,
+        disk_gb=flavor.disk if flavor else 0,
+        availability_zone=server.availability_zone,
+        image_properties=tuple(sorted(
+            (str(k), str(v)) for k, v in (image.properties if image else {}).items())),
+        ports=tuple((p.port_id, VnicType(p.vnic_type), p.physnet)
+                    for p in ports.get(server.id, ())),
+        extra_specs=tuple(specs.get(server.flavor_id, ())))
+        for server, flavor, image in found}
+
+
+@dataclass(eq=False, slots=True)
+class _Waiting:
+    server_id: str
+    done: bool = field(default=False)
+
+
+class BuildBatcher:
+    """Runs the builds queued in this worker in batches (module docstring).
+
+    ``run_batch`` is given the server ids of one batch and must not raise for one server's
+    sake (it is the builder's ``build_batch``); should it raise anyway, the error is logged
+    and the batch's builds end (their leases expire and the recovery sweep redoes them).
+    """
+
+    def __init__(self, run_batch: Callable[[tuple[str, ...]], None],
+                 batch_size: int = DEFAULT_BATCH_SIZE,
+                 drainers: int = DEFAULT_DRAINERS) -> None:
+        if batch_size < 1 or drainers < 1:
+            raise ValueError(f"a build batch needs a size and drainers of at least 1, not "
+                             f"{batch_size} and {drainers}")
+        self._run_batch = run_batch
+        self._batch_size = batch_size
+        self._drainers = drainers
+        self._running = 0
+        self._pending: list[_Waiting] = []
+        self._changed = threading.Condition()
+
+    def run(self, server_id: str) -> None:
+        """Build ``server_id`` in a batch; returns once its build has ended."""
+        mine = _Waiting(server_id)
+        with self._changed:
+            self._pending.append(mine)
+        while True:
+            with self._changed:
+                while not mine.done and (self._running >= self._drainers or not self._pending):
+                    self._changed.wait()
+                if mine.done:
+                    return
+                batch = self._pending[:self._batch_size]
+                del self._pending[:self._batch_size]
+                self._running += 1
+            try:
+                self._run_batch(tuple(w.server_id for w in batch))
+            except Exception:  # the builder's own guard failed: the sweep redoes them
+                _LOG.exception("a batch of %d builds failed", len(batch))
+            finally:
+                with self._changed:
+                    self._running -= 1
+                    for waiting in batch:
+                        waiting.done = True
+                    self._changed.notify_all()

@@ -1,0 +1,148 @@
+"""Builds run in batches (issue 14, compute/build_batch.py), SQLite and PostgreSQL: a batch
+places each server as a build of its own would, one server's failure or delete leaves the
+others placed, and the servers placed together bump their host's revision once.  The batcher
+runs every queued build exactly once, at most ``drainers`` batches at a time, and returns to
+each caller only when its build has ended."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from sqlalchemy import select
+
+from sriovstack.compute.build_batch import BuildBatcher
+from sriovstack.compute.types import NetworkRequest, ServerCreate
+from sriovstack.db.models import ServerPortRow
+from sriovstack.wire import ServerStatus
+from tests.compute.conftest import ADMIN, Cloud, intel_82576_devices
+from tests.polling import until
+
+CIRROS_ID = "6d1b6e8a-7c2f-4b8e-9d3a-1f2e3d4c5b6a"
+
+
+def _queued(cloud: Cloud, network_id: str, name: str = "vm") -> str:
+    """The 202: a server in BUILD on a new direct port, its build not yet run."""
+    port = cloud.port(ADMIN, network_id)
+    return cloud.compute.servers.create(ADMIN, ServerCreate(
+        name=name, flavor_ref="1", image_ref=CIRROS_ID,
+        networks=(NetworkRequest(port_id=port.id),))).id
+
+
+def test_a_batch_places_what_fits_and_fails_the_rest_with_the_exact_fault(
+        cloud: Cloud) -> None:
+    """Two VFs, three servers in one batch: two are placed with their VF recorded on their
+    port, the third ends in ERROR with the fault it gets when built on its own."""
+    cloud.add_host("compute-1", devices=intel_82576_devices(vfs_per_pf=1))
+    network = cloud.network()
+    first, second, third = (_queued(cloud, network, f"vm{i}") for i in range(3))
+    cloud.compute.servers.builder.build_batch((first, second, third))
+    for server_id in (first, second):
+        server = cloud.compute.servers.get(ADMIN, server_id)
+        assert server.status is ServerStatus.BUILD and server.host == "compute-1"
+    with cloud.db.transaction() as s:
+        recorded = s.execute(select(ServerPortRow.server_id, ServerPortRow.pci_address)
+                             .where(ServerPortRow.server_id.in_((first, second)))).all()
+    assert len({address for _, address in recorded if address}) == 2
+    batched = cloud.compute.servers.get(ADMIN, third)
+    assert batched.status is ServerStatus.ERROR and batched.host is None
+    # The same server built alone, on a host as full: the same message, word for word.
+    cloud.compute.servers.delete(ADMIN, third)
+    alone = _queued(cloud, network, "vm2")
+    cloud.compute.servers.builder.build(alone)
+    fault = cloud.compute.servers.get(ADMIN, alone).fault
+    assert batched.fault is not None and fault is not None
+    assert batched.fault.message == fault.message
+    assert batched.fault.message.startswith("No valid host was found. No valid host among 1")
+
+
+def test_servers_placed_together_bump_their_host_once(cloud: Cloud) -> None:
+    cloud.add_host("compute-1")
+    network = cloud.network()
+    servers = tuple(_queued(cloud, network, f"vm{i}") for i in range(3))
+    revisions = cloud.compute.servers.builder.revisions
+    before = revisions.current("compute-1")
+    cloud.compute.servers.builder.build_batch(servers)
+    assert revisions.current("compute-1") == before + 1
+    assert {cloud.compute.servers.get(ADMIN, s).host for s in servers} == {"compute-1"}
+
+
+def test_a_server_deleted_before_its_batch_is_skipped_and_the_others_placed(
+        cloud: Cloud) -> None:
+    cloud.add_host("compute-1")
+    network = cloud.network()
+    kept, deleted = _queued(cloud, network, "kept"), _queued(cloud, network, "deleted")
+    cloud.compute.servers.delete(ADMIN, deleted)
+    cloud.compute.servers.builder.build_batch((deleted, kept))
+    assert cloud.compute.servers.get(ADMIN, kept).host == "compute-1"
+    held = cloud.scheduler.claims.held_by(deleted)
+    assert held == ()
+
+
+def test_one_servers_unexpected_error_fails_it_alone(cloud: Cloud) -> None:
+    """A bind that raises something unexpected for one server: that server ends in ERROR
+    with the error as its fault, its claim freed; the other server of the batch is placed."""
+    cloud.add_host("compute-1")
+    network = cloud.network()
+    good, bad = _queued(cloud, network, "good"), _queued(cloud, network, "bad")
+    real_bind = cloud.net.bind_port
+
+    def bind(port_id: str, host: str, device_id: str, *args: object, **kwargs: object) -> object:
+        if device_id == bad:
+            raise RuntimeError("the wire is cut")
+        return real_bind(port_id, host, device_id, *args, **kwargs)  # type: ignore[arg-type]
+
+    cloud.net.bind_port = bind  # type: ignore[method-assign, assignment]
+    try:
+        cloud.compute.servers.builder.build_batch((bad, good))
+    finally:
+        cloud.net.bind_port = real_bind  # type: ignore[method-assign]
+    assert cloud.compute.servers.get(ADMIN, good).host == "compute-1"
+    failed = cloud.compute.servers.get(ADMIN, bad)
+    assert failed.status is ServerStatus.ERROR and failed.fault is not None
+    assert "the wire is cut" in failed.fault.message
+    assert cloud.scheduler.claims.held_by(bad) == ()
+
+
+def test_the_batcher_runs_every_build_once_in_at_most_two_batches_at_a_time() -> None:
+    lock = threading.Lock()
+    ran: list[str] = []
+    running = [0, 0]  # now, most at once
+    release = threading.Event()
+    done: dict[str, bool] = {}
+
+    def run_batch(ids: tuple[str, ...]) -> None:
+        with lock:
+            running[0] += 1
+            running[1] = max(running)
+        release.wait(timeout=10)
+        with lock:
+            running[0] -= 1
+            ran.extend(ids)
+        if "s3" in ids:
+            raise RuntimeError("a broken batch still lets its callers go")
+
+    batcher = BuildBatcher(run_batch, batch_size=4, drainers=2)
+
+    def caller(server_id: str) -> None:
+        batcher.run(server_id)
+        with lock:
+            done[server_id] = server_id in ran  # its build ended before run returned
+
+    threads = [threading.Thread(target=caller, args=(f"s{i}",)) for i in range(12)]
+    for t in threads:
+        t.start()
+    until(lambda: running[0], lambda n: n == 2, what="two batches running", timeout=10,
+          interval=0.02)
+    release.set()
+    for t in threads:
+        t.join(timeout=10)
+    assert sorted(ran) == sorted(f"s{i}" for i in range(12))
+    assert running[1] == 2
+    assert done == {f"s{i}": True for i in range(12)}
+
+
+@pytest.mark.parametrize("size, drainers", [(0, 1), (1, 0)])
+def test_a_batcher_needs_a_size_and_a_drainer(size: int, drainers: int) -> None:
+    with pytest.raises(ValueError):
+        BuildBatcher(lambda ids: None, size, drainers)
