@@ -9,13 +9,14 @@ address.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import and_, case, delete, exists, select, update
+from sqlalchemy import Row, and_, case, delete, exists, select, update
 from sqlalchemy.orm import Session, aliased
 
 from sriovstack.compute.build_lease import hold_lease
 from sriovstack.compute.scheduler.model import BuildRequest, Claim, ClaimedDevice
-from sriovstack.compute.scheduler.revision import touch_hosts
+from sriovstack.compute.scheduler.revision import own_stamp, touch_hosts
 from sriovstack.db import Database
 from sriovstack.db.models import HostAllocationRow, HostRow, PciDeviceRow
 from sriovstack.errors import ClaimLost, Conflict, ErrorKind, NotFound
@@ -48,25 +49,28 @@ class Claims:
                 raise NotFound(f"Instance {request.server_id} is no longer built under lease "
                                f"{request.lease_token} (deleted, or taken over).",
                                kind=ErrorKind.INSTANCE_NOT_FOUND, value=request.server_id)
-            self._take_resources(s, host_id, host_name, request)
-            taken: dict[int, list[str]] = {}
+            stamped = self._take_resources(s, host_id, host_name, request)
+            taken: dict[int, list[Row[Any]]] = {}
             order = sorted(range(len(allocations)), key=lambda i: allocations[i].key)
             for i in order:
                 taken[i] = _take_devices(s, host_id, host_name, allocations[i],
                                          request.server_id)
-            ids = [dev_id for i in range(len(allocations)) for dev_id in taken[i]]
-            ports = {dev_id: allocations[i].request.port_id
-                     for i in taken for dev_id in taken[i]}
-            claim = Claim(request.server_id, host_name, _claimed(s, ids, ports))
-            touch_hosts(s, (host_id,))  # the other processes' indexes reload this host
+            claim = Claim(request.server_id, host_name, tuple(
+                _device(row, allocations[i].request.port_id)
+                for i in range(len(allocations)) for row in taken[i]))
+            if not stamped:  # the other processes' indexes reload this host
+                touch_hosts(s, (host_id,))
             return claim
 
     def _take_resources(self, s: Session, host_id: str, host_name: str,
-                        request: BuildRequest) -> None:
+                        request: BuildRequest) -> bool:
+        """Take RAM, vCPUs and disk on the host; whether its revision was stamped too (on
+        PostgreSQL the same UPDATE stamps it)."""
         if s.get(HostAllocationRow, request.server_id) is not None:
             raise Conflict(f"server {request.server_id} already holds a claim; release it first",
                            kind=ErrorKind.CLAIM_EXISTS, field="server_id", value=request.server_id)
         h = HostRow
+        stamp = own_stamp(s)
         result = s.execute(
             update(h).where(
                 h.id == host_id, h.enabled.is_(True),
@@ -75,7 +79,8 @@ class Claims:
             .values(memory_mb_used=h.memory_mb_used + request.memory_mb,
                     vcpus_used=h.vcpus_used + request.vcpus,
                     disk_gb_used=h.disk_gb_used + request.disk_gb,
-                    generation=h.generation + 1)
+                    generation=h.generation + 1,
+                    **({} if stamp is None else {"revision": stamp}))
             .execution_options(synchronize_session=False))
         if result.rowcount != 1:
             raise ClaimLost(f"host {host_name} no longer has {request.memory_mb} MB RAM and "
@@ -84,6 +89,7 @@ class Claims:
                                 vcpus=request.vcpus, memory_mb=request.memory_mb,
                                 disk_gb=request.disk_gb))
         s.flush()
+        return stamp is not None
 
     def allocate(self, server_id: str, session: Session | None = None) -> int:
         """Move the server's claimed devices to allocated (its guest runs), in ``session``'s
@@ -134,24 +140,36 @@ class Claims:
 
 
 def _take_devices(s: Session, host_id: str, host_name: str, alloc: Allocation,
-                  server_id: str) -> list[str]:
-    """Claim ``alloc.count`` devices of the pool, one conditional UPDATE each; their ids."""
+                  server_id: str) -> list[Row[Any]]:
+    """Claim ``alloc.count`` devices of the pool; their rows (``_DEVICE`` columns).
+
+    One device: one UPDATE of the pool's first free device, re-checked as it is locked (one
+    another claim took meanwhile is left out).  Then, for any shortfall, one conditional
+    UPDATE per further candidate, in address order (the lock order)."""
     key = alloc.key
     if key.dev_type is DevType.VF:
         _fence_parent_pf(s, host_id, host_name, key)
-    candidates = s.scalars(_pool_query(host_id, key).limit(alloc.count + 16)).all()
-    taken: list[str] = []
-    for dev_id in candidates:
-        result = s.execute(
-            update(D).where(D.id == dev_id, D.status == "available",
-                            D.unhealthy_reason.is_(None))  # its PF may have lost carrier since
-            .values(status="claimed", owner=server_id, request_id=alloc.request.port_id,
-                    generation=D.generation + 1)
-            .execution_options(synchronize_session=False))
-        if result.rowcount == 1:
-            taken.append(dev_id)
-            if len(taken) == alloc.count:
-                break
+    claim = dict(status="claimed", owner=server_id, request_id=alloc.request.port_id,
+                 generation=D.generation + 1)
+    free = (D.status == "available", D.unhealthy_reason.is_(None))  # a PF may lose carrier
+    taken: list[Row[Any]] = []
+    if alloc.count == 1:  # one row: no lock order to keep among the devices taken
+        first = _pool_query(host_id, key).limit(1).scalar_subquery()
+        taken = list(s.execute(
+            update(D).where(D.id.in_(first), *free).values(**claim).returning(*_DEVICE)
+            .execution_options(synchronize_session=False)).all())  # at most one: by id
+    if len(taken) < alloc.count:
+        mine = {row.id for row in taken}
+        for dev_id in s.scalars(_pool_query(host_id, key).limit(alloc.count + 16)).all():
+            if dev_id in mine:
+                continue
+            row = s.execute(update(D).where(D.id == dev_id, *free).values(**claim)
+                            .returning(*_DEVICE)
+                            .execution_options(synchronize_session=False)).first()
+            if row is not None:
+                taken.append(row)
+                if len(taken) == alloc.count:
+                    break
     if len(taken) < alloc.count:
         raise ClaimLost(f"host {host_name}: {alloc.count} {alloc.request.describe()} under PF "
                         f"{key.pf_address} were taken by another build", host=host_name)
@@ -231,13 +249,22 @@ def _restore_relatives(s: Session, host_id: str, pf: str, dev_type: str) -> None
               .execution_options(synchronize_session=False))
 
 
+# What a claim reads back of each device it took (in the UPDATE that takes it).
+_DEVICE = (D.id, D.address, D.vendor_id, D.product_id, D.dev_type, D.physnet, D.parent_addr,
+           D.generation)
+
+
+def _device(r: Any, port_id: str | None) -> ClaimedDevice:
+    return ClaimedDevice(
+        address=PciAddress.parse(r.address), vendor_id=r.vendor_id, product_id=r.product_id,
+        dev_type=DevType(r.dev_type), physnet=r.physnet,
+        parent_addr=PciAddress.parse(r.parent_addr) if r.parent_addr else None,
+        generation=r.generation, port_id=port_id)
+
+
 def _claimed(s: Session, ids: Sequence[str],
              ports: dict[str, str | None]) -> tuple[ClaimedDevice, ...]:
     if not ids:
         return ()
     rows = {r.id: r for r in s.scalars(select(D).where(D.id.in_(ids)))}
-    return tuple(ClaimedDevice(
-        address=PciAddress.parse(r.address), vendor_id=r.vendor_id, product_id=r.product_id,
-        dev_type=DevType(r.dev_type), physnet=r.physnet,
-        parent_addr=PciAddress.parse(r.parent_addr) if r.parent_addr else None,
-        generation=r.generation, port_id=ports.get(r.id)) for r in (rows[i] for i in ids))
+    return tuple(_device(rows[i], ports.get(i)) for i in ids)

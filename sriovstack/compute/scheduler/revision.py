@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from sriovstack.db.models import HostRow, SchedulerRevisionRow
 
-__all__ = ["touch_hosts", "read_changed", "Changed"]
+__all__ = ["touch_hosts", "own_stamp", "read_changed", "Changed"]
 
 _ROW = 1
 
@@ -33,6 +33,13 @@ def _postgresql(session: Session) -> bool:
 
 def _xid(expression):  # type: ignore[no-untyped-def]
     return cast(cast(expression, Text), BigInteger)  # xid8 has no cast to bigint
+
+
+def own_stamp(session: Session):  # type: ignore[no-untyped-def]
+    """The stamp a writer can set in an UPDATE of the hosts rows it locks anyway (so no
+    ``touch_hosts`` statement is needed): the transaction's id on PostgreSQL; None on SQLite,
+    whose counter must be bumped by ``touch_hosts``."""
+    return _xid(func.pg_current_xact_id()) if _postgresql(session) else None
 
 
 def touch_hosts(session: Session, host_ids: Iterable[str]) -> None:
