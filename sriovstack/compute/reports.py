@@ -54,9 +54,8 @@ class HostReports:
 
     def device_status(self, host: str, report: DeviceReport) -> PortAnswer:
         """The SR-IOV NIC agent says a VF is up or down: the port goes ACTIVE or DOWN."""
-        port = self._network.set_device_status(host, report.mac, report.pci_slot, report.up,
-                                               report.uplink)
-        return PortAnswer(port.id, port.status)
+        return PortAnswer(*self._network.report_device(host, report.mac, report.pci_slot,
+                                                       report.up, report.uplink))
 
     def links(self, host: str, report: LinkReport, request_id: str = "",
               user_id: str = "") -> LinkAnswer:

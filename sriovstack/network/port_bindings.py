@@ -19,8 +19,9 @@ from sriovstack.network.env import Env
 from sriovstack.network.mechanisms import BindRequest, MechanismDriver
 from sriovstack.network.networks import segment_of
 from sriovstack.network.ports import (check_vnic, load_port_row, network_of, profile_json,
-                                      profile_of, to_ports)
-from sriovstack.network.types import BindingProfile, Port, PortRequest, VifType, VnicType
+                                      profile_of, status_of, to_ports)
+from sriovstack.network.types import (BindingProfile, Port, PortRequest, PortStatus, VifType,
+                                      VnicType)
 from sriovstack.pci import PciAddress
 from sriovstack.wire import UplinkPropagation
 
@@ -154,25 +155,40 @@ class PortBindings:
         ``uplink_status_propagation`` (``following``, or ``unsupported`` where the VF's
         driver has no link-state control), absent when not asked.
         """
+        with self._env.db.transaction() as session:
+            return to_ports(session, [self._device_status(session, host, mac, pci_slot, up,
+                                                          uplink)])[0]
+
+    def report_device(self, host: str, mac: MacAddress, pci_slot: PciAddress | None,
+                      up: bool, uplink: UplinkPropagation = UplinkPropagation.OFF
+                      ) -> tuple[str, PortStatus]:
+        """``set_device_status`` for the agent's report, whose answer is the port's id and
+        status only: the port's addresses and groups are not read."""
+        with self._env.db.transaction() as session:
+            row = self._device_status(session, host, mac, pci_slot, up, uplink)
+            return row.id, status_of(row)
+
+    def _device_status(self, session: Session, host: str, mac: MacAddress,
+                       pci_slot: PciAddress | None, up: bool,
+                       uplink: UplinkPropagation) -> PortRow:
         if not storable(host):
             raise NotFound(f"No port with MAC {mac} is bound to host {host!r}.",
                            kind=ErrorKind.PORT_NOT_FOUND, field="mac", value=str(mac))
-        with self._env.db.transaction() as session:
-            rows = session.scalars(select(PortRow).where(PortRow.mac_address == str(mac),
-                                                         PortRow.binding_host == host)).all()
-            match = [r for r in rows if pci_slot is None
-                     or profile_of(r.binding_profile).pci_slot == pci_slot]
-            if len(match) != 1:
-                raise NotFound(f"No port with MAC {mac} and pci_slot {pci_slot} is bound to "
-                               f"host {host}.", kind=ErrorKind.PORT_NOT_FOUND, field="mac",
-                               value=str(mac))
-            row = match[0]
-            details = {k: v for k, v in row.vif_details.items() if k != _UPLINK}
-            if uplink is not UplinkPropagation.OFF:
-                details[_UPLINK] = uplink.value
-            if row.device_up != up or details != row.vif_details:
-                row.device_up, row.vif_details = up, details
-                row.updated_at = self._env.clock.now()
-                row.revision_number += 1
-            session.flush()
-            return to_ports(session, [row])[0]
+        rows = session.scalars(select(PortRow).where(PortRow.mac_address == str(mac),
+                                                     PortRow.binding_host == host)).all()
+        match = [r for r in rows if pci_slot is None
+                 or profile_of(r.binding_profile).pci_slot == pci_slot]
+        if len(match) != 1:
+            raise NotFound(f"No port with MAC {mac} and pci_slot {pci_slot} is bound to "
+                           f"host {host}.", kind=ErrorKind.PORT_NOT_FOUND, field="mac",
+                           value=str(mac))
+        row = match[0]
+        details = {k: v for k, v in row.vif_details.items() if k != _UPLINK}
+        if uplink is not UplinkPropagation.OFF:
+            details[_UPLINK] = uplink.value
+        if row.device_up != up or details != row.vif_details:
+            row.device_up, row.vif_details = up, details
+            row.updated_at = self._env.clock.now()
+            row.revision_number += 1
+        session.flush()
+        return row

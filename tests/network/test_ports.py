@@ -161,6 +161,12 @@ def test_the_chapters_boot_binds_hw_veb_then_the_agent_makes_it_active(
     assert in_use.value.kind == "PortInUse"
     up = net.set_device_status("compute-0", port.mac, VF.pci_slot, True)
     assert up.status is PortStatus.ACTIVE
+    # The agent's report answers what the port says, without rendering it.
+    assert net.report_device("compute-0", port.mac, VF.pci_slot, False) == (
+        port.id, PortStatus.DOWN)
+    assert net.get_port(ALICE, port.id).status is PortStatus.DOWN
+    assert net.report_device("compute-0", port.mac, VF.pci_slot, True) == (
+        port.id, PortStatus.ACTIVE)
     down = net.ports.update(ALICE, port.id, PortUpdate(admin_state_up=False))
     assert down.status is PortStatus.DOWN
     with pytest.raises(Conflict) as vnic:
