@@ -35,9 +35,12 @@ class InstanceActionLog:
     """Records and reads instance actions; every method works inside a given session."""
 
     def start(self, session: Session, server_id: str, action: str, event: str | None,
-              request_id: str, user_id: str, host: str | None, now: datetime) -> None:
-        """Record ``action`` by ``request_id`` with its ``event`` (if any) started now."""
-        project = session.scalar(select(ServerRow.project_id).where(ServerRow.id == server_id))
+              request_id: str, user_id: str, host: str | None, now: datetime, *,
+              project_id: str | None = None) -> None:
+        """Record ``action`` by ``request_id`` with its ``event`` (if any) started now
+        (``project_id``: the server's, when the caller knows it; read otherwise)."""
+        project = project_id if project_id is not None else session.scalar(
+            select(ServerRow.project_id).where(ServerRow.id == server_id))
         row = A(server_id=server_id, request_id=request_id, action=action,
                 project_id=project or "", user_id=user_id, start_time=now, updated_at=now)
         session.add(row)

@@ -8,7 +8,7 @@ may hold there (unlimited by default), counted from their direct ports.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -161,20 +161,28 @@ class ComputeQuotas:
 
     # -- enforcing -------------------------------------------------------------------------
 
-    def check_new_server(self, session: Session, server_id: str) -> None:
+    def check_new_server(self, session: Session, server_id: str,
+                         inserted: tuple[tuple[int, int], Sequence[ServerPortRow]] | None = None
+                         ) -> None:
         """Run in the transaction that inserted server ``server_id`` and its ports: Forbidden
         (nova's 403 "Quota exceeded for ...") when its project now holds more than a limit
-        allows; the caller's rollback then leaves nothing behind."""
+        allows; the caller's rollback then leaves nothing behind.  ``inserted``: the
+        flavor's (vcpus, RAM MB) and the port rows the caller just inserted (not read
+        again)."""
         server = session.get(ServerRow, server_id)
         if server is None:
             return
-        flavor = session.get(FlavorRow, server.flavor_id)
-        requested = {"instances": 1, "cores": flavor.vcpus if flavor else 0,
-                     "ram": flavor.ram if flavor else 0}
-        for port in session.scalars(select(ServerPortRow).where(
-                ServerPortRow.server_id == server_id,
-                ServerPortRow.vnic_type == str(VnicType.DIRECT),
-                ServerPortRow.physnet.is_not(None))):
+        if inserted is None:
+            flavor = session.get(FlavorRow, server.flavor_id)
+            size = (flavor.vcpus, flavor.ram) if flavor else (0, 0)
+            ports: Sequence[ServerPortRow] = session.scalars(select(ServerPortRow).where(
+                ServerPortRow.server_id == server_id)).all()
+        else:
+            size, ports = inserted
+        requested = {"instances": 1, "cores": size[0], "ram": size[1]}
+        for port in ports:
+            if port.vnic_type != str(VnicType.DIRECT) or port.physnet is None:
+                continue
             key = vf_resource(str(port.physnet))
             requested[key] = requested.get(key, 0) + 1
         # Every limit this check needs, read at once (the metadata one is checked first).

@@ -95,7 +95,8 @@ class ServerService:
         created = [p.port_id for p in ports if p.created_by_compute]
         given = [p.port_id for p in ports if not p.created_by_compute]
         try:
-            server = self._insert(caller, server_id, spec, ports, request_id, key_data)
+            server = self._insert(caller, server_id, spec, ports, request_id, key_data,
+                                  (flavor.vcpus, flavor.ram))
         except WriteConflict as exc:
             # A concurrent create took one of the given ports (server_ports.port_id is unique).
             self._drop_ports(caller, tuple(created))
@@ -204,8 +205,10 @@ class ServerService:
                              physnet=request.physnet)
 
     def _insert(self, caller: Caller, server_id: str, spec: ServerCreate,
-                ports: list[ServerPortRow], request_id: str, key_data: str | None) -> Server:
-        """Record the server in BUILD (queued for this worker) with its ports; return it."""
+                ports: list[ServerPortRow], request_id: str, key_data: str | None,
+                size: tuple[int, int]) -> Server:
+        """Record the server in BUILD (queued for this worker) with its ports; return it.
+        ``size``: the flavor's (vcpus, RAM MB), for the quota check."""
         now = self.builder.clock.now()
         with self._db.transaction() as session:
             server = ServerRow(
@@ -225,9 +228,10 @@ class ServerService:
                 session.add(row)
             if self._quotas is not None:  # counted with the new rows: 403 rolls them back
                 session.flush()
-                self._quotas.check_new_server(session, server_id)
+                self._quotas.check_new_server(session, server_id, (size, ports))
             self._log.start(session, server_id, "create", "compute__do_build_and_run_instance",
-                            request_id, caller.user_id or "", None, now)
+                            request_id, caller.user_id or "", None, now,
+                            project_id=caller.project_id)
             session.flush()
             return _server_of(server, ports, None)  # as stored: new, so no fault yet
 
