@@ -191,8 +191,7 @@ class ServerService:
     def _existing_port(self, caller: Caller, pos: int, port_id: str,
                        known: dict[str, Port]) -> ServerPortRow:
         try:
-            request = self._network.port_request(caller, port_id)
-            port = self._network.get_port(caller, port_id)
+            request, port = self._network.requested_port(caller, port_id)
         except NotFound as exc:
             raise Invalid(f"Port {port_id} could not be found.", field="networks",
                           value=port_id) from exc

@@ -133,17 +133,29 @@ class PortBindings:
         """What compute asks the scheduler for: NotFound (404), NotSupported for macvtap
         (20.9), Conflict PortInUse when a device already owns the port."""
         with self._env.db.transaction() as session:
-            row = load_port_row(session, caller, port_id)
-            vnic = VnicType(row.vnic_type)
-            check_vnic(vnic)
-            if row.device_id:
-                raise Conflict(f"Port {port_id} is still in use by {row.device_id}.",
-                               kind=ErrorKind.PORT_IN_USE, field="port_id", value=port_id,
-                               fix="detach it from that server or create another port")
-            segment = segment_of(network_of(session, row))
-            return PortRequest(port_id=row.id, vnic_type=vnic, physnet=segment.physnet,
-                               network_type=segment.network_type,
-                               segmentation_id=segment.segmentation_id)
+            return self._request_of(session, caller, port_id)[1]
+
+    def requested_port(self, caller: Caller, port_id: str) -> tuple[PortRequest, Port]:
+        """``port_request`` and the port itself, read in one transaction (server create
+        needs both: the request to schedule, the port for the answer's addresses)."""
+        with self._env.db.transaction() as session:
+            row, request = self._request_of(session, caller, port_id)
+            return request, to_ports(session, [row])[0]
+
+    @staticmethod
+    def _request_of(session: Session, caller: Caller, port_id: str
+                    ) -> tuple[PortRow, PortRequest]:
+        row = load_port_row(session, caller, port_id)
+        vnic = VnicType(row.vnic_type)
+        check_vnic(vnic)
+        if row.device_id:
+            raise Conflict(f"Port {port_id} is still in use by {row.device_id}.",
+                           kind=ErrorKind.PORT_IN_USE, field="port_id", value=port_id,
+                           fix="detach it from that server or create another port")
+        segment = segment_of(network_of(session, row))
+        return row, PortRequest(port_id=row.id, vnic_type=vnic, physnet=segment.physnet,
+                                network_type=segment.network_type,
+                                segmentation_id=segment.segmentation_id)
 
     def set_device_status(self, host: str, mac: MacAddress, pci_slot: PciAddress | None,
                           up: bool, uplink: UplinkPropagation = UplinkPropagation.OFF) -> Port:

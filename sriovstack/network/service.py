@@ -78,6 +78,10 @@ class NetworkService:
         """The scheduling request for a port; see PortBindings.port_request."""
         return self.bindings.port_request(caller, port_id)
 
+    def requested_port(self, caller: Caller, port_id: str) -> tuple[PortRequest, Port]:
+        """``port_request`` and the port, in one read; see PortBindings.requested_port."""
+        return self.bindings.requested_port(caller, port_id)
+
     def bind_port(self, port_id: str, host: str, device_id: str, device_owner: str,
                   profile: BindingProfile) -> Port:
         """Bind; raises Conflict(kind PortBindingFailed) with the reason on failure."""

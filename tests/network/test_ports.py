@@ -152,6 +152,7 @@ def test_the_chapters_boot_binds_hw_veb_then_the_agent_makes_it_active(
     request = net.port_request(NOVA, port.id)
     assert (request.physnet, request.segmentation_id, request.vnic_type) == (
         "physnet1", 15, VnicType.DIRECT)
+    assert net.requested_port(NOVA, port.id) == (request, net.get_port(NOVA, port.id))
     bound = net.bind_port(port.id, "compute-0", "vm-1", "compute:nova", VF)
     assert bound.binding.vif_type is VifType.HW_VEB
     assert dict(bound.binding.vif_details) == {"port_filter": False, "vlan": "15"}
