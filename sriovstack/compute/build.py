@@ -8,7 +8,9 @@ frees the claim and tries the next host (RetryFilter); no host left → ERROR wi
 Every build runs under a build lease (build_lease.py), renewed between steps; placing or failing
 the server is conditional on still holding it.  ``recover`` is the sweep that re-drives builds
 whose worker died between the 202 and the end: it takes the expired lease over, undoes what
-the dead build left (claims, port bindings: idempotent) and builds again.
+the dead build left (claims, port bindings: idempotent) and builds again.  The builds queued
+in one worker run in batches (build_batch.py, issue 14): one transaction starts them all, and
+one places all those whose ports were bound; each server keeps its own lease and outcome.
 
 Delete during a build (issue 10): ``ServerService.delete`` fences the row first (the lease
 marks it DELETED under the deleting worker's token), then ``finish_delete`` tears down and
