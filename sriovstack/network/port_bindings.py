@@ -4,6 +4,7 @@ up/down reports from the hosts' agents, and the PCI request compute builds from 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal, overload
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -75,14 +76,23 @@ class PortBindings:
                                 self._env.settings.agent_down_time))
         return binding.bind(self._drivers, request)
 
+    @overload
     def bind_port(self, port_id: str, host: str, device_id: str, device_owner: str,
-                  profile: BindingProfile) -> Port:
+                  profile: BindingProfile, *, answer: Literal[True] = True) -> Port: ...
+
+    @overload
+    def bind_port(self, port_id: str, host: str, device_id: str, device_owner: str,
+                  profile: BindingProfile, *, answer: Literal[False]) -> None: ...
+
+    def bind_port(self, port_id: str, host: str, device_id: str, device_owner: str,
+                  profile: BindingProfile, *, answer: bool = True) -> Port | None:
         """Bind the port to ``host`` for ``device_id`` (compute's call, service rights).
 
         The outcome is stored either way; when no driver binds, raises Conflict
         (kind PortBindingFailed) whose message names every driver's reason.  Raises
         Conflict (PortInUse) when another device owns the port already: a late build of a
-        deleted server never takes a port a newer server holds.
+        deleted server never takes a port a newer server holds.  Returns the bound port,
+        or None with ``answer`` False (a build: its addresses and groups are not read).
         """
         with self._env.db.transaction() as session:
             row = session.get(PortRow, port_id, with_for_update=True) \
@@ -99,9 +109,11 @@ class PortBindings:
             row.updated_at = self._env.clock.now()
             row.revision_number += 1
             session.flush()
-            port = to_ports(session, [row])[0]
-        if port.binding.vif_type is VifType.BINDING_FAILED:
-            raise Conflict(port.binding.failure or f"Binding failed for port {port_id}",
+            failed = VifType(row.vif_type) is VifType.BINDING_FAILED
+            failure = row.binding_failure
+            port = to_ports(session, [row])[0] if answer else None
+        if failed:
+            raise Conflict(failure or f"Binding failed for port {port_id}",
                            kind=ErrorKind.PORT_BINDING_FAILED, field="port_id", value=port_id,
                            host=host, fix="check the host's agents and the network's physnet")
         return port

@@ -73,8 +73,8 @@ def test_a_build_that_claimed_before_the_delete_undoes_its_own_claims(cloud: Clo
     server_id = _boot(cloud, cloud.network())
     real_bind = cloud.net.bind_port
 
-    def bind_then_delete(*args: object) -> object:
-        port = real_bind(*args)  # type: ignore[arg-type]
+    def bind_then_delete(*args: object, **kwargs: object) -> object:
+        port = real_bind(*args, **kwargs)  # type: ignore[arg-type]
         cloud.compute.servers.delete(ADMIN, server_id)
         return port
 

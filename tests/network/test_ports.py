@@ -191,6 +191,27 @@ def test_binding_fails_with_the_reason_when_the_agent_is_dead(
     assert stored.binding.failure is not None and "compute-0" in stored.binding.failure
 
 
+@pytest.mark.parametrize("dead", [False, True])
+def test_a_bind_without_an_answer_binds_or_fails_alike(
+        net: NetworkService, web: tuple[str, str], fake_clock: FakeClock, dead: bool) -> None:
+    """A build's bind (``answer=False``) stores and raises what a bind with its answer does,
+    and returns nothing."""
+    _sriov_agent(net)
+    if dead:
+        fake_clock.advance(76)  # agent_down_time 75 s
+    port = net.ports.create(ALICE, PortSpec(network_id=web[0], vnic_type=VnicType.DIRECT))
+    if dead:
+        with pytest.raises(Conflict) as err:
+            net.bind_port(port.id, "compute-0", "vm-1", "compute:nova", VF, answer=False)
+        assert err.value.kind == "PortBindingFailed" and "dead" in str(err.value)
+    else:
+        assert net.bind_port(port.id, "compute-0", "vm-1", "compute:nova", VF,
+                             answer=False) is None
+    stored = net.get_port(ALICE, port.id)
+    assert stored.binding.vif_type is (VifType.BINDING_FAILED if dead else VifType.HW_VEB)
+    assert (stored.binding.host, stored.device_id) == ("compute-0", "vm-1")
+
+
 def test_admin_binding_through_update_records_failure_without_raising(
         net: NetworkService, web: tuple[str, str]) -> None:
     port = net.ports.create(ADMIN, PortSpec(network_id=web[0], vnic_type=VnicType.DIRECT,
