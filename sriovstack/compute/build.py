@@ -327,7 +327,7 @@ class ServerBuilder:
                                          physical_network=dev.physnet)
             try:
                 self._network.bind_port(port_id, claim.host, plan.server_id, DEVICE_OWNER,
-                                        profile, answer=False)
+                                        profile)
             except Unavailable:
                 raise
             except SriovstackError as exc:

@@ -4,7 +4,6 @@ up/down reports from the hosts' agents, and the PCI request compute builds from 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal, overload
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -76,23 +75,15 @@ class PortBindings:
                                 self._env.settings.agent_down_time))
         return binding.bind(self._drivers, request)
 
-    @overload
     def bind_port(self, port_id: str, host: str, device_id: str, device_owner: str,
-                  profile: BindingProfile, *, answer: Literal[True] = True) -> Port: ...
-
-    @overload
-    def bind_port(self, port_id: str, host: str, device_id: str, device_owner: str,
-                  profile: BindingProfile, *, answer: Literal[False]) -> None: ...
-
-    def bind_port(self, port_id: str, host: str, device_id: str, device_owner: str,
-                  profile: BindingProfile, *, answer: bool = True) -> Port | None:
+                  profile: BindingProfile) -> None:
         """Bind the port to ``host`` for ``device_id`` (compute's call, service rights).
 
         The outcome is stored either way; when no driver binds, raises Conflict
         (kind PortBindingFailed) whose message names every driver's reason.  Raises
         Conflict (PortInUse) when another device owns the port already: a late build of a
-        deleted server never takes a port a newer server holds.  Returns the bound port,
-        or None with ``answer`` False (a build: its addresses and groups are not read).
+        deleted server never takes a port a newer server holds.  Nothing is read back: no
+        caller needs the port's addresses and groups (read it with ``get_port``).
         """
         with self._env.db.transaction() as session:
             row = session.get(PortRow, port_id, with_for_update=True) \
@@ -111,12 +102,10 @@ class PortBindings:
             session.flush()
             failed = VifType(row.vif_type) is VifType.BINDING_FAILED
             failure = row.binding_failure
-            port = to_ports(session, [row])[0] if answer else None
         if failed:
             raise Conflict(failure or f"Binding failed for port {port_id}",
                            kind=ErrorKind.PORT_BINDING_FAILED, field="port_id", value=port_id,
                            host=host, fix="check the host's agents and the network's physnet")
-        return port
 
     def unbind_port(self, port_id: str, device_id: str | None = None) -> Port:
         """Clear host, profile and device: vif_type unbound, status DOWN, the port's

@@ -4,7 +4,6 @@ security groups and agents over one database and one set of ML2 settings."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Literal, overload
 
 from sriovstack.clock import Clock, SystemClock
 from sriovstack.db import Database
@@ -83,22 +82,10 @@ class NetworkService:
         """``port_request`` and the port, in one read; see PortBindings.requested_port."""
         return self.bindings.requested_port(caller, port_id)
 
-    @overload
     def bind_port(self, port_id: str, host: str, device_id: str, device_owner: str,
-                  profile: BindingProfile, *, answer: Literal[True] = True) -> Port: ...
-
-    @overload
-    def bind_port(self, port_id: str, host: str, device_id: str, device_owner: str,
-                  profile: BindingProfile, *, answer: Literal[False]) -> None: ...
-
-    def bind_port(self, port_id: str, host: str, device_id: str, device_owner: str,
-                  profile: BindingProfile, *, answer: bool = True) -> Port | None:
-        """Bind; raises Conflict(kind PortBindingFailed) with the reason on failure.  The
-        bound port, or None with ``answer`` False (fewer reads: a build ignores it)."""
-        if answer:
-            return self.bindings.bind_port(port_id, host, device_id, device_owner, profile)
-        return self.bindings.bind_port(port_id, host, device_id, device_owner, profile,
-                                       answer=False)
+                  profile: BindingProfile) -> None:
+        """Bind; raises Conflict(kind PortBindingFailed) with the reason on failure."""
+        self.bindings.bind_port(port_id, host, device_id, device_owner, profile)
 
     def unbind_port(self, port_id: str, device_id: str | None = None) -> Port:
         """Unbind; with ``device_id``, only while that device owns the port."""

@@ -153,7 +153,9 @@ def test_the_chapters_boot_binds_hw_veb_then_the_agent_makes_it_active(
     assert (request.physnet, request.segmentation_id, request.vnic_type) == (
         "physnet1", 15, VnicType.DIRECT)
     assert net.requested_port(NOVA, port.id) == (request, net.get_port(NOVA, port.id))
-    bound = net.bind_port(port.id, "compute-0", "vm-1", "compute:nova", VF)
+    assert net.bind_port(port.id, "compute-0", "vm-1", "compute:nova", VF) is None
+    bound = net.get_port(NOVA, port.id)
+    assert (bound.binding.host, bound.device_id) == ("compute-0", "vm-1")
     assert bound.binding.vif_type is VifType.HW_VEB
     assert dict(bound.binding.vif_details) == {"port_filter": False, "vlan": "15"}
     assert bound.binding.profile == VF and bound.status is PortStatus.DOWN
@@ -189,27 +191,6 @@ def test_binding_fails_with_the_reason_when_the_agent_is_dead(
     stored = net.get_port(ALICE, port.id)
     assert stored.binding.vif_type is VifType.BINDING_FAILED
     assert stored.binding.failure is not None and "compute-0" in stored.binding.failure
-
-
-@pytest.mark.parametrize("dead", [False, True])
-def test_a_bind_without_an_answer_binds_or_fails_alike(
-        net: NetworkService, web: tuple[str, str], fake_clock: FakeClock, dead: bool) -> None:
-    """A build's bind (``answer=False``) stores and raises what a bind with its answer does,
-    and returns nothing."""
-    _sriov_agent(net)
-    if dead:
-        fake_clock.advance(76)  # agent_down_time 75 s
-    port = net.ports.create(ALICE, PortSpec(network_id=web[0], vnic_type=VnicType.DIRECT))
-    if dead:
-        with pytest.raises(Conflict) as err:
-            net.bind_port(port.id, "compute-0", "vm-1", "compute:nova", VF, answer=False)
-        assert err.value.kind == "PortBindingFailed" and "dead" in str(err.value)
-    else:
-        assert net.bind_port(port.id, "compute-0", "vm-1", "compute:nova", VF,
-                             answer=False) is None
-    stored = net.get_port(ALICE, port.id)
-    assert stored.binding.vif_type is (VifType.BINDING_FAILED if dead else VifType.HW_VEB)
-    assert (stored.binding.host, stored.device_id) == ("compute-0", "vm-1")
 
 
 def test_admin_binding_through_update_records_failure_without_raising(
