@@ -9,11 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from sriovstack.mac import MacAddress
-from tests.e2e.test_walkthrough_cli import _vf, aio, osc
+from tests.e2e.test_walkthrough_cli import PublicApi, _vf, aio, osc
 from tests.polling import until
 
 pytestmark = pytest.mark.e2e
@@ -22,13 +21,7 @@ __all__ = ["aio"]  # the all-in-one fixture, shared with the walkthrough
 
 def _ledger(venv: Path, state: Path, host: str) -> dict[str, str | None]:
     """VF address -> owning server id, from the admin API os-sriov-hosts."""
-    token = osc(venv, state, "token", "issue")["id"]
-    catalog = osc(venv, state, "catalog", "show", "compute")
-    url = next(e["url"] for e in catalog["endpoints"] if e["interface"] == "public")
-    r = httpx.get(f"{url}/os-sriov-hosts/{host}", headers={"X-Auth-Token": token}, timeout=30)
-    assert r.status_code == 200, r.text
-    return {d["address"]: d["server_id"] for d in r.json()["host"]["devices"]
-            if d["dev_type"] == "type-VF"}
+    return {address: owner for address, (_, owner) in PublicApi(venv, state).vfs(host).items()}
 
 
 def test_stop_start_reboot_pause_suspend_rebuild_keep_the_vf(osc_venv: Path, aio: Path) -> None:

@@ -14,11 +14,9 @@ from typing import Any
 import pytest
 
 from sriovstack.mac import MacAddress
-import httpx
-
 from tests.e2e.test_lifecycle_cli import _ledger
 from tests.polling import until
-from tests.e2e.test_walkthrough_cli import _vf, aio, osc
+from tests.e2e.test_walkthrough_cli import PublicApi, _vf, aio, osc
 
 pytestmark = pytest.mark.e2e
 __all__ = ["aio"]
@@ -26,21 +24,9 @@ __all__ = ["aio"]
 VLAN = 19
 
 
-def _get(venv: Path, state: Path, service: str, path: str) -> Any:
-    """GET ``path`` of ``service``'s public endpoint with the CLI's token: the JSON body."""
-    token = osc(venv, state, "token", "issue")["id"]
-    catalog = osc(venv, state, "catalog", "show", service)
-    url = next(e["url"] for e in catalog["endpoints"] if e["interface"] == "public")
-    r = httpx.get(f"{url.rstrip('/')}{path}", headers={"X-Auth-Token": token}, timeout=30)
-    assert r.status_code == 200, r.text
-    return r.json()
-
-
 def _status(venv: Path, state: Path, host: str, slot: str) -> str:
     """The ledger status of one VF (available, claimed, allocated) from os-sriov-hosts."""
-    body = _get(venv, state, "compute", f"/os-sriov-hosts/{host}")
-    [status] = [d["status"] for d in body["host"]["devices"] if d["address"] == slot]
-    return str(status)
+    return PublicApi(venv, state).vfs(host)[slot][0]
 
 
 def test_resize_migrate_revert_and_live_migrate_move_the_vf(osc_venv: Path,
@@ -136,7 +122,7 @@ def test_resize_migrate_revert_and_live_migrate_move_the_vf(osc_venv: Path,
     assert (live["Type"], live["Status"]) == ("live-migration", "completed")
     # neutron's multiple port bindings: the target's was activated, the source's deleted
     # (deleted just after the source VF's release, hence the short wait)
-    bindings = until(lambda: _get(osc_venv, aio, "network",
+    bindings = until(lambda: PublicApi(osc_venv, aio).get("network",
                                   f"/v2.0/ports/{port['id']}/bindings")["bindings"],
                      lambda b: len(b) == 1, "the source binding deleted", timeout=10)
     assert [(b["host"], b["status"], b["profile"]["pci_slot"]) for b in bindings] == [

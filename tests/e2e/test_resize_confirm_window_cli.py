@@ -10,10 +10,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from tests.e2e.test_walkthrough_cli import osc, running_aio
+from tests.e2e.test_walkthrough_cli import PublicApi, osc, running_aio
 from tests.polling import until
 
 pytestmark = pytest.mark.e2e
@@ -30,28 +29,6 @@ def aio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         yield state
 
 
-class _Compute:
-    """The compute API read with one token the CLI issued (a CLI run per read would cost
-    a second or two each: the polls and ledger reads go straight to the endpoint)."""
-
-    def __init__(self, venv: Path, state: Path) -> None:
-        self._headers = {"X-Auth-Token": osc(venv, state, "token", "issue")["id"],
-                         "OpenStack-API-Version": "compute latest"}
-        endpoints = osc(venv, state, "catalog", "show", "compute")["endpoints"]
-        self._url = next(e["url"] for e in endpoints if e["interface"] == "public")
-
-    def get(self, path: str) -> Any:
-        r = httpx.get(f"{self._url.rstrip('/')}{path}", headers=self._headers, timeout=30)
-        assert r.status_code == 200, r.text
-        return r.json()
-
-    def vfs(self, host: str) -> dict[str, tuple[str, str | None]]:
-        """VF address -> (ledger status, owning server) on ``host`` (os-sriov-hosts)."""
-        devices = self.get(f"/os-sriov-hosts/{host}")["host"]["devices"]
-        return {d["address"]: (d["status"], d["server_id"]) for d in devices
-                if d["dev_type"] == "type-VF"}
-
-
 def test_a_resize_left_unconfirmed_is_confirmed_by_the_api_after_the_window(
         osc_venv: Path, aio: Path) -> None:
     def cli(*args: str, json_out: bool = True) -> Any:
@@ -66,7 +43,7 @@ def test_a_resize_left_unconfirmed_is_confirmed_by_the_api_after_the_window(
     port = cli("port", "create", "--network", "window", "--vnic-type", "direct", "window-vf")
     sid = cli("server", "create", "--flavor", "m1.tiny", "--image", "cirros", "--nic",
               f"port-id={port['id']}", "--wait", "waiter")["id"]
-    api = _Compute(osc_venv, aio)
+    api = PublicApi(osc_venv, aio)
 
     def where() -> tuple[str, str]:
         bound = cli("port", "show", port["id"])
@@ -76,7 +53,7 @@ def test_a_resize_left_unconfirmed_is_confirmed_by_the_api_after_the_window(
     assert api.vfs(source[0])[source[1]][1] == sid
 
     cli("server", "resize", "--flavor", "m1.small", sid, json_out=False)  # never confirmed
-    shown = until(lambda: api.get(f"/servers/{sid}")["server"],
+    shown = until(lambda: api.get("compute", f"/servers/{sid}")["server"],
                   lambda s: s["status"] == "ACTIVE" and not s["OS-EXT-STS:task_state"]
                   and s["flavor"]["original_name"] == "m1.small",
                   "the resize confirmed by the sweep", timeout=60)

@@ -14,11 +14,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from sriovstack.allinone.hosts import live_vfs
 from sriovstack.mac import MacAddress
 from tests.e2e.conftest import SRIOVSTACK, client_env, free_port
+from tests.polling import until
 
 pytestmark = pytest.mark.e2e
 
@@ -86,17 +88,36 @@ def osc(venv: Path, state: Path, *args: str, json_out: bool = True) -> Any:
     return json.loads(done.stdout) if done.stdout.strip() else None
 
 
+class PublicApi:
+    """The all-in-one's public endpoints read with one token the CLI issued: the admin
+    reads the CLI has no command for (os-sriov-hosts, a port's bindings), and polls that a
+    CLI run each would make a second or two slower.  Compute at its latest microversion."""
+
+    def __init__(self, venv: Path, state: Path) -> None:
+        self._venv, self._state = venv, state
+        self._headers = {"X-Auth-Token": osc(venv, state, "token", "issue")["id"],
+                         "OpenStack-API-Version": "compute latest"}
+        self._urls: dict[str, str] = {}
+
+    def get(self, service: str, path: str) -> Any:
+        """GET ``path`` of ``service``'s public endpoint: the JSON body (asserted 200)."""
+        if service not in self._urls:
+            endpoints = osc(self._venv, self._state, "catalog", "show", service)["endpoints"]
+            self._urls[service] = next(e["url"] for e in endpoints
+                                       if e["interface"] == "public").rstrip("/")
+        r = httpx.get(f"{self._urls[service]}{path}", headers=self._headers, timeout=30)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    def vfs(self, host: str) -> dict[str, tuple[str, str | None]]:
+        """VF address -> (ledger status, owning server) on ``host`` (os-sriov-hosts)."""
+        devices = self.get("compute", f"/os-sriov-hosts/{host}")["host"]["devices"]
+        return {d["address"]: (d["status"], d["server_id"]) for d in devices
+                if d["dev_type"] == "type-VF"}
+
+
 def _vf(state: Path, host: str, slot: str) -> Any:
     return live_vfs(state / "hosts" / host)[slot].state
-
-
-def _wait(read: Any, done: Any, timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    value = read()
-    while not done(value) and time.monotonic() < deadline:
-        time.sleep(0.3)
-        value = read()
-    return value
 
 
 def test_the_chapter_walkthrough_with_the_openstack_cli(osc_venv: Path, aio: Path) -> None:
@@ -115,8 +136,8 @@ def test_the_chapter_walkthrough_with_the_openstack_cli(osc_venv: Path, aio: Pat
     shown = osc(osc_venv, aio, "server", "show", "webserver01")
     host = shown["OS-EXT-SRV-ATTR:host"]
     assert host in ("compute0", "compute1")
-    bound = _wait(lambda: osc(osc_venv, aio, "port", "show", port["id"]),
-                  lambda p: p["status"] == "ACTIVE")
+    bound = until(lambda: osc(osc_venv, aio, "port", "show", port["id"]),
+                  lambda p: p["status"] == "ACTIVE", "the port ACTIVE", timeout=30)
     assert bound["status"] == "ACTIVE" and bound["binding_vif_type"] == "hw_veb"
     slot = bound["binding_profile"]["pci_slot"]
     vf = _vf(aio, host, slot)
@@ -125,7 +146,8 @@ def test_the_chapter_walkthrough_with_the_openstack_cli(osc_venv: Path, aio: Pat
     assert {h["Hypervisor Hostname"] for h in hypervisors} == {"compute0", "compute1"}
 
     osc(osc_venv, aio, "server", "delete", "--wait", "webserver01", json_out=False)
-    vf = _wait(lambda: _vf(aio, host, slot), lambda v: v.mac == MacAddress.ZERO and v.vlan == 0)
+    vf = until(lambda: _vf(aio, host, slot), lambda v: v.mac == MacAddress.ZERO and v.vlan == 0,
+               f"VF {slot} reset", timeout=30)
     assert vf.mac == MacAddress.ZERO and vf.vlan == 0 and vf.spoofchk in (True, None)
     after = osc(osc_venv, aio, "port", "show", port["id"])
     assert after["status"] == "DOWN" and after["binding_vif_type"] == "unbound"
@@ -138,6 +160,7 @@ def test_the_same_boot_with_openstacksdk(osc_venv: Path, aio: Path) -> None:
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["status"] == "ACTIVE"
-    vf = _wait(lambda: _vf(aio, result["host"], result["profile"]["pci_slot"]),
-               lambda v: str(v.mac) == result["mac"])
+    vf = until(lambda: _vf(aio, result["host"], result["profile"]["pci_slot"]),
+               lambda v: str(v.mac) == result["mac"], "the VF carrying the port's MAC",
+               timeout=30)
     assert str(vf.mac) == result["mac"] and vf.vlan == 17
