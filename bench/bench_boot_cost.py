@@ -1,0 +1,199 @@
+"""What one boot costs the API, request by request (run by hand, issue 14).
+
+``bench_api_boots.py`` measures the rate a served API reaches on this machine; its figures
+move with whatever else runs.  This one measures the work behind the rate and holds still
+under load: the whole API in this process (the app over httpx's ASGI transport, no server, no
+sockets) on a fresh PostgreSQL database, N simulated hosts registered through the agent API,
+then M servers booted one after another on pre-created direct ports, each through the same four
+requests the agents and a user send (create with its build, the host's desired state, the VF
+report, the guest's status report).  For each request it prints the CPU time of this process
+(``time.process_time``: the time PostgreSQL spends is not in it), the SQL statements and the
+transactions committed, per boot.  Boots run one at a time, so a build never shares a batch.
+
+    .venv/bin/python bench/bench_boot_cost.py [--hosts 100] [--boots 100] [--warmup 20] \
+        [--host-subset-size 10] [--database postgresql+psycopg://postgres@127.0.0.1:5432/postgres]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from rich.progress import Progress
+from sqlalchemy import event
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_api_boots import (  # noqa: E402 - the sibling benchmark's hosts and database
+    AGENT_PASSWORD, AGENT_USER, CONTROLLER, PHYSNET, fresh_database, heartbeat, inventory)
+
+from sriovstack.cli.api import ServeOptions, _build  # noqa: E402
+
+PHASES = ("create+build", "desired state", "VF report", "status report")
+
+
+@dataclass
+class Cost:
+    """What the API spent on one kind of request, over every measured boot."""
+
+    cpu: list[float] = field(default_factory=list)
+    statements: list[int] = field(default_factory=list)
+    commits: list[int] = field(default_factory=list)
+
+
+class Meter:
+    """Counts the statements and commits of one engine, and this process's CPU time."""
+
+    def __init__(self, engine: object) -> None:
+        self.statements = 0
+        self.commits = 0
+        event.listen(engine, "before_cursor_execute", self._statement)
+        event.listen(engine, "commit", self._commit)
+
+    def _statement(self, *_args: object) -> None:
+        self.statements += 1
+
+    def _commit(self, *_args: object) -> None:
+        self.commits += 1
+
+    def reading(self) -> tuple[float, int, int]:
+        return time.process_time(), self.statements, self.commits
+
+
+def _password(user: str, password: str, project: str) -> dict[str, object]:
+    return {"auth": {"identity": {"methods": ["password"], "password": {"user": {
+        "name": user, "domain": {"name": "Default"}, "password": password}}},
+        "scope": {"project": {"name": project, "domain": {"name": "Default"}}}}}
+
+
+async def run(args: argparse.Namespace) -> dict[str, Cost]:
+    with fresh_database(args.database) as url, tempfile.TemporaryDirectory() as tmp:
+        files = [str(p) for p in CONTROLLER]
+        if args.host_subset_size != 1:
+            extra = Path(tmp) / "scheduler.conf"
+            extra.write_text(f"[filter_scheduler]\nhost_subset_size = {args.host_subset_size}\n")
+            files.append(str(extra))
+        from sriovstack.db import Database
+        db = Database(url)
+        db.create_schema()
+        db.dispose()
+        app = _build(ServeOptions(url, "http://bench", tuple(files),
+                                  image_dir=str(Path(tmp) / "images")))
+        services = app.state.services
+        services.identity.bootstrap("bench-admin", service_users={AGENT_USER: AGENT_PASSWORD})
+        meter = Meter(services.db.engine)
+        costs: dict[str, Cost] = defaultdict(Cost)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                     base_url="http://bench", timeout=120) as c:
+            async def token(user: str, password: str, project: str) -> dict[str, str]:
+                r = await c.post("/identity/v3/auth/tokens",
+                                 json=_password(user, password, project))
+                r.raise_for_status()
+                return {"X-Auth-Token": r.headers["X-Subject-Token"]}
+
+            admin = await token("admin", "bench-admin", "admin")
+            agent = await token(AGENT_USER, AGENT_PASSWORD, "service")
+            r = await c.get("/identity/v3/auth/tokens",
+                            headers={**admin, "X-Subject-Token": admin["X-Auth-Token"]})
+            project = r.json()["token"]["project"]["id"]
+            (await c.put(f"/compute/v2.1/os-quota-sets/{project}", headers=admin, json={
+                "quota_set": {"instances": -1, "cores": -1, "ram": -1}})
+             ).raise_for_status()
+            (await c.put(f"/network/v2.0/quotas/{project}", headers=admin,
+                         json={"quota": {"port": -1}})).raise_for_status()
+            c.headers.update(agent)
+            with Progress(transient=True) as bar:
+                task = bar.add_task("register", total=args.hosts)
+                for h in range(args.hosts):
+                    (await c.put(f"/internal/v1/hosts/compute-{h:05d}/inventory",
+                                 json=inventory(h))).raise_for_status()
+                    await heartbeat(c, f"compute-{h:05d}")
+                    bar.advance(task)
+            c.headers.update(admin)
+            net = (await c.post("/network/v2.0/networks", json={"network": {
+                "name": "bench", "provider:network_type": "vlan",
+                "provider:physical_network": PHYSNET, "provider:segmentation_id": 15}})
+                   ).json()["network"]["id"]
+            (await c.post("/network/v2.0/subnets", json={"subnet": {
+                "network_id": net, "cidr": "10.64.0.0/16", "ip_version": 4}})).raise_for_status()
+            image = (await c.get("/image/v2/images", params={"name": "cirros"})
+                     ).json()["images"][0]["id"]
+            total = args.warmup + args.boots
+            with Progress(transient=True) as bar:
+                task = bar.add_task("boot", total=total)
+                for i in range(total):
+                    r = await c.post("/network/v2.0/ports", json={"port": {
+                        "network_id": net, "name": f"vf{i}", "binding:vnic_type": "direct"}})
+                    r.raise_for_status()
+                    port = r.json()["port"]["id"]
+                    spent: list[tuple[str, tuple[float, int, int], tuple[float, int, int]]] = []
+                    start = meter.reading()
+                    r = await c.post("/compute/v2.1/servers", headers=admin, json={"server": {
+                        "name": f"bench-{i}", "imageRef": image, "flavorRef": "1",
+                        "networks": [{"port": port}]}})
+                    if r.status_code != 202:
+                        raise SystemExit(f"create: {r.status_code} {r.text}")
+                    server = r.json()["server"]["id"]
+                    spent.append((PHASES[0], start, meter.reading()))
+                    host = (await c.get(f"/compute/v2.1/servers/{server}", headers=admin)
+                            ).json()["server"]["OS-EXT-SRV-ATTR:host"]
+                    if not host:
+                        raise SystemExit(f"server {server} was not placed")
+                    start = meter.reading()
+                    r = await c.get(f"/internal/v1/hosts/{host}/desired-state", headers=agent)
+                    r.raise_for_status()
+                    spent.append((PHASES[1], start, start := meter.reading()))
+                    for srv in r.json()["servers"]:
+                        for p in srv["ports"] if srv["id"] == server else ():
+                            (await c.post(f"/internal/v1/hosts/{host}/devices", headers=agent,
+                                          json={"mac": p["mac"], "pci_slot": p["pci_address"],
+                                                "up": True})).raise_for_status()
+                    spent.append((PHASES[2], start, start := meter.reading()))
+                    (await c.post(f"/internal/v1/hosts/{host}/servers/{server}/status",
+                                  headers=agent, json={"status": "running"})).raise_for_status()
+                    spent.append((PHASES[3], start, meter.reading()))
+                    for name, before, after in spent if i >= args.warmup else ():
+                        cost = costs[name]
+                        cost.cpu.append(after[0] - before[0])
+                        cost.statements.append(after[1] - before[1])
+                        cost.commits.append(after[2] - before[2])
+                    bar.advance(task)
+        services.db.dispose()
+        return costs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--hosts", type=int, default=100)
+    parser.add_argument("--boots", type=int, default=100)
+    parser.add_argument("--warmup", type=int, default=20, help="boots not measured")
+    parser.add_argument("--host-subset-size", type=int, default=10)
+    parser.add_argument("--database", default="postgresql+psycopg://postgres@127.0.0.1:5432/"
+                        "postgres", help="a PostgreSQL server URL (a database is made there)")
+    args = parser.parse_args()
+    costs = asyncio.run(run(args))
+    print(f"hosts {args.hosts}, {args.boots} boots measured one at a time (after "
+          f"{args.warmup}), the API in process; per boot, medians:")
+    print(f"{'request':<16}{'CPU ms':>9}{'statements':>12}{'commits':>9}")
+    totals = [0.0, 0.0, 0.0]
+    for name in PHASES:
+        cost = costs[name]
+        row = (statistics.median(cost.cpu) * 1000, statistics.median(cost.statements),
+               statistics.median(cost.commits))
+        totals = [t + v for t, v in zip(totals, row, strict=True)]
+        print(f"{name:<16}{row[0]:9.2f}{row[1]:12.0f}{row[2]:9.0f}")
+    print(f"{'boot':<16}{totals[0]:9.2f}{totals[1]:12.0f}{totals[2]:9.0f}")
+    mean_cpu = sum(statistics.fmean(costs[n].cpu) for n in PHASES) * 1000
+    print(f"(mean CPU per boot {mean_cpu:.2f} ms; the GET of the server that finds its host "
+          "is not counted)")
+
+
+if __name__ == "__main__":
+    main()
