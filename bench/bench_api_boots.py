@@ -9,8 +9,9 @@ agents played promptly (desired state read, VF ports and the server reported up)
 ``--database`` names a server (and a database to connect to first): the benchmark creates its
 own database there and drops it at the end.  It prints registration rate, ports/s, placed/s,
 ACTIVE/s, p50/p99 latency from the create request to ACTIVE, the API workers' CPU per boot
-(utime + stime of every process under ``api serve``, from /proc), and per boot the SQL
-statements the API sent (its ``sriovstack_db_statements`` counter, summed over workers by
+(utime + stime of every process under ``api serve``, from /proc), the CPU that PostgreSQL's
+processes and the benchmark itself spent per boot (the three share the machine), and per boot
+the SQL statements the API sent (its ``sriovstack_db_statements`` counter, summed over workers by
 /metrics) and the transactions PostgreSQL committed (``pg_stat_database.xact_commit``; this
 also counts the benchmark's own watcher queries, which are listed apart).
 """
@@ -165,6 +166,21 @@ def api_cpu_seconds(pid: int) -> float:
         except (FileNotFoundError, ProcessLookupError):
             continue
         fields = stat[stat.rindex(")") + 2:].split()
+        total += (int(fields[11]) + int(fields[12])) / _CLK
+    return total
+
+
+def postgres_cpu_seconds() -> float:
+    """utime + stime of every PostgreSQL process on this machine (the server runs here)."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+        if text[text.index("(") + 1:text.rindex(")")] not in ("postgres", "postmaster"):
+            continue
+        fields = text[text.rindex(")") + 2:].split()
         total += (int(fields[11]) + int(fields[12])) / _CLK
     return total
 
@@ -400,8 +416,10 @@ async def run(args: argparse.Namespace) -> None:
                 await _gather(args.register_concurrency, "heartbeat", args.hosts,
                               (heartbeat(c, f"compute-{h:05d}") for h in range(args.hosts)))
         cpu0, stm0, xact0 = api_cpu_seconds(pid), statements(base, pid), commits(engine)
+        pg0, own0 = postgres_cpu_seconds(), time.process_time()
         wall = await boot_all(base, admin, service, engine, boots, image, args.concurrency,
                               args.timeout)
+        pg1, own1 = postgres_cpu_seconds(), time.process_time()
         cpu1, stm1, xact1 = api_cpu_seconds(pid), statements(base, pid), commits(engine)
         engine.dispose()
     placed = [b.placed - b.sent for b in boots if b.placed > 0]
@@ -425,6 +443,8 @@ async def run(args: argparse.Namespace) -> None:
     print(f"to ACTIVE     p50 {_pct(active, 0.5):.2f} s   p99 {_pct(active, 0.99):.2f} s   "
           f"(on {len({b.host for b in boots if b.host})} hosts)")
     print(f"API CPU       {(cpu1 - cpu0) / n * 1000:8.1f} ms/boot   (boot phase {wall:.1f} s)")
+    print(f"other CPU     {(pg1 - pg0) / n * 1000:8.1f} ms/boot PostgreSQL, "
+          f"{(own1 - own0) / n * 1000:.1f} ms/boot this benchmark (its clients and watcher)")
     print(f"SQL           {(stm1 - stm0) / n:8.1f} statements/boot   "
           f"{(xact1 - xact0) / n:.1f} commits/boot (incl. the watcher's)")
     if errors:
