@@ -15,6 +15,7 @@ from sriovstack.network.types import (UNSET, BindingProfile, BindingStatus, Fixe
                                       PortUpdate, ProviderSpec, Segment, Subnet,
                                       SubnetSpec, SubnetUpdate, VifType)
 from sriovstack.network.ports import profile_json
+from sriovstack.network.port_bindings import BindRefused, DeviceBinding
 from sriovstack.network.quotas import NETWORK_DEFAULTS, NetworkQuotaDetail, NetworkQuotas
 
 __all__ = [
@@ -25,5 +26,5 @@ __all__ = [
     "PortBinding", "Port", "PortSpec", "PortUpdate",
     "PortRequest", "SecurityGroup", "SecurityGroupRule", "SecurityGroupSpec",
     "SecurityGroupUpdate", "RuleSpec", "UNSET", "profile_json", "ListQuery", "NetworkQuotas",
-    "NetworkQuotaDetail", "NETWORK_DEFAULTS",
+    "NetworkQuotaDetail", "NETWORK_DEFAULTS", "DeviceBinding", "BindRefused",
 ]

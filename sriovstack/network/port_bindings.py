@@ -4,19 +4,20 @@ up/down reports from the hosts' agents, and the PCI request compute builds from 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, tuple_
 from sqlalchemy.orm import Session
 
 from sriovstack.db import storable
 from sriovstack.db.models import PortHostBindingRow, PortRow
-from sriovstack.errors import Conflict, ErrorKind, NotFound
+from sriovstack.errors import Conflict, ErrorKind, NotFound, SriovstackError
 from sriovstack.identity import Caller
 from sriovstack.mac import MacAddress
 from sriovstack.network import binding
 from sriovstack.network.agents import agent_states
 from sriovstack.network.env import Env
-from sriovstack.network.mechanisms import BindRequest, MechanismDriver
+from sriovstack.network.mechanisms import AgentState, BindRequest, MechanismDriver
 from sriovstack.network.networks import segment_of
 from sriovstack.network.ports import (check_vnic, load_port_row, network_of, profile_json,
                                       profile_of, status_of, to_ports)
@@ -25,7 +26,7 @@ from sriovstack.network.types import (BindingProfile, Port, PortRequest, PortSta
 from sriovstack.pci import PciAddress
 from sriovstack.wire import UplinkPropagation
 
-__all__ = ["PortBindings", "clear_binding"]
+__all__ = ["PortBindings", "DeviceBinding", "BindRefused", "clear_binding"]
 
 _UPLINK = "uplink_status_propagation"  # binding:vif_details key: what the NIC agent did
 
@@ -36,6 +37,25 @@ def clear_binding(row: PortRow) -> None:
     row.binding_host, row.binding_profile = "", {}
     row.vif_type, row.vif_details = str(VifType.UNBOUND), {}
     row.binding_failure, row.device_up = None, False
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceBinding:
+    """One device's ports to bind on one host, in order, each with its profile (what a
+    build binds for one server)."""
+
+    host: str
+    device_id: str
+    device_owner: str
+    ports: tuple[tuple[str, BindingProfile], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class BindRefused:
+    """Why one port of a device was not bound; the device's ports before it are bound."""
+
+    port_id: str
+    error: SriovstackError
 
 
 def _not_found(port_id: str) -> NotFound:
@@ -58,21 +78,26 @@ class PortBindings:
         """
         session.execute(delete(PortHostBindingRow).where(
             PortHostBindingRow.port_id == row.id, PortHostBindingRow.host == row.binding_host))
-        result = self.attempt(session, row, row.binding_host, VnicType(row.vnic_type),
-                              profile_of(row.binding_profile))
+        self._store(row, self.attempt(session, row, row.binding_host, VnicType(row.vnic_type),
+                                      profile_of(row.binding_profile)))
+
+    @staticmethod
+    def _store(row: PortRow, result: binding.BindingResult) -> None:
         row.vif_type = str(result.vif_type)
         row.vif_details = dict(result.vif_details)
         row.device_up = result.device_up
         row.binding_failure = result.failure
 
     def attempt(self, session: Session, row: PortRow, host: str, vnic: VnicType,
-                profile: BindingProfile) -> binding.BindingResult:
-        """What the drivers make of binding ``row``'s network on ``host`` (nothing stored)."""
-        request = BindRequest(
-            vnic_type=vnic, host=host, profile=profile,
-            segment=segment_of(network_of(session, row)),
-            agents=agent_states(session, host, self._env.clock.now(),
-                                self._env.settings.agent_down_time))
+                profile: BindingProfile,
+                agents: tuple[AgentState, ...] | None = None) -> binding.BindingResult:
+        """What the drivers make of binding ``row``'s network on ``host`` (nothing stored);
+        ``agents``: the host's, when the caller read them already."""
+        if agents is None:
+            agents = agent_states(session, host, self._env.clock.now(),
+                                  self._env.settings.agent_down_time)
+        request = BindRequest(vnic_type=vnic, host=host, profile=profile,
+                              segment=segment_of(network_of(session, row)), agents=agents)
         return binding.bind(self._drivers, request)
 
     def bind_port(self, port_id: str, host: str, device_id: str, device_owner: str,
@@ -106,6 +131,60 @@ class PortBindings:
             raise Conflict(failure or f"Binding failed for port {port_id}",
                            kind=ErrorKind.PORT_BINDING_FAILED, field="port_id", value=port_id,
                            host=host, fix="check the host's agents and the network's physnet")
+
+    def bind_devices(self, devices: Sequence[DeviceBinding]) -> list[BindRefused | None]:
+        """``bind_port`` for each device's ports in order, all in one transaction: for each
+        device, None when every port was bound, or the first port refused and why (its
+        failed binding is stored, as ``bind_port`` stores it; the ports after it are not
+        tried).  One device's refusal never affects the others.
+
+        The ports are locked in one read, in id order (so two such calls never deadlock);
+        each host's agents and each network are read once."""
+        ids = sorted({port_id for d in devices for port_id, _ in d.ports if storable(port_id)})
+        now = self._env.clock.now()
+        down_time = self._env.settings.agent_down_time
+        with self._env.db.transaction() as session:
+            rows = {row.id: row for row in session.scalars(
+                select(PortRow).where(PortRow.id.in_(ids)).order_by(PortRow.id)
+                .with_for_update())} if ids else {}
+            pairs = sorted({(port_id, d.host) for d in devices for port_id, _ in d.ports
+                            if port_id in rows})
+            if pairs:  # the INACTIVE bindings for the host each port is bound to now
+                session.execute(delete(PortHostBindingRow).where(
+                    tuple_(PortHostBindingRow.port_id, PortHostBindingRow.host).in_(pairs)))
+            agents: dict[str, tuple[AgentState, ...]] = {}
+            outcomes: list[BindRefused | None] = []
+            with session.no_autoflush:  # one UPDATE per port, at the end
+                for device in devices:
+                    if device.host not in agents:
+                        agents[device.host] = agent_states(session, device.host, now, down_time)
+                    outcomes.append(self._bind_device(session, rows, device,
+                                                      agents[device.host]))
+            session.flush()
+        return outcomes
+
+    def _bind_device(self, session: Session, rows: dict[str, PortRow], device: DeviceBinding,
+                     agents: tuple[AgentState, ...]) -> BindRefused | None:
+        for port_id, profile in device.ports:
+            row = rows.get(port_id)
+            if row is None:
+                return BindRefused(port_id, _not_found(port_id))
+            if row.device_id and row.device_id != device.device_id:
+                return BindRefused(port_id, Conflict(
+                    f"Port {port_id} is still in use by {row.device_id}.",
+                    kind=ErrorKind.PORT_IN_USE, field="port_id", value=port_id))
+            row.binding_host, row.device_id = device.host, device.device_id
+            row.device_owner, row.binding_profile = device.device_owner, profile_json(profile)
+            self._store(row, self.attempt(session, row, device.host, VnicType(row.vnic_type),
+                                          profile, agents))
+            row.updated_at = self._env.clock.now()
+            row.revision_number += 1
+            if VifType(row.vif_type) is VifType.BINDING_FAILED:
+                return BindRefused(port_id, Conflict(
+                    row.binding_failure or f"Binding failed for port {port_id}",
+                    kind=ErrorKind.PORT_BINDING_FAILED, field="port_id", value=port_id,
+                    host=device.host, fix="check the host's agents and the network's physnet"))
+        return None
 
     def unbind_port(self, port_id: str, device_id: str | None = None) -> Port:
         """Clear host, profile and device: vif_type unbound, status DOWN, the port's

@@ -3,7 +3,7 @@ security groups and agents over one database and one set of ML2 settings."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from sriovstack.clock import Clock, SystemClock
 from sriovstack.db import Database
@@ -17,7 +17,7 @@ from sriovstack.network.env import Env
 from sriovstack.network.host_bindings import HostBindings
 from sriovstack.network.mechanisms import drivers_for
 from sriovstack.network.networks import Networks
-from sriovstack.network.port_bindings import PortBindings
+from sriovstack.network.port_bindings import BindRefused, DeviceBinding, PortBindings
 from sriovstack.network.ports import Ports
 from sriovstack.network.quotas import NetworkQuotas
 from sriovstack.network.security_groups import SecurityGroups
@@ -86,6 +86,11 @@ class NetworkService:
                   profile: BindingProfile) -> None:
         """Bind; raises Conflict(kind PortBindingFailed) with the reason on failure."""
         self.bindings.bind_port(port_id, host, device_id, device_owner, profile)
+
+    def bind_devices(self, devices: Sequence[DeviceBinding]) -> list[BindRefused | None]:
+        """Bind each device's ports in one transaction; per device None, or the port
+        refused and why (``PortBindings.bind_devices``)."""
+        return self.bindings.bind_devices(devices)
 
     def unbind_port(self, port_id: str, device_id: str | None = None) -> Port:
         """Unbind; with ``device_id``, only while that device owns the port."""
