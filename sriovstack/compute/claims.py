@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Row, and_, case, delete, exists, select, update
+from sqlalchemy import Row, and_, case, delete, exists, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from sriovstack.compute.build_lease import hold_lease
@@ -65,10 +66,8 @@ class Claims:
     def _take_resources(self, s: Session, host_id: str, host_name: str,
                         request: BuildRequest) -> bool:
         """Take RAM, vCPUs and disk on the host; whether its revision was stamped too (on
-        PostgreSQL the same UPDATE stamps it)."""
-        if s.get(HostAllocationRow, request.server_id) is not None:
-            raise Conflict(f"server {request.server_id} already holds a claim; release it first",
-                           kind=ErrorKind.CLAIM_EXISTS, field="server_id", value=request.server_id)
+        PostgreSQL the same UPDATE stamps it).  The server's allocation row is the proof of
+        its one claim: a second one breaks its primary key (Conflict), so no read first."""
         h = HostRow
         stamp = own_stamp(s)
         result = s.execute(
@@ -85,10 +84,14 @@ class Claims:
         if result.rowcount != 1:
             raise ClaimLost(f"host {host_name} no longer has {request.memory_mb} MB RAM and "
                             f"{request.vcpus} vCPUs free (or was disabled)", host=host_name)
-        s.add(HostAllocationRow(server_id=request.server_id, host_id=host_id,
-                                vcpus=request.vcpus, memory_mb=request.memory_mb,
-                                disk_gb=request.disk_gb))
-        s.flush()
+        try:
+            s.execute(insert(HostAllocationRow).values(
+                server_id=request.server_id, host_id=host_id, vcpus=request.vcpus,
+                memory_mb=request.memory_mb, disk_gb=request.disk_gb))
+        except IntegrityError as exc:  # the transaction is rolled back as this leaves it
+            raise Conflict(f"server {request.server_id} already holds a claim; release it "
+                           f"first", kind=ErrorKind.CLAIM_EXISTS, field="server_id",
+                           value=request.server_id) from exc
         return stamp is not None
 
     def allocate(self, server_id: str, session: Session | None = None) -> int:
