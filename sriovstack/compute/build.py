@@ -56,7 +56,7 @@ from sriovstack.db import Database
 from sriovstack.compute.flavor_requests import flavor_pci
 from sriovstack.db.models import FaultRow, MigrationRow, ServerPortRow, ServerRow
 from sriovstack.errors import NotFound, NoValidHost, SriovstackError, Unavailable
-from sriovstack.network import BindingProfile
+from sriovstack.network import BindingProfile, DeviceBinding
 from sriovstack.pci import DevType, NumaPolicy, PciAlias, PciRequest
 from sriovstack.wire import ServerStatus, VnicType
 
@@ -114,20 +114,32 @@ class ServerBuilder:
 
     def build_batch(self, server_ids: tuple[str, ...]) -> None:
         """Build these servers (queued in this worker) as one batch: one transaction takes
-        every lease and reads every plan, the decisions share one index read, and the servers
-        whose ports were bound are placed in one transaction.  Each server keeps its own
-        lease, outcome and fault; none fails for another's sake."""
+        every lease and reads every plan, the decisions share one index read, one
+        transaction binds the ports of every server claimed, and the servers whose ports
+        were bound are placed in one transaction.  Each server keeps its own lease, outcome
+        and fault; none fails for another's sake (a server whose binding was refused tries
+        its next hosts on its own, as a lone build does)."""
         with self._db.transaction() as session:  # one round of the database for all
             leases = self.leases.start_many(server_ids, session)
             plans = read_plans(session, tuple(leases))
-        ready: list[tuple[BuildLease, Plan, Claim]] = []
+        claimed: list[tuple[BuildLease, Plan, Claim]] = []
         for server_id in server_ids:
-            lease = leases.get(server_id)
-            if lease is None:
+            lease, plan = leases.get(server_id), plans.get(server_id)
+            if lease is None or plan is None:
                 _LOG.info("build of server %s not started here: deleted, or taken over",
                           server_id)
                 continue
-            built = self._guarded(lease, self._build, lease, plans.get(server_id), not ready)
+            claim = self._guarded(lease, self._claim, lease, plan, (), "", False, not claimed)
+            if claim is not None:
+                claimed.append((lease, plan, claim))
+        ready: list[tuple[BuildLease, Plan, Claim]] = []
+        for (lease, plan, claim), bound in zip(claimed, self._bind_batch(claimed)):
+            if bound is None:  # the build ended, its error recorded
+                continue
+            if not bound[0]:
+                ready.append((lease, plan, claim))
+                continue
+            built = self._guarded(lease, self._after_refusal, lease, plan, claim, *bound)
             if built is not None:
                 ready.append((lease, *built))
         self._finish_many(ready)
@@ -244,47 +256,108 @@ class ServerBuilder:
         self.teardown_ports(server_id, ports)
         self._scheduler.release(server_id)
 
-    def _build(self, lease: BuildLease, plan: Plan | None,
-               refresh: bool) -> tuple[Plan, Claim] | None:
+    def _build(self, lease: BuildLease, plan: Plan | None, refresh: bool,
+               retry: tuple[str, ...] = (), reason: str = "",
+               first: int = 0) -> tuple[Plan, Claim] | None:
         """Claim and bind; the plan and claim to place, or None when the build ended here
         (failed with a fault, deleted, taken over).  ``plan`` when read in the transaction
         that took the lease (the lease is fresh then: the first attempt needs no renewal);
-        ``refresh`` False: the batch's earlier decisions read the index already."""
+        ``refresh`` False: the batch's earlier decisions read the index already.  A batch's
+        server whose binding was refused goes on here from attempt ``first``, with the
+        hosts tried (``retry``) and why the last one refused (``reason``)."""
         fresh = plan is not None
         plan = plan or self._load(lease.server_id)
         if plan is None:
             return None  # deleted before the build started
-        retry: list[str] = []
-        reason = ""
-        for attempt in range(self._max_attempts):
-            if not (fresh and attempt == 0) and not self._keep(lease, plan):
-                return None
-            try:
-                claim = self._scheduler.schedule_and_claim(
-                    self._request(plan, frozenset(retry), lease), refresh or attempt > 0)
-                crash_point("build.claimed")
-            except NotFound:  # the claim's fence: deleted or taken over since _keep
-                self._keep(lease, plan)
-                return None
-            except NoValidHost as exc:
-                earlier = f" Binding failed on the hosts tried before: {reason}" if reason else ""
-                self._fail(lease, f"No valid host was found. {exc}.{earlier}")
+        tried = list(retry)
+        for attempt in range(first, self._max_attempts):
+            claim = self._claim(lease, plan, tuple(tried), reason,
+                                not (fresh and attempt == 0), refresh or attempt > 0)
+            if claim is None:
                 return None
             reason, touched = self._bind_all(plan, claim)
             crash_point("build.bound")
             if not reason:
                 return plan, claim
-            # Undo only while the lease is ours: a build that stalled past it would otherwise
-            # unbind the port and free the VF of the worker that took it over (issue 16).
-            if not self._keep(lease, plan):
+            if not self._unclaim(lease, plan, claim, touched):
                 return None
-            self.teardown_ports(plan.server_id, touched)
-            self._scheduler.release(plan.server_id)
-            retry.append(claim.host)
+            tried.append(claim.host)
         self._fail(lease, f"Exceeded maximum number of retries ({self._max_attempts}) "
-                              f"binding the ports on hosts {', '.join(retry)}. "
+                              f"binding the ports on hosts {', '.join(tried)}. "
                               f"Last error: {reason}")
         return None
+
+    def _claim(self, lease: BuildLease, plan: Plan, retry: tuple[str, ...], reason: str,
+               renew: bool, refresh: bool) -> Claim | None:
+        """One attempt's claim: the lease renewed first when ``renew`` (a freshly started
+        build's was just taken), then schedule and claim; None when the build ended here
+        (no valid host: the server failed with a fault; deleted or taken over).
+        ``reason``: why binding failed on the hosts tried before."""
+        if renew and not self._keep(lease, plan):
+            return None
+        try:
+            claim = self._scheduler.schedule_and_claim(
+                self._request(plan, frozenset(retry), lease), refresh)
+            crash_point("build.claimed")
+        except NotFound:  # the claim's fence: deleted or taken over since _keep
+            self._keep(lease, plan)
+            return None
+        except NoValidHost as exc:
+            earlier = f" Binding failed on the hosts tried before: {reason}" if reason else ""
+            self._fail(lease, f"No valid host was found. {exc}.{earlier}")
+            return None
+        return claim
+
+    def _unclaim(self, lease: BuildLease, plan: Plan, claim: Claim,
+                 touched: tuple[str, ...]) -> bool:
+        """After a refused binding: unbind the ports tried and free the claim; False (having
+        cleaned up) when the lease is no longer ours."""
+        # Undo only while the lease is ours: a build that stalled past it would otherwise
+        # unbind the port and free the VF of the worker that took it over (issue 16).
+        if not self._keep(lease, plan):
+            return False
+        self.teardown_ports(plan.server_id, touched)
+        self._scheduler.release(plan.server_id)
+        return True
+
+    def _after_refusal(self, lease: BuildLease, plan: Plan, claim: Claim, reason: str,
+                       touched: tuple[str, ...]) -> tuple[Plan, Claim] | None:
+        """A batch's server whose binding was refused: undo, and try its next hosts alone."""
+        if not self._unclaim(lease, plan, claim, touched):
+            return None
+        return self._build(lease, plan, True, (claim.host,), reason, 1)
+
+    def _bind_batch(self, claimed: list[tuple[BuildLease, Plan, Claim]]
+                    ) -> list[tuple[str, tuple[str, ...]] | None]:
+        """Bind the ports of every claimed server in one transaction; per server what
+        ``_bind_all`` returns ("" or why binding failed, with the ports bound or tried), or
+        None when the build ended with its error recorded.  When that transaction fails as
+        a whole, each server's ports are bound on their own (a lone build's binding)."""
+        if not claimed:
+            return []
+        devices = [DeviceBinding(claim.host, plan.server_id, DEVICE_OWNER,
+                                 tuple((port_id, self._profile(claim, port_id))
+                                       for port_id, _vnic, _physnet in plan.ports))
+                   for _lease, plan, claim in claimed]
+        outcomes: list[tuple[str, tuple[str, ...]] | None] = []
+        try:
+            refusals = self._network.bind_devices(devices)
+        except Exception:  # one server's ports may be to blame: bind each on its own
+            _LOG.exception("binding the ports of %d servers together failed; binding each "
+                           "alone", len(claimed))
+            outcomes = [self._guarded(lease, self._bind_all, plan, claim)
+                        for lease, plan, claim in claimed]
+        else:
+            for device, refused in zip(devices, refusals):
+                ports = [port_id for port_id, _ in device.ports]
+                if refused is None:
+                    outcomes.append(("", tuple(ports)))
+                    continue
+                touched = tuple(ports[:ports.index(refused.port_id) + 1])
+                outcomes.append((f"Port {refused.port_id} could not be bound on host "
+                                 f"{device.host}: {refused.error}", touched))
+        crash_point("build.bound")
+        return outcomes
 
     def build_request(self, server_id: str) -> BuildRequest | None:
         """What the scheduler would be asked to place the server again (its flavor, image
@@ -319,15 +392,9 @@ class ServerBuilder:
         ports bound or tried (for the caller to undo while it still holds the lease)."""
         bound: list[str] = []
         for port_id, _vnic, _physnet in plan.ports:
-            profile = BindingProfile()
-            dev = claim.device_for(port_id)
-            if dev is not None:
-                profile = BindingProfile(pci_slot=dev.address,
-                                         pci_vendor_info=dev.pci_vendor_info,
-                                         physical_network=dev.physnet)
             try:
                 self._network.bind_port(port_id, claim.host, plan.server_id, DEVICE_OWNER,
-                                        profile)
+                                        self._profile(claim, port_id))
             except Unavailable:
                 raise
             except SriovstackError as exc:
@@ -335,6 +402,15 @@ class ServerBuilder:
                         (*bound, port_id))
             bound.append(port_id)
         return "", tuple(bound)
+
+    @staticmethod
+    def _profile(claim: Claim, port_id: str) -> BindingProfile:
+        """The binding profile of ``port_id``: the device claimed for it, if any."""
+        dev = claim.device_for(port_id)
+        if dev is None:
+            return BindingProfile()
+        return BindingProfile(pci_slot=dev.address, pci_vendor_info=dev.pci_vendor_info,
+                              physical_network=dev.physnet)
 
     def teardown_ports(self, server_id: str, ports: tuple[str, ...]) -> None:
         """Unbind these ports from the server, skipping ports that no longer exist or that

@@ -6,6 +6,7 @@ each caller only when its build has ended."""
 
 from __future__ import annotations
 
+import re
 import threading
 
 import pytest
@@ -14,6 +15,7 @@ from sqlalchemy import select
 from sriovstack.compute.build_batch import BuildBatcher
 from sriovstack.compute.types import NetworkRequest, ServerCreate
 from sriovstack.db.models import ServerPortRow
+from sriovstack.network import DeviceBinding
 from sriovstack.wire import ServerStatus
 from tests.compute.conftest import ADMIN, Cloud, intel_82576_devices
 from tests.polling import until
@@ -80,23 +82,32 @@ def test_a_server_deleted_before_its_batch_is_skipped_and_the_others_placed(
 
 
 def test_one_servers_unexpected_error_fails_it_alone(cloud: Cloud) -> None:
-    """A bind that raises something unexpected for one server: that server ends in ERROR
-    with the error as its fault, its claim freed; the other server of the batch is placed."""
+    """A bind that raises something unexpected for one server fails the batch's binding
+    transaction; each server's ports are then bound alone: that server ends in ERROR with
+    the error as its fault, its claim freed; the other server of the batch is placed."""
     cloud.add_host("compute-1")
     network = cloud.network()
     good, bad = _queued(cloud, network, "good"), _queued(cloud, network, "bad")
     real_bind = cloud.net.bind_port
+    real_bind_devices = cloud.net.bind_devices
 
     def bind(port_id: str, host: str, device_id: str, *args: object, **kwargs: object) -> object:
         if device_id == bad:
             raise RuntimeError("the wire is cut")
         return real_bind(port_id, host, device_id, *args, **kwargs)  # type: ignore[arg-type]
 
+    def bind_devices(devices: list[DeviceBinding]) -> object:
+        if any(d.device_id == bad for d in devices):
+            raise RuntimeError("the wire is cut")
+        return real_bind_devices(devices)
+
     cloud.net.bind_port = bind  # type: ignore[method-assign, assignment]
+    cloud.net.bind_devices = bind_devices  # type: ignore[method-assign, assignment]
     try:
         cloud.compute.servers.builder.build_batch((bad, good))
     finally:
         cloud.net.bind_port = real_bind  # type: ignore[method-assign]
+        cloud.net.bind_devices = real_bind_devices  # type: ignore[method-assign]
     assert cloud.compute.servers.get(ADMIN, good).host == "compute-1"
     failed = cloud.compute.servers.get(ADMIN, bad)
     assert failed.status is ServerStatus.ERROR and failed.fault is not None
@@ -146,3 +157,51 @@ def test_the_batcher_runs_every_build_once_in_at_most_two_batches_at_a_time() ->
 def test_a_batcher_needs_a_size_and_a_drainer(size: int, drainers: int) -> None:
     with pytest.raises(ValueError):
         BuildBatcher(lambda ids: None, size, drainers)
+
+
+def test_a_server_refused_by_one_host_in_a_batch_tries_the_next_alone(cloud: Cloud) -> None:
+    """The batch binds every server's ports in one transaction; the host without a NIC
+    agent refuses those it was claimed for, and each of them goes on to the next host on
+    its own (its claim there freed first): every server ends on compute-2."""
+    cloud.add_host("compute-1", sriov_agent=False)
+    cloud.add_host("compute-2")
+    network = cloud.network()
+    servers = tuple(_queued(cloud, network, f"vm{i}") for i in range(3))
+    cloud.compute.servers.builder.build_batch(servers)
+    for server_id in servers:
+        server = cloud.compute.servers.get(ADMIN, server_id)
+        assert server.host == "compute-2" and server.fault is None
+        assert {d.address for d in cloud.scheduler.claims.held_by(server_id)}
+    with cloud.db.transaction() as s:
+        refused = s.scalars(select(ServerPortRow.port_id)).all()
+    for port_id in refused:
+        assert cloud.net.get_port(ADMIN, port_id).binding.host == "compute-2"
+
+
+def _without_ids(message: str) -> str:
+    """The message but for its ports and hosts (the order hosts are tried in depends on
+    what the others claimed)."""
+    ports = re.sub(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", "<port>",
+                   message)
+    return re.sub(r"compute-\d", "<host>", ports)
+
+
+def test_a_batch_refused_everywhere_fails_each_server_as_a_lone_build(cloud: Cloud) -> None:
+    """No host binds: each server of the batch ends in ERROR with the fault a lone build
+    gets (no valid host once every host refused, naming the binding's reason)."""
+    cloud.add_host("compute-1", sriov_agent=False)
+    cloud.add_host("compute-2", sriov_agent=False)
+    network = cloud.network()
+    servers = tuple(_queued(cloud, network, f"vm{i}") for i in range(2))
+    cloud.compute.servers.builder.build_batch(servers)
+    alone = _queued(cloud, network, "alone")
+    cloud.compute.servers.builder.build(alone)
+    expected = cloud.compute.servers.get(ADMIN, alone).fault
+    assert expected is not None
+    for server_id in servers:
+        server = cloud.compute.servers.get(ADMIN, server_id)
+        assert server.status is ServerStatus.ERROR and server.fault is not None
+        assert _without_ids(server.fault.message) == _without_ids(expected.message)
+        assert cloud.scheduler.claims.held_by(server_id) == ()
+    assert expected.message.startswith("No valid host was found.")
+    assert "Binding failed on the hosts tried before" in expected.message
