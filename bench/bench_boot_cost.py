@@ -10,8 +10,14 @@ report, the guest's status report).  For each request it prints the CPU time of 
 (``time.process_time``: the time PostgreSQL spends is not in it), the SQL statements and the
 transactions committed, per boot.  Boots run one at a time, so a build never shares a batch.
 
+With ``--batch N`` the builds run as a busy worker runs them: N servers are created with their
+builds held back (the builder's ``build`` is replaced by a list for the while), then built
+together by one ``build_batch`` call; it prints the create and the build per server (the
+agents' requests are not sent).  ``--batch 1`` gives a lone build's share of create+build.
+
     .venv/bin/python bench/bench_boot_cost.py [--hosts 100] [--boots 100] [--warmup 20] \
-        [--host-subset-size 10] [--database postgresql+psycopg://postgres@127.0.0.1:5432/postgres]
+        [--batch 16] [--host-subset-size 10] \
+        [--database postgresql+psycopg://postgres@127.0.0.1:5432/postgres]
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ from bench_api_boots import (  # noqa: E402 - the sibling benchmark's hosts and 
 from sriovstack.cli.api import ServeOptions, _build  # noqa: E402
 
 PHASES = ("create+build", "desired state", "VF report", "status report")
+BATCH_PHASES = ("create", "build")
 
 
 @dataclass
@@ -44,8 +51,8 @@ class Cost:
     """What the API spent on one kind of request, over every measured boot."""
 
     cpu: list[float] = field(default_factory=list)
-    statements: list[int] = field(default_factory=list)
-    commits: list[int] = field(default_factory=list)
+    statements: list[float] = field(default_factory=list)
+    commits: list[float] = field(default_factory=list)
 
 
 class Meter:
@@ -126,6 +133,10 @@ async def run(args: argparse.Namespace) -> dict[str, Cost]:
             image = (await c.get("/image/v2/images", params={"name": "cirros"})
                      ).json()["images"][0]["id"]
             total = args.warmup + args.boots
+            if args.batch:
+                await _batches(c, services, meter, costs, args, net, image, admin)
+                services.db.dispose()
+                return costs
             with Progress(transient=True) as bar:
                 task = bar.add_task("boot", total=total)
                 for i in range(total):
@@ -169,16 +180,66 @@ async def run(args: argparse.Namespace) -> dict[str, Cost]:
         return costs
 
 
+async def _batches(c: httpx.AsyncClient, services: object, meter: Meter,
+                   costs: dict[str, Cost], args: argparse.Namespace, net: str, image: str,
+                   admin: dict[str, str]) -> None:
+    """Boot ``--batch`` servers at a time: create them all with their builds held back, then
+    build them in one ``build_batch``; each phase's cost is recorded per server."""
+    builder = services.compute.servers.builder  # type: ignore[attr-defined]
+    groups = -(-(args.warmup + args.boots) // args.batch)
+    warm = -(-args.warmup // args.batch)
+    with Progress(transient=True) as bar:
+        task = bar.add_task("boot", total=groups)
+        for g in range(groups):
+            ports = []
+            for i in range(args.batch):
+                r = await c.post("/network/v2.0/ports", json={"port": {
+                    "network_id": net, "name": f"vf{g}-{i}", "binding:vnic_type": "direct"}})
+                r.raise_for_status()
+                ports.append(r.json()["port"]["id"])
+            held: list[str] = []
+            builder.build = held.append  # the creates queue their builds here for the while
+            start = meter.reading()
+            for i, port in enumerate(ports):
+                r = await c.post("/compute/v2.1/servers", headers=admin, json={"server": {
+                    "name": f"bench-{g}-{i}", "imageRef": image, "flavorRef": "1",
+                    "networks": [{"port": port}]}})
+                if r.status_code != 202:
+                    raise SystemExit(f"create: {r.status_code} {r.text}")
+            created = meter.reading()
+            del builder.build
+            builder.build_batch(tuple(held))
+            built = meter.reading()
+            for server in held:
+                host = (await c.get(f"/compute/v2.1/servers/{server}", headers=admin)
+                        ).json()["server"]["OS-EXT-SRV-ATTR:host"]
+                if not host:
+                    raise SystemExit(f"server {server} was not placed")
+            for name, before, after in (("create", start, created), ("build", created, built)):
+                if g < warm:
+                    continue
+                cost = costs[name]
+                cost.cpu.append((after[0] - before[0]) / args.batch)
+                cost.statements.append((after[1] - before[1]) / args.batch)
+                cost.commits.append((after[2] - before[2]) / args.batch)
+            bar.advance(task)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--hosts", type=int, default=100)
     parser.add_argument("--boots", type=int, default=100)
     parser.add_argument("--warmup", type=int, default=20, help="boots not measured")
+    parser.add_argument("--batch", type=int, default=0,
+                        help="create this many servers, then build them as one batch")
     parser.add_argument("--host-subset-size", type=int, default=10)
     parser.add_argument("--database", default="postgresql+psycopg://postgres@127.0.0.1:5432/"
                         "postgres", help="a PostgreSQL server URL (a database is made there)")
     args = parser.parse_args()
     costs = asyncio.run(run(args))
+    if args.batch:
+        _print_batches(args, costs)
+        return
     print(f"hosts {args.hosts}, {args.boots} boots measured one at a time (after "
           f"{args.warmup}), the API in process; per boot, medians:")
     print(f"{'request':<16}{'CPU ms':>9}{'statements':>12}{'commits':>9}")
@@ -193,6 +254,16 @@ def main() -> None:
     mean_cpu = sum(statistics.fmean(costs[n].cpu) for n in PHASES) * 1000
     print(f"(mean CPU per boot {mean_cpu:.2f} ms; the GET of the server that finds its host "
           "is not counted)")
+
+
+def _print_batches(args: argparse.Namespace, costs: dict[str, Cost]) -> None:
+    print(f"hosts {args.hosts}, {args.boots} boots measured in batches of {args.batch} (after "
+          f"{args.warmup}), the API in process; per server, medians over the batches:")
+    print(f"{'request':<16}{'CPU ms':>9}{'statements':>12}{'commits':>9}")
+    for name in BATCH_PHASES:
+        cost = costs[name]
+        print(f"{name:<16}{statistics.median(cost.cpu) * 1000:9.2f}"
+              f"{statistics.median(cost.statements):12.1f}{statistics.median(cost.commits):9.1f}")
 
 
 if __name__ == "__main__":
