@@ -38,7 +38,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from sriovstack.clock import Clock, SystemClock
@@ -48,8 +48,7 @@ from sriovstack.compute.build_lease import (DEFAULT_LEASE_SECONDS, BuildLease, B
                                             LeaseState)
 from sriovstack.compute.desired_state import HostRevisions
 from sriovstack.compute.instance_actions import InstanceActionLog
-from sriovstack.compute.scheduler.model import (BuildRequest, Claim, ClaimedDevice,
-                                                ImageProperties)
+from sriovstack.compute.scheduler.model import BuildRequest, Claim, ImageProperties
 from sriovstack.compute.types import SYSTEM_CALLER
 from sriovstack.crashpoints import crash_point
 from sriovstack.db import Database
@@ -342,10 +341,14 @@ class ServerBuilder:
         outcomes: list[tuple[str, tuple[str, ...]] | None] = []
         try:
             refusals = self._network.bind_devices(devices)
+        except Unavailable as exc:  # a lock wait ran out under load: as for a lone build
+            _LOG.warning("binding the ports of %d servers stopped: %s; the recovery sweep "
+                         "builds them again when their leases run out", len(claimed), exc)
+            outcomes = [None] * len(claimed)
         except Exception:  # one server's ports may be to blame: bind each on its own
             _LOG.exception("binding the ports of %d servers together failed; binding each "
                            "alone", len(claimed))
-            outcomes = [self._guarded(lease, self._bind_all, plan, claim)
+            outcomes = [self._guarded(lease, self._bind_alone, lease, plan, claim)
                         for lease, plan, claim in claimed]
         else:
             for device, refused in zip(devices, refusals):
@@ -386,6 +389,13 @@ class ServerBuilder:
                             pci_requests=pci + flavor.requests, retry_hosts=retry,
                             extra_specs=plan.extra_specs, guest_numa_cells=flavor.numa_cells,
                             lease_token=None if lease is None else lease.token)
+
+    def _bind_alone(self, lease: BuildLease, plan: Plan,
+                    claim: Claim) -> tuple[str, tuple[str, ...]] | None:
+        """``_bind_all`` after a batch's binding failed, once the lease is renewed (time
+        has passed since the claim: a build that lost its lease must not bind); None when
+        the lease is no longer ours."""
+        return self._bind_all(plan, claim) if self._keep(lease, plan) else None
 
     def _bind_all(self, plan: Plan, claim: Claim) -> tuple[str, tuple[str, ...]]:
         """Bind every port on the claimed host; return "" or why binding failed, with the
@@ -443,9 +453,9 @@ class ServerBuilder:
         """In one transaction: settle every server still ours on its host, record its
         devices, and bump each host's revision once; each server's lease state."""
         with self._db.transaction() as session:
-            states = [self.leases.settle(session, lease, host=claim.host,
-                                         task_state="spawning", updated_at=self.clock.now())
-                      for lease, _plan, claim in ready]
+            states = self.leases.settle_on_hosts(
+                session, [(lease, claim.host) for lease, _plan, claim in ready],
+                task_state="spawning", updated_at=self.clock.now())
             held = {lease.server_id: claim for (lease, _p, claim), state in zip(ready, states)
                     if state is LeaseState.HELD}
             self._record_devices(session, held)
@@ -471,18 +481,23 @@ class ServerBuilder:
 
     @staticmethod
     def _record_devices(session: Session, claims: dict[str, Claim]) -> None:
-        if not claims:
+        """Record on each server's ports the device claimed for it (one statement: an
+        UPDATE by server and port, run for every device)."""
+        devices = [{"server": server_id, "port": dev.port_id, "pci_address": str(dev.address),
+                    "vendor_id": dev.vendor_id, "product_id": dev.product_id,
+                    "physnet": dev.physnet, "generation": dev.generation}
+                   for server_id, claim in sorted(claims.items()) for dev in claim.devices
+                   if dev.port_id is not None]
+        if not devices:
             return
-        rows = session.scalars(select(ServerPortRow).where(
-            ServerPortRow.server_id.in_(sorted(claims))).order_by(
-            ServerPortRow.server_id, ServerPortRow.position)).all()
-        for row in rows:
-            dev: ClaimedDevice | None = claims[row.server_id].device_for(row.port_id)
-            if dev is not None:
-                row.pci_address = str(dev.address)
-                row.vendor_id, row.product_id = dev.vendor_id, dev.product_id
-                row.physnet = dev.physnet
-                row.generation = dev.generation
+        p = ServerPortRow.__table__
+        session.execute(update(p).where(p.c.server_id == bindparam("server"),
+                                        p.c.port_id == bindparam("port"))
+                        .values(pci_address=bindparam("pci_address"),
+                                vendor_id=bindparam("vendor_id"),
+                                product_id=bindparam("product_id"),
+                                physnet=bindparam("physnet"),
+                                generation=bindparam("generation")), devices)
 
     def _fail(self, lease: BuildLease, message: str, code: int = 500) -> None:
         """Put the server in ERROR with nova's fault ``{code, message, created}`` (if the

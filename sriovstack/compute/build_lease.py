@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, or_, select, update
+from sqlalchemy import ColumnElement, case, or_, select, update
 from sqlalchemy.orm import Session
 
 from sriovstack.clock import Clock
@@ -168,6 +168,23 @@ class BuildLeases:
         if result.rowcount == 1:
             return LeaseState.HELD
         return _lost_or_gone(s, lease.server_id)
+
+    def settle_on_hosts(self, s: Session, placed: Sequence[tuple[BuildLease, str]],
+                        **values: object) -> list[LeaseState]:
+        """``settle`` for each (lease, host): the server placed on its host with ``values``,
+        in one UPDATE per lease token (a batch's leases share one), each server only if its
+        lease is still ours; each lease's state, in order."""
+        held: set[str] = set()
+        tokens = sorted({lease.token for lease, _host in placed})
+        for token in tokens:
+            hosts = {lease.server_id: host for lease, host in placed if lease.token == token}
+            held.update(s.scalars(
+                update(S).where(S.id.in_(sorted(hosts)), S.build_owner == token)
+                .values(host=case(hosts, value=S.id), build_owner=None, build_lease_until=None,
+                        **values)
+                .returning(S.id).execution_options(synchronize_session=False)).all())
+        return [LeaseState.HELD if lease.server_id in held else _lost_or_gone(s, lease.server_id)
+                for lease, _host in placed]
 
     def expired(self) -> tuple[Orphan, ...]:
         """Servers in BUILD, not yet placed on a host, whose lease has run out (or never

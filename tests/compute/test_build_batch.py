@@ -10,11 +10,12 @@ import re
 import threading
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from sriovstack.compute.build_batch import BuildBatcher
 from sriovstack.compute.types import NetworkRequest, ServerCreate
-from sriovstack.db.models import ServerPortRow
+from sriovstack.compute.build_lease import LeaseState
+from sriovstack.db.models import ServerPortRow, ServerRow
 from sriovstack.network import DeviceBinding
 from sriovstack.wire import ServerStatus
 from tests.compute.conftest import ADMIN, Cloud, intel_82576_devices
@@ -205,3 +206,25 @@ def test_a_batch_refused_everywhere_fails_each_server_as_a_lone_build(cloud: Clo
         assert cloud.scheduler.claims.held_by(server_id) == ()
     assert expected.message.startswith("No valid host was found.")
     assert "Binding failed on the hosts tried before" in expected.message
+
+
+def test_placing_a_batch_settles_only_the_servers_whose_lease_holds(cloud: Cloud) -> None:
+    """One UPDATE places the batch: each server on its own host if its lease is still ours;
+    a server another worker took over is LOST, a deleted one GONE, neither touched."""
+    network = cloud.network()
+    held, taken, deleted = (_queued(cloud, network, name) for name in ("a", "b", "c"))
+    leases = cloud.compute.servers.builder.leases
+    with cloud.db.transaction() as s:
+        started = leases.start_many((held, taken, deleted), s)
+    with cloud.db.transaction() as s:
+        s.execute(update(ServerRow).where(ServerRow.id == taken)
+                  .values(build_owner="another-worker#1"))
+    assert leases.fence_delete(deleted) is not None
+    with cloud.db.transaction() as s:
+        states = leases.settle_on_hosts(
+            s, [(started[held], "compute-1"), (started[taken], "compute-2"),
+                (started[deleted], "compute-3")], task_state="spawning")
+    assert states == [LeaseState.HELD, LeaseState.LOST, LeaseState.GONE]
+    with cloud.db.transaction() as s:
+        rows = dict(s.execute(select(ServerRow.id, ServerRow.host)).all())
+    assert rows == {held: "compute-1", taken: None, deleted: None}

@@ -71,16 +71,16 @@ def test_a_build_that_claimed_before_the_delete_undoes_its_own_claims(cloud: Clo
     finds the server gone and undoes what it did."""
     cloud.add_host("compute-1")
     server_id = _boot(cloud, cloud.network())
-    real_bind = cloud.net.bind_port
+    real_bind = cloud.net.bind_devices  # a build binds its batch's ports with one call
 
     def bind_then_delete(*args: object, **kwargs: object) -> object:
-        port = real_bind(*args, **kwargs)  # type: ignore[arg-type]
+        refusals = real_bind(*args, **kwargs)  # type: ignore[arg-type]
         cloud.compute.servers.delete(ADMIN, server_id)
-        return port
+        return refusals
 
-    cloud.net.bind_port = bind_then_delete  # type: ignore[method-assign]
+    cloud.net.bind_devices = bind_then_delete  # type: ignore[method-assign]
     cloud.compute.servers.builder.build(server_id)
-    cloud.net.bind_port = real_bind  # type: ignore[method-assign]
+    cloud.net.bind_devices = real_bind  # type: ignore[method-assign]
     assert _leftovers(cloud) == NOTHING
     try:
         cloud.compute.servers.get(ADMIN, server_id)

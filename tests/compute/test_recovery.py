@@ -276,8 +276,9 @@ def test_the_api_sweeps_at_start(services: Services, settings: ApiSettings,
 
 class _StallingNetwork:
     """The network service as a build under heavy load meets it (issue 16): the first
-    bind_port call runs ``meanwhile`` (what other threads did while this one was descheduled)
-    and then fails with ``error``; everything else is the real service."""
+    bind_port or bind_devices call (a batch binds with one) runs ``meanwhile`` (what other
+    threads did while this one was descheduled) and then fails with ``error``; everything
+    else is the real service."""
 
     def __init__(self, real: object, meanwhile: Callable[[], object],
                  error: Exception) -> None:
@@ -290,6 +291,13 @@ class _StallingNetwork:
             self._meanwhile()
             raise self._error
         return self._real.bind_port(*args, **kwargs)  # type: ignore[attr-defined]
+
+    def bind_devices(self, *args: object, **kwargs: object) -> object:
+        self.calls += 1
+        if self.calls == 1:
+            self._meanwhile()
+            raise self._error
+        return self._real.bind_devices(*args, **kwargs)  # type: ignore[attr-defined]
 
     def __getattr__(self, name: str) -> object:
         return getattr(self._real, name)
