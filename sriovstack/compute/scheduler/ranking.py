@@ -18,7 +18,11 @@ spread); it stops once the N-th best host met outweighs any host not met yet.
 
 The result is the hosts ``top_hosts`` would list from the full scan. Hosts that cannot pass
 (disabled, forced down, another zone, no free device of the asked type and physnet) are not
-in the bucket; the filters still run on every host met. When no host of the bucket passes,
+in the bucket; the filters still run on every host met. Nor are hosts silent for longer than
+the ComputeFilter's ``service_down_time`` at the decision's time: they leave the buckets as
+their heartbeat ages (a heap of heartbeats, oldest first) and come back with the next one, so
+a decision never walks past the hosts that are down (a whole rack, or hosts registered long
+ago and never heard from since). When no host of the bucket passes,
 the caller runs the full scan, which also says exactly why (the NoValidHost message).
 
 Weights are floats; a host that weighs strictly less than another on one axis and the same
@@ -30,6 +34,7 @@ from __future__ import annotations
 
 import threading
 from bisect import bisect_left, insort
+from heapq import heapify, heappop, heappush
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -61,6 +66,7 @@ class Pick:
 
 
 _NOTHING = Pick((), False)
+_NEVER = float("-inf")  # the heartbeat of a host that never sent one
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,15 +98,20 @@ class HostRanking:
     """The buckets, kept current by ``update`` (the host index calls it on every change)."""
 
     def __init__(self, weighers: Sequence[HostWeigher], *, by_zone: bool, by_pci: bool,
-                 usable_only: bool) -> None:
+                 usable_only: bool, down_time: float | None = None) -> None:
         # by_zone/by_pci/usable_only: whether the AvailabilityZone, PciPassthrough and
-        # Compute filters run (a bucket may only leave out hosts a filter would remove).
+        # Compute filters run (a bucket may only leave out hosts a filter would remove);
+        # down_time: the ComputeFilter's service_down_time (None: silent hosts stay filed).
         self._weighers = tuple(weighers)
         self._by_zone, self._by_pci, self._usable_only = by_zone, by_pci, usable_only
+        self._down_time = down_time
         self._lock = threading.Lock()
         self._states: dict[str, HostState] = {}
-        self._entries: dict[str, _Entry] = {}
+        self._entries: dict[str, _Entry] = {}  # the hosts filed in buckets
         self._buckets: dict[BucketKey, _Bucket] = {}
+        # (heartbeat, host id) of filed hosts, oldest first; an item whose heartbeat is not
+        # the host's any more is skipped when it comes out.
+        self._beats: list[tuple[float, str]] = []
 
     def update(self, changes: Mapping[str, HostState | None]) -> None:
         """New states (None: the host is gone); refiles only hosts whose entry changed."""
@@ -111,12 +122,15 @@ class HostRanking:
             for host_id, state in changes.items():
                 old = self._entries.pop(host_id, None)
                 new = self._entry(state) if state is not None else None
+                before = self._states.get(host_id)
                 if state is None:
                     self._states.pop(host_id, None)
                 else:
                     self._states[host_id] = state
-                if new is not None:
+                if state is not None and new is not None:
                     self._entries[host_id] = new
+                    if old is None or before is None or before.heartbeat_at != state.heartbeat_at:
+                        self._watch(host_id, state)  # filed again, or a new heartbeat
                 if old == new:
                     continue
                 if old is not None:
@@ -125,15 +139,39 @@ class HostRanking:
                     self._file(host_id, new)
 
     def best(self, request: BuildRequest, checks: Sequence[HostCheck],
-             lost: frozenset[str], size: int = 1) -> Pick:
+             lost: frozenset[str], size: int = 1, now: float | None = None) -> Pick:
         """The ``size`` hosts ``top_hosts`` would list among the hosts passing ``checks``
-        (the request's prepared filters), leaving out ``lost``; see the module docstring."""
+        (the request's prepared filters), leaving out ``lost``; see the module docstring.
+        ``now`` (epoch seconds, read no later than the ComputeFilter's own clock reading)
+        leaves out the hosts silent for longer than ``down_time`` by then."""
         with self._lock:
+            if now is not None and self._down_time is not None:
+                self._silence(now, self._down_time)
             bucket = self._buckets.get(self._bucket_key(request))
             if bucket is None or not bucket.by_name:
                 return _NOTHING
             return _Walk(self._states, self._weighers, request, checks, lost,
                          max(1, size)).run(bucket)
+
+    def _watch(self, host_id: str, state: HostState) -> None:
+        if self._down_time is None:
+            return
+        heappush(self._beats, (_heartbeat(state), host_id))
+        if len(self._beats) > 2 * len(self._entries) + 64:  # heartbeats without decisions
+            self._beats = [(_heartbeat(self._states[i]), i) for i in self._entries]
+            heapify(self._beats)
+
+    def _silence(self, now: float, down_time: float) -> None:
+        """Unfile the hosts silent for longer than ``down_time`` at ``now`` (the
+        ComputeFilter's test, so only hosts it would remove leave)."""
+        beats = self._beats
+        while beats and now - beats[0][0] > down_time:
+            heartbeat, host_id = heappop(beats)
+            state, entry = self._states.get(host_id), self._entries.get(host_id)
+            if state is None or entry is None or heartbeat != _heartbeat(state):
+                continue  # gone, already unfiled, or it beat since
+            del self._entries[host_id]
+            self._unfile(host_id, entry)
 
     def _bucket_key(self, request: BuildRequest) -> BucketKey:
         zone = request.availability_zone if self._by_zone else None
@@ -186,12 +224,13 @@ class HostRanking:
                 self._states.pop(host_id, None)
             else:
                 self._states[host_id] = state
-        self._entries, self._buckets = {}, {}
+        self._entries, self._buckets, self._beats = {}, {}, []
         for host_id, state in self._states.items():
             entry = self._entry(state)
             if entry is None:
                 continue
             self._entries[host_id] = entry
+            self._watch(host_id, state)
             for key in entry.buckets:
                 bucket = self._bucket(key)
                 bucket.by_name.append((entry.name, host_id))
@@ -201,6 +240,10 @@ class HostRanking:
         for bucket in self._buckets.values():
             for items in bucket.lists():
                 items.sort()
+
+
+def _heartbeat(state: HostState) -> float:
+    return _NEVER if state.heartbeat_at is None else state.heartbeat_at
 
 
 def _remove(items: list, item: tuple) -> None:  # type: ignore[type-arg]

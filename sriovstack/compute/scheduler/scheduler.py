@@ -104,14 +104,17 @@ class Scheduler:
                  rng: random.Random | None = None) -> None:
         # An unknown filter name stops the service here, at start.
         self._recorder = recorder or NullRecorder()
-        self._filters = build_filters(config, clock or SystemClock())
+        self._clock = clock or SystemClock()
+        self._filters = build_filters(config, self._clock)
         self._weighers = build_weighers(config)
         self._config = config
         self._rng = rng or random.Random()  # host_subset_size's choice
         names = {f.name for f in self._filters}
         self._ranking = HostRanking(self._weighers, by_zone="AvailabilityZoneFilter" in names,
                                     by_pci="PciPassthroughFilter" in names,
-                                    usable_only="ComputeFilter" in names)
+                                    usable_only="ComputeFilter" in names,
+                                    down_time=config.service_down_time
+                                    if "ComputeFilter" in names else None)
         self._index = HostIndex(db, self._ranking.update)
         self._claims = Claims(db, config.ram_allocation_ratio, config.cpu_allocation_ratio)
 
@@ -170,8 +173,10 @@ class Scheduler:
         exact per-filter counts."""
         hosts = self._index.snapshot(refresh)  # refreshes the ranking too
         if request.requested_host is None:
+            now = self._clock.now().timestamp()  # before the ComputeFilter reads its clock
             checks = [c for c in (f.prepare(request) for f in self._filters) if c is not None]
-            pick = self._ranking.best(request, checks, lost, self._config.host_subset_size)
+            pick = self._ranking.best(request, checks, lost, self._config.host_subset_size,
+                                      now)
             if pick.found:
                 return self._one_of(pick.hosts)
         passed, rejections = filter_hosts(self._candidates(request, hosts), request,

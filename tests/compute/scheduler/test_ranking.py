@@ -165,3 +165,84 @@ def test_a_host_that_is_claimed_down_or_disabled_leaves_the_top_and_comes_back()
         ranking.update({top.id: top})  # released, back up, re-enabled
         hosts[top.id] = top
         assert ranked(ranking, request, filters, frozenset()) == top
+
+
+def _counted(checks, seen):
+    """The checks, noting each host they are asked about (the hosts a walk meets)."""
+    def first(host):
+        seen.append(host.name)
+        return checks[0](host)
+    return [first, *checks[1:]]
+
+
+def test_hosts_silent_past_the_down_time_leave_the_walk_and_come_back_with_a_heartbeat():
+    # 200 hosts; the 180 with the smallest names (best on every tie) went silent long ago.
+    config = SchedulerConfig(host_subset_size=3)
+    clock = FakeClock(NOW)
+    filters, weighers = build_filters(config, clock), build_weighers(config)
+    pools = (Pool(PoolKey("8086", "154c", DevType.VF, "physnet1", 0, PciAddress(0, 5, 0, 0)),
+                  4),)
+    hosts = {f"id-{n}": HostState(
+        id=f"id-{n}", name=f"compute-{n:03d}", enabled=True, forced_down=False,
+        availability_zone="nova", vcpus=8, vcpus_used=0, memory_mb=8192, memory_mb_used=0,
+        disk_gb=100, disk_gb_used=0, capabilities=CAPS, pools=pools,
+        pci_totals=pci_totals(pools), generation=1, numa_sockets=None,
+        heartbeat_at=NOW.timestamp() - (600 if n < 180 else 5)) for n in range(200)}
+    hosts["id-7"] = replace(hosts["id-7"], heartbeat_at=None)  # never heard from
+    ranking = HostRanking(weighers, by_zone=True, by_pci=True, usable_only=True,
+                          down_time=config.service_down_time)
+    ranking.update(dict(hosts))
+    request = BuildRequest("s", "p", 1, 512, pci_requests=(PciRequest(
+        count=1, dev_type=DevType.VF, physnet="physnet1", port_id="port-0"),))
+
+    def walk(lost=frozenset()):
+        seen = []
+        checks = [c for c in (f.prepare(request) for f in filters) if c is not None]
+        pick = ranking.best(request, _counted(checks, seen), lost, 3,
+                            clock.now().timestamp())
+        expected = full_scan_top(hosts.values(), request, filters, weighers, lost, 3)
+        assert pick.found and pick.hosts == expected
+        return [h.name for h in pick.hosts], seen
+
+    top, seen = walk()
+    assert top == ["compute-180", "compute-181", "compute-182"]
+    assert len(set(seen)) <= 10, seen  # not the 180 silent hosts in front of them
+    # One silent host beats again: it is filed again and wins its tie on the name.
+    hosts["id-3"] = replace(hosts["id-3"], heartbeat_at=clock.now().timestamp())
+    ranking.update({"id-3": hosts["id-3"]})
+    assert walk()[0] == ["compute-003", "compute-180", "compute-181"]
+    # Time passes: the 20 that were up go silent too; compute-003 beat 56 s ago, still up.
+    clock.advance(56)
+    top, seen = walk(frozenset({"compute-003"}))
+    assert top == [] and len(set(seen)) <= 10, seen
+    assert walk()[0] == ["compute-003"]
+    clock.advance(5)  # and now nobody is up: the bucket is empty, the caller scans all hosts
+    checks = [c for c in (f.prepare(request) for f in filters) if c is not None]
+    assert ranking.best(request, checks, frozenset(), 3, clock.now().timestamp()).found is False
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_the_ranking_keeps_picking_the_full_scans_hosts_while_the_clock_runs(seed):
+    rng = random.Random(seed)
+    config = SchedulerConfig()
+    clock = FakeClock(NOW)
+    filters, weighers = build_filters(config, clock), build_weighers(config)
+    hosts = {f"id-{n}": random_host(rng, n) for n in range(120)}
+    ranking = HostRanking(weighers, by_zone=True, by_pci=True, usable_only=True,
+                          down_time=config.service_down_time)
+    ranking.update(dict(hosts))
+    names = sorted(h.name for h in hosts.values())
+    for step in range(200):
+        request = random_request(rng, names)
+        lost = frozenset(rng.sample(names, rng.choice((0, 0, 3))))
+        size = rng.choice((1, 2, 5))
+        checks = [c for c in (f.prepare(request) for f in filters) if c is not None]
+        pick = ranking.best(request, checks, lost, size, clock.now().timestamp())
+        top = full_scan_top(hosts.values(), request, filters, weighers, lost, size)
+        assert (pick.hosts if pick.found else "none passes") == top, (seed, step)
+        clock.advance(rng.choice((0, 1, 7, 30)))
+        changes = {}
+        for host_id in rng.sample(sorted(hosts), 4):  # some hosts beat, some stay silent
+            hosts[host_id] = changes[host_id] = replace(
+                hosts[host_id], heartbeat_at=clock.now().timestamp() - rng.choice((0, 40)))
+        ranking.update(changes)
