@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from sriovstack.compute.desired_state import HostRevisions
@@ -282,10 +282,11 @@ class Audit:
 
     def _ports(self, servers: dict[str, str]) -> list[Finding]:
         out: list[Finding] = []
-        with self._db.transaction() as s:
+        with self._db.transaction() as s:  # held devices only: the free ones have no owner
             owners = {(h, a): o for h, a, o in s.execute(
                 select(HostRow.name, PciDeviceRow.address, PciDeviceRow.owner)
-                .join(HostRow, HostRow.id == PciDeviceRow.host_id)).all()}
+                .join(HostRow, HostRow.id == PciDeviceRow.host_id)
+                .where(PciDeviceRow.owner.is_not(None))).all()}
         for port in self._network.ports.list(SYSTEM_CALLER):
             if not port.device_id or not port.device_owner.startswith(_COMPUTE_OWNER):
                 continue
@@ -337,32 +338,44 @@ def _allocated(s: Session, host_id: str) -> tuple[int, int, int]:
 
 
 def _usage(s: Session) -> list[Finding]:
+    """The hosts whose usage is not the sum of their allocations, compared in one statement
+    (the database sends back only those, never every host)."""
+    a, h = HostAllocationRow, HostRow
+    sums = (select(a.host_id, func.sum(a.vcpus).label("vcpus"),
+                   func.sum(a.memory_mb).label("ram"), func.sum(a.disk_gb).label("disk"))
+            .group_by(a.host_id).subquery())
+    want = (func.coalesce(sums.c.vcpus, 0), func.coalesce(sums.c.ram, 0),
+            func.coalesce(sums.c.disk, 0))
+    rows = s.execute(select(h.name, h.generation, h.vcpus_used, h.memory_mb_used,
+                            h.disk_gb_used, *want)
+                     .outerjoin(sums, sums.c.host_id == h.id)
+                     .where(or_(h.vcpus_used != want[0], h.memory_mb_used != want[1],
+                                h.disk_gb_used != want[2]))
+                     .order_by(h.name)).all()
     out = []
-    for host in s.scalars(select(HostRow).order_by(HostRow.name)):
-        want = _allocated(s, host.id)
-        have = (host.vcpus_used, host.memory_mb_used, host.disk_gb_used)
-        if have != want:
-            out.append(Finding(AuditCheck.USAGE_DIFFERS, host.name,
-                               f"host {host.name} counts {have[0]} vCPU, {have[1]} MB RAM, "
-                               f"{have[2]} GB disk used; its allocations sum to {want[0]}, "
-                               f"{want[1]}, {want[2]} (generation {host.generation})"))
+    for name, generation, *used in rows:
+        have, sum_ = tuple(used[:3]), tuple(int(n) for n in used[3:])
+        out.append(Finding(AuditCheck.USAGE_DIFFERS, name,
+                           f"host {name} counts {have[0]} vCPU, {have[1]} MB RAM, "
+                           f"{have[2]} GB disk used; its allocations sum to {sum_[0]}, "
+                           f"{sum_[1]}, {sum_[2]} (generation {generation})"))
     return out
 
 
 def _servers_without_vf(s: Session) -> list[Finding]:
+    """Placed servers whose recorded VF is not theirs, with the VF's owner, in one statement
+    (the VF and its host joined to each server port, not read one by one)."""
+    d = PciDeviceRow
     rows = s.execute(select(ServerRow.id, ServerRow.host, ServerPortRow.port_id,
-                            ServerPortRow.pci_address)
+                            ServerPortRow.pci_address, d.owner)
                      .join(ServerPortRow, ServerPortRow.server_id == ServerRow.id)
+                     .outerjoin(HostRow, HostRow.name == ServerRow.host)
+                     .outerjoin(d, and_(d.host_id == HostRow.id,
+                                        d.address == ServerPortRow.pci_address))
                      .where(ServerRow.host.is_not(None), ServerPortRow.pci_address.is_not(None),
                             ServerRow.status.in_((ServerStatus.BUILD.value,
-                                                  ServerStatus.ACTIVE.value)))).all()
-    out = []
-    for r in rows:
-        owner = s.scalar(select(PciDeviceRow.owner).join(
-            HostRow, HostRow.id == PciDeviceRow.host_id).where(
-            HostRow.name == r.host, PciDeviceRow.address == r.pci_address))
-        if owner != r.id:
-            out.append(Finding(AuditCheck.SERVER_WITHOUT_VF, f"{r.id} {r.pci_address}",
-                               f"server {r.id} on {r.host} records VF {r.pci_address} for "
-                               f"port {r.port_id}, but the VF is held by {owner or 'nobody'}"))
-    return out
+                                                  ServerStatus.ACTIVE.value)),
+                            d.owner.is_distinct_from(ServerRow.id))).all()
+    return [Finding(AuditCheck.SERVER_WITHOUT_VF, f"{r.id} {r.pci_address}",
+                    f"server {r.id} on {r.host} records VF {r.pci_address} for port "
+                    f"{r.port_id}, but the VF is held by {r.owner or 'nobody'}") for r in rows]

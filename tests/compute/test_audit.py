@@ -5,7 +5,9 @@ that drifted, a server that lost its VF) is reported finding by finding with evi
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select, update
+from typing import Any
+
+from sqlalchemy import delete, event, select, update
 
 from sriovstack.compute import AuditCheck, VfObservation, vf_state_findings
 from sriovstack.compute.build import DEVICE_OWNER
@@ -126,3 +128,42 @@ def test_the_periodic_sweep_repairs_only_what_two_sweeps_in_a_row_found(cloud: C
     second = cloud.compute.audit.sweep()
     assert {f.check for f in second.repaired} == {f.check for f in first.findings}
     assert cloud.compute.audit.check().findings == ()
+
+
+def _reads(cloud: Cloud) -> tuple[int, int]:
+    """(statements, rows sent back) of one audit; rows are counted where the driver says
+    (PostgreSQL; SQLite's cursor does not know before it is read)."""
+    seen = [0, 0]
+
+    def count(_conn: object, cursor: Any, statement: str, *_rest: object) -> None:
+        seen[0] += 1
+        if statement.lstrip().upper().startswith("SELECT"):
+            seen[1] += max(cursor.rowcount, 0)
+
+    event.listen(cloud.db.engine, "after_cursor_execute", count)
+    try:
+        assert cloud.compute.audit.check().findings == ()
+    finally:
+        event.remove(cloud.db.engine, "after_cursor_execute", count)
+    return seen[0], seen[1]
+
+
+def test_the_audit_reads_no_more_as_hosts_and_free_vfs_are_added(cloud: Cloud) -> None:
+    # Once a minute in every API process: at 5,000 hosts of 130 VFs it read every host's
+    # usage with a statement of its own and every device of every host.
+    cloud.add_host("compute-1")
+    _boot(cloud, cloud.network())
+    before = _reads(cloud)
+    for n in range(2, 6):
+        cloud.add_host(f"compute-{n}")
+    assert _reads(cloud) == before
+
+
+def test_the_audit_checks_every_placed_servers_vf_in_one_statement(cloud: Cloud) -> None:
+    cloud.add_host("compute-1")
+    network_id = cloud.network()
+    _boot(cloud, network_id)
+    statements, _rows = _reads(cloud)
+    for _ in range(3):
+        _boot(cloud, network_id)
+    assert _reads(cloud)[0] == statements
