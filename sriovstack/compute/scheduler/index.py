@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select, true
 from sqlalchemy.orm import Session
 
 from sriovstack.compute.scheduler.host_state import HostCapabilities, HostState, pci_totals
@@ -108,9 +108,13 @@ class HostIndex:
             read = _Refresh(number, beat_since)
             changed = read_changed(session, since)
             read.next_since = changed.next_since
-            stale = forced | {i for i, generation in changed.hosts if self._is_stale(i, generation)}
-            for ids in _chunks(sorted(stale)):
-                read.states.update(self._load(session, ids))
+            if since < 0:  # the first read: every host, without lists of ids to send
+                read.states.update(self._load(session, None))
+            else:
+                stale = forced | {i for i, generation in changed.hosts
+                                  if self._is_stale(i, generation)}
+                for ids in _chunks(sorted(stale)):
+                    read.states.update(self._load(session, ids))
             read.read_heartbeats(session)
             read.read_present(session, len(self._hosts))
         return read
@@ -167,11 +171,13 @@ class HostIndex:
         return bool(changes)
 
     def _load(self, session: Session,
-              ids: Sequence[str]) -> dict[str, HostState]:
+              ids: Sequence[str] | None) -> dict[str, HostState]:
+        """The states of ``ids`` (None: of every host)."""
         pools = self._pools(session, ids)
         unhealthy = _unhealthy(session, ids)
         out: dict[str, HostState] = {}
-        for row in session.scalars(select(HostRow).where(HostRow.id.in_(ids))):
+        hosts = select(HostRow)
+        for row in session.scalars(hosts if ids is None else hosts.where(HostRow.id.in_(ids))):
             host_pools = tuple(sorted(pools.get(row.id, ()), key=lambda p: p.key))
             numa = tuple((int(c["id"]), int(c["socket"])) for c in row.numa_topology or ()
                          if c.get("socket") is not None) or None
@@ -187,11 +193,11 @@ class HostIndex:
                 numa_sockets=numa, unhealthy=tuple(sorted(unhealthy.get(row.id, {}).items())))
         return out
 
-    def _pools(self, session: Session, ids: Sequence[str]) -> dict[str, list[Pool]]:
+    def _pools(self, session: Session, ids: Sequence[str] | None) -> dict[str, list[Pool]]:
         d = PciDeviceRow
         query = (select(d.host_id, d.vendor_id, d.product_id, d.dev_type, d.physnet,
                         d.numa_node, d.pool_pf, func.count())
-                 .where(d.host_id.in_(ids), d.status == "available",
+                 .where(_of_hosts(ids), d.status == "available",
                         d.unhealthy_reason.is_(None))
                  .group_by(d.host_id, d.vendor_id, d.product_id, d.dev_type, d.physnet,
                            d.numa_node, d.pool_pf))
@@ -232,11 +238,17 @@ class _Refresh:
             self.present = set(session.scalars(select(HostRow.id)))
 
 
-def _unhealthy(session: Session, ids: Sequence[str]) -> dict[str, dict[str | None, int]]:
+def _of_hosts(ids: Sequence[str] | None) -> ColumnElement[bool]:
+    """Devices of ``ids`` (None: of every host)."""
+    return true() if ids is None else PciDeviceRow.host_id.in_(ids)
+
+
+def _unhealthy(session: Session,
+               ids: Sequence[str] | None) -> dict[str, dict[str | None, int]]:
     """Host id → lower-case physnet → devices held back as unhealthy (free ones only)."""
     d = PciDeviceRow
     query = (select(d.host_id, d.physnet, func.count())
-             .where(d.host_id.in_(ids), d.status == "available", d.unhealthy_reason.is_not(None))
+             .where(_of_hosts(ids), d.status == "available", d.unhealthy_reason.is_not(None))
              .group_by(d.host_id, d.physnet))
     out: dict[str, dict[str | None, int]] = defaultdict(dict)
     for host_id, physnet, n in session.execute(query):

@@ -167,3 +167,32 @@ def test_a_change_committed_after_a_newer_one_still_reaches_the_index(database, 
         assert by_name(index)["compute-1"].memory_mb_used == 2000
         assert by_name(index)["compute-0"].memory_mb_used == 0  # not committed yet
     assert by_name(index)["compute-0"].memory_mb_used == 1000
+
+
+def test_the_first_read_loads_every_host_in_the_same_few_statements(database, clock):
+    # The first decision of each API process loads every host: without lists of ids (at
+    # 5,000 hosts, ten lists of 500 ids were sent three times each, parsed by the driver).
+    from sqlalchemy import event
+
+    from sriovstack.db.models import HostRow
+
+    def first_read_statements() -> int:
+        seen = []
+
+        def count(*_args: object) -> None:
+            seen.append(1)
+
+        event.listen(database.engine, "before_cursor_execute", count)
+        try:
+            HostIndex(database).snapshot()
+        finally:
+            event.remove(database.engine, "before_cursor_execute", count)
+        return len(seen)
+
+    HostRegistry(database, clock).update_inventory(*inventory("compute-0"))
+    few = first_read_statements()
+    with database.transaction() as s:
+        s.add_all(HostRow(name=f"compute-{n:04d}", vcpus=8, memory_mb=8192, disk_gb=100)
+                  for n in range(1, 1200))
+    assert first_read_statements() == few
+    assert len(HostIndex(database).snapshot()) == 1200
