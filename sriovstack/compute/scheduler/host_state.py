@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from copy import copy
 from dataclasses import dataclass, field
 
 from sriovstack.pci import DevType, Pool, PoolSet
@@ -51,6 +52,13 @@ class HostState:
     def __post_init__(self) -> None:
         object.__setattr__(self, "pool_set", PoolSet(self.pools))
         object.__setattr__(self, "numa_choices", {})
+
+    def beating_at(self, heartbeat_at: float | None) -> HostState:
+        """This state with another heartbeat, sharing its prepared pools (a replace() would
+        prepare them again: at 5,000 hosts beating every 10 s that was ~5 % of a worker)."""
+        beat = copy(self)
+        object.__setattr__(beat, "heartbeat_at", heartbeat_at)
+        return beat
 
     def free_ram_mb(self, ratio: float) -> float:
         """RAM left under the allocation ratio (nova's RamFilter arithmetic)."""

@@ -8,7 +8,6 @@ from __future__ import annotations
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import replace
 from datetime import UTC, datetime
 
 from sqlalchemy import ColumnElement, func, select, true
@@ -150,7 +149,7 @@ class HostIndex:
                 continue  # a newer read already loaded it
             old = self._hosts.get(host_id)
             if old is not None and (old.heartbeat_at or 0) > (state.heartbeat_at or 0):
-                state = replace(state, heartbeat_at=old.heartbeat_at)
+                state = state.beating_at(old.heartbeat_at)
             self._hosts[host_id], self._loaded_by[host_id] = state, read.number
             changes[host_id] = state
         if read.present is not None:  # hosts whose row is gone (os-services deleted them)
@@ -165,7 +164,7 @@ class HostIndex:
             state = self._hosts.get(host_id)
             beat = _epoch(moment)
             if state is not None and beat is not None and (state.heartbeat_at or 0) < beat:
-                self._hosts[host_id] = changes[host_id] = replace(state, heartbeat_at=beat)
+                self._hosts[host_id] = changes[host_id] = state.beating_at(beat)
         if changes and self._listener is not None:
             self._listener(changes)
         return bool(changes)

@@ -3,6 +3,8 @@ still sees every claim, release, heartbeat, enable/disable and new host (SQLite,
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from sriovstack.compute.hosts import HostRegistry
 from sriovstack.compute.scheduler import BuildRequest, Scheduler, SchedulerConfig
 from sriovstack.compute.scheduler.index import HostIndex
@@ -40,10 +42,14 @@ def test_heartbeats_enable_and_new_hosts_reach_the_index(database, clock):
     registry = HostRegistry(database, clock)
     registry.update_inventory(*inventory("compute-0"))
     index = HostIndex(database)
-    beat = by_name(index)["compute-0"].heartbeat_at
+    before = by_name(index)["compute-0"]
+    beat = before.heartbeat_at
     clock.advance(30)
     registry.record_heartbeat("compute-0")
-    assert by_name(index)["compute-0"].heartbeat_at == beat + 30
+    beaten = by_name(index)["compute-0"]
+    assert beaten.heartbeat_at == beat + 30
+    assert beaten.pool_set is before.pool_set  # a heartbeat does not prepare the pools again
+    assert beaten == replace(before, heartbeat_at=beat + 30)
     registry.set_enabled("compute-0", False, "maintenance")
     assert by_name(index)["compute-0"].enabled is False
     registry.update_inventory(*inventory("compute-1"))
