@@ -1,5 +1,9 @@
 """create_app: the only way to build the HTTP API from settings and services.
 
+Each API is mounted under its prefix (``_ApiMount``): a request is matched against its own
+API's routes only, never against the other APIs' (FastAPI would try every route of every
+included router, the agents' internal API last).
+
 Middleware order (outermost first): EdgeMiddleware (request id, body limit, 500 guard), then
 RequestTimer (each request's duration for /metrics, inside the guard so a crash counts as the
 500 it is answered with), then FastAPI's own stack whose exception handlers render every error in its API's envelope.
@@ -15,9 +19,13 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
+from starlette.routing import Match, Mount
+from starlette.types import Scope
 
 from sriovstack.api import compute, identity, image, internal, network, placement
 from sriovstack.api.dashboard import router as dashboard_router
@@ -45,6 +53,34 @@ API_PREFIXES = (
 )
 
 
+class _ApiMount(Mount):
+    """One API's router under its prefix: the prefix itself (``GET /identity``, the version
+    document) and every path under ``prefix/`` go to that router alone.
+
+    The router answers a path it has no route for with 404 (a slash redirect never: the app
+    turns it off too), in its API's envelope (api/errors.py picks it by path, which stays
+    whole; only ``root_path`` grows by the prefix).  The child scope names no endpoint, so a
+    path no route matches stays "unmatched" for /metrics (api/metrics.py ``_route_of``).
+    """
+
+    def __init__(self, prefix: str, router: APIRouter) -> None:
+        super().__init__(prefix, app=APIRouter(routes=list(router.routes),
+                                               redirect_slashes=False))
+        self._under = self.path + "/"
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope["type"] != "http":
+            return Match.NONE, {}
+        path: str = scope["path"]
+        root_path: str = scope.get("root_path", "")
+        if root_path and path.startswith(root_path) and path[len(root_path):][:1] in ("", "/"):
+            path = path[len(root_path):]  # the path below root_path, as starlette matches it
+        if path != self.path and not path.startswith(self._under):
+            return Match.NONE, {}
+        return Match.FULL, {"app_root_path": scope.get("app_root_path", root_path),
+                            "root_path": root_path + self.path}
+
+
 async def _sweep_builds(services: Services, interval: float) -> None:
     """Re-drive orphaned builds now and every ``interval`` seconds until cancelled; every
     ``AUDIT_EVERY`` sweeps, audit the ledger and repair what is safe (each repair logged and
@@ -62,6 +98,20 @@ async def _sweep_builds(services: Services, interval: float) -> None:
             _LOG.exception("build recovery sweep failed")
         sweeps += 1
         await asyncio.sleep(interval)
+
+
+def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    """``app.openapi``: the document of every API's routes under its prefix (FastAPI's own
+    would not look inside the mounts), made once, on the first ``GET /openapi.json``."""
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            everything = APIRouter()
+            for prefix, router in API_PREFIXES:
+                everything.include_router(router, prefix=prefix)
+            app.openapi_schema = get_openapi(title=app.title, version=app.version,
+                                             routes=[*everything.routes, *app.routes])
+        return app.openapi_schema
+    return openapi
 
 
 def _lifespan(services: Services, interval: float
@@ -85,12 +135,12 @@ def create_app(settings: ApiSettings, services: Services, *,
     """
     app = FastAPI(title="sriovstack", version="0.1.0", redirect_slashes=False,
                   default_response_class=JSONResponse, docs_url=None, redoc_url=None,
+                  routes=[_ApiMount(p, r) for p, r in API_PREFIXES],
                   lifespan=_lifespan(services, recovery_interval))
+    app.openapi = _openapi(app)  # type: ignore[method-assign]
     app.state.settings = settings
     app.state.services = services
     install_error_handlers(app)
-    for prefix, router in API_PREFIXES:
-        app.include_router(router, prefix=prefix)
     app.include_router(metrics_router)
     app.include_router(dashboard_router)
     app.add_middleware(RequestTimer, services=services)

@@ -7,8 +7,7 @@ from sriovstack.api.identity import catalog, projects, roles, tokens, users, ver
 
 __all__ = ["router"]
 
-# NOTE: the version routes sit on the top router itself: FastAPI refuses to include a router
-# whose route path is "" without a prefix, and GET /identity (no slash) must answer.
-router: APIRouter = versions.router
-for _module in (tokens, projects, users, roles, catalog):
-    router.include_router(_module.router)
+# One flat list of routes (the parts' own route objects, in this order), not included routers:
+# FastAPI matches an included router's routes through a layer of bookkeeping per candidate.
+router = APIRouter(routes=[route for part in (versions, tokens, projects, users, roles, catalog)
+                           for route in part.router.routes])

@@ -8,9 +8,8 @@ from sriovstack.api.network import (agents, extensions, networks, port_bindings,
 
 __all__ = ["router"]
 
-# NOTE: the version routes sit on the top router itself: FastAPI refuses to include a router
-# whose route path is "" without a prefix, and GET /network (no slash) must answer.
-router: APIRouter = versions.router
-for _module in (extensions, networks, subnets, ports, port_bindings, security_groups, agents,
-                quotas):
-    router.include_router(_module.router)
+# One flat list of routes (the parts' own route objects, in this order), not included routers:
+# FastAPI matches an included router's routes through a layer of bookkeeping per candidate.
+router = APIRouter(routes=[route for part in (versions, extensions, networks, subnets, ports,
+                                              port_bindings, security_groups, agents, quotas)
+                           for route in part.router.routes])

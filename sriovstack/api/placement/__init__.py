@@ -19,11 +19,11 @@ __all__ = [
     "router",
 ]
 
-router = APIRouter()
+_root = APIRouter()
 
 
-@router.get("", dependencies=[Depends(placement_version)])
-@router.get("/", dependencies=[Depends(placement_version)])
+@_root.get("", dependencies=[Depends(placement_version)])
+@_root.get("/", dependencies=[Depends(placement_version)])
 def list_versions(request: Request) -> dict[str, Any]:
     """The root version document (no token); 406 for a version outside 1.0-1.39."""
     base = services_of(request).settings.url("/placement")
@@ -32,5 +32,7 @@ def list_versions(request: Request) -> dict[str, Any]:
                           "links": [{"rel": "self", "href": f"{base}/"}]}]}
 
 
-for _module in (providers, names, allocations):
-    router.include_router(_module.router)
+# One flat list of routes (the parts' own route objects, in this order), not included routers:
+# FastAPI matches an included router's routes through a layer of bookkeeping per candidate.
+router = APIRouter(routes=[*_root.routes, *providers.router.routes, *names.router.routes,
+                           *allocations.router.routes])
