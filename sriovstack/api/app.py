@@ -24,6 +24,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
+from fastapi.telemetry import TelemetryConfig
 from starlette.routing import Match, Mount
 from starlette.types import Scope
 
@@ -41,6 +42,11 @@ __all__ = ["create_app", "API_PREFIXES", "RECOVERY_INTERVAL"]
 _LOG = logging.getLogger(__name__)
 RECOVERY_INTERVAL = 10.0  # seconds between build-recovery sweeps (leases last 30 s)
 AUDIT_EVERY = 6  # sweeps between two audit repairs (a minute at the default interval)
+
+# sriovstack's telemetry is its Prometheus /metrics (api/metrics.py), and no OpenTelemetry SDK
+# is installed to configure a provider with; FastAPI's native OpenTelemetry would otherwise
+# look the global providers up (reading os.environ) on every request to find them unset.
+_NO_NATIVE_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 
 # Each API lives under its own prefix, which also picks its error envelope (api/errors.py).
 API_PREFIXES = (
@@ -134,6 +140,7 @@ def create_app(settings: ApiSettings, services: Services, *,
     Served with its lifespan on (uvicorn's default), it sweeps for orphaned builds.
     """
     app = FastAPI(title="sriovstack", version="0.1.0", redirect_slashes=False,
+                  telemetry=_NO_NATIVE_TELEMETRY,
                   default_response_class=JSONResponse, docs_url=None, redoc_url=None,
                   routes=[_ApiMount(p, r) for p, r in API_PREFIXES],
                   lifespan=_lifespan(services, recovery_interval))

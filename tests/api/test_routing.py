@@ -1,7 +1,8 @@
 """create_app's routing: each API answers under its own prefix only (``GET /compute`` as much
 as ``/compute/v2.1/...``); a path no route has is a 404 and a wrong method a 405 (with
 ``Allow``) in the envelope of the API the path names, never a slash redirect; a root_path in
-front of the app is honoured; and /metrics counts a miss as ``unmatched``."""
+front of the app is honoured; /metrics counts a miss as ``unmatched``; FastAPI's native
+OpenTelemetry stays out of the way."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from opentelemetry import _logs, metrics, trace
 
 from sriovstack.api import ApiSettings, build_services, create_app
 from sriovstack.api.errors import Problem, envelope_for, render
@@ -100,3 +102,15 @@ def test_metrics_count_a_miss_as_unmatched_and_a_hit_by_its_template(
     assert 'route="unmatched"' in text
     assert '/network/v2.0/no/such/route' not in text
     assert 'route="/internal/v1/hosts/{host}/revision"' in text
+
+
+def test_a_request_never_looks_for_opentelemetry_providers(
+        client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """sriovstack's telemetry is /metrics: FastAPI's native OpenTelemetry is off, so no
+    request asks for the global tracer, meter or logger provider."""
+    asked: list[str] = []
+    for module, getter in ((trace, "get_tracer_provider"), (metrics, "get_meter_provider"),
+                           (_logs, "get_logger_provider")):
+        monkeypatch.setattr(module, getter, lambda name=getter: asked.append(name))
+    assert client.get("/compute/v2.1").status_code == 200
+    assert asked == []
