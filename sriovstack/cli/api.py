@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib.util
 import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -23,7 +25,7 @@ from rich.console import Console
 from sriovstack.cli.inputs import positive_float, positive_int, text_file
 from sriovstack.errors import ConfigError, Invalid
 
-__all__ = ["register", "app_from_environment", "ServeOptions", "parse_listen"]
+__all__ = ["register", "app_from_environment", "ServeOptions", "parse_listen", "serving_stack"]
 
 _ENV = "SRIOVSTACK_API_SERVE"  # how `api serve` hands its options to each uvicorn worker
 _DEFAULT_STATE = Path("/var/lib/sriovstack")
@@ -133,13 +135,36 @@ def _serve(args: argparse.Namespace) -> int:
     metrics_dir = _multiprocess_metrics(args.workers)
     try:
         os.environ[_ENV] = dataclasses.replace(options, metrics_dir=metrics_dir).to_json()
+        http, loop = serving_stack(_importable)
         uvicorn.run("sriovstack.cli.api:app_from_environment", factory=True, host=host,
                     port=port, workers=args.workers, log_level=args.log_level,
-                    proxy_headers=True, timeout_keep_alive=KEEP_ALIVE_SECONDS)
+                    proxy_headers=True, timeout_keep_alive=KEEP_ALIVE_SECONDS,
+                    http=http, loop=loop)
     finally:
         if metrics_dir is not None:
             shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0
+
+
+def _importable(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+def serving_stack(importable: Callable[[str], bool]) -> tuple[str, str]:
+    """uvicorn's HTTP parser and event loop: httptools and uvloop, the C implementations that
+    cost a request less CPU than h11 and asyncio (both dependencies of sriovstack); if one is
+    not importable here, the pure-Python one, and a line on stderr saying so."""
+    err = Console(stderr=True, highlight=False)
+    http, loop = "httptools", "uvloop"
+    if not importable("httptools"):
+        http = "h11"
+        err.print("httptools is not importable: parsing HTTP with h11 (pure Python, more CPU "
+                  "per request)")
+    if not importable("uvloop"):
+        loop = "asyncio"
+        err.print("uvloop is not importable: running on the asyncio event loop (pure Python, "
+                  "more CPU per request)")
+    return http, loop
 
 
 def _multiprocess_metrics(workers: int) -> str | None:
