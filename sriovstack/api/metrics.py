@@ -148,6 +148,9 @@ def _route_of(scope: Scope) -> str:
     router's part of the template in the scope). "unmatched" when no route matched."""
     if scope.get("endpoint") is None and scope.get("route") is None:
         return "unmatched"
-    names = {str(v): f"{{{k}}}" for k, v in (scope.get("path_params") or {}).items()}
+    params = scope.get("path_params")
+    if not params:
+        return str(scope.get("path", ""))
+    names = {str(v): f"{{{k}}}" for k, v in params.items()}
     segments = str(scope.get("path", "")).split("/")
     return "/".join(names.get(segment, segment) for segment in segments)
