@@ -19,7 +19,8 @@ from fastapi import Request, Response
 from sriovstack.errors import Invalid, NotAcceptable
 
 __all__ = ["ApiVersion", "Microversion", "VERSIONS", "MIN_VERSION", "MAX_VERSION", "negotiate",
-           "empty_answer", "EXTENDED_ATTRIBUTES", "KEYPAIR_TYPE", "KEYPAIR_USER", "KEYPAIR_PAGING",
+           "negotiated", "empty_answer", "EXTENDED_ATTRIBUTES", "KEYPAIR_TYPE", "KEYPAIR_USER",
+           "KEYPAIR_PAGING",
            "LOCKED", "HOST_STATUS", "DESCRIPTION", "NO_DISK_OVER_COMMIT", "TAGS",
            "CPU_INFO_OBJECT", "LIVE_MIGRATE_FORCE", "LIVE_MIGRATE_ASYNC", "SERVER_MIGRATIONS",
            "MIGRATION_PAGING", "NO_FORCE", "NETWORK_TAG", "HYPERVISOR_PAGING", "NETWORKS_REQUIRED",
@@ -236,8 +237,14 @@ def _requested(request: Request) -> str | None:
     return request.headers.get("x-openstack-nova-api-version")
 
 
-def negotiate(request: Request, response: Response) -> ApiVersion:
-    """Router dependency: this request's microversion, echoed in both headers and ``Vary``.
+async def negotiate(request: Request, response: Response) -> ApiVersion:
+    """Router dependency: ``negotiated`` on the event loop (it is pure CPU: a sync
+    dependency would cost every compute request a hop to the threadpool and back)."""
+    return negotiated(request, response)
+
+
+def negotiated(request: Request, response: Response) -> ApiVersion:
+    """This request's microversion, echoed in both headers and ``Vary``.
 
     No header: 2.1; "latest": the maximum. Raises NotAcceptable (406) outside 2.1..maximum,
     Invalid (400) for a malformed version.

@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from sriovstack.api.compute.microversions import MAX_VERSION, MIN_VERSION, negotiate
+from sriovstack.api.compute.microversions import MAX_VERSION, MIN_VERSION, negotiated
 from sriovstack.api.context import services_of
 
 __all__ = ["router"]
@@ -56,6 +56,6 @@ def show_v20(request: Request) -> dict[str, Any]:
 @router.get("/v2.1/")
 def show_version(request: Request, response: Response) -> dict[str, Any]:
     """The v2.1 version document (no token), with the negotiated version headers."""
-    negotiate(request, response)
+    negotiated(request, response)
     base = services_of(request).settings.url("/compute")
     return {"version": _v21(base)}

@@ -256,3 +256,22 @@ def test_hypervisors_from_228_and_253(api: Any, compute_host: str) -> None:
     assert r.status_code == 400
     r = api.client.get(f"{hv}?limit=0", headers=at(api.admin, "2.33"))
     assert r.json()["hypervisors"] == []
+
+
+def test_negotiating_the_microversion_takes_no_trip_to_the_threadpool(api, monkeypatch):
+    # Issue 14: negotiate is pure CPU and runs on the event loop; a sync dependency cost
+    # every compute request a hop to a worker thread and back.
+    import anyio.to_thread
+
+    hops: list[str] = []
+    real = anyio.to_thread.run_sync
+
+    async def counted(func: Any, *args: Any, **kwargs: Any) -> Any:
+        hops.append(getattr(func, "__qualname__", repr(func)))
+        return await real(func, *args, **kwargs)
+
+    monkeypatch.setattr(anyio.to_thread, "run_sync", counted)
+    response = api.client.get("/compute/v2.1/flavors", headers=at(api.admin, "2.60"))
+    assert response.status_code == 200
+    assert response.headers["OpenStack-API-Version"] == "compute 2.60"
+    assert not [hop for hop in hops if "negotiate" in hop], hops
