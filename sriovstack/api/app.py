@@ -94,6 +94,7 @@ async def _sweep_builds(services: Services, interval: float) -> None:
     sweeps = 0
     while True:
         try:
+            await asyncio.to_thread(services.scheduler.refresh)  # keep the host index warm
             await asyncio.to_thread(services.compute.servers.builder.recover)
             await asyncio.to_thread(services.compute.recovery.recover)
             if services.compute.migrations is not None:  # moves whose worker died

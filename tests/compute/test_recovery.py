@@ -274,6 +274,22 @@ def test_the_api_sweeps_at_start(services: Services, settings: ApiSettings,
     assert services.compute.servers.get(caller, server.id).host == "compute-1"
 
 
+def test_the_api_sweep_keeps_the_host_index_warm(services: Services, settings: ApiSettings,
+                                                clock: FakeClock) -> None:
+    # Issue 14: hosts registered while no build runs are read into each worker's index by
+    # the sweep, so a worker's first decision does not load every host (1.5 s at 5,000).
+    index = services.scheduler._index  # the in-memory states, read without a refresh
+    services.compute.reports.inventory(*inventory("compute-1"))
+    assert [h.name for h in index.snapshot()] == ["compute-1"]  # read once: now only in memory
+    with TestClient(create_app(settings, services, recovery_interval=0.05)):
+        services.compute.reports.inventory(*inventory("compute-2"))
+        deadline = time.monotonic() + 30
+        while sorted(h.name for h in index.snapshot(refresh=False)) != ["compute-1",
+                                                                         "compute-2"]:
+            assert time.monotonic() < deadline, "the sweep did not read the new host"
+            time.sleep(0.05)
+
+
 class _StallingNetwork:
     """The network service as a build under heavy load meets it (issue 16): the first
     bind_port or bind_devices call (a batch binds with one) runs ``meanwhile`` (what other

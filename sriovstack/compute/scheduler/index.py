@@ -107,11 +107,13 @@ class HostIndex:
             read = _Refresh(number, beat_since)
             changed = read_changed(session, since)
             read.next_since = changed.next_since
-            if since < 0:  # the first read: every host, without lists of ids to send
+            stale = forced | {i for i, generation in changed.hosts
+                              if self._is_stale(i, generation)}
+            if since < 0 or len(stale) > max(_CHUNK, len(self._hosts) // 2):
+                # the first read, or most hosts changed (they registered after it): every
+                # host, without lists of ids to send
                 read.states.update(self._load(session, None))
             else:
-                stale = forced | {i for i, generation in changed.hosts
-                                  if self._is_stale(i, generation)}
                 for ids in _chunks(sorted(stale)):
                     read.states.update(self._load(session, ids))
             read.read_heartbeats(session)

@@ -138,6 +138,12 @@ class Scheduler:
         """The claims store (allocate, held_by, release)."""
         return self._claims
 
+    def refresh(self) -> int:
+        """Read what changed since the last read into the host index; how many hosts it
+        holds.  The API's sweep calls it, so a worker's index follows the hosts as they
+        register and a first decision does not pay for loading all of them."""
+        return len(self._index.snapshot())
+
     def select_hosts(self, request: BuildRequest) -> list[HostState]:
         """The hosts that pass every filter, best first; raises NoValidHost if none."""
         return order_hosts(self._passed(request), request, self._weighers)
