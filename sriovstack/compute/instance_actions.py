@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from sriovstack.compute.types import InstanceAction, InstanceActionEvent
@@ -66,19 +66,23 @@ class InstanceActionLog:
 
     def finish(self, session: Session, server_id: str, result: str, traceback: str,
                now: datetime) -> None:
-        """Finish the server's newest unfinished event with ``result`` (Success or Error)."""
-        pending = session.execute(
-            select(E, A).join(A, A.id == E.action_id)
-            .where(A.server_id == server_id, E.finish_time.is_(None))
-            .order_by(E.start_time.desc(), E.id.desc()).limit(1)).first()
-        if pending is None:
+        """Finish the server's newest unfinished event with ``result`` (Success or Error).
+
+        Two UPDATEs and no read: the event, found by a subquery, names its action."""
+        newest = (select(E.id).join(A, A.id == E.action_id)
+                  .where(A.server_id == server_id, E.finish_time.is_(None))
+                  .order_by(E.start_time.desc(), E.id.desc()).limit(1).scalar_subquery())
+        action_id = session.execute(
+            update(E).where(E.id == newest)
+            .values(finish_time=now, result=result, traceback=traceback or None)
+            .returning(E.action_id).execution_options(synchronize_session=False)).scalar()
+        if action_id is None:
             return
-        event, action = pending
-        event.finish_time, event.result = now, result
-        event.traceback = traceback or None
-        action.updated_at = now
+        values: dict[str, object] = {"updated_at": now}
         if result != "Success":
-            action.message = "Error"
+            values["message"] = "Error"
+        session.execute(update(A).where(A.id == action_id).values(values)
+                        .execution_options(synchronize_session=False))
 
     def list(self, session: Session, server_id: str) -> tuple[InstanceAction, ...]:
         """The server's actions, newest first, without events."""
