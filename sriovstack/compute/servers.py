@@ -516,11 +516,13 @@ class ServerService:
                 raise Conflict(f"Instance {server_id} is not placed on host {host} "
                                f"(it is on {row.host or 'no host'}).", field="host", value=host)
             stopped = bool(operations.stopped_moves(session, [row]))
+            # A build settles no move: moves start from ACTIVE/SHUTOFF, rebuilds from no task.
+            building = row.status == ServerStatus.BUILD.value
             changed = operations.complete(session, row, report.outcome, report.message,
                                           self._log, self.builder.clock.now(), stopped)
             if changed and report.outcome is ServerOutcome.RUNNING:
                 self.builder.allocate(server_id, session)
-            if changed and self.migrations is not None:
+            if changed and self.migrations is not None and not building:
                 ended = self.migrations.settle_after_report(session, row)
             self.builder.revisions.bump_in(session, host)
             answer = (row.id, ServerStatus(row.status))
