@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select, tuple_
+from sqlalchemy import delete, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from sriovstack.db import storable
@@ -19,8 +19,8 @@ from sriovstack.network.agents import agent_states
 from sriovstack.network.env import Env
 from sriovstack.network.mechanisms import AgentState, BindRequest, MechanismDriver
 from sriovstack.network.networks import segment_of
-from sriovstack.network.ports import (check_vnic, load_port_row, network_of, profile_json,
-                                      profile_of, status_of, to_ports)
+from sriovstack.network.ports import (check_vnic, load_port_row, network_of, port_status,
+                                      profile_json, profile_of, to_ports)
 from sriovstack.network.types import (BindingProfile, Port, PortRequest, PortStatus, VifType,
                                       VnicType)
 from sriovstack.pci import PciAddress
@@ -248,8 +248,8 @@ class PortBindings:
         driver has no link-state control), absent when not asked.
         """
         with self._env.db.transaction() as session:
-            return to_ports(session, [self._device_status(session, host, mac, pci_slot, up,
-                                                          uplink)])[0]
+            port_id, _ = self._device_status(session, host, mac, pci_slot, up, uplink)
+            return to_ports(session, [session.get_one(PortRow, port_id)])[0]
 
     def report_device(self, host: str, mac: MacAddress, pci_slot: PciAddress | None,
                       up: bool, uplink: UplinkPropagation = UplinkPropagation.OFF
@@ -257,17 +257,21 @@ class PortBindings:
         """``set_device_status`` for the agent's report, whose answer is the port's id and
         status only: the port's addresses and groups are not read."""
         with self._env.db.transaction() as session:
-            row = self._device_status(session, host, mac, pci_slot, up, uplink)
-            return row.id, status_of(row)
+            return self._device_status(session, host, mac, pci_slot, up, uplink)
 
     def _device_status(self, session: Session, host: str, mac: MacAddress,
                        pci_slot: PciAddress | None, up: bool,
-                       uplink: UplinkPropagation) -> PortRow:
+                       uplink: UplinkPropagation) -> tuple[str, PortStatus]:
+        """The port's (id, status) once the report is recorded: a read of the few columns
+        it needs and, when something changed, one UPDATE (no ORM objects: a report per VF
+        of every boot comes through here)."""
         if not storable(host):
             raise NotFound(f"No port with MAC {mac} is bound to host {host!r}.",
                            kind=ErrorKind.PORT_NOT_FOUND, field="mac", value=str(mac))
-        rows = session.scalars(select(PortRow).where(PortRow.mac_address == str(mac),
-                                                     PortRow.binding_host == host)).all()
+        rows = session.execute(select(
+            PortRow.id, PortRow.binding_profile, PortRow.vif_details, PortRow.device_up,
+            PortRow.vif_type, PortRow.admin_state_up).where(
+            PortRow.mac_address == str(mac), PortRow.binding_host == host)).all()
         match = [r for r in rows if pci_slot is None
                  or profile_of(r.binding_profile).pci_slot == pci_slot]
         if len(match) != 1:
@@ -279,8 +283,10 @@ class PortBindings:
         if uplink is not UplinkPropagation.OFF:
             details[_UPLINK] = uplink.value
         if row.device_up != up or details != row.vif_details:
-            row.device_up, row.vif_details = up, details
-            row.updated_at = self._env.clock.now()
-            row.revision_number += 1
-        session.flush()
-        return row
+            changes: dict[str, object] = {"device_up": up, "updated_at": self._env.clock.now(),
+                                          "revision_number": PortRow.revision_number + 1}
+            if details != row.vif_details:
+                changes["vif_details"] = details
+            session.execute(update(PortRow).where(PortRow.id == row.id).values(changes)
+                            .execution_options(synchronize_session=False))
+        return row.id, port_status(VifType(row.vif_type), up, row.admin_state_up)

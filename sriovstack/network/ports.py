@@ -26,7 +26,7 @@ from sriovstack.network.types import (UNSET, BindingProfile, Port, PortBinding, 
 from sriovstack.pci import PciAddress
 
 __all__ = ["Ports", "to_ports", "load_port_row", "profile_json", "profile_of", "status_of",
-           "check_vnic"]
+           "port_status", "check_vnic"]
 
 
 def _check_vf_unshared(session: Session, row: PortRow) -> None:
@@ -62,8 +62,12 @@ def profile_of(stored: dict[str, Any]) -> BindingProfile:
 
 def status_of(row: PortRow) -> PortStatus:
     """ACTIVE only when bound, reported up by the host and administratively up."""
-    bound = VifType(row.vif_type).is_bound
-    return PortStatus.ACTIVE if bound and row.device_up and row.admin_state_up \
+    return port_status(VifType(row.vif_type), row.device_up, row.admin_state_up)
+
+
+def port_status(vif_type: VifType, device_up: bool, admin_state_up: bool) -> PortStatus:
+    """``status_of`` from the three columns it reads."""
+    return PortStatus.ACTIVE if vif_type.is_bound and device_up and admin_state_up \
         else PortStatus.DOWN
 
 
