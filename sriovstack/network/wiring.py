@@ -1,6 +1,6 @@
 """What a host must wire for ports, read inside the caller's transaction: each port's MAC,
 vnic type, admin state and uplink status propagation, its network's segment, and its first fixed IP with the subnet's
-prefix.  Compute builds a host's desired state from this in one transaction (two queries here
+prefix.  Compute builds a host's desired state from this in one transaction (one query here
 however many ports the host has)."""
 
 from __future__ import annotations
@@ -14,8 +14,7 @@ from sqlalchemy.orm import Session
 
 from sriovstack.db.models import IpAllocationRow, NetworkRow, PortRow, SubnetRow
 from sriovstack.mac import MacAddress
-from sriovstack.network.networks import segment_of
-from sriovstack.network.types import Segment
+from sriovstack.network.types import NetworkType, Segment
 from sriovstack.wire import IpInterface, VnicType
 
 __all__ = ["PortWiring", "port_wirings"]
@@ -39,29 +38,27 @@ class PortWiring:
 
 
 def port_wirings(session: Session, port_ids: Collection[str]) -> dict[str, PortWiring]:
-    """The wiring of each port in ``port_ids`` that exists (a deleted one is left out)."""
+    """The wiring of each port in ``port_ids`` that exists (a deleted one is left out), read
+    in one query: a port's rows come in the order of its fixed IPs, the first one is kept."""
     if not port_ids:
         return {}
-    ids = sorted(set(port_ids))
-    first_ips = _first_ips(session, ids)
-    rows = session.execute(select(PortRow, NetworkRow)
-                           .join(NetworkRow, NetworkRow.id == PortRow.network_id)
-                           .where(PortRow.id.in_(ids))).all()
-    return {port.id: PortWiring(port.id, MacAddress(port.mac_address), VnicType(port.vnic_type),
-                                port.admin_state_up, segment_of(network), first_ips.get(port.id),
-                                port.propagate_uplink_status)
-            for port, network in rows}
-
-
-def _first_ips(session: Session, ids: list[str]) -> dict[str, IpInterface]:
-    """Each port's first fixed IP (lowest position) with its subnet's prefix length."""
-    found: dict[str, IpInterface] = {}
     rows = session.execute(
-        select(IpAllocationRow.port_id, IpAllocationRow.ip_address, SubnetRow.cidr)
-        .join(SubnetRow, SubnetRow.id == IpAllocationRow.subnet_id)
-        .where(IpAllocationRow.port_id.in_(ids))
-        .order_by(IpAllocationRow.port_id, IpAllocationRow.position))
-    for port_id, address, cidr in rows:
-        if port_id not in found:
-            found[port_id] = ip_interface(f"{address}/{ip_network(cidr).prefixlen}")
+        select(PortRow.id, PortRow.mac_address, PortRow.vnic_type, PortRow.admin_state_up,
+               PortRow.propagate_uplink_status, NetworkRow.network_type, NetworkRow.physnet,
+               NetworkRow.segmentation_id, IpAllocationRow.ip_address, SubnetRow.cidr)
+        .join(NetworkRow, NetworkRow.id == PortRow.network_id)
+        .outerjoin(IpAllocationRow, IpAllocationRow.port_id == PortRow.id)
+        .outerjoin(SubnetRow, SubnetRow.id == IpAllocationRow.subnet_id)
+        .where(PortRow.id.in_(sorted(set(port_ids))))
+        .order_by(PortRow.id, IpAllocationRow.position))
+    found: dict[str, PortWiring] = {}
+    for row in rows:
+        if row.id in found:
+            continue  # a later fixed IP of a port already wired
+        first_ip = (ip_interface(f"{row.ip_address}/{ip_network(row.cidr).prefixlen}")
+                    if row.ip_address is not None else None)
+        found[row.id] = PortWiring(
+            row.id, MacAddress(row.mac_address), VnicType(row.vnic_type), row.admin_state_up,
+            Segment(NetworkType(row.network_type), row.physnet, row.segmentation_id),
+            first_ip, row.propagate_uplink_status)
     return found
