@@ -17,8 +17,9 @@ import contextlib
 import threading
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Row, Select, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -152,26 +153,28 @@ class DesiredStateService:
 
     def desired_state(self, host: str) -> DesiredState:
         """The servers placed on ``host`` (not yet deleted) with each port's VF settings, read
-        in one transaction: the revision first, so the state is at least that new."""
+        in one transaction: the revision in the same statement as the servers, so the state
+        is at least that new (three statements with servers: these, the ports' wiring, the
+        devices held for no port; three without: none, the revision, none again)."""
         with self._db.transaction() as session:
-            revision = revision_of(session, host)
-            rows = session.execute(
-                select(ServerRow, FlavorRow, ServerPortRow)
-                .join(FlavorRow, FlavorRow.id == ServerRow.flavor_id, isouter=True)
-                .join(ServerPortRow, ServerPortRow.server_id == ServerRow.id, isouter=True)
-                .where(ServerRow.host == host)
-                .order_by(ServerRow.created_at, ServerRow.id, ServerPortRow.position)).all()
-            wirings = port_wirings(session, [p.port_id for _, _, p in rows if p is not None])
-            hostdevs = _alias_devices(session, sorted({srv.id for srv, _, _ in rows}))
-            stopped = stopped_moves(session, [srv for srv, _, _ in rows])
-        servers: dict[str, tuple[ServerRow, FlavorRow | None, list[DesiredPort]]] = {}
-        for srv, flavor, port in rows:
-            ports = servers.setdefault(srv.id, (srv, flavor, []))[2]
-            if port is not None:
-                ports.append(_port(port, wirings.get(port.port_id)))
+            rows = session.execute(_placed_on(host)).all()
+            if rows:
+                revision = int(rows[0].revision or 0)
+            else:  # the revision first, then the servers again: one placed in between is
+                # then listed, not hidden behind a revision read after it
+                revision = revision_of(session, host)
+                rows = session.execute(_placed_on(host)).all()
+            wirings = port_wirings(session, [r.port_id for r in rows if r.port_id is not None])
+            placed = list({r.id: r for r in rows}.values())
+            hostdevs = _alias_devices(session, sorted(r.id for r in placed))
+            stopped = stopped_moves(session, placed)
+        ports: dict[str, list[DesiredPort]] = {r.id: [] for r in placed}
+        for row in rows:
+            if row.port_id is not None:
+                ports[row.id].append(_port(row, wirings.get(row.port_id)))
         return DesiredState(host=host, revision=revision, servers=tuple(
-            _server(srv, flavor, tuple(ports), hostdevs.get(srv.id, ()), srv.id in stopped)
-            for srv, flavor, ports in servers.values()))
+            _server(srv, tuple(ports[srv.id]), hostdevs.get(srv.id, ()), srv.id in stopped)
+            for srv in placed))
 
     async def wait_for_change(self, host: str, since: int | None, wait: float) -> DesiredState:
         """The desired state once its revision exceeds ``since``, or after ``wait`` seconds.
@@ -214,21 +217,37 @@ def _alias_devices(session: Session,
     return {k: tuple(v) for k, v in found.items()}
 
 
-def _server(srv: ServerRow, flavor: FlavorRow | None, ports: tuple[DesiredPort, ...],
+def _placed_on(host: str) -> Select[Any]:
+    """One row per (server on ``host``, port), a server without ports once, in boot order,
+    with only the columns the desired state reads and the host's revision in each."""
+    revision = (select(HostRevisionRow.revision).where(HostRevisionRow.host == host)
+                .scalar_subquery().label("revision"))
+    return (select(ServerRow.id, ServerRow.name, ServerRow.status, ServerRow.task_state,
+                   ServerRow.key_data, FlavorRow.vcpus, FlavorRow.ram, ServerPortRow.port_id,
+                   ServerPortRow.vnic_type, ServerPortRow.pci_address, ServerPortRow.physnet,
+                   ServerPortRow.generation, revision)
+            .join(FlavorRow, FlavorRow.id == ServerRow.flavor_id, isouter=True)
+            .join(ServerPortRow, ServerPortRow.server_id == ServerRow.id, isouter=True)
+            .where(ServerRow.host == host)
+            .order_by(ServerRow.created_at, ServerRow.id, ServerPortRow.position))
+
+
+def _server(srv: Row[Any], ports: tuple[DesiredPort, ...],
             hostdevs: tuple[PciAddress, ...] = (), stopped: bool = False) -> DesiredServer:
+    """One server of a ``_placed_on`` row (its flavor's figures 0 when the flavor is gone)."""
     status = ServerStatus(srv.status)
     settled = target_of(status, srv.task_state, stopped)
     return DesiredServer(server_id=srv.id, name=srv.name, status=status,
-                         vcpus=flavor.vcpus if flavor else 0,
-                         memory_mb=flavor.ram if flavor else 0, ports=ports,
+                         vcpus=srv.vcpus or 0, memory_mb=srv.ram or 0, ports=ports,
                          target=settled.target, replug=settled.replug,
                          awaiting=settled.awaiting, authorized_keys=srv.key_data,
                          hostdevs=hostdevs)
 
 
-def _port(row: ServerPortRow, wiring: PortWiring | None) -> DesiredPort:
-    """One server port's settings: the VF's physnet is the claimed device's, a normal port's
-    its segment's (20.1); the VLAN is always the segment's (0 on flat)."""
+def _port(row: Row[Any], wiring: PortWiring | None) -> DesiredPort:
+    """One server port's settings (a ``_placed_on`` row): the VF's physnet is the claimed
+    device's, a normal port's its segment's (20.1); the VLAN is always the segment's (0 on
+    flat)."""
     pci = PciAddress.parse(row.pci_address) if row.pci_address else None
     if wiring is None:
         # The port was deleted under the server: the agent must tear its VF down.

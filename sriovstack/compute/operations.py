@@ -15,8 +15,10 @@ the port binding are never touched by these operations.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -28,7 +30,7 @@ from sriovstack.errors import Conflict, ErrorKind
 from sriovstack.wire import ServerOutcome, ServerStatus
 
 __all__ = ["Step", "STEPS", "Settled", "target_of", "begin", "complete", "stopped_moves",
-           "apply_rebuild", "invalid_state"]
+           "Placed", "apply_rebuild", "invalid_state"]
 
 St = ServerStatus
 
@@ -94,7 +96,17 @@ def _aim(step: Step, stopped: bool) -> tuple[ServerOutcome, ServerStatus]:
     return step.target, step.final
 
 
-def stopped_moves(session: Session, rows: list[ServerRow]) -> set[str]:
+class Placed(Protocol):
+    """What ``stopped_moves`` reads of a server: a ServerRow, or a row of those columns."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def status(self) -> str: ...
+
+
+def stopped_moves(session: Session, rows: Sequence[Placed]) -> set[str]:
     """The ids of those of ``rows`` being moved (resize/cold migration under way or awaiting
     confirmation) whose move, their newest migration, started from SHUTOFF."""
     server_ids = sorted({row.id for row in rows if St(row.status) in _MOVING})
