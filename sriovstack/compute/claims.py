@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Row, and_, case, delete, exists, insert, select, update
+from sqlalchemy import Row, and_, bindparam, case, delete, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
@@ -28,6 +28,9 @@ __all__ = ["Claims"]
 D = PciDeviceRow
 _VF, _PF = DevType.VF.value, DevType.PF.value
 _HELD = ("claimed", "allocated")
+# ``allocate``'s statement, built once: every boot's status report runs it.
+_ALLOCATE = (update(D).where(D.owner == bindparam("server"), D.status == "claimed")
+             .values(status="allocated").execution_options(synchronize_session=False))
 
 
 class Claims:
@@ -97,12 +100,10 @@ class Claims:
     def allocate(self, server_id: str, session: Session | None = None) -> int:
         """Move the server's claimed devices to allocated (its guest runs), in ``session``'s
         transaction when given; returns how many."""
-        allocated = (update(D).where(D.owner == server_id, D.status == "claimed")
-                     .values(status="allocated").execution_options(synchronize_session=False))
         if session is not None:
-            return int(session.execute(allocated).rowcount)
+            return int(session.execute(_ALLOCATE, {"server": server_id}).rowcount)
         with self._db.transaction() as s:
-            return int(s.execute(allocated).rowcount)
+            return int(s.execute(_ALLOCATE, {"server": server_id}).rowcount)
 
     def held_by(self, server_id: str) -> tuple[ClaimedDevice, ...]:
         """The devices the server holds now (claimed or allocated), by address."""

@@ -19,7 +19,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from sqlalchemy import Row, Select, func, select
+from sqlalchemy import Executable, Row, Select, String, bindparam, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -92,6 +92,7 @@ class HostRevisions:
     def __init__(self, db: Database, notifier: HostChangeNotifier) -> None:
         self._db = db
         self.notifier = notifier
+        self._bump = _bump(db.dialect)
         self._listener = (Listener(db.url, HOSTS_CHANNEL, notifier.notify, notifier.notify_all)
                           if db.dialect == "postgresql" else None)
 
@@ -127,16 +128,22 @@ class HostRevisions:
         in one statement (an upsert returning the value; on PostgreSQL the NOTIFY to other
         processes rides in it, delivered at commit).  The caller wakes this process's waiters
         with ``notifier.notify(host)`` once the transaction committed."""
-        upsert = _INSERTS[session.get_bind().dialect.name](HostRevisionRow)
-        upsert = upsert.values(host=host, revision=1).on_conflict_do_update(
-            index_elements=[HostRevisionRow.host],
-            set_={"revision": HostRevisionRow.revision + 1}).returning(HostRevisionRow.revision)
-        if session.get_bind().dialect.name != "postgresql":
-            return int(session.execute(upsert).scalar_one())
-        check_payload(host)
-        bumped = upsert.cte("bumped")
-        return int(session.execute(select(bumped.c.revision,
-                                          func.pg_notify(HOSTS_CHANNEL, host))).scalar_one())
+        if self._db.dialect == "postgresql":
+            check_payload(host)
+        return int(session.execute(self._bump, {"revised_host": host}).scalar_one())
+
+
+def _bump(dialect: str) -> Executable:
+    """The statement ``bump_in`` runs (built once: it is in every change a host sees)."""
+    table = HostRevisionRow.__table__
+    host = bindparam("revised_host", type_=String)
+    upsert = _INSERTS[dialect](table).values(host=host, revision=1).on_conflict_do_update(
+        index_elements=[table.c.host], set_={"revision": table.c.revision + 1}
+    ).returning(table.c.revision)
+    if dialect != "postgresql":
+        return upsert
+    bumped = upsert.cte("bumped")
+    return select(bumped.c.revision, func.pg_notify(HOSTS_CHANNEL, host))
 
 
 _INSERTS = {"postgresql": pg_insert, "sqlite": sqlite_insert}
@@ -157,13 +164,13 @@ class DesiredStateService:
         is at least that new (three statements with servers: these, the ports' wiring, the
         devices held for no port; three without: none, the revision, none again)."""
         with self._db.transaction() as session:
-            rows = session.execute(_placed_on(host)).all()
+            rows = session.execute(_PLACED_ON, {"host": host}).all()
             if rows:
                 revision = int(rows[0].revision or 0)
             else:  # the revision first, then the servers again: one placed in between is
                 # then listed, not hidden behind a revision read after it
                 revision = revision_of(session, host)
-                rows = session.execute(_placed_on(host)).all()
+                rows = session.execute(_PLACED_ON, {"host": host}).all()
             wirings = port_wirings(session, [r.port_id for r in rows if r.port_id is not None])
             placed = list({r.id: r for r in rows}.values())
             hostdevs = _alias_devices(session, sorted(r.id for r in placed))
@@ -209,17 +216,15 @@ def _alias_devices(session: Session,
     """The devices each server holds for no port: its flavor's pci_passthrough:alias."""
     found: dict[str, list[PciAddress]] = {}
     if server_ids:
-        rows = session.execute(select(PciDeviceRow.owner, PciDeviceRow.address).where(
-            PciDeviceRow.owner.in_(server_ids), PciDeviceRow.request_id.is_(None),
-            PciDeviceRow.status.in_(("claimed", "allocated"))).order_by(PciDeviceRow.address))
-        for owner, address in rows:
+        for owner, address in session.execute(_ALIAS_DEVICES, {"servers": server_ids}):
             found.setdefault(owner, []).append(PciAddress.parse(address))
     return {k: tuple(v) for k, v in found.items()}
 
 
-def _placed_on(host: str) -> Select[Any]:
-    """One row per (server on ``host``, port), a server without ports once, in boot order,
-    with only the columns the desired state reads and the host's revision in each."""
+def _placed_on() -> Select[Any]:
+    """One row per (server on the host ``:host``, port), a server without ports once, in
+    boot order, with only the columns the desired state reads and the host's revision."""
+    host = bindparam("host", type_=String)
     revision = (select(HostRevisionRow.revision).where(HostRevisionRow.host == host)
                 .scalar_subquery().label("revision"))
     return (select(ServerRow.id, ServerRow.name, ServerRow.status, ServerRow.task_state,
@@ -230,6 +235,15 @@ def _placed_on(host: str) -> Select[Any]:
             .join(ServerPortRow, ServerPortRow.server_id == ServerRow.id, isouter=True)
             .where(ServerRow.host == host)
             .order_by(ServerRow.created_at, ServerRow.id, ServerPortRow.position))
+
+
+# The desired state's statements, built once (each agent reads it after every change).
+_PLACED_ON = _placed_on()
+_ALIAS_DEVICES = (select(PciDeviceRow.owner, PciDeviceRow.address)
+                  .where(PciDeviceRow.owner.in_(bindparam("servers", expanding=True)),
+                         PciDeviceRow.request_id.is_(None),
+                         PciDeviceRow.status.in_(("claimed", "allocated")))
+                  .order_by(PciDeviceRow.address))
 
 
 def _server(srv: Row[Any], ports: tuple[DesiredPort, ...],

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from sriovstack.compute.types import InstanceAction, InstanceActionEvent
@@ -29,6 +29,20 @@ class EventRecord:
     now: datetime
     result: str  # Success or Error, as nova's events
     details: str = ""
+
+
+# The statements of ``finish`` (every agent report ends an event), built once.
+_NEWEST_PENDING = (select(E.id).join(A, A.id == E.action_id)
+                   .where(A.server_id == bindparam("server"), E.finish_time.is_(None))
+                   .order_by(E.start_time.desc(), E.id.desc()).limit(1).scalar_subquery())
+_FINISH_EVENT = (update(E).where(E.id == _NEWEST_PENDING)
+                 .values(finish_time=bindparam("finished"), result=bindparam("outcome"),
+                         traceback=bindparam("trace"))
+                 .returning(E.action_id).execution_options(synchronize_session=False))
+_TOUCH_ACTION = (update(A).where(A.id == bindparam("action_row"))
+                 .values(updated_at=bindparam("touched"))
+                 .execution_options(synchronize_session=False))
+_FAIL_ACTION = _TOUCH_ACTION.values(message="Error")
 
 
 class InstanceActionLog:
@@ -69,20 +83,12 @@ class InstanceActionLog:
         """Finish the server's newest unfinished event with ``result`` (Success or Error).
 
         Two UPDATEs and no read: the event, found by a subquery, names its action."""
-        newest = (select(E.id).join(A, A.id == E.action_id)
-                  .where(A.server_id == server_id, E.finish_time.is_(None))
-                  .order_by(E.start_time.desc(), E.id.desc()).limit(1).scalar_subquery())
-        action_id = session.execute(
-            update(E).where(E.id == newest)
-            .values(finish_time=now, result=result, traceback=traceback or None)
-            .returning(E.action_id).execution_options(synchronize_session=False)).scalar()
-        if action_id is None:
-            return
-        values: dict[str, object] = {"updated_at": now}
-        if result != "Success":
-            values["message"] = "Error"
-        session.execute(update(A).where(A.id == action_id).values(values)
-                        .execution_options(synchronize_session=False))
+        action_id = session.execute(_FINISH_EVENT, {
+            "server": server_id, "finished": now, "outcome": result,
+            "trace": traceback or None}).scalar()
+        if action_id is not None:
+            session.execute(_TOUCH_ACTION if result == "Success" else _FAIL_ACTION,
+                            {"action_row": action_id, "touched": now})
 
     def list(self, session: Session, server_id: str) -> tuple[InstanceAction, ...]:
         """The server's actions, newest first, without events."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select, tuple_, update
+from sqlalchemy import bindparam, delete, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from sriovstack.db import storable
@@ -29,6 +29,12 @@ from sriovstack.wire import UplinkPropagation
 __all__ = ["PortBindings", "DeviceBinding", "BindRefused", "clear_binding"]
 
 _UPLINK = "uplink_status_propagation"  # binding:vif_details key: what the NIC agent did
+
+
+# The ports a VF report may name, built once (a report per VF of every boot).
+_REPORTED = select(PortRow.id, PortRow.binding_profile, PortRow.vif_details, PortRow.device_up,
+                   PortRow.vif_type, PortRow.admin_state_up).where(
+    PortRow.mac_address == bindparam("mac"), PortRow.binding_host == bindparam("host"))
 
 
 def clear_binding(row: PortRow) -> None:
@@ -268,10 +274,7 @@ class PortBindings:
         if not storable(host):
             raise NotFound(f"No port with MAC {mac} is bound to host {host!r}.",
                            kind=ErrorKind.PORT_NOT_FOUND, field="mac", value=str(mac))
-        rows = session.execute(select(
-            PortRow.id, PortRow.binding_profile, PortRow.vif_details, PortRow.device_up,
-            PortRow.vif_type, PortRow.admin_state_up).where(
-            PortRow.mac_address == str(mac), PortRow.binding_host == host)).all()
+        rows = session.execute(_REPORTED, {"mac": str(mac), "host": host}).all()
         match = [r for r in rows if pci_slot is None
                  or profile_of(r.binding_profile).pci_slot == pci_slot]
         if len(match) != 1:

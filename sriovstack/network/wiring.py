@@ -9,7 +9,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from ipaddress import ip_interface, ip_network
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from sriovstack.db.models import IpAllocationRow, NetworkRow, PortRow, SubnetRow
@@ -37,20 +37,24 @@ class PortWiring:
         return self.segment.segmentation_id or 0
 
 
+# ``port_wirings``'s query, built once (every desired state runs it).
+_WIRINGS = (select(PortRow.id, PortRow.mac_address, PortRow.vnic_type, PortRow.admin_state_up,
+                   PortRow.propagate_uplink_status, NetworkRow.network_type,
+                   NetworkRow.physnet, NetworkRow.segmentation_id, IpAllocationRow.ip_address,
+                   SubnetRow.cidr)
+            .join(NetworkRow, NetworkRow.id == PortRow.network_id)
+            .outerjoin(IpAllocationRow, IpAllocationRow.port_id == PortRow.id)
+            .outerjoin(SubnetRow, SubnetRow.id == IpAllocationRow.subnet_id)
+            .where(PortRow.id.in_(bindparam("ports", expanding=True)))
+            .order_by(PortRow.id, IpAllocationRow.position))
+
+
 def port_wirings(session: Session, port_ids: Collection[str]) -> dict[str, PortWiring]:
     """The wiring of each port in ``port_ids`` that exists (a deleted one is left out), read
     in one query: a port's rows come in the order of its fixed IPs, the first one is kept."""
     if not port_ids:
         return {}
-    rows = session.execute(
-        select(PortRow.id, PortRow.mac_address, PortRow.vnic_type, PortRow.admin_state_up,
-               PortRow.propagate_uplink_status, NetworkRow.network_type, NetworkRow.physnet,
-               NetworkRow.segmentation_id, IpAllocationRow.ip_address, SubnetRow.cidr)
-        .join(NetworkRow, NetworkRow.id == PortRow.network_id)
-        .outerjoin(IpAllocationRow, IpAllocationRow.port_id == PortRow.id)
-        .outerjoin(SubnetRow, SubnetRow.id == IpAllocationRow.subnet_id)
-        .where(PortRow.id.in_(sorted(set(port_ids))))
-        .order_by(PortRow.id, IpAllocationRow.position))
+    rows = session.execute(_WIRINGS, {"ports": sorted(set(port_ids))})
     found: dict[str, PortWiring] = {}
     for row in rows:
         if row.id in found:
