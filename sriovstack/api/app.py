@@ -6,11 +6,13 @@ included router, the agents' internal API last).
 
 Middleware order (outermost first): EdgeMiddleware (request id, body limit, 500 guard), then
 RequestTimer (each request's duration for /metrics, inside the guard so a crash counts as the
-500 it is answered with), then FastAPI's own stack whose exception handlers render every error in its API's envelope.
-The app's lifespan runs the build-recovery sweep at start and every ``recovery_interval``
-seconds (ServerBuilder.recover: builds and deletes whose worker died are finished), and the
-ledger audit every ``AUDIT_EVERY`` sweeps, repairing what is safe and found by two audits in
-a row (compute/audit.py ``Audit.sweep``).
+500 it is answered with), then FastAPI's own stack whose exception handlers render every
+error in its API's envelope.
+The app's lifespan runs the sweep at start and every ``recovery_interval`` seconds: it reads
+what changed into the scheduler's host index (so hosts that register while nothing is built
+do not all land on a worker's first decision), finishes builds and deletes whose worker died
+(ServerBuilder.recover), and every ``AUDIT_EVERY`` sweeps audits the ledger, repairing what is
+safe and found by two audits in a row (compute/audit.py ``Audit.sweep``).
 """
 
 from __future__ import annotations
