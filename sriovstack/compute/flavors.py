@@ -107,8 +107,14 @@ class FlavorService:
         be found.") otherwise, and for a private flavor ``visible_to`` (not admin) may not use.
         """
         with self._db.transaction() as session:
-            row = self._row(session, flavor_id, visible_to)
-            return _to_flavor(row, _specs_of(session, [row.id]).get(row.id))
+            return self.get_in(session, flavor_id, visible_to=visible_to)
+
+    @classmethod
+    def get_in(cls, session: Session, flavor_id: str, *,
+               visible_to: Caller | None = None) -> Flavor:
+        """``get`` in the caller's ``session`` (server create's one transaction)."""
+        row = cls._row(session, flavor_id, visible_to)
+        return _to_flavor(row, _specs_of(session, [row.id]).get(row.id))
 
     @staticmethod
     def _row(session: Session, flavor_id: str, visible_to: Caller | None = None) -> FlavorRow:

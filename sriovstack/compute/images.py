@@ -155,6 +155,12 @@ class ImageService:
                 raise _not_found(image_id)
             return _to_image(row)
 
+    @staticmethod
+    def check_known(session: Session, image_id: str) -> None:
+        """NotFound unless an image has this id (a name is no id), read in ``session``."""
+        if session.scalar(select(ImageRow.id).where(ImageRow.id == image_id)) is None:
+            raise _not_found(image_id)
+
     def list(self, query: ImageQuery = ImageQuery(), caller: Caller | None = None
              ) -> tuple[Image, ...]:
         """Images sorted by name then id, filtered as asked and to what ``caller`` sees."""

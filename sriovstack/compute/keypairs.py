@@ -143,12 +143,13 @@ class KeypairService:
         with self._db.transaction() as session:
             session.delete(_row(session, owner, name))
 
-    def public_key_for(self, caller: Caller, name: str) -> str:
-        """The public key of the caller's key pair ``name`` for a new server; Invalid
-        ("Invalid key_name provided.", nova's 400) when the caller has none by that name."""
-        with self._db.transaction() as session:
-            key = session.scalar(select(KeyPairRow.public_key).where(
-                KeyPairRow.user_id == caller.user_id, KeyPairRow.name == name))
+    @staticmethod
+    def public_key_for(session: Session, caller: Caller, name: str) -> str:
+        """The public key of the caller's key pair ``name`` for a new server, read in
+        ``session`` (server create's transaction); Invalid ("Invalid key_name provided.",
+        nova's 400) when the caller has none by that name."""
+        key = session.scalar(select(KeyPairRow.public_key).where(
+            KeyPairRow.user_id == caller.user_id, KeyPairRow.name == name))
         if key is None:
             raise Invalid("Invalid key_name provided.", field="key_name", value=name)
         return key

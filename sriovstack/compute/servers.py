@@ -3,39 +3,36 @@
 from __future__ import annotations
 
 import dataclasses
-import uuid
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sriovstack.compute.build import ServerBuilder
-from sriovstack.compute.flavor_requests import flavor_pci
 from sriovstack.compute.flavors import FlavorService
 from sriovstack.compute.images import ImageService
+from sriovstack.compute.server_create import ServerCreator
 from sriovstack.compute.server_list import MAX_LIMIT, listed_servers
+from sriovstack.compute.server_rows import server_of
 from sriovstack.compute.quotas import ComputeQuotas
 from sriovstack.compute import operations
 from sriovstack.compute.instance_actions import InstanceActionLog
 from sriovstack.compute.keypairs import KeypairService
 from sriovstack.compute.migration import MigrationService, MoveKind
 from sriovstack.compute.types import ConfirmResizeAction, ResizeAction, RevertResizeAction
-from sriovstack.compute.types import (Fault, Flavor, InstanceAction, LiveMigrateAction,
-                                      LockAction, MigrateAction, NetworkRequest, Operation,
+from sriovstack.compute.types import (Flavor, InstanceAction, LiveMigrateAction,
+                                      LockAction, MigrateAction, Operation,
                                       PowerAction, RebuildAction, Server, ServerAction,
                                       ShelveAction, UnlockAction, UnshelveAction,
                                       EvacuateAction, ConsoleOutputAction,
-                                      ServerAddress, ServerCreate, ServerFilter, ServerPort,
+                                      ServerAddress, ServerCreate, ServerFilter,
                                       ServerStatus, ServerUpdate)
 from sriovstack.db import Database
 from sriovstack.db.models import FaultRow, ServerPortRow, ServerRow
-from sriovstack.errors import (Conflict, ErrorKind, Invalid, NotFound, NotSupported,
-                               WriteConflict)
+from sriovstack.errors import Conflict, ErrorKind, Invalid, NotFound, NotSupported
 from sriovstack.identity import Caller, policy
-from sriovstack.network import ListQuery, Port, PortSpec
-from sriovstack.pci import PciAddress
-from sriovstack.wire import ServerOutcome, ServerReport, VnicType
+from sriovstack.network import ListQuery
+from sriovstack.wire import ServerOutcome, ServerReport
 
 if TYPE_CHECKING:
     from sriovstack.compute.console import ConsoleLog
@@ -61,8 +58,6 @@ class ServerService:
                  migrations: MigrationService | None = None) -> None:
         self.migrations = migrations
         self._db = db
-        self._keypairs = keypairs
-        self._quotas = quotas
         self._console = console
         self._shelves = shelves
         self._evacuations = evacuations
@@ -71,6 +66,7 @@ class ServerService:
         self._images = images
         self.builder = builder
         self._log = InstanceActionLog()
+        self._creator = ServerCreator(db, network, builder, keypairs=keypairs, quotas=quotas)
 
     # -- create ---------------------------------------------------------------------------
 
@@ -82,164 +78,7 @@ class ServerService:
         in use."), Invalid ("Invalid key_name provided.") for a key pair the caller lacks.
         """
         policy.require_project_scope(caller, "creating a server")
-        flavor = self._check_refs(caller, spec)
-        key_data = None
-        if spec.key_name is not None and self._keypairs is not None:
-            key_data = self._keypairs.public_key_for(caller, spec.key_name)
-        networks = spec.networks
-        if spec.auto_network:
-            networks = (NetworkRequest(network_id=self._auto_network(caller)),)
-        known: dict[str, Port] = {}  # the ports checked or created: the answer's addresses
-        ports = self._port_rows(caller, networks, spec.security_groups, known)
-        server_id = str(uuid.uuid4())
-        created = [p.port_id for p in ports if p.created_by_compute]
-        given = [p.port_id for p in ports if not p.created_by_compute]
-        try:
-            server = self._insert(caller, server_id, spec, ports, request_id, key_data,
-                                  (flavor.vcpus, flavor.ram))
-        except WriteConflict as exc:
-            # A concurrent create took one of the given ports (server_ports.port_id is unique).
-            self._drop_ports(caller, tuple(created))
-            if not given:
-                raise
-            raise Conflict(f"Port {given[0]} is still in use." if len(given) == 1 else
-                           f"One of ports {', '.join(given)} is still in use.",
-                           kind=ErrorKind.PORT_IN_USE) from exc
-        except BaseException:
-            self._drop_ports(caller, tuple(created))
-            raise
-        return self._resolved(caller, server, {flavor.id: flavor}, known)
-
-    def _auto_network(self, caller: Caller) -> str:
-        """2.37's ``networks: "auto"``: the one network of the caller's project or shared.
-
-        We do not create networks on demand (neutron's auto-allocated topology); with none
-        there is nothing to use (400), with several the choice is the caller's (409)."""
-        usable = [n for n in self._network.networks.list(caller)
-                  if n.project_id == caller.project_id or n.shared]
-        if not usable:
-            raise Invalid("Unable to automatically allocate a network for project "
-                          f"{caller.project_id}: it has no network and none is shared",
-                          field="networks", value="auto",
-                          fix="create a network first, or pass networks: \"none\"")
-        if len(usable) > 1:
-            raise Conflict("Multiple possible networks found, use a Network ID to be more "
-                           f"specific. ({', '.join(n.name or n.id for n in usable)})",
-                           field="networks", value="auto")
-        return usable[0].id
-
-    def _check_refs(self, caller: Caller, spec: ServerCreate) -> Flavor:
-        """The flavor of ``spec`` once its flavor, aliases and image are known good."""
-        try:
-            flavor = self._flavors.get(spec.flavor_ref, visible_to=caller)
-        except NotFound as exc:
-            raise Invalid(f"Flavor {spec.flavor_ref} could not be found.", field="flavorRef",
-                          value=spec.flavor_ref, fix="use an id from GET /flavors") from exc
-        # nova: an alias the flavor names but [pci] alias lacks is a 400 at create.
-        flavor_pci(dict(flavor.extra_specs), self.builder.pci_aliases)
-        if spec.image_ref is None:
-            raise Invalid("Missing imageRef attribute: give imageRef or a "
-                          "block_device_mapping_v2 entry with source_type image",
-                          field="imageRef")
-        try:
-            self._images.get(spec.image_ref)
-        except NotFound as exc:
-            raise Invalid(f"Can not find requested image {spec.image_ref}", field="imageRef",
-                          value=spec.image_ref, fix="use an id from GET /image/v2/images"
-                          ) from exc
-        return flavor
-
-    def _port_rows(self, caller: Caller, networks: tuple[NetworkRequest, ...],
-                   groups: tuple[str, ...], known: dict[str, Port]) -> list[ServerPortRow]:
-        """Check every requested port first, then create ports for ``{uuid}`` entries
-        (putting each in ``known``).
-
-        Security groups go on the ports compute creates; asking for any besides ``default``
-        with an SR-IOV port is refused (20.9: direct ports carry no security groups).
-        """
-        rows: list[ServerPortRow] = []
-        seen: set[str] = set()
-        for pos, req in enumerate(networks):
-            if req.port_id is None:
-                continue
-            if req.port_id in seen:
-                raise Invalid(f"Port {req.port_id} is requested more than once.",
-                              field="networks", value=req.port_id)
-            seen.add(req.port_id)
-            rows.append(self._existing_port(caller, pos, req.port_id, known))
-        _check_groups(groups, rows)
-        created: list[str] = []
-        try:
-            for pos, req in enumerate(networks):
-                if req.port_id is None and req.network_id is not None:
-                    port = self._network.create_port(caller, PortSpec(
-                        network_id=req.network_id, security_groups=groups or None))
-                    created.append(port.id)
-                    known[port.id] = port
-                    rows.append(ServerPortRow(port_id=port.id, network_id=port.network_id,
-                                              position=pos, created_by_compute=True,
-                                              vnic_type=str(VnicType.NORMAL)))
-        except NotFound as exc:
-            self._drop_ports(caller, tuple(created))
-            raise Invalid(f"Network {req.network_id} could not be found.", field="networks",
-                          value=req.network_id) from exc
-        except BaseException:
-            self._drop_ports(caller, tuple(created))
-            raise
-        return sorted(rows, key=lambda r: r.position)
-
-    def _existing_port(self, caller: Caller, pos: int, port_id: str,
-                       known: dict[str, Port]) -> ServerPortRow:
-        try:
-            request, port = self._network.requested_port(caller, port_id)
-        except NotFound as exc:
-            raise Invalid(f"Port {port_id} could not be found.", field="networks",
-                          value=port_id) from exc
-        except Conflict as exc:
-            raise Conflict(f"Port {port_id} is still in use.", kind=ErrorKind.PORT_IN_USE,
-                           field="networks", value=port_id) from exc
-        known[port_id] = port
-        return ServerPortRow(port_id=port_id, network_id=port.network_id, position=pos,
-                             created_by_compute=False, vnic_type=str(request.vnic_type),
-                             physnet=request.physnet)
-
-    def _insert(self, caller: Caller, server_id: str, spec: ServerCreate,
-                ports: list[ServerPortRow], request_id: str, key_data: str | None,
-                size: tuple[int, int]) -> Server:
-        """Record the server in BUILD (queued for this worker) with its ports; return it.
-        ``size``: the flavor's (vcpus, RAM MB), for the quota check."""
-        now = self.builder.clock.now()
-        with self._db.transaction() as session:
-            server = ServerRow(
-                id=server_id, name=spec.name, project_id=caller.project_id,
-                user_id=caller.user_id, status=ServerStatus.BUILD.value,
-                task_state="scheduling", flavor_id=spec.flavor_ref, image_id=spec.image_ref,
-                host=None, availability_zone=spec.availability_zone,
-                access_ipv4=spec.access_ipv4, access_ipv6=spec.access_ipv6,
-                meta=dict(spec.metadata), key_name=spec.key_name, key_data=key_data,
-                created_at=now,
-                updated_at=now, launched_at=None, description=spec.description, locked=False)
-            self.builder.leases.queue(server)  # if this worker dies, a sweep builds it
-            session.add(server)
-            session.flush()
-            for row in ports:
-                row.server_id = server_id
-                session.add(row)
-            if self._quotas is not None:  # counted with the new rows: 403 rolls them back
-                session.flush()
-                self._quotas.check_new_server(session, server_id, (size, ports))
-            self._log.start(session, server_id, "create", "compute__do_build_and_run_instance",
-                            request_id, caller.user_id or "", None, now,
-                            project_id=caller.project_id)
-            session.flush()
-            return _server_of(server, ports, None)  # as stored: new, so no fault yet
-
-    def _drop_ports(self, caller: Caller, port_ids: tuple[str, ...]) -> None:
-        for port_id in port_ids:
-            try:
-                self._network.delete_port(caller, port_id)
-            except NotFound:
-                continue
+        return self._creator.create(caller, spec, request_id)
 
     # -- read -----------------------------------------------------------------------------
 
@@ -268,9 +107,9 @@ class ServerService:
                                    .order_by(ServerRow.created_at, ServerRow.id)).all()
             return tuple(_to_server(session, r) for r in rows)
 
-    def _resolved(self, caller: Caller, server: Server, flavors: dict[str, Flavor | None],
-                  known: dict[str, Port] | None = None) -> Server:
-        """The server with its addresses and flavor (``flavors``, ``known`` ports: cached)."""
+    def _resolved(self, caller: Caller, server: Server,
+                  flavors: dict[str, Flavor | None]) -> Server:
+        """The server with its addresses and flavor (``flavors``: cached)."""
         if server.flavor_id not in flavors:
             try:
                 flavors[server.flavor_id] = self._flavors.get(server.flavor_id)
@@ -279,7 +118,7 @@ class ServerService:
         addresses: list[ServerAddress] = []
         for sp in server.ports:
             try:
-                port = (known or {}).get(sp.port_id) or self._network.get_port(caller, sp.port_id)
+                port = self._network.get_port(caller, sp.port_id)
                 network = self._network.networks.get(caller, port.network_id)
             except NotFound:
                 continue
@@ -537,17 +376,6 @@ def _not_found(server_id: str) -> NotFound:
                     kind=ErrorKind.INSTANCE_NOT_FOUND, value=server_id)
 
 
-def _check_groups(groups: tuple[str, ...], rows: list[ServerPortRow]) -> None:
-    sriov = [r.port_id for r in rows if VnicType(r.vnic_type).is_sriov]
-    extra = [g for g in groups if g != "default"]
-    if sriov and extra:
-        raise NotSupported(
-            f"Security groups {', '.join(extra)} cannot apply to SR-IOV port(s) "
-            f"{', '.join(sriov)}: security groups are not supported on direct and "
-            "direct-physical ports (RHEL OSP SR-IOV chapter 20.9)", field="security_groups",
-            value=extra, fix="leave security_groups out for servers with SR-IOV ports")
-
-
 def _row(session: Session, server_id: str) -> ServerRow:
     row = session.get(ServerRow, server_id)
     if row is None or row.status == _DELETED:  # deleted since the caller's read
@@ -568,33 +396,11 @@ def _to_servers(session: Session, rows: list[ServerRow]) -> list[Server]:
         faults.update((f.server_id, f) for f in session.scalars(
             select(FaultRow).where(FaultRow.server_id.in_(chunk))))
     off = operations.stopped_moves(session, rows)
-    return [_server_of(row, ports[row.id], faults.get(row.id), row.id in off) for row in rows]
+    return [server_of(row, ports[row.id], faults.get(row.id), row.id in off) for row in rows]
 
 
 def _to_server(session: Session, row: ServerRow) -> Server:
     ports = session.scalars(select(ServerPortRow).where(
         ServerPortRow.server_id == row.id).order_by(ServerPortRow.position)).all()
-    return _server_of(row, ports, session.get(FaultRow, row.id),
+    return server_of(row, ports, session.get(FaultRow, row.id),
                       bool(operations.stopped_moves(session, [row])))
-
-
-def _server_of(row: ServerRow, ports: Sequence[ServerPortRow],
-               fault_row: FaultRow | None, powered_off: bool = False) -> Server:
-    fault = (Fault(fault_row.code, fault_row.message, fault_row.created, fault_row.details)
-             if fault_row is not None else None)
-    return Server(
-        id=row.id, name=row.name, project_id=row.project_id, user_id=row.user_id,
-        status=ServerStatus(row.status), task_state=row.task_state, flavor_id=row.flavor_id,
-        image_id=row.image_id, host=row.host, availability_zone=row.availability_zone,
-        access_ipv4=row.access_ipv4, access_ipv6=row.access_ipv6,
-        metadata=tuple(sorted((str(k), str(v)) for k, v in row.meta.items())),
-        key_name=row.key_name, created_at=row.created_at, updated_at=row.updated_at,
-        launched_at=row.launched_at, fault=fault, description=row.description,
-        locked=bool(row.locked), locked_reason=row.locked_reason, powered_off=powered_off,
-        ports=tuple(ServerPort(port_id=p.port_id, network_id=p.network_id,
-                               created_by_compute=p.created_by_compute,
-                               vnic_type=VnicType(p.vnic_type),
-                               pci_address=PciAddress.parse(p.pci_address) if p.pci_address
-                               else None, vendor_id=p.vendor_id,
-                               product_id=p.product_id, physnet=p.physnet,
-                               generation=p.generation) for p in ports))

@@ -12,6 +12,7 @@ from sriovstack.network.types import (UNSET, BindingProfile, BindingStatus, Fixe
                                       FixedIpRequest, HostBinding,
                                       HostRoute, IpRange, Network, NetworkSpec, NetworkType,
                                       NetworkUpdate, Port, PortBinding, PortRequest, PortSpec,
+                                      RequestedPort,
                                       PortUpdate, ProviderSpec, Segment, Subnet,
                                       SubnetSpec, SubnetUpdate, VifType)
 from sriovstack.network.ports import profile_json
@@ -24,7 +25,7 @@ __all__ = [
     "NetworkSpec", "NetworkUpdate", "IpRange", "HostRoute", "Subnet", "SubnetSpec", "SubnetUpdate",
     "FixedIp", "FixedIpRequest", "BindingProfile", "BindingStatus", "HostBinding",
     "PortBinding", "Port", "PortSpec", "PortUpdate",
-    "PortRequest", "SecurityGroup", "SecurityGroupRule", "SecurityGroupSpec",
+    "PortRequest", "RequestedPort", "SecurityGroup", "SecurityGroupRule", "SecurityGroupSpec",
     "SecurityGroupUpdate", "RuleSpec", "UNSET", "profile_json", "ListQuery", "NetworkQuotas",
     "NetworkQuotaDetail", "NETWORK_DEFAULTS", "DeviceBinding", "BindRefused",
 ]

@@ -10,19 +10,20 @@ from sqlalchemy import bindparam, delete, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from sriovstack.db import storable
-from sriovstack.db.models import PortHostBindingRow, PortRow
+from sriovstack.db.models import NetworkRow, PortHostBindingRow, PortRow
 from sriovstack.errors import Conflict, ErrorKind, NotFound, SriovstackError
-from sriovstack.identity import Caller
+from sriovstack.identity import Caller, policy
 from sriovstack.mac import MacAddress
 from sriovstack.network import binding
+from sriovstack.network.addresses import fixed_ips_of
 from sriovstack.network.agents import agent_states
 from sriovstack.network.env import Env
 from sriovstack.network.mechanisms import AgentState, BindRequest, MechanismDriver
 from sriovstack.network.networks import segment_of
 from sriovstack.network.ports import (check_vnic, load_port_row, network_of, port_status,
                                       profile_json, profile_of, to_ports)
-from sriovstack.network.types import (BindingProfile, Port, PortRequest, PortStatus, VifType,
-                                      VnicType)
+from sriovstack.network.types import (BindingProfile, NetworkType, Port, PortRequest,
+                                      PortStatus, RequestedPort, VifType, VnicType)
 from sriovstack.pci import PciAddress
 from sriovstack.wire import UplinkPropagation
 
@@ -43,6 +44,15 @@ def clear_binding(row: PortRow) -> None:
     row.binding_host, row.binding_profile = "", {}
     row.vif_type, row.vif_details = str(VifType.UNBOUND), {}
     row.binding_failure, row.device_up = None, False
+
+
+def _check_free(port_id: str, vnic: VnicType, device_id: str) -> None:
+    """Refuse a port compute cannot take: macvtap (20.9), or one a device already holds."""
+    check_vnic(vnic)
+    if device_id:
+        raise Conflict(f"Port {port_id} is still in use by {device_id}.",
+                       kind=ErrorKind.PORT_IN_USE, field="port_id", value=port_id,
+                       fix="detach it from that server or create another port")
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,23 +231,44 @@ class PortBindings:
         with self._env.db.transaction() as session:
             return self._request_of(session, caller, port_id)[1]
 
-    def requested_port(self, caller: Caller, port_id: str) -> tuple[PortRequest, Port]:
-        """``port_request`` and the port itself, read in one transaction (server create
-        needs both: the request to schedule, the port for the answer's addresses)."""
-        with self._env.db.transaction() as session:
-            row, request = self._request_of(session, caller, port_id)
-            return request, to_ports(session, [row])[0]
+    @staticmethod
+    def requested_ports(session: Session, caller: Caller, port_ids: Sequence[str]
+                        ) -> tuple[RequestedPort, ...]:
+        """The ports a new server asks for, read in ``session``'s transaction at once (their
+        networks joined, their fixed IPs in one more statement), each checked as
+        ``port_request`` checks it, in order: the first bad one raises NotFound (404),
+        NotSupported (macvtap, 20.9) or Conflict (PortInUse)."""
+        wanted = [p for p in port_ids if storable(p)]
+        found = {r.id: r for r in session.execute(
+            select(PortRow.id, PortRow.project_id, PortRow.vnic_type, PortRow.device_id,
+                   PortRow.network_id, PortRow.mac_address, NetworkRow.name,
+                   NetworkRow.project_id.label("network_project"), NetworkRow.shared,
+                   NetworkRow.network_type, NetworkRow.physnet, NetworkRow.segmentation_id)
+            .join(NetworkRow, NetworkRow.id == PortRow.network_id)
+            .where(PortRow.id.in_(wanted)))} if wanted else {}
+        ips = fixed_ips_of(session, list(found))
+        out = []
+        for port_id in port_ids:
+            row = found.get(port_id)
+            if row is None or not policy.in_scope(caller, row.project_id):
+                raise _not_found(port_id)
+            vnic = VnicType(row.vnic_type)
+            _check_free(port_id, vnic, row.device_id)
+            seen = row.shared or policy.in_scope(caller, row.network_project)
+            out.append(RequestedPort(
+                PortRequest(port_id=port_id, vnic_type=vnic, physnet=row.physnet,
+                            network_type=NetworkType(row.network_type),
+                            segmentation_id=row.segmentation_id),
+                network_id=row.network_id, network_name=row.name if seen else None,
+                mac=MacAddress(row.mac_address), fixed_ips=ips[port_id]))
+        return tuple(out)
 
     @staticmethod
     def _request_of(session: Session, caller: Caller, port_id: str
                     ) -> tuple[PortRow, PortRequest]:
         row = load_port_row(session, caller, port_id)
         vnic = VnicType(row.vnic_type)
-        check_vnic(vnic)
-        if row.device_id:
-            raise Conflict(f"Port {port_id} is still in use by {row.device_id}.",
-                           kind=ErrorKind.PORT_IN_USE, field="port_id", value=port_id,
-                           fix="detach it from that server or create another port")
+        _check_free(port_id, vnic, row.device_id)
         segment = segment_of(network_of(session, row))
         return row, PortRequest(port_id=row.id, vnic_type=vnic, physnet=segment.physnet,
                                 network_type=segment.network_type,

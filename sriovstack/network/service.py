@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from sqlalchemy.orm import Session
+
 from sriovstack.clock import Clock, SystemClock
 from sriovstack.db import Database
 from sriovstack.errors import Conflict, WriteConflict
@@ -22,7 +24,8 @@ from sriovstack.network.ports import Ports
 from sriovstack.network.quotas import NetworkQuotas
 from sriovstack.network.security_groups import SecurityGroups
 from sriovstack.network.subnets import Subnets
-from sriovstack.network.types import BindingProfile, Port, PortRequest, PortSpec, PortStatus
+from sriovstack.network.types import (BindingProfile, Port, PortRequest, PortSpec, PortStatus,
+                                      RequestedPort)
 from sriovstack.pci import PciAddress
 from sriovstack.wire import Heartbeat, UplinkPropagation
 
@@ -78,9 +81,11 @@ class NetworkService:
         """The scheduling request for a port; see PortBindings.port_request."""
         return self.bindings.port_request(caller, port_id)
 
-    def requested_port(self, caller: Caller, port_id: str) -> tuple[PortRequest, Port]:
-        """``port_request`` and the port, in one read; see PortBindings.requested_port."""
-        return self.bindings.requested_port(caller, port_id)
+    def requested_ports(self, session: Session, caller: Caller, port_ids: Sequence[str]
+                        ) -> tuple[RequestedPort, ...]:
+        """The ports a new server asks for, checked, read in the caller's ``session`` (server
+        create's one transaction); see PortBindings.requested_ports."""
+        return self.bindings.requested_ports(session, caller, port_ids)
 
     def bind_port(self, port_id: str, host: str, device_id: str, device_owner: str,
                   profile: BindingProfile) -> None:

@@ -15,7 +15,7 @@ __all__ = [
     "VnicType", "PortStatus", "VifType", "NetworkType", "Segment", "ProviderSpec",
     "Network", "NetworkSpec", "NetworkUpdate", "IpRange", "HostRoute", "Subnet", "SubnetSpec",
     "SubnetUpdate", "FixedIp", "FixedIpRequest", "BindingProfile", "PortBinding", "Port",
-    "PortSpec", "PortUpdate", "PortRequest", "UNSET", "Unset",
+    "PortSpec", "PortUpdate", "PortRequest", "RequestedPort", "UNSET", "Unset",
 ]
 
 
@@ -290,3 +290,15 @@ class PortRequest:
     physnet: str | None
     network_type: NetworkType
     segmentation_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class RequestedPort:
+    """A port a new server asks for, checked free: what to schedule on, and what the
+    server's addresses show (``network_name`` None when the caller cannot see the network)."""
+
+    request: PortRequest
+    network_id: str
+    network_name: str | None
+    mac: MacAddress
+    fixed_ips: tuple[FixedIp, ...]

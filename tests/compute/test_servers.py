@@ -4,7 +4,7 @@ create → BUILD, build → placed and bound, agent report → ACTIVE, delete �
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from sriovstack.compute.types import (LiveMigrateAction, MigrateAction, NetworkRequest,
                                       ServerCreate, ServerFilter, ServerStatus)
@@ -100,6 +100,45 @@ def test_a_port_already_held_by_a_building_server_is_in_use(cloud: Cloud) -> Non
     cloud.compute.servers.create(ADMIN, _spec(NetworkRequest(port_id=port.id)))
     with pytest.raises(Conflict, match="is still in use"):
         cloud.compute.servers.create(ADMIN, _spec(NetworkRequest(port_id=port.id)))
+
+
+def test_given_ports_are_checked_in_order_before_a_repeat_is_refused(cloud: Cloud) -> None:
+    cloud.add_host("compute-1")
+    _server_id, taken = _boot(cloud)  # built: its port is bound to the server
+    free = cloud.port(ADMIN, cloud.net.get_port(ADMIN, taken).network_id)
+    ask = (free.id, taken, free.id)  # the port in use comes before the repeat
+    with pytest.raises(Conflict, match=f"^Port {taken} is still in use.$"):
+        cloud.compute.servers.create(ADMIN, _spec(*(NetworkRequest(port_id=p) for p in ask)))
+    with pytest.raises(Invalid, match=f"^Port {free.id} is requested more than once.$"):
+        cloud.compute.servers.create(ADMIN, _spec(NetworkRequest(port_id=free.id),
+                                                  NetworkRequest(port_id=free.id),
+                                                  NetworkRequest(port_id="nope")))
+
+
+def test_a_create_on_given_ports_is_one_transaction_whatever_their_number(
+        cloud: Cloud) -> None:
+    """Issue 14: the checks and the insert commit together, and the ports are read at
+    once (three ports cost the reads of one)."""
+    net_id = cloud.network()
+    counts: list[str] = []
+    commits: list[int] = []
+
+    def _read(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            counts.append(statement)
+    event.listen(cloud.db.engine, "before_cursor_execute", _read)
+    event.listen(cloud.db.engine, "commit", lambda _conn: commits.append(1))
+    cost = []
+    for n in (1, 3):
+        ports = [cloud.port(ADMIN, net_id) for _ in range(n)]
+        counts.clear()
+        commits.clear()
+        server = cloud.compute.servers.create(
+            ADMIN, _spec(*(NetworkRequest(port_id=p.id) for p in ports)))
+        cost.append((len(counts), len(commits)))
+        assert [a.addr for a in server.addresses] == \
+            [p.fixed_ips[0].ip_address for p in ports]
+    assert cost[0] == cost[1] and cost[0][1] == 1
 
 
 @pytest.mark.parametrize("spec, error, text", [

@@ -8,6 +8,7 @@ import re
 import pytest
 
 from sriovstack.clock import FakeClock
+from sriovstack.db import Database
 from sriovstack.errors import Conflict, Forbidden, Invalid, NotFound, NotSupported
 from sriovstack.mac import MacAddress
 from sriovstack.network import (BindingProfile, FixedIpRequest, NetworkService, NetworkSpec,
@@ -146,13 +147,16 @@ def test_other_projects_ports_are_not_found(net: NetworkService, web: tuple[str,
 
 
 def test_the_chapters_boot_binds_hw_veb_then_the_agent_makes_it_active(
-        net: NetworkService, web: tuple[str, str]) -> None:
+        net: NetworkService, web: tuple[str, str], database: Database) -> None:
     _sriov_agent(net)
     port = net.ports.create(ALICE, PortSpec(network_id=web[0], vnic_type=VnicType.DIRECT))
     request = net.port_request(NOVA, port.id)
     assert (request.physnet, request.segmentation_id, request.vnic_type) == (
         "physnet1", 15, VnicType.DIRECT)
-    assert net.requested_port(NOVA, port.id) == (request, net.get_port(NOVA, port.id))
+    with database.transaction() as session:
+        (asked,) = net.requested_ports(session, NOVA, [port.id])
+    assert (asked.request, asked.network_id, asked.mac, asked.fixed_ips) == (
+        request, port.network_id, port.mac, port.fixed_ips)
     assert net.bind_port(port.id, "compute-0", "vm-1", "compute:nova", VF) is None
     bound = net.get_port(NOVA, port.id)
     assert (bound.binding.host, bound.device_id) == ("compute-0", "vm-1")

@@ -1,0 +1,263 @@
+"""Server create: a new server's flavor, image, key pair and ports checked, and the server
+inserted in BUILD, all in one transaction when every port is given; ports compute creates for
+``{uuid}`` requests come from the network service between a checking and an inserting one."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sqlalchemy.orm import Session
+
+from sriovstack.compute.build import ServerBuilder
+from sriovstack.compute.flavor_requests import flavor_pci
+from sriovstack.compute.flavors import FlavorService
+from sriovstack.compute.images import ImageService
+from sriovstack.compute.instance_actions import InstanceActionLog
+from sriovstack.compute.keypairs import KeypairService
+from sriovstack.compute.quotas import ComputeQuotas
+from sriovstack.compute.server_rows import server_of
+from sriovstack.compute.types import (Flavor, NetworkRequest, Server, ServerAddress,
+                                      ServerCreate, ServerStatus)
+from sriovstack.db import Database
+from sriovstack.db.models import ServerPortRow, ServerRow
+from sriovstack.errors import (Conflict, ErrorKind, Invalid, NotFound, NotSupported,
+                               WriteConflict)
+from sriovstack.identity import Caller
+from sriovstack.mac import MacAddress
+from sriovstack.network import FixedIp, Port, PortSpec
+from sriovstack.wire import VnicType
+
+if TYPE_CHECKING:
+    from sriovstack.network import NetworkService
+
+__all__ = ["ServerCreator"]
+
+
+@dataclass(frozen=True, slots=True)
+class _Checked:
+    """What the checks found: the flavor, the key, the ports as rows to insert and their
+    addresses (by port id)."""
+
+    flavor: Flavor
+    key_data: str | None
+    ports: tuple[ServerPortRow, ...]
+    addresses: tuple[tuple[str, ServerAddress], ...]
+
+
+class ServerCreator:
+    """``ServerService.create``'s work: the checks, the ports compute creates, the insert."""
+
+    def __init__(self, db: Database, network: "NetworkService", builder: ServerBuilder, *,
+                 keypairs: KeypairService | None, quotas: ComputeQuotas | None) -> None:
+        self._db = db
+        self._network = network
+        self._builder = builder
+        self._keypairs = keypairs
+        self._quotas = quotas
+        self._log = InstanceActionLog()
+
+    def create(self, caller: Caller, spec: ServerCreate, request_id: str) -> Server:
+        """The server recorded in BUILD with its flavor and addresses (errors: see
+        ``ServerService.create``).  With every port given (the common boot) the checks and
+        the insert share one transaction; otherwise compute's ports are created between
+        the two, and dropped again when the insert fails."""
+        server_id = str(uuid.uuid4())
+        given = [r.port_id for r in spec.networks if r.port_id is not None]
+        try:
+            with self._db.transaction() as session:
+                checked = self._check(session, caller, spec)
+                if not spec.auto_network and len(given) == len(spec.networks):
+                    return self._insert(session, caller, server_id, spec, checked,
+                                        request_id)
+        except WriteConflict as exc:
+            if not given:
+                raise
+            raise _in_use(given) from exc
+        networks = spec.networks
+        if spec.auto_network:
+            networks = (NetworkRequest(network_id=self._auto_network(caller)),)
+        created = self._create_ports(caller, networks, spec.security_groups)
+        checked = dataclasses.replace(
+            checked, ports=(*checked.ports, *(row for row, _ in created)),
+            addresses=(*checked.addresses, *self._addresses_of(caller, created)))
+        try:
+            with self._db.transaction() as session:
+                return self._insert(session, caller, server_id, spec, checked, request_id)
+        except BaseException as exc:
+            self._drop_ports(caller, [row.port_id for row, _ in created])
+            if isinstance(exc, WriteConflict) and given:
+                raise _in_use(given) from exc
+            raise
+
+    def _check(self, session: Session, caller: Caller, spec: ServerCreate) -> _Checked:
+        """Flavor (and its aliases), image, key pair, then every given port, in that order."""
+        try:
+            flavor = FlavorService.get_in(session, spec.flavor_ref, visible_to=caller)
+        except NotFound as exc:
+            raise Invalid(f"Flavor {spec.flavor_ref} could not be found.", field="flavorRef",
+                          value=spec.flavor_ref, fix="use an id from GET /flavors") from exc
+        # nova: an alias the flavor names but [pci] alias lacks is a 400 at create.
+        flavor_pci(dict(flavor.extra_specs), self._builder.pci_aliases)
+        if spec.image_ref is None:
+            raise Invalid("Missing imageRef attribute: give imageRef or a "
+                          "block_device_mapping_v2 entry with source_type image",
+                          field="imageRef")
+        try:
+            ImageService.check_known(session, spec.image_ref)
+        except NotFound as exc:
+            raise Invalid(f"Can not find requested image {spec.image_ref}", field="imageRef",
+                          value=spec.image_ref, fix="use an id from GET /image/v2/images"
+                          ) from exc
+        key_data = None
+        if spec.key_name is not None and self._keypairs is not None:
+            key_data = self._keypairs.public_key_for(session, caller, spec.key_name)
+        ports, addresses = self._given_ports(session, caller, spec.networks)
+        _check_groups(spec.security_groups, ports)
+        return _Checked(flavor, key_data, ports, addresses)
+
+    def _given_ports(self, session: Session, caller: Caller,
+                     networks: tuple[NetworkRequest, ...]
+                     ) -> tuple[tuple[ServerPortRow, ...], tuple[tuple[str, ServerAddress], ...]]:
+        """The requested ports read at once and checked in order; a port named twice is
+        Invalid where the second mention comes (the ones before it checked first)."""
+        given = [(pos, r.port_id) for pos, r in enumerate(networks) if r.port_id is not None]
+        ids = [port_id for _, port_id in given]
+        twice = next((i for i, p in enumerate(ids) if p in ids[:i]), None)
+        try:
+            found = self._network.requested_ports(session, caller, ids[:twice])
+        except NotFound as exc:
+            raise Invalid(f"Port {exc.value} could not be found.", field="networks",
+                          value=exc.value) from exc
+        except Conflict as exc:
+            raise Conflict(f"Port {exc.value} is still in use.", kind=ErrorKind.PORT_IN_USE,
+                           field="networks", value=exc.value) from exc
+        if twice is not None:
+            raise Invalid(f"Port {ids[twice]} is requested more than once.",
+                          field="networks", value=ids[twice])
+        rows = tuple(ServerPortRow(port_id=p.request.port_id, network_id=p.network_id,
+                                   position=pos, created_by_compute=False,
+                                   vnic_type=str(p.request.vnic_type),
+                                   physnet=p.request.physnet)
+                     for (pos, _), p in zip(given, found, strict=True))
+        addresses = tuple((p.request.port_id, _address(p.network_name, ip, p.mac))
+                          for p in found if p.network_name is not None for ip in p.fixed_ips)
+        return rows, addresses
+
+    def _auto_network(self, caller: Caller) -> str:
+        """2.37's ``networks: "auto"``: the one network of the caller's project or shared.
+
+        We do not create networks on demand (neutron's auto-allocated topology); with none
+        there is nothing to use (400), with several the choice is the caller's (409)."""
+        usable = [n for n in self._network.networks.list(caller)
+                  if n.project_id == caller.project_id or n.shared]
+        if not usable:
+            raise Invalid("Unable to automatically allocate a network for project "
+                          f"{caller.project_id}: it has no network and none is shared",
+                          field="networks", value="auto",
+                          fix="create a network first, or pass networks: \"none\"")
+        if len(usable) > 1:
+            raise Conflict("Multiple possible networks found, use a Network ID to be more "
+                           f"specific. ({', '.join(n.name or n.id for n in usable)})",
+                           field="networks", value="auto")
+        return usable[0].id
+
+    def _create_ports(self, caller: Caller, networks: tuple[NetworkRequest, ...],
+                      groups: tuple[str, ...]) -> list[tuple[ServerPortRow, Port]]:
+        """A port on each ``{uuid}`` network (with the server's security groups), with its
+        row to insert; all dropped again if one fails."""
+        created: list[tuple[ServerPortRow, Port]] = []
+        try:
+            for pos, req in enumerate(networks):
+                if req.port_id is None and req.network_id is not None:
+                    port = self._network.create_port(caller, PortSpec(
+                        network_id=req.network_id, security_groups=groups or None))
+                    created.append((ServerPortRow(
+                        port_id=port.id, network_id=port.network_id, position=pos,
+                        created_by_compute=True, vnic_type=str(VnicType.NORMAL)), port))
+        except NotFound as exc:
+            self._drop_ports(caller, [row.port_id for row, _ in created])
+            raise Invalid(f"Network {req.network_id} could not be found.", field="networks",
+                          value=req.network_id) from exc
+        except BaseException:
+            self._drop_ports(caller, [row.port_id for row, _ in created])
+            raise
+        return created
+
+    def _addresses_of(self, caller: Caller, created: list[tuple[ServerPortRow, Port]]
+                      ) -> tuple[tuple[str, ServerAddress], ...]:
+        """The addresses of the ports compute created, under their networks' names."""
+        out: list[tuple[str, ServerAddress]] = []
+        for _, port in created:
+            try:
+                name = self._network.networks.get(caller, port.network_id).name
+            except NotFound:
+                continue
+            out.extend((port.id, _address(name, ip, port.mac)) for ip in port.fixed_ips)
+        return tuple(out)
+
+    def _insert(self, session: Session, caller: Caller, server_id: str, spec: ServerCreate,
+                checked: _Checked, request_id: str) -> Server:
+        """Record the server in BUILD (queued for this worker) with its ports, check the
+        quotas with them counted (a 403 rolls them back), log the create action."""
+        now = self._builder.clock.now()
+        server = ServerRow(
+            id=server_id, name=spec.name, project_id=caller.project_id,
+            user_id=caller.user_id, status=ServerStatus.BUILD.value,
+            task_state="scheduling", flavor_id=spec.flavor_ref, image_id=spec.image_ref,
+            host=None, availability_zone=spec.availability_zone,
+            access_ipv4=spec.access_ipv4, access_ipv6=spec.access_ipv6,
+            meta=dict(spec.metadata), key_name=spec.key_name, key_data=checked.key_data,
+            created_at=now, updated_at=now, launched_at=None, description=spec.description,
+            locked=False)
+        self._builder.leases.queue(server)  # if this worker dies, a sweep builds it
+        session.add(server)
+        session.flush()
+        for row in checked.ports:
+            row.server_id = server_id
+            session.add(row)
+        if self._quotas is not None:  # counted with the new rows: 403 rolls them back
+            session.flush()
+            self._quotas.check_new_server(session, server_id, (
+                (checked.flavor.vcpus, checked.flavor.ram), checked.ports))
+        self._log.start(session, server_id, "create", "compute__do_build_and_run_instance",
+                        request_id, caller.user_id or "", None, now,
+                        project_id=caller.project_id)
+        session.flush()
+        rows = sorted(checked.ports, key=lambda r: r.position)
+        new = server_of(server, rows, None)  # as stored: new, so no fault yet
+        return dataclasses.replace(new, flavor=checked.flavor, addresses=tuple(
+            a for row in rows for port_id, a in checked.addresses if port_id == row.port_id))
+
+    def _drop_ports(self, caller: Caller, port_ids: Sequence[str]) -> None:
+        for port_id in port_ids:
+            try:
+                self._network.delete_port(caller, port_id)
+            except NotFound:
+                continue
+
+
+def _address(network_name: str, ip: FixedIp, mac: MacAddress) -> ServerAddress:
+    version = 6 if ":" in ip.ip_address else 4
+    return ServerAddress(network_name, version, ip.ip_address, mac)
+
+
+def _in_use(given: Sequence[str]) -> Conflict:
+    """A concurrent create took one of the given ports (server_ports.port_id is unique)."""
+    return Conflict(f"Port {given[0]} is still in use." if len(given) == 1 else
+                    f"One of ports {', '.join(given)} is still in use.",
+                    kind=ErrorKind.PORT_IN_USE)
+
+
+def _check_groups(groups: tuple[str, ...], rows: Sequence[ServerPortRow]) -> None:
+    sriov = [r.port_id for r in rows if VnicType(r.vnic_type).is_sriov]
+    extra = [g for g in groups if g != "default"]
+    if sriov and extra:
+        raise NotSupported(
+            f"Security groups {', '.join(extra)} cannot apply to SR-IOV port(s) "
+            f"{', '.join(sriov)}: security groups are not supported on direct and "
+            "direct-physical ports (RHEL OSP SR-IOV chapter 20.9)", field="security_groups",
+            value=extra, fix="leave security_groups out for servers with SR-IOV ports")
