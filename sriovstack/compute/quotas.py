@@ -18,7 +18,7 @@ from sriovstack.db import Database
 from sriovstack.db.models import FlavorRow, PciDeviceRow, ServerPortRow, ServerRow
 from sriovstack.errors import ErrorKind, Forbidden, Invalid
 from sriovstack.identity import Caller, policy
-from sriovstack.quota import QuotaBook, overages
+from sriovstack.quota import UNLIMITED, QuotaBook, overages
 from sriovstack.wire import ServerStatus, VnicType
 
 __all__ = ["ComputeQuotas", "QuotaDetail", "COMPUTE_DEFAULTS", "LEGACY_NETWORK_DEFAULTS",
@@ -193,6 +193,8 @@ class ComputeQuotas:
             raise Forbidden(f"Maximum number of metadata items exceeds {allowed}",
                             kind=ErrorKind.OVER_QUOTA, field="metadata", value=items,
                             fix=f"give at most {allowed} metadata items")
+        if all(limits[r] == UNLIMITED for r in requested):
+            return  # nothing asked for is limited: no need to count what the project holds
         with_new = self.usage(session, server.project_id)
         held = {r: with_new.get(r, 0) - n for r, n in requested.items()}
         over = overages(limits, held, requested)

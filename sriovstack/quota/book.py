@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select
+from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.orm import Session
 
 from sriovstack.db.models import QuotaLimitRow
@@ -84,10 +84,16 @@ class QuotaBook:
     def project_limits(self, session: Session, project_id: str,
                        resources: Iterable[str]) -> dict[str, int]:
         """The limits of ``project_id``: its rows over the defaults."""
-        names = tuple(resources)
-        base = self.defaults(session, names)
-        own = self._rows(session, _PROJECT, project_id)
-        return {r: own.get(r, base[r]) for r in names}
+        own: dict[str, int] = {}
+        base: dict[str, int] = {}
+        for scope, resource, limit in session.execute(  # both scopes in one statement
+                select(QuotaLimitRow.scope, QuotaLimitRow.resource, QuotaLimitRow.hard_limit)
+                .where(QuotaLimitRow.service == self._service, or_(
+                    and_(QuotaLimitRow.scope == _PROJECT, QuotaLimitRow.owner == project_id),
+                    and_(QuotaLimitRow.scope == _CLASS,
+                         QuotaLimitRow.owner == DEFAULT_CLASS)))):
+            (own if scope == _PROJECT else base)[str(resource)] = int(limit)
+        return {r: own.get(r, base.get(r, self.builtin(r))) for r in resources}
 
     def projects(self, session: Session) -> tuple[str, ...]:
         """The projects with at least one limit of their own, sorted."""
