@@ -5,24 +5,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import bindparam, delete, select, tuple_, update
+from sqlalchemy import Row, bindparam, delete, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from sriovstack.db import storable
-from sriovstack.db.models import NetworkRow, PortHostBindingRow, PortRow
+from sriovstack.db.models import IpAllocationRow, NetworkRow, PortHostBindingRow, PortRow
 from sriovstack.errors import Conflict, ErrorKind, NotFound, SriovstackError
 from sriovstack.identity import Caller, policy
 from sriovstack.mac import MacAddress
 from sriovstack.network import binding
-from sriovstack.network.addresses import fixed_ips_of
 from sriovstack.network.agents import agent_states
 from sriovstack.network.env import Env
 from sriovstack.network.mechanisms import AgentState, BindRequest, MechanismDriver
 from sriovstack.network.networks import segment_of
 from sriovstack.network.ports import (check_vnic, load_port_row, network_of, port_status,
                                       profile_json, profile_of, to_ports)
-from sriovstack.network.types import (BindingProfile, NetworkType, Port, PortRequest,
+from sriovstack.network.types import (BindingProfile, FixedIp, NetworkType, Port, PortRequest,
                                       PortStatus, RequestedPort, VifType, VnicType)
 from sriovstack.pci import PciAddress
 from sriovstack.wire import UplinkPropagation
@@ -234,33 +234,40 @@ class PortBindings:
     @staticmethod
     def requested_ports(session: Session, caller: Caller, port_ids: Sequence[str]
                         ) -> tuple[RequestedPort, ...]:
-        """The ports a new server asks for, read in ``session``'s transaction at once (their
-        networks joined, their fixed IPs in one more statement), each checked as
-        ``port_request`` checks it, in order: the first bad one raises NotFound (404),
-        NotSupported (macvtap, 20.9) or Conflict (PortInUse)."""
+        """The ports a new server asks for, read in ``session``'s transaction at once (with
+        their networks and fixed IPs, one statement), each checked as ``port_request``
+        checks it, in order: the first bad one raises NotFound (404), NotSupported
+        (macvtap, 20.9) or Conflict (PortInUse)."""
         wanted = [p for p in port_ids if storable(p)]
-        found = {r.id: r for r in session.execute(
-            select(PortRow.id, PortRow.project_id, PortRow.vnic_type, PortRow.device_id,
-                   PortRow.network_id, PortRow.mac_address, NetworkRow.name,
-                   NetworkRow.project_id.label("network_project"), NetworkRow.shared,
-                   NetworkRow.network_type, NetworkRow.physnet, NetworkRow.segmentation_id)
-            .join(NetworkRow, NetworkRow.id == PortRow.network_id)
-            .where(PortRow.id.in_(wanted)))} if wanted else {}
-        ips = fixed_ips_of(session, list(found))
+        found: dict[str, Row[Any]] = {}
+        ips: dict[str, list[FixedIp]] = {}
+        for row in session.execute(
+                select(PortRow.id, PortRow.project_id, PortRow.vnic_type, PortRow.device_id,
+                       PortRow.network_id, PortRow.mac_address, NetworkRow.name,
+                       NetworkRow.project_id.label("network_project"), NetworkRow.shared,
+                       NetworkRow.network_type, NetworkRow.physnet, NetworkRow.segmentation_id,
+                       IpAllocationRow.subnet_id, IpAllocationRow.ip_address)
+                .join(NetworkRow, NetworkRow.id == PortRow.network_id)
+                .outerjoin(IpAllocationRow, IpAllocationRow.port_id == PortRow.id)
+                .where(PortRow.id.in_(wanted))
+                .order_by(PortRow.id, IpAllocationRow.position)) if wanted else ():
+            found.setdefault(row.id, row)
+            if row.ip_address is not None:  # a port without addresses: one row of NULLs
+                ips.setdefault(row.id, []).append(FixedIp(row.subnet_id, row.ip_address))
         out = []
         for port_id in port_ids:
-            row = found.get(port_id)
-            if row is None or not policy.in_scope(caller, row.project_id):
+            port = found.get(port_id)
+            if port is None or not policy.in_scope(caller, port.project_id):
                 raise _not_found(port_id)
-            vnic = VnicType(row.vnic_type)
-            _check_free(port_id, vnic, row.device_id)
-            seen = row.shared or policy.in_scope(caller, row.network_project)
+            vnic = VnicType(port.vnic_type)
+            _check_free(port_id, vnic, port.device_id)
+            seen = port.shared or policy.in_scope(caller, port.network_project)
             out.append(RequestedPort(
-                PortRequest(port_id=port_id, vnic_type=vnic, physnet=row.physnet,
-                            network_type=NetworkType(row.network_type),
-                            segmentation_id=row.segmentation_id),
-                network_id=row.network_id, network_name=row.name if seen else None,
-                mac=MacAddress(row.mac_address), fixed_ips=ips[port_id]))
+                PortRequest(port_id=port_id, vnic_type=vnic, physnet=port.physnet,
+                            network_type=NetworkType(port.network_type),
+                            segmentation_id=port.segmentation_id),
+                network_id=port.network_id, network_name=port.name if seen else None,
+                mac=MacAddress(port.mac_address), fixed_ips=tuple(ips.get(port_id, ()))))
         return tuple(out)
 
     @staticmethod
