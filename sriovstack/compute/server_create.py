@@ -215,18 +215,18 @@ class ServerCreator:
             locked=False)
         self._builder.leases.queue(server)  # if this worker dies, a sweep builds it
         session.add(server)
-        session.flush()
+        session.flush()  # first: no relationship tells the unit of work ports come after
         for row in checked.ports:
             row.server_id = server_id
-            session.add(row)
-        if self._quotas is not None:  # counted with the new rows: 403 rolls them back
-            session.flush()
-            self._quotas.check_new_server(session, server_id, (
-                (checked.flavor.vcpus, checked.flavor.ram), checked.ports))
+        session.add_all(checked.ports)
+        # The action's flush writes the ports too; the next one the action's event.
         self._log.start(session, server_id, "create", "compute__do_build_and_run_instance",
                         request_id, caller.user_id or "", None, now,
                         project_id=caller.project_id)
         session.flush()
+        if self._quotas is not None:  # counted with the new rows: 403 rolls them back
+            self._quotas.check_new_server(session, server_id, (
+                (checked.flavor.vcpus, checked.flavor.ram), checked.ports))
         rows = sorted(checked.ports, key=lambda r: r.position)
         new = server_of(server, rows, None)  # as stored: new, so no fault yet
         return dataclasses.replace(new, flavor=checked.flavor, addresses=tuple(
