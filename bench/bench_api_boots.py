@@ -171,7 +171,9 @@ def api_cpu_seconds(pid: int) -> float:
 
 
 def postgres_cpu_seconds() -> float:
-    """utime + stime of every PostgreSQL process on this machine (the server runs here)."""
+    """utime + stime of every PostgreSQL process on this machine (the server runs here), and
+    of the backends that ended (the postmaster's cutime + cstime): a run opens and closes
+    connections."""
     total = 0.0
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -181,7 +183,7 @@ def postgres_cpu_seconds() -> float:
         if text[text.index("(") + 1:text.rindex(")")] not in ("postgres", "postmaster"):
             continue
         fields = text[text.rindex(")") + 2:].split()
-        total += (int(fields[11]) + int(fields[12])) / _CLK
+        total += sum(int(f) for f in fields[11:15]) / _CLK
     return total
 
 
