@@ -7,8 +7,10 @@ sockets) on a fresh PostgreSQL database, N simulated hosts registered through th
 then M servers booted one after another on pre-created direct ports, each through the same four
 requests the agents and a user send (create with its build, the host's desired state, the VF
 report, the guest's status report).  For each request it prints the CPU time of this process
-(``time.process_time``: the time PostgreSQL spends is not in it), the SQL statements and the
-transactions committed, per boot.  Boots run one at a time, so a build never shares a batch.
+(``time.process_time``), the SQL statements and the transactions committed, and the CPU time
+of the PostgreSQL processes on this machine (the work the statements cost the database; on a
+quiet machine only; a mean, as /proc counts it in ticks), per boot.  Boots run one at a
+time, so a build never shares a batch.
 
 With ``--batch N`` the builds run as a busy worker runs them: N servers are created with their
 builds held back (the builder's ``build`` is replaced by a list for the while), then built
@@ -39,10 +41,11 @@ from sqlalchemy import event
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_api_boots import (  # noqa: E402 - the sibling benchmark's hosts and database
     AGENT_PASSWORD, AGENT_USER, COMPUTE_BEAT, CONTROLLER, PHYSNET, SRIOV_BEAT, fresh_database,
-    heartbeat, inventory)
+    heartbeat, inventory, _CLK)
 
 from sriovstack.cli.api import ServeOptions, _build  # noqa: E402
 
+Reading = tuple[float, int, int, float]  # CPU s, statements, commits, PostgreSQL CPU s
 PHASES = ("create+build", "desired state", "VF report", "status report")
 BEAT_EVERY = 20.0  # seconds between the hosts' heartbeats (the scheduler's down time is 60)
 BATCH_PHASES = ("create", "build")
@@ -53,6 +56,7 @@ class Cost:
     """What the API spent on one kind of request, over every measured boot."""
 
     cpu: list[float] = field(default_factory=list)
+    postgres: list[float] = field(default_factory=list)
     statements: list[float] = field(default_factory=list)
     commits: list[float] = field(default_factory=list)
 
@@ -77,11 +81,14 @@ class Hosts:
 
 
 class Meter:
-    """Counts the statements and commits of one engine, and this process's CPU time."""
+    """Counts the statements and commits of one engine, this process's CPU time and that of
+    the PostgreSQL processes on this machine (found again by ``find_postgres`` between boots,
+    never inside a measured request; a quiet machine makes their figure the API's work)."""
 
     def __init__(self, engine: object) -> None:
         self.statements = 0
         self.commits = 0
+        self._postgres: list[Path] = []
         event.listen(engine, "before_cursor_execute", self._statement)
         event.listen(engine, "commit", self._commit)
 
@@ -91,8 +98,32 @@ class Meter:
     def _commit(self, *_args: object) -> None:
         self.commits += 1
 
-    def reading(self) -> tuple[float, int, int]:
-        return time.process_time(), self.statements, self.commits
+    def find_postgres(self) -> None:
+        self._postgres = [stat for stat in Path("/proc").glob("[0-9]*/stat")
+                          if _command(stat) in ("postgres", "postmaster")]
+
+    def _postgres_cpu(self) -> float:
+        """utime + stime of each PostgreSQL process, and the postmaster's ended children's."""
+        total = 0
+        for stat in self._postgres:
+            try:
+                text = stat.read_text()
+            except OSError:  # a backend that ended: the postmaster's cutime holds it now
+                continue
+            total += sum(int(f) for f in text[text.rindex(")") + 2:].split()[11:15])
+        return total / _CLK
+
+    def reading(self) -> Reading:
+        postgres = self._postgres_cpu()  # first: its own CPU falls in the phase that ends
+        return time.process_time(), self.statements, self.commits, postgres
+
+
+def _command(stat: Path) -> str:
+    try:
+        text = stat.read_text()
+    except OSError:
+        return ""
+    return text[text.index("(") + 1:text.rindex(")")]
 
 
 def _password(user: str, password: str, project: str) -> dict[str, object]:
@@ -167,7 +198,8 @@ async def run(args: argparse.Namespace) -> dict[str, Cost]:
                         "network_id": net, "name": f"vf{i}", "binding:vnic_type": "direct"}})
                     r.raise_for_status()
                     port = r.json()["port"]["id"]
-                    spent: list[tuple[str, tuple[float, int, int], tuple[float, int, int]]] = []
+                    spent: list[tuple[str, Reading, Reading]] = []
+                    meter.find_postgres()
                     start = meter.reading()
                     r = await c.post("/compute/v2.1/servers", headers=admin, json={"server": {
                         "name": f"bench-{i}", "imageRef": image, "flavorRef": "1",
@@ -196,6 +228,7 @@ async def run(args: argparse.Namespace) -> dict[str, Cost]:
                     for name, before, after in spent if i >= args.warmup else ():
                         cost = costs[name]
                         cost.cpu.append(after[0] - before[0])
+                        cost.postgres.append(after[3] - before[3])
                         cost.statements.append(after[1] - before[1])
                         cost.commits.append(after[2] - before[2])
                     bar.advance(task)
@@ -223,6 +256,7 @@ async def _batches(c: httpx.AsyncClient, services: object, meter: Meter,
                 ports.append(r.json()["port"]["id"])
             held: list[str] = []
             builder.build = held.append  # the creates queue their builds here for the while
+            meter.find_postgres()
             start = meter.reading()
             for i, port in enumerate(ports):
                 r = await c.post("/compute/v2.1/servers", headers=admin, json={"server": {
@@ -244,6 +278,7 @@ async def _batches(c: httpx.AsyncClient, services: object, meter: Meter,
                     continue
                 cost = costs[name]
                 cost.cpu.append((after[0] - before[0]) / args.batch)
+                cost.postgres.append((after[3] - before[3]) / args.batch)
                 cost.statements.append((after[1] - before[1]) / args.batch)
                 cost.commits.append((after[2] - before[2]) / args.batch)
             bar.advance(task)
@@ -266,28 +301,29 @@ def main() -> None:
         return
     print(f"hosts {args.hosts}, {args.boots} boots measured one at a time (after "
           f"{args.warmup}), the API in process; per boot, medians:")
-    print(f"{'request':<16}{'CPU ms':>9}{'statements':>12}{'commits':>9}")
-    totals = [0.0, 0.0, 0.0]
+    print(f"{'request':<16}{'CPU ms':>9}{'statements':>12}{'commits':>9}{'PostgreSQL ms*':>15}")
+    totals = [0.0, 0.0, 0.0, 0.0]
     for name in PHASES:
         cost = costs[name]
         row = (statistics.median(cost.cpu) * 1000, statistics.median(cost.statements),
-               statistics.median(cost.commits))
+               statistics.median(cost.commits), statistics.fmean(cost.postgres) * 1000)
         totals = [t + v for t, v in zip(totals, row, strict=True)]
-        print(f"{name:<16}{row[0]:9.2f}{row[1]:12.0f}{row[2]:9.0f}")
-    print(f"{'boot':<16}{totals[0]:9.2f}{totals[1]:12.0f}{totals[2]:9.0f}")
+        print(f"{name:<16}{row[0]:9.2f}{row[1]:12.0f}{row[2]:9.0f}{row[3]:15.2f}")
+    print(f"{'boot':<16}{totals[0]:9.2f}{totals[1]:12.0f}{totals[2]:9.0f}{totals[3]:15.2f}")
     mean_cpu = sum(statistics.fmean(costs[n].cpu) for n in PHASES) * 1000
     print(f"(mean CPU per boot {mean_cpu:.2f} ms; the GET of the server that finds its host "
-          "is not counted)")
+          "is not counted; *PostgreSQL: means, as /proc counts in 10 ms ticks)")
 
 
 def _print_batches(args: argparse.Namespace, costs: dict[str, Cost]) -> None:
     print(f"hosts {args.hosts}, {args.boots} boots measured in batches of {args.batch} (after "
-          f"{args.warmup}), the API in process; per server, medians over the batches:")
-    print(f"{'request':<16}{'CPU ms':>9}{'statements':>12}{'commits':>9}")
+          f"{args.warmup}), the API in process; per server, medians over the batches (PostgreSQL: means):")
+    print(f"{'request':<16}{'CPU ms':>9}{'statements':>12}{'commits':>9}{'PostgreSQL ms*':>15}")
     for name in BATCH_PHASES:
         cost = costs[name]
         print(f"{name:<16}{statistics.median(cost.cpu) * 1000:9.2f}"
-              f"{statistics.median(cost.statements):12.1f}{statistics.median(cost.commits):9.1f}")
+              f"{statistics.median(cost.statements):12.1f}{statistics.median(cost.commits):9.1f}"
+              f"{statistics.fmean(cost.postgres) * 1000:15.2f}")
 
 
 if __name__ == "__main__":
