@@ -317,7 +317,8 @@ def main() -> None:
 
 def _print_batches(args: argparse.Namespace, costs: dict[str, Cost]) -> None:
     print(f"hosts {args.hosts}, {args.boots} boots measured in batches of {args.batch} (after "
-          f"{args.warmup}), the API in process; per server, medians over the batches (PostgreSQL: means):")
+          f"{args.warmup}), the API in process; per server, medians over the batches "
+          "(*PostgreSQL: means):")
     print(f"{'request':<16}{'CPU ms':>9}{'statements':>12}{'commits':>9}{'PostgreSQL ms*':>15}")
     for name in BATCH_PHASES:
         cost = costs[name]
