@@ -128,10 +128,10 @@ def _serve(args: argparse.Namespace) -> int:
                            image_dir=str(Path(args.state_dir) / "images"),
                            lease_seconds=args.lease_seconds,
                            sweep_interval=args.sweep_interval)
-    _build(options)  # fail fast on bad config before any worker starts
     db = Database(url)
     db.create_schema()  # once, here: workers never race on migrations
     db.dispose()
+    _build(options)  # fail fast on bad config before any worker starts (on the new schema)
     metrics_dir = _multiprocess_metrics(args.workers)
     try:
         os.environ[_ENV] = dataclasses.replace(options, metrics_dir=metrics_dir).to_json()

@@ -62,3 +62,17 @@ def test_api_serve_hands_the_test_build_delay_to_its_workers() -> None:
     quick = ServeOptions("sqlite:///x.db", "http://127.0.0.1:8080", lease_seconds=2.0,
                          sweep_interval=0.5)  # api serve --lease-seconds --sweep-interval
     assert ServeOptions.from_json(quick.to_json()) == quick
+
+
+def test_api_serve_on_a_new_database_brings_it_to_head_before_building_the_app(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # It built the app first, which reads the VLAN table: a new database was refused with
+    # "no such table" instead of being migrated.
+    import uvicorn
+
+    served: list[str] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **_kwargs: served.append(app))
+    url = f"sqlite:///{tmp_path / 'new.db'}"
+    assert main(["api", "serve", "--database", url, "--listen", "127.0.0.1:8080"]) == 0
+    assert served == ["sriovstack.cli.api:app_from_environment"]
+    assert migrations.current_revision(Database(url).engine) == migrations.head_revision()
