@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fastapi import Request
+from starlette.concurrency import run_in_threadpool
 
 from sriovstack.api.errors import request_id_of
 from sriovstack.api.services import Services
@@ -39,11 +40,17 @@ def optional_token(request: Request) -> str | None:
     return request.headers.get("x-auth-token") or None
 
 
-def request_context(request: Request) -> RequestContext:
-    """FastAPI dependency: validate X-Auth-Token; Unauthorized (401) when missing or invalid."""
+async def request_context(request: Request) -> RequestContext:
+    """FastAPI dependency: validate X-Auth-Token; Unauthorized (401) when missing or invalid.
+
+    On the event loop when the worker's token cache answers without the database (most
+    requests: no hop to the threadpool and back); in the threadpool when it must read."""
     secret = optional_token(request)
     if secret is None:
         raise Unauthorized(_NEEDS_AUTH)
     services = services_of(request)
-    token = services.identity.tokens.validate(secret)
+    tokens = services.identity.tokens
+    token = tokens.cached(secret)
+    if token is None:
+        token = await run_in_threadpool(tokens.validate, secret)
     return RequestContext(policy.caller_of(token), request_id_of(request), services)

@@ -75,6 +75,18 @@ class TokenCache:
             self._entries.move_to_end(digest)
             return token
 
+    def peek(self, digest: str, now: datetime) -> Token | None:
+        """``get`` without any database read: the cached token, or None when it is not
+        cached, has expired, or the revision is due for its re-read (then ``get`` it)."""
+        with self._lock:
+            if self._ticker() - self._checked >= self._recheck:
+                return None
+            token = self._entries.get(digest)
+            if token is None or token.expires_at <= now:
+                return None
+            self._entries.move_to_end(digest)
+            return token
+
     def put(self, digest: str, token: Token, revision: int) -> None:
         """Keep ``token``, read in a transaction that saw ``revision`` first."""
         self._advance(revision)

@@ -134,6 +134,11 @@ class TokenService:
         self._cache.put(digest, token, revision)
         return token
 
+    def cached(self, secret: str) -> Token | None:
+        """The token behind ``secret`` if the cache can answer without the database (no
+        read, not even of the identity revision); None otherwise: then ``validate`` it."""
+        return self._cache.peek(_digest(secret), self._clock.now())
+
     def _revision(self) -> int:
         with self._db.transaction() as s:
             return identity_revision(s)

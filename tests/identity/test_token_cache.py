@@ -99,6 +99,31 @@ def test_the_revision_is_read_once_per_recheck_interval(worker_a: IdentityServic
     assert len(statements) == 1
 
 
+def test_cached_answers_without_the_database_or_defers_to_validate(
+        worker_a: IdentityService, worker_b: IdentityService, database: Database,
+        ticker: Ticker, clock: FakeClock) -> None:
+    # The API's auth dependency stays on the event loop when ``cached`` answers, and goes to
+    # the threadpool to ``validate`` when it says None: it must never read, and must never
+    # answer what validate would refuse once the revision is due.
+    secret = _demo_token(worker_a)
+    assert worker_a.tokens.cached(secret) is None  # never validated here yet
+    first = worker_a.tokens.validate(secret)
+    with counted(database) as statements:
+        assert worker_a.tokens.cached(secret) == first
+    assert statements == []
+    worker_b.tokens.revoke(ADMIN, secret)
+    ticker.now += 1.0  # the revision re-read is due: cached defers, validate re-reads
+    with counted(database) as statements:
+        assert worker_a.tokens.cached(secret) is None
+    assert statements == []
+    with pytest.raises(Unauthorized, match="revoked"):
+        worker_a.tokens.validate(secret)
+    other = _demo_token(worker_a)
+    worker_a.tokens.validate(other)
+    clock.advance(TTL)
+    assert worker_a.tokens.cached(other) is None  # expired: validate says why
+
+
 def test_a_cached_token_expires(worker_a: IdentityService, clock: FakeClock) -> None:
     secret = _demo_token(worker_a)
     worker_a.tokens.validate(secret)
