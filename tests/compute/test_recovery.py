@@ -301,19 +301,18 @@ class _StallingNetwork:
         self._real, self._meanwhile, self._error = real, meanwhile, error
         self.calls = 0
 
-    def bind_port(self, *args: object, **kwargs: object) -> object:
+    def _stalled(self, name: str, *args: object, **kwargs: object) -> object:
         self.calls += 1
         if self.calls == 1:
             self._meanwhile()
             raise self._error
-        return self._real.bind_port(*args, **kwargs)  # type: ignore[attr-defined]
+        return getattr(self._real, name)(*args, **kwargs)
+
+    def bind_port(self, *args: object, **kwargs: object) -> object:
+        return self._stalled("bind_port", *args, **kwargs)
 
     def bind_devices(self, *args: object, **kwargs: object) -> object:
-        self.calls += 1
-        if self.calls == 1:
-            self._meanwhile()
-            raise self._error
-        return self._real.bind_devices(*args, **kwargs)  # type: ignore[attr-defined]
+        return self._stalled("bind_devices", *args, **kwargs)
 
     def __getattr__(self, name: str) -> object:
         return getattr(self._real, name)
