@@ -177,14 +177,14 @@ class AllInOne:
         from sriovstack.api import build_services
         from sriovstack.api import ApiSettings
         from sriovstack.conf import load_config
-        from sriovstack.db import Database
+        from sriovstack.db import Database, PoolSettings
 
         assert self.credentials is not None
         files = next((h.config_files for h in self.hosts if h.spec.role is Role.CONTROLLER), ())
+        deployment = load_config(files) if files else None
         settings = ApiSettings(base_url=self.base_url, database_url=self.database_url,
-                               deployment=load_config(files) if files else None,
-                               image_dir=self.options.state_dir / "images")
-        db = Database(self.database_url)
+                               deployment=deployment, image_dir=self.options.state_dir / "images")
+        db = Database(self.database_url, PoolSettings.of(deployment))
         db.create_schema()
         services = build_services(settings, db)
         self._services = services

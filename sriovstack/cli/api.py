@@ -90,7 +90,7 @@ def _build(options: ServeOptions) -> Any:
     from sriovstack.api import build_services
     from sriovstack.api import ApiSettings
     from sriovstack.conf import load_config
-    from sriovstack.db import Database
+    from sriovstack.db import Database, PoolSettings
 
     deployment = load_config(options.config_files) if options.config_files else None
     settings = ApiSettings(base_url=options.base_url, database_url=options.database_url,
@@ -99,7 +99,8 @@ def _build(options: ServeOptions) -> Any:
                            metrics_dir=Path(options.metrics_dir) if options.metrics_dir else None,
                            image_dir=Path(options.image_dir) if options.image_dir else None,
                            lease_seconds=options.lease_seconds)
-    return create_app(settings, build_services(settings, Database(options.database_url)),
+    db = Database(options.database_url, PoolSettings.of(deployment))
+    return create_app(settings, build_services(settings, db),
                       recovery_interval=options.sweep_interval)
 
 

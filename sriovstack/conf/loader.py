@@ -11,8 +11,8 @@ from typing import Any
 
 from oslo_config import cfg
 
-from sriovstack.conf.model import (DeploymentConfig, Ml2Config, NovaConfig, Origin, Setting,
-                                   SpecLine, SriovAgentConfig)
+from sriovstack.conf.model import (DatabaseConfig, DeploymentConfig, Ml2Config, NovaConfig,
+                                   Origin, Setting, SpecLine, SriovAgentConfig)
 from sriovstack.conf.options import OPTIONS, OptionName, names_of, register_options
 from sriovstack.errors import ConfigError
 
@@ -150,6 +150,10 @@ def _fix_for(section: str, option: str) -> str:
         return "write True or False"
     if (section, option) == ("DEFAULT", "resize_confirm_window"):
         return "write a whole number of seconds, 0 or more (0: moves wait for the user)"
+    if section == "database":
+        return {"max_pool_size": "write a whole number of connections, 1 or more",
+                "max_overflow": "write a whole number of connections, 0 or more",
+                "pool_timeout": "write a whole number of seconds, 1 or more"}[option]
     if (section, option) == ("filter_scheduler", "host_subset_size"):
         return "write a whole number of hosts, 1 or more (1: always the best weighed host)"
     return f"see the documentation of [{section}] {option}"
@@ -169,7 +173,9 @@ def _build(reader: _Reader, files: Sequence[str]) -> DeploymentConfig:
     agent = SriovAgentConfig(s("sriov_nic", "physical_device_mappings"),
                              s("sriov_nic", "exclude_devices"),
                              s("securitygroup", "firewall_driver"))
-    return DeploymentConfig(tuple(files), nova, ml2, agent)
+    database = DatabaseConfig(s("database", "max_pool_size"), s("database", "max_overflow"),
+                              s("database", "pool_timeout"))
+    return DeploymentConfig(tuple(files), nova, ml2, agent, database)
 
 
 def read_config(files: Sequence[PathLike]) -> LoadResult:

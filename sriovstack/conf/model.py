@@ -11,7 +11,7 @@ from sriovstack.conf.parsers import (DeviceMapping, VendorProduct, VlanRange,
 from sriovstack.pci import PciAddress
 
 __all__ = ["Origin", "Setting", "SpecLine", "NovaConfig", "Ml2Config", "SriovAgentConfig",
-           "DeploymentConfig"]
+           "DatabaseConfig", "DeploymentConfig"]
 
 T = TypeVar("T")
 
@@ -114,6 +114,15 @@ class SriovAgentConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class DatabaseConfig:
+    """oslo.db's ``[database]`` pool options (the connection itself is ``--database``)."""
+
+    max_pool_size: Setting[int]
+    max_overflow: Setting[int]
+    pool_timeout: Setting[int]  # seconds a transaction waits for a connection
+
+
+@dataclass(frozen=True, slots=True)
 class DeploymentConfig:
     """All options read from one set of ``--config-file``s, later files winning."""
 
@@ -121,3 +130,4 @@ class DeploymentConfig:
     nova: NovaConfig
     ml2: Ml2Config
     sriov_agent: SriovAgentConfig
+    database: DatabaseConfig

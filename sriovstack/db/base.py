@@ -8,18 +8,24 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import DateTime, MetaData, create_engine, event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, DataError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.types import TypeDecorator
 
 from sriovstack.errors import ConfigError, ErrorKind, Invalid, Unavailable, WriteConflict
 
-__all__ = ["Base", "Database", "UtcDateTime", "NAMING_CONVENTION", "storable", "retry_races"]
+if TYPE_CHECKING:
+    from sriovstack.conf import DeploymentConfig
+
+__all__ = ["Base", "Database", "PoolSettings", "UtcDateTime", "NAMING_CONVENTION", "storable",
+           "retry_races"]
 
 _LOG = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -36,6 +42,31 @@ NAMING_CONVENTION = {
 _SUPPORTED = ("sqlite", "postgresql")
 STATEMENT_TIMEOUT_MS = 30_000  # PostgreSQL statement_timeout of every connection
 POOL_RECYCLE_SECONDS = 3600  # a pooled PostgreSQL connection older than this is opened anew
+
+
+@dataclass(frozen=True, slots=True)
+class PoolSettings:
+    """A PostgreSQL engine's connection pool (oslo.db's ``[database]`` options).
+
+    ``size`` connections stay open between transactions; a burst opens up to ``overflow``
+    more, each closed when it is returned.  A pool smaller than the transactions a worker runs
+    at once (its request threads, its builds, its sweep) reopens a backend for most of them:
+    a PostgreSQL fork and a psycopg connect each, and a cold backend that has lost its cached
+    catalog and prepared statements.  A transaction waits ``timeout`` seconds for a connection,
+    then fails as Unavailable (503).
+    """
+
+    size: int = 20
+    overflow: int = 20
+    timeout: float = 30.0
+
+    @classmethod
+    def of(cls, deployment: DeploymentConfig | None) -> PoolSettings:
+        """The pool the deployment's ``[database]`` options ask for (defaults without one)."""
+        if deployment is None:
+            return cls()
+        d = deployment.database
+        return cls(d.max_pool_size.value, d.max_overflow.value, d.pool_timeout.value)
 
 
 class Base(DeclarativeBase):
@@ -74,7 +105,7 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _build_engine(url: str) -> Engine:
+def _build_engine(url: str, pool: PoolSettings) -> Engine:
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
@@ -99,8 +130,9 @@ def _build_engine(url: str) -> Engine:
     # dead in use fails its transaction with Unavailable and SQLAlchemy then drops every
     # pooled connection older than it, so after a restart or fail-over only the transactions
     # in flight fail and the next ones connect afresh.
-    return create_engine(parsed, pool_recycle=POOL_RECYCLE_SECONDS, connect_args={
-        "options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS}"})
+    return create_engine(parsed, pool_size=pool.size, max_overflow=pool.overflow,
+                         pool_timeout=pool.timeout, pool_recycle=POOL_RECYCLE_SECONDS,
+                         connect_args={"options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS}"})
 
 
 def _first_line(error: BaseException | None) -> str:
@@ -111,9 +143,9 @@ def _first_line(error: BaseException | None) -> str:
 class Database:
     """One database: ``transaction()`` for work, ``create_schema()`` to bring it to head."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, pool: PoolSettings = PoolSettings()) -> None:
         self.url = url
-        self.engine: Engine = _build_engine(url)
+        self.engine: Engine = _build_engine(url, pool)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @property
@@ -146,6 +178,12 @@ class Database:
         except OperationalError as exc:
             session.rollback()
             raise Unavailable(f"the database is unavailable: {exc.orig}") from exc
+        except PoolTimeout as exc:
+            session.rollback()
+            raise Unavailable("every database connection of this worker stayed busy for "
+                              "[database] pool_timeout seconds",
+                              fix="raise [database] max_pool_size or max_overflow, or add "
+                                  "API workers") from exc
         except BaseException:
             session.rollback()
             raise

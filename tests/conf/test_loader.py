@@ -213,3 +213,33 @@ def test_a_bad_host_subset_size_names_the_option(tmp_path, value):
     assert (err.file, err.section, err.option, err.value) == (
         str(path), "filter_scheduler", "host_subset_size", value)
     assert "1 or more" in str(err)
+
+
+def test_database_pool_options_are_read_with_oslo_db_names_and_reach_the_engine(
+        tmp_path, postgres_url):
+    from sriovstack.cli.api import ServeOptions, _build
+    assert load_config([write(tmp_path, "empty.conf", "")]).database.max_pool_size.value == 20
+    path = write(tmp_path, "nova.conf",
+                 "[database]\nmax_pool_size = 7\nmax_overflow = 3\npool_timeout = 9\n")
+    database = load_config([path]).database
+    assert (database.max_pool_size.value, database.max_overflow.value,
+            database.pool_timeout.value) == (7, 3, 9)
+    app = _build(ServeOptions(postgres_url, "http://test", (str(path),),
+                              image_dir=str(tmp_path / "images")))
+    pool = app.state.services.db.engine.pool
+    try:
+        assert (pool.size(), pool._max_overflow, pool._timeout) == (7, 3, 9)
+    finally:
+        app.state.services.db.dispose()
+
+
+@pytest.mark.parametrize(("option", "value", "words"), [
+    ("max_pool_size", "0", "1 or more"), ("max_overflow", "-1", "0 or more"),
+    ("pool_timeout", "soon", "whole number of seconds")])
+def test_a_bad_database_pool_option_names_the_option(tmp_path, option, value, words):
+    path = write(tmp_path, "nova.conf", f"[database]\n{option} = {value}\n")
+    with pytest.raises(ConfigError) as exc:
+        load_config([path])
+    err = exc.value
+    assert (err.file, err.section, err.option, err.value) == (str(path), "database", option, value)
+    assert words in str(err)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import create_engine, inspect, select, text
+from sqlalchemy import create_engine, event, inspect, select, text
 from sqlalchemy.pool import NullPool
 
-from sriovstack.db import Database, migrations
+from sriovstack.db import Database, PoolSettings, migrations
 from sriovstack.db.models.identity import DomainRow, TokenRow, UserRow
 from sriovstack.errors import ConfigError, Conflict, Invalid, Unavailable
 
@@ -146,5 +148,46 @@ def test_a_dropped_connection_fails_one_transaction_and_the_pool_reconnects(
             s.add(DomainRow(id="d-after", name="after", description="", enabled=True))
         with db.transaction() as s:
             assert s.get(DomainRow, "d-after") is not None
+    finally:
+        db.dispose()
+
+
+def test_a_burst_of_transactions_keeps_its_connections_open(postgres_url: str) -> None:
+    # Twelve transactions at once (more than oslo.db's 5 pooled connections): the second
+    # burst runs on the first one's backends, none is reopened (issue 14: a reopened backend
+    # costs a fork, a connect and its cold caches).
+    db = Database(postgres_url)
+    opened: list[object] = []
+    event.listen(db.engine, "connect", lambda conn, _record: opened.append(conn))
+    together = threading.Barrier(12, timeout=30)
+
+    def one() -> int:
+        with db.transaction() as s:
+            pid = int(s.execute(text("SELECT pg_backend_pid()")).scalar_one())
+            together.wait()  # every transaction holds its connection at once
+            return pid
+
+    try:
+        with ThreadPoolExecutor(12) as pool:
+            first = {f.result(timeout=60) for f in [pool.submit(one) for _ in range(12)]}
+            second = {f.result(timeout=60) for f in [pool.submit(one) for _ in range(12)]}
+        assert len(first) == 12 and second == first
+        assert len(opened) == 12
+    finally:
+        db.dispose()
+
+
+def test_a_transaction_that_waits_too_long_for_a_connection_is_unavailable(
+        postgres_url: str) -> None:
+    db = Database(postgres_url, PoolSettings(size=1, overflow=0, timeout=0.2))
+    try:
+        with db.transaction() as held:
+            held.execute(text("SELECT 1"))
+            with pytest.raises(Unavailable, match="pool_timeout") as caught:
+                with db.transaction() as s:
+                    s.execute(text("SELECT 1"))
+            assert "max_pool_size" in str(caught.value)
+        with db.transaction() as s:  # the connection is free again
+            assert s.execute(text("SELECT 1")).scalar_one() == 1
     finally:
         db.dispose()
