@@ -10,8 +10,9 @@ agents played promptly (desired state read, VF ports and the server reported up)
 own database there and drops it at the end.  It prints registration rate, ports/s, placed/s,
 ACTIVE/s, p50/p99 latency from the create request to ACTIVE, the API workers' CPU per boot
 (utime + stime of every process under ``api serve``, from /proc), the CPU that PostgreSQL's
-processes and the benchmark itself spent per boot (the three share the machine), and per boot
-the SQL statements the API sent (its ``sriovstack_db_statements`` counter, summed over workers by
+processes and the benchmark itself spent per boot (the three share the machine; PostgreSQL's
+also as the part its own database's backends spent, which holds while other work runs), and
+per boot the SQL statements the API sent (its ``sriovstack_db_statements`` counter, summed over workers by
 /metrics) and the transactions PostgreSQL committed (``pg_stat_database.xact_commit``; this
 also counts the benchmark's own watcher queries, which are listed apart).
 """
@@ -187,6 +188,37 @@ def postgres_cpu_seconds() -> float:
     return total
 
 
+class Backends:
+    """CPU of the PostgreSQL backends serving one database (their process titles name it:
+    ``postgres: USER DATABASE HOST(PORT) STATE``), so the figure holds while other databases
+    on the server are busy.  ``sample()`` now and then keeps the CPU of backends that exit
+    before the end; background processes (autovacuum, WAL writer) are not counted here."""
+
+    def __init__(self, database: str) -> None:
+        self._marker = f" {database} ".encode()
+        self._first: dict[int, float] = {}
+        self._last: dict[int, float] = {}
+        self.sample()
+        self._first = dict(self._last)
+
+    def sample(self) -> None:
+        for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+            try:
+                title = cmdline.read_bytes()
+                if not title.startswith(b"postgres: ") or self._marker not in title:
+                    continue
+                text = (cmdline.parent / "stat").read_text()
+            except (FileNotFoundError, ProcessLookupError, PermissionError):
+                continue
+            fields = text[text.rindex(")") + 2:].split()
+            self._last[int(cmdline.parent.name)] = (int(fields[11]) + int(fields[12])) / _CLK
+
+    def seconds(self) -> float:
+        """CPU spent since this meter was made, by backends alive then or started since."""
+        self.sample()
+        return sum(cpu - self._first.get(pid, 0.0) for pid, cpu in self._last.items())
+
+
 def statements(base: str, pid: int) -> float:
     """The API's ``sriovstack_db_statements_total``, summed over workers: read from the
     workers' prometheus multiprocess directory when there is one (a scrape of /metrics also
@@ -336,7 +368,8 @@ async def make_ports(base: str, token: str, boots: int,
 
 
 async def boot_all(base: str, admin: str, service: str, engine: Engine, boots: list[Boot],
-                   image: str, limit: int, timeout: float) -> float:
+                   image: str, limit: int, timeout: float,
+                   backends: Backends | None = None) -> float:
     """Create every server, watch the database for placements, play each host's agents."""
     by_id: dict[str, Boot] = {}
     plays: list[asyncio.Task[None]] = []
@@ -385,7 +418,11 @@ async def boot_all(base: str, admin: str, service: str, engine: Engine, boots: l
         creating = asyncio.create_task(_gather(limit, "boot", len(boots),
                                                (create(b) for b in boots)))
         deadline = start + timeout
+        sampled = start
         while time.perf_counter() < deadline:
+            if backends is not None and time.perf_counter() - sampled > 1.0:
+                backends.sample()  # keep the CPU of backends that exit before the end
+                sampled = time.perf_counter()
             for server_id, host, status in await asyncio.to_thread(placed):
                 b = by_id.get(server_id)
                 if b is None or b.placed:
@@ -428,9 +465,11 @@ async def run(args: argparse.Namespace) -> None:
                               (heartbeat(c, f"compute-{h:05d}") for h in range(args.hosts)))
         cpu0, stm0, xact0 = api_cpu_seconds(pid), statements(base, pid), commits(engine)
         pg0, own0, vac0 = postgres_cpu_seconds(), time.process_time(), autovacuums(engine)
+        backends = Backends(make_url(url).database or "")
         wall = await boot_all(base, admin, service, engine, boots, image, args.concurrency,
-                              args.timeout)
+                              args.timeout, backends)
         pg1, own1, vac1 = postgres_cpu_seconds(), time.process_time(), autovacuums(engine)
+        ours = backends.seconds()
         cpu1, stm1, xact1 = api_cpu_seconds(pid), statements(base, pid), commits(engine)
         engine.dispose()
     placed = [b.placed - b.sent for b in boots if b.placed > 0]
@@ -454,7 +493,8 @@ async def run(args: argparse.Namespace) -> None:
     print(f"to ACTIVE     p50 {_pct(active, 0.5):.2f} s   p99 {_pct(active, 0.99):.2f} s   "
           f"(on {len({b.host for b in boots if b.host})} hosts)")
     print(f"API CPU       {(cpu1 - cpu0) / n * 1000:8.1f} ms/boot   (boot phase {wall:.1f} s)")
-    print(f"other CPU     {(pg1 - pg0) / n * 1000:8.1f} ms/boot PostgreSQL, "
+    print(f"other CPU     {(pg1 - pg0) / n * 1000:8.1f} ms/boot PostgreSQL "
+          f"({ours / n * 1000:.1f} of it in this database's backends), "
           f"{(own1 - own0) / n * 1000:.1f} ms/boot this benchmark (its clients and watcher); "
           f"{vac1 - vac0} autovacuum/autoanalyze runs during the boots")
     print(f"SQL           {(stm1 - stm0) / n:8.1f} statements/boot   "
