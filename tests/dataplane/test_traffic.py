@@ -14,6 +14,7 @@ from ipaddress import IPv4Address, ip_interface
 
 import pytest
 from tests.dataplane.dataplane_world import PF0_VFS, World, heard_on
+from tests.polling import until
 
 from sriovstack.dataplane import Names, NsLinks, ns_exists
 from sriovstack.errors import Conflict
@@ -71,8 +72,10 @@ def test_a_moved_guest_is_heard_only_from_its_new_place_and_reached_there_at_onc
                 for p in world.planes)
     with heard_on(world.planes[0].info().fabric_ns, mac) as cables:
         world.drivers[1].spawn(GuestSpec(server, "moved", 1, 512, (moved,)))
-        time.sleep(1.5)  # what either copy says as the new one comes up is said by now
-    assert new in cables and old not in cables, cables
+        until(lambda: list(cables), lambda heard: new in heard, "the new copy to announce "
+              "itself on its uplink", timeout=15, interval=0.05)
+        time.sleep(1.5)  # an answer of the old copy to the new one's probes is said by now
+    assert old not in cables, cables
     world.drivers[0].destroy(server)
     assert world.reaches(peer, "10.10.0.5")
 
