@@ -16,6 +16,7 @@ A delete whose worker died is finished by a sweep once its lease expires (``expi
 from __future__ import annotations
 
 import enum
+import functools
 import os
 import socket
 import uuid
@@ -23,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, case, or_, select, update
+from sqlalchemy import ColumnElement, String, Update, bindparam, case, or_, select, update
 from sqlalchemy.orm import Session
 
 from sriovstack.clock import Clock
@@ -61,6 +62,33 @@ class Orphan:
 
     server_id: str
     owner: str | None
+
+
+# The statements of a build's steps, built once (every boot runs them) with bind parameters.
+_START_MANY = (update(S).where(S.id.in_(bindparam("servers", expanding=True)),
+                               S.status == _BUILD, S.host.is_(None),
+                               S.build_owner == bindparam("worker"))
+               .values(build_owner=bindparam("token"), build_lease_until=bindparam("until"))
+               .returning(S.id).execution_options(synchronize_session=False))
+_RENEW = (update(S).where(S.id == bindparam("server"), S.build_owner == bindparam("token"))
+          .values(build_lease_until=bindparam("until"))
+          .execution_options(synchronize_session=False))
+_HOLD = (update(S).where(S.id == bindparam("server"), S.build_owner == bindparam("token"))
+         .values(build_owner=bindparam("token")).execution_options(synchronize_session=False))
+
+
+@functools.lru_cache(maxsize=64)
+def _settle_on_hosts(count: int, columns: tuple[str, ...]) -> Update:
+    """``settle_on_hosts``'s UPDATE of ``count`` servers (``:server0``.. each placed on
+    ``:host0``.., under ``:token``), setting ``columns`` too (each from ``:set_<column>``):
+    built once per shape, as a batch has few sizes."""
+    hosts = case(*((bindparam(f"server{i}", type_=String), bindparam(f"host{i}", type_=String))
+                   for i in range(count)), value=S.id)
+    return (update(S).where(S.id.in_(bindparam("servers", expanding=True)),
+                            S.build_owner == bindparam("token"))
+            .values(host=hosts, build_owner=None, build_lease_until=None,
+                    **{column: bindparam(f"set_{column}") for column in columns})
+            .returning(S.id).execution_options(synchronize_session=False))
 
 
 def _worker_id() -> str:
@@ -104,11 +132,9 @@ class BuildLeases:
         if not server_ids:
             return {}
         token = f"{self.worker}#{uuid.uuid4().hex[:8]}"
-        taken = session.scalars(
-            update(S).where(S.id.in_(server_ids), S.status == _BUILD, S.host.is_(None),
-                            S.build_owner == self.worker)
-            .values(build_owner=token, build_lease_until=self.deadline())
-            .returning(S.id).execution_options(synchronize_session=False)).all()
+        taken = session.scalars(_START_MANY, {
+            "servers": list(server_ids), "worker": self.worker, "token": token,
+            "until": self.deadline()}).all()
         return {server_id: BuildLease(server_id, token) for server_id in taken}
 
     def take_over(self, orphan: Orphan) -> BuildLease | None:
@@ -151,10 +177,8 @@ class BuildLeases:
     def renew(self, lease: BuildLease) -> LeaseState:
         """Extend the lease if it is still ours; say why not otherwise."""
         with self._db.transaction() as s:
-            result = s.execute(update(S).where(S.id == lease.server_id,
-                                               S.build_owner == lease.token)
-                               .values(build_lease_until=self.deadline())
-                               .execution_options(synchronize_session=False))
+            result = s.execute(_RENEW, {"server": lease.server_id, "token": lease.token,
+                                        "until": self.deadline()})
             if result.rowcount == 1:
                 return LeaseState.HELD
             return _lost_or_gone(s, lease.server_id)
@@ -176,13 +200,14 @@ class BuildLeases:
         lease is still ours; each lease's state, in order."""
         held: set[str] = set()
         tokens = sorted({lease.token for lease, _host in placed})
+        columns = tuple(sorted(values))
         for token in tokens:
             hosts = {lease.server_id: host for lease, host in placed if lease.token == token}
-            held.update(s.scalars(
-                update(S).where(S.id.in_(sorted(hosts)), S.build_owner == token)
-                .values(host=case(hosts, value=S.id), build_owner=None, build_lease_until=None,
-                        **values)
-                .returning(S.id).execution_options(synchronize_session=False)).all())
+            params: dict[str, object] = {"servers": sorted(hosts), "token": token}
+            for i, (server_id, host) in enumerate(hosts.items()):
+                params[f"server{i}"], params[f"host{i}"] = server_id, host
+            params.update((f"set_{column}", values[column]) for column in columns)
+            held.update(s.scalars(_settle_on_hosts(len(hosts), columns), params).all())
         return [LeaseState.HELD if lease.server_id in held else _lost_or_gone(s, lease.server_id)
                 for lease, _host in placed]
 
@@ -206,7 +231,4 @@ def _lost_or_gone(s: Session, server_id: str) -> LeaseState:
 
 def hold_lease(s: Session, lease_token: str, server_id: str) -> bool:
     """In ``s``: lock the server row if ``lease_token`` still holds it (a claim's fence)."""
-    result = s.execute(update(S).where(S.id == server_id, S.build_owner == lease_token)
-                       .values(build_owner=lease_token)
-                       .execution_options(synchronize_session=False))
-    return result.rowcount == 1
+    return s.execute(_HOLD, {"server": server_id, "token": lease_token}).rowcount == 1
