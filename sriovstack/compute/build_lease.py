@@ -65,14 +65,18 @@ class Orphan:
 
 
 # The statements of a build's steps, built once (every boot runs them) with bind parameters.
-_START_MANY = (update(S).where(S.id.in_(bindparam("servers", expanding=True)),
-                               S.status == _BUILD, S.host.is_(None),
-                               S.build_owner == bindparam("worker"))
+# Those that open their transaction are on the Core table: no ORM execution around them (no
+# session state to flush first, nothing to synchronize); ``hold_lease``'s stays an ORM
+# statement, as its callers may have rows pending that it flushes first.
+_T = ServerRow.__table__.c
+_START_MANY = (update(ServerRow.__table__)
+               .where(_T.id.in_(bindparam("servers", expanding=True)), _T.status == _BUILD,
+                      _T.host.is_(None), _T.build_owner == bindparam("worker"))
                .values(build_owner=bindparam("token"), build_lease_until=bindparam("until"))
-               .returning(S.id).execution_options(synchronize_session=False))
-_RENEW = (update(S).where(S.id == bindparam("server"), S.build_owner == bindparam("token"))
-          .values(build_lease_until=bindparam("until"))
-          .execution_options(synchronize_session=False))
+               .returning(_T.id))
+_RENEW = (update(ServerRow.__table__)
+          .where(_T.id == bindparam("server"), _T.build_owner == bindparam("token"))
+          .values(build_lease_until=bindparam("until")))
 _HOLD = (update(S).where(S.id == bindparam("server"), S.build_owner == bindparam("token"))
          .values(build_owner=bindparam("token")).execution_options(synchronize_session=False))
 
@@ -83,12 +87,13 @@ def _settle_on_hosts(count: int, columns: tuple[str, ...]) -> Update:
     ``:host0``.., under ``:token``), setting ``columns`` too (each from ``:set_<column>``):
     built once per shape, as a batch has few sizes."""
     hosts = case(*((bindparam(f"server{i}", type_=String), bindparam(f"host{i}", type_=String))
-                   for i in range(count)), value=S.id)
-    return (update(S).where(S.id.in_(bindparam("servers", expanding=True)),
-                            S.build_owner == bindparam("token"))
+                   for i in range(count)), value=_T.id)
+    return (update(ServerRow.__table__)
+            .where(_T.id.in_(bindparam("servers", expanding=True)),
+                   _T.build_owner == bindparam("token"))
             .values(host=hosts, build_owner=None, build_lease_until=None,
                     **{column: bindparam(f"set_{column}") for column in columns})
-            .returning(S.id).execution_options(synchronize_session=False))
+            .returning(_T.id))
 
 
 def _worker_id() -> str:
