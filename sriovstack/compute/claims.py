@@ -11,13 +11,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Row, and_, bindparam, case, delete, exists, insert, select, update
+from sqlalchemy import (ColumnElement, Float, Integer, Row, Select, Update, and_, bindparam, case,
+                        delete, exists, insert, select, update)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from sriovstack.compute.build_lease import hold_lease
 from sriovstack.compute.scheduler.model import BuildRequest, Claim, ClaimedDevice
-from sriovstack.compute.scheduler.revision import own_stamp, touch_hosts
+from sriovstack.compute.scheduler.revision import TRANSACTION_STAMP, own_stamp, touch_hosts
 from sriovstack.db import Database
 from sriovstack.db.models import HostAllocationRow, HostRow, PciDeviceRow
 from sriovstack.errors import ClaimLost, Conflict, ErrorKind, NotFound
@@ -71,31 +72,23 @@ class Claims:
         """Take RAM, vCPUs and disk on the host; whether its revision was stamped too (on
         PostgreSQL the same UPDATE stamps it).  The server's allocation row is the proof of
         its one claim: a second one breaks its primary key (Conflict), so no read first."""
-        h = HostRow
-        stamp = own_stamp(s)
-        result = s.execute(
-            update(h).where(
-                h.id == host_id, h.enabled.is_(True),
-                h.memory_mb_used + request.memory_mb <= h.memory_mb * self._ram_ratio,
-                h.vcpus_used + request.vcpus <= h.vcpus * self._cpu_ratio)
-            .values(memory_mb_used=h.memory_mb_used + request.memory_mb,
-                    vcpus_used=h.vcpus_used + request.vcpus,
-                    disk_gb_used=h.disk_gb_used + request.disk_gb,
-                    generation=h.generation + 1,
-                    **({} if stamp is None else {"revision": stamp}))
-            .execution_options(synchronize_session=False))
+        stamped = own_stamp(s) is not None
+        result = s.execute(_TAKE_RESOURCES[stamped], {
+            "at_host": host_id, "want_memory": request.memory_mb, "want_vcpus": request.vcpus,
+            "want_disk": request.disk_gb, "ram_ratio": self._ram_ratio,
+            "cpu_ratio": self._cpu_ratio})
         if result.rowcount != 1:
             raise ClaimLost(f"host {host_name} no longer has {request.memory_mb} MB RAM and "
                             f"{request.vcpus} vCPUs free (or was disabled)", host=host_name)
         try:
-            s.execute(insert(HostAllocationRow).values(
-                server_id=request.server_id, host_id=host_id, vcpus=request.vcpus,
-                memory_mb=request.memory_mb, disk_gb=request.disk_gb))
+            s.execute(_RECORD_ALLOCATION, {
+                "server_id": request.server_id, "host_id": host_id, "vcpus": request.vcpus,
+                "memory_mb": request.memory_mb, "disk_gb": request.disk_gb})
         except IntegrityError as exc:  # the transaction is rolled back as this leaves it
             raise Conflict(f"server {request.server_id} already holds a claim; release it "
                            f"first", kind=ErrorKind.CLAIM_EXISTS, field="server_id",
                            value=request.server_id) from exc
-        return stamp is not None
+        return stamped
 
     def allocate(self, server_id: str, session: Session | None = None) -> int:
         """Move the server's claimed devices to allocated (its guest runs), in ``session``'s
@@ -153,23 +146,19 @@ def _take_devices(s: Session, host_id: str, host_name: str, alloc: Allocation,
     key = alloc.key
     if key.dev_type is DevType.VF:
         _fence_parent_pf(s, host_id, host_name, key)
-    claim = dict(status="claimed", owner=server_id, request_id=alloc.request.port_id,
-                 generation=D.generation + 1)
-    free = (D.status == "available", D.unhealthy_reason.is_(None))  # a PF may lose carrier
+    shape = (key.physnet is None, key.numa_node is None)
+    params = {**_pool_params(host_id, key), "claimer": server_id,
+              "for_port": alloc.request.port_id}
     taken: list[Row[Any]] = []
     if alloc.count == 1:  # one row: no lock order to keep among the devices taken
-        first = _pool_query(host_id, key).limit(1).scalar_subquery()
-        taken = list(s.execute(
-            update(D).where(D.id.in_(first), *free).values(**claim).returning(*_DEVICE)
-            .execution_options(synchronize_session=False)).all())  # at most one: by id
+        taken = list(s.execute(_TAKE_FIRST[shape], params).all())  # at most one: by id
     if len(taken) < alloc.count:
         mine = {row.id for row in taken}
-        for dev_id in s.scalars(_pool_query(host_id, key).limit(alloc.count + 16)).all():
+        for dev_id in s.scalars(_POOL[shape], {**params, "room": alloc.count + 16}).all():
             if dev_id in mine:
                 continue
-            row = s.execute(update(D).where(D.id == dev_id, *free).values(**claim)
-                            .returning(*_DEVICE)
-                            .execution_options(synchronize_session=False)).first()
+            row = s.execute(_TAKE_ONE, {"device": dev_id, "claimer": server_id,
+                                        "for_port": alloc.request.port_id}).first()
             if row is not None:
                 taken.append(row)
                 if len(taken) == alloc.count:
@@ -182,22 +171,17 @@ def _take_devices(s: Session, host_id: str, host_name: str, alloc: Allocation,
     return taken
 
 
-def _pool_query(host_id: str, key: PoolKey):  # type: ignore[no-untyped-def]
-    physnet = D.physnet.is_(None) if key.physnet is None else D.physnet == key.physnet
-    numa = D.numa_node.is_(None) if key.numa_node is None else D.numa_node == key.numa_node
-    return (select(D.id).where(D.host_id == host_id, D.status == "available",
-                               D.unhealthy_reason.is_(None), D.pool_pf == str(key.pf_address), D.dev_type == key.dev_type.value,
-                               D.vendor_id == key.vendor_id, D.product_id == key.product_id,
-                               physnet, numa)
-            .order_by(D.address))
+def _pool_params(host_id: str, key: PoolKey) -> dict[str, object]:
+    """The parameters of ``_POOL``'s (and ``_TAKE_FIRST``'s) statements for a pool."""
+    return {"at_host": host_id, "pool_of": str(key.pf_address), "kind": key.dev_type.value,
+            "vendor": key.vendor_id, "product": key.product_id, "net": key.physnet,
+            "numa": key.numa_node}
 
 
 def _fence_parent_pf(s: Session, host_id: str, host_name: str, key: PoolKey) -> None:
     """A VF claim makes its PF unclaimable; a PF already held makes the VF unclaimable."""
     pf = str(key.pf_address)
-    result = s.execute(update(D).where(D.host_id == host_id, D.address == pf, D.dev_type == _PF,
-                                       D.status.in_(("available", "unclaimable")))
-                       .values(status="unclaimable").execution_options(synchronize_session=False))
+    result = s.execute(_FENCE_PF, {"at_host": host_id, "pf": pf})
     if result.rowcount == 0:
         held = s.scalar(select(D.status).where(D.host_id == host_id, D.address == pf,
                                                D.dev_type == _PF, D.status != "removed"))
@@ -253,9 +237,66 @@ def _restore_relatives(s: Session, host_id: str, pf: str, dev_type: str) -> None
               .execution_options(synchronize_session=False))
 
 
+# The claim's statements, built once with bind parameters (every build runs them), on the
+# Core tables: a claim's transaction holds no ORM rows to flush first or synchronize.
+_H, _D = HostRow.__table__, PciDeviceRow.__table__
 # What a claim reads back of each device it took (in the UPDATE that takes it).
-_DEVICE = (D.id, D.address, D.vendor_id, D.product_id, D.dev_type, D.physnet, D.parent_addr,
-           D.generation)
+_DEVICE = (_D.c.id, _D.c.address, _D.c.vendor_id, _D.c.product_id, _D.c.dev_type, _D.c.physnet,
+           _D.c.parent_addr, _D.c.generation)
+
+
+def _take_resources_statement(stamped: bool) -> Update:
+    """Take ``:want_*`` of the host ``:at_host`` if it has them under its allocation ratios;
+    ``stamped``: stamp its revision too (PostgreSQL: the transaction's id)."""
+    h = _H.c
+    memory, vcpus = bindparam("want_memory"), bindparam("want_vcpus")
+    return (update(_H).where(
+        h.id == bindparam("at_host"), h.enabled.is_(True),
+        h.memory_mb_used + memory <= h.memory_mb * bindparam("ram_ratio", type_=Float),
+        h.vcpus_used + vcpus <= h.vcpus * bindparam("cpu_ratio", type_=Float))
+        .values(memory_mb_used=h.memory_mb_used + memory, vcpus_used=h.vcpus_used + vcpus,
+                disk_gb_used=h.disk_gb_used + bindparam("want_disk"),
+                generation=h.generation + 1,
+                **({"revision": TRANSACTION_STAMP} if stamped else {})))
+
+
+def _pool_statement(physnet_null: bool, numa_null: bool) -> Select[Any]:
+    """The free, healthy devices of one pool (``_pool_params``), in address order (the lock
+    order); a pool with no physnet or NUMA node matches NULL there."""
+    d = _D.c
+    return (select(d.id).where(
+        d.host_id == bindparam("at_host"), d.status == "available",
+        d.unhealthy_reason.is_(None), d.pool_pf == bindparam("pool_of"),
+        d.dev_type == bindparam("kind"), d.vendor_id == bindparam("vendor"),
+        d.product_id == bindparam("product"),
+        d.physnet.is_(None) if physnet_null else d.physnet == bindparam("net"),
+        d.numa_node.is_(None) if numa_null else d.numa_node == bindparam("numa"))
+        .order_by(d.address))
+
+
+def _claim_statement(which: ColumnElement[bool]) -> Update:
+    """Claim the device(s) ``which`` picks if still free and healthy (a PF may lose
+    carrier) for ``:claimer``'s port ``:for_port``, returning ``_DEVICE``."""
+    d = _D.c
+    return (update(_D).where(which, d.status == "available", d.unhealthy_reason.is_(None))
+            .values(status="claimed", owner=bindparam("claimer"),
+                    request_id=bindparam("for_port"), generation=d.generation + 1)
+            .returning(*_DEVICE))
+
+
+_SHAPES = [(physnet_null, numa_null) for physnet_null in (False, True)
+           for numa_null in (False, True)]
+_TAKE_RESOURCES = {stamped: _take_resources_statement(stamped) for stamped in (False, True)}
+_RECORD_ALLOCATION = insert(HostAllocationRow.__table__)
+_POOL = {shape: _pool_statement(*shape).limit(bindparam("room", type_=Integer))
+         for shape in _SHAPES}
+_TAKE_FIRST = {shape: _claim_statement(
+    _D.c.id.in_(_pool_statement(*shape).limit(1).scalar_subquery())) for shape in _SHAPES}
+_TAKE_ONE = _claim_statement(_D.c.id == bindparam("device"))
+_FENCE_PF = (update(_D).where(_D.c.host_id == bindparam("at_host"),
+                              _D.c.address == bindparam("pf"), _D.c.dev_type == _PF,
+                              _D.c.status.in_(("available", "unclaimable")))
+             .values(status="unclaimable"))
 
 
 def _device(r: Any, port_id: str | None) -> ClaimedDevice:

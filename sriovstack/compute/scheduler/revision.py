@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from sriovstack.db.models import HostRow, SchedulerRevisionRow
 
-__all__ = ["touch_hosts", "own_stamp", "read_changed", "Changed"]
+__all__ = ["touch_hosts", "own_stamp", "read_changed", "Changed", "TRANSACTION_STAMP"]
 
 _ROW = 1
 
@@ -35,11 +35,15 @@ def _xid(expression):  # type: ignore[no-untyped-def]
     return cast(cast(expression, Text), BigInteger)  # xid8 has no cast to bigint
 
 
+# A PostgreSQL writer's stamp: its transaction's id (built once; statements built once set it).
+TRANSACTION_STAMP = _xid(func.pg_current_xact_id())
+
+
 def own_stamp(session: Session):  # type: ignore[no-untyped-def]
     """The stamp a writer can set in an UPDATE of the hosts rows it locks anyway (so no
-    ``touch_hosts`` statement is needed): the transaction's id on PostgreSQL; None on SQLite,
-    whose counter must be bumped by ``touch_hosts``."""
-    return _xid(func.pg_current_xact_id()) if _postgresql(session) else None
+    ``touch_hosts`` statement is needed): the transaction's id (``TRANSACTION_STAMP``) on
+    PostgreSQL; None on SQLite, whose counter must be bumped by ``touch_hosts``."""
+    return TRANSACTION_STAMP if _postgresql(session) else None
 
 
 def touch_hosts(session: Session, host_ids: Iterable[str]) -> None:
@@ -49,7 +53,7 @@ def touch_hosts(session: Session, host_ids: Iterable[str]) -> None:
         return
     h = HostRow
     if _postgresql(session):
-        stamp = _xid(func.pg_current_xact_id())
+        stamp = TRANSACTION_STAMP
     else:
         r = SchedulerRevisionRow
         stamp = session.scalar(update(r).where(r.id == _ROW).values(value=r.value + 1)
