@@ -9,8 +9,9 @@ import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, func, select, true
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from sriovstack.compute.scheduler.host_state import HostCapabilities, HostState, pci_totals
@@ -177,8 +178,7 @@ class HostIndex:
         pools = self._pools(session, ids)
         unhealthy = _unhealthy(session, ids)
         out: dict[str, HostState] = {}
-        hosts = select(HostRow)
-        for row in session.scalars(hosts if ids is None else hosts.where(HostRow.id.in_(ids))):
+        for row in session.scalars(*_of_hosts(_HOSTS, ids)):
             host_pools = tuple(sorted(pools.get(row.id, ()), key=lambda p: p.key))
             numa = tuple((int(c["id"]), int(c["socket"])) for c in row.numa_topology or ()
                          if c.get("socket") is not None) or None
@@ -195,15 +195,9 @@ class HostIndex:
         return out
 
     def _pools(self, session: Session, ids: Sequence[str] | None) -> dict[str, list[Pool]]:
-        d = PciDeviceRow
-        query = (select(d.host_id, d.vendor_id, d.product_id, d.dev_type, d.physnet,
-                        d.numa_node, d.pool_pf, func.count())
-                 .where(_of_hosts(ids), d.status == "available",
-                        d.unhealthy_reason.is_(None))
-                 .group_by(d.host_id, d.vendor_id, d.product_id, d.dev_type, d.physnet,
-                           d.numa_node, d.pool_pf))
         pools: dict[str, list[Pool]] = defaultdict(list)
-        for host_id, vendor, product, dev_type, physnet, numa, pool_pf, n in session.execute(query):
+        for host_id, vendor, product, dev_type, physnet, numa, pool_pf, n in session.execute(
+                *_of_hosts(_POOLS, ids)):
             key = PoolKey(vendor, product, DevType(dev_type), physnet, numa, self._address(pool_pf))
             pools[host_id].append(Pool(key, n))
         return pools
@@ -227,32 +221,53 @@ class _Refresh:
         self.present: set[str] | None = None  # every host id, read only when some are gone
 
     def read_heartbeats(self, session: Session) -> None:
-        h = HostRow
-        query = select(h.id, h.last_heartbeat).where(h.last_heartbeat.is_not(None))
-        if self._beat_since is not None:
-            query = query.where(h.last_heartbeat > self._beat_since)
-        self.beats = [(host_id, moment) for host_id, moment in session.execute(query)]
+        beats = session.execute(_BEATS) if self._beat_since is None else \
+            session.execute(_BEATS_SINCE, {"beat_since": self._beat_since})
+        self.beats = [(host_id, moment) for host_id, moment in beats]
 
     def read_present(self, session: Session, known: int) -> None:
         """Every host id, when fewer rows exist than the index holds (one count per read)."""
-        if known > (session.scalar(select(func.count(HostRow.id))) or 0):
-            self.present = set(session.scalars(select(HostRow.id)))
+        if known > (session.scalar(_HOST_COUNT) or 0):
+            self.present = set(session.scalars(_HOST_IDS))
 
 
-def _of_hosts(ids: Sequence[str] | None) -> ColumnElement[bool]:
-    """Devices of ``ids`` (None: of every host)."""
-    return true() if ids is None else PciDeviceRow.host_id.in_(ids)
+def _of_hosts(statements: tuple[Select[Any], Select[Any]],
+              ids: Sequence[str] | None) -> tuple[Select[Any], dict[str, Any]]:
+    """A read of every host (``ids`` None) or of ``ids``: ``session.execute``'s arguments."""
+    return (statements[0], {}) if ids is None else (statements[1], {"hosts": list(ids)})
 
 
 def _unhealthy(session: Session,
                ids: Sequence[str] | None) -> dict[str, dict[str | None, int]]:
     """Host id → lower-case physnet → devices held back as unhealthy (free ones only)."""
-    d = PciDeviceRow
-    query = (select(d.host_id, d.physnet, func.count())
-             .where(_of_hosts(ids), d.status == "available", d.unhealthy_reason.is_not(None))
-             .group_by(d.host_id, d.physnet))
     out: dict[str, dict[str | None, int]] = defaultdict(dict)
-    for host_id, physnet, n in session.execute(query):
+    for host_id, physnet, n in session.execute(*_of_hosts(_UNHEALTHY, ids)):
         key = physnet.lower() if physnet else None
         out[host_id][key] = out[host_id].get(key, 0) + n
     return out
+
+
+# The refresh's statements, built once (every scheduler decision may run them): each read of
+# hosts or devices in two forms, of every host and of the hosts ``:hosts``.
+def _all_and_some(query: Select[Any], host_id: Any,
+                  *group_by: Any) -> tuple[Select[Any], Select[Any]]:
+    some = query.where(host_id.in_(bindparam("hosts", expanding=True)))
+    return query.group_by(*group_by), some.group_by(*group_by)
+
+
+_D, _H = PciDeviceRow.__table__.c, HostRow.__table__.c
+_HOSTS = _all_and_some(select(HostRow), HostRow.id)
+_POOLS = _all_and_some(
+    select(_D.host_id, _D.vendor_id, _D.product_id, _D.dev_type, _D.physnet, _D.numa_node,
+           _D.pool_pf, func.count()).where(_D.status == "available",
+                                           _D.unhealthy_reason.is_(None)),
+    _D.host_id, _D.host_id, _D.vendor_id, _D.product_id, _D.dev_type, _D.physnet,
+    _D.numa_node, _D.pool_pf)
+_UNHEALTHY = _all_and_some(
+    select(_D.host_id, _D.physnet, func.count()).where(_D.status == "available",
+                                                       _D.unhealthy_reason.is_not(None)),
+    _D.host_id, _D.host_id, _D.physnet)
+_BEATS = select(_H.id, _H.last_heartbeat).where(_H.last_heartbeat.is_not(None))
+_BEATS_SINCE = _BEATS.where(_H.last_heartbeat > bindparam("beat_since"))
+_HOST_COUNT = select(func.count(_H.id))
+_HOST_IDS = select(_H.id)

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import BigInteger, Text, cast, func, insert, select, update
+from sqlalchemy import BigInteger, Text, bindparam, cast, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from sriovstack.db.models import HostRow, SchedulerRevisionRow
@@ -75,18 +75,19 @@ class Changed:
 
 def read_changed(session: Session, since: int) -> Changed:
     """The hosts with ``revision >= since`` (all of them for since < 0), in one statement."""
-    h = HostRow
     if _postgresql(session):
         # The snapshot's xmin and the hosts come from one statement, so from one snapshot.
-        x = select(_xid(func.pg_snapshot_xmin(func.pg_current_snapshot())).label("xmin")) \
-            .subquery()
-        rows = session.execute(select(x.c.xmin, h.id, h.generation).select_from(x)
-                               .outerjoin(h, h.revision >= since)).all()
+        rows = session.execute(_CHANGED_PG, {"since": since}).all()
         return Changed(tuple((r.id, r.generation) for r in rows if r.id is not None),
                        int(rows[0].xmin))
-    rows = session.execute(select(h.id, h.generation, h.revision)
-                           .where(h.revision >= since)).all()
+    rows = session.execute(_CHANGED, {"since": since}).all()
     return Changed(tuple((r.id, r.generation) for r in rows),
                    max([since, *(r.revision + 1 for r in rows)]))
 
 
+# ``read_changed``'s statements, built once (every scheduler decision reads them first).
+_H = HostRow.__table__.c
+_XMIN = select(_xid(func.pg_snapshot_xmin(func.pg_current_snapshot())).label("xmin")).subquery()
+_CHANGED_PG = (select(_XMIN.c.xmin, _H.id, _H.generation).select_from(_XMIN)
+               .outerjoin(HostRow.__table__, _H.revision >= bindparam("since")))
+_CHANGED = select(_H.id, _H.generation, _H.revision).where(_H.revision >= bindparam("since"))
