@@ -73,6 +73,13 @@ DEVICE_OWNER = "compute:nova"
 MIGRATION_HOLDS = ("pre-migrating", "post-migrating", "finished", "confirming", "reverting",
                    "preparing", "running")
 _PCI_TYPES = {VnicType.DIRECT: DevType.VF, VnicType.DIRECT_PHYSICAL: DevType.PF}
+# ``_record_devices``'s statement, built once (every build placed runs it).
+_P = ServerPortRow.__table__
+_RECORD_DEVICES = (update(_P).where(_P.c.server_id == bindparam("server"),
+                                    _P.c.port_id == bindparam("port"))
+                   .values(pci_address=bindparam("pci_address"), vendor_id=bindparam("vendor_id"),
+                           product_id=bindparam("product_id"), physnet=bindparam("physnet"),
+                           generation=bindparam("generation")))
 
 
 class ServerBuilder:
@@ -488,16 +495,8 @@ class ServerBuilder:
                     "physnet": dev.physnet, "generation": dev.generation}
                    for server_id, claim in sorted(claims.items()) for dev in claim.devices
                    if dev.port_id is not None]
-        if not devices:
-            return
-        p = ServerPortRow.__table__
-        session.execute(update(p).where(p.c.server_id == bindparam("server"),
-                                        p.c.port_id == bindparam("port"))
-                        .values(pci_address=bindparam("pci_address"),
-                                vendor_id=bindparam("vendor_id"),
-                                product_id=bindparam("product_id"),
-                                physnet=bindparam("physnet"),
-                                generation=bindparam("generation")), devices)
+        if devices:
+            session.execute(_RECORD_DEVICES, devices)
 
     def _fail(self, lease: BuildLease, message: str, code: int = 500) -> None:
         """Put the server in ERROR with nova's fault ``{code, message, created}`` (if the

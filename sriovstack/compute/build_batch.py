@@ -26,7 +26,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from sriovstack.db.models import FlavorExtraSpecRow, FlavorRow, ImageRow, ServerPortRow, ServerRow
@@ -55,31 +55,35 @@ class Plan:
     extra_specs: tuple[tuple[str, str], ...] = ()  # the flavor's, sorted
 
 
+# ``read_plans``'s statements, built once (every build reads its plan).
+_SERVERS = (select(ServerRow, FlavorRow, ImageRow)
+            .join(FlavorRow, FlavorRow.id == ServerRow.flavor_id, isouter=True)
+            .join(ImageRow, ImageRow.id == ServerRow.image_id, isouter=True)
+            .where(ServerRow.id.in_(bindparam("servers", expanding=True))))
+_PORTS = (select(ServerPortRow)
+          .where(ServerPortRow.server_id.in_(bindparam("servers", expanding=True)))
+          .order_by(ServerPortRow.server_id, ServerPortRow.position))
+_SPEC = FlavorExtraSpecRow.__table__.c
+_EXTRA_SPECS = (select(_SPEC.flavor_id, _SPEC.key, _SPEC.value)
+                .where(_SPEC.flavor_id.in_(bindparam("flavors", expanding=True)))
+                .order_by(_SPEC.flavor_id, _SPEC.key))
+
+
 def read_plans(session: Session, server_ids: Sequence[str]) -> dict[str, Plan]:
     """The plans of these servers as ``session`` sees them (three reads whatever their
     number); servers that are gone are left out."""
     if not server_ids:
         return {}
-    found = session.execute(
-        select(ServerRow, FlavorRow, ImageRow)
-        .join(FlavorRow, FlavorRow.id == ServerRow.flavor_id, isouter=True)
-        .join(ImageRow, ImageRow.id == ServerRow.image_id, isouter=True)
-        .where(ServerRow.id.in_(server_ids))).all()
+    found = session.execute(_SERVERS, {"servers": list(server_ids)}).all()
     if not found:
         return {}
     ports: dict[str, list[ServerPortRow]] = {}
-    for port in session.scalars(select(ServerPortRow).where(
-            ServerPortRow.server_id.in_([s.id for s, _, _ in found]))
-            .order_by(ServerPortRow.server_id, ServerPortRow.position)):
+    for port in session.scalars(_PORTS, {"servers": [s.id for s, _, _ in found]}):
         ports.setdefault(port.server_id, []).append(port)
     flavor_ids = sorted({s.flavor_id for s, _, _ in found if s.flavor_id is not None})
     specs: dict[str, list[tuple[str, str]]] = {}
     if flavor_ids:
-        for flavor_id, key, value in session.execute(
-                select(FlavorExtraSpecRow.flavor_id, FlavorExtraSpecRow.key,
-                       FlavorExtraSpecRow.value)
-                .where(FlavorExtraSpecRow.flavor_id.in_(flavor_ids))
-                .order_by(FlavorExtraSpecRow.flavor_id, FlavorExtraSpecRow.key)):
+        for flavor_id, key, value in session.execute(_EXTRA_SPECS, {"flavors": flavor_ids}):
             specs.setdefault(flavor_id, []).append((key, value))
     return {server.id: Plan(
         server_id=server.id, project_id=server.project_id,
