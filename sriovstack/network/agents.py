@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from sriovstack.db import storable
@@ -58,10 +58,14 @@ def _to_agent(row: AgentRow, now: datetime, down_time: int) -> Agent:
                  started_at=row.started_at, heartbeat_at=row.heartbeat_at)
 
 
+# ``agent_states``' read, built once (every binding reads its host's agents).
+_ON_HOST = select(AgentRow).where(AgentRow.host == bindparam("host"))
+
+
 def agent_states(session: Session, host: str, now: datetime,
                  down_time: int) -> tuple[AgentState, ...]:
     """The agents on ``host`` as the mechanism drivers see them."""
-    rows = session.scalars(select(AgentRow).where(AgentRow.host == host)).all()
+    rows = session.scalars(_ON_HOST, {"host": host}).all()
     return tuple(AgentState(row.agent_type, _alive(row, now, down_time) and row.admin_state_up,
                             tuple(row.configurations.get("device_mappings", {})))
                  for row in rows)

@@ -36,6 +36,21 @@ _UPLINK = "uplink_status_propagation"  # binding:vif_details key: what the NIC a
 _REPORTED = select(PortRow.id, PortRow.binding_profile, PortRow.vif_details, PortRow.device_up,
                    PortRow.vif_type, PortRow.admin_state_up).where(
     PortRow.mac_address == bindparam("mac"), PortRow.binding_host == bindparam("host"))
+# What a VF report changes, built once on the Core table (its transaction holds no ORM rows):
+# the device's state, and its binding:vif_details when they changed too.
+_PORTS = PortRow.__table__
+_REPORT = (update(_PORTS).where(_PORTS.c.id == bindparam("port"))
+           .values(device_up=bindparam("up"), updated_at=bindparam("now"),
+                   revision_number=_PORTS.c.revision_number + 1))
+_REPORT_DETAILS = _REPORT.values(vif_details=bindparam("details"))
+# ``bind_devices``' statements, built once (every build binds its ports through it): the
+# ports locked in id order, and their INACTIVE bindings for the (port, host) pairs dropped
+# (on the Core table: no binding row is loaded in that session).
+_LOCK_PORTS = (select(PortRow).where(PortRow.id.in_(bindparam("ports", expanding=True)))
+               .order_by(PortRow.id).with_for_update())
+_BINDINGS = PortHostBindingRow.__table__.c
+_DROP_INACTIVE = delete(PortHostBindingRow.__table__).where(
+    tuple_(_BINDINGS.port_id, _BINDINGS.host).in_(bindparam("pairs", expanding=True)))
 
 
 def clear_binding(row: PortRow) -> None:
@@ -161,13 +176,11 @@ class PortBindings:
         down_time = self._env.settings.agent_down_time
         with self._env.db.transaction() as session:
             rows = {row.id: row for row in session.scalars(
-                select(PortRow).where(PortRow.id.in_(ids)).order_by(PortRow.id)
-                .with_for_update())} if ids else {}
+                _LOCK_PORTS, {"ports": ids})} if ids else {}
             pairs = sorted({(port_id, d.host) for d in devices for port_id, _ in d.ports
                             if port_id in rows})
             if pairs:  # the INACTIVE bindings for the host each port is bound to now
-                session.execute(delete(PortHostBindingRow).where(
-                    tuple_(PortHostBindingRow.port_id, PortHostBindingRow.host).in_(pairs)))
+                session.execute(_DROP_INACTIVE, {"pairs": pairs})
             agents: dict[str, tuple[AgentState, ...]] = {}
             outcomes: list[BindRefused | None] = []
             with session.no_autoflush:  # one UPDATE per port, at the end
@@ -324,10 +337,9 @@ class PortBindings:
         if uplink is not UplinkPropagation.OFF:
             details[_UPLINK] = uplink.value
         if row.device_up != up or details != row.vif_details:
-            changes: dict[str, object] = {"device_up": up, "updated_at": self._env.clock.now(),
-                                          "revision_number": PortRow.revision_number + 1}
+            changes = {"port": row.id, "up": up, "now": self._env.clock.now()}
             if details != row.vif_details:
-                changes["vif_details"] = details
-            session.execute(update(PortRow).where(PortRow.id == row.id).values(changes)
-                            .execution_options(synchronize_session=False))
+                session.execute(_REPORT_DETAILS, {**changes, "details": details})
+            else:
+                session.execute(_REPORT, changes)
         return row.id, port_status(VifType(row.vif_type), up, row.admin_state_up)
