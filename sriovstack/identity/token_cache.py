@@ -30,11 +30,13 @@ DEFAULT_ENTRIES = 10_000  # ~2 KB each: a worker holds ~20 MB at most
 DEFAULT_RECHECK = 1.0  # seconds: how late another worker's revocation may be seen
 
 
+# ``identity_revision``'s read, built once (a token check reads it every ``recheck``).
+_REVISION = select(IdentityRevisionRow.value).where(IdentityRevisionRow.id == _ROW)
+
+
 def identity_revision(session: Session) -> int:
     """The identity revision as ``session`` sees it (0 for a schema without the row)."""
-    value = session.scalar(select(IdentityRevisionRow.value)
-                           .where(IdentityRevisionRow.id == _ROW))
-    return int(value or 0)
+    return int(session.scalar(_REVISION) or 0)
 
 
 class TokenCache:

@@ -7,7 +7,7 @@ import secrets
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
 from sriovstack.clock import Clock
@@ -38,17 +38,23 @@ def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+# The reads of a token check that misses the cache, built once.
+_BY_SECRET = select(TokenRow).where(TokenRow.secret_hash == bindparam("digest"))
+_ASSIGNED = (select(RoleRow).join(RoleAssignmentRow, RoleAssignmentRow.role_id == RoleRow.id)
+             .where(RoleAssignmentRow.user_id == bindparam("user"),
+                    RoleAssignmentRow.project_id == bindparam("project")))
+_NAMED = select(RoleRow).where(RoleRow.name.in_(bindparam("names", expanding=True)))
+
+
 def _effective_roles(session: Session, user_id: str, project_id: str) -> tuple[Role, ...]:
-    rows = session.scalars(select(RoleRow).join(
-        RoleAssignmentRow, RoleAssignmentRow.role_id == RoleRow.id).where(
-        RoleAssignmentRow.user_id == user_id, RoleAssignmentRow.project_id == project_id))
+    rows = session.scalars(_ASSIGNED, {"user": user_id, "project": project_id})
     direct = {r.name: role_of(r) for r in rows}
     wanted = set(direct)
     for name in direct:
         wanted.update(_IMPLIES.get(name, ()))
     missing = wanted - set(direct)
     if missing:
-        for r in session.scalars(select(RoleRow).where(RoleRow.name.in_(missing))):
+        for r in session.scalars(_NAMED, {"names": sorted(missing)}):
             direct[r.name] = role_of(r)
     return tuple(sorted(direct.values(), key=lambda r: r.name))
 
@@ -183,7 +189,7 @@ class TokenService:
             return int(result.rowcount)  # type: ignore[attr-defined]
 
     def _valid_row(self, s: Session, secret: str) -> TokenRow:
-        row = s.scalar(select(TokenRow).where(TokenRow.secret_hash == _digest(secret)))
+        row = s.scalar(_BY_SECRET, {"digest": _digest(secret)})
         if row is None or row.revoked:
             raise Unauthorized("The token is not valid (unknown or revoked).")
         if row.expires_at <= self._clock.now():
