@@ -41,8 +41,7 @@ LISTENING_RECHECK = 30.0  # seconds between re-reads of a waiter while notificat
 
 def revision_of(session: Session, host: str) -> int:
     """The host's revision as ``session`` sees it (0 when nothing was ever recorded)."""
-    value = session.scalar(select(HostRevisionRow.revision).where(HostRevisionRow.host == host))
-    return int(value or 0)
+    return int(session.scalar(_REVISION_OF, {"host": host}) or 0)
 
 
 class HostChangeNotifier:
@@ -237,8 +236,11 @@ def _placed_on() -> Select[Any]:
             .order_by(ServerRow.created_at, ServerRow.id, ServerPortRow.position))
 
 
-# The desired state's statements, built once (each agent reads it after every change).
+# The desired state's statements, built once (each agent reads it after every change, and
+# its long poll the host's revision).
 _PLACED_ON = _placed_on()
+_REVISION_OF = select(HostRevisionRow.revision).where(
+    HostRevisionRow.host == bindparam("host", type_=String))
 _ALIAS_DEVICES = (select(PciDeviceRow.owner, PciDeviceRow.address)
                   .where(PciDeviceRow.owner.in_(bindparam("servers", expanding=True)),
                          PciDeviceRow.request_id.is_(None),
