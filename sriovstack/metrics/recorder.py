@@ -105,6 +105,10 @@ class PrometheusRecorder:
         self._statements = Counter(
             "sriovstack_db_statements", "SQL statements this API sent to the database.",
             registry=registry)
+        # Each request's series, found once: ``labels()`` takes a lock and checks its labels
+        # on every call, and every API request records one (issue 14). As many entries as
+        # the histogram has series (routes are templates, not raw paths).
+        self._request_series: dict[tuple[str, str, int], Histogram] = {}
 
     def scheduled(self, decision: Decision, seconds: float) -> None:
         self._decisions.labels(decision.value).inc()
@@ -115,7 +119,12 @@ class PrometheusRecorder:
             self._no_valid_host.labels(name).inc()
 
     def request(self, route: str, method: str, status: int, seconds: float) -> None:
-        self._requests.labels(route, method, str(status)).observe(seconds)
+        key = (route, method, status)
+        series = self._request_series.get(key)
+        if series is None:
+            series = self._request_series[key] = self._requests.labels(route, method,
+                                                                       str(status))
+        series.observe(seconds)
 
     def audited(self, findings: Mapping[str, int], repaired: Mapping[str, int],
                 at: float) -> None:
