@@ -4,10 +4,10 @@ Each API is mounted under its prefix (``_ApiMount``): a request is matched again
 API's routes only, never against the other APIs' (FastAPI would try every route of every
 included router, the agents' internal API last).
 
-Middleware order (outermost first): EdgeMiddleware (request id, body limit, 500 guard), then
-RequestTimer (each request's duration for /metrics, inside the guard so a crash counts as the
-500 it is answered with), then FastAPI's own stack whose exception handlers render every
-error in its API's envelope.
+Middleware order (outermost first): EdgeMiddleware (request id, body limit, 500 guard, and
+each request's duration for /metrics, timed inside the guard so a crash counts as the 500 it
+is answered with), then FastAPI's own stack whose exception handlers render every error in
+its API's envelope.
 The app's lifespan runs the sweep at start and every ``recovery_interval`` seconds: it reads
 what changed into the scheduler's host index (so hosts that register while nothing is built
 do not all land on a worker's first decision), finishes builds and deletes whose worker died
@@ -33,7 +33,6 @@ from starlette.types import Scope
 from sriovstack.api import compute, identity, image, internal, network, placement
 from sriovstack.api.dashboard import router as dashboard_router
 from sriovstack.api.errors import install_error_handlers
-from sriovstack.api.metrics import RequestTimer
 from sriovstack.api.metrics import router as metrics_router
 from sriovstack.api.middleware import EdgeMiddleware
 from sriovstack.api.routes import one_hop
@@ -68,7 +67,7 @@ class _ApiMount(Mount):
     The router answers a path it has no route for with 404 (a slash redirect never: the app
     turns it off too), in its API's envelope (api/errors.py picks it by path, which stays
     whole; only ``root_path`` grows by the prefix).  The child scope names no endpoint, so a
-    path no route matches stays "unmatched" for /metrics (api/metrics.py ``_route_of``).
+    path no route matches stays "unmatched" for /metrics (api/middleware.py ``route_template``).
     """
 
     def __init__(self, prefix: str, router: APIRouter) -> None:
@@ -153,6 +152,6 @@ def create_app(settings: ApiSettings, services: Services, *,
     install_error_handlers(app)
     app.include_router(metrics_router)
     app.include_router(dashboard_router)
-    app.add_middleware(RequestTimer, services=services)
-    app.add_middleware(EdgeMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(EdgeMiddleware, max_body_bytes=settings.max_body_bytes,
+                       recorder=services.recorder)
     return app

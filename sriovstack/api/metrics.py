@@ -1,4 +1,5 @@
-"""``GET /metrics``: Prometheus text for scrapers, and the middleware timing every request.
+"""``GET /metrics``: Prometheus text for scrapers (each request's duration is recorded by the
+edge, api/middleware.py).
 
 VF gauges are computed from the database at scrape time (one census query), not kept in
 process: any API worker then answers with the same figures, nothing goes stale when a worker
@@ -13,13 +14,11 @@ for ``Authorization: Bearer <token>`` instead.
 from __future__ import annotations
 
 import hmac
-import time
 from collections import Counter
 from collections.abc import Iterator
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sriovstack.api.context import services_of
 from sriovstack.api.services import Services
@@ -28,7 +27,7 @@ from sriovstack.errors import Unauthorized
 from sriovstack.identity import Caller
 from sriovstack.metrics import CONTENT_TYPE, GaugeFamily, render
 
-__all__ = ["router", "RequestTimer"]
+__all__ = ["router"]
 
 router = APIRouter()
 
@@ -113,44 +112,3 @@ def _heartbeats(services: Services) -> Iterator[GaugeFamily]:
                       ("up", "enabled"),
                       tuple(((str(up).lower(), str(en).lower()), float(n))
                             for (up, en), n in sorted(states.items())))
-
-
-class RequestTimer:
-    """ASGI middleware: each request's duration by route template, method and status."""
-
-    def __init__(self, app: ASGIApp, services: Services) -> None:
-        self.app = app
-        self._recorder = services.recorder
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.monotonic()
-        status = 500
-
-        async def note_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            await send(message)
-
-        try:
-            await self.app(scope, receive, note_status)
-        finally:
-            self._recorder.request(_route_of(scope), scope.get("method", ""), status,
-                                   time.monotonic() - started)
-
-
-def _route_of(scope: Scope) -> str:
-    """The matched route as a template ("/network/v2.0/ports/{port_id}"): the raw path with
-    each path parameter's segment put back as ``{name}`` (FastAPI keeps only the innermost
-    router's part of the template in the scope). "unmatched" when no route matched."""
-    if scope.get("endpoint") is None and scope.get("route") is None:
-        return "unmatched"
-    params = scope.get("path_params")
-    if not params:
-        return str(scope.get("path", ""))
-    names = {str(v): f"{{{k}}}" for k, v in params.items()}
-    segments = str(scope.get("path", "")).split("/")
-    return "/".join(names.get(segment, segment) for segment in segments)

@@ -1,5 +1,5 @@
-"""The edge of every request: a request id on every response, the body limit, NUL refused, and
-the 500 guard.
+"""The edge of every request: a request id on every response, the body limit, NUL refused, the
+500 guard, and each request's duration for /metrics.
 
 One pure ASGI middleware, outermost inside the app, so even a crash in a handler leaves with
 the request id and the right envelope (and no traceback in the body).  Image data uploads
@@ -12,20 +12,26 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sriovstack.api.errors import Envelope, Problem, envelope_for, problem_response
+from sriovstack.metrics import Recorder
 
-__all__ = ["EdgeMiddleware"]
+__all__ = ["EdgeMiddleware", "route_template"]
 
 _LOG = logging.getLogger(__name__)
 
 
 _STREAMED = re.compile(r"^/image/v2/images/[^/]+/file$")
+# Methods whose request, without Content-Length or Transfer-Encoding, has no body (RFC 9112
+# §6.3); no handler of ours reads a body on them.
+_BODILESS = frozenset({"GET", "HEAD"})
 
 
 class _TooLarge(Exception):
@@ -51,11 +57,17 @@ def _header(scope: Scope, wanted: bytes) -> str:
     return ""
 
 
-def _declared_length(scope: Scope) -> int | None:
+def _framing(scope: Scope) -> tuple[int | None, bool]:
+    """The declared Content-Length (None without one) and whether Transfer-Encoding is set;
+    ValueError for a Content-Length that is not a number (answered with 400 by the caller)."""
+    declared: int | None = None
+    chunked = False
     for name, value in scope.get("headers", ()):
         if name == b"content-length":
-            return int(value)  # ValueError for junk: answered with 400 by the caller
-    return None
+            declared = int(value)
+        elif name == b"transfer-encoding":
+            chunked = True
+    return declared, chunked
 
 
 async def _read_body(receive: Receive, limit: int) -> tuple[bytes, list[Message]]:
@@ -111,11 +123,18 @@ def _nul_field(scope: Scope, body: bytes) -> str | None:
 
 
 class EdgeMiddleware:
-    """Gives each request an id, refuses bodies over ``max_body_bytes`` (413), guards 500s."""
+    """Gives each request an id, refuses bodies over ``max_body_bytes`` (413), guards 500s, and
+    records each request the app answers (route template, method, status, duration).
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    One layer does all four (issue 14: each ASGI layer costs every request its frames and a
+    ``send`` wrapper).  The recording covers the app as a timer inside the guard would: a
+    request the edge itself refuses (400, 413) is not recorded, and a crash before the answer
+    started is recorded as the 500 it is answered with."""
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int, recorder: Recorder) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self._recorder = recorder
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -125,26 +144,26 @@ class EdgeMiddleware:
         scope.setdefault("state", {})["request_id"] = request_id
         path = scope.get("path", "/")
         extra = _id_headers(path, request_id)
-        started = False
+        status: int | None = None  # of the answer, once started
 
         async def send_with_id(message: Message) -> None:
-            nonlocal started
+            nonlocal status
             if message["type"] == "http.response.start":
-                started = True
+                status = int(message["status"])
                 message = {**message, "headers": [*message.get("headers", ()), *extra]}
             await send(message)
 
-        async def fail(status: int, message: str) -> None:
-            response = problem_response(path, Problem(status, message), request_id,
+        async def fail(code: int, message: str) -> None:
+            response = problem_response(path, Problem(code, message), request_id,
                                         _header(scope, b"accept"))
             await response(scope, receive, send_with_id)
 
         if _streamed(scope):
-            await self._guarded(scope, receive, send_with_id, started_of=lambda: started,
+            await self._guarded(scope, receive, send_with_id, status_of=lambda: status,
                                 fail=fail, request_id=request_id)
             return
         try:
-            declared = _declared_length(scope)
+            declared, chunked = _framing(scope)
         except ValueError:
             await fail(400, "The Content-Length header is not a number.")
             return
@@ -153,31 +172,57 @@ class EdgeMiddleware:
             await fail(413, f"The request body ({declared} bytes) exceeds the limit of "
                             f"{limit} bytes.")
             return
-        try:
-            body, pending = await _read_body(receive, limit)
-        except _TooLarge:
-            await fail(413, f"The request body exceeds the limit of {limit} bytes.")
-            return
+        if declared is None and not chunked and scope.get("method") in _BODILESS:
+            # HTTP/1.1 framing says no body: nothing to buffer, replay or search for NUL
+            replay: Receive = receive
+            body = b""
+        else:
+            try:
+                body, pending = await _read_body(receive, limit)
+            except _TooLarge:
+                await fail(413, f"The request body exceeds the limit of {limit} bytes.")
+                return
+            replay = _Replay(body, pending, receive)
         where = _nul_field(scope, body)
         if where is not None:
             await fail(400, f"Invalid input for field/attribute {where or 'body'}: NUL (0x00) "
                             "characters are not allowed.")
             return
-        await self._guarded(scope, _Replay(body, pending, receive), send_with_id,
-                            started_of=lambda: started, fail=fail, request_id=request_id)
+        await self._guarded(scope, replay, send_with_id, status_of=lambda: status, fail=fail,
+                            request_id=request_id)
 
     async def _guarded(self, scope: Scope, receive: Receive, send: Send, *,
-                       started_of: Any, fail: Any, request_id: str) -> None:
-        """Run the app; an unexpected error becomes a logged 500 (if nothing was sent yet)."""
+                       status_of: Callable[[], int | None], fail: Any, request_id: str) -> None:
+        """Run the app and record it; an unexpected error becomes a logged 500 (if nothing
+        was sent yet)."""
+        began = time.monotonic()
         try:
-            await self.app(scope, receive, send)
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                self._recorder.request(route_template(scope), scope.get("method", ""),
+                                       status_of() or 500, time.monotonic() - began)
         except Exception:
             _LOG.exception("request %s (%s %s) failed", request_id, scope.get("method"),
                            scope.get("path", "/"))
-            if started_of():
+            if status_of() is not None:
                 raise
             await fail(500, "The server met an unexpected error; see the server log for "
                             f"request {request_id}.")
+
+
+def route_template(scope: Scope) -> str:
+    """The matched route as a template ("/network/v2.0/ports/{port_id}"): the raw path with
+    each path parameter's segment put back as ``{name}`` (FastAPI keeps only the innermost
+    router's part of the template in the scope). "unmatched" when no route matched."""
+    if scope.get("endpoint") is None and scope.get("route") is None:
+        return "unmatched"
+    params = scope.get("path_params")
+    if not params:
+        return str(scope.get("path", ""))
+    names = {str(v): f"{{{k}}}" for k, v in params.items()}
+    segments = str(scope.get("path", "")).split("/")
+    return "/".join(names.get(segment, segment) for segment in segments)
 
 
 class _Replay:
