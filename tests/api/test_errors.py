@@ -13,6 +13,7 @@ from sriovstack.api.middleware import EdgeMiddleware
 from sriovstack.errors import (ConfigError, Conflict, ErrorKind, Forbidden, HostError, Invalid,
                                NotAcceptable, NotFound, NotSupported, SriovstackError,
                                Unauthorized, Unavailable, Unreachable, WriteConflict)
+from sriovstack.metrics import NullRecorder
 
 
 @pytest.mark.parametrize("err, status", [
@@ -102,7 +103,7 @@ def _app(limit: int = 1024) -> TestClient:
 
     for prefix in ("/identity", "/network", "/compute", "/image", "/placement", "/internal"):
         app.include_router(router, prefix=prefix)
-    app.add_middleware(EdgeMiddleware, max_body_bytes=limit)
+    app.add_middleware(EdgeMiddleware, max_body_bytes=limit, recorder=NullRecorder())
     return TestClient(app)
 
 
