@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from types import TracebackType
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from sriovstack.clock import Clock
@@ -23,6 +23,8 @@ from sriovstack.identity import Caller, policy
 
 __all__ = ["ImageService", "ImageQuery", "ImageCreate", "ImageUpload", "ImageData", "CIRROS"]
 
+# ``check_known``'s read (every server create), built once.
+_KNOWN = select(ImageRow.__table__.c.id).where(ImageRow.__table__.c.id == bindparam("image"))
 _EPOCH = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
 # A fixed id so tempest.conf's [compute] image_ref can name it before the service starts.
@@ -158,7 +160,7 @@ class ImageService:
     @staticmethod
     def check_known(session: Session, image_id: str) -> None:
         """NotFound unless an image has this id (a name is no id), read in ``session``."""
-        if session.scalar(select(ImageRow.id).where(ImageRow.id == image_id)) is None:
+        if session.execute(_KNOWN, {"image": image_id}).first() is None:
             raise _not_found(image_id)
 
     def list(self, query: ImageQuery = ImageQuery(), caller: Caller | None = None

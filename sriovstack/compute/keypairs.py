@@ -7,7 +7,7 @@ import string
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from sriovstack.clock import Clock
@@ -21,6 +21,10 @@ __all__ = ["Keypair", "KeypairCreate", "KeypairQuery", "KeypairService"]
 
 # nova (pre-2.92): a key pair name is 1-255 of letters, digits, '_', '-' and ' '.
 _SAFE = frozenset("_- " + string.digits + string.ascii_letters)
+# ``public_key_for``'s read (a server create that names a key), built once.
+_K = KeyPairRow.__table__.c
+_PUBLIC_KEY = select(_K.public_key).where(_K.user_id == bindparam("user"),
+                                          _K.name == bindparam("name"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,8 +152,7 @@ class KeypairService:
         """The public key of the caller's key pair ``name`` for a new server, read in
         ``session`` (server create's transaction); Invalid ("Invalid key_name provided.",
         nova's 400) when the caller has none by that name."""
-        key = session.scalar(select(KeyPairRow.public_key).where(
-            KeyPairRow.user_id == caller.user_id, KeyPairRow.name == name))
+        key = session.execute(_PUBLIC_KEY, {"user": caller.user_id, "name": name}).scalar()
         if key is None:
             raise Invalid("Invalid key_name provided.", field="key_name", value=name)
         return key

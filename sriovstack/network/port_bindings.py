@@ -53,6 +53,19 @@ _DROP_INACTIVE = delete(PortHostBindingRow.__table__).where(
     tuple_(_BINDINGS.port_id, _BINDINGS.host).in_(bindparam("pairs", expanding=True)))
 
 
+# The ports a new server asks for, with their networks and fixed IPs (every server create),
+# built once: Core columns, the ids an expanding parameter.
+_P, _N, _I = PortRow.__table__.c, NetworkRow.__table__.c, IpAllocationRow.__table__.c
+_REQUESTED = (select(_P.id, _P.project_id, _P.vnic_type, _P.device_id, _P.network_id,
+                     _P.mac_address, _N.name, _N.project_id.label("network_project"),
+                     _N.shared, _N.network_type, _N.physnet, _N.segmentation_id,
+                     _I.subnet_id, _I.ip_address)
+              .join(NetworkRow.__table__, _N.id == _P.network_id)
+              .outerjoin(IpAllocationRow.__table__, _I.port_id == _P.id)
+              .where(_P.id.in_(bindparam("ports", expanding=True)))
+              .order_by(_P.id, _I.position))
+
+
 def clear_binding(row: PortRow) -> None:
     """Leave ``row`` with no active binding: no host, no profile, vif_type unbound, down
     (device, owner, vnic_type and INACTIVE bindings are the caller's to keep or clear)."""
@@ -254,16 +267,7 @@ class PortBindings:
         wanted = [p for p in port_ids if storable(p)]
         found: dict[str, Row[Any]] = {}
         ips: dict[str, list[FixedIp]] = {}
-        for row in session.execute(
-                select(PortRow.id, PortRow.project_id, PortRow.vnic_type, PortRow.device_id,
-                       PortRow.network_id, PortRow.mac_address, NetworkRow.name,
-                       NetworkRow.project_id.label("network_project"), NetworkRow.shared,
-                       NetworkRow.network_type, NetworkRow.physnet, NetworkRow.segmentation_id,
-                       IpAllocationRow.subnet_id, IpAllocationRow.ip_address)
-                .join(NetworkRow, NetworkRow.id == PortRow.network_id)
-                .outerjoin(IpAllocationRow, IpAllocationRow.port_id == PortRow.id)
-                .where(PortRow.id.in_(wanted))
-                .order_by(PortRow.id, IpAllocationRow.position)) if wanted else ():
+        for row in session.execute(_REQUESTED, {"ports": wanted}) if wanted else ():
             found.setdefault(row.id, row)
             if row.ip_address is not None:  # a port without addresses: one row of NULLs
                 ips.setdefault(row.id, []).append(FixedIp(row.subnet_id, row.ip_address))

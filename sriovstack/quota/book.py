@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import and_, delete, or_, select
+from sqlalchemy import and_, bindparam, delete, or_, select
 from sqlalchemy.orm import Session
 
 from sriovstack.db.models import QuotaLimitRow
@@ -17,6 +17,13 @@ __all__ = ["QuotaBook", "Overage", "UNLIMITED", "DEFAULT_CLASS", "overages", "ch
 UNLIMITED = -1
 DEFAULT_CLASS = "default"  # nova's one quota class: its limits replace the built-in defaults
 _PROJECT, _CLASS = "project", "class"
+# ``project_limits``' read (every server create's quota check): a project's rows and the
+# default class's in one Core statement, built once.
+_Q = QuotaLimitRow.__table__.c
+_PROJECT_LIMITS = select(_Q.scope, _Q.resource, _Q.hard_limit).where(
+    _Q.service == bindparam("service"), or_(
+        and_(_Q.scope == _PROJECT, _Q.owner == bindparam("project")),
+        and_(_Q.scope == _CLASS, _Q.owner == DEFAULT_CLASS)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,11 +94,7 @@ class QuotaBook:
         own: dict[str, int] = {}
         base: dict[str, int] = {}
         for scope, resource, limit in session.execute(  # both scopes in one statement
-                select(QuotaLimitRow.scope, QuotaLimitRow.resource, QuotaLimitRow.hard_limit)
-                .where(QuotaLimitRow.service == self._service, or_(
-                    and_(QuotaLimitRow.scope == _PROJECT, QuotaLimitRow.owner == project_id),
-                    and_(QuotaLimitRow.scope == _CLASS,
-                         QuotaLimitRow.owner == DEFAULT_CLASS)))):
+                _PROJECT_LIMITS, {"service": self._service, "project": project_id}):
             (own if scope == _PROJECT else base)[str(resource)] = int(limit)
         return {r: own.get(r, base.get(r, self.builtin(r))) for r in resources}
 
