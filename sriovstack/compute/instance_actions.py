@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from sriovstack.compute.types import InstanceAction, InstanceActionEvent
@@ -43,6 +43,9 @@ _TOUCH_ACTION = (update(A).where(A.id == bindparam("action_row"))
                  .values(updated_at=bindparam("touched"))
                  .execution_options(synchronize_session=False))
 _FAIL_ACTION = _TOUCH_ACTION.values(message="Error")
+# ``start``'s writes (every create and action starts one): Core INSERTs, no ORM objects.
+_INSERT_ACTION = insert(A.__table__)
+_INSERT_EVENT = insert(E.__table__)
 
 
 class InstanceActionLog:
@@ -55,12 +58,14 @@ class InstanceActionLog:
         (``project_id``: the server's, when the caller knows it; read otherwise)."""
         project = project_id if project_id is not None else session.scalar(
             select(ServerRow.project_id).where(ServerRow.id == server_id))
-        row = A(server_id=server_id, request_id=request_id, action=action,
-                project_id=project or "", user_id=user_id, start_time=now, updated_at=now)
-        session.add(row)
-        session.flush()
+        session.flush()  # the caller's pending changes first, as they were before the action
+        action_id = session.execute(_INSERT_ACTION, {
+            "server_id": server_id, "request_id": request_id, "action": action,
+            "project_id": project or "", "user_id": user_id, "start_time": now,
+            "updated_at": now}).inserted_primary_key[0]
         if event is not None:
-            session.add(E(action_id=row.id, event=event, host=host, start_time=now))
+            session.execute(_INSERT_EVENT, {"action_id": action_id, "event": event,
+                                            "host": host, "start_time": now})
 
     def record(self, session: Session, server_id: str, action: str, event: str,
                happened: EventRecord) -> None:

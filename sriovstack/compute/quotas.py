@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from sriovstack.db import Database
@@ -37,6 +37,19 @@ LEGACY_NETWORK_DEFAULTS: Mapping[str, int] = {
 }
 VF_PREFIX = "sriov_vfs:"
 _DELETED = ServerStatus.DELETED.value
+
+# ``usage``'s reads (a create's quota check when a limit applies), built once: the live
+# servers of a project with their flavors' size, and their direct ports per physnet.
+_S, _F, _P = ServerRow.__table__.c, FlavorRow.__table__.c, ServerPortRow.__table__.c
+_LIVE = (_S.project_id == bindparam("project"), _S.status != _DELETED)
+_SERVERS_USED = (select(func.count(_S.id), func.coalesce(func.sum(_F.vcpus), 0),
+                        func.coalesce(func.sum(_F.ram), 0))
+                 .select_from(ServerRow.__table__)
+                 .outerjoin(FlavorRow.__table__, _F.id == _S.flavor_id).where(*_LIVE))
+_VFS_USED = (select(_P.physnet, func.count())
+             .join(ServerRow.__table__, _S.id == _P.server_id)
+             .where(*_LIVE, _P.vnic_type == str(VnicType.DIRECT), _P.physnet.is_not(None))
+             .group_by(_P.physnet))
 
 
 def vf_resource(physnet: str) -> str:
@@ -105,19 +118,10 @@ class ComputeQuotas:
     def usage(session: Session, project_id: str) -> dict[str, int]:
         """Counts in ``session``: servers not being deleted, their flavors' vCPUs and RAM,
         and the direct (VF) ports they hold per physnet."""
-        live = (ServerRow.project_id == project_id, ServerRow.status != _DELETED)
-        count, cores, ram = session.execute(
-            select(func.count(ServerRow.id), func.coalesce(func.sum(FlavorRow.vcpus), 0),
-                   func.coalesce(func.sum(FlavorRow.ram), 0))
-            .select_from(ServerRow).outerjoin(FlavorRow, FlavorRow.id == ServerRow.flavor_id)
-            .where(*live)).one()
+        params = {"project": project_id}
+        count, cores, ram = session.execute(_SERVERS_USED, params).one()
         out = {"instances": int(count), "cores": int(cores), "ram": int(ram)}
-        vfs = session.execute(
-            select(ServerPortRow.physnet, func.count()).join(
-                ServerRow, ServerRow.id == ServerPortRow.server_id)
-            .where(*live, ServerPortRow.vnic_type == str(VnicType.DIRECT),
-                   ServerPortRow.physnet.is_not(None))
-            .group_by(ServerPortRow.physnet)).all()
+        vfs = session.execute(_VFS_USED, params).all()
         out.update({vf_resource(str(physnet)): int(n) for physnet, n in vfs})
         return out
 
@@ -161,41 +165,31 @@ class ComputeQuotas:
 
     # -- enforcing -------------------------------------------------------------------------
 
-    def check_new_server(self, session: Session, server_id: str,
-                         inserted: tuple[tuple[int, int], Sequence[ServerPortRow]] | None = None
+    def check_new_server(self, session: Session, project_id: str, *, size: tuple[int, int],
+                         metadata_items: int, ports: Sequence[tuple[VnicType, str | None]]
                          ) -> None:
-        """Run in the transaction that inserted server ``server_id`` and its ports: Forbidden
-        (nova's 403 "Quota exceeded for ...") when its project now holds more than a limit
-        allows; the caller's rollback then leaves nothing behind.  ``inserted``: the
-        flavor's (vcpus, RAM MB) and the port rows the caller just inserted (not read
-        again)."""
-        server = session.get(ServerRow, server_id)
-        if server is None:
-            return
-        if inserted is None:
-            flavor = session.get(FlavorRow, server.flavor_id)
-            size = (flavor.vcpus, flavor.ram) if flavor else (0, 0)
-            ports: Sequence[ServerPortRow] = session.scalars(select(ServerPortRow).where(
-                ServerPortRow.server_id == server_id)).all()
-        else:
-            size, ports = inserted
+        """Run in the transaction that inserted a server of ``project_id`` and its ports:
+        Forbidden (nova's 403 "Quota exceeded for ...") when the project now holds more
+        than a limit allows; the caller's rollback then leaves nothing behind.  What the
+        caller just inserted is given, not read again: the flavor's (vcpus, RAM MB), the
+        number of metadata items and each port's (vnic_type, physnet)."""
         requested = {"instances": 1, "cores": size[0], "ram": size[1]}
-        for port in ports:
-            if port.vnic_type != str(VnicType.DIRECT) or port.physnet is None:
+        for vnic_type, physnet in ports:
+            if vnic_type is not VnicType.DIRECT or physnet is None:
                 continue
-            key = vf_resource(str(port.physnet))
+            key = vf_resource(physnet)
             requested[key] = requested.get(key, 0) + 1
         # Every limit this check needs, read at once (the metadata one is checked first).
-        limits = self._book.project_limits(session, server.project_id,
+        limits = self._book.project_limits(session, project_id,
                                            ("metadata_items", *requested))
-        items, allowed = len(server.meta or {}), limits.pop("metadata_items")
+        items, allowed = metadata_items, limits.pop("metadata_items")
         if allowed != -1 and items > allowed:
             raise Forbidden(f"Maximum number of metadata items exceeds {allowed}",
                             kind=ErrorKind.OVER_QUOTA, field="metadata", value=items,
                             fix=f"give at most {allowed} metadata items")
         if all(limits[r] == UNLIMITED for r in requested):
             return  # nothing asked for is limited: no need to count what the project holds
-        with_new = self.usage(session, server.project_id)
+        with_new = self.usage(session, project_id)
         held = {r: with_new.get(r, 0) - n for r, n in requested.items()}
         over = overages(limits, held, requested)
         if over:

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from sriovstack.compute.build import ServerBuilder
@@ -19,9 +20,8 @@ from sriovstack.compute.images import ImageService
 from sriovstack.compute.instance_actions import InstanceActionLog
 from sriovstack.compute.keypairs import KeypairService
 from sriovstack.compute.quotas import ComputeQuotas
-from sriovstack.compute.server_rows import server_of
 from sriovstack.compute.types import (Flavor, NetworkRequest, Server, ServerAddress,
-                                      ServerCreate, ServerStatus)
+                                      ServerCreate, ServerPort, ServerStatus)
 from sriovstack.db import Database
 from sriovstack.db.models import ServerPortRow, ServerRow
 from sriovstack.errors import (Conflict, ErrorKind, Invalid, NotFound, NotSupported,
@@ -36,15 +36,44 @@ if TYPE_CHECKING:
 
 __all__ = ["ServerCreator"]
 
+# The create's writes, built once: Core INSERTs (no ORM objects, no unit of work), the
+# ports of a server in one executemany.
+_INSERT_SERVER = insert(ServerRow.__table__)
+_INSERT_PORTS = insert(ServerPortRow.__table__)
+
+
+@dataclass(frozen=True, slots=True)
+class _NewPort:
+    """A port the new server will hold: its ``server_ports`` row, less the server's id."""
+
+    port_id: str
+    network_id: str
+    position: int
+    created_by_compute: bool
+    vnic_type: VnicType
+    physnet: str | None = None
+
+    def values(self, server_id: str) -> dict[str, object]:
+        """The ``server_ports`` row to insert (the PCI columns stay NULL until a build)."""
+        return {"server_id": server_id, "port_id": self.port_id,
+                "network_id": self.network_id, "position": self.position,
+                "created_by_compute": self.created_by_compute,
+                "vnic_type": str(self.vnic_type), "physnet": self.physnet}
+
+    def port(self) -> ServerPort:
+        return ServerPort(port_id=self.port_id, network_id=self.network_id,
+                          created_by_compute=self.created_by_compute,
+                          vnic_type=self.vnic_type, physnet=self.physnet)
+
 
 @dataclass(frozen=True, slots=True)
 class _Checked:
-    """What the checks found: the flavor, the key, the ports as rows to insert and their
+    """What the checks found: the flavor, the key, the ports to insert and their
     addresses (by port id)."""
 
     flavor: Flavor
     key_data: str | None
-    ports: tuple[ServerPortRow, ...]
+    ports: tuple[_NewPort, ...]
     addresses: tuple[tuple[str, ServerAddress], ...]
 
 
@@ -121,7 +150,7 @@ class ServerCreator:
 
     def _given_ports(self, session: Session, caller: Caller,
                      networks: tuple[NetworkRequest, ...]
-                     ) -> tuple[tuple[ServerPortRow, ...], tuple[tuple[str, ServerAddress], ...]]:
+                     ) -> tuple[tuple[_NewPort, ...], tuple[tuple[str, ServerAddress], ...]]:
         """The requested ports read at once and checked in order; a port named twice is
         Invalid where the second mention comes (the ones before it checked first)."""
         given = [(pos, r.port_id) for pos, r in enumerate(networks) if r.port_id is not None]
@@ -138,10 +167,9 @@ class ServerCreator:
         if twice is not None:
             raise Invalid(f"Port {ids[twice]} is requested more than once.",
                           field="networks", value=ids[twice])
-        rows = tuple(ServerPortRow(port_id=p.request.port_id, network_id=p.network_id,
-                                   position=pos, created_by_compute=False,
-                                   vnic_type=str(p.request.vnic_type),
-                                   physnet=p.request.physnet)
+        rows = tuple(_NewPort(port_id=p.request.port_id, network_id=p.network_id,
+                              position=pos, created_by_compute=False,
+                              vnic_type=p.request.vnic_type, physnet=p.request.physnet)
                      for (pos, _), p in zip(given, found, strict=True))
         addresses = tuple((p.request.port_id, _address(p.network_name, ip, p.mac))
                           for p in found if p.network_name is not None for ip in p.fixed_ips)
@@ -166,18 +194,18 @@ class ServerCreator:
         return usable[0].id
 
     def _create_ports(self, caller: Caller, networks: tuple[NetworkRequest, ...],
-                      groups: tuple[str, ...]) -> list[tuple[ServerPortRow, Port]]:
+                      groups: tuple[str, ...]) -> list[tuple[_NewPort, Port]]:
         """A port on each ``{uuid}`` network (with the server's security groups), with its
         row to insert; all dropped again if one fails."""
-        created: list[tuple[ServerPortRow, Port]] = []
+        created: list[tuple[_NewPort, Port]] = []
         try:
             for pos, req in enumerate(networks):
                 if req.port_id is None and req.network_id is not None:
                     port = self._network.create_port(caller, PortSpec(
                         network_id=req.network_id, security_groups=groups or None))
-                    created.append((ServerPortRow(
+                    created.append((_NewPort(
                         port_id=port.id, network_id=port.network_id, position=pos,
-                        created_by_compute=True, vnic_type=str(VnicType.NORMAL)), port))
+                        created_by_compute=True, vnic_type=VnicType.NORMAL), port))
         except NotFound as exc:
             self._drop_ports(caller, [row.port_id for row, _ in created])
             raise Invalid(f"Network {req.network_id} could not be found.", field="networks",
@@ -187,7 +215,7 @@ class ServerCreator:
             raise
         return created
 
-    def _addresses_of(self, caller: Caller, created: list[tuple[ServerPortRow, Port]]
+    def _addresses_of(self, caller: Caller, created: list[tuple[_NewPort, Port]]
                       ) -> tuple[tuple[str, ServerAddress], ...]:
         """The addresses of the ports compute created, under their networks' names."""
         out: list[tuple[str, ServerAddress]] = []
@@ -204,33 +232,40 @@ class ServerCreator:
         """Record the server in BUILD (queued for this worker) with its ports, check the
         quotas with them counted (a 403 rolls them back), log the create action."""
         now = self._builder.clock.now()
-        server = ServerRow(
-            id=server_id, name=spec.name, project_id=caller.project_id,
-            user_id=caller.user_id, status=ServerStatus.BUILD.value,
-            task_state="scheduling", flavor_id=spec.flavor_ref, image_id=spec.image_ref,
-            host=None, availability_zone=spec.availability_zone,
-            access_ipv4=spec.access_ipv4, access_ipv6=spec.access_ipv6,
-            meta=dict(spec.metadata), key_name=spec.key_name, key_data=checked.key_data,
-            created_at=now, updated_at=now, launched_at=None, description=spec.description,
-            locked=False)
-        self._builder.leases.queue(server)  # if this worker dies, a sweep builds it
-        session.add(server)
-        session.flush()  # first: no relationship tells the unit of work ports come after
-        for row in checked.ports:
-            row.server_id = server_id
-        session.add_all(checked.ports)
-        # The action's flush writes the ports too; the next one the action's event.
+        leases = self._builder.leases  # queued: if this worker dies, a sweep builds it
+        meta = dict(spec.metadata)
+        session.execute(_INSERT_SERVER, {
+            "id": server_id, "name": spec.name, "project_id": caller.project_id,
+            "user_id": caller.user_id, "status": ServerStatus.BUILD.value,
+            "task_state": "scheduling", "flavor_id": spec.flavor_ref,
+            "image_id": spec.image_ref, "host": None,
+            "availability_zone": spec.availability_zone, "access_ipv4": spec.access_ipv4,
+            "access_ipv6": spec.access_ipv6, "metadata": meta, "key_name": spec.key_name,
+            "key_data": checked.key_data, "created_at": now, "updated_at": now,
+            "launched_at": None, "description": spec.description, "locked": False,
+            "build_owner": leases.worker, "build_lease_until": leases.deadline()})
+        if checked.ports:  # after the server: server_ports.server_id references it
+            session.execute(_INSERT_PORTS, [p.values(server_id) for p in checked.ports])
         self._log.start(session, server_id, "create", "compute__do_build_and_run_instance",
                         request_id, caller.user_id or "", None, now,
                         project_id=caller.project_id)
-        session.flush()
         if self._quotas is not None:  # counted with the new rows: 403 rolls them back
-            self._quotas.check_new_server(session, server_id, (
-                (checked.flavor.vcpus, checked.flavor.ram), checked.ports))
-        rows = sorted(checked.ports, key=lambda r: r.position)
-        new = server_of(server, rows, None)  # as stored: new, so no fault yet
-        return dataclasses.replace(new, flavor=checked.flavor, addresses=tuple(
-            a for row in rows for port_id, a in checked.addresses if port_id == row.port_id))
+            self._quotas.check_new_server(
+                session, caller.project_id or "", size=(checked.flavor.vcpus,
+                                                         checked.flavor.ram),
+                metadata_items=len(meta), ports=tuple(
+                    (p.vnic_type, p.physnet) for p in checked.ports))
+        ports = sorted(checked.ports, key=lambda p: p.position)
+        return Server(
+            id=server_id, name=spec.name, project_id=caller.project_id or "",
+            user_id=caller.user_id, status=ServerStatus.BUILD, task_state="scheduling",
+            flavor_id=spec.flavor_ref, image_id=spec.image_ref, host=None,
+            availability_zone=spec.availability_zone, access_ipv4=spec.access_ipv4,
+            access_ipv6=spec.access_ipv6, metadata=tuple(sorted(meta.items())),
+            key_name=spec.key_name, created_at=now, updated_at=now, launched_at=None,
+            description=spec.description, ports=tuple(p.port() for p in ports),
+            flavor=checked.flavor, addresses=tuple(
+                a for p in ports for port_id, a in checked.addresses if port_id == p.port_id))
 
     def _drop_ports(self, caller: Caller, port_ids: Sequence[str]) -> None:
         for port_id in port_ids:
@@ -252,8 +287,8 @@ def _in_use(given: Sequence[str]) -> Conflict:
                     kind=ErrorKind.PORT_IN_USE)
 
 
-def _check_groups(groups: tuple[str, ...], rows: Sequence[ServerPortRow]) -> None:
-    sriov = [r.port_id for r in rows if VnicType(r.vnic_type).is_sriov]
+def _check_groups(groups: tuple[str, ...], rows: Sequence[_NewPort]) -> None:
+    sriov = [r.port_id for r in rows if r.vnic_type.is_sriov]
     extra = [g for g in groups if g != "default"]
     if sriov and extra:
         raise NotSupported(
