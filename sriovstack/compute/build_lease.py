@@ -120,10 +120,6 @@ class BuildLeases:
         """When a lease taken or renewed now expires."""
         return self._clock.now() + self._ttl
 
-    def queue(self, row: ServerRow) -> None:
-        """Mark a server being created as queued for a build in this worker."""
-        row.build_owner, row.build_lease_until = self.worker, self.deadline()
-
     def start(self, server_id: str, session: Session | None = None) -> BuildLease | None:
         """Turn this worker's queued lease into a build under a fresh token (in ``session``'s
         transaction when given); None when the server is gone, placed, or was taken over by
