@@ -176,11 +176,37 @@ _SLOW_PATHS = (
 _REPO = Path(__file__).resolve().parent.parent
 
 
+# --- parallel workers: `scripts/test` runs pytest-xdist with `--dist loadgroup` -------------
+# A worker takes a whole module at a time, so a module-scoped cloud starts once. Modules that
+# share something only one test may hold at a time run on one worker, as one group: the qemu
+# tier shares one guest per session, and the data-plane tests check that the root network
+# namespace is left exactly as they found it (another worker's cloud must not be in it then).
+_ONE_WORKER = {"tests/qemu/": "qemu", "tests/dataplane/": "root-namespace"}
+# The qemu tier is the longest group: it starts first, beside the in-process tests, so that no
+# worker is left running it alone at the end.
+_FIRST = ("tests/qemu/",)
+
+
+def _worker_group(where: str) -> str:
+    for stem, group in _ONE_WORKER.items():
+        if where.startswith(stem):
+            return group
+    return where
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the xdist_group marks
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    first: list[pytest.Item] = []
+    rest: list[pytest.Item] = []
     for item in items:
         try:
             where = item.path.resolve().relative_to(_REPO).as_posix()
         except ValueError:
+            rest.append(item)
             continue
         if where.startswith(_SLOW_PATHS):
             item.add_marker(pytest.mark.slow)
+        item.add_marker(pytest.mark.xdist_group(_worker_group(where)))
+        (first if where.startswith(_FIRST) else rest).append(item)
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # a serial run keeps the collection order
+        items[:] = first + rest

@@ -218,6 +218,10 @@ def test_a_bad_host_subset_size_names_the_option(tmp_path, value):
 def test_database_pool_options_are_read_with_oslo_db_names_and_reach_the_engine(
         tmp_path, postgres_url):
     from sriovstack.cli.api import ServeOptions, _build
+    from sriovstack.db import Database
+    migrated = Database(postgres_url)  # the session's database may be empty, or not
+    migrated.create_schema()
+    migrated.dispose()
     assert load_config([write(tmp_path, "empty.conf", "")]).database.max_pool_size.value == 20
     path = write(tmp_path, "nova.conf",
                  "[database]\nmax_pool_size = 7\nmax_overflow = 3\npool_timeout = 9\n")
