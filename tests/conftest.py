@@ -9,8 +9,10 @@ except in CI (``CI=true``) where they fail instead.
 from __future__ import annotations
 
 import os
+import sqlite3
 import uuid
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +26,7 @@ from sriovstack.api.services import Services, build_services
 from sriovstack.api.settings import ApiSettings
 from sriovstack.clock import FakeClock
 from sriovstack.db import Database
+from sriovstack.identity import passwords
 
 PG_ADMIN_URL = os.environ.get("SRIOVSTACK_TEST_PG",
                               "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -76,13 +79,44 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return url
 
 
-@pytest.fixture
-def database(database_url: str) -> Iterator[Database]:
-    """A fresh database brought to head (migrations plus the not-yet-migrated tables)."""
-    db = Database(database_url)
+@pytest.fixture(scope="session")
+def sqlite_head(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite database brought to head once per session (the migrations take ~0.1 s)."""
+    path = tmp_path_factory.mktemp("sqlite-head") / "head.db"
+    db = Database(f"sqlite:///{path}")
     db.create_schema()
+    db.dispose()
+    return path
+
+
+@pytest.fixture
+def database(database_url: str, request: pytest.FixtureRequest) -> Iterator[Database]:
+    """A fresh database brought to head: on SQLite a copy of ``sqlite_head`` (SQLite's backup
+    API, whole and consistent), on PostgreSQL the migrations run on the emptied database."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        head: Path = request.getfixturevalue("sqlite_head")
+        with closing(sqlite3.connect(head)) as source, \
+                closing(sqlite3.connect(str(url.database))) as copy:
+            source.backup(copy)
+        db = Database(database_url)
+    else:
+        db = Database(database_url)
+        db.create_schema()
     yield db
     db.dispose()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashes() -> Iterator[None]:
+    """New password hashes at scrypt n=2**8 in this process: each in-process API test
+    bootstraps three users and logs each in, six hashes that cost ~0.25 s at the service's
+    cost. Verification reads the cost off the hash; the service's cost has its own test
+    (tests/identity/test_passwords.py), and served clouds in subprocesses keep it."""
+    real = passwords.COST
+    passwords.COST = passwords.ScryptCost(n=2**8, r=8, p=1)
+    yield
+    passwords.COST = real
 
 
 @pytest.fixture

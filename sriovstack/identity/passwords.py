@@ -6,11 +6,27 @@ import base64
 import hashlib
 import hmac
 import secrets
+from dataclasses import dataclass
 
-__all__ = ["hash_password", "verify_password"]
+__all__ = ["DEFAULT_COST", "ScryptCost", "hash_password", "verify_password"]
 
-# scrypt cost: n=2**14, r=8, p=1 (RFC 7914's interactive-login figure), 16 MiB of memory.
-_N, _R, _P, _LEN = 2**14, 8, 1, 32
+
+@dataclass(frozen=True, slots=True)
+class ScryptCost:
+    """scrypt's work factor ``n`` (a power of two), block size ``r`` and parallelism ``p``."""
+
+    n: int
+    r: int
+    p: int
+
+
+# RFC 7914's interactive-login figure: 16 MiB of memory, about 40 ms here.
+DEFAULT_COST = ScryptCost(n=2**14, r=8, p=1)
+# What new hashes are made with. A stored hash carries its own cost, so verification never
+# reads this: the in-process tests lower it (tests/conftest.py), where every test bootstraps
+# three users and logs each of them in.
+COST = DEFAULT_COST
+_LEN = 32
 _SCHEME = "scrypt"
 
 
@@ -19,12 +35,13 @@ def _derive(password: str, salt: bytes, n: int, r: int, p: int) -> bytes:
                           maxmem=64 * 1024 * 1024)
 
 
-def hash_password(password: str) -> str:
-    """Return ``scrypt$n$r$p$salt$hash`` (base64) for storage."""
+def hash_password(password: str, cost: ScryptCost | None = None) -> str:
+    """Return ``scrypt$n$r$p$salt$hash`` (base64) for storage, at ``cost`` (default COST)."""
+    c = cost or COST
     salt = secrets.token_bytes(16)
-    digest = _derive(password, salt, _N, _R, _P)
+    digest = _derive(password, salt, c.n, c.r, c.p)
     b64 = base64.b64encode
-    return f"{_SCHEME}${_N}${_R}${_P}${b64(salt).decode()}${b64(digest).decode()}"
+    return f"{_SCHEME}${c.n}${c.r}${c.p}${b64(salt).decode()}${b64(digest).decode()}"
 
 
 def verify_password(password: str, stored: str) -> bool:
