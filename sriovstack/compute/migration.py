@@ -44,7 +44,7 @@ from sriovstack.compute.instance_actions import InstanceActionLog
 from sriovstack.compute.live_bindings import LiveBindings
 from sriovstack.compute.move_claims import (hand_back, hand_over, holds_claims, restore_ports,
                                              source_ports)
-from sriovstack.compute.operations import STEPS, invalid_state
+from sriovstack.compute.operations import STEPS, Settling, invalid_state
 from sriovstack.compute.types import EndedMoves, Migration, MoveKind, Operation, Server
 from sriovstack.crashpoints import crash_point
 from sriovstack.db import Database
@@ -443,7 +443,7 @@ class MigrationService:
             ended = EndedMoves() if row is None else self.settle_after_report(s, row)
         self.release_moves(ended)
 
-    def settle_after_report(self, s: Session, row: ServerRow) -> EndedMoves:
+    def settle_after_report(self, s: Session, row: Settling) -> EndedMoves:
         """In ``s``, once the target's agent reported: a resize/cold migration now waits in
         VERIFY_RESIZE (finished); a live one is done (completed); a move whose server failed
         on the target ends in error. Returns those ended, for ``release_moves`` after commit."""

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from sriovstack.compute.instance_actions import InstanceActionLog
@@ -30,7 +30,8 @@ from sriovstack.errors import Conflict, ErrorKind
 from sriovstack.wire import ServerOutcome, ServerStatus
 
 __all__ = ["Step", "STEPS", "Settled", "target_of", "begin", "complete", "stopped_moves",
-           "Placed", "apply_rebuild", "invalid_state"]
+           "Placed", "apply_rebuild", "invalid_state", "Reported", "lock_reported",
+           "complete_build", "Settling"]
 
 St = ServerStatus
 
@@ -175,35 +176,107 @@ def begin(session: Session, row: ServerRow, op: Operation, log: InstanceActionLo
     log.start(session, row.id, step.action, step.event, request_id, user_id, row.host, now)
 
 
-def complete(session: Session, row: ServerRow, outcome: ServerOutcome, message: str,
-             log: InstanceActionLog, now: datetime, stopped: bool = False) -> bool:
-    """Apply the agent's report to ``row``: the running task ends at its final status (or
-    ERROR with a fault), a build ends ACTIVE. Returns False for a report that completes
-    nothing (the guest is as the server already says, or reports an older target)."""
+@dataclass(frozen=True, slots=True)
+class Reported:
+    """The columns of a server an agent's report reads (locked) and writes."""
+
+    id: str
+    status: str
+    task_state: str | None
+    host: str | None
+    launched_at: datetime | None
+
+
+class Settling(Protocol):
+    """What settling a move after a report reads of its server: a ServerRow, or ``Reported``
+    as ``complete`` wrote it."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def status(self) -> str: ...
+
+    @property
+    def task_state(self) -> str | None: ...
+
+    @property
+    def host(self) -> str | None: ...
+
+
+S = ServerRow
+# The statements of an agent's report (every boot ends with one), built once.
+_LOCK_REPORTED = (select(S.id, S.status, S.task_state, S.host, S.launched_at)
+                  .where(S.id == bindparam("server")).with_for_update())
+_SET_REPORTED = (update(S).where(S.id == bindparam("server"))
+                 .values(status=bindparam("to_status"), task_state=None,
+                         updated_at=bindparam("now"), launched_at=bindparam("launched"))
+                 .execution_options(synchronize_session=False))
+# A build's report of a running guest, as ``complete`` applies it (no task of STEPS runs on
+# a server in BUILD, whose task_state is the build's own), in the UPDATE that locks the row.
+_BUILT = (update(S).where(S.id == bindparam("server"), S.host == bindparam("on_host"),
+                          S.status == St.BUILD.value,
+                          or_(S.task_state.is_(None), S.task_state.not_in(tuple(_BY_TASK))))
+          .values(status=St.ACTIVE.value, task_state=None, updated_at=bindparam("now"),
+                  launched_at=func.coalesce(S.launched_at, bindparam("now")))
+          .execution_options(synchronize_session=False))
+
+
+def lock_reported(session: Session, server_id: str) -> Reported | None:
+    """The server's reported columns, its row locked (FOR UPDATE); None when unknown."""
+    row = session.execute(_LOCK_REPORTED, {"server": server_id}).first()
+    return None if row is None else Reported(*row)
+
+
+def complete_build(session: Session, server_id: str, host: str, log: InstanceActionLog,
+                   now: datetime) -> bool:
+    """A running guest's report of a server building on ``host``: ACTIVE, its build's event
+    finished, as ``complete`` would do it but in one conditional UPDATE that also takes the
+    row's lock. Returns False, having changed and locked nothing, for any other server (not
+    on ``host``, not in BUILD, deleted, unknown): ``lock_reported`` and ``complete`` then."""
+    done = session.execute(_BUILT, {"server": server_id, "on_host": host, "now": now})
+    if done.rowcount != 1:
+        return False
+    log.finish(session, server_id, "Success", "", now)
+    return True
+
+
+def complete(session: Session, row: Reported, outcome: ServerOutcome, message: str,
+             log: InstanceActionLog, now: datetime, stopped: bool = False) -> Reported | None:
+    """Apply the agent's report to ``row`` (locked by ``lock_reported``): the running task
+    ends at its final status (or ERROR with a fault), a build ends ACTIVE. Returns the row as
+    written, or None for a report that completes nothing (the guest is as the server already
+    says, or reports an older target)."""
     step = _BY_TASK.get(row.task_state or "")
     building = ServerStatus(row.status) is St.BUILD
     if outcome is ServerOutcome.ERROR:
-        _fault(session, row, message or "The compute agent reported an error.", now)
-        row.status, row.task_state, row.updated_at = St.ERROR.value, None, now
+        after = _set(session, row, St.ERROR, row.launched_at, now)
+        _fault(session, row.id, message or "The compute agent reported an error.", now)
         log.finish(session, row.id, "Error", message, now)
-        return True
+        return after
     target, final = _aim(step, stopped) if step is not None else (None, St.ACTIVE)
     if outcome is target:
-        row.status, row.task_state, row.updated_at = final.value, None, now
-        log.finish(session, row.id, "Success", "", now)
-        return True
-    if building and outcome is _RUN:
-        row.status, row.task_state, row.updated_at = St.ACTIVE.value, None, now
-        row.launched_at = row.launched_at or now
-        log.finish(session, row.id, "Success", "", now)
-        return True
-    return False
+        after = _set(session, row, final, row.launched_at, now)
+    elif building and outcome is _RUN:
+        after = _set(session, row, St.ACTIVE, row.launched_at or now, now)
+    else:
+        return None
+    log.finish(session, row.id, "Success", "", now)
+    return after
 
 
-def _fault(session: Session, row: ServerRow, text: str, now: datetime) -> None:
-    fault = session.get(FaultRow, row.id)
+def _set(session: Session, row: Reported, status: ServerStatus, launched: datetime | None,
+         now: datetime) -> Reported:
+    """Write ``status`` with no task (the row is locked); the row as written."""
+    session.execute(_SET_REPORTED, {"server": row.id, "to_status": status.value, "now": now,
+                                    "launched": launched})
+    return Reported(row.id, status.value, None, row.host, launched)
+
+
+def _fault(session: Session, server_id: str, text: str, now: datetime) -> None:
+    fault = session.get(FaultRow, server_id)
     if fault is None:
-        session.add(FaultRow(server_id=row.id, code=500, message=text, created=now))
+        session.add(FaultRow(server_id=server_id, code=500, message=text, created=now))
     else:
         fault.code, fault.message, fault.created = 500, text, now
 

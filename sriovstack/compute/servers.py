@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
@@ -19,7 +20,8 @@ from sriovstack.compute import operations
 from sriovstack.compute.instance_actions import InstanceActionLog
 from sriovstack.compute.keypairs import KeypairService
 from sriovstack.compute.migration import MigrationService, MoveKind
-from sriovstack.compute.types import ConfirmResizeAction, ResizeAction, RevertResizeAction
+from sriovstack.compute.types import (ConfirmResizeAction, EndedMoves, ResizeAction,
+                                      RevertResizeAction)
 from sriovstack.compute.types import (Flavor, InstanceAction, LiveMigrateAction,
                                       LockAction, MigrateAction, Operation,
                                       PowerAction, RebuildAction, Server, ServerAction,
@@ -348,27 +350,41 @@ class ServerService:
         """
         ended = None
         with self._db.transaction() as session:
-            row = session.get(ServerRow, server_id, with_for_update=True)
-            if row is None or row.status == _DELETED:  # a delete fenced it: too late
-                raise _not_found(server_id)
-            if row.host != host:
-                raise Conflict(f"Instance {server_id} is not placed on host {host} "
-                               f"(it is on {row.host or 'no host'}).", field="host", value=host)
-            stopped = bool(operations.stopped_moves(session, [row]))
-            # A build settles no move: moves start from ACTIVE/SHUTOFF, rebuilds from no task.
-            building = row.status == ServerStatus.BUILD.value
-            changed = operations.complete(session, row, report.outcome, report.message,
-                                          self._log, self.builder.clock.now(), stopped)
-            if changed and report.outcome is ServerOutcome.RUNNING:
+            now = self.builder.clock.now()
+            # A boot's report (the common one) first: one UPDATE locks and completes the row.
+            if report.outcome is ServerOutcome.RUNNING and operations.complete_build(
+                    session, server_id, host, self._log, now):
                 self.builder.allocate(server_id, session)
-            if changed and self.migrations is not None and not building:
-                ended = self.migrations.settle_after_report(session, row)
+                status = ServerStatus.ACTIVE
+            else:
+                status, ended = self._complete(session, host, server_id, report, now)
             self.builder.revisions.bump_in(session, host)
-            answer = (row.id, ServerStatus(row.status))
         self.builder.revisions.notifier.notify(host)
         if ended is not None and self.migrations is not None:
             self.migrations.release_moves(ended)
-        return answer
+        return server_id, status
+
+    def _complete(self, session: Session, host: str, server_id: str, report: ServerReport,
+                  now: datetime) -> tuple[ServerStatus, EndedMoves | None]:
+        """Any other report, its server's row locked first: (the status, the moves ended)."""
+        row = operations.lock_reported(session, server_id)
+        if row is None or row.status == _DELETED:  # a delete fenced it: too late
+            raise _not_found(server_id)
+        if row.host != host:
+            raise Conflict(f"Instance {server_id} is not placed on host {host} "
+                           f"(it is on {row.host or 'no host'}).", field="host", value=host)
+        stopped = bool(operations.stopped_moves(session, [row]))
+        # A build settles no move: moves start from ACTIVE/SHUTOFF, rebuilds from no task.
+        building = row.status == ServerStatus.BUILD.value
+        after = operations.complete(session, row, report.outcome, report.message, self._log,
+                                    now, stopped)
+        if after is None:
+            return ServerStatus(row.status), None
+        if report.outcome is ServerOutcome.RUNNING:
+            self.builder.allocate(server_id, session)
+        if self.migrations is None or building:
+            return ServerStatus(after.status), None
+        return ServerStatus(after.status), self.migrations.settle_after_report(session, after)
 
 
 def _not_found(server_id: str) -> NotFound:
