@@ -43,6 +43,13 @@ _TOUCH_ACTION = (update(A).where(A.id == bindparam("action_row"))
                  .values(updated_at=bindparam("touched"))
                  .execution_options(synchronize_session=False))
 _FAIL_ACTION = _TOUCH_ACTION.values(message="Error")
+# PostgreSQL runs the two as one statement: the event's UPDATE in a WITH, its action's after
+# it (the action row is locked once the event's is, as with two statements).
+_FINISHED = _FINISH_EVENT.cte("finished")
+_FINISH_PG = {result: (update(A).where(A.id == _FINISHED.c.action_id)
+                       .values(updated_at=bindparam("touched"), **extra)
+                       .execution_options(synchronize_session=False))
+              for result, extra in (("Success", {}), ("Error", {"message": "Error"}))}
 # ``start``'s writes (every create and action starts one): Core INSERTs, no ORM objects.
 _INSERT_ACTION = insert(A.__table__)
 _INSERT_EVENT = insert(E.__table__)
@@ -87,7 +94,13 @@ class InstanceActionLog:
                now: datetime) -> None:
         """Finish the server's newest unfinished event with ``result`` (Success or Error).
 
-        Two UPDATEs and no read: the event, found by a subquery, names its action."""
+        Two UPDATEs and no read: the event, found by a subquery, names its action (one
+        statement on PostgreSQL)."""
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(_FINISH_PG["Success" if result == "Success" else "Error"], {
+                "server": server_id, "finished": now, "outcome": result,
+                "trace": traceback or None, "touched": now})
+            return
         action_id = session.execute(_FINISH_EVENT, {
             "server": server_id, "finished": now, "outcome": result,
             "trace": traceback or None}).scalar()
