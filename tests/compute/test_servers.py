@@ -4,10 +4,11 @@ create → BUILD, build → placed and bound, agent report → ACTIVE, delete �
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import event, select, update
 
 from sriovstack.compute.types import (LiveMigrateAction, MigrateAction, NetworkRequest,
                                       ServerCreate, ServerFilter, ServerStatus)
+from sriovstack.db.models.compute import ServerRow
 from sriovstack.db.models.hosts import PciDeviceRow
 from sriovstack.errors import Conflict, Forbidden, Invalid, NotFound, NotSupported
 from sriovstack.network import VifType
@@ -246,6 +247,38 @@ def test_status_reports_must_come_from_the_servers_host(cloud: Cloud) -> None:
     assert answer.status is ServerStatus.ERROR
     failed = cloud.compute.servers.get(ADMIN, server_id)
     assert failed.fault is not None and failed.fault.message == "libvirt: hostdev attach failed"
+
+
+def test_a_boots_status_report_locks_and_completes_the_server_in_one_update(
+        cloud: Cloud) -> None:
+    """Issue 14: a boot's report reads no server row; its conditional UPDATE takes the lock.
+    Then the event is finished (one statement on PostgreSQL, two on SQLite), the devices
+    allocated and the revision bumped. A server building again (evacuated) keeps the
+    launched_at of its first boot."""
+    cloud.add_host("compute-1")
+    server_id, _port = _boot(cloud)
+    seen: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
+        seen.append(" ".join(statement.split()))
+
+    event.listen(cloud.db.engine, "before_cursor_execute", count)
+    try:
+        cloud.compute.reports.server_status("compute-1", server_id, RUNNING)
+    finally:
+        event.remove(cloud.db.engine, "before_cursor_execute", count)
+    assert seen[0].startswith("UPDATE servers SET status=")
+    assert not [s for s in seen if s.startswith("SELECT") and "FROM servers" in s]
+    assert len(seen) == (4 if cloud.db.dialect == "postgresql" else 5), seen
+    launched = cloud.compute.servers.get(ADMIN, server_id).launched_at
+    with cloud.db.transaction() as s:  # as an evacuation leaves it, on its new host
+        s.execute(update(ServerRow).where(ServerRow.id == server_id).values(
+            status=ServerStatus.BUILD.value, task_state="rebuilding"))
+    cloud.clock.advance(60)
+    cloud.compute.reports.server_status("compute-1", server_id, RUNNING)
+    again = cloud.compute.servers.get(ADMIN, server_id)
+    assert (again.status, again.task_state, again.launched_at) == (
+        ServerStatus.ACTIVE, None, launched)
 
 
 def test_security_groups_with_an_sriov_port_are_refused_per_20_9(cloud: Cloud) -> None:
