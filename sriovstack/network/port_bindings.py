@@ -16,14 +16,14 @@ from sriovstack.errors import Conflict, ErrorKind, NotFound, SriovstackError
 from sriovstack.identity import Caller, policy
 from sriovstack.mac import MacAddress
 from sriovstack.network import binding
-from sriovstack.network.agents import agent_states
+from sriovstack.network.agents import agent_states, agents_on_hosts
 from sriovstack.network.env import Env
 from sriovstack.network.mechanisms import AgentState, BindRequest, MechanismDriver
 from sriovstack.network.networks import segment_of
 from sriovstack.network.ports import (check_vnic, load_port_row, network_of, port_status,
                                       profile_json, profile_of, to_ports)
 from sriovstack.network.types import (BindingProfile, FixedIp, NetworkType, Port, PortRequest,
-                                      PortStatus, RequestedPort, VifType, VnicType)
+                                      PortStatus, RequestedPort, Segment, VifType, VnicType)
 from sriovstack.pci import PciAddress
 from sriovstack.wire import UplinkPropagation
 
@@ -51,6 +51,10 @@ _LOCK_PORTS = (select(PortRow).where(PortRow.id.in_(bindparam("ports", expanding
 _BINDINGS = PortHostBindingRow.__table__.c
 _DROP_INACTIVE = delete(PortHostBindingRow.__table__).where(
     tuple_(_BINDINGS.port_id, _BINDINGS.host).in_(bindparam("pairs", expanding=True)))
+_NETWORKS = NetworkRow.__table__.c
+_SEGMENTS = select(_NETWORKS.id, _NETWORKS.network_type, _NETWORKS.physnet,
+                   _NETWORKS.segmentation_id).where(
+    _NETWORKS.id.in_(bindparam("networks", expanding=True)))
 
 
 # The ports a new server asks for, with their networks and fixed IPs (every server create),
@@ -133,15 +137,17 @@ class PortBindings:
         row.binding_failure = result.failure
 
     def attempt(self, session: Session, row: PortRow, host: str, vnic: VnicType,
-                profile: BindingProfile,
-                agents: tuple[AgentState, ...] | None = None) -> binding.BindingResult:
+                profile: BindingProfile, agents: tuple[AgentState, ...] | None = None,
+                segment: Segment | None = None) -> binding.BindingResult:
         """What the drivers make of binding ``row``'s network on ``host`` (nothing stored);
-        ``agents``: the host's, when the caller read them already."""
+        ``agents`` and ``segment``: the host's and the network's, when the caller read them
+        already."""
         if agents is None:
             agents = agent_states(session, host, self._env.clock.now(),
                                   self._env.settings.agent_down_time)
         request = BindRequest(vnic_type=vnic, host=host, profile=profile,
-                              segment=segment_of(network_of(session, row)), agents=agents)
+                              segment=segment or segment_of(network_of(session, row)),
+                              agents=agents)
         return binding.bind(self._drivers, request)
 
     def bind_port(self, port_id: str, host: str, device_id: str, device_owner: str,
@@ -183,7 +189,7 @@ class PortBindings:
         tried).  One device's refusal never affects the others.
 
         The ports are locked in one read, in id order (so two such calls never deadlock);
-        each host's agents and each network are read once."""
+        then the hosts' agents and the ports' networks are read, one statement each."""
         ids = sorted({port_id for d in devices for port_id, _ in d.ports if storable(port_id)})
         now = self._env.clock.now()
         down_time = self._env.settings.agent_down_time
@@ -194,19 +200,22 @@ class PortBindings:
                             if port_id in rows})
             if pairs:  # the INACTIVE bindings for the host each port is bound to now
                 session.execute(_DROP_INACTIVE, {"pairs": pairs})
-            agents: dict[str, tuple[AgentState, ...]] = {}
+            agents = agents_on_hosts(session, sorted({d.host for d in devices}), now, down_time)
+            networks = sorted({row.network_id for row in rows.values()})
+            segments = {n.id: Segment(NetworkType(n.network_type), n.physnet, n.segmentation_id)
+                        for n in session.execute(_SEGMENTS, {"networks": networks})
+                        } if networks else {}
             outcomes: list[BindRefused | None] = []
             with session.no_autoflush:  # one UPDATE per port, at the end
                 for device in devices:
-                    if device.host not in agents:
-                        agents[device.host] = agent_states(session, device.host, now, down_time)
                     outcomes.append(self._bind_device(session, rows, device,
-                                                      agents[device.host]))
+                                                      agents[device.host], segments))
             session.flush()
         return outcomes
 
     def _bind_device(self, session: Session, rows: dict[str, PortRow], device: DeviceBinding,
-                     agents: tuple[AgentState, ...]) -> BindRefused | None:
+                     agents: tuple[AgentState, ...],
+                     segments: dict[str, Segment]) -> BindRefused | None:
         for port_id, profile in device.ports:
             row = rows.get(port_id)
             if row is None:
@@ -218,7 +227,7 @@ class PortBindings:
             row.binding_host, row.device_id = device.host, device.device_id
             row.device_owner, row.binding_profile = device.device_owner, profile_json(profile)
             self._store(row, self.attempt(session, row, device.host, VnicType(row.vnic_type),
-                                          profile, agents))
+                                          profile, agents, segments[row.network_id]))
             row.updated_at = self._env.clock.now()
             row.revision_number += 1
             if VifType(row.vif_type) is VifType.BINDING_FAILED:

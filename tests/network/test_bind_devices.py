@@ -5,7 +5,9 @@ and one device's refusal stops only that device."""
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import event
 
+from sriovstack.db import Database
 from sriovstack.errors import Conflict, NotFound
 from sriovstack.network import (BindingProfile, BindRefused, DeviceBinding, NetworkService,
                                 NetworkSpec, PortSpec, ProviderSpec, SubnetSpec, VifType)
@@ -73,3 +75,54 @@ def test_one_devices_refusal_stops_only_that_device(net: NetworkService,
     assert stored.failure in str(refused.error)
     assert bound is None and net.get_port(NOVA, fine).binding.vif_type is VifType.HW_VEB
     assert isinstance(missing, BindRefused) and isinstance(missing.error, NotFound)
+
+
+def test_the_hosts_agents_and_the_networks_are_read_once_per_call(
+        net: NetworkService, database: Database) -> None:
+    """Devices on two hosts, their ports on two VLANs: the reads are the same three
+    (the ports locked, the hosts' agents, the networks) as for one device, and each port
+    ends as ``bind_port`` leaves it on its host and network."""
+    mappings = (("physnet1", ("enp4s0f1",)),)
+    for host in ("compute-0", "compute-1"):
+        net.record_heartbeat(host, Heartbeat(NIC_AGENT_TYPE, "neutron-sriov-nic-agent",
+                                             device_mappings=mappings))
+    networks = [net.networks.create(ADMIN, NetworkSpec(
+        name=f"net{n}", shared=True, provider=ProviderSpec("vlan", "physnet1", 14 + n))).id
+        for n in (1, 2)]
+    for network_id in networks:
+        net.subnets.create(ADMIN, SubnetSpec(network_id=network_id, cidr="10.0.0.0/28"))
+
+    def port(n: int) -> str:
+        return net.ports.create(ALICE, PortSpec(network_id=networks[n % 2],
+                                                vnic_type=VnicType.DIRECT)).id
+
+    def profile(n: int) -> BindingProfile:
+        return BindingProfile(PciAddress.parse(f"0000:07:00.{n}"), "8086:10ca", "physnet1")
+
+    reads: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            reads.append(statement)
+
+    alone = port(0)
+    event.listen(database.engine, "before_cursor_execute", count)
+    try:
+        assert net.bind_devices([DeviceBinding("compute-0", "vm-0", "compute:nova",
+                                               ((alone, profile(0)),))]) == [None]
+        one = len(reads)
+        ports = [port(n) for n in range(1, 5)]
+        reads.clear()
+        assert net.bind_devices([
+            DeviceBinding(f"compute-{n % 2}", f"vm-{n}", "compute:nova", ((p, profile(n)),))
+            for n, p in enumerate(ports, start=1)]) == [None] * 4
+    finally:
+        event.remove(database.engine, "before_cursor_execute", count)
+    assert len(reads) == one == 3
+    for n, port_id in enumerate(ports, start=1):
+        reference = port(n)
+        net.bind_port(reference, f"compute-{n % 2}", f"ref-{n}", "compute:nova", profile(n))
+        got, want = net.get_port(NOVA, port_id), net.get_port(NOVA, reference)
+        assert got.binding.vif_type is VifType.HW_VEB
+        assert (got.binding.host, got.binding.vif_type, got.binding.vif_details) == (
+            want.binding.host, want.binding.vif_type, want.binding.vif_details)
