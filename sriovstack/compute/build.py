@@ -466,8 +466,7 @@ class ServerBuilder:
             held = {lease.server_id: claim for (lease, _p, claim), state in zip(ready, states)
                     if state is LeaseState.HELD}
             self._record_devices(session, held)
-            for host in sorted({claim.host for claim in held.values()}):
-                self.revisions.bump_in(session, host)
+            self.revisions.bump_many_in(session, (claim.host for claim in held.values()))
         return states
 
     def _after_place(self, ready: list[tuple[BuildLease, Plan, Claim]],

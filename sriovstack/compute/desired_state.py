@@ -16,10 +16,11 @@ import asyncio
 import contextlib
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
-from sqlalchemy import Executable, Row, Select, String, bindparam, func, select
+from sqlalchemy import Executable, Row, Select, String, bindparam, func, literal, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -92,6 +93,7 @@ class HostRevisions:
         self._db = db
         self.notifier = notifier
         self._bump = _bump(db.dialect)
+        self._bump_many = _bump_many() if db.dialect == "postgresql" else None
         self._listener = (Listener(db.url, HOSTS_CHANNEL, notifier.notify, notifier.notify_all)
                           if db.dialect == "postgresql" else None)
 
@@ -131,6 +133,19 @@ class HostRevisions:
             check_payload(host)
         return int(session.execute(self._bump, {"revised_host": host}).scalar_one())
 
+    def bump_many_in(self, session: Session, hosts: Iterable[str]) -> None:
+        """``bump_in`` for each of ``hosts`` once, in host order (the lock order of the
+        revision rows): on PostgreSQL in one statement (a batch of builds places servers on
+        many hosts), elsewhere one statement per host."""
+        ordered = sorted(set(hosts))
+        if self._bump_many is None or len(ordered) < 2:
+            for host in ordered:
+                self.bump_in(session, host)
+            return
+        for host in ordered:
+            check_payload(host)
+        session.execute(self._bump_many, {"revised_hosts": ordered}).all()
+
 
 def _bump(dialect: str) -> Executable:
     """The statement ``bump_in`` runs (built once: it is in every change a host sees)."""
@@ -143,6 +158,19 @@ def _bump(dialect: str) -> Executable:
         return upsert
     bumped = upsert.cte("bumped")
     return select(bumped.c.revision, func.pg_notify(HOSTS_CHANNEL, host))
+
+
+def _bump_many() -> Executable:
+    """``bump_many_in``'s statement on PostgreSQL (built once): ``_bump``'s upsert and NOTIFY
+    for every host of an array, inserted in the array's order."""
+    table = HostRevisionRow.__table__
+    hosts = func.unnest(bindparam("revised_hosts", type_=ARRAY(String)))
+    upsert = pg_insert(table).from_select(
+        ["host", "revision"], select(hosts, literal(1))).on_conflict_do_update(
+        index_elements=[table.c.host], set_={"revision": table.c.revision + 1}
+    ).returning(table.c.host)
+    bumped = upsert.cte("bumped")
+    return select(func.pg_notify(HOSTS_CHANNEL, bumped.c.host))
 
 
 _INSERTS = {"postgresql": pg_insert, "sqlite": sqlite_insert}

@@ -38,6 +38,45 @@ def test_revisions_start_at_zero_and_count_up_per_host(database: Database) -> No
     assert HostRevisions(database, HostChangeNotifier()).current("compute-1") == 3
 
 
+def test_bumping_several_hosts_at_once_counts_each_up_once(database: Database) -> None:
+    """A batch of builds bumps the hosts it placed on together (one statement on
+    PostgreSQL): each host once, a host seen before counting on, a new one starting at 1."""
+    revisions = HostRevisions(database, HostChangeNotifier())
+    revisions.bump("compute-2")
+    with database.transaction() as session:
+        revisions.bump_many_in(session, ["compute-3", "compute-2", "compute-1", "compute-3"])
+    assert [revisions.current(f"compute-{n}") for n in (1, 2, 3, 4)] == [1, 2, 1, 0]
+
+
+def test_postgresql_tells_other_processes_of_every_host_bumped_at_once(
+        database: Database) -> None:
+    """``bump_many_in`` sends each host's NOTIFY, as ``bump_in`` does, at commit."""
+    if database.dialect != "postgresql":
+        pytest.skip("LISTEN/NOTIFY is PostgreSQL's; SQLite processes re-read")
+    heard: list[str] = []
+
+    class Recording(HostChangeNotifier):
+        def notify(self, host: str) -> None:
+            heard.append(host)
+
+    mine = HostRevisions(database, Recording())
+    other = HostRevisions(database, HostChangeNotifier())  # another API process
+    mine.listen()
+    deadline = time.monotonic() + 15
+    while not mine.listening and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert mine.listening, "the LISTEN connection did not come up"
+    try:
+        with database.transaction() as session:
+            other.bump_many_in(session, ["compute-8", "compute-7"])
+        deadline = time.monotonic() + 15
+        while len(heard) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        mine.close()
+    assert sorted(heard) == ["compute-7", "compute-8"]
+
+
 def test_the_desired_state_lists_placed_servers_with_their_vf(cloud: Cloud) -> None:
     cloud.add_host("compute-1")
     net_id = cloud.network()
