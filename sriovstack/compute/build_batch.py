@@ -55,14 +55,19 @@ class Plan:
     extra_specs: tuple[tuple[str, str], ...] = ()  # the flavor's, sorted
 
 
-# ``read_plans``'s statements, built once (every build reads its plan).
-_SERVERS = (select(ServerRow, FlavorRow, ImageRow)
-            .join(FlavorRow, FlavorRow.id == ServerRow.flavor_id, isouter=True)
-            .join(ImageRow, ImageRow.id == ServerRow.image_id, isouter=True)
-            .where(ServerRow.id.in_(bindparam("servers", expanding=True))))
-_PORTS = (select(ServerPortRow)
-          .where(ServerPortRow.server_id.in_(bindparam("servers", expanding=True)))
-          .order_by(ServerPortRow.server_id, ServerPortRow.position))
+# ``read_plans``'s statements, built once (every build reads its plan), on the Core tables:
+# the few columns a plan holds, no ORM rows.
+_S, _F, _I = ServerRow.__table__.c, FlavorRow.__table__.c, ImageRow.__table__.c
+_SERVERS = (select(_S.id, _S.project_id, _S.availability_zone, _S.flavor_id, _F.vcpus, _F.ram,
+                   _F.disk, _I.properties)
+            .join_from(ServerRow.__table__, FlavorRow.__table__, _F.id == _S.flavor_id,
+                       isouter=True)
+            .join(ImageRow.__table__, _I.id == _S.image_id, isouter=True)
+            .where(_S.id.in_(bindparam("servers", expanding=True))))
+_P = ServerPortRow.__table__.c
+_PORTS = (select(_P.server_id, _P.port_id, _P.vnic_type, _P.physnet)
+          .where(_P.server_id.in_(bindparam("servers", expanding=True)))
+          .order_by(_P.server_id, _P.position))
 _SPEC = FlavorExtraSpecRow.__table__.c
 _EXTRA_SPECS = (select(_SPEC.flavor_id, _SPEC.key, _SPEC.value)
                 .where(_SPEC.flavor_id.in_(bindparam("flavors", expanding=True)))
@@ -77,25 +82,26 @@ def read_plans(session: Session, server_ids: Sequence[str]) -> dict[str, Plan]:
     found = session.execute(_SERVERS, {"servers": list(server_ids)}).all()
     if not found:
         return {}
-    ports: dict[str, list[ServerPortRow]] = {}
-    for port in session.scalars(_PORTS, {"servers": [s.id for s, _, _ in found]}):
-        ports.setdefault(port.server_id, []).append(port)
-    flavor_ids = sorted({s.flavor_id for s, _, _ in found if s.flavor_id is not None})
+    ports: dict[str, list[tuple[str, VnicType, str | None]]] = {}
+    for port in session.execute(_PORTS, {"servers": [s.id for s in found]}):
+        ports.setdefault(port.server_id, []).append(
+            (port.port_id, VnicType(port.vnic_type), port.physnet))
+    flavor_ids = sorted({s.flavor_id for s in found if s.flavor_id is not None})
     specs: dict[str, list[tuple[str, str]]] = {}
     if flavor_ids:
         for flavor_id, key, value in session.execute(_EXTRA_SPECS, {"flavors": flavor_ids}):
             specs.setdefault(flavor_id, []).append((key, value))
+    # A server whose flavor or image row is gone reads NULLs there: no resources, no
+    # image properties (as when the rows were loaded).
     return {server.id: Plan(
         server_id=server.id, project_id=server.project_id,
-        vcpus=flavor.vcpus if flavor else 0, memory_mb=flavor.ram if flavor else 0,
-        disk_gb=flavor.disk if flavor else 0,
+        vcpus=server.vcpus or 0, memory_mb=server.ram or 0, disk_gb=server.disk or 0,
         availability_zone=server.availability_zone,
         image_properties=tuple(sorted(
-            (str(k), str(v)) for k, v in (image.properties if image else {}).items())),
-        ports=tuple((p.port_id, VnicType(p.vnic_type), p.physnet)
-                    for p in ports.get(server.id, ())),
+            (str(k), str(v)) for k, v in (server.properties or {}).items())),
+        ports=tuple(ports.get(server.id, ())),
         extra_specs=tuple(specs.get(server.flavor_id, ())))
-        for server, flavor, image in found}
+        for server in found}
 
 
 @dataclass(eq=False, slots=True)
