@@ -178,7 +178,7 @@ class HostIndex:
         pools = self._pools(session, ids)
         unhealthy = _unhealthy(session, ids)
         out: dict[str, HostState] = {}
-        for row in session.scalars(*_of_hosts(_HOSTS, ids)):
+        for row in session.execute(*_of_hosts(_HOSTS, ids)):
             host_pools = tuple(sorted(pools.get(row.id, ()), key=lambda p: p.key))
             numa = tuple((int(c["id"]), int(c["socket"])) for c in row.numa_topology or ()
                          if c.get("socket") is not None) or None
@@ -256,7 +256,11 @@ def _all_and_some(query: Select[Any], host_id: Any,
 
 
 _D, _H = PciDeviceRow.__table__.c, HostRow.__table__.c
-_HOSTS = _all_and_some(select(HostRow), HostRow.id)
+# The columns a host state holds (no ORM rows: a refresh may load every host).
+_HOSTS = _all_and_some(select(_H.id, _H.name, _H.enabled, _H.forced_down,
+                              _H.availability_zone, _H.vcpus, _H.vcpus_used, _H.memory_mb,
+                              _H.memory_mb_used, _H.disk_gb, _H.disk_gb_used, _H.capabilities,
+                              _H.numa_topology, _H.last_heartbeat, _H.generation), _H.id)
 _POOLS = _all_and_some(
     select(_D.host_id, _D.vendor_id, _D.product_id, _D.dev_type, _D.physnet, _D.numa_node,
            _D.pool_pf, func.count()).where(_D.status == "available",
