@@ -175,8 +175,7 @@ class HostIndex:
     def _load(self, session: Session,
               ids: Sequence[str] | None) -> dict[str, HostState]:
         """The states of ``ids`` (None: of every host)."""
-        pools = self._pools(session, ids)
-        unhealthy = _unhealthy(session, ids)
+        pools, unhealthy = self._devices(session, ids)
         out: dict[str, HostState] = {}
         for row in session.execute(*_of_hosts(_HOSTS, ids)):
             host_pools = tuple(sorted(pools.get(row.id, ()), key=lambda p: p.key))
@@ -194,13 +193,22 @@ class HostIndex:
                 numa_sockets=numa, unhealthy=tuple(sorted(unhealthy.get(row.id, {}).items())))
         return out
 
-    def _pools(self, session: Session, ids: Sequence[str] | None) -> dict[str, list[Pool]]:
+    def _devices(self, session: Session, ids: Sequence[str] | None
+                 ) -> tuple[dict[str, list[Pool]], dict[str, dict[str | None, int]]]:
+        """In one read of the free devices: host id → its pools of healthy ones, and host id
+        → lower-case physnet → how many are held back as unhealthy."""
         pools: dict[str, list[Pool]] = defaultdict(list)
-        for host_id, vendor, product, dev_type, physnet, numa, pool_pf, n in session.execute(
-                *_of_hosts(_POOLS, ids)):
+        unhealthy: dict[str, dict[str | None, int]] = defaultdict(dict)
+        for host_id, vendor, product, dev_type, physnet, numa, pool_pf, sick, n in \
+                session.execute(*_of_hosts(_FREE_DEVICES, ids)):
+            if sick:
+                physnet_key = physnet.lower() if physnet else None
+                held = unhealthy[host_id]
+                held[physnet_key] = held.get(physnet_key, 0) + n
+                continue
             key = PoolKey(vendor, product, DevType(dev_type), physnet, numa, self._address(pool_pf))
             pools[host_id].append(Pool(key, n))
-        return pools
+        return pools, unhealthy
 
     def _address(self, text: str) -> PciAddress:
         address = self._addresses.get(text)
@@ -237,16 +245,6 @@ def _of_hosts(statements: tuple[Select[Any], Select[Any]],
     return (statements[0], {}) if ids is None else (statements[1], {"hosts": list(ids)})
 
 
-def _unhealthy(session: Session,
-               ids: Sequence[str] | None) -> dict[str, dict[str | None, int]]:
-    """Host id → lower-case physnet → devices held back as unhealthy (free ones only)."""
-    out: dict[str, dict[str | None, int]] = defaultdict(dict)
-    for host_id, physnet, n in session.execute(*_of_hosts(_UNHEALTHY, ids)):
-        key = physnet.lower() if physnet else None
-        out[host_id][key] = out[host_id].get(key, 0) + n
-    return out
-
-
 # The refresh's statements, built once (every scheduler decision may run them): each read of
 # hosts or devices in two forms, of every host and of the hosts ``:hosts``.
 def _all_and_some(query: Select[Any], host_id: Any,
@@ -261,16 +259,14 @@ _HOSTS = _all_and_some(select(_H.id, _H.name, _H.enabled, _H.forced_down,
                               _H.availability_zone, _H.vcpus, _H.vcpus_used, _H.memory_mb,
                               _H.memory_mb_used, _H.disk_gb, _H.disk_gb_used, _H.capabilities,
                               _H.numa_topology, _H.last_heartbeat, _H.generation), _H.id)
-_POOLS = _all_and_some(
+# The free devices by pool, healthy or not (``sick``: held back as unhealthy, counted by
+# physnet only); one read gives a host's pools and its unhealthy counts.
+_SICK = _D.unhealthy_reason.is_not(None)
+_FREE_DEVICES = _all_and_some(
     select(_D.host_id, _D.vendor_id, _D.product_id, _D.dev_type, _D.physnet, _D.numa_node,
-           _D.pool_pf, func.count()).where(_D.status == "available",
-                                           _D.unhealthy_reason.is_(None)),
+           _D.pool_pf, _SICK.label("sick"), func.count()).where(_D.status == "available"),
     _D.host_id, _D.host_id, _D.vendor_id, _D.product_id, _D.dev_type, _D.physnet,
-    _D.numa_node, _D.pool_pf)
-_UNHEALTHY = _all_and_some(
-    select(_D.host_id, _D.physnet, func.count()).where(_D.status == "available",
-                                                       _D.unhealthy_reason.is_not(None)),
-    _D.host_id, _D.host_id, _D.physnet)
+    _D.numa_node, _D.pool_pf, _SICK)
 _BEATS = select(_H.id, _H.last_heartbeat).where(_H.last_heartbeat.is_not(None))
 _BEATS_SINCE = _BEATS.where(_H.last_heartbeat > bindparam("beat_since"))
 _HOST_COUNT = select(func.count(_H.id))
