@@ -162,11 +162,14 @@ def _bump(dialect: str) -> Executable:
 
 def _bump_many() -> Executable:
     """``bump_many_in``'s statement on PostgreSQL (built once): ``_bump``'s upsert and NOTIFY
-    for every host of an array, inserted in the array's order."""
+    for every host of an array, upserted in host order by code point (COLLATE "C", as Python's
+    ``sorted``): the order every transaction locks revision rows in."""
     table = HostRevisionRow.__table__
-    hosts = func.unnest(bindparam("revised_hosts", type_=ARRAY(String)))
+    hosts = func.unnest(bindparam("revised_hosts", type_=ARRAY(String))).table_valued(
+        "host").render_derived()
     upsert = pg_insert(table).from_select(
-        ["host", "revision"], select(hosts, literal(1))).on_conflict_do_update(
+        ["host", "revision"], select(hosts.c.host, literal(1))
+        .order_by(hosts.c.host.collate("C"))).on_conflict_do_update(
         index_elements=[table.c.host], set_={"revision": table.c.revision + 1}
     ).returning(table.c.host)
     bumped = upsert.cte("bumped")
