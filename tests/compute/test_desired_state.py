@@ -17,6 +17,7 @@ from sriovstack.db import Database
 from sriovstack.network.types import (FixedIpRequest, NetworkSpec, PortSpec, ProviderSpec,
                                       SubnetSpec, VnicType)
 from tests.compute.conftest import ADMIN, Cloud
+from tests.polling import until
 
 CIRROS_ID = "6d1b6e8a-7c2f-4b8e-9d3a-1f2e3d4c5b6a"
 
@@ -27,6 +28,12 @@ def _boot(cloud: Cloud, *port_ids: str, name: str = "vm", flavor: str = "2") -> 
         name, flavor, CIRROS_ID, tuple(NetworkRequest(port_id=p) for p in port_ids)))
     cloud.compute.servers.builder.build(server.id)
     return server.id
+
+
+def _listening(revisions: HostRevisions) -> None:
+    """Start ``revisions`` listening and wait until its LISTEN connection is up."""
+    revisions.listen()
+    until(lambda: revisions.listening, bool, "the LISTEN connection", timeout=15, interval=0.05)
 
 
 def test_revisions_start_at_zero_and_count_up_per_host(database: Database) -> None:
@@ -61,11 +68,7 @@ def test_postgresql_tells_other_processes_of_every_host_bumped_at_once(
 
     mine = HostRevisions(database, Recording())
     other = HostRevisions(database, HostChangeNotifier())  # another API process
-    mine.listen()
-    deadline = time.monotonic() + 15
-    while not mine.listening and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert mine.listening, "the LISTEN connection did not come up"
+    _listening(mine)
     try:
         with database.transaction() as session:
             other.bump_many_in(session, ["compute-8", "compute-7"])
@@ -277,11 +280,7 @@ def test_postgresql_wakes_a_waiter_through_notify_not_by_rereading(database: Dat
     mine = HostRevisions(database, HostChangeNotifier())
     service = DesiredStateService(database, mine, poll_interval=3600)
     other = HostRevisions(database, HostChangeNotifier())  # another API process
-    mine.listen()
-    deadline = time.monotonic() + 15
-    while not mine.listening and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert mine.listening, "the LISTEN connection did not come up"
+    _listening(mine)
     start = other.current("compute-9")
 
     async def scenario() -> tuple[int, float]:
