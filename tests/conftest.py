@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -210,25 +211,42 @@ _SLOW_PATHS = (
 _REPO = Path(__file__).resolve().parent.parent
 
 
-# --- parallel workers: `scripts/test` runs pytest-xdist with `--dist loadgroup` -------------
+# --- parallel workers: `scripts/test` runs pytest-xdist with `--dist loadscope` -------------
 # A worker takes a whole module at a time, so a module-scoped cloud starts once. Modules that
-# share something only one test may hold at a time run on one worker, as one group: the qemu
+# share something only one test may hold at a time run on one worker, as one scope: the qemu
 # tier shares one guest per session, and the data-plane tests check that the root network
 # namespace is left exactly as they found it (another worker's cloud must not be in it then).
 _ONE_WORKER = {"tests/qemu/": "qemu", "tests/dataplane/": "root-namespace"}
-# The qemu tier is the longest group: it starts first, beside the in-process tests, so that no
+# The qemu tier is the longest scope: it starts first, beside the in-process tests, so that no
 # worker is left running it alone at the end.
 _FIRST = ("tests/qemu/",)
 
 
-def _worker_group(where: str) -> str:
+def worker_scope(nodeid: str) -> str:
+    """The scope a test runs in: its module, or the group its module belongs to."""
+    module = nodeid.split("::", 1)[0]
     for stem, group in _ONE_WORKER.items():
-        if where.startswith(stem):
+        if module.startswith(stem):
             return group
-    return where
+    return module
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the xdist_group marks
+@pytest.hookimpl(optionalhook=True)  # xdist's hook; unknown when xdist is not loaded
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """loadscope with ``worker_scope`` as the scope (xdist's own scopes are modules and classes;
+    its loadgroup marks no longer reach the scheduler under pytest 9.2, which ignores the node
+    id they rewrite)."""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class WorkerScopes(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return worker_scope(nodeid)
+
+    return WorkerScopes(config, log)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     first: list[pytest.Item] = []
     rest: list[pytest.Item] = []
@@ -240,7 +258,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             continue
         if where.startswith(_SLOW_PATHS):
             item.add_marker(pytest.mark.slow)
-        item.add_marker(pytest.mark.xdist_group(_worker_group(where)))
         (first if where.startswith(_FIRST) else rest).append(item)
     if os.environ.get("PYTEST_XDIST_WORKER"):  # a serial run keeps the collection order
         items[:] = first + rest

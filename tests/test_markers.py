@@ -34,3 +34,25 @@ def test_quick_leaves_out_e2e_and_slow_tests_and_keeps_the_fast_layers() -> None
 def test_scripts_test_quick_passes_the_marker_expression() -> None:
     text = (REPO / "scripts/test").read_text()
     assert '-m "not e2e and not slow"' in text
+
+
+def test_a_module_runs_on_one_worker_and_the_data_plane_tests_share_one() -> None:
+    """`scripts/test`'s xdist scheduling (tests/conftest.py `worker_scope`), end to end: every
+    test of a module ran on one worker, and two modules of the qemu tier on the same one (the
+    tests that need no QEMU)."""
+    modules = ["tests/test_mac.py", "tests/test_errors.py", "tests/qemu/test_image_parts.py",
+               "tests/qemu/test_guest.py"]
+    done = subprocess.run([sys.executable, "-m", "pytest", "-n", "2", "--dist", "loadscope",
+                           "--no-loadscope-reorder", "-v", "-p", "no:cacheprovider", "-k",
+                           "not qemu or image_parts or interrupt_remapping_and_one_igb or "
+                           "kernel_line", *modules],
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    workers: dict[str, set[str]] = {}
+    for line in done.stdout.splitlines():
+        if line.startswith("[gw") and " PASSED " in line:
+            worker, nodeid = line.split("]", 1)[0][1:], line.split(" PASSED ", 1)[1]
+            workers.setdefault(nodeid.split("::", 1)[0], set()).add(worker)
+    assert set(workers) == set(modules), done.stdout[-2000:]
+    assert all(len(ran_on) == 1 for ran_on in workers.values()), workers
+    assert workers["tests/qemu/test_image_parts.py"] == workers["tests/qemu/test_guest.py"]
