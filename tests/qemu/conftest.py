@@ -40,7 +40,7 @@ def qemu_image() -> Image:
         return load_image(DEFAULT_CACHE / "image")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def qemu_run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("qemu-guests")
 
@@ -48,10 +48,12 @@ def qemu_run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 GUEST = "qtest0"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def qemu_guest(qemu_image: Image, qemu_run_dir: Path) -> Iterator[Guest]:
-    """ONE guest for the whole session (booting takes 20-60 s under TCG): two emulated 82576
-    ports, the IOMMU on, booted through `sriovstack qemu boot`."""
+    """ONE guest for the tier (booting takes 20-60 s under TCG): two emulated 82576 ports,
+    the IOMMU on, booted through `sriovstack qemu boot`; stopped once the tier's last test ran
+    (a package fixture: the worker goes on with other tests, and an idle TCG guest still costs
+    a few per cent of a core and 1 GB)."""
     assert main(["qemu", "boot", "--name", GUEST, "--ports", "2", "--cache-dir",
                  str(qemu_image.directory.parent), "--guests-dir", str(qemu_run_dir)]) == 0
     guest = find_guest(qemu_run_dir, GUEST)
