@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from typing import Protocol
 
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
@@ -21,7 +22,20 @@ from sriovstack.network.types import (UNSET, Network, NetworkSpec, NetworkType, 
 __all__ = ["Networks", "load_network_row", "segment_of"]
 
 
-def segment_of(row: NetworkRow) -> Segment:
+class SegmentColumns(Protocol):
+    """What a network's segment is read from: its row, or those columns read alone."""
+
+    @property
+    def network_type(self) -> str: ...
+
+    @property
+    def physnet(self) -> str | None: ...
+
+    @property
+    def segmentation_id(self) -> int | None: ...
+
+
+def segment_of(row: SegmentColumns) -> Segment:
     return Segment(NetworkType(row.network_type), row.physnet, row.segmentation_id)
 
 

@@ -202,9 +202,8 @@ class PortBindings:
                 session.execute(_DROP_INACTIVE, {"pairs": pairs})
             agents = agents_on_hosts(session, sorted({d.host for d in devices}), now, down_time)
             networks = sorted({row.network_id for row in rows.values()})
-            segments = {n.id: Segment(NetworkType(n.network_type), n.physnet, n.segmentation_id)
-                        for n in session.execute(_SEGMENTS, {"networks": networks})
-                        } if networks else {}
+            segments = {n.id: segment_of(n) for n in session.execute(
+                _SEGMENTS, {"networks": networks})} if networks else {}
             outcomes: list[BindRefused | None] = []
             with session.no_autoflush:  # one UPDATE per port, at the end
                 for device in devices:
