@@ -53,6 +53,16 @@ _FINISH_PG = {result: (update(A).where(A.id == _FINISHED.c.action_id)
 # ``start``'s writes (every create and action starts one): Core INSERTs, no ORM objects.
 _INSERT_ACTION = insert(A.__table__)
 _INSERT_EVENT = insert(E.__table__)
+# PostgreSQL inserts the action and its event in one statement: the action's INSERT in a WITH,
+# the event's reading the action's id from it (its foreign key is checked at the statement's
+# end, when the action row exists).
+_STARTED = (insert(A.__table__).values({c: bindparam(c) for c in (
+    "server_id", "request_id", "action", "project_id", "user_id", "start_time",
+    "updated_at")}).returning(A.id).cte("started"))
+_START_PG = insert(E.__table__).from_select(
+    ["action_id", "event", "host", "start_time"],
+    select(_STARTED.c.id, bindparam("event", type_=E.event.type),
+           bindparam("host", type_=E.host.type), bindparam("start_time", type_=E.start_time.type)))
 
 
 class InstanceActionLog:
@@ -62,14 +72,18 @@ class InstanceActionLog:
               request_id: str, user_id: str, host: str | None, now: datetime, *,
               project_id: str | None = None) -> None:
         """Record ``action`` by ``request_id`` with its ``event`` (if any) started now
-        (``project_id``: the server's, when the caller knows it; read otherwise)."""
+        (``project_id``: the server's, when the caller knows it; read otherwise). One INSERT
+        on PostgreSQL, two on SQLite (an action with no event is one anywhere)."""
         project = project_id if project_id is not None else session.scalar(
             select(ServerRow.project_id).where(ServerRow.id == server_id))
         session.flush()  # the caller's pending changes first, as they were before the action
-        action_id = session.execute(_INSERT_ACTION, {
-            "server_id": server_id, "request_id": request_id, "action": action,
-            "project_id": project or "", "user_id": user_id, "start_time": now,
-            "updated_at": now}).inserted_primary_key[0]
+        started = {"server_id": server_id, "request_id": request_id, "action": action,
+                   "project_id": project or "", "user_id": user_id, "start_time": now,
+                   "updated_at": now}
+        if event is not None and session.get_bind().dialect.name == "postgresql":
+            session.execute(_START_PG, {**started, "event": event, "host": host})
+            return
+        action_id = session.execute(_INSERT_ACTION, started).inserted_primary_key[0]
         if event is not None:
             session.execute(_INSERT_EVENT, {"action_id": action_id, "event": event,
                                             "host": host, "start_time": now})

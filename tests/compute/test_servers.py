@@ -281,6 +281,41 @@ def test_a_boots_status_report_locks_and_completes_the_server_in_one_update(
         ServerStatus.ACTIVE, None, launched)
 
 
+def test_a_create_starts_its_action_and_event_in_one_insert_on_postgresql(
+        cloud: Cloud) -> None:
+    """Issue 14: the create's action and its build event are one INSERT on PostgreSQL (the
+    action's in a WITH), two on SQLite; either way the log shows both, the event pending
+    until the agent's report finishes it."""
+    cloud.add_host("compute-1")
+    net_id = cloud.network()
+    port = cloud.port(ADMIN, net_id)
+    seen: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
+        seen.append(" ".join(statement.split()))
+
+    event.listen(cloud.db.engine, "before_cursor_execute", count)
+    try:
+        server = cloud.compute.servers.create(ADMIN, _spec(NetworkRequest(port_id=port.id)))
+    finally:
+        event.remove(cloud.db.engine, "before_cursor_execute", count)
+    logged = [s for s in seen if "INSERT INTO instance_action" in s]
+    if cloud.db.dialect == "postgresql":
+        assert len(logged) == 1 and logged[0].startswith("WITH started AS"), logged
+    else:
+        assert len(logged) == 2, logged
+    (action,) = cloud.compute.servers.actions(ADMIN, server.id)
+    assert (action.action, action.project_id, action.user_id) == (
+        "create", server.project_id, server.user_id)
+    (build,) = cloud.compute.servers.instance_action(ADMIN, server.id, action.request_id).events
+    assert (build.event, build.start_time, build.finish_time, build.host) == (
+        "compute__do_build_and_run_instance", action.start_time, None, None)
+    cloud.compute.servers.builder.build(server.id)
+    cloud.compute.reports.server_status("compute-1", server.id, RUNNING)
+    (done,) = cloud.compute.servers.instance_action(ADMIN, server.id, action.request_id).events
+    assert (done.result, done.finish_time is not None) == ("Success", True)
+
+
 def test_security_groups_with_an_sriov_port_are_refused_per_20_9(cloud: Cloud) -> None:
     net_id = cloud.network()
     port = cloud.port(ADMIN, net_id)
