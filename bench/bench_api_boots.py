@@ -406,13 +406,19 @@ async def boot_all(base: str, admin: str, service: str, engine: Engine, boots: l
             else:
                 b.errors.append(f"report: {r.status_code} {r.text[:200]}")
 
-        def placed() -> list[tuple[str, str | None, str]]:
+        def placed(pending: list[str]) -> list[tuple[str, str | None, str]]:
+            """Of the servers created and not yet seen placed, those placed or failed since
+            (the agents' own watch is a long-poll per host: this plays it from one query)."""
+            if not pending:
+                return []
             with engine.connect() as conn:
                 return [(r[0], r[1], r[2] if r[3] is None else f"ERROR: {r[3]}")
                         for r in conn.execute(text(
                             "SELECT s.id, s.host, s.status, f.message FROM servers s "
                             "LEFT JOIN server_faults f ON f.server_id = s.id "
-                            "WHERE s.status <> 'ACTIVE'"))]
+                            "WHERE s.id = ANY(:pending) "
+                            "AND (s.host IS NOT NULL OR s.status = 'ERROR' OR f.message IS NOT NULL)"),
+                            {"pending": pending})]
 
         start = time.perf_counter()
         creating = asyncio.create_task(_gather(limit, "boot", len(boots),
@@ -423,7 +429,8 @@ async def boot_all(base: str, admin: str, service: str, engine: Engine, boots: l
             if backends is not None and time.perf_counter() - sampled > 1.0:
                 backends.sample()  # keep the CPU of backends that exit before the end
                 sampled = time.perf_counter()
-            for server_id, host, status in await asyncio.to_thread(placed):
+            pending = [i for i, b in by_id.items() if not b.placed]
+            for server_id, host, status in await asyncio.to_thread(placed, pending):
                 b = by_id.get(server_id)
                 if b is None or b.placed:
                     continue
