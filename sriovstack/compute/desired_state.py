@@ -191,8 +191,9 @@ class DesiredStateService:
     def desired_state(self, host: str) -> DesiredState:
         """The servers placed on ``host`` (not yet deleted) with each port's VF settings, read
         in one transaction: the revision in the same statement as the servers, so the state
-        is at least that new (three statements with servers: these, the ports' wiring, the
-        devices held for no port; three without: none, the revision, none again)."""
+        is at least that new (two statements with servers: these, the ports' wiring, and a
+        third for the devices held for no port when a server holds any; three without: none,
+        the revision, none again)."""
         with self._db.transaction() as session:
             rows = session.execute(_PLACED_ON, {"host": host}).all()
             if rows:
@@ -203,7 +204,7 @@ class DesiredStateService:
                 rows = session.execute(_PLACED_ON, {"host": host}).all()
             wirings = port_wirings(session, [r.port_id for r in rows if r.port_id is not None])
             placed = list({r.id: r for r in rows}.values())
-            hostdevs = _alias_devices(session, sorted(r.id for r in placed))
+            hostdevs = _alias_devices(session, sorted(r.id for r in placed if r.holds_alias))
             stopped = stopped_moves(session, placed)
         ports: dict[str, list[DesiredPort]] = {r.id: [] for r in placed}
         for row in rows:
@@ -253,14 +254,17 @@ def _alias_devices(session: Session,
 
 def _placed_on() -> Select[Any]:
     """One row per (server on the host ``:host``, port), a server without ports once, in
-    boot order, with only the columns the desired state reads and the host's revision."""
+    boot order, with only the columns the desired state reads, the host's revision and
+    whether the server holds devices for no port (``_ALIAS_DEVICES`` is read only then)."""
     host = bindparam("host", type_=String)
     revision = (select(HostRevisionRow.revision).where(HostRevisionRow.host == host)
                 .scalar_subquery().label("revision"))
+    holds_alias = select(PciDeviceRow.address).where(
+        PciDeviceRow.owner == ServerRow.id, *_HELD_FOR_NO_PORT).exists()
     return (select(ServerRow.id, ServerRow.name, ServerRow.status, ServerRow.task_state,
                    ServerRow.key_data, FlavorRow.vcpus, FlavorRow.ram, ServerPortRow.port_id,
                    ServerPortRow.vnic_type, ServerPortRow.pci_address, ServerPortRow.physnet,
-                   ServerPortRow.generation, revision)
+                   ServerPortRow.generation, revision, holds_alias.label("holds_alias"))
             .join(FlavorRow, FlavorRow.id == ServerRow.flavor_id, isouter=True)
             .join(ServerPortRow, ServerPortRow.server_id == ServerRow.id, isouter=True)
             .where(ServerRow.host == host)
@@ -269,13 +273,14 @@ def _placed_on() -> Select[Any]:
 
 # The desired state's statements, built once (each agent reads it after every change, and
 # its long poll the host's revision).
+_HELD_FOR_NO_PORT = (PciDeviceRow.request_id.is_(None),  # by a flavor's pci_passthrough:alias
+                     PciDeviceRow.status.in_(("claimed", "allocated")))
 _PLACED_ON = _placed_on()
 _REVISION_OF = select(HostRevisionRow.revision).where(
     HostRevisionRow.host == bindparam("host", type_=String))
 _ALIAS_DEVICES = (select(PciDeviceRow.owner, PciDeviceRow.address)
                   .where(PciDeviceRow.owner.in_(bindparam("servers", expanding=True)),
-                         PciDeviceRow.request_id.is_(None),
-                         PciDeviceRow.status.in_(("claimed", "allocated")))
+                         *_HELD_FOR_NO_PORT)
                   .order_by(PciDeviceRow.address))
 
 
