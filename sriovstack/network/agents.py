@@ -7,8 +7,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, select
+import functools
+from typing import Any
+
+from sqlalchemy import Row, bindparam, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import Executable
 
 from sriovstack.db import storable
 from sriovstack.db.models import AgentRow
@@ -47,7 +53,7 @@ def _alive(heartbeat_at: datetime, now: datetime, down_time: int) -> bool:
     return now - heartbeat_at < timedelta(seconds=down_time)
 
 
-def _to_agent(row: AgentRow, now: datetime, down_time: int) -> Agent:
+def _to_agent(row: AgentRow | Row[Any], now: datetime, down_time: int) -> Agent:
     conf = row.configurations
     return Agent(id=row.id, host=row.host, agent_type=row.agent_type, binary=row.binary,
                  topic=row.topic, alive=_alive(row.heartbeat_at, now, down_time),
@@ -57,6 +63,20 @@ def _to_agent(row: AgentRow, now: datetime, down_time: int) -> Agent:
                  devices=int(conf.get("devices", 0)),
                  extensions=tuple(conf.get("extensions", ())), created_at=row.created_at,
                  started_at=row.started_at, heartbeat_at=row.heartbeat_at)
+
+
+@functools.cache
+def _beat(dialect: str, restarted: bool) -> Executable:
+    """``record_heartbeat``'s statement, built once per dialect and start flag: the agent
+    inserted, or its binary, configurations and heartbeat (and with the start flag its
+    started_at) refreshed, in one upsert that returns every column."""
+    table = AgentRow.__table__
+    upsert = {"postgresql": pg_insert, "sqlite": sqlite_insert}[dialect](table)
+    refreshed = ("binary", "configurations", "heartbeat_at", *(
+        ("started_at",) if restarted else ()))
+    return upsert.on_conflict_do_update(
+        index_elements=[table.c.host, table.c.agent_type],
+        set_={name: upsert.excluded[name] for name in refreshed}).returning(*table.c)
 
 
 # ``agents_on_hosts``' read, built once (every binding reads its host's agents, a batch of
@@ -96,22 +116,12 @@ class Agents:
             raise Invalid("an agent heartbeat needs a host and an agent_type (no NUL bytes)",
                           field="host", value=host, fix="send host and agent_type")
         now = self._env.clock.now()
-        with self._env.db.transaction() as session:
-            row = session.scalar(select(AgentRow).where(AgentRow.host == host,
-                                                        AgentRow.agent_type == report.agent_type))
-            if row is None:
-                row = AgentRow(id=new_id(), host=host, agent_type=report.agent_type,
-                               binary=report.binary, topic="N/A", admin_state_up=True,
-                               configurations=_configurations(report), created_at=now,
-                               started_at=now, heartbeat_at=now)
-                session.add(row)
-            else:
-                row.binary = report.binary
-                row.configurations = _configurations(report)
-                row.heartbeat_at = now
-                if report.start_flag:
-                    row.started_at = now
-            session.flush()
+        with self._env.db.transaction() as session:  # one statement: every agent beats
+            row = session.execute(_beat(self._env.db.dialect, report.start_flag), {
+                "id": new_id(), "host": host, "agent_type": report.agent_type,
+                "binary": report.binary, "topic": "N/A", "admin_state_up": True,
+                "configurations": _configurations(report), "created_at": now,
+                "started_at": now, "heartbeat_at": now}).one()
             return _to_agent(row, now, self._env.settings.agent_down_time)
 
     def list(self, caller: Caller) -> list[Agent]:
