@@ -156,7 +156,7 @@ def build_compute(db: Database, network: "NetworkService", scheduler: "Scheduler
     return ComputeServices(
         servers=servers, flavors=flavors, images=images, hypervisors=hypervisors,
         desired_state=desired_state,
-        reports=HostReports(network, hosts, servers),
+        reports=HostReports(db, network, hosts, servers),
         host_devices=HostDeviceService(db, hosts, desired_state),
         drain=DrainService(db, hosts, builder, scheduler, servers, migrations),
         audit=Audit(db, network, scheduler, revisions, clock, recorder),

@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from sriovstack.clock import Clock, SystemClock
@@ -22,6 +22,8 @@ from sriovstack.wire import (InventoryCounts, InventoryDevice, InventoryReport, 
 __all__ = ["HostInfo", "HostRegistry"]
 
 _HELD = ("claimed", "allocated")
+_BEAT = (update(HostRow.__table__).where(HostRow.__table__.c.name == bindparam("host"))
+         .values(last_heartbeat=bindparam("now")))  # every compute agent's, every 10 s
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,15 +124,17 @@ class HostRegistry:
                 EventRecord(request_id, user_id, host_name, now,
                             "Success" if healthy else "Error", details))
 
-    def record_heartbeat(self, host: str) -> None:
-        """Note that the host's agent is alive now; NotFound for a host never reported."""
-        with self._db.transaction() as s:
-            done = s.execute(update(HostRow).where(HostRow.name == host)
-                             .values(last_heartbeat=self._clock.now())).rowcount
-            if done != 1:
-                raise NotFound(f"compute host {host!r} is not registered; its agent must "
-                               "report an inventory first", kind=ErrorKind.COMPUTE_HOST_NOT_FOUND,
-                               field="host", value=host)
+    def record_heartbeat(self, host: str, session: Session | None = None) -> None:
+        """Note that the host's agent is alive now (in ``session`` when given, else in a
+        transaction of its own); NotFound for a host never reported."""
+        if session is None:
+            with self._db.transaction() as s:
+                self.record_heartbeat(host, s)
+            return
+        if session.execute(_BEAT, {"host": host, "now": self._clock.now()}).rowcount != 1:
+            raise NotFound(f"compute host {host!r} is not registered; its agent must "
+                           "report an inventory first", kind=ErrorKind.COMPUTE_HOST_NOT_FOUND,
+                           field="host", value=host)
 
     def set_enabled(self, host: str, enabled: bool, reason: str | None = None) -> HostInfo:
         """Enable or disable scheduling onto the host (ComputeFilter honours it)."""

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from sriovstack.compute.hosts import HostRegistry
 from sriovstack.compute.servers import ServerService
+from sriovstack.db import Database
 from sriovstack.wire import (COMPUTE_AGENT_TYPE, DeviceReport, Heartbeat, HeartbeatAnswer,
                              InventoryCounts, InventoryReport, LinkAnswer, LinkReport,
                              PortAnswer, ServerAnswer, ServerReport)
@@ -24,8 +25,9 @@ __all__ = ["HostReports"]
 class HostReports:
     """Receives agents' reports for one host at a time."""
 
-    def __init__(self, network: "NetworkService", registry: HostRegistry,
+    def __init__(self, db: Database, network: "NetworkService", registry: HostRegistry,
                  servers: ServerService) -> None:
+        self._db = db
         self._network = network
         self._registry = registry
         self._servers = servers
@@ -35,9 +37,12 @@ class HostReports:
 
         Raises NotFound for a compute agent whose host never reported an inventory.
         """
-        if beat.agent_type == COMPUTE_AGENT_TYPE:
-            self._registry.record_heartbeat(host)
-        agent = self._network.record_heartbeat(host, beat)
+        if beat.agent_type == COMPUTE_AGENT_TYPE:  # the host and its agent in one transaction
+            with self._db.transaction() as session:
+                self._registry.record_heartbeat(host, session)
+                agent = self._network.record_heartbeat(host, beat, session)
+        else:
+            agent = self._network.record_heartbeat(host, beat)
         return HeartbeatAnswer(agent.id, agent.host, agent.agent_type, agent.binary,
                                agent.alive, agent.admin_state_up)
 

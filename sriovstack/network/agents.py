@@ -109,20 +109,24 @@ class Agents:
     def __init__(self, env: Env) -> None:
         self._env = env
 
-    def record_heartbeat(self, host: str, report: Heartbeat) -> Agent:
-        """Create or refresh the (host, agent_type) agent; Invalid for an empty host/type."""
+    def record_heartbeat(self, host: str, report: Heartbeat,
+                         session: Session | None = None) -> Agent:
+        """Create or refresh the (host, agent_type) agent (in ``session`` when given, else in
+        a transaction of its own); Invalid for an empty host/type."""
         if not host or not report.agent_type or not all(
                 storable(t) for t in (host, report.agent_type, report.binary)):
             raise Invalid("an agent heartbeat needs a host and an agent_type (no NUL bytes)",
                           field="host", value=host, fix="send host and agent_type")
+        if session is None:
+            with self._env.db.transaction() as s:
+                return self.record_heartbeat(host, report, s)
         now = self._env.clock.now()
-        with self._env.db.transaction() as session:  # one statement: every agent beats
-            row = session.execute(_beat(self._env.db.dialect, report.start_flag), {
-                "id": new_id(), "host": host, "agent_type": report.agent_type,
-                "binary": report.binary, "topic": "N/A", "admin_state_up": True,
-                "configurations": _configurations(report), "created_at": now,
-                "started_at": now, "heartbeat_at": now}).one()
-            return _to_agent(row, now, self._env.settings.agent_down_time)
+        row = session.execute(_beat(self._env.db.dialect, report.start_flag), {  # one statement
+            "id": new_id(), "host": host, "agent_type": report.agent_type,
+            "binary": report.binary, "topic": "N/A", "admin_state_up": True,
+            "configurations": _configurations(report), "created_at": now,
+            "started_at": now, "heartbeat_at": now}).one()
+        return _to_agent(row, now, self._env.settings.agent_down_time)
 
     def list(self, caller: Caller) -> list[Agent]:
         _require_privileged(caller)

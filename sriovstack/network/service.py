@@ -115,8 +115,9 @@ class NetworkService:
         """``set_device_status`` answering only the port's id and status (fewer reads)."""
         return self.bindings.report_device(host, mac, pci_slot, up, uplink)
 
-    def record_heartbeat(self, host: str, beat: Heartbeat) -> Agent:
-        return self.agents.record_heartbeat(host, beat)
+    def record_heartbeat(self, host: str, beat: Heartbeat,
+                         session: Session | None = None) -> Agent:
+        return self.agents.record_heartbeat(host, beat, session)
 
     def live_agents(self, host: str) -> list[Agent]:
         return self.agents.live_agents(host)

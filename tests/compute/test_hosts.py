@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from sriovstack.compute.hosts import HostRegistry
 from sriovstack.compute.scheduler import BuildRequest, PciRequest, Scheduler, SchedulerConfig
@@ -11,7 +11,9 @@ from sriovstack.db.models.hosts import PciDeviceRow
 from sriovstack.errors import NotFound, NoValidHost
 from sriovstack.pci.address import PciAddress
 from sriovstack.pci.device import DevType, PciDevice
-from sriovstack.wire import HostResources, InventoryDevice, InventoryReport
+from sriovstack.wire import (COMPUTE_AGENT_TYPE, Heartbeat, HostResources, InventoryDevice,
+                             InventoryReport)
+from tests.compute.conftest import ADMIN, Cloud
 
 
 def inventory(name: str, vfs: int = 4, physnet: str = "physnet1",
@@ -55,6 +57,38 @@ def test_host_goes_down_without_heartbeats_and_comes_back(database, clock):
 def test_heartbeat_of_an_unknown_host_is_not_found(database, clock):
     with pytest.raises(NotFound, match="'ghost' is not registered"):
         HostRegistry(database, clock).record_heartbeat("ghost")
+
+
+def test_a_compute_agents_beat_marks_host_and_agent_in_one_transaction(cloud: Cloud) -> None:
+    """Issue 14: a compute agent's beat (every 10 s on every host) is one transaction of
+    two statements: the host marked up, the agent upserted. A beat from an unregistered host
+    is NotFound and records no agent either (the transaction rolls back)."""
+    cloud.add_host("compute-1")
+    statements: list[str] = []
+    commits: list[int] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
+        statements.append(statement)
+
+    def commit(_conn: object) -> None:
+        commits.append(1)
+
+    event.listen(cloud.db.engine, "before_cursor_execute", count)
+    event.listen(cloud.db.engine, "commit", commit)
+    try:
+        cloud.clock.advance(61)
+        beat = Heartbeat(COMPUTE_AGENT_TYPE, "sriovstack-compute")
+        answer = cloud.compute.reports.heartbeat("compute-1", beat)
+        assert (len(statements), len(commits)) == (2, 1), statements
+        with pytest.raises(NotFound, match="'ghost' is not registered"):
+            cloud.compute.reports.heartbeat("ghost", beat)
+    finally:
+        event.remove(cloud.db.engine, "before_cursor_execute", count)
+        event.remove(cloud.db.engine, "commit", commit)
+    assert answer.alive and answer.host == "compute-1"
+    assert HostRegistry(cloud.db, cloud.clock).get("compute-1").up
+    assert [a.host for a in cloud.net.agents.list(ADMIN)
+            if a.agent_type == COMPUTE_AGENT_TYPE] == ["compute-1"]
 
 
 def test_vanished_free_device_is_removed_but_a_held_one_waits_for_release(database, clock):
