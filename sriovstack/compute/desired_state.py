@@ -273,8 +273,9 @@ def _placed_on() -> Select[Any]:
 
 # The desired state's statements, built once (each agent reads it after every change, and
 # its long poll the host's revision).
-_HELD_FOR_NO_PORT = (PciDeviceRow.request_id.is_(None),  # by a flavor's pci_passthrough:alias
-                     PciDeviceRow.status.in_(("claimed", "allocated")))
+_HELD_FOR_NO_PORT = (  # by a flavor's pci_passthrough:alias; the statuses as two plain binds
+    PciDeviceRow.request_id.is_(None),  # (a tuple expands: the SQL re-rendered each time)
+    PciDeviceRow.status.in_([literal(s, String) for s in ("claimed", "allocated")]))
 _PLACED_ON = _placed_on()
 _REVISION_OF = select(HostRevisionRow.revision).where(
     HostRevisionRow.host == bindparam("host", type_=String))
