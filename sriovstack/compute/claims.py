@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, aliased
 from sriovstack.compute.build_lease import hold_lease
 from sriovstack.compute.scheduler.model import BuildRequest, Claim, ClaimedDevice
 from sriovstack.compute.scheduler.revision import TRANSACTION_STAMP, own_stamp, touch_hosts
-from sriovstack.db import Database
+from sriovstack.db import Database, one_of
 from sriovstack.db.models import HostAllocationRow, HostRow, PciDeviceRow
 from sriovstack.errors import ClaimLost, Conflict, ErrorKind, NotFound
 from sriovstack.pci import Allocation, DevType, PciAddress, PoolKey
@@ -295,7 +295,7 @@ _TAKE_FIRST = {shape: _claim_statement(
 _TAKE_ONE = _claim_statement(_D.c.id == bindparam("device"))
 _FENCE_PF = (update(_D).where(_D.c.host_id == bindparam("at_host"),
                               _D.c.address == bindparam("pf"), _D.c.dev_type == _PF,
-                              _D.c.status.in_(("available", "unclaimable")))
+                              one_of(_D.c.status, ("available", "unclaimable")))
              .values(status="unclaimable"))
 
 

@@ -26,7 +26,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from sriovstack.compute.operations import stopped_moves, target_of
-from sriovstack.db import Database, Listener, check_payload
+from sriovstack.db import Database, Listener, check_payload, one_of
 from sriovstack.db.models import (FlavorRow, HostRevisionRow, PciDeviceRow, ServerPortRow,
                                   ServerRow)
 from sriovstack.network import PortWiring, port_wirings
@@ -273,9 +273,8 @@ def _placed_on() -> Select[Any]:
 
 # The desired state's statements, built once (each agent reads it after every change, and
 # its long poll the host's revision).
-_HELD_FOR_NO_PORT = (  # by a flavor's pci_passthrough:alias; the statuses as two plain binds
-    PciDeviceRow.request_id.is_(None),  # (a tuple expands: the SQL re-rendered each time)
-    PciDeviceRow.status.in_([literal(s, String) for s in ("claimed", "allocated")]))
+_HELD_FOR_NO_PORT = (PciDeviceRow.request_id.is_(None),  # by a flavor's pci_passthrough:alias
+                     one_of(PciDeviceRow.status, ("claimed", "allocated")))
 _PLACED_ON = _placed_on()
 _REVISION_OF = select(HostRevisionRow.revision).where(
     HostRevisionRow.host == bindparam("host", type_=String))

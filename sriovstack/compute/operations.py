@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from sriovstack.compute.instance_actions import InstanceActionLog
 from sriovstack.compute.types import Operation, RebuildAction
+from sriovstack.db import one_of
 from sriovstack.db.models import FaultRow, MigrationRow, ServerRow
 from sriovstack.errors import Conflict, ErrorKind
 from sriovstack.wire import ServerOutcome, ServerStatus
@@ -216,7 +217,7 @@ _SET_REPORTED = (update(S).where(S.id == bindparam("server"))
 # a server in BUILD, whose task_state is the build's own), in the UPDATE that locks the row.
 _BUILT = (update(S).where(S.id == bindparam("server"), S.host == bindparam("on_host"),
                           S.status == St.BUILD.value,
-                          or_(S.task_state.is_(None), S.task_state.not_in(tuple(_BY_TASK))))
+                          or_(S.task_state.is_(None), ~one_of(S.task_state, _BY_TASK)))
           .values(status=St.ACTIVE.value, task_state=None, updated_at=bindparam("now"),
                   launched_at=func.coalesce(S.launched_at, bindparam("now")))
           .execution_options(synchronize_session=False))

@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import DateTime, MetaData, create_engine, event
+from sqlalchemy import ColumnElement, DateTime, MetaData, create_engine, event, literal
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, DataError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -216,6 +216,13 @@ def storable(text: str) -> bool:
     """False for text no database column can hold or match (PostgreSQL refuses NUL bytes):
     a lookup by such an id is simply "not found", never a database error."""
     return "\x00" not in text
+
+
+def one_of(column: ColumnElement[Any], values: Iterable[Any]) -> ColumnElement[bool]:
+    """``column IN (values)`` for values fixed when the statement is built, each its own
+    plain bind: ``in_`` of a tuple makes one expanding bind, which re-renders the SQL at every
+    execution (worth avoiding in a statement every boot runs)."""
+    return column.in_([literal(v, column.type) for v in values])
 
 
 _RACE_ATTEMPTS = 20  # every round of a race has one winner: enough for many workers

@@ -191,3 +191,25 @@ def test_a_transaction_that_waits_too_long_for_a_connection_is_unavailable(
             assert s.execute(text("SELECT 1")).scalar_one() == 1
     finally:
         db.dispose()
+
+
+def test_one_of_binds_each_value_and_matches_like_in(database: Database) -> None:
+    """``one_of`` compiles to plain binds (no expanding bind, so no SQL re-rendered at each
+    execution) and selects what ``in_`` selects; negated, what ``not_in`` selects."""
+    from sriovstack.db import one_of
+
+    with database.transaction() as s:
+        s.add_all([DomainRow(id=f"d{n}", name=f"domain-{n}", description="", enabled=True)
+                   for n in range(4)])
+    wanted = ("domain-1", "domain-3", "domain-9")
+    compiled = select(DomainRow.id).where(one_of(DomainRow.name, wanted)).compile(
+        database.engine)
+    assert "POSTCOMPILE" not in str(compiled) and len(compiled.params) == 3
+    with database.transaction() as s:
+        every = set(s.scalars(select(DomainRow.id)))
+        picked = s.scalars(select(DomainRow.id).where(one_of(DomainRow.name, wanted))).all()
+        left = s.scalars(select(DomainRow.id).where(~one_of(DomainRow.name, wanted))).all()
+        assert sorted(picked) == ["d1", "d3"]
+        assert set(left) == every - {"d1", "d3"} and {"d0", "d2"} <= set(left)
+        assert set(left) == set(s.scalars(select(DomainRow.id).where(
+            DomainRow.name.not_in(wanted))))
