@@ -470,8 +470,8 @@ async def boot_all(base: str, admin: str, service: str, engine: Engine, boots: l
                         for r in conn.execute(text(
                             "SELECT s.id, s.host, s.status, f.message FROM servers s "
                             "LEFT JOIN server_faults f ON f.server_id = s.id "
-                            "WHERE s.id = ANY(:pending) "
-                            "AND (s.host IS NOT NULL OR s.status = 'ERROR' OR f.message IS NOT NULL)"),
+                            "WHERE s.id = ANY(:pending) AND (s.host IS NOT NULL "
+                            "OR s.status = 'ERROR' OR f.message IS NOT NULL)"),
                             {"pending": pending})]
 
         beating = asyncio.create_task(beats.play(agent, stop_beats) if beats is not None
