@@ -196,13 +196,23 @@ class CrashCloud:
 
     def wait_status(self, server_id: str, *statuses: str, timeout: float = 60.0
                     ) -> dict[str, Any]:
-        """The server once it is in one of ``statuses`` with no task running."""
+        """The server once it is in one of ``statuses`` with no task running; on a timeout
+        the error says what the server was last (status, task, host, fault)."""
+        last: list[dict[str, Any] | None] = [None]
+
         def there() -> dict[str, Any] | None:
-            s = self.server(server_id)
+            s = last[0] = self.server(server_id)
             ok = s is not None and s["status"] in statuses and not s["OS-EXT-STS:task_state"]
             return s if ok else None
-        found: dict[str, Any] = wait_for(there, f"server {server_id} in {statuses}",
-                                         timeout=timeout, interval=0.2)
+        try:
+            found: dict[str, Any] = wait_for(there, f"server {server_id} in {statuses}",
+                                             timeout=timeout, interval=0.2)
+        except AssertionError as exc:
+            s = last[0] or {}
+            raise AssertionError(
+                f"{exc}; last seen: status {s.get('status')}, task "
+                f"{s.get('OS-EXT-STS:task_state')}, host {s.get('OS-EXT-SRV-ATTR:host')}, "
+                f"fault {s.get('fault')}") from None
         return found
 
     def boot(self) -> str:
@@ -211,7 +221,8 @@ class CrashCloud:
             r = c.post("/compute/v2.1/servers", json=self.boot_request(port_id))
             assert r.status_code == 202, r.text
             server_id = str(r.json()["server"]["id"])
-        self.wait_status(server_id, "ACTIVE")
+        server = self.wait_status(server_id, "ACTIVE", "ERROR")  # an ERROR fails at once
+        assert server["status"] == "ACTIVE", (server_id, server.get("fault"))
         return server_id
 
     def action(self, server_id: str, body: dict[str, Any], microversion: str = "2.79"
