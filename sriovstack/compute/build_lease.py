@@ -150,9 +150,7 @@ class BuildLeases:
         swap = (update(S).where(*_unplaced(server_id), *conditions)
                 .values(build_owner=lease.token, build_lease_until=self.deadline())
                 .execution_options(synchronize_session=False))
-        if session is not None:
-            return lease if session.execute(swap).rowcount == 1 else None
-        with self._db.transaction() as s:
+        with self._db.transaction(session) as s:
             return lease if s.execute(swap).rowcount == 1 else None
 
     def fence_delete(self, server_id: str) -> BuildLease | None:

@@ -93,9 +93,7 @@ class Claims:
     def allocate(self, server_id: str, session: Session | None = None) -> int:
         """Move the server's claimed devices to allocated (its guest runs), in ``session``'s
         transaction when given; returns how many."""
-        if session is not None:
-            return int(session.execute(_ALLOCATE, {"server": server_id}).rowcount)
-        with self._db.transaction() as s:
+        with self._db.transaction(session) as s:
             return int(s.execute(_ALLOCATE, {"server": server_id}).rowcount)
 
     def held_by(self, server_id: str) -> tuple[ClaimedDevice, ...]:

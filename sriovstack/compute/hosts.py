@@ -127,14 +127,11 @@ class HostRegistry:
     def record_heartbeat(self, host: str, session: Session | None = None) -> None:
         """Note that the host's agent is alive now (in ``session`` when given, else in a
         transaction of its own); NotFound for a host never reported."""
-        if session is None:
-            with self._db.transaction() as s:
-                self.record_heartbeat(host, s)
-            return
-        if session.execute(_BEAT, {"host": host, "now": self._clock.now()}).rowcount != 1:
-            raise NotFound(f"compute host {host!r} is not registered; its agent must "
-                           "report an inventory first", kind=ErrorKind.COMPUTE_HOST_NOT_FOUND,
-                           field="host", value=host)
+        with self._db.transaction(session) as s:
+            if s.execute(_BEAT, {"host": host, "now": self._clock.now()}).rowcount != 1:
+                raise NotFound(f"compute host {host!r} is not registered; its agent must "
+                               "report an inventory first",
+                               kind=ErrorKind.COMPUTE_HOST_NOT_FOUND, field="host", value=host)
 
     def set_enabled(self, host: str, enabled: bool, reason: str | None = None) -> HostInfo:
         """Enable or disable scheduling onto the host (ComputeFilter honours it)."""

@@ -154,14 +154,19 @@ class Database:
         return self.engine.dialect.name
 
     @contextmanager
-    def transaction(self) -> Iterator[Session]:
-        """A session that commits on exit and rolls back on any exception.
+    def transaction(self, session: Session | None = None) -> Iterator[Session]:
+        """A session that commits on exit and rolls back on any exception; with ``session``
+        (a caller's transaction in progress) that session as it is, for the caller's
+        transaction to commit or roll back.
 
         Raises WriteConflict for an integrity violation the service did not translate itself
         (a duplicate name, a dangling reference; ``retry_races`` runs the work again),
         Invalid for a value the database cannot store (PostgreSQL: a NUL byte in text, an
         integer out of range) and Unavailable when the database is down.
         """
+        if session is not None:
+            yield session
+            return
         session = self._sessions()
         try:
             yield session

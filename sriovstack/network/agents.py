@@ -117,15 +117,13 @@ class Agents:
                 storable(t) for t in (host, report.agent_type, report.binary)):
             raise Invalid("an agent heartbeat needs a host and an agent_type (no NUL bytes)",
                           field="host", value=host, fix="send host and agent_type")
-        if session is None:
-            with self._env.db.transaction() as s:
-                return self.record_heartbeat(host, report, s)
         now = self._env.clock.now()
-        row = session.execute(_beat(self._env.db.dialect, report.start_flag), {  # one statement
-            "id": new_id(), "host": host, "agent_type": report.agent_type,
-            "binary": report.binary, "topic": "N/A", "admin_state_up": True,
-            "configurations": _configurations(report), "created_at": now,
-            "started_at": now, "heartbeat_at": now}).one()
+        with self._env.db.transaction(session) as s:
+            row = s.execute(_beat(self._env.db.dialect, report.start_flag), {  # one statement
+                "id": new_id(), "host": host, "agent_type": report.agent_type,
+                "binary": report.binary, "topic": "N/A", "admin_state_up": True,
+                "configurations": _configurations(report), "created_at": now,
+                "started_at": now, "heartbeat_at": now}).one()
         return _to_agent(row, now, self._env.settings.agent_down_time)
 
     def list(self, caller: Caller) -> list[Agent]:

@@ -213,3 +213,21 @@ def test_one_of_binds_each_value_and_matches_like_in(database: Database) -> None
         assert set(left) == every - {"d1", "d3"} and {"d0", "d2"} <= set(left)
         assert set(left) == set(s.scalars(select(DomainRow.id).where(
             DomainRow.name.not_in(wanted))))
+
+
+def test_a_transaction_given_the_callers_session_joins_it(database: Database) -> None:
+    """``transaction(session)`` is the caller's session as it is: what is written through it
+    commits or rolls back with the caller's transaction, never on its own."""
+    with pytest.raises(RuntimeError, match="caller fails"):
+        with database.transaction() as outer:
+            with database.transaction(outer) as inner:
+                assert inner is outer
+                inner.add(DomainRow(id="joined", name="joined", description="", enabled=True))
+            raise RuntimeError("caller fails after the inner block")
+    with database.transaction() as s:
+        assert s.get(DomainRow, "joined") is None
+    with database.transaction() as outer:
+        with database.transaction(outer) as inner:
+            inner.add(DomainRow(id="joined", name="joined", description="", enabled=True))
+    with database.transaction() as s:
+        assert s.get(DomainRow, "joined") is not None
