@@ -37,12 +37,10 @@ class HostReports:
 
         Raises NotFound for a compute agent whose host never reported an inventory.
         """
-        if beat.agent_type == COMPUTE_AGENT_TYPE:  # the host and its agent in one transaction
-            with self._db.transaction() as session:
+        with self._db.transaction() as session:  # a compute beat: the host and its agent
+            if beat.agent_type == COMPUTE_AGENT_TYPE:
                 self._registry.record_heartbeat(host, session)
-                agent = self._network.record_heartbeat(host, beat, session)
-        else:
-            agent = self._network.record_heartbeat(host, beat)
+            agent = self._network.record_heartbeat(host, beat, session)
         return HeartbeatAnswer(agent.id, agent.host, agent.agent_type, agent.binary,
                                agent.alive, agent.admin_state_up)
 
