@@ -474,8 +474,8 @@ async def boot_all(base: str, admin: str, service: str, engine: Engine, boots: l
                             "OR s.status = 'ERROR' OR f.message IS NOT NULL)"),
                             {"pending": pending})]
 
-        beating = asyncio.create_task(beats.play(agent, stop_beats) if beats is not None
-                                      else stop_beats.wait())
+        beating = (asyncio.create_task(beats.play(agent, stop_beats)) if beats is not None
+                   else None)
         start = time.perf_counter()
         creating = asyncio.create_task(_gather(limit, "boot", len(boots),
                                                (create(b) for b in boots)))
@@ -502,8 +502,9 @@ async def boot_all(base: str, admin: str, service: str, engine: Engine, boots: l
         await creating
         await asyncio.gather(*plays, return_exceptions=True)
         wall = time.perf_counter() - start
-        stop_beats.set()
-        await beating
+        if beating is not None:
+            stop_beats.set()
+            await beating
         return wall
 
 

@@ -198,17 +198,18 @@ class CrashCloud:
                     ) -> dict[str, Any]:
         """The server once it is in one of ``statuses`` with no task running; on a timeout
         the error says what the server was last (status, task, host, fault)."""
-        last: list[dict[str, Any] | None] = [None]
+        last: dict[str, Any] | None = None
 
         def there() -> dict[str, Any] | None:
-            s = last[0] = self.server(server_id)
+            nonlocal last
+            s = last = self.server(server_id)
             ok = s is not None and s["status"] in statuses and not s["OS-EXT-STS:task_state"]
             return s if ok else None
         try:
             found: dict[str, Any] = wait_for(there, f"server {server_id} in {statuses}",
                                              timeout=timeout, interval=0.2)
         except AssertionError as exc:
-            s = last[0] or {}
+            s = last or {}
             raise AssertionError(
                 f"{exc}; last seen: status {s.get('status')}, task "
                 f"{s.get('OS-EXT-STS:task_state')}, host {s.get('OS-EXT-SRV-ATTR:host')}, "
