@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from ipaddress import ip_interface
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -305,3 +306,48 @@ def test_a_revision_poll_answers_unchanged_when_the_wait_runs_out(cloud: Cloud) 
     began = time.monotonic()
     assert asyncio.run(service.wait_for_revision("compute-1", start, 0.3)) == start
     assert time.monotonic() - began >= 0.3
+
+
+def _plan_nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield plan
+    for child in plan.get("Plans", ()):
+        yield from _plan_nodes(child)
+
+
+def test_postgresql_reads_a_servers_devices_by_owner_even_without_statistics(
+        database: Database) -> None:
+    """The desired state asks, per server, whether it holds devices for no port.  On a
+    table PostgreSQL has no statistics for yet (a fresh database before autovacuum's first
+    ANALYZE), that check must still look the server up by owner, not scan the whole
+    (host, status) index by status at every agent's read (24 ms a read at 5,000 hosts)."""
+    if database.dialect != "postgresql":
+        pytest.skip("the plan is PostgreSQL's")
+    from sqlalchemy import text
+    from sqlalchemy.dialects import postgresql
+
+    from sriovstack.compute.desired_state import _PLACED_ON
+    from sriovstack.db.models import HostRow
+
+    with database.transaction() as s:
+        s.add(HostRow(id="h0", name="compute-0"))
+    with database.transaction() as s:  # 500 servers on 100 hosts, 50,000 VFs: not analyzed
+        s.execute(text(
+            "INSERT INTO pci_devices (id, host_id, address, vendor_id, product_id, dev_type, "
+            "pool_pf, tags, status, generation, removed_when_freed) SELECT 'd' || n, 'h0', "
+            "'0000:' || to_hex(n), '8086', '10ca', 'type-VF', '0000:01:00.0', '{}', "
+            "CASE WHEN n % 50 = 0 THEN 'allocated' ELSE 'available' END, 0, false "
+            "FROM generate_series(1, 50000) AS n"))
+        s.execute(text(
+            "INSERT INTO servers (id, name, project_id, user_id, status, flavor_id, host, "
+            "access_ipv4, access_ipv6, metadata, created_at, updated_at, locked) SELECT "
+            "'s' || n, 'vm', 'p', 'u', 'ACTIVE', '1', 'compute-' || (n % 100), '', '', '{}', "
+            "now(), now(), false FROM generate_series(1, 500) AS n"))
+        assert s.scalar(text("SELECT count(*) FROM pg_statistic WHERE starelid IN "
+                             "('pci_devices'::regclass, 'servers'::regclass)")) == 0
+        sql = str(_PLACED_ON.params(host="compute-7").compile(
+            dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
+        plan = s.execute(text("EXPLAIN (FORMAT JSON) " + sql)).scalar_one()[0]["Plan"]
+    devices = [n for n in _plan_nodes(plan) if n.get("Relation Name") == "pci_devices"
+               or "pci_devices" in n.get("Index Name", "")]
+    assert devices, plan
+    assert {n.get("Index Name") for n in devices} == {"ix_pci_devices_owner_status"}, devices
