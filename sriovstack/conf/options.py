@@ -73,10 +73,11 @@ OPTIONS: tuple[tuple[str, cfg.Opt], ...] = (
     ("securitygroup", cfg.StrOpt("firewall_driver", default=None)),
     # oslo.db's [database] pool options, as nova and neutron read them.  Each API worker keeps
     # up to max_pool_size connections open between requests; up to max_overflow more are
-    # opened under a burst and closed when returned (oslo.db's defaults, 5 and 50, reopen a
-    # PostgreSQL backend for every transaction past the fifth in flight).
+    # opened under a burst and closed when returned, so each forks a PostgreSQL backend anew
+    # (oslo.db's defaults, 5 and 50, did so for every transaction past the fifth in flight).
+    # None by default: a transaction past the pool's waits up to pool_timeout for a connection.
     ("database", cfg.IntOpt("max_pool_size", default=20, min=1)),
-    ("database", cfg.IntOpt("max_overflow", default=20, min=0)),
+    ("database", cfg.IntOpt("max_overflow", default=0, min=0)),
     ("database", cfg.IntOpt("pool_timeout", default=30, min=1)),
 )
 

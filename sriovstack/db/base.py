@@ -49,15 +49,17 @@ class PoolSettings:
     """A PostgreSQL engine's connection pool (oslo.db's ``[database]`` options).
 
     ``size`` connections stay open between transactions; a burst opens up to ``overflow``
-    more, each closed when it is returned.  A pool smaller than the transactions a worker runs
-    at once (its request threads, its builds, its sweep) reopens a backend for most of them:
-    a PostgreSQL fork and a psycopg connect each, and a cold backend that has lost its cached
-    catalog and prepared statements.  A transaction waits ``timeout`` seconds for a connection,
-    then fails as Unavailable (503).
+    more, each closed when it is returned.  An overflow connection costs a PostgreSQL fork, a
+    psycopg connect and a cold backend that has lost its cached catalog and prepared
+    statements, for one transaction: a worker has more threads than ``size`` (40 request
+    threads, its builds and its sweep), so under load every transaction past the pool's would
+    pay it (issue 14: 3-7 ms of PostgreSQL CPU per boot in the boot benchmark).  There is no
+    overflow by default: such a transaction waits for a pooled connection instead, up to
+    ``timeout`` seconds, then fails as Unavailable (503).
     """
 
     size: int = 20
-    overflow: int = 20
+    overflow: int = 0
     timeout: float = 30.0
 
     @classmethod

@@ -177,6 +177,36 @@ def test_a_burst_of_transactions_keeps_its_connections_open(postgres_url: str) -
         db.dispose()
 
 
+def test_a_burst_past_the_pool_waits_for_its_connections_and_forks_no_backend(
+        postgres_url: str) -> None:
+    # 30 transactions at once on the default pool (20, no overflow): the ten past the pool
+    # wait for a pooled connection and run on it, none opens a backend of its own (issue 14:
+    # an overflow connection is a fork, a connect and cold caches for one transaction).
+    db = Database(postgres_url)
+    opened: list[object] = []
+    event.listen(db.engine, "connect", lambda conn, _record: opened.append(conn))
+    first = threading.Barrier(PoolSettings().size, timeout=30)  # the pool's, held at once
+    entered = iter(range(30))
+    lock = threading.Lock()
+
+    def one() -> int:
+        with db.transaction() as s:
+            pid = int(s.execute(text("SELECT pg_backend_pid()")).scalar_one())
+            with lock:
+                turn = next(entered)
+            if turn < first.parties:
+                first.wait()
+            return pid
+
+    try:
+        with ThreadPoolExecutor(30) as pool:
+            pids = [f.result(timeout=60) for f in [pool.submit(one) for _ in range(30)]]
+        assert len(pids) == 30
+        assert len(set(pids)) == len(opened) == PoolSettings().size
+    finally:
+        db.dispose()
+
+
 def test_a_transaction_that_waits_too_long_for_a_connection_is_unavailable(
         postgres_url: str) -> None:
     db = Database(postgres_url, PoolSettings(size=1, overflow=0, timeout=0.2))
