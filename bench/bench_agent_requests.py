@@ -28,9 +28,9 @@ import httpx
 from rich.progress import Progress
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_api_boots import (ADMIN_PASSWORD, AGENT_PASSWORD, AGENT_USER,  # noqa: E402
-                             COMPUTE_BEAT, SRIOV_BEAT, _token, api_cpu_seconds,
-                             fresh_database, inventory, served_api)
+from served_cloud import (ADMIN_PASSWORD, AGENT_PASSWORD, AGENT_USER,  # noqa: E402
+                          COMPUTE_BEAT, SRIOV_BEAT, api_cpu_seconds, fresh_database,
+                          inventory, served_api, token)
 
 HOST = "compute-00001"
 
@@ -76,8 +76,8 @@ async def run(args: argparse.Namespace) -> None:
     with fresh_database(args.database) as url, \
             tempfile.TemporaryDirectory(prefix="bench-requests-") as tmp, \
             served_api(url, args.workers, Path(tmp)) as (base, pid):
-        tokens = {False: _token(base, "admin", ADMIN_PASSWORD, "admin"),
-                  True: _token(base, AGENT_USER, AGENT_PASSWORD, "service")}
+        tokens = {False: token(base, "admin", ADMIN_PASSWORD, "admin"),
+                  True: token(base, AGENT_USER, AGENT_PASSWORD, "service")}
         clients = {agent: httpx.AsyncClient(base_url=base, timeout=60, limits=limits,
                                             headers={"X-Auth-Token": token})
                    for agent, token in tokens.items()}

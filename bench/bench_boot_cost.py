@@ -39,9 +39,9 @@ from rich.progress import Progress
 from sqlalchemy import event
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_api_boots import (  # noqa: E402 - the sibling benchmark's hosts and database
-    AGENT_PASSWORD, AGENT_USER, COMPUTE_BEAT, CONTROLLER, PHYSNET, SRIOV_BEAT, fresh_database,
-    heartbeat, inventory, _CLK)
+from served_cloud import (  # noqa: E402 - the benchmarks' shared hosts and database
+    AGENT_PASSWORD, AGENT_USER, CLK, COMPUTE_BEAT, CONTROLLER, PHYSNET, SRIOV_BEAT,
+    fresh_database, heartbeat, inventory)
 
 from sriovstack.cli.api import ServeOptions, _build  # noqa: E402
 
@@ -111,7 +111,7 @@ class Meter:
             except OSError:  # a backend that ended: the postmaster's cutime holds it now
                 continue
             total += sum(int(f) for f in text[text.rindex(")") + 2:].split()[11:15])
-        return total / _CLK
+        return total / CLK
 
     def reading(self) -> Reading:
         postgres = self._postgres_cpu()  # first: its own CPU falls in the phase that ends
