@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from sriovstack.clock import Clock
-from sriovstack.compute.scheduler.revision import touch_hosts
+from sriovstack.compute.scheduler.revision import note_removed, touch_hosts
 from sriovstack.db import Database
 from sriovstack.db.models import HostRow, ServerRow
 from sriovstack.errors import Conflict, ErrorKind, Invalid, NotFound
@@ -104,9 +104,8 @@ class ComputeServiceRegistry:
                 raise Conflict("Unable to delete compute service that is hosting instances. "
                                "Migrate or delete the instances first.",
                                value=row.name, fix="delete or move its servers first")
-            row.enabled = False  # the schedulers' index drops it at its next reload
-            touch_hosts(session, (row.id,))
             session.delete(row)
+            note_removed(session)  # the schedulers' indexes drop it at their next read
 
     def _changed(self, session: Session, row: HostRow) -> ComputeService:
         row.generation += 1

@@ -69,6 +69,7 @@ class HostIndex:
         self._merged = 0  # the number of the newest read merged
         self._addresses: dict[str, PciAddress] = {}
         self._revision_seen = -1
+        self._removed_seen = 0  # ``Changed.removed`` as of the newest read merged
         self._beat_seen: datetime | None = None
         self._forced: set[str] = set()
         self._states: tuple[HostState, ...] | None = None
@@ -92,7 +93,8 @@ class HostIndex:
                 self._started += 1
                 number = self._started
                 since, beat_since, forced = self._revision_seen, self._beat_seen, set(self._forced)
-            read = self._read(number, since, beat_since, forced)
+                removed_seen = self._removed_seen
+            read = self._read(number, since, beat_since, forced, removed_seen)
             with self._lock:
                 self._forced -= forced
                 applied = self._apply(read)
@@ -102,12 +104,13 @@ class HostIndex:
                 return self._states
 
     def _read(self, number: int, since: int, beat_since: datetime | None,
-              forced: set[str]) -> _Refresh:
-        """What changed since ``since`` (and newer heartbeats), read without the index lock."""
+              forced: set[str], removed_seen: int) -> _Refresh:
+        """What changed since ``since`` (and newer heartbeats), read without the index lock;
+        every host id too when hosts were removed since the last read."""
         with self._db.transaction() as session:
             read = _Refresh(number, beat_since)
             changed = read_changed(session, since)
-            read.next_since = changed.next_since
+            read.next_since, read.removed = changed.next_since, changed.removed
             stale = forced | {i for i, generation in changed.hosts
                               if self._is_stale(i, generation)}
             if since < 0 or len(stale) > max(_CHUNK, len(self._hosts) // 2):
@@ -118,7 +121,8 @@ class HostIndex:
                 for ids in _chunks(sorted(stale)):
                     read.states.update(self._load(session, ids))
             read.read_heartbeats(session)
-            read.read_present(session, len(self._hosts))
+            if since >= 0 and changed.removed != removed_seen:
+                read.present = set(session.scalars(_HOST_IDS))
         return read
 
     def adjust(self, host_id: str, change: Callable[[HostState], HostState]) -> None:
@@ -147,6 +151,7 @@ class HostIndex:
         """Merge one refresh into the index (under the lock); whether anything changed."""
         changes: dict[str, HostState | None] = {}
         self._revision_seen = max(self._revision_seen, read.next_since)
+        self._removed_seen = max(self._removed_seen, read.removed)
         for host_id, state in read.states.items():
             if read.number < self._loaded_by.get(host_id, -1):
                 continue  # a newer read already loaded it
@@ -224,19 +229,15 @@ class _Refresh:
         self.number = number  # reads are numbered as they begin
         self._beat_since = beat_since
         self.next_since = -1  # where the next read of revision stamps starts
+        self.removed = 0  # hosts ever removed, as of this read
         self.states: dict[str, HostState] = {}
         self.beats: list[tuple[str, datetime]] = []
-        self.present: set[str] | None = None  # every host id, read only when some are gone
+        self.present: set[str] | None = None  # every host id, read only after removals
 
     def read_heartbeats(self, session: Session) -> None:
         beats = session.execute(_BEATS) if self._beat_since is None else \
             session.execute(_BEATS_SINCE, {"beat_since": self._beat_since})
         self.beats = [(host_id, moment) for host_id, moment in beats]
-
-    def read_present(self, session: Session, known: int) -> None:
-        """Every host id, when fewer rows exist than the index holds (one count per read)."""
-        if known > (session.scalar(_HOST_COUNT) or 0):
-            self.present = set(session.scalars(_HOST_IDS))
 
 
 def _of_hosts(statements: tuple[Select[Any], Select[Any]],
@@ -269,5 +270,4 @@ _FREE_DEVICES = _all_and_some(
     _D.numa_node, _D.pool_pf, _SICK)
 _BEATS = select(_H.id, _H.last_heartbeat).where(_H.last_heartbeat.is_not(None))
 _BEATS_SINCE = _BEATS.where(_H.last_heartbeat > bindparam("beat_since"))
-_HOST_COUNT = select(func.count(_H.id))
 _HOST_IDS = select(_H.id)

@@ -22,9 +22,11 @@ from sqlalchemy.orm import Session
 
 from sriovstack.db.models import HostRow, SchedulerRevisionRow
 
-__all__ = ["touch_hosts", "own_stamp", "read_changed", "Changed", "TRANSACTION_STAMP"]
+__all__ = ["touch_hosts", "own_stamp", "read_changed", "note_removed", "Changed",
+           "TRANSACTION_STAMP"]
 
-_ROW = 1
+_ROW = 1  # SQLite's counter of scheduler-visible changes
+_REMOVED = 2  # both dialects: hosts removed (os-services delete), so readers look for gone rows
 
 
 def _postgresql(session: Session) -> bool:
@@ -65,29 +67,50 @@ def touch_hosts(session: Session, host_ids: Iterable[str]) -> None:
                     .execution_options(synchronize_session=False))
 
 
+def note_removed(session: Session) -> None:
+    """Count a host row deleted in ``session``'s transaction: a deleted row carries no stamp,
+    so the index learns of it from this counter (``Changed.removed``), not by counting hosts
+    at every read."""
+    r = SchedulerRevisionRow
+    counted = session.execute(update(r).where(r.id == _REMOVED).values(value=r.value + 1)
+                              .execution_options(synchronize_session=False)).rowcount
+    if not counted:  # a schema not made by the migrations: start the counter
+        session.execute(insert(r).values(id=_REMOVED, value=1))
+
+
 @dataclass(frozen=True, slots=True)
 class Changed:
-    """(id, generation) of the hosts stamped since the last read, and where the next starts."""
+    """(id, generation) of the hosts stamped since the last read, where the next starts, and
+    how many hosts were ever removed (``note_removed``) as of the same read."""
 
     hosts: tuple[tuple[str, int], ...]
     next_since: int
+    removed: int
 
 
 def read_changed(session: Session, since: int) -> Changed:
     """The hosts with ``revision >= since`` (all of them for since < 0), in one statement."""
+    # One statement: a one-row head (the snapshot's xmin on PostgreSQL, the removed count)
+    # joined to the changed hosts, so all of it comes from one snapshot.
     if _postgresql(session):
-        # The snapshot's xmin and the hosts come from one statement, so from one snapshot.
         rows = session.execute(_CHANGED_PG, {"since": since}).all()
-        return Changed(tuple((r.id, r.generation) for r in rows if r.id is not None),
-                       int(rows[0].xmin))
-    rows = session.execute(_CHANGED, {"since": since}).all()
-    return Changed(tuple((r.id, r.generation) for r in rows),
-                   max([since, *(r.revision + 1 for r in rows)]))
+        next_since = int(rows[0].xmin)
+    else:
+        rows = session.execute(_CHANGED, {"since": since}).all()
+        next_since = max([since, *(r.revision + 1 for r in rows if r.id is not None)])
+    return Changed(tuple((r.id, r.generation) for r in rows if r.id is not None), next_since,
+                   int(rows[0].removed))
 
 
 # ``read_changed``'s statements, built once (every scheduler decision reads them first).
 _H = HostRow.__table__.c
-_XMIN = select(_xid(func.pg_snapshot_xmin(func.pg_current_snapshot())).label("xmin")).subquery()
-_CHANGED_PG = (select(_XMIN.c.xmin, _H.id, _H.generation).select_from(_XMIN)
+_REMOVED_COUNT = func.coalesce(select(SchedulerRevisionRow.value).where(
+    SchedulerRevisionRow.id == _REMOVED).scalar_subquery(), 0).label("removed")
+_HEAD_PG = select(_xid(func.pg_snapshot_xmin(func.pg_current_snapshot())).label("xmin"),
+                  _REMOVED_COUNT).subquery()
+_HEAD = select(_REMOVED_COUNT).subquery()
+_CHANGED_PG = (select(_HEAD_PG.c.xmin, _HEAD_PG.c.removed, _H.id, _H.generation)
+               .select_from(_HEAD_PG)
                .outerjoin(HostRow.__table__, _H.revision >= bindparam("since")))
-_CHANGED = select(_H.id, _H.generation, _H.revision).where(_H.revision >= bindparam("since"))
+_CHANGED = (select(_HEAD.c.removed, _H.id, _H.generation, _H.revision).select_from(_HEAD)
+            .outerjoin(HostRow.__table__, _H.revision >= bindparam("since")))

@@ -104,9 +104,11 @@ class HostAllocationRow(Base):
 
 
 class SchedulerRevisionRow(Base):
-    """SQLite only: the one row counting scheduler-visible changes, bumped by every transaction
-    that bumps a host's generation (SQLite's one writer makes them commit in order).
-    PostgreSQL stamps hosts with transaction ids instead and leaves this row alone."""
+    """The scheduler's counters, one row each (``compute/scheduler/revision.py``).
+
+    Row 1, SQLite only: scheduler-visible changes, bumped by every transaction that bumps a
+    host's generation (SQLite's one writer makes them commit in order); PostgreSQL stamps
+    hosts with transaction ids instead and leaves it alone.  Row 2, both: hosts removed."""
 
     __tablename__ = "scheduler_revision"
 

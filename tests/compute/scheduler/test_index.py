@@ -211,3 +211,40 @@ def test_the_first_read_loads_every_host_in_the_same_few_statements(database, cl
     # of 500 ids (the API's sweep keeps each worker's index warm while hosts register).
     assert read_statements(warm) == few
     assert len(warm.snapshot()) == 1200
+
+
+def test_a_removed_host_leaves_the_index_and_a_quiet_read_never_reads_every_host(
+        database, clock):
+    """A deleted host row carries no revision stamp: the index learns of removals from their
+    counter, read with the changed hosts, and lists every host id only after one (a quiet
+    read is the same two statements at any number of hosts, no count of the hosts)."""
+    from sqlalchemy import event
+
+    from sriovstack.compute.services import ComputeServiceRegistry
+    from tests.compute.conftest import ADMIN
+
+    registry = HostRegistry(database, clock)
+    for name in ("compute-0", "compute-1", "compute-2"):
+        registry.update_inventory(*inventory(name))
+    index = HostIndex(database)
+    assert sorted(by_name(index)) == ["compute-0", "compute-1", "compute-2"]
+    sql: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_rest) -> None:
+        sql.append(statement)
+
+    event.listen(database.engine, "before_cursor_execute", seen)
+    try:
+        index.snapshot()
+        assert len(sql) == 2 and not any("count(" in s for s in sql), sql
+        ComputeServiceRegistry(database, clock).delete(ADMIN, "compute-1")
+        sql.clear()
+        assert sorted(by_name(index)) == ["compute-0", "compute-2"]
+        assert len(sql) == 3, sql  # the changes, the heartbeats and, once, every host id
+        sql.clear()
+        assert sorted(by_name(index)) == ["compute-0", "compute-2"]
+        assert len(sql) == 2, sql
+    finally:
+        event.remove(database.engine, "before_cursor_execute", seen)
+    # An index made after the removal starts from the counter as it is
+    assert sorted(by_name(HostIndex(database))) == ["compute-0", "compute-2"]
