@@ -12,7 +12,8 @@ The app's lifespan runs the sweep at start and every ``recovery_interval`` secon
 what changed into the scheduler's host index (so hosts that register while nothing is built
 do not all land on a worker's first decision), finishes builds and deletes whose worker died
 (ServerBuilder.recover), and every ``AUDIT_EVERY`` sweeps audits the ledger, repairing what is
-safe and found by two audits in a row (compute/audit.py ``Audit.sweep``).
+safe and found by two audits in a row (compute/audit.py ``Audit.sweep``; one API process
+audits at a time, the holder of the audit's lease, which it gives back when it stops).
 """
 
 from __future__ import annotations
@@ -101,7 +102,10 @@ async def _sweep_builds(services: Services, interval: float) -> None:
             if services.compute.migrations is not None:  # moves whose worker died
                 await asyncio.to_thread(services.compute.migrations.recover)
             if sweeps % AUDIT_EVERY == AUDIT_EVERY - 1:
-                await asyncio.to_thread(services.compute.audit.sweep)
+                # one API process at a time audits, holding the sweep's lease for three
+                # of its own sweeps' intervals (renewed at each)
+                await asyncio.to_thread(services.compute.audit.sweep,
+                                        3 * AUDIT_EVERY * interval)
         except Exception:  # the database may be down for a while: try again next time
             _LOG.exception("build recovery sweep failed")
         sweeps += 1
@@ -132,6 +136,10 @@ def _lifespan(services: Services, interval: float
         finally:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+            try:  # another process takes the audit over at once, not when the lease ends
+                await asyncio.to_thread(services.compute.audit.release)
+            except Exception:  # the database may be down: the lease then simply expires
+                _LOG.exception("releasing the audit's lease failed")
     return lifespan
 
 

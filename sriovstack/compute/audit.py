@@ -24,9 +24,12 @@ import enum
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, bindparam, delete, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from sriovstack.compute.desired_state import HostRevisions
@@ -34,8 +37,7 @@ from sriovstack.compute.types import SYSTEM_CALLER
 from sriovstack.db import Database
 from sriovstack.compute.build import MIGRATION_HOLDS
 from sriovstack.db.models import (FaultRow, HostAllocationRow, HostRow, MigrationRow,
-                                  PciDeviceRow,
-                                  ServerPortRow, ServerRow)
+                                  PciDeviceRow, ServerPortRow, ServerRow, SweepLeaseRow)
 from sriovstack.errors import NotFound
 from sriovstack.metrics import NullRecorder, Recorder
 from sriovstack.wire import ServerStatus
@@ -51,6 +53,24 @@ __all__ = ["Audit", "AuditCheck", "Finding", "AuditReport", "VfObservation",
 _LOG = logging.getLogger(__name__)
 _COMPUTE_OWNER = "compute:"
 _DELETED = ServerStatus.DELETED.value
+SWEEP_LEASE_SECONDS = 180.0  # the sweep's lease: three of the API's audit sweeps (a minute)
+
+
+def _take_sweep_lease(insert):  # type: ignore[no-untyped-def]
+    """The upsert that takes the audit's lease for ``:me`` until ``:until`` when it is free,
+    expired at ``:now`` or already ``:me``'s, returning a row only then (built once per
+    dialect)."""
+    t = SweepLeaseRow.__table__
+    new = insert(t).values(name="audit", owner=bindparam("me"), expires_at=bindparam("until"))
+    return new.on_conflict_do_update(
+        index_elements=[t.c.name],
+        set_={"owner": new.excluded.owner, "expires_at": new.excluded.expires_at},
+        where=or_(t.c.owner == new.excluded.owner, t.c.expires_at < bindparam("now")),
+    ).returning(t.c.owner)
+
+
+_SWEEP_LEASE = {"postgresql": _take_sweep_lease(pg_insert),
+                "sqlite": _take_sweep_lease(sqlite_insert)}
 
 
 class AuditCheck(enum.StrEnum):
@@ -121,7 +141,10 @@ class Audit:
 
     def __init__(self, db: Database, network: "NetworkService", scheduler: "Scheduler",
                  revisions: HostRevisions, clock: "Clock",
-                 recorder: Recorder | None = None) -> None:
+                 recorder: Recorder | None = None, worker: str = "") -> None:
+        # worker: this API process (the build leases' name for it), which may hold the
+        # sweep's lease: one process sweeps at a time, not every worker of every API node.
+        self._worker = worker or f"audit/{id(self)}"
         self._db = db
         self._network = network
         self._scheduler = scheduler
@@ -174,13 +197,34 @@ class Audit:
         findings.extend(self._ports(servers))
         return sorted(findings, key=lambda f: (f.check, f.subject))
 
-    def sweep(self) -> AuditReport:
-        """The API's periodic audit: repair only what the previous sweep found too (a
-        finding that outlasts a whole interval is no operation in flight)."""
+    def sweep(self, lease_seconds: float = SWEEP_LEASE_SECONDS) -> AuditReport | None:
+        """The API's periodic audit, run by one API process at a time: the one holding the
+        sweep's lease, which it renews at each sweep (for ``lease_seconds``, longer than the
+        time between its sweeps); None in the others.  It repairs only what its previous
+        sweep found too (a finding that outlasts a whole interval is no operation in
+        flight); a process that takes the lease over starts with a sweep that only finds."""
+        if not self._lead(lease_seconds):
+            self._last_sweep = set()
+            return None
         report = self._check()
         keys = {(f.check, f.subject) for f in report.findings}
         lasting, self._last_sweep = keys & self._last_sweep, keys
         return self.repair(report, lasting)
+
+    def _lead(self, lease_seconds: float) -> bool:
+        """Take or renew the sweep's lease (free, expired or already ours); whether we hold
+        it now.  One conditional upsert: two processes asking at once cannot both win."""
+        now = self._clock.now()
+        with self._db.transaction() as s:
+            return s.execute(_SWEEP_LEASE[self._db.dialect], {
+                "me": self._worker, "now": now,
+                "until": now + timedelta(seconds=lease_seconds)}).first() is not None
+
+    def release(self) -> None:
+        """Give the sweep's lease back if this process holds it (it stops sweeping)."""
+        t = SweepLeaseRow
+        with self._db.transaction() as s:
+            s.execute(delete(t).where(t.name == "audit", t.owner == self._worker))
 
     def repair(self, report: AuditReport | None = None,
                only: set[tuple[AuditCheck, str]] | None = None) -> AuditReport:

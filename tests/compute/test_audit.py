@@ -130,6 +130,32 @@ def test_the_periodic_sweep_repairs_only_what_two_sweeps_in_a_row_found(cloud: C
     assert cloud.compute.audit.check().findings == ()
 
 
+def test_one_api_process_sweeps_at_a_time_and_another_takes_over(cloud: Cloud) -> None:
+    """Every API worker runs the periodic sweep, but only the holder of the audit's lease
+    reads the ledger; another process takes over when the lease ends or is given back, and
+    starts with a sweep that only finds (two in a row of its own before a repair)."""
+    from sriovstack.compute.audit import Audit
+
+    cloud.add_host("compute-1")
+    gone, _port = _boot(cloud, cloud.network())
+    _forget_row(cloud, gone)
+    first = cloud.compute.audit  # this process's, and a second worker's beside it
+    other = Audit(cloud.db, cloud.net, cloud.scheduler, cloud.compute.servers.builder.revisions,
+                  cloud.clock, worker="api-2/4242/worker")
+    found = first.sweep(lease_seconds=180)
+    assert found is not None and found.findings and found.repaired == ()
+    assert other.sweep(lease_seconds=180) is None  # the lease is held: no read at all
+    cloud.clock.advance(100)
+    assert other.sweep(lease_seconds=180) is None  # renewed by each sweep of its holder...
+    assert first.sweep(lease_seconds=180).repaired  # (its second: found twice, repaired)
+    cloud.clock.advance(181)  # ...and taken over once its holder stopped sweeping
+    taken = other.sweep(lease_seconds=180)
+    assert taken is not None and taken.findings == ()
+    assert first.sweep(lease_seconds=180) is None
+    other.release()  # a process that stops gives it back: the next asker takes it at once
+    assert first.sweep(lease_seconds=180) is not None
+
+
 def _reads(cloud: Cloud) -> tuple[int, int]:
     """(statements, rows sent back) of one audit; rows are counted where the driver says
     (PostgreSQL; SQLite's cursor does not know before it is read)."""

@@ -13,7 +13,8 @@ from sriovstack.db.models.identity import (DomainRow, IdentityRevisionRow, Proje
                                            RoleAssignmentRow, RoleRow, TokenRow, UserRow)
 from sriovstack.db.models.compute import (FaultRow, FlavorRow, HostRevisionRow, ImageRow,
                                           InstanceActionEventRow, InstanceActionRow,
-                                          ServerConsoleRow, ServerPortRow, ServerRow)
+                                          ServerConsoleRow, ServerPortRow, ServerRow,
+                                          SweepLeaseRow)
 from sriovstack.db.models.hosts import (HostAllocationRow, HostRow, PciDeviceRow,
                                         SchedulerRevisionRow)
 from sriovstack.db.models.migrations import MigrationRow
@@ -32,5 +33,5 @@ __all__ = [
     "PortSecurityGroupRow", "ProjectRow", "RoleAssignmentRow", "RoleRow",
     "SchedulerRevisionRow", "SecurityGroupRow", "SecurityGroupRuleRow", "ServerConsoleRow",
     "ServerPortRow",
-    "ServerRow", "SubnetRow", "TokenRow", "UserRow", "VlanAllocationRow",
+    "ServerRow", "SubnetRow", "SweepLeaseRow", "TokenRow", "UserRow", "VlanAllocationRow",
 ]

@@ -141,6 +141,17 @@ class HostRevisionRow(Base):
     revision: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class SweepLeaseRow(Base):
+    """Which API process runs a cluster-wide periodic job (the ledger's audit) until when:
+    taken when free or expired, renewed by its holder at each run."""
+
+    __tablename__ = "sweep_leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(255))
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
 class InstanceActionRow(Base):
     """One request that changed a server (nova's instance_actions), gone with the server."""
 
