@@ -11,12 +11,12 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, select
+from sqlalchemy import Select, bindparam, func, literal, select
 from sqlalchemy.orm import Session
 
 from sriovstack.compute.scheduler.host_state import HostCapabilities, HostState, pci_totals
 from sriovstack.compute.scheduler.revision import read_changed
-from sriovstack.db import Database
+from sriovstack.db import Database, UtcDateTime
 from sriovstack.db.models import HostRow, PciDeviceRow
 from sriovstack.pci import DevType, PciAddress, Pool, PoolKey
 
@@ -269,5 +269,9 @@ _FREE_DEVICES = _all_and_some(
     _D.host_id, _D.host_id, _D.vendor_id, _D.product_id, _D.dev_type, _D.physnet,
     _D.numa_node, _D.pool_pf, _SICK)
 _BEATS = select(_H.id, _H.last_heartbeat).where(_H.last_heartbeat.is_not(None))
-_BEATS_SINCE = _BEATS.where(_H.last_heartbeat > bindparam("beat_since"))
+# Newer heartbeats, with an upper bound that always holds (see revision.py's _STAMPED_SINCE:
+# without it PostgreSQL scans every host before ANALYZE)
+_BEATS_SINCE = _BEATS.where(_H.last_heartbeat > bindparam("beat_since"),
+                            _H.last_heartbeat <= literal(datetime(9999, 12, 31, tzinfo=UTC),
+                                                         UtcDateTime()))
 _HOST_IDS = select(_H.id)

@@ -17,7 +17,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import BigInteger, Text, bindparam, cast, func, insert, select, update
+from sqlalchemy import (BigInteger, Text, and_, bindparam, cast, func, insert, literal, select,
+                        update)
 from sqlalchemy.orm import Session
 
 from sriovstack.db.models import HostRow, SchedulerRevisionRow
@@ -109,8 +110,12 @@ _REMOVED_COUNT = func.coalesce(select(SchedulerRevisionRow.value).where(
 _HEAD_PG = select(_xid(func.pg_snapshot_xmin(func.pg_current_snapshot())).label("xmin"),
                   _REMOVED_COUNT).subquery()
 _HEAD = select(_REMOVED_COUNT).subquery()
+# ``since`` and an upper bound that always holds: PostgreSQL estimates a range with both ends
+# at 0.5 % of the rows even before ANALYZE and reads ix_hosts_revision, where a lone ``>=``
+# is estimated at a third of the hosts and read as a scan of every host (1.5 ms at 5,000).
+_STAMPED_SINCE = and_(_H.revision >= bindparam("since"),
+                      _H.revision <= literal(2**63 - 1, BigInteger))
 _CHANGED_PG = (select(_HEAD_PG.c.xmin, _HEAD_PG.c.removed, _H.id, _H.generation)
-               .select_from(_HEAD_PG)
-               .outerjoin(HostRow.__table__, _H.revision >= bindparam("since")))
+               .select_from(_HEAD_PG).outerjoin(HostRow.__table__, _STAMPED_SINCE))
 _CHANGED = (select(_HEAD.c.removed, _H.id, _H.generation, _H.revision).select_from(_HEAD)
-            .outerjoin(HostRow.__table__, _H.revision >= bindparam("since")))
+            .outerjoin(HostRow.__table__, _STAMPED_SINCE))

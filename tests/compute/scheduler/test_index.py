@@ -248,3 +248,44 @@ def test_a_removed_host_leaves_the_index_and_a_quiet_read_never_reads_every_host
         event.remove(database.engine, "before_cursor_execute", seen)
     # An index made after the removal starts from the counter as it is
     assert sorted(by_name(HostIndex(database))) == ["compute-0", "compute-2"]
+
+
+def test_postgresql_reads_changed_hosts_and_new_heartbeats_by_index_without_statistics(
+        database):
+    """A refresh's two reads (hosts stamped since, heartbeats since) use their indexes on a
+    hosts table PostgreSQL has no statistics for yet (a fresh database, autovacuum not yet
+    run): not a scan of every host at every decision."""
+    from datetime import UTC, datetime
+
+    import pytest
+    from sqlalchemy import text
+    from sqlalchemy.dialects import postgresql
+
+    from sriovstack.compute.scheduler.index import _BEATS_SINCE
+    from sriovstack.compute.scheduler.revision import _CHANGED_PG
+
+    if database.dialect != "postgresql":
+        pytest.skip("the plans are PostgreSQL's")
+    with database.transaction() as s:
+        s.execute(text(
+            "INSERT INTO hosts (id, name, enabled, forced_down, availability_zone, vcpus, "
+            "memory_mb, disk_gb, vcpus_used, memory_mb_used, disk_gb_used, capabilities, "
+            "numa_topology, last_heartbeat, generation, revision) SELECT 'h' || n, "
+            "'compute-' || n, true, false, 'nova', 64, 262144, 2000, 0, 0, 0, '{}', '[]', "
+            "now() - n * interval '1 ms', 0, n FROM generate_series(1, 5000) AS n"))
+        assert s.scalar(text("SELECT count(*) FROM pg_statistic "
+                             "WHERE starelid = 'hosts'::regclass")) == 0
+        for statement, params in ((_CHANGED_PG, {"since": 4990}),
+                                  (_BEATS_SINCE, {"beat_since": datetime.now(UTC)})):
+            sql = str(statement.params(**params).compile(
+                dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
+            plan = s.execute(text("EXPLAIN (FORMAT JSON) " + sql)).scalar_one()[0]["Plan"]
+            scans = [n for n in _plan_nodes(plan) if n.get("Relation Name") == "hosts"
+                     or "hosts" in n.get("Index Name", "")]
+            assert scans and all(n["Node Type"] != "Seq Scan" for n in scans), plan
+
+
+def _plan_nodes(plan):
+    yield plan
+    for child in plan.get("Plans", ()):
+        yield from _plan_nodes(child)
