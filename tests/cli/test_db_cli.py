@@ -64,6 +64,26 @@ def test_api_serve_hands_the_test_build_delay_to_its_workers() -> None:
     assert ServeOptions.from_json(quick.to_json()) == quick
 
 
+def test_each_served_worker_collects_garbage_less_often(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker's app factory raises the young GC threshold: with Python's 700, full
+    collections walked the whole host index every few hundred requests (issue 14)."""
+    import gc
+
+    from sriovstack.cli.api import _ENV, GC_YOUNG_THRESHOLD, app_from_environment
+
+    url = f"sqlite:///{tmp_path / 'gc.db'}"
+    Database(url).create_schema()
+    monkeypatch.setenv(_ENV, ServeOptions(url, "http://127.0.0.1:8080").to_json())
+    before = gc.get_threshold()
+    try:
+        gc.set_threshold(700, *before[1:])
+        assert app_from_environment() is not None
+        assert gc.get_threshold() == (GC_YOUNG_THRESHOLD, *before[1:])
+    finally:
+        gc.set_threshold(*before)
+
+
 def test_api_serve_on_a_new_database_brings_it_to_head_before_building_the_app(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # It built the app first, which reads the VLAN table: a new database was refused with
