@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -53,7 +54,7 @@ __all__ = ["Audit", "AuditCheck", "Finding", "AuditReport", "VfObservation",
 _LOG = logging.getLogger(__name__)
 _COMPUTE_OWNER = "compute:"
 _DELETED = ServerStatus.DELETED.value
-SWEEP_LEASE_SECONDS = 180.0  # the sweep's lease: three of the API's audit sweeps (a minute)
+SWEEP_LEASE_SECONDS = 180.0  # the sweep's lease: three of the API's audit sweeps, a minute apart
 
 
 def _take_sweep_lease(insert):  # type: ignore[no-untyped-def]
@@ -144,7 +145,7 @@ class Audit:
                  recorder: Recorder | None = None, worker: str = "") -> None:
         # worker: this API process (the build leases' name for it), which may hold the
         # sweep's lease: one process sweeps at a time, not every worker of every API node.
-        self._worker = worker or f"audit/{id(self)}"
+        self._worker = worker or f"audit/{uuid.uuid4().hex}"
         self._db = db
         self._network = network
         self._scheduler = scheduler
