@@ -26,16 +26,14 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, bindparam, delete, func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from sriovstack.compute.desired_state import HostRevisions
 from sriovstack.compute.types import SYSTEM_CALLER
-from sriovstack.db import Database
+from sriovstack.db import Database, upsert_into
 from sriovstack.compute.build import MIGRATION_HOLDS
 from sriovstack.db.models import (FaultRow, HostAllocationRow, HostRow, MigrationRow,
                                   PciDeviceRow, ServerPortRow, ServerRow, SweepLeaseRow)
@@ -57,12 +55,13 @@ _DELETED = ServerStatus.DELETED.value
 SWEEP_LEASE_SECONDS = 180.0  # the sweep's lease: three of the API's audit sweeps, a minute apart
 
 
-def _take_sweep_lease(insert):  # type: ignore[no-untyped-def]
+def _take_sweep_lease(dialect: str) -> Any:
     """The upsert that takes the audit's lease for ``:me`` until ``:until`` when it is free,
     expired at ``:now`` or already ``:me``'s, returning a row only then (built once per
     dialect)."""
     t = SweepLeaseRow.__table__
-    new = insert(t).values(name="audit", owner=bindparam("me"), expires_at=bindparam("until"))
+    new = upsert_into(t, dialect).values(name="audit", owner=bindparam("me"),
+                                         expires_at=bindparam("until"))
     return new.on_conflict_do_update(
         index_elements=[t.c.name],
         set_={"owner": new.excluded.owner, "expires_at": new.excluded.expires_at},
@@ -70,8 +69,7 @@ def _take_sweep_lease(insert):  # type: ignore[no-untyped-def]
     ).returning(t.c.owner)
 
 
-_SWEEP_LEASE = {"postgresql": _take_sweep_lease(pg_insert),
-                "sqlite": _take_sweep_lease(sqlite_insert)}
+_SWEEP_LEASE = {dialect: _take_sweep_lease(dialect) for dialect in ("postgresql", "sqlite")}
 
 
 class AuditCheck(enum.StrEnum):

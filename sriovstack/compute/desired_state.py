@@ -22,11 +22,10 @@ from typing import Any
 from sqlalchemy import Executable, Row, Select, String, bindparam, func, literal, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from sriovstack.compute.operations import stopped_moves, target_of
-from sriovstack.db import Database, Listener, check_payload, one_of
+from sriovstack.db import Database, Listener, check_payload, one_of, upsert_into
 from sriovstack.db.models import (FlavorRow, HostRevisionRow, PciDeviceRow, ServerPortRow,
                                   ServerRow)
 from sriovstack.network import PortWiring, port_wirings
@@ -151,7 +150,7 @@ def _bump(dialect: str) -> Executable:
     """The statement ``bump_in`` runs (built once: it is in every change a host sees)."""
     table = HostRevisionRow.__table__
     host = bindparam("revised_host", type_=String)
-    upsert = _INSERTS[dialect](table).values(host=host, revision=1).on_conflict_do_update(
+    upsert = upsert_into(table, dialect).values(host=host, revision=1).on_conflict_do_update(
         index_elements=[table.c.host], set_={"revision": table.c.revision + 1}
     ).returning(table.c.revision)
     if dialect != "postgresql":
@@ -176,7 +175,6 @@ def _bump_many() -> Executable:
     return select(func.pg_notify(HOSTS_CHANNEL, bumped.c.host))
 
 
-_INSERTS = {"postgresql": pg_insert, "sqlite": sqlite_insert}
 
 
 class DesiredStateService:

@@ -11,7 +11,10 @@ from datetime import datetime, timezone
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import ColumnElement, DateTime, MetaData, create_engine, event, literal
+from sqlalchemy import (ColumnElement, DateTime, MetaData, Table, create_engine, event,
+                        literal)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, DataError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -223,6 +226,15 @@ def storable(text: str) -> bool:
     """False for text no database column can hold or match (PostgreSQL refuses NUL bytes):
     a lookup by such an id is simply "not found", never a database error."""
     return "\x00" not in text
+
+
+def upsert_into(table: Table, dialect: str) -> Any:
+    """``INSERT INTO table`` in ``dialect``'s own construct, the one that can say
+    ``on_conflict_do_update`` (PostgreSQL and SQLite spell upserts alike)."""
+    return _UPSERTS[dialect](table)
+
+
+_UPSERTS = {"postgresql": pg_insert, "sqlite": sqlite_insert}
 
 
 def one_of(column: ColumnElement[Any], values: Iterable[Any]) -> ColumnElement[bool]:

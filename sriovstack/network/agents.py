@@ -11,12 +11,10 @@ import functools
 from typing import Any
 
 from sqlalchemy import Row, bindparam, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Executable
 
-from sriovstack.db import storable
+from sriovstack.db import storable, upsert_into
 from sriovstack.db.models import AgentRow
 from sriovstack.errors import ErrorKind, Invalid, NotFound
 from sriovstack.identity import Caller, policy
@@ -71,7 +69,7 @@ def _beat(dialect: str, restarted: bool) -> Executable:
     inserted, or its binary, configurations and heartbeat (and with the start flag its
     started_at) refreshed, in one upsert that returns every column."""
     table = AgentRow.__table__
-    upsert = {"postgresql": pg_insert, "sqlite": sqlite_insert}[dialect](table)
+    upsert = upsert_into(table, dialect)
     refreshed = ("binary", "configurations", "heartbeat_at", *(
         ("started_at",) if restarted else ()))
     return upsert.on_conflict_do_update(
