@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import time
 from ipaddress import ip_interface
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -308,12 +307,6 @@ def test_a_revision_poll_answers_unchanged_when_the_wait_runs_out(cloud: Cloud) 
     assert time.monotonic() - began >= 0.3
 
 
-def _plan_nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    yield plan
-    for child in plan.get("Plans", ()):
-        yield from _plan_nodes(child)
-
-
 def test_postgresql_reads_a_servers_devices_by_owner_even_without_statistics(
         database: Database) -> None:
     """The desired state asks, per server, whether it holds devices for no port.  On a
@@ -323,10 +316,10 @@ def test_postgresql_reads_a_servers_devices_by_owner_even_without_statistics(
     if database.dialect != "postgresql":
         pytest.skip("the plan is PostgreSQL's")
     from sqlalchemy import text
-    from sqlalchemy.dialects import postgresql
 
     from sriovstack.compute.desired_state import _PLACED_ON
     from sriovstack.db.models import HostRow
+    from tests.plans import scans_of
 
     with database.transaction() as s:
         s.add(HostRow(id="h0", name="compute-0"))
@@ -344,10 +337,6 @@ def test_postgresql_reads_a_servers_devices_by_owner_even_without_statistics(
             "now(), now(), false FROM generate_series(1, 500) AS n"))
         assert s.scalar(text("SELECT count(*) FROM pg_statistic WHERE starelid IN "
                              "('pci_devices'::regclass, 'servers'::regclass)")) == 0
-        sql = str(_PLACED_ON.params(host="compute-7").compile(
-            dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
-        plan = s.execute(text("EXPLAIN (FORMAT JSON) " + sql)).scalar_one()[0]["Plan"]
-    devices = [n for n in _plan_nodes(plan) if n.get("Relation Name") == "pci_devices"
-               or "pci_devices" in n.get("Index Name", "")]
-    assert devices, plan
+        devices = scans_of(s, _PLACED_ON, "pci_devices", host="compute-7")
+    assert devices
     assert {n.get("Index Name") for n in devices} == {"ix_pci_devices_owner_status"}, devices

@@ -259,10 +259,10 @@ def test_postgresql_reads_changed_hosts_and_new_heartbeats_by_index_without_stat
 
     import pytest
     from sqlalchemy import text
-    from sqlalchemy.dialects import postgresql
 
     from sriovstack.compute.scheduler.index import _BEATS_SINCE
     from sriovstack.compute.scheduler.revision import _CHANGED_PG
+    from tests.plans import scans_of
 
     if database.dialect != "postgresql":
         pytest.skip("the plans are PostgreSQL's")
@@ -277,15 +277,5 @@ def test_postgresql_reads_changed_hosts_and_new_heartbeats_by_index_without_stat
                              "WHERE starelid = 'hosts'::regclass")) == 0
         for statement, params in ((_CHANGED_PG, {"since": 4990}),
                                   (_BEATS_SINCE, {"beat_since": datetime.now(UTC)})):
-            sql = str(statement.params(**params).compile(
-                dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
-            plan = s.execute(text("EXPLAIN (FORMAT JSON) " + sql)).scalar_one()[0]["Plan"]
-            scans = [n for n in _plan_nodes(plan) if n.get("Relation Name") == "hosts"
-                     or "hosts" in n.get("Index Name", "")]
-            assert scans and all(n["Node Type"] != "Seq Scan" for n in scans), plan
-
-
-def _plan_nodes(plan):
-    yield plan
-    for child in plan.get("Plans", ()):
-        yield from _plan_nodes(child)
+            scans = scans_of(s, statement, "hosts", **params)
+            assert scans and all(n["Node Type"] != "Seq Scan" for n in scans), scans
