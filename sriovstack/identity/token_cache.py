@@ -53,6 +53,7 @@ class TokenCache:
         self._entries: OrderedDict[str, Token] = OrderedDict()
         self._revision = -1
         self._checked = float("-inf")
+        self._owed = False  # a ``peek`` claimed the due re-read; the next ``get`` makes it
 
     def get(self, digest: str, now: datetime, revision: Callable[[], int]) -> Token | None:
         """The cached token for ``digest`` if it is still valid at ``now``; None otherwise.
@@ -62,9 +63,9 @@ class TokenCache:
         """
         with self._lock:
             tick = self._ticker()
-            due = tick - self._checked >= self._recheck
-            if due:
-                self._checked = tick  # this caller checks; the others trust the cache meanwhile
+            due = self._owed or tick - self._checked >= self._recheck
+            if due:  # this caller checks; the others trust the cache meanwhile
+                self._checked, self._owed = tick, False
         if due:
             self._advance(revision())
         with self._lock:
@@ -79,9 +80,18 @@ class TokenCache:
 
     def peek(self, digest: str, now: datetime) -> Token | None:
         """``get`` without any database read: the cached token, or None when it is not
-        cached, has expired, or the revision is due for its re-read (then ``get`` it)."""
+        cached, has expired, or the revision is due for its re-read (then ``get`` it).
+
+        The first caller to find the re-read due claims it, and its ``get`` makes it; the
+        callers after it trust the cache meanwhile, as ``get``'s do. Were they all sent to
+        ``get`` until one got there, a busy worker would send every request to its
+        threadpool while the first waited for a thread: half of them, under load. A claim
+        whose ``get`` never comes (its request gone) is made again a ``recheck`` later, or by
+        the next ``get`` at all."""
         with self._lock:
-            if self._ticker() - self._checked >= self._recheck:
+            tick = self._ticker()
+            if tick - self._checked >= self._recheck:
+                self._checked, self._owed = tick, True
                 return None
             token = self._entries.get(digest)
             if token is None or token.expires_at <= now:
