@@ -33,6 +33,7 @@ the API between the 202 and the build deterministically.  Always 0 in service.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -117,6 +118,13 @@ class ServerBuilder:
         if self._start_delay:
             time.sleep(self._start_delay)
         self._batcher.run(server_id)
+
+    async def build_async(self, server_id: str) -> None:
+        """``build`` from the event loop (the API's background task after a 202): waiting
+        for its batch takes no thread from the requests' threadpool."""
+        if self._start_delay:
+            await asyncio.sleep(self._start_delay)
+        await self._batcher.run_async(server_id)
 
     def build_batch(self, server_ids: tuple[str, ...]) -> None:
         """Build these servers (queued in this worker) as one batch: one transaction takes

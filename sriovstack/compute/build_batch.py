@@ -4,9 +4,12 @@ Every ``POST /servers`` queues ``ServerBuilder.build(id)`` after its 202.  Run o
 each build pays its own transactions: taking its lease and reading its plan, the scheduler's
 index refresh, and placing the server.  ``BuildBatcher`` collects the builds waiting in a
 worker and lets at most ``drainers`` threads run them, up to ``batch_size`` at once: the first
-caller to find a free drainer slot takes the waiting builds (its own among them) and runs
-them as one batch, the others wait until theirs is done (so a build's caller still returns
-when its build has ended, as the background task always did).  A batch:
+caller to find a free drainer slot runs the waiting builds (its own among them) in batches
+until none waits, the others wait until theirs is done (so a build's caller still returns
+when its build has ended, as the background task always did).  The API waits on the event
+loop (``run_async``): a build waiting for its batch holds no threadpool thread, which the
+requests need (with 40 threads and 16 builds per batch, the builds waiting behind two
+running batches used to hold most of them).  A batch:
 
 - takes every lease and reads every plan in one transaction (``read_plans``), under one
   token: each server row is still fenced on its own (every lease check names the server);
@@ -21,10 +24,11 @@ placing transaction fails as a whole, each server is placed again on its own.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
@@ -104,10 +108,39 @@ def read_plans(session: Session, server_ids: Sequence[str]) -> dict[str, Plan]:
         for server in found}
 
 
-@dataclass(eq=False, slots=True)
 class _Waiting:
-    server_id: str
-    done: bool = field(default=False)
+    """One build waiting for its batch: a thread's event, or a future of an event loop."""
+
+    __slots__ = ("server_id", "_event", "_loop", "_future")
+
+    def __init__(self, server_id: str, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        self.server_id = server_id
+        self._loop = loop
+        self._event = threading.Event() if loop is None else None
+        self._future = loop.create_future() if loop is not None else None
+
+    def finish(self) -> None:
+        """Its build has ended (called by the drainer's thread)."""
+        if self._event is not None:
+            self._event.set()
+            return
+        assert self._loop is not None
+        try:
+            self._loop.call_soon_threadsafe(self._settle)
+        except RuntimeError:  # the loop has closed (the worker stops): nobody waits
+            pass
+
+    def _settle(self) -> None:
+        if self._future is not None and not self._future.done():
+            self._future.set_result(None)
+
+    def wait(self) -> None:
+        assert self._event is not None
+        self._event.wait()
+
+    async def wait_async(self) -> None:
+        assert self._future is not None
+        await self._future
 
 
 class BuildBatcher:
@@ -129,29 +162,53 @@ class BuildBatcher:
         self._drainers = drainers
         self._running = 0
         self._pending: list[_Waiting] = []
-        self._changed = threading.Condition()
+        self._lock = threading.Lock()
 
     def run(self, server_id: str) -> None:
         """Build ``server_id`` in a batch; returns once its build has ended."""
         mine = _Waiting(server_id)
-        with self._changed:
-            self._pending.append(mine)
-        while True:
-            with self._changed:
-                while not mine.done and (self._running >= self._drainers or not self._pending):
-                    self._changed.wait()
-                if mine.done:
-                    return
-                batch = self._pending[:self._batch_size]
-                del self._pending[:self._batch_size]
+        if self._queue(mine):
+            self._drain()
+        mine.wait()
+
+    async def run_async(self, server_id: str) -> None:
+        """``run`` from the event loop: waiting for the batch takes no thread; only a
+        caller that finds a drainer slot free runs the batches, in a thread."""
+        mine = _Waiting(server_id, asyncio.get_running_loop())
+        if self._queue(mine):
+            await asyncio.to_thread(self._drain)
+        await mine.wait_async()
+
+    def _queue(self, waiting: _Waiting) -> bool:
+        """Queue a build; True when its caller takes a free drainer slot (then ``_drain``)."""
+        with self._lock:
+            self._pending.append(waiting)
+            if self._running < self._drainers:
                 self._running += 1
-            try:
-                self._run_batch(tuple(w.server_id for w in batch))
-            except Exception:  # the builder's own guard failed: the sweep redoes them
-                _LOG.exception("a batch of %d builds failed", len(batch))
-            finally:
-                with self._changed:
-                    self._running -= 1
+                return True
+            return False
+
+    def _drain(self) -> None:
+        """Run the waiting builds, a batch at a time, until none waits; then give the slot
+        back (under the lock that queues: a build queued meanwhile finds the slot free)."""
+        released = False
+        try:
+            while True:
+                with self._lock:
+                    batch = self._pending[:self._batch_size]
+                    del self._pending[:self._batch_size]
+                    if not batch:
+                        self._running -= 1
+                        released = True
+                        return
+                try:
+                    self._run_batch(tuple(w.server_id for w in batch))
+                except Exception:  # the builder's own guard failed: the sweep redoes them
+                    _LOG.exception("a batch of %d builds failed", len(batch))
+                finally:
                     for waiting in batch:
-                        waiting.done = True
-                    self._changed.notify_all()
+                        waiting.finish()
+        finally:
+            if not released:  # only on an error that is not an Exception
+                with self._lock:
+                    self._running -= 1

@@ -2,10 +2,12 @@
 places each server as a build of its own would, one server's failure or delete leaves the
 others placed, and the servers placed together bump their host's revision once.  The batcher
 runs every queued build exactly once, at most ``drainers`` batches at a time, and returns to
-each caller only when its build has ended."""
+each caller only when its build has ended; a build waiting on the event loop holds no
+thread."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import threading
 
@@ -152,6 +154,63 @@ def test_the_batcher_runs_every_build_once_in_at_most_two_batches_at_a_time() ->
     assert sorted(ran) == sorted(f"s{i}" for i in range(12))
     assert running[1] == 2
     assert done == {f"s{i}": True for i in range(12)}
+
+
+def test_builds_waiting_on_the_event_loop_hold_no_thread_and_each_runs_once() -> None:
+    # The API's background tasks wait for their batch on the event loop: only the callers
+    # that take a drainer slot use a thread, so 40 queued builds leave the requests'
+    # threadpool alone (waiting in ``run`` held a thread each).
+    lock = threading.Lock()
+    ran: list[str] = []
+    threads: set[int] = set()
+    release = threading.Event()
+
+    def run_batch(ids: tuple[str, ...]) -> None:
+        with lock:
+            threads.add(threading.get_ident())
+        release.wait(timeout=10)
+        with lock:
+            ran.extend(ids)
+
+    batcher = BuildBatcher(run_batch, batch_size=4, drainers=2)
+
+    async def boots() -> dict[str, bool]:
+        done: dict[str, bool] = {}
+
+        async def caller(server_id: str) -> None:
+            await batcher.run_async(server_id)
+            done[server_id] = server_id in ran  # its build ended before it returned
+
+        before = threading.active_count()
+        tasks = [asyncio.create_task(caller(f"s{i}")) for i in range(40)]
+        for _ in range(200):  # until two batches run (in at most two new threads)
+            await asyncio.sleep(0.01)
+            if len(threads) == 2:
+                break
+        assert threading.active_count() - before <= 2
+        release.set()
+        await asyncio.wait_for(asyncio.gather(*tasks), timeout=10)
+        return done
+
+    done = asyncio.run(boots())
+    assert sorted(ran) == sorted(f"s{i}" for i in range(40))
+    assert len(threads) == 2
+    assert done == {f"s{i}": True for i in range(40)}
+
+
+def test_no_build_waits_with_no_drainer_left() -> None:
+    # A drainer gives its slot back under the lock that queues: a build queued just after
+    # the last batch is taken either is drained by it or takes the slot itself, never waits
+    # with no drainer left.
+    batcher = BuildBatcher(lambda ids: None, batch_size=1, drainers=1)
+
+    async def many() -> None:
+        for _ in range(50):
+            await asyncio.wait_for(asyncio.gather(
+                *(batcher.run_async(f"s{i}") for i in range(5))), timeout=5)
+
+    asyncio.run(many())
+    batcher.run("sync")  # the slot is free again for a thread's caller
 
 
 @pytest.mark.parametrize("size, drainers", [(0, 1), (1, 0)])

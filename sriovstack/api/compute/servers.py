@@ -52,7 +52,7 @@ def create_server(body: ServerCreateRequest, background: BackgroundTasks,
     policy.require_writer(ctx.caller, "creating a server")
     server = ctx.services.compute.servers.create(ctx.caller, body.to_spec(version),
                                                  ctx.request_id)
-    background.add_task(ctx.services.compute.servers.builder.build, server.id)
+    background.add_task(ctx.services.compute.servers.builder.build_async, server.id)
     password = body.server.adminPass or secrets.token_urlsafe(9)
     return {"server": server_created(server, _base(ctx), password)}
 
@@ -133,7 +133,7 @@ def server_action(server_id: str, body: ServerActionRequest, background: Backgro
             "output": servers.console_output(ctx.caller, server_id, action)})
     servers.action(ctx.caller, server_id, action, ctx.request_id)
     if isinstance(action, (UnshelveAction, EvacuateAction)):  # a build, after the answer
-        background.add_task(servers.builder.build, server_id)
+        background.add_task(servers.builder.build_async, server_id)
     if isinstance(action, EvacuateAction):  # nova answers 200; adminPass until 2.13
         if version >= EVACUATE_NO_SHARED_STORAGE:
             return Response(status_code=200)
