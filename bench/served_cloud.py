@@ -33,6 +33,7 @@ ADMIN_PASSWORD, AGENT_USER, AGENT_PASSWORD = "bench-admin", "bench-agent", "benc
 PFS, VFS = 2, 64
 PHYSNET = "physnet1"  # the chapter's ml2_conf.ini: physnet1:15:20
 HEARTBEAT_STALE = 30.0  # seconds; re-beat hosts older than this before booting (down at 60)
+SWEEP_EVERY = 10.0  # seconds: ``api serve``'s default --sweep-interval (its index refresh too)
 CLK = os.sysconf("SC_CLK_TCK")
 
 
