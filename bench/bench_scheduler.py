@@ -1,7 +1,7 @@
 """Scheduler benchmark (run by hand): the PCI part of one decision (one VF, and the full pool
 fit: a guest NUMA node, vendor/product ids, two requests), choosing a host (the filters and
-weighers, nothing claimed), whole decisions (choice, claim, index refresh) per second
-and scheduler memory per host, at 100 / 1,000 / 5,000 simulated hosts of 2 PFs x 64 VFs on
+weighers, nothing claimed), whole decisions (choice, claim, index refresh) per second,
+the ranking's refiling of one host after a claim, and scheduler memory per host, at 100 / 1,000 / 5,000 simulated hosts of 2 PFs x 64 VFs on
 2 NUMA nodes (issue 3; nova's figures are in shared/reference/perf_anchors.md).
 
     .venv/bin/python bench/bench_scheduler.py [--hosts 100,1000,5000] [--url sqlite:///...]
@@ -16,15 +16,18 @@ import tempfile
 import time
 import tracemalloc
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from sqlalchemy import insert, update
 
 from sriovstack.clock import SystemClock
-from sriovstack.compute.scheduler import (BuildRequest, NumaPolicy, PciRequest, Scheduler,
-                                          SchedulerConfig)
+from sriovstack.compute.scheduler import (BuildRequest, HostState, NumaPolicy, PciRequest,
+                                          Scheduler, SchedulerConfig)
 from sriovstack.compute.scheduler.filters import PciPassthroughFilter
 from sriovstack.compute.scheduler.index import HostIndex
+from sriovstack.compute.scheduler.ranking import HostRanking
+from sriovstack.compute.scheduler.weighers import build_weighers
 from sriovstack.db import Database
 from sriovstack.db.models.hosts import HostRow, PciDeviceRow
 
@@ -89,6 +92,24 @@ def full_fit_request(n: int) -> BuildRequest:
                    numa_policy=NumaPolicy.PREFERRED, port_id=f"port-b-{n}")))
 
 
+def _refile_seconds(states: tuple[HostState, ...], claims: int = 500) -> float:
+    """The ranking's update for one host that took a claim's RAM and vCPU (a decision's
+    ``adjust``, and the refresh that reads the host back), median of ``claims``."""
+    ranking = HostRanking(build_weighers(SchedulerConfig()), by_zone=True, by_pci=True,
+                          usable_only=True)
+    ranking.update({h.id: h for h in states})
+    current = list(states)
+    times = []
+    for n in range(claims):
+        i = (n * 7919) % len(current)  # spread over the hosts
+        host = current[i] = replace(current[i], memory_mb_used=current[i].memory_mb_used + 512,
+                                    vcpus_used=current[i].vcpus_used + 1)
+        t0 = time.perf_counter()
+        ranking.update({host.id: host})
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
 def bench(hosts: int, url: str | None, decisions: int) -> dict[str, float]:
     tmp = tempfile.mkdtemp()
     db = Database(url or f"sqlite:///{tmp}/bench.db")
@@ -119,6 +140,7 @@ def bench(hosts: int, url: str | None, decisions: int) -> dict[str, float]:
         passed = [h for h in states if flt.check(h, fit_req) is None]
         fit.append(time.perf_counter() - t0)
     assert len(passed) == hosts
+    refile = _refile_seconds(states)
     stamp_heartbeats(db)  # the load and the PCI timing above took a while at 5,000 hosts
     sched = Scheduler(db, SchedulerConfig(), SystemClock())
     sched.select_hosts(req)  # warm the scheduler's own index
@@ -145,7 +167,7 @@ def bench(hosts: int, url: str | None, decisions: int) -> dict[str, float]:
             "choice_ms": statistics.median(choices) * 1e3, "choice_min_ms": min(choices) * 1e3,
             "decision_ms": statistics.median(times) * 1e3, "decision_min_ms": min(times) * 1e3,
             "decisions_per_s": 1 / statistics.median(times),
-            "refresh_ms": statistics.median(refresh) * 1e3,
+            "refresh_ms": statistics.median(refresh) * 1e3, "refile_us": refile * 1e6,
             "first_load_s": first_load, "bytes_per_host": memory}
 
 
@@ -156,15 +178,15 @@ def main() -> None:
     parser.add_argument("--decisions", type=int, default=50)
     args = parser.parse_args()
     print(f"{'hosts':>6} {'PCI ms':>8} {'us/host':>8} {'fit ms':>8} {'us/host':>8} "
-          f"{'choose ms':>10} {'min ms':>7} {'decide ms':>10} {'min ms':>7} {'dec/s':>7} {'refresh ms':>11} {'load s':>7} "
-          f"{'B/host':>7}")
+          f"{'choose ms':>10} {'min ms':>7} {'decide ms':>10} {'min ms':>7} {'dec/s':>7} "
+          f"{'refresh ms':>11} {'refile us':>10} {'load s':>7} {'B/host':>7}")
     for hosts in (int(h) for h in args.hosts.split(",")):
         r = bench(hosts, args.url, args.decisions)
         print(f"{hosts:>6} {r['pci_ms']:>8.3f} {r['pci_us_per_host']:>8.2f} "
               f"{r['fit_ms']:>8.2f} {r['fit_us_per_host']:>8.2f} "
               f"{r['choice_ms']:>10.3f} {r['choice_min_ms']:>7.3f} "
               f"{r['decision_ms']:>10.2f} {r['decision_min_ms']:>7.2f} "
-              f"{r['decisions_per_s']:>7.1f} {r['refresh_ms']:>11.2f} "
+              f"{r['decisions_per_s']:>7.1f} {r['refresh_ms']:>11.2f} {r['refile_us']:>10.1f} "
               f"{r['first_load_s']:>7.2f} {r['bytes_per_host']:>7.0f}")
 
 

@@ -133,6 +133,10 @@ class HostRanking:
                         self._watch(host_id, state)  # filed again, or a new heartbeat
                 if old == new:
                     continue
+                if old is not None and new is not None and (old.name, old.buckets) == \
+                        (new.name, new.buckets):  # a claim or a report: only axes moved
+                    self._move(host_id, old, new)
+                    continue
                 if old is not None:
                     self._unfile(host_id, old)
                 if new is not None:
@@ -216,6 +220,20 @@ class HostRanking:
             for i, value in enumerate(entry.axes):
                 _remove(bucket.ascending[i], (value, entry.name, host_id))
                 _remove(bucket.descending[i], (-value, entry.name, host_id))
+
+    def _move(self, host_id: str, old: _Entry, new: _Entry) -> None:
+        """Refile a host that stays in the same buckets under the same name in the axis
+        lists whose value changed only (a claim moves one or two of its axes)."""
+        name = new.name
+        for i, (before, after) in enumerate(zip(old.axes, new.axes)):
+            if before == after:
+                continue
+            for key in new.buckets:
+                bucket = self._buckets[key]
+                _remove(bucket.ascending[i], (before, name, host_id))
+                insort(bucket.ascending[i], (after, name, host_id))
+                _remove(bucket.descending[i], (-before, name, host_id))
+                insort(bucket.descending[i], (-after, name, host_id))
 
     def _rebuild(self, changes: Mapping[str, HostState | None]) -> None:
         """File every host afresh (the first load, or most hosts changed at once)."""
