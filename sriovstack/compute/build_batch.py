@@ -1,8 +1,8 @@
 """Group commit for builds (issue 14): the builds queued in one API worker run in batches.
 
-Every ``POST /servers`` queues ``ServerBuilder.build(id)`` after its 202.  Run one at a time,
-each build pays its own transactions: taking its lease and reading its plan, the scheduler's
-index refresh, and placing the server.  ``BuildBatcher`` collects the builds waiting in a
+Every ``POST /servers`` queues ``ServerBuilder.build_async(id)`` after its 202.  Run one at a
+time, each build pays its own transactions: taking its lease and reading its plan, the
+scheduler's index refresh, and placing the server.  ``BuildBatcher`` collects the builds waiting in a
 worker and lets at most ``drainers`` threads run them, up to ``batch_size`` at once: the first
 caller to find a free drainer slot runs the waiting builds (its own among them) in batches
 until none waits, the others wait until theirs is done (so a build's caller still returns
