@@ -28,6 +28,7 @@ import asyncio
 import logging
 import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from sqlalchemy import bindparam, select
@@ -163,6 +164,10 @@ class BuildBatcher:
         self._running = 0
         self._pending: list[_Waiting] = []
         self._lock = threading.Lock()
+        # ``run_async``'s drainers run here: their own threads, so a drainer busy for a
+        # while takes none from the requests' threadpool or the event loop's default
+        # executor (the agents' long-polls read there)
+        self._threads = ThreadPoolExecutor(drainers, thread_name_prefix="build-drainer")
 
     def run(self, server_id: str) -> None:
         """Build ``server_id`` in a batch; returns once its build has ended."""
@@ -173,10 +178,11 @@ class BuildBatcher:
 
     async def run_async(self, server_id: str) -> None:
         """``run`` from the event loop: waiting for the batch takes no thread; only a
-        caller that finds a drainer slot free runs the batches, in a thread."""
-        mine = _Waiting(server_id, asyncio.get_running_loop())
+        caller that finds a drainer slot free runs the batches, in a drainer thread."""
+        loop = asyncio.get_running_loop()
+        mine = _Waiting(server_id, loop)
         if self._queue(mine):
-            await asyncio.to_thread(self._drain)
+            await loop.run_in_executor(self._threads, self._drain)
         await mine.wait_async()
 
     def _queue(self, waiting: _Waiting) -> bool:
