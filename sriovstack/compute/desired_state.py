@@ -21,7 +21,6 @@ from typing import Any
 
 from sqlalchemy import Executable, Row, Select, String, bindparam, func, literal, select
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from sriovstack.compute.operations import stopped_moves, target_of
@@ -166,15 +165,13 @@ def _bump_many() -> Executable:
     table = HostRevisionRow.__table__
     hosts = func.unnest(bindparam("revised_hosts", type_=ARRAY(String))).table_valued(
         "host").render_derived()
-    upsert = pg_insert(table).from_select(
+    upsert = upsert_into(table, "postgresql").from_select(
         ["host", "revision"], select(hosts.c.host, literal(1))
         .order_by(hosts.c.host.collate("C"))).on_conflict_do_update(
         index_elements=[table.c.host], set_={"revision": table.c.revision + 1}
     ).returning(table.c.host)
     bumped = upsert.cte("bumped")
     return select(func.pg_notify(HOSTS_CHANNEL, bumped.c.host))
-
-
 
 
 class DesiredStateService:
