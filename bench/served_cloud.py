@@ -24,6 +24,8 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine, make_url
 
+from sriovstack.cli.api import DEFAULT_SWEEP_INTERVAL
+
 REPO = Path(__file__).resolve().parents[1]
 CONTROLLER = (REPO / "examples/chapter/controller/nova.conf",
               REPO / "examples/chapter/network/ml2_conf.ini",
@@ -33,7 +35,7 @@ ADMIN_PASSWORD, AGENT_USER, AGENT_PASSWORD = "bench-admin", "bench-agent", "benc
 PFS, VFS = 2, 64
 PHYSNET = "physnet1"  # the chapter's ml2_conf.ini: physnet1:15:20
 HEARTBEAT_STALE = 30.0  # seconds; re-beat hosts older than this before booting (down at 60)
-SWEEP_EVERY = 10.0  # seconds: ``api serve``'s default --sweep-interval (its index refresh too)
+SWEEP_EVERY = DEFAULT_SWEEP_INTERVAL  # ``api serve``'s sweeps (its index refresh too)
 CLK = os.sysconf("SC_CLK_TCK")
 
 

@@ -26,8 +26,10 @@ from rich.console import Console
 from sriovstack.cli.inputs import positive_float, positive_int, text_file
 from sriovstack.errors import ConfigError, Invalid
 
-__all__ = ["register", "app_from_environment", "ServeOptions", "parse_listen", "serving_stack"]
+__all__ = ["register", "app_from_environment", "ServeOptions", "parse_listen", "serving_stack",
+           "DEFAULT_SWEEP_INTERVAL"]
 
+DEFAULT_SWEEP_INTERVAL = 10.0  # seconds between the recovery sweeps (api/app.py)
 _ENV = "SRIOVSTACK_API_SERVE"  # how `api serve` hands its options to each uvicorn worker
 _DEFAULT_STATE = Path("/var/lib/sriovstack")
 
@@ -44,7 +46,7 @@ class ServeOptions:
     metrics_dir: str | None = None  # prometheus_client's multiprocess dir (--workers > 1)
     image_dir: str | None = None  # uploaded image data (STATE_DIR/images)
     lease_seconds: float = 30.0  # an operation's lease (compute/build_lease.py)
-    sweep_interval: float = 10.0  # seconds between recovery sweeps (api/app.py)
+    sweep_interval: float = DEFAULT_SWEEP_INTERVAL
 
     def to_json(self) -> str:
         return json.dumps({"database_url": self.database_url, "base_url": self.base_url,
@@ -271,8 +273,8 @@ def register(subparsers: Any) -> None:
                        metavar="SECONDS", help="how long a multi-step operation's lease lasts "
                        "between renewals: a worker killed mid-operation is recovered that "
                        "long after (default 30)")
-    serve.add_argument("--sweep-interval", type=positive_float, default=10.0,
-                       metavar="SECONDS", help="seconds between the recovery sweeps that "
+    serve.add_argument("--sweep-interval", type=positive_float,
+                       default=DEFAULT_SWEEP_INTERVAL, metavar="SECONDS", help="seconds between the recovery sweeps that "
                        "finish or roll back operations whose worker died (default 10)")
     serve.add_argument("--test-build-delay", type=float, default=0.0, metavar="SECONDS",
                        help="test hook, never for service: every server build waits SECONDS "
