@@ -25,6 +25,7 @@ placing transaction fails as a whole, each server is placed again on its own.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import threading
 from collections.abc import Callable, Sequence
@@ -109,39 +110,24 @@ def read_plans(session: Session, server_ids: Sequence[str]) -> dict[str, Plan]:
         for server in found}
 
 
+@dataclass(frozen=True, slots=True)
 class _Waiting:
-    """One build waiting for its batch: a thread's event, or a future of an event loop."""
+    """One build waiting for its batch, and how to tell its caller the build has ended
+    (called by the drainer's thread)."""
 
-    __slots__ = ("server_id", "_event", "_loop", "_future")
+    server_id: str
+    finish: Callable[[], None]
 
-    def __init__(self, server_id: str, loop: asyncio.AbstractEventLoop | None = None) -> None:
-        self.server_id = server_id
-        self._loop = loop
-        self._event = threading.Event() if loop is None else None
-        self._future = loop.create_future() if loop is not None else None
 
-    def finish(self) -> None:
-        """Its build has ended (called by the drainer's thread)."""
-        if self._event is not None:
-            self._event.set()
-            return
-        assert self._loop is not None
-        try:
-            self._loop.call_soon_threadsafe(self._settle)
-        except RuntimeError:  # the loop has closed (the worker stops): nobody waits
-            pass
-
-    def _settle(self) -> None:
-        if self._future is not None and not self._future.done():
-            self._future.set_result(None)
-
-    def wait(self) -> None:
-        assert self._event is not None
-        self._event.wait()
-
-    async def wait_async(self) -> None:
-        assert self._future is not None
-        await self._future
+def _settle_soon(loop: asyncio.AbstractEventLoop, future: asyncio.Future[None]) -> None:
+    """Settle ``future`` on its loop, from another thread (a drainer's)."""
+    def settle() -> None:
+        if not future.done():
+            future.set_result(None)
+    try:
+        loop.call_soon_threadsafe(settle)
+    except RuntimeError:  # the loop has closed (the worker stops): nobody waits
+        pass
 
 
 class BuildBatcher:
@@ -171,19 +157,19 @@ class BuildBatcher:
 
     def run(self, server_id: str) -> None:
         """Build ``server_id`` in a batch; returns once its build has ended."""
-        mine = _Waiting(server_id)
-        if self._queue(mine):
+        ended = threading.Event()
+        if self._queue(_Waiting(server_id, ended.set)):
             self._drain()
-        mine.wait()
+        ended.wait()
 
     async def run_async(self, server_id: str) -> None:
         """``run`` from the event loop: waiting for the batch takes no thread; only a
         caller that finds a drainer slot free runs the batches, in a drainer thread."""
         loop = asyncio.get_running_loop()
-        mine = _Waiting(server_id, loop)
-        if self._queue(mine):
+        ended: asyncio.Future[None] = loop.create_future()
+        if self._queue(_Waiting(server_id, functools.partial(_settle_soon, loop, ended))):
             await loop.run_in_executor(self._threads, self._drain)
-        await mine.wait_async()
+        await ended
 
     def _queue(self, waiting: _Waiting) -> bool:
         """Queue a build; True when its caller takes a free drainer slot (then ``_drain``)."""
