@@ -32,7 +32,8 @@ from sriovstack.db import Database
 from sriovstack.db.models import ServerRow
 from sriovstack.wire import ServerStatus
 
-__all__ = ["BuildLease", "BuildLeases", "LeaseState", "DEFAULT_LEASE_SECONDS", "hold_lease"]
+__all__ = ["BuildLease", "BuildLeases", "LeaseState", "DEFAULT_LEASE_SECONDS", "LEASE_FENCE",
+           "hold_lease"]
 
 DEFAULT_LEASE_SECONDS = 30.0  # builds take well under a second; renewed between steps
 _BUILD = ServerStatus.BUILD.value  # as the status column stores it
@@ -79,6 +80,11 @@ _RENEW = (update(ServerRow.__table__)
           .values(build_lease_until=bindparam("until")))
 _HOLD = (update(S).where(S.id == bindparam("server"), S.build_owner == bindparam("token"))
          .values(build_owner=bindparam("token")).execution_options(synchronize_session=False))
+# ``hold_lease``'s fence as a Core UPDATE returning the server's id, for a claim made in one
+# statement (compute/claims.py): its other parts run only once this returned the row.
+LEASE_FENCE = (update(ServerRow.__table__)
+               .where(_T.id == bindparam("server"), _T.build_owner == bindparam("token"))
+               .values(build_owner=bindparam("token")).returning(_T.id))
 
 
 @functools.lru_cache(maxsize=64)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from collections import Counter
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import and_, select, text
 
 from sriovstack.compute.claims import Claims
 from sriovstack.compute.hosts import HostRegistry
@@ -201,3 +202,97 @@ def test_host_subset_size_claims_on_one_of_the_best_n_hosts(database, clock):
         assert claim.host in now_top3
         used.add(claim.host)
     assert len(used) > 1
+
+
+def _first_free_vf(database) -> str:
+    with database.transaction() as s:
+        return s.scalar(select(PciDeviceRow.address).where(
+            PciDeviceRow.dev_type == DevType.VF.value, PciDeviceRow.pool_pf == str(PF0),
+            PciDeviceRow.status == "available").order_by(PciDeviceRow.address).limit(1))
+
+
+def test_a_vf_claim_on_postgresql_is_one_statement(sched, database):
+    """The common claim (one VF, or none) costs PostgreSQL one round trip: the resources,
+    the allocation row, the PF fence and the VF as one chain of CTEs (SQLite: one by one)."""
+    at_once = database.dialect == "postgresql"
+    sched.select_hosts(vf("probe"))  # the index loaded: the claims below read nothing first
+    sent: list[int] = []
+    database.on_statement(lambda: sent.append(1))
+    claim = sched.schedule_and_claim(vf("srv-1"), refresh=False)
+    assert (len(sent) == 1) is at_once
+    assert device_states(database)[str(claim.devices[0].address)] == ("claimed", "srv-1")
+    assert device_states(database)[str(claim.devices[0].parent_addr)][0] == "unclaimable"
+    with database.transaction() as s:
+        assert s.scalar(select(HostRow.memory_mb_used)) == 512
+    sent.clear()
+    sched.schedule_and_claim(BuildRequest("srv-2", "p", 1, 512), refresh=False)
+    assert (len(sent) == 1) is at_once
+    with database.transaction() as s:
+        assert s.scalar(select(HostRow.memory_mb_used)) == 1024
+
+
+def test_a_claim_whose_first_free_vf_is_taken_meanwhile_takes_the_next(sched, database):
+    """Another transaction holds the pool's first free VF while the claim runs, then takes
+    it: the claim, which waited on that row, takes the next VF of the same PF instead of
+    losing the host (on PostgreSQL, after its one statement found the VF gone)."""
+    first = _first_free_vf(database)
+    outcome = _claim_behind(database, sched, PciDeviceRow.address == first,
+                            {"status": "claimed", "owner": "srv-first"})
+    [claim] = outcome
+    assert str(claim.devices[0].address) != first
+    assert claim.devices[0].parent_addr == PF0
+    states = device_states(database)
+    assert states[first] == ("claimed", "srv-first")
+    assert states[str(claim.devices[0].address)] == ("claimed", "srv-late")
+
+
+def test_a_vf_claim_waiting_on_a_pf_another_server_takes_meanwhile_takes_nothing(
+        sched, database):
+    """The PF is claimed (committed) while the VF claim waits to fence it: no VF of it is
+    taken, though the VFs still look free, and the RAM taken in the same statement is given
+    back; the message names the PF's status as it is now."""
+    outcome = _claim_behind(database, sched, and_(PciDeviceRow.address == str(PF0),
+                                                  PciDeviceRow.dev_type == DevType.PF.value),
+                            {"status": "claimed", "owner": "srv-pf"})
+    [lost] = outcome
+    assert isinstance(lost, ClaimLost) and f"PF {PF0} is claimed" in str(lost)
+    assert {o for _, o in device_states(database).values()} == {None, "srv-pf"}
+    with database.transaction() as s:
+        assert s.scalar(select(HostRow.memory_mb_used)) == 0
+
+
+def _claim_behind(database, sched, row, values) -> list[object]:
+    """Claim a VF of PF0 while another transaction updates ``row`` of pci_devices to
+    ``values``: that transaction commits once the claim waits on the row's lock.  The
+    claim's outcome: its Claim or the error it raised."""
+    if database.dialect != "postgresql":
+        pytest.skip("row locks: SQLite's writers wait for each other before their reads")
+    request = vf("srv-late")
+    host = sched.select_hosts(request)[0]
+    key = PoolKey("8086", "154c", DevType.VF, "physnet1", 0, PF0)
+    outcome: list[object] = []
+
+    def claim() -> None:
+        try:
+            outcome.append(Claims(database, 1.5, 16.0).claim(
+                host.id, host.name, request, (Allocation(request.pci_requests[0], key, 1),)))
+        except ClaimLost as exc:
+            outcome.append(exc)
+
+    worker = threading.Thread(target=claim)
+    with database.transaction() as other:
+        other.execute(PciDeviceRow.__table__.update().where(row).values(**values))
+        worker.start()
+        deadline = time.monotonic() + 10
+        while not _waits_on_a_lock(database):
+            assert time.monotonic() < deadline, "the claim never waited on the row"
+            time.sleep(0.02)
+    worker.join(10)
+    assert not worker.is_alive()
+    return outcome
+
+
+def _waits_on_a_lock(database) -> bool:
+    with database.transaction() as s:
+        return bool(s.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE "
+                                  "wait_event_type = 'Lock' AND datname = current_database()")))
