@@ -37,9 +37,6 @@ __all__ = ["Claims"]
 D = PciDeviceRow
 _VF, _PF = DevType.VF.value, DevType.PF.value
 _HELD = ("claimed", "allocated")
-# ``allocate``'s statement, built once: every boot's status report runs it.
-_ALLOCATE = (update(D).where(D.owner == bindparam("server"), D.status == "claimed")
-             .values(status="allocated").execution_options(synchronize_session=False))
 
 
 class Claims:
@@ -321,6 +318,9 @@ _H, _D = HostRow.__table__, PciDeviceRow.__table__
 # What a claim reads back of each device it took (in the UPDATE that takes it).
 _DEVICE = (_D.c.id, _D.c.address, _D.c.vendor_id, _D.c.product_id, _D.c.dev_type, _D.c.physnet,
            _D.c.parent_addr, _D.c.generation)
+# ``allocate``'s statement: every boot's status report runs it.
+_ALLOCATE = (update(_D).where(_D.c.owner == bindparam("server"), _D.c.status == "claimed")
+             .values(status="allocated"))
 
 
 def _take_resources_statement(stamped: bool) -> Update:
