@@ -32,13 +32,13 @@ __all__ = ["PortBindings", "DeviceBinding", "BindRefused", "clear_binding"]
 _UPLINK = "uplink_status_propagation"  # binding:vif_details key: what the NIC agent did
 
 
-# The ports a VF report may name, built once (a report per VF of every boot).
-_REPORTED = select(PortRow.id, PortRow.binding_profile, PortRow.vif_details, PortRow.device_up,
-                   PortRow.vif_type, PortRow.admin_state_up).where(
-    PortRow.mac_address == bindparam("mac"), PortRow.binding_host == bindparam("host"))
-# What a VF report changes, built once on the Core table (its transaction holds no ORM rows):
-# the device's state, and its binding:vif_details when they changed too.
+# The ports a VF report may name, and what it changes, built once on the Core table (a
+# report per VF of every boot; its transaction holds no ORM rows): the device's state, and
+# its binding:vif_details when they changed too.
 _PORTS = PortRow.__table__
+_REPORTED = select(_PORTS.c.id, _PORTS.c.binding_profile, _PORTS.c.vif_details,
+                   _PORTS.c.device_up, _PORTS.c.vif_type, _PORTS.c.admin_state_up).where(
+    _PORTS.c.mac_address == bindparam("mac"), _PORTS.c.binding_host == bindparam("host"))
 _REPORT = (update(_PORTS).where(_PORTS.c.id == bindparam("port"))
            .values(device_up=bindparam("up"), updated_at=bindparam("now"),
                    revision_number=_PORTS.c.revision_number + 1))

@@ -37,16 +37,18 @@ class PortWiring:
         return self.segment.segmentation_id or 0
 
 
-# ``port_wirings``'s query, built once (every desired state runs it).
-_WIRINGS = (select(PortRow.id, PortRow.mac_address, PortRow.vnic_type, PortRow.admin_state_up,
-                   PortRow.propagate_uplink_status, NetworkRow.network_type,
-                   NetworkRow.physnet, NetworkRow.segmentation_id, IpAllocationRow.ip_address,
-                   SubnetRow.cidr)
-            .join(NetworkRow, NetworkRow.id == PortRow.network_id)
-            .outerjoin(IpAllocationRow, IpAllocationRow.port_id == PortRow.id)
-            .outerjoin(SubnetRow, SubnetRow.id == IpAllocationRow.subnet_id)
-            .where(PortRow.id.in_(bindparam("ports", expanding=True)))
-            .order_by(PortRow.id, IpAllocationRow.position))
+# ``port_wirings``'s query, built once (every desired state runs it) on the Core tables (it
+# loads no ORM rows).
+_P, _N = PortRow.__table__, NetworkRow.__table__
+_I, _S = IpAllocationRow.__table__, SubnetRow.__table__
+_WIRINGS = (select(_P.c.id, _P.c.mac_address, _P.c.vnic_type, _P.c.admin_state_up,
+                   _P.c.propagate_uplink_status, _N.c.network_type, _N.c.physnet,
+                   _N.c.segmentation_id, _I.c.ip_address, _S.c.cidr)
+            .select_from(_P.join(_N, _N.c.id == _P.c.network_id)
+                         .outerjoin(_I, _I.c.port_id == _P.c.id)
+                         .outerjoin(_S, _S.c.id == _I.c.subnet_id))
+            .where(_P.c.id.in_(bindparam("ports", expanding=True)))
+            .order_by(_P.c.id, _I.c.position))
 
 
 def port_wirings(session: Session, port_ids: Collection[str]) -> dict[str, PortWiring]:
