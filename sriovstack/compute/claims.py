@@ -118,13 +118,10 @@ class Claims:
         if alloc is None:
             return Claim(request.server_id, host_name, ())
         taken: list[Row[Any]] = [] if row.id is None else [row]
-        if not taken:
-            pf = str(alloc.key.pf_address)
-            held = None if row.fenced else _pf_status(s, host_id, pf)
-            if held is not None:
-                raise _pf_held(host_name, pf, held)
-            # the pool's first free VF was taken meanwhile: the next ones, one by one
-            _take_rest(s, host_name, alloc, params, taken)
+        if not taken:  # as the statements one by one go on from here (a fresh snapshot)
+            if not row.fenced:  # ClaimLost if the PF is held now
+                _fence_parent_pf(s, host_id, host_name, alloc.key)
+            _take_rest(s, host_name, alloc, params, taken)  # the first free VF was taken
         return Claim(request.server_id, host_name, (_device(taken[0], alloc.request.port_id),))
 
     def allocate(self, server_id: str, session: Session | None = None) -> int:
@@ -253,16 +250,10 @@ def _fence_parent_pf(s: Session, host_id: str, host_name: str, key: PoolKey) -> 
     pf = str(key.pf_address)
     result = s.execute(_FENCE_PF, {"at_host": host_id, "pf": pf})
     if result.rowcount == 0:
-        held = _pf_status(s, host_id, pf)
+        held = s.scalar(select(D.status).where(D.host_id == host_id, D.address == pf,
+                                               D.dev_type == _PF, D.status != "removed"))
         if held is not None:
             raise _pf_held(host_name, pf, held)
-
-
-def _pf_status(s: Session, host_id: str, pf: str) -> str | None:
-    """The status of the host's PF ``pf`` that its fence did not take (so another server
-    holds it); None when the host has no such PF (its VFs are whitelisted alone)."""
-    return s.scalar(select(D.status).where(D.host_id == host_id, D.address == pf,
-                                           D.dev_type == _PF, D.status != "removed"))
 
 
 def _fence_child_vfs(s: Session, host_id: str, host_name: str, key: PoolKey) -> None:
