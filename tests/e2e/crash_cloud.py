@@ -25,6 +25,7 @@ from sqlalchemy import create_engine, text
 from sriovstack.allinone import live_vfs
 from sriovstack.compute import VfObservation, vf_state_findings
 from sriovstack.crashpoints import CRASH_AT_ENV
+from sriovstack.wire import NIC_AGENT_TYPE
 from tests.e2e.conftest import (ADMIN_PASSWORD, AGENT_PASSWORD, AGENT_USER, COMPUTE_FILES,
                                 CONTROLLER_FILES, DEMO_PASSWORD, SRIOVSTACK, ServedApi,
                                 _run_cli, _wait_until_up, chapter_inventory, free_port,
@@ -166,6 +167,13 @@ class CrashCloud:
                 hosts = c.get("/compute/v2.1/os-sriov-hosts").json()["hosts"]
                 return {h["host"] for h in hosts if h["pci_total"]} >= set(HOSTS)
             wait_for(inventoried, "both hosts' inventory", timeout=90, interval=0.5)
+
+            def nic_agents_alive() -> bool:  # else a first boot finds no agent to bind with
+                agents = c.get("/network/v2.0/agents").json()["agents"]
+                return {a["host"] for a in agents
+                        if a["agent_type"] == NIC_AGENT_TYPE and a["alive"]} >= set(HOSTS)
+            wait_for(nic_agents_alive, "both hosts' NIC Switch agents", timeout=90,
+                     interval=0.5)
             r = c.post("/network/v2.0/networks", json={"network": {
                 "name": "crash", "provider:network_type": "vlan",
                 "provider:physical_network": "physnet1", "provider:segmentation_id": 21}})
