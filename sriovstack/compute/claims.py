@@ -78,10 +78,7 @@ class Claims:
         PostgreSQL the same UPDATE stamps it).  The server's allocation row is the proof of
         its one claim: a second one breaks its primary key (Conflict), so no read first."""
         stamped = own_stamp(s) is not None
-        result = s.execute(_TAKE_RESOURCES[stamped], {
-            "at_host": host_id, "want_memory": request.memory_mb, "want_vcpus": request.vcpus,
-            "want_disk": request.disk_gb, "ram_ratio": self._ram_ratio,
-            "cpu_ratio": self._cpu_ratio})
+        result = s.execute(_TAKE_RESOURCES[stamped], self._wanted(host_id, request))
         if result.rowcount != 1:
             raise _resources_lost(host_name, request)
         try:
@@ -92,21 +89,23 @@ class Claims:
             raise _claim_exists(request) from exc
         return stamped
 
+    def _wanted(self, host_id: str, request: BuildRequest) -> dict[str, object]:
+        """The parameters of ``_TAKE_RESOURCES``: what the request takes of the host."""
+        return {"at_host": host_id, "want_memory": request.memory_mb,
+                "want_vcpus": request.vcpus, "want_disk": request.disk_gb,
+                "ram_ratio": self._ram_ratio, "cpu_ratio": self._cpu_ratio}
+
     def _claim_at_once(self, s: Session, host_id: str, host_name: str, request: BuildRequest,
                        allocations: Sequence[Allocation]) -> Claim:
         """``claim`` in one statement (PostgreSQL; no device or one VF): its row tells which
         part found nothing, and raising then rolls back the parts that did."""
         alloc = allocations[0] if allocations else None
-        params: dict[str, object] = {
-            "server": request.server_id, "token": request.lease_token, "at_host": host_id,
-            "want_memory": request.memory_mb, "want_vcpus": request.vcpus,
-            "want_disk": request.disk_gb, "ram_ratio": self._ram_ratio,
-            "cpu_ratio": self._cpu_ratio}
+        params = {**self._wanted(host_id, request), "server": request.server_id,
+                  "token": request.lease_token}
         if alloc is not None:
             params.update(_pool_params(host_id, alloc.key), pf=str(alloc.key.pf_address),
                           claimer=request.server_id, for_port=alloc.request.port_id)
-        shape = None if alloc is None else (alloc.key.physnet is None,
-                                            alloc.key.numa_node is None)
+        shape = None if alloc is None else _shape(alloc.key)
         try:
             row = s.execute(_at_once(request.lease_token is not None, shape), params).one()
         except IntegrityError as exc:
@@ -178,7 +177,7 @@ def _take_devices(s: Session, host_id: str, host_name: str, alloc: Allocation,
     key = alloc.key
     if key.dev_type is DevType.VF:
         _fence_parent_pf(s, host_id, host_name, key)
-    shape = (key.physnet is None, key.numa_node is None)
+    shape = _shape(key)
     params = {**_pool_params(host_id, key), "claimer": server_id,
               "for_port": alloc.request.port_id}
     taken: list[Row[Any]] = []
@@ -197,9 +196,8 @@ def _take_rest(s: Session, host_name: str, alloc: Allocation, params: dict[str, 
     another claim took meanwhile is passed over.  ClaimLost when the pool runs out."""
     if len(taken) == alloc.count:
         return
-    shape = (alloc.key.physnet is None, alloc.key.numa_node is None)
     mine = {row.id for row in taken}
-    for dev_id in s.scalars(_POOL[shape], {**params, "room": alloc.count + 16}).all():
+    for dev_id in s.scalars(_POOL[_shape(alloc.key)], {**params, "room": alloc.count + 16}).all():
         if dev_id in mine:
             continue
         row = s.execute(_TAKE_ONE, {"device": dev_id, "claimer": params["claimer"],
@@ -236,6 +234,12 @@ def _pf_held(host_name: str, pf: str, held: str) -> ClaimLost:
 def _pool_taken(host_name: str, alloc: Allocation) -> ClaimLost:
     return ClaimLost(f"host {host_name}: {alloc.count} {alloc.request.describe()} under PF "
                      f"{alloc.key.pf_address} were taken by another build", host=host_name)
+
+
+def _shape(key: PoolKey) -> tuple[bool, bool]:
+    """Which of ``_SHAPES``' statements the pool's devices are read with: whether it has no
+    physnet, and no NUMA node (NULL is matched with IS NULL, not with a parameter)."""
+    return key.physnet is None, key.numa_node is None
 
 
 def _pool_params(host_id: str, key: PoolKey) -> dict[str, object]:
@@ -383,43 +387,39 @@ def _at_once(leased: bool, shape: tuple[bool, bool] | None) -> Select[Any]:
     device) its PF fenced and the pool's first free VF taken.  A PF held by another server
     (its row there but not fenced) leaves the VF alone.  One row: ``leased``, ``took``,
     ``fenced`` and the VF's ``_DEVICE`` columns (NULL when none was taken)."""
-    counted = []
     gate: ColumnElement[bool] = true()
+    held: ColumnElement[Any] = literal(1)
     if leased:
         lease = LEASE_FENCE.cte("lease")
-        gate = exists(select(lease.c.id))
-        counted.append(select(func.count()).select_from(lease).scalar_subquery())
-    else:
-        counted.append(literal(1))
+        gate, held = exists(select(lease.c.id)), _count(lease)
     took = _TAKE_RESOURCES[True].where(gate).returning(_H.c.id).cte("took")
-    counted.append(select(func.count()).select_from(took).scalar_subquery())
-    recorded = insert(HostAllocationRow.__table__).from_select(
+    recorded = _RECORD_ALLOCATION.from_select(
         ["server_id", "host_id", "vcpus", "memory_mb", "disk_gb"],
         select(bindparam("server", type_=String), took.c.id,
                bindparam("want_vcpus", type_=Integer), bindparam("want_memory", type_=Integer),
                bindparam("want_disk", type_=Integer))).returning(
         HostAllocationRow.__table__.c.server_id).cte("recorded")
-    columns: list[Any] = [c.label(n) for c, n in zip(counted, ("leased", "took"))]
-    if shape is None:
-        columns.append(select(func.count()).select_from(recorded).scalar_subquery()
-                       .label("recorded"))
-        return select(*columns)
+    columns = [held.label("leased"), _count(took).label("took")]
+    if shape is None:  # a CTE is rendered only where the statement names it
+        return select(*columns, _count(recorded).label("recorded"))
     d = _D.c
-    the_pf = and_(d.host_id == bindparam("at_host"), d.address == bindparam("pf"),
-                  d.dev_type == _PF)
-    fenced = (update(_D).where(the_pf, one_of(d.status, ("available", "unclaimable")),
-                               exists(select(recorded.c.server_id)))
-              .values(status="unclaimable").returning(d.id).cte("fenced"))
-    pf_there = select(d.id).where(the_pf, d.status != "removed")
+    fenced = (_FENCE_PF.where(exists(select(recorded.c.server_id)))
+              .returning(d.id).cte("fenced"))
+    pf_there = select(d.id).where(d.host_id == bindparam("at_host"),
+                                  d.address == bindparam("pf"), d.dev_type == _PF,
+                                  d.status != "removed")
     taken = _claim_statement(and_(
         d.id.in_(_pool_statement(*shape).limit(1).scalar_subquery()),
         exists(select(recorded.c.server_id)),
         or_(exists(select(fenced.c.id)), ~pf_there.exists()))).cte("taken")
     one = select(literal(1).label("one")).subquery("one")
-    return (select(*columns,
-                   select(func.count()).select_from(fenced).scalar_subquery().label("fenced"),
-                   *taken.c)
+    return (select(*columns, _count(fenced).label("fenced"), *taken.c)
             .select_from(one.outerjoin(taken, true())))
+
+
+def _count(cte: Any) -> ColumnElement[Any]:
+    """How many rows a data-modifying CTE of ``_at_once`` returned."""
+    return select(func.count()).select_from(cte).scalar_subquery()
 
 
 def _device(r: Any, port_id: str | None) -> ClaimedDevice:
