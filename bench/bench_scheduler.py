@@ -1,8 +1,8 @@
 """Scheduler benchmark (run by hand): the PCI part of one decision (one VF, and the full pool
 fit: a guest NUMA node, vendor/product ids, two requests), choosing a host (the filters and
-weighers, nothing claimed), whole decisions (choice, claim, index refresh) per second,
-the ranking's refiling of one host after a claim, and scheduler memory per host, at 100 / 1,000 / 5,000 simulated hosts of 2 PFs x 64 VFs on
-2 NUMA nodes (issue 3; nova's figures are in shared/reference/perf_anchors.md).
+weighers, nothing claimed), whole decisions (choice, claim, index refresh) per second, the
+ranking's refiling of one host after a claim, and scheduler memory per host, at 100 / 1,000 /
+5,000 simulated hosts of 2 PFs x 64 VFs on 2 NUMA nodes (issue 3; nova's figures are in shared/reference/perf_anchors.md).
 
     .venv/bin/python bench/bench_scheduler.py [--hosts 100,1000,5000] [--url sqlite:///...]
 """

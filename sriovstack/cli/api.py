@@ -274,8 +274,9 @@ def register(subparsers: Any) -> None:
                        "between renewals: a worker killed mid-operation is recovered that "
                        "long after (default 30)")
     serve.add_argument("--sweep-interval", type=positive_float,
-                       default=DEFAULT_SWEEP_INTERVAL, metavar="SECONDS", help="seconds between the recovery sweeps that "
-                       "finish or roll back operations whose worker died (default 10)")
+                       default=DEFAULT_SWEEP_INTERVAL, metavar="SECONDS",
+                       help="seconds between the recovery sweeps that finish or roll back "
+                       "operations whose worker died (default %(default)g)")
     serve.add_argument("--test-build-delay", type=float, default=0.0, metavar="SECONDS",
                        help="test hook, never for service: every server build waits SECONDS "
                             "after the 202 (end-to-end tests kill the API in that window)")

@@ -2,8 +2,8 @@
 
 Every ``POST /servers`` queues ``ServerBuilder.build_async(id)`` after its 202.  Run one at a
 time, each build pays its own transactions: taking its lease and reading its plan, the
-scheduler's index refresh, and placing the server.  ``BuildBatcher`` collects the builds waiting in a
-worker and lets at most ``drainers`` threads run them, up to ``batch_size`` at once: the first
+scheduler's index refresh, and placing the server.  ``BuildBatcher`` collects the builds
+waiting in a worker and lets at most ``drainers`` threads run them, up to ``batch_size`` at once: the first
 caller to find a free drainer slot runs the waiting builds (its own among them) in batches
 until none waits, the others wait until theirs is done (so a build's caller still returns
 when its build has ended, as the background task always did).  The API waits on the event
