@@ -32,7 +32,7 @@ from sriovstack.db.models import HostAllocationRow, HostRow, PciDeviceRow
 from sriovstack.errors import ClaimLost, Conflict, ErrorKind, NotFound
 from sriovstack.pci import Allocation, DevType, PciAddress, PoolKey
 
-__all__ = ["Claims"]
+__all__ = ["Claims", "allocated_after"]
 
 D = PciDeviceRow
 _VF, _PF = DevType.VF.value, DevType.PF.value
@@ -316,6 +316,12 @@ _DEVICE = (_D.c.id, _D.c.address, _D.c.vendor_id, _D.c.product_id, _D.c.dev_type
 # ``allocate``'s statement: every boot's status report runs it.
 _ALLOCATE = (update(_D).where(_D.c.owner == bindparam("server"), _D.c.status == "claimed")
              .values(status="allocated"))
+
+
+def allocated_after(gate: ColumnElement[bool]) -> Any:
+    """``allocate`` as a CTE of a caller's PostgreSQL statement, run only where ``gate``
+    holds (the devices of ``:server``; returns their ids)."""
+    return _ALLOCATE.where(gate).returning(_D.c.id).cte("allocated")
 
 
 def _take_resources_statement(stamped: bool) -> Update:

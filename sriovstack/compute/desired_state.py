@@ -19,7 +19,8 @@ import time
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
-from sqlalchemy import Executable, Row, Select, String, bindparam, func, literal, select
+from sqlalchemy import (CTE, ColumnElement, Executable, Row, Select, String, bindparam, func,
+                        literal, select)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
@@ -32,7 +33,7 @@ from sriovstack.pci import PciAddress
 from sriovstack.wire import DesiredPort, DesiredServer, DesiredState, ServerStatus, VnicType
 
 __all__ = ["HostChangeNotifier", "HostRevisions", "DesiredStateService", "revision_of",
-           "HOSTS_CHANNEL", "LISTENING_RECHECK"]
+           "HOSTS_CHANNEL", "LISTENING_RECHECK", "bumped_after"]
 
 HOSTS_CHANNEL = "sriovstack_hosts"  # NOTIFY channel: the payload is the host whose revision moved
 LISTENING_RECHECK = 30.0  # seconds between re-reads of a waiter while notifications arrive
@@ -162,16 +163,25 @@ def _bump_many() -> Executable:
     """``bump_many_in``'s statement on PostgreSQL (built once): ``_bump``'s upsert and NOTIFY
     for every host of an array, upserted in host order by code point (COLLATE "C", as Python's
     ``sorted``): the order every transaction locks revision rows in."""
-    table = HostRevisionRow.__table__
     hosts = func.unnest(bindparam("revised_hosts", type_=ARRAY(String))).table_valued(
         "host").render_derived()
-    upsert = upsert_into(table, "postgresql").from_select(
-        ["host", "revision"], select(hosts.c.host, literal(1))
-        .order_by(hosts.c.host.collate("C"))).on_conflict_do_update(
-        index_elements=[table.c.host], set_={"revision": table.c.revision + 1}
-    ).returning(table.c.host)
-    bumped = upsert.cte("bumped")
+    bumped = _upserted(select(hosts.c.host, literal(1)).order_by(hosts.c.host.collate("C")))
     return select(func.pg_notify(HOSTS_CHANNEL, bumped.c.host))
+
+
+def bumped_after(gate: ColumnElement[bool]) -> CTE:
+    """``bump_in`` of the host ``:revised_host`` as a CTE of a caller's PostgreSQL statement,
+    run only where ``gate`` holds (returning the host; the caller selects its NOTIFY)."""
+    return _upserted(select(bindparam("revised_host", type_=String), literal(1)).where(gate))
+
+
+def _upserted(rows: Select[Any]) -> CTE:
+    """PostgreSQL: the revision of each host of ``rows`` (host, 1) bumped, or made at 1."""
+    table = HostRevisionRow.__table__
+    upsert = upsert_into(table, "postgresql").from_select(["host", "revision"], rows)
+    return (upsert.on_conflict_do_update(index_elements=[table.c.host],
+                                         set_={"revision": table.c.revision + 1})
+            .returning(table.c.host).cte("bumped"))
 
 
 class DesiredStateService:

@@ -6,14 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import CTE, ColumnElement, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from sriovstack.compute.types import InstanceAction, InstanceActionEvent
 from sriovstack.db.models import InstanceActionEventRow, InstanceActionRow, ServerRow
 from sriovstack.errors import ErrorKind, NotFound
 
-__all__ = ["InstanceActionLog", "EventRecord"]
+__all__ = ["InstanceActionLog", "EventRecord", "finished_after"]
 
 A, E = InstanceActionRow, InstanceActionEventRow
 
@@ -52,6 +52,15 @@ _FINISHED = _FINISH_EVENT.cte("finished")
 _FINISH_PG = {result: (update(_AT).where(_AT.c.id == _FINISHED.c.action_id)
                        .values(updated_at=bindparam("touched"), **extra))
               for result, extra in (("Success", {}), ("Error", {"message": "Error"}))}
+
+
+def finished_after(gate: ColumnElement[bool]) -> CTE:
+    """``finish`` with Success as CTEs of a caller's PostgreSQL statement, run only where
+    ``gate`` holds: the event's UPDATE, then its action's (the CTE returned, its id)."""
+    finished = _FINISH_EVENT.where(gate).cte("finished")
+    return (update(_AT).where(_AT.c.id == finished.c.action_id)
+            .values(updated_at=bindparam("touched")).returning(_AT.c.id).cte("touched"))
+
 # ``start``'s writes (every create and action starts one): Core INSERTs, no ORM objects.
 _INSERT_ACTION = insert(A.__table__)
 _INSERT_EVENT = insert(E.__table__)

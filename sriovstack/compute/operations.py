@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import CTE, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from sriovstack.compute.instance_actions import InstanceActionLog
@@ -32,7 +32,7 @@ from sriovstack.wire import ServerOutcome, ServerStatus
 
 __all__ = ["Step", "STEPS", "Settled", "target_of", "begin", "complete", "stopped_moves",
            "Placed", "apply_rebuild", "invalid_state", "Reported", "lock_reported",
-           "complete_build", "Settling"]
+           "complete_build", "built_cte", "Settling"]
 
 St = ServerStatus
 
@@ -223,6 +223,11 @@ _BUILT = (update(_ST).where(_ST.c.id == bindparam("server"), _ST.c.host == bindp
                                 ~one_of(_ST.c.task_state, _BY_TASK)))
           .values(status=St.ACTIVE.value, task_state=None, updated_at=bindparam("now"),
                   launched_at=func.coalesce(_ST.c.launched_at, bindparam("now"))))
+
+
+def built_cte() -> CTE:
+    """``complete_build``'s UPDATE as a CTE of a caller's statement (returning the id)."""
+    return _BUILT.returning(_ST.c.id).cte("built")
 
 
 def lock_reported(session: Session, server_id: str) -> Reported | None:

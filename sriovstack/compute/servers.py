@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Select, and_, exists, func, select
 from sqlalchemy.orm import Session
 
 from sriovstack.compute.build import ServerBuilder
@@ -17,7 +17,9 @@ from sriovstack.compute.server_list import MAX_LIMIT, listed_servers
 from sriovstack.compute.server_rows import server_of
 from sriovstack.compute.quotas import ComputeQuotas
 from sriovstack.compute import operations
-from sriovstack.compute.instance_actions import InstanceActionLog
+from sriovstack.compute.claims import allocated_after
+from sriovstack.compute.desired_state import HOSTS_CHANNEL, bumped_after
+from sriovstack.compute.instance_actions import InstanceActionLog, finished_after
 from sriovstack.compute.keypairs import KeypairService
 from sriovstack.compute.migration import MigrationService, MoveKind
 from sriovstack.compute.types import (ConfirmResizeAction, EndedMoves, ResizeAction,
@@ -29,7 +31,7 @@ from sriovstack.compute.types import (Flavor, InstanceAction, LiveMigrateAction,
                                       EvacuateAction, ConsoleOutputAction,
                                       ServerAddress, ServerCreate, ServerFilter,
                                       ServerStatus, ServerUpdate)
-from sriovstack.db import Database
+from sriovstack.db import Database, check_payload
 from sriovstack.db.models import FaultRow, ServerPortRow, ServerRow
 from sriovstack.errors import Conflict, ErrorKind, Invalid, NotFound, NotSupported
 from sriovstack.identity import Caller, policy
@@ -352,17 +354,33 @@ class ServerService:
         with self._db.transaction() as session:
             now = self.builder.clock.now()
             # A boot's report (the common one) first: one UPDATE locks and completes the row.
-            if report.outcome is ServerOutcome.RUNNING and operations.complete_build(
-                    session, server_id, host, self._log, now):
-                self.builder.allocate(server_id, session)
+            if report.outcome is ServerOutcome.RUNNING and self._built(session, server_id,
+                                                                       host, now):
                 status = ServerStatus.ACTIVE
             else:
                 status, ended = self._complete(session, host, server_id, report, now)
-            self.builder.revisions.bump_in(session, host)
+                self.builder.revisions.bump_in(session, host)
         self.builder.revisions.notifier.notify(host)
         if ended is not None and self.migrations is not None:
             self.migrations.release_moves(ended)
         return server_id, status
+
+    def _built(self, session: Session, server_id: str, host: str, now: datetime) -> bool:
+        """A running guest's report of a server building on ``host``: ACTIVE, its build's
+        event finished, its devices allocated, the host's revision bumped. On PostgreSQL in
+        one statement (``_BOOT_REPORTED``), elsewhere as ``operations.complete_build`` and
+        the steps after it. False, having changed nothing, for any other server."""
+        if self._db.dialect == "postgresql":
+            check_payload(host)
+            return bool(session.execute(_BOOT_REPORTED, {
+                "server": server_id, "on_host": host, "now": now, "finished": now,
+                "outcome": "Success", "trace": None, "touched": now,
+                "revised_host": host}).scalar_one())
+        if not operations.complete_build(session, server_id, host, self._log, now):
+            return False
+        self.builder.allocate(server_id, session)
+        self.builder.revisions.bump_in(session, host)
+        return True
 
     def _complete(self, session: Session, host: str, server_id: str, report: ServerReport,
                   now: datetime) -> tuple[ServerStatus, EndedMoves | None]:
@@ -420,3 +438,25 @@ def _to_server(session: Session, row: ServerRow) -> Server:
         ServerPortRow.server_id == row.id).order_by(ServerPortRow.position)).all()
     return server_of(row, ports, session.get(FaultRow, row.id),
                       bool(operations.stopped_moves(session, [row])))
+
+
+def _rows(cte: Any) -> ColumnElement[Any]:
+    return select(func.count()).select_from(cte).scalar_subquery()
+
+
+def _boot_reported() -> Select[Any]:
+    """``ServerService._built`` on PostgreSQL as one statement: data-modifying CTEs, each run
+    after the one before (an EXISTS of the server's row, a count of the parts before it), so
+    the rows are locked in the order of the statements one by one: the server's, its event's
+    and action's, its devices', the host's revision. Its row: whether the server was built.
+    Nothing runs but the server's UPDATE when that finds no building server."""
+    built = operations.built_cte()
+    found = exists(select(built.c.id))
+    touched = finished_after(found)
+    allocated = allocated_after(and_(found, _rows(touched) >= 0))
+    bumped = bumped_after(and_(found, _rows(allocated) >= 0))
+    notified = select(func.pg_notify(HOSTS_CHANNEL, bumped.c.host)).scalar_subquery()
+    return select(_rows(built).label("built"), notified.label("notified"))
+
+
+_BOOT_REPORTED = _boot_reported()  # built once: every boot's report runs it

@@ -252,11 +252,14 @@ def test_status_reports_must_come_from_the_servers_host(cloud: Cloud) -> None:
 def test_a_boots_status_report_locks_and_completes_the_server_in_one_update(
         cloud: Cloud) -> None:
     """Issue 14: a boot's report reads no server row; its conditional UPDATE takes the lock.
-    Then the event is finished (one statement on PostgreSQL, two on SQLite), the devices
-    allocated and the revision bumped. A server building again (evacuated) keeps the
+    Then the event is finished, the devices allocated and the revision bumped: all of it one
+    statement on PostgreSQL (the UPDATE first, in a WITH), five on SQLite. A report that
+    completes no boot bumps the revision once. A server building again (evacuated) keeps the
     launched_at of its first boot."""
     cloud.add_host("compute-1")
     server_id, _port = _boot(cloud)
+    revisions = cloud.compute.servers.builder.revisions
+    before = revisions.current("compute-1")
     seen: list[str] = []
 
     def count(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
@@ -267,9 +270,23 @@ def test_a_boots_status_report_locks_and_completes_the_server_in_one_update(
         cloud.compute.reports.server_status("compute-1", server_id, RUNNING)
     finally:
         event.remove(cloud.db.engine, "before_cursor_execute", count)
-    assert seen[0].startswith("UPDATE servers SET status=")
+    if cloud.db.dialect == "postgresql":
+        assert len(seen) == 1 and seen[0].startswith("WITH built AS (UPDATE servers SET "
+                                                     "status="), seen
+    else:
+        assert len(seen) == 5 and seen[0].startswith("UPDATE servers SET status="), seen
     assert not [s for s in seen if s.startswith("SELECT") and "FROM servers" in s]
-    assert len(seen) == (4 if cloud.db.dialect == "postgresql" else 5), seen
+    assert revisions.current("compute-1") == before + 1
+    (create,) = cloud.compute.servers.actions(ADMIN, server_id)
+    (build,) = cloud.compute.servers.instance_action(ADMIN, server_id, create.request_id).events
+    assert (build.result, build.finish_time) == ("Success", cloud.clock.now())
+    with cloud.db.transaction() as s:
+        held = s.scalars(select(PciDeviceRow.status).where(PciDeviceRow.owner == server_id))
+        assert list(held) == ["allocated"]
+    # The guest reported running again: the boot's statement finds no boot and bumps
+    # nothing; the report's other path bumps the revision once.
+    cloud.compute.reports.server_status("compute-1", server_id, RUNNING)
+    assert revisions.current("compute-1") == before + 2
     launched = cloud.compute.servers.get(ADMIN, server_id).launched_at
     with cloud.db.transaction() as s:  # as an evacuation leaves it, on its new host
         s.execute(update(ServerRow).where(ServerRow.id == server_id).values(
@@ -279,6 +296,7 @@ def test_a_boots_status_report_locks_and_completes_the_server_in_one_update(
     again = cloud.compute.servers.get(ADMIN, server_id)
     assert (again.status, again.task_state, again.launched_at) == (
         ServerStatus.ACTIVE, None, launched)
+    assert revisions.current("compute-1") == before + 3
 
 
 def test_a_create_starts_its_action_and_event_in_one_insert_on_postgresql(
