@@ -18,7 +18,7 @@ import functools
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import (ColumnElement, Float, Integer, Row, Select, String, Update, and_,
+from sqlalchemy import (CTE, ColumnElement, Float, Integer, Row, Select, String, Update, and_,
                         bindparam, case, delete, exists, func, insert, literal, or_, select,
                         true, update)
 from sqlalchemy.exc import IntegrityError
@@ -318,7 +318,7 @@ _ALLOCATE = (update(_D).where(_D.c.owner == bindparam("server"), _D.c.status == 
              .values(status="allocated"))
 
 
-def allocated_after(gate: ColumnElement[bool]) -> Any:
+def allocated_after(gate: ColumnElement[bool]) -> CTE:
     """``allocate`` as a CTE of a caller's PostgreSQL statement, run only where ``gate``
     holds (the devices of ``:server``; returns their ids)."""
     return _ALLOCATE.where(gate).returning(_D.c.id).cte("allocated")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import CTE, ColumnElement, bindparam, insert, select, update
+from sqlalchemy import CTE, ColumnElement, Update, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from sriovstack.compute.types import InstanceAction, InstanceActionEvent
@@ -48,9 +48,13 @@ _TOUCH_ACTION = (update(_AT).where(_AT.c.id == bindparam("action_row"))
 _FAIL_ACTION = _TOUCH_ACTION.values(message="Error")
 # PostgreSQL runs the two as one statement: the event's UPDATE in a WITH, its action's after
 # it (the action row is locked once the event's is, as with two statements).
-_FINISHED = _FINISH_EVENT.cte("finished")
-_FINISH_PG = {result: (update(_AT).where(_AT.c.id == _FINISHED.c.action_id)
-                       .values(updated_at=bindparam("touched"), **extra))
+def _action_touched(finished: CTE, **extra: str) -> Update:
+    """The UPDATE of the action whose event ``finished`` (a CTE of ``_FINISH_EVENT``) ended."""
+    return (update(_AT).where(_AT.c.id == finished.c.action_id)
+            .values(updated_at=bindparam("touched"), **extra))
+
+
+_FINISH_PG = {result: _action_touched(_FINISH_EVENT.cte("finished"), **extra)
               for result, extra in (("Success", {}), ("Error", {"message": "Error"}))}
 
 
@@ -58,8 +62,8 @@ def finished_after(gate: ColumnElement[bool]) -> CTE:
     """``finish`` with Success as CTEs of a caller's PostgreSQL statement, run only where
     ``gate`` holds: the event's UPDATE, then its action's (the CTE returned, its id)."""
     finished = _FINISH_EVENT.where(gate).cte("finished")
-    return (update(_AT).where(_AT.c.id == finished.c.action_id)
-            .values(updated_at=bindparam("touched")).returning(_AT.c.id).cte("touched"))
+    return _action_touched(finished).returning(_AT.c.id).cte("touched")
+
 
 # ``start``'s writes (every create and action starts one): Core INSERTs, no ORM objects.
 _INSERT_ACTION = insert(A.__table__)
