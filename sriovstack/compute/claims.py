@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (CTE, ColumnElement, Float, Integer, Row, Select, String, Update, and_,
-                        bindparam, case, delete, exists, func, insert, literal, or_, select,
+                        bindparam, case, delete, exists, insert, literal, or_, select,
                         true, update)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session, aliased
 from sriovstack.compute.build_lease import LEASE_FENCE, hold_lease
 from sriovstack.compute.scheduler.model import BuildRequest, Claim, ClaimedDevice
 from sriovstack.compute.scheduler.revision import TRANSACTION_STAMP, own_stamp, touch_hosts
-from sriovstack.db import Database, one_of
+from sriovstack.db import Database, one_of, rows_of
 from sriovstack.db.models import HostAllocationRow, HostRow, PciDeviceRow
 from sriovstack.errors import ClaimLost, Conflict, ErrorKind, NotFound
 from sriovstack.pci import Allocation, DevType, PciAddress, PoolKey
@@ -397,7 +397,7 @@ def _at_once(leased: bool, shape: tuple[bool, bool] | None) -> Select[Any]:
     held: ColumnElement[Any] = literal(1)
     if leased:
         lease = LEASE_FENCE.cte("lease")
-        gate, held = exists(select(lease.c.id)), _count(lease)
+        gate, held = exists(select(lease.c.id)), rows_of(lease)
     took = _TAKE_RESOURCES[True].where(gate).returning(_H.c.id).cte("took")
     recorded = _RECORD_ALLOCATION.from_select(
         ["server_id", "host_id", "vcpus", "memory_mb", "disk_gb"],
@@ -405,9 +405,9 @@ def _at_once(leased: bool, shape: tuple[bool, bool] | None) -> Select[Any]:
                bindparam("want_vcpus", type_=Integer), bindparam("want_memory", type_=Integer),
                bindparam("want_disk", type_=Integer))).returning(
         HostAllocationRow.__table__.c.server_id).cte("recorded")
-    columns = [held.label("leased"), _count(took).label("took")]
+    columns = [held.label("leased"), rows_of(took).label("took")]
     if shape is None:  # a CTE is rendered only where the statement names it
-        return select(*columns, _count(recorded).label("recorded"))
+        return select(*columns, rows_of(recorded).label("recorded"))
     d = _D.c
     fenced = (_FENCE_PF.where(exists(select(recorded.c.server_id)))
               .returning(d.id).cte("fenced"))
@@ -419,13 +419,8 @@ def _at_once(leased: bool, shape: tuple[bool, bool] | None) -> Select[Any]:
         exists(select(recorded.c.server_id)),
         or_(exists(select(fenced.c.id)), ~pf_there.exists()))).cte("taken")
     one = select(literal(1).label("one")).subquery("one")
-    return (select(*columns, _count(fenced).label("fenced"), *taken.c)
+    return (select(*columns, rows_of(fenced).label("fenced"), *taken.c)
             .select_from(one.outerjoin(taken, true())))
-
-
-def _count(cte: Any) -> ColumnElement[Any]:
-    """How many rows a data-modifying CTE of ``_at_once`` returned."""
-    return select(func.count()).select_from(cte).scalar_subquery()
 
 
 def _device(r: Any, port_id: str | None) -> ClaimedDevice:

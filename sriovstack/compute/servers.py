@@ -6,7 +6,7 @@ import dataclasses
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, Select, and_, exists, func, select
+from sqlalchemy import Select, and_, exists, func, select
 from sqlalchemy.orm import Session
 
 from sriovstack.compute.build import ServerBuilder
@@ -31,7 +31,7 @@ from sriovstack.compute.types import (Flavor, InstanceAction, LiveMigrateAction,
                                       EvacuateAction, ConsoleOutputAction,
                                       ServerAddress, ServerCreate, ServerFilter,
                                       ServerStatus, ServerUpdate)
-from sriovstack.db import Database, check_payload
+from sriovstack.db import Database, check_payload, rows_of
 from sriovstack.db.models import FaultRow, ServerPortRow, ServerRow
 from sriovstack.errors import Conflict, ErrorKind, Invalid, NotFound, NotSupported
 from sriovstack.identity import Caller, policy
@@ -440,10 +440,6 @@ def _to_server(session: Session, row: ServerRow) -> Server:
                       bool(operations.stopped_moves(session, [row])))
 
 
-def _rows(cte: Any) -> ColumnElement[Any]:
-    return select(func.count()).select_from(cte).scalar_subquery()
-
-
 def _boot_reported() -> Select[Any]:
     """``ServerService._built`` on PostgreSQL as one statement: data-modifying CTEs, each run
     after the one before (an EXISTS of the server's row, a count of the parts before it), so
@@ -453,10 +449,10 @@ def _boot_reported() -> Select[Any]:
     built = operations.built_cte()
     found = exists(select(built.c.id))
     touched = finished_after(found)
-    allocated = allocated_after(and_(found, _rows(touched) >= 0))
-    bumped = bumped_after(and_(found, _rows(allocated) >= 0))
+    allocated = allocated_after(and_(found, rows_of(touched) >= 0))
+    bumped = bumped_after(and_(found, rows_of(allocated) >= 0))
     notified = select(func.pg_notify(HOSTS_CHANNEL, bumped.c.host)).scalar_subquery()
-    return select(_rows(built).label("built"), notified.label("notified"))
+    return select(rows_of(built).label("built"), notified.label("notified"))
 
 
 _BOOT_REPORTED = _boot_reported()  # built once: every boot's report runs it

@@ -11,8 +11,8 @@ from datetime import datetime, timezone
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import (ColumnElement, DateTime, MetaData, Table, create_engine, event,
-                        literal)
+from sqlalchemy import (ColumnElement, DateTime, MetaData, Table, create_engine, event, func,
+                        literal, select)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine, make_url
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from sriovstack.conf import DeploymentConfig
 
 __all__ = ["Base", "Database", "PoolSettings", "UtcDateTime", "NAMING_CONVENTION", "storable",
-           "retry_races"]
+           "retry_races", "rows_of"]
 
 _LOG = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -253,6 +253,12 @@ def one_of(column: ColumnElement[Any], values: Iterable[Any]) -> ColumnElement[b
     plain bind: ``in_`` of a tuple makes one expanding bind, which re-renders the SQL at every
     execution (worth avoiding in a statement every boot runs)."""
     return column.in_([literal(v, column.type) for v in values])
+
+
+def rows_of(statement: Any) -> ColumnElement[Any]:
+    """How many rows ``statement`` (a CTE: a data-modifying one's RETURNING) gives, as a
+    scalar subquery; naming it also makes PostgreSQL run the CTE to its end first."""
+    return select(func.count()).select_from(statement).scalar_subquery()
 
 
 _RACE_ATTEMPTS = 20  # every round of a race has one winner: enough for many workers
