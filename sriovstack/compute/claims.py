@@ -254,8 +254,7 @@ def _fence_parent_pf(s: Session, host_id: str, host_name: str, key: PoolKey) -> 
     pf = str(key.pf_address)
     result = s.execute(_FENCE_PF, {"at_host": host_id, "pf": pf})
     if result.rowcount == 0:
-        held = s.scalar(select(D.status).where(D.host_id == host_id, D.address == pf,
-                                               D.dev_type == _PF, D.status != "removed"))
+        held = s.scalar(_PF_STATUS, {"at_host": host_id, "pf": pf})
         if held is not None:
             raise _pf_held(host_name, pf, held)
 
@@ -372,10 +371,12 @@ _POOL = {shape: _pool_statement(*shape).limit(bindparam("room", type_=Integer))
 _TAKE_FIRST = {shape: _claim_statement(
     _D.c.id.in_(_pool_statement(*shape).limit(1).scalar_subquery())) for shape in _SHAPES}
 _TAKE_ONE = _claim_statement(_D.c.id == bindparam("device"))
-_FENCE_PF = (update(_D).where(_D.c.host_id == bindparam("at_host"),
-                              _D.c.address == bindparam("pf"), _D.c.dev_type == _PF,
-                              one_of(_D.c.status, ("available", "unclaimable")))
+# The PF ``:pf`` of the host ``:at_host``: fenced by a VF claim, or read for why it cannot be.
+_THE_PF = and_(_D.c.host_id == bindparam("at_host"), _D.c.address == bindparam("pf"),
+               _D.c.dev_type == _PF)
+_FENCE_PF = (update(_D).where(_THE_PF, one_of(_D.c.status, ("available", "unclaimable")))
              .values(status="unclaimable"))
+_PF_STATUS = select(_D.c.status).where(_THE_PF, _D.c.status != "removed")
 
 
 def _at_once_fits(allocations: Sequence[Allocation]) -> bool:
@@ -411,9 +412,7 @@ def _at_once(leased: bool, shape: tuple[bool, bool] | None) -> Select[Any]:
     d = _D.c
     fenced = (_FENCE_PF.where(exists(select(recorded.c.server_id)))
               .returning(d.id).cte("fenced"))
-    pf_there = select(d.id).where(d.host_id == bindparam("at_host"),
-                                  d.address == bindparam("pf"), d.dev_type == _PF,
-                                  d.status != "removed")
+    pf_there = _PF_STATUS.with_only_columns(d.id)
     taken = _claim_statement(and_(
         d.id.in_(_pool_statement(*shape).limit(1).scalar_subquery()),
         exists(select(recorded.c.server_id)),
