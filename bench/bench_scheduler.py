@@ -2,7 +2,8 @@
 fit: a guest NUMA node, vendor/product ids, two requests), choosing a host (the filters and
 weighers, nothing claimed), whole decisions (choice, claim, index refresh) per second, the
 ranking's refiling of one host after a claim, and scheduler memory per host, at 100 / 1,000 /
-5,000 simulated hosts of 2 PFs x 64 VFs on 2 NUMA nodes (issue 3; nova's figures are in shared/reference/perf_anchors.md).
+5,000 simulated hosts of 2 PFs x 64 VFs on 2 NUMA nodes (issue 3; nova's figures are in
+shared/reference/perf_anchors.md).
 
     .venv/bin/python bench/bench_scheduler.py [--hosts 100,1000,5000] [--url sqlite:///...]
 """

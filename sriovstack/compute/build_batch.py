@@ -3,13 +3,13 @@
 Every ``POST /servers`` queues ``ServerBuilder.build_async(id)`` after its 202.  Run one at a
 time, each build pays its own transactions: taking its lease and reading its plan, the
 scheduler's index refresh, and placing the server.  ``BuildBatcher`` collects the builds
-waiting in a worker and lets at most ``drainers`` threads run them, up to ``batch_size`` at once: the first
-caller to find a free drainer slot runs the waiting builds (its own among them) in batches
-until none waits, the others wait until theirs is done (so a build's caller still returns
-when its build has ended, as the background task always did).  The API waits on the event
-loop (``run_async``): a build waiting for its batch holds no threadpool thread, which the
-requests need (with 40 threads and 16 builds per batch, the builds waiting behind two
-running batches used to hold most of them).  A batch:
+waiting in a worker and lets at most ``drainers`` threads run them, up to ``batch_size`` at
+once: the first caller to find a free drainer slot runs the waiting builds (its own among
+them) in batches until none waits, the others wait until theirs is done (so a build's caller
+still returns when its build has ended, as the background task always did).  The API waits on
+the event loop (``run_async``): a build waiting for its batch holds no threadpool thread,
+which the requests need (with 40 threads and 16 builds per batch, the builds waiting behind
+two running batches used to hold most of them).  A batch:
 
 - takes every lease and reads every plan in one transaction (``read_plans``), under one
   token: each server row is still fenced on its own (every lease check names the server);
