@@ -10,6 +10,7 @@ Invariants (one ``AuditCheck`` each):
 - ``usage-differs``: a host's used vCPU/RAM/disk equals the sum of its allocations.
 (The agents' side, a VF whose MAC/VLAN on the host differs from the desired one, is compared
 by ``vf_state_findings`` from what a host reports.)
+Each is one statement that sends back only the rows breaking it: the database compares them.
 
 Repairs are fenced: a missing server's claims are freed only while its row is absent (a
 build claims only under its server's lease, so an absent row stays without claims); a port
@@ -28,17 +29,18 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, bindparam, delete, func, or_, select, update
+from sqlalchemy import (ColumnElement, and_, bindparam, delete, exists, func, or_, select,
+                        union_all, update)
 from sqlalchemy.orm import Session
 
 from sriovstack.compute.desired_state import HostRevisions
-from sriovstack.compute.types import SYSTEM_CALLER
 from sriovstack.db import Database, upsert_into
 from sriovstack.compute.build import MIGRATION_HOLDS
 from sriovstack.db.models import (FaultRow, HostAllocationRow, HostRow, MigrationRow,
                                   PciDeviceRow, ServerPortRow, ServerRow, SweepLeaseRow)
 from sriovstack.errors import NotFound
 from sriovstack.metrics import NullRecorder, Recorder
+from sriovstack.network import COMPUTE_BINDINGS
 from sriovstack.wire import ServerStatus
 
 if TYPE_CHECKING:
@@ -50,7 +52,6 @@ __all__ = ["Audit", "AuditCheck", "Finding", "AuditReport", "VfObservation",
            "vf_state_findings"]
 
 _LOG = logging.getLogger(__name__)
-_COMPUTE_OWNER = "compute:"
 _DELETED = ServerStatus.DELETED.value
 SWEEP_LEASE_SECONDS = 180.0  # the sweep's lease: three of the API's audit sweeps, a minute apart
 
@@ -183,17 +184,11 @@ class Audit:
         return AuditReport(tuple(again), repaired_total=self.repaired_total)
 
     def _scan(self) -> list[Finding]:
+        """Each invariant checked by one statement that sends back only the rows breaking it
+        (the database compares them: a healthy ledger of any size sends nothing back)."""
         with self._db.transaction() as s:
-            servers = dict(s.execute(select(ServerRow.id, ServerRow.status)).all())
-            # A move under way holds its source's claims under the migration's uuid
-            # (compute/migration.py): an owner, as long as its server exists.
-            servers.update(dict(s.execute(
-                select(MigrationRow.uuid, ServerRow.status)
-                .join(ServerRow, ServerRow.id == MigrationRow.server_id)
-                .where(MigrationRow.status.in_(MIGRATION_HOLDS))).all()))
-            findings = [*_devices(s, servers), *_allocations(s, servers),
-                        *_usage(s), *_servers_without_vf(s)]
-        findings.extend(self._ports(servers))
+            findings = [*_devices(s), *_allocations(s), *_usage(s), *_servers_without_vf(s),
+                        *_ports(s)]
         return sorted(findings, key=lambda f: (f.check, f.subject))
 
     def sweep(self, lease_seconds: float = SWEEP_LEASE_SECONDS) -> AuditReport | None:
@@ -323,52 +318,64 @@ class Audit:
                 fault.code, fault.message, fault.created = 500, text, now
             return True
 
-    def _ports(self, servers: dict[str, str]) -> list[Finding]:
-        out: list[Finding] = []
-        with self._db.transaction() as s:  # held devices only: the free ones have no owner
-            owners = {(h, a): o for h, a, o in s.execute(
-                select(HostRow.name, PciDeviceRow.address, PciDeviceRow.owner)
-                .join(HostRow, HostRow.id == PciDeviceRow.host_id)
-                .where(PciDeviceRow.owner.is_not(None))).all()}
-        for port in self._network.ports.list(SYSTEM_CALLER):
-            if not port.device_id or not port.device_owner.startswith(_COMPUTE_OWNER):
-                continue
-            if port.device_id not in servers:
-                out.append(Finding(AuditCheck.PORT_SERVER_MISSING,
-                                   f"{port.id} {port.device_id}",
-                                   f"port {port.id} is bound to host {port.binding.host or '-'}"
-                                   f" for server {port.device_id}, which does not exist"))
-                continue
-            slot = port.binding.profile.pci_slot
-            if slot is None or not port.binding.host:
-                continue
-            owner = owners.get((port.binding.host, str(slot)))
-            if owner != port.device_id:
-                out.append(Finding(AuditCheck.PORT_VF_NOT_OWNED, f"{port.id} {slot}",
-                                   f"port {port.id} of server {port.device_id} names VF "
-                                   f"{slot} on {port.binding.host}, held by "
-                                   f"{owner or 'nobody'}", repairable=False))
-        return out
+# Who may hold a claim, a host allocation or a port: a server, or a move under way, which
+# holds its source's claims under the migration's uuid (compute/migration.py) for as long as
+# its server exists.  One subquery (PostgreSQL joins it as one anti- or semi-join; two ORed
+# EXISTS were a subplan per row), with aliases of its own so that it never correlates.
+_MOVED = ServerRow.__table__.alias("moved_server")
+_M = MigrationRow.__table__
+_OWNERS = union_all(
+    select(ServerRow.__table__.c.id.label("owner")),
+    select(_M.c.uuid).join(_MOVED, _MOVED.c.id == _M.c.server_id)
+    .where(_M.c.status.in_(MIGRATION_HOLDS))).subquery("owners")
 
 
-def _devices(s: Session, servers: dict[str, str]) -> list[Finding]:
-    rows = s.execute(select(HostRow.name, PciDeviceRow.address, PciDeviceRow.status,
-                            PciDeviceRow.owner, PciDeviceRow.generation)
-                     .join(HostRow, HostRow.id == PciDeviceRow.host_id)
-                     .where(PciDeviceRow.owner.is_not(None))).all()
+def _owner_exists(owner: ColumnElement[str]) -> ColumnElement[bool]:
+    """Whether ``owner`` (a column of the checked rows) names a server or a holding move."""
+    return exists().where(_OWNERS.c.owner == owner)
+
+
+def _devices(s: Session) -> list[Finding]:
+    d, h = PciDeviceRow, HostRow
+    rows = s.execute(select(h.name, d.address, d.status, d.owner, d.generation)
+                     .join(h, h.id == d.host_id)
+                     .where(d.owner.is_not(None), ~_owner_exists(d.owner))).all()
     return [Finding(AuditCheck.VF_OWNER_MISSING, f"{r.name} {r.address} {r.owner}",
                     f"device {r.address} on {r.name} is {r.status} (generation "
                     f"{r.generation}) by server {r.owner}, which does not exist")
-            for r in rows if r.owner not in servers]
+            for r in rows]
 
 
-def _allocations(s: Session, servers: dict[str, str]) -> list[Finding]:
-    rows = s.execute(select(HostAllocationRow, HostRow.name)
-                     .join(HostRow, HostRow.id == HostAllocationRow.host_id)).all()
+def _allocations(s: Session) -> list[Finding]:
+    a = HostAllocationRow
+    rows = s.execute(select(a, HostRow.name).join(HostRow, HostRow.id == a.host_id)
+                     .where(~_owner_exists(a.server_id))).all()
     return [Finding(AuditCheck.ALLOCATION_OWNER_MISSING, f"{name} {a.server_id}",
                     f"{a.vcpus} vCPU, {a.memory_mb} MB RAM, {a.disk_gb} GB disk on {name} are "
                     f"allocated to server {a.server_id}, which does not exist")
-            for a, name in rows if a.server_id not in servers]
+            for a, name in rows]
+
+
+def _ports(s: Session) -> list[Finding]:
+    """Ports bound to a server that does not exist, and ports whose binding names a VF their
+    server does not hold (the network's bindings joined to the claims)."""
+    b, d, h = COMPUTE_BINDINGS, PciDeviceRow, HostRow
+    gone = s.execute(select(b.c.port_id, b.c.device_id, b.c.host)
+                     .where(~_owner_exists(b.c.device_id))).all()
+    out = [Finding(AuditCheck.PORT_SERVER_MISSING, f"{r.port_id} {r.device_id}",
+                   f"port {r.port_id} is bound to host {r.host or '-'} for server "
+                   f"{r.device_id}, which does not exist") for r in gone]
+    elsewhere = s.execute(
+        select(b.c.port_id, b.c.device_id, b.c.host, b.c.pci_slot, d.owner)
+        .select_from(b.outerjoin(h, h.name == b.c.host)
+                     .outerjoin(d, and_(d.host_id == h.id, d.address == b.c.pci_slot)))
+        .where(b.c.pci_slot.is_not(None), b.c.host != "",
+               d.owner.is_distinct_from(b.c.device_id), _owner_exists(b.c.device_id))).all()
+    out += [Finding(AuditCheck.PORT_VF_NOT_OWNED, f"{r.port_id} {r.pci_slot}",
+                    f"port {r.port_id} of server {r.device_id} names VF {r.pci_slot} on "
+                    f"{r.host}, held by {r.owner or 'nobody'}", repairable=False)
+            for r in elsewhere]
+    return out
 
 
 def _allocated(s: Session, host_id: str) -> tuple[int, int, int]:

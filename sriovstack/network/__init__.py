@@ -16,7 +16,7 @@ from sriovstack.network.types import (UNSET, BindingProfile, BindingStatus, Fixe
                                       PortUpdate, ProviderSpec, Segment, Subnet,
                                       SubnetSpec, SubnetUpdate, VifType)
 from sriovstack.network.ports import profile_json
-from sriovstack.network.port_bindings import BindRefused, DeviceBinding
+from sriovstack.network.port_bindings import COMPUTE_BINDINGS, BindRefused, DeviceBinding
 from sriovstack.network.quotas import NETWORK_DEFAULTS, NetworkQuotaDetail, NetworkQuotas
 
 __all__ = [
@@ -28,4 +28,5 @@ __all__ = [
     "PortRequest", "RequestedPort", "SecurityGroup", "SecurityGroupRule", "SecurityGroupSpec",
     "SecurityGroupUpdate", "RuleSpec", "UNSET", "profile_json", "ListQuery", "NetworkQuotas",
     "NetworkQuotaDetail", "NETWORK_DEFAULTS", "DeviceBinding", "BindRefused",
+    "COMPUTE_BINDINGS",
 ]

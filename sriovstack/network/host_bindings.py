@@ -16,7 +16,7 @@ from sriovstack.db.models import PortHostBindingRow, PortRow
 from sriovstack.errors import Conflict, ErrorKind, Invalid, NotFound
 from sriovstack.identity import Caller, policy
 from sriovstack.network.env import Env
-from sriovstack.network.port_bindings import PortBindings, clear_binding
+from sriovstack.network.port_bindings import COMPUTE_OWNER, PortBindings, clear_binding
 from sriovstack.network.ports import load_port_row, profile_json, profile_of
 from sriovstack.network.types import (BindingProfile, BindingStatus, HostBinding, VifType,
                                       VnicType)
@@ -24,7 +24,6 @@ from sriovstack.network.types import (BindingProfile, BindingStatus, HostBinding
 __all__ = ["HostBindings"]
 
 B = PortHostBindingRow
-_COMPUTE_OWNER = "compute:"
 
 
 class HostBindings:
@@ -155,7 +154,7 @@ def _compute_port(s: Session, caller: Caller, rule: str, port_id: str,
     row = load_port_row(s, caller, port_id)
     if lock:
         s.refresh(row, with_for_update=True)
-    if not row.device_owner.startswith(_COMPUTE_OWNER):
+    if not row.device_owner.startswith(COMPUTE_OWNER):
         raise Invalid(f"Port {port_id} has device_owner {row.device_owner!r}: port bindings "
                       "are only for ports a compute service owns.", field="device_owner",
                       value=row.device_owner, fix="attach the port to a server first "

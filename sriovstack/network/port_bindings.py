@@ -27,15 +27,28 @@ from sriovstack.network.types import (BindingProfile, FixedIp, NetworkType, Port
 from sriovstack.pci import PciAddress
 from sriovstack.wire import UplinkPropagation
 
-__all__ = ["PortBindings", "DeviceBinding", "BindRefused", "clear_binding"]
+__all__ = ["PortBindings", "DeviceBinding", "BindRefused", "clear_binding", "COMPUTE_OWNER",
+           "COMPUTE_BINDINGS"]
 
 _UPLINK = "uplink_status_propagation"  # binding:vif_details key: what the NIC agent did
+COMPUTE_OWNER = "compute:"  # device_owner's prefix for a server's port (neutron's)
+_PORTS = PortRow.__table__
 
+# Every port a server holds (device_owner compute:*) as a subquery compute's ledger audit
+# joins to its claims, so that only the ports that disagree leave the database: the port,
+# its server (device_id), its host and the VF address its binding profile names (NULL for
+# none).  The address is the text profile_json stored, as the devices' rows hold it.
+COMPUTE_BINDINGS = (select(_PORTS.c.id.label("port_id"), _PORTS.c.device_id,
+                           _PORTS.c.binding_host.label("host"),
+                           _PORTS.c.binding_profile["pci_slot"].as_string()
+                           .label("pci_slot"))
+                    .where(_PORTS.c.device_owner.startswith(COMPUTE_OWNER),
+                           _PORTS.c.device_id != "")
+                    .subquery("compute_bindings"))
 
 # The ports a VF report may name, and what it changes, built once on the Core table (a
 # report per VF of every boot; its transaction holds no ORM rows): the device's state, and
 # its binding:vif_details when they changed too.
-_PORTS = PortRow.__table__
 _REPORTED = select(_PORTS.c.id, _PORTS.c.binding_profile, _PORTS.c.vif_details,
                    _PORTS.c.device_up, _PORTS.c.vif_type, _PORTS.c.admin_state_up).where(
     _PORTS.c.mac_address == bindparam("mac"), _PORTS.c.binding_host == bindparam("host"))

@@ -185,11 +185,15 @@ def test_the_audit_reads_no_more_as_hosts_and_free_vfs_are_added(cloud: Cloud) -
     assert _reads(cloud) == before
 
 
-def test_the_audit_checks_every_placed_servers_vf_in_one_statement(cloud: Cloud) -> None:
+def test_the_audit_reads_no_more_as_servers_are_added_and_sends_back_only_findings(
+        cloud: Cloud) -> None:
+    # It read every server, held VF and allocation and rendered every port: 627 ms of one
+    # API process a minute at 10,000 servers on PostgreSQL.  The database compares them now.
     cloud.add_host("compute-1")
     network_id = cloud.network()
     _boot(cloud, network_id)
-    statements, _rows = _reads(cloud)
+    statements, rows = _reads(cloud)
     for _ in range(3):
         _boot(cloud, network_id)
-    assert _reads(cloud)[0] == statements
+    assert _reads(cloud) == (statements, rows)
+    assert rows == 0  # a healthy ledger sends nothing back (SQLite counts none either way)
