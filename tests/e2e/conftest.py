@@ -187,9 +187,11 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 @contextmanager
 def serve_api(workdir: Path, database_url: str, *, workers: int = 1,
-              build_delay: float = 0.0) -> Iterator[ServedApi]:
+              build_delay: float = 0.0, sweep_interval: float | None = None
+              ) -> Iterator[ServedApi]:
     """Bootstrap ``database_url`` and serve the chapter's controller on a free port;
-    ``build_delay`` is the API's test hook (``--test-build-delay``: builds wait that long)."""
+    ``build_delay`` is the API's test hook (``--test-build-delay``: builds wait that long),
+    ``sweep_interval`` its ``--sweep-interval`` (the audit runs every sixth sweep)."""
     workdir.mkdir(parents=True, exist_ok=True)
     _run_cli(["api", "bootstrap", "--database", database_url, "--admin-password",
               ADMIN_PASSWORD, "--demo-password", DEMO_PASSWORD, "--service-user",
@@ -203,6 +205,8 @@ def serve_api(workdir: Path, database_url: str, *, workers: int = 1,
             "--log-level", "warning"]
     if build_delay:
         argv += ["--test-build-delay", str(build_delay)]
+    if sweep_interval is not None:
+        argv += ["--sweep-interval", str(sweep_interval)]
     for path in CONTROLLER_FILES:
         argv += ["--config-file", str(path)]
     with open(log_path, "wb") as log:

@@ -2,7 +2,9 @@
 two API nodes would be. Boots go through either, no VF is claimed twice (the ledger and the
 ports agree), every host's revision long-poll, held on either process, wakes within seconds
 of a change made through the other (LISTEN/NOTIFY; the poll would otherwise hold for 25 s),
-and a token revoked through one is refused by the other."""
+a token revoked through one is refused by the other, and one of the two audits the ledger
+(the holder of the audit's lease: every sixth sweep, here every 6 s) while the other reads
+nothing, and finds nothing to repair in a healthy cloud under load."""
 
 from __future__ import annotations
 
@@ -17,10 +19,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine, text
 
 from sriovstack.agents import ControlPlaneClient, ServiceCredentials
 from sriovstack.errors import SriovstackError
+
 from tests.e2e.conftest import (AGENT_PASSWORD, AGENT_USER, DEMO_PASSWORD, VFS_PER_PF,
                                 ServedApi, chapter_inventory, issue_token, lift_compute_quotas,
                                 register_host, serve_api, stand_in_agent, throwaway_postgres,
@@ -31,6 +35,7 @@ pytestmark = pytest.mark.e2e
 HOSTS = ("compute0", "compute1")
 WATCH_WAIT = 25.0  # seconds a revision long-poll may hold: far above what "promptly" allows
 PROMPT = 8.0  # seconds within which every watcher must see a change (this machine is loaded)
+SWEEP = 1.0  # seconds between each API process's sweeps: it audits at every sixth
 
 
 @pytest.fixture
@@ -116,8 +121,8 @@ def test_two_api_processes_share_boots_agents_and_revocations(pg_url: str,
                                                               tmp_path: Path) -> None:
     inventories = {h: chapter_inventory(tmp_path / f"{h}-root", h) for h in HOSTS}
     with ExitStack() as stack:
-        a = stack.enter_context(serve_api(tmp_path / "api-a", pg_url))
-        b = stack.enter_context(serve_api(tmp_path / "api-b", pg_url))
+        a = stack.enter_context(serve_api(tmp_path / "api-a", pg_url, sweep_interval=SWEEP))
+        b = stack.enter_context(serve_api(tmp_path / "api-b", pg_url, sweep_interval=SWEEP))
         apis = (a, b)
         for api, host in zip(apis, HOSTS, strict=True):  # each host's agents talk to one API
             register_host(api, host, inventories[host])
@@ -135,6 +140,7 @@ def test_two_api_processes_share_boots_agents_and_revocations(pg_url: str,
         _boots_through_either_wake_every_watcher(apis, net_id, watchers)
         _concurrent_boots_claim_each_vf_once(apis, net_id, pg_url)
         _a_token_revoked_on_one_is_refused_on_the_other(a, b)
+        _one_process_audits_and_repairs_nothing(apis, pg_url)
         assert all(not w.errors for w in watchers), [w.errors for w in watchers]
     for api in apis:
         assert "Traceback" not in api.log(), api.log()[-4000:]
@@ -184,6 +190,36 @@ def _concurrent_boots_claim_each_vf_once(apis: tuple[ServedApi, ...], net_id: st
     slots = Counter((p["binding:host_id"], p["binding:profile"]["pci_slot"]) for p in ports)
     assert len(slots) == count + 4 and set(slots.values()) == {1}
     assert set(slots) == {(host, address) for host, address, _ in held}
+
+
+def _audit_counts(api: ServedApi) -> tuple[float, float]:
+    """(audit runs, repairs) this API process's workers counted (its own /metrics)."""
+    runs = repairs = 0.0
+    text = httpx.get(f"{api.base_url}/metrics", timeout=30).text
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "sriovstack_audit_runs_total":
+                runs += sample.value
+            elif sample.name == "sriovstack_audit_repairs_total":
+                repairs += sample.value
+    return runs, repairs
+
+
+def _one_process_audits_and_repairs_nothing(apis: tuple[ServedApi, ...],
+                                            database_url: str) -> None:
+    # By now both processes have swept dozens of times and passed many audit turns.
+    wait_for(lambda: sum(_audit_counts(api)[0] for api in apis) >= 2,
+             "two audits of the ledger", timeout=12 * 6 * SWEEP, interval=0.5)
+    counts = [_audit_counts(api) for api in apis]
+    assert sorted(runs > 0 for runs, _ in counts) == [False, True], counts
+    assert [repairs for _, repairs in counts] == [0, 0], counts  # nothing was broken
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            leases = conn.execute(text("SELECT owner FROM sweep_leases WHERE name = 'audit'"))
+            assert len(leases.all()) == 1
+    finally:
+        engine.dispose()
 
 
 def _a_token_revoked_on_one_is_refused_on_the_other(a: ServedApi, b: ServedApi) -> None:
