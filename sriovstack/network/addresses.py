@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import secrets
+from itertools import islice
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -59,17 +60,49 @@ def choose_mac(session: Session, network_id: str, requested: MacAddress | None) 
     return str(mac)
 
 
-def _used(session: Session, subnet_id: str) -> set[str]:
-    return set(session.scalars(select(IpAllocationRow.ip_address)
-                               .where(IpAllocationRow.subnet_id == subnet_id)))
+# How far ahead of a subnet's cursor an allocation looks with one query, and how many such
+# looks before it reads every address the subnet holds instead (a crowded stretch).
+_LOOK_AHEAD = 64
+_LOOKS = 8
+
+
+def _held(session: Session, subnet_id: str, among: list[str] | None = None) -> set[str]:
+    """The addresses of the subnet a port holds, of ``among`` (every one when None)."""
+    a = IpAllocationRow
+    query = select(a.ip_address).where(a.subnet_id == subnet_id)
+    if among is not None:
+        query = query.where(a.ip_address.in_(among))
+    return set(session.scalars(query))
 
 
 def _pools(subnet: SubnetRow) -> list[IpRange]:
     return [IpRange(p["start"], p["end"]) for p in subnet.allocation_pools]
 
 
-def _next_free(session: Session, subnet: SubnetRow) -> str | None:
-    return ipam.first_free(_pools(subnet), _used(session, subnet.id))
+def _next_free(session: Session, subnet: SubnetRow,
+               taken: frozenset[str] = frozenset()) -> str | None:
+    """The first address after the subnet's cursor (the last one given out) that no port
+    holds and ``taken`` (chosen for this port already) lacks, going round the pools (next
+    fit, ``ipam.walk_after``); the cursor moves to it.  None when the pools are full.
+
+    The caller holds the subnet's row lock.  A subnet of 50,000 ports read every address it
+    held on each create (119 ms); this reads the next 64 and rarely more.
+    """
+    walk = ipam.walk_after(_pools(subnet), subnet.ip_cursor)
+    for _ in range(_LOOKS):
+        ahead = list(islice(walk, _LOOK_AHEAD))
+        if not ahead:
+            return None
+        held = _held(session, subnet.id, ahead) | taken
+        found = next((a for a in ahead if a not in held), None)
+        if found is not None:
+            subnet.ip_cursor = found
+            return found
+    held = _held(session, subnet.id) | taken  # a crowded stretch: read it all once
+    found = next((a for a in walk if a not in held), None)
+    if found is not None:
+        subnet.ip_cursor = found
+    return found
 
 
 def _exhausted(network_id: str) -> Conflict:
@@ -105,8 +138,8 @@ def _requested_ip(session: Session, network_id: str, subnets: list[SubnetRow],
     if item.ip_address is None:
         assert item.subnet_id is not None
         subnet = by_id[item.subnet_id]
-        address = ipam.first_free(_pools(subnet), _used(session, subnet.id)
-                                  | {ip for sid, ip in taken if sid == subnet.id})
+        address = _next_free(session, subnet,
+                             frozenset(ip for sid, ip in taken if sid == subnet.id))
         if address is None:
             raise _exhausted(network_id)
         return FixedIp(subnet.id, address)
@@ -115,7 +148,7 @@ def _requested_ip(session: Session, network_id: str, subnets: list[SubnetRow],
     else:
         subnet = _subnet_holding(network_id, subnets, item.ip_address)
     address = ipam.check_address(item.ip_address, subnet.cidr)
-    if address in _used(session, subnet.id) or (subnet.id, address) in taken:
+    if (subnet.id, address) in taken or _held(session, subnet.id, [address]):
         raise Conflict(f"IP address {address} already allocated in subnet {subnet.id}",
                        kind=ErrorKind.IP_ADDRESS_ALREADY_ALLOCATED, field="fixed_ips",
                        value=address, fix="choose another address or omit ip_address")

@@ -10,7 +10,7 @@ from sriovstack.errors import Conflict, ErrorKind, Invalid
 from sriovstack.network.types import HostRoute, IpRange
 
 __all__ = ["SubnetPlan", "plan_subnet", "replan_subnet", "check_overlap", "check_address",
-           "check_dns", "check_routes", "first_free", "in_pools", "MAX_DNS_NAMESERVERS",
+           "check_dns", "check_routes", "walk_after", "in_pools", "MAX_DNS_NAMESERVERS",
            "MAX_HOST_ROUTES"]
 
 MAX_DNS_NAMESERVERS = 5  # neutron's max_dns_nameservers default
@@ -246,21 +246,26 @@ def check_address(address: str, cidr: str) -> str:
     return str(addr)
 
 
-def _walk(pools: Iterable[IpRange]) -> Iterator[IpAddr]:
-    for pool in pools:
-        addr, end = ipaddress.ip_address(pool.start), ipaddress.ip_address(pool.end)
-        while addr <= end:
-            yield addr
-            addr += 1
+def walk_after(pools: Iterable[IpRange], after: str | None) -> Iterator[str]:
+    """Every pool address once (text form), in address order, beginning with the first one
+    above ``after`` and going round to the pools' lowest address (next fit); from the lowest
+    one when ``after`` is None.  ``after`` need not lie in a pool (the pools may have
+    changed since it was given out).
 
-
-def first_free(pools: Iterable[IpRange], used: set[str]) -> str | None:
-    """The lowest pool address not in ``used`` (text form), or None when the pools are full.
-
-    Sequential rather than neutron's random pick: reproducible, and the caller's unique
-    (subnet, address) constraint settles races either way.
+    Next fit rather than neutron's random pick or the lowest free address: reproducible, an
+    address freed is given out again only after the rest of the pools (a stale ARP entry
+    does not find a new port at once), and the caller reads a few addresses ahead of the
+    last one given out instead of every address held.
     """
-    for addr in _walk(pools):
-        if str(addr) not in used:
-            return str(addr)
-    return None
+    ranges = sorted((ipaddress.ip_address(p.start), ipaddress.ip_address(p.end))
+                    for p in pools)
+    if not ranges:
+        return
+    make = type(ranges[0][0])
+    mark = -1 if after is None else int(ipaddress.ip_address(after))
+    for lo, hi in ranges:  # above the mark
+        for n in range(max(int(lo), mark + 1), int(hi) + 1):
+            yield str(make(n))
+    for lo, hi in ranges:  # then round from the lowest address up to the mark
+        for n in range(int(lo), min(int(hi), mark) + 1):
+            yield str(make(n))

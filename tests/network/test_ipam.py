@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import ipaddress
-import random
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from sriovstack.errors import Conflict, Invalid
-from sriovstack.network.ipam import (check_address, check_overlap, first_free, in_pools,
+from sriovstack.network.ipam import (check_address, check_overlap, in_pools, walk_after,
                                      plan_subnet)
 from sriovstack.network.types import IpRange
 
@@ -89,27 +88,33 @@ def test_address_checks() -> None:
         check_address("ten", "10.0.0.0/24")
 
 
-def test_first_free_walks_pools_in_order() -> None:
-    pools = (IpRange("10.0.0.2", "10.0.0.3"), IpRange("10.0.0.10", "10.0.0.10"))
-    assert first_free(pools, set()) == "10.0.0.2"
-    assert first_free(pools, {"10.0.0.2", "10.0.0.3"}) == "10.0.0.10"
-    assert first_free(pools, {"10.0.0.2", "10.0.0.3", "10.0.0.10"}) is None
+def test_the_walk_goes_on_after_the_last_address_given_out_and_round() -> None:
+    pools = (IpRange("10.0.0.10", "10.0.0.10"), IpRange("10.0.0.2", "10.0.0.3"))
+    assert list(walk_after(pools, None)) == ["10.0.0.2", "10.0.0.3", "10.0.0.10"]
+    assert list(walk_after(pools, "10.0.0.2")) == ["10.0.0.3", "10.0.0.10", "10.0.0.2"]
+    assert list(walk_after(pools, "10.0.0.10")) == ["10.0.0.2", "10.0.0.3", "10.0.0.10"]
+    # a cursor outside the pools (they changed since): on from the next address above it
+    assert list(walk_after(pools, "10.0.0.5")) == ["10.0.0.10", "10.0.0.2", "10.0.0.3"]
+    assert list(walk_after((), "10.0.0.5")) == []
     assert in_pools("10.0.0.10", pools) and not in_pools("10.0.0.4", pools)
 
 
+def test_the_walk_keeps_ipv6_addresses_ipv6_at_the_bottom_of_the_space() -> None:
+    pools = (IpRange("::2", "::3"),)
+    assert list(walk_after(pools, "::2")) == ["::3", "::2"]
+
+
 @given(prefix=st.integers(min_value=24, max_value=30), offset=st.integers(0, 255),
-       used_share=st.floats(0, 1), seed=st.randoms(use_true_random=False))
-def test_the_address_picked_is_always_free_and_inside_the_pools(
-        prefix: int, offset: int, used_share: float, seed: random.Random) -> None:
+       cursor=st.integers(0, 300))
+def test_the_walk_visits_every_pool_address_once_and_nothing_else(
+        prefix: int, offset: int, cursor: int) -> None:
     net = ipaddress.ip_network(f"10.{offset}.0.0/{prefix}")
     plan = plan_subnet(str(net), 4, None, False, None)
     hosts = [str(a) for p in plan.allocation_pools for a in ipaddress.summarize_address_range(
         ipaddress.ip_address(p.start), ipaddress.ip_address(p.end)) for a in a]
-    used = {h for h in hosts if seed.random() < used_share}
-    picked = first_free(plan.allocation_pools, used)
-    if picked is None:
-        assert used == set(hosts)
-    else:
-        assert picked not in used and in_pools(picked, plan.allocation_pools)
-        assert picked != plan.gateway_ip and ipaddress.ip_address(picked) in net
-        assert picked not in (str(net.network_address), str(net.broadcast_address))
+    after = str(net.network_address + cursor)
+    walked = list(walk_after(plan.allocation_pools, after))
+    assert sorted(walked, key=ipaddress.ip_address) == hosts
+    above = [h for h in hosts if ipaddress.ip_address(h) > ipaddress.ip_address(after)]
+    assert walked[:len(above)] == above  # next fit: the addresses above the cursor first
+    assert plan.gateway_ip not in walked

@@ -114,6 +114,57 @@ def test_fixed_ips_given_taken_and_exhausted(net: NetworkService, web: tuple[str
     assert net.ports.create(ALICE, PortSpec(network_id=network_id, fixed_ips=())).fixed_ips == ()
 
 
+def test_addresses_go_on_after_the_last_one_given_out_and_come_back_after_a_round(
+        net: NetworkService, web: tuple[str, str]) -> None:
+    network_id, subnet_id = web  # a /29: .2 to .6
+
+    def address(fixed: tuple[FixedIpRequest, ...] | None = None) -> str:
+        port = net.ports.create(ALICE, PortSpec(network_id=network_id, fixed_ips=fixed))
+        return port.fixed_ips[0].ip_address.rsplit(".", 1)[1]
+
+    first = net.ports.create(ALICE, PortSpec(network_id=network_id))
+    assert (first.fixed_ips[0].ip_address, address()) == ("10.0.0.2", "3")
+    net.ports.delete(ALICE, first.id)
+    assert address((FixedIpRequest(subnet_id=subnet_id, ip_address="10.0.0.5"),)) == "5"
+    # .2 is free again but behind the cursor; .5 is held: .4, .6, then round to .2
+    assert [address(), address(), address()] == ["4", "6", "2"]
+    with pytest.raises(Conflict) as full:
+        address()
+    assert full.value.kind == "IpAddressGenerationFailure"
+
+
+def test_a_port_create_reads_no_more_as_its_subnet_fills(net: NetworkService,
+                                                         database: Database) -> None:
+    # Each create read every address its subnet held, under the subnet's lock (119 ms at
+    # 50,000 ports on PostgreSQL); it reads the few after the subnet's cursor now.
+    from sqlalchemy import event
+
+    network = net.networks.create(ADMIN, NetworkSpec(
+        name="big", shared=True, provider=ProviderSpec("vlan", "physnet1", 16)))
+    net.subnets.create(ADMIN, SubnetSpec(network_id=network.id, cidr="10.1.0.0/24"))
+    rows = [0]
+
+    def count(_conn: object, cursor: object, statement: str, *_rest: object) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            rows[0] += max(getattr(cursor, "rowcount", 0), 0)  # PostgreSQL's; SQLite's is -1
+
+    def one_create() -> int:
+        rows[0] = 0
+        event.listen(database.engine, "after_cursor_execute", count)
+        try:
+            net.ports.create(ALICE, PortSpec(network_id=network.id))
+        finally:
+            event.remove(database.engine, "after_cursor_execute", count)
+        return rows[0]
+
+    for _ in range(5):
+        net.ports.create(ALICE, PortSpec(network_id=network.id))
+    early = one_create()
+    for _ in range(150):
+        net.ports.create(ALICE, PortSpec(network_id=network.id))
+    assert one_create() == early
+
+
 def test_mac_in_use_on_the_network_is_409(net: NetworkService, web: tuple[str, str]) -> None:
     made = net.ports.create(ALICE, PortSpec(network_id=web[0],
                                             mac=MacAddress.parse("fa:16:3e:00:00:01")))

@@ -75,6 +75,9 @@ class SubnetRow(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
     revision_number: Mapped[int] = mapped_column(Integer, default=1)
+    # The address last given out by default (network/addresses.py): the next allocation
+    # looks from there on (next fit).  NULL: from the pools' first address.
+    ip_cursor: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class PortRow(Base):
