@@ -17,19 +17,17 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import bindparam, delete, event, insert, select, text, update
+from sqlalchemy import bindparam, delete, event, insert, select, update
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_lists import PASSWORD, populate  # noqa: E402 - the lists' cloud, beside this file
+from bench_lists import populate  # noqa: E402 - the lists' servers and ports, beside this file
+from in_process import analyze, cloud  # noqa: E402
 
-from sriovstack.api.services import build_services  # noqa: E402
-from sriovstack.api.settings import ApiSettings  # noqa: E402
 from sriovstack.db import Database  # noqa: E402
 from sriovstack.db.models import (HostAllocationRow, HostRow, PciDeviceRow,  # noqa: E402
                                   PortRow, ServerPortRow, ServerRow)
@@ -80,12 +78,8 @@ def main() -> None:
     parser.add_argument("--url", default=None, help="database URL (default: temp SQLite)")
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
-    tmp = Path(tempfile.mkdtemp())
-    db = Database(args.url or f"sqlite:///{tmp}/bench.db")
-    db.create_schema()
-    settings = ApiSettings(base_url="http://bench", database_url=db.url, image_dir=tmp / "img")
-    services = build_services(settings, db)
-    services.identity.bootstrap(PASSWORD, demo_password=PASSWORD)
+    bench = cloud(args.url)
+    db = bench.db
     t0 = time.perf_counter()
     populate(db, "bench", args.servers, max(1, args.servers // 10))
     hold(db)
@@ -94,14 +88,11 @@ def main() -> None:
             gone = conn.scalars(select(ServerRow.id).limit(args.damage)).all()
             conn.execute(delete(ServerPortRow).where(ServerPortRow.server_id.in_(gone)))
             conn.execute(delete(ServerRow).where(ServerRow.id.in_(gone)))
-    if db.dialect == "postgresql":
-        with db.engine.connect() as conn:
-            conn.execute(text("ANALYZE"))
-            conn.commit()
+    analyze(db)
     print(f"{args.servers} servers on {HOSTS} hosts, each with a VF, an allocation and a "
           f"bound port; {args.damage} rows lost; made in {time.perf_counter() - t0:.1f} s "
           f"({db.dialect})")
-    audit = services.compute.audit
+    audit = bench.services.compute.audit
     seen = [0, 0]
 
     def count(_conn: object, cursor: Any, *_rest: object) -> None:

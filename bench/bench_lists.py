@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import tempfile
+import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -23,16 +23,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from fastapi.testclient import TestClient
-from sqlalchemy import insert, text
+from sqlalchemy import insert
 
-from sriovstack.api.app import create_app
-from sriovstack.api.services import build_services
-from sriovstack.api.settings import ApiSettings
-from sriovstack.db import Database
-from sriovstack.db.models import NetworkRow, PortRow, ServerPortRow, ServerRow, SubnetRow
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from in_process import analyze, cloud, token_headers  # noqa: E402 - beside this file
 
-PASSWORD = "bench-password"
+from sriovstack.db import Database  # noqa: E402
+from sriovstack.db.models import (NetworkRow, PortRow, ServerPortRow, ServerRow,  # noqa: E402
+                                  SubnetRow)
 
 
 def populate(db: Database, project: str, servers: int, networks: int) -> dict[str, str]:
@@ -98,30 +96,18 @@ def main() -> None:
     parser.add_argument("--no-analyze", action="store_true", help="on PostgreSQL, list the rows "
                         "before statistics are gathered on them (as right after a bulk load)")
     args = parser.parse_args()
-    tmp = Path(tempfile.mkdtemp())
-    db = Database(args.url or f"sqlite:///{tmp}/bench.db")
-    db.create_schema()
-    settings = ApiSettings(base_url="http://bench", database_url=db.url, image_dir=tmp / "img")
-    services = build_services(settings, db)
-    services.identity.bootstrap(PASSWORD, demo_password=PASSWORD)
-    with TestClient(create_app(settings, services)) as client:
-        token = client.post("/identity/v3/auth/tokens", json={"auth": {"identity": {
-            "methods": ["password"], "password": {"user": {
-                "name": "demo", "domain": {"name": "Default"}, "password": PASSWORD}}},
-            "scope": {"project": {"name": "demo", "domain": {"name": "Default"}}}}})
-        headers = {"X-Auth-Token": token.headers["X-Subject-Token"]}
+    bench = cloud(args.url)
+    db, services = bench.db, bench.services
+    with bench.client() as client:
+        headers = token_headers(client, "demo")
         project = services.identity.tokens.validate(  # type: ignore[union-attr]
             headers["X-Auth-Token"]).project.id
         t0 = time.perf_counter()
         probe = populate(db, project, args.servers, args.networks)
         print(f"populated {args.servers} servers/ports, {args.networks} networks/subnets "
               f"in {time.perf_counter() - t0:.1f} s ({db.dialect})")
-        if db.dialect == "postgresql" and not args.no_analyze:
-            # A live cloud's tables have statistics (autovacuum analyzes a table once a tenth
-            # of it changed); rows inserted a moment ago have none until its next round.
-            with db.engine.connect() as conn:
-                conn.execute(text("ANALYZE"))
-                conn.commit()
+        if not args.no_analyze:
+            analyze(db)
         cases = (
             ("server list --limit 100", "/compute/v2.1/servers?limit=100", None),
             ("server list (1000, max_limit)", "/compute/v2.1/servers", None),

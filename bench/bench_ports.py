@@ -16,24 +16,21 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import statistics
-import tempfile
+import sys
 import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, insert, text
 from sqlalchemy.engine import make_url
 
-from sriovstack.api.app import create_app
-from sriovstack.api.services import build_services
-from sriovstack.api.settings import ApiSettings
-from sriovstack.conf import load_config
-from sriovstack.db import Database
-from sriovstack.db.models import IpAllocationRow, PortRow
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from in_process import analyze, cloud, token_headers  # noqa: E402 - beside this file
 
-PASSWORD = "bench-password"
+from sriovstack.conf import load_config  # noqa: E402
+from sriovstack.db import Database  # noqa: E402
+from sriovstack.db.models import IpAllocationRow, PortRow  # noqa: E402
 CHAPTER = Path(__file__).resolve().parents[1] / "examples/chapter"
 CONFIG = (CHAPTER / "controller/nova.conf", CHAPTER / "network/ml2_conf.ini",
           CHAPTER / "network/ml2_conf_sriov.ini")
@@ -56,26 +53,15 @@ def hold(db: Database, network: dict[str, str], subnet_id: str, held: int) -> No
             conn.execute(insert(IpAllocationRow), [dict(
                 subnet_id=subnet_id, ip_address=str(first + i), port_id=p, position=0)
                 for i, p in enumerate(ports)])
-    if db.dialect == "postgresql":  # as autovacuum keeps a live cloud's tables
-        with db.engine.connect() as conn:
-            conn.execute(text("ANALYZE"))
-            conn.commit()
+    analyze(db)
 
 
-def run(url: str, held: int, creates: int) -> str:
-    tmp = Path(tempfile.mkdtemp())
-    db = Database(url)
-    db.create_schema()
-    settings = ApiSettings(base_url="http://bench", database_url=db.url, image_dir=tmp / "img",
-                           deployment=load_config(CONFIG))
-    services = build_services(settings, db)
-    services.identity.bootstrap(PASSWORD, demo_password=PASSWORD)
-    with TestClient(create_app(settings, services)) as client:
-        token = client.post("/identity/v3/auth/tokens", json={"auth": {"identity": {
-            "methods": ["password"], "password": {"user": {
-                "name": "admin", "domain": {"name": "Default"}, "password": PASSWORD}}},
-            "scope": {"project": {"name": "admin", "domain": {"name": "Default"}}}}})
-        headers = {"X-Auth-Token": token.headers["X-Subject-Token"]}
+def run(url: str | None, held: int, creates: int) -> str:
+    """One row of the table: a fresh cloud at ``url`` (None: a temp SQLite file)."""
+    bench = cloud(url, load_config(CONFIG))
+    db = bench.db
+    with bench.client() as client:
+        headers = token_headers(client, "admin")
         answer = client.post("/network/v2.0/networks", headers=headers, json={"network": {
             "name": "bench", "provider:network_type": "vlan",
             "provider:physical_network": "physnet1", "provider:segmentation_id": 15}})
@@ -109,7 +95,7 @@ def main() -> None:
     print(f"{'held':>8} {'median ms':>10} {'max ms':>10}  last address")
     for held in (int(n) for n in args.held.split(",")):
         if args.url is None:
-            print(run(f"sqlite:///{tempfile.mkdtemp()}/bench.db", held, args.creates))
+            print(run(None, held, args.creates))
             continue
         admin = create_engine(args.url, isolation_level="AUTOCOMMIT")
         name = f"sriovstack_bench_ports_{uuid.uuid4().hex[:8]}"
