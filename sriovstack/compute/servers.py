@@ -347,19 +347,21 @@ class ServerService:
         """The compute agent's report, in one transaction: it completes the running task or
         the build (error → ERROR with a fault; operations.complete), allocates the devices of
         a guest now running, settles a move, bumps the host's revision.  Returns (id, status).
+        A boot's report is tried first on its own: on PostgreSQL one statement, committed
+        without BEGIN or COMMIT; when it finds no server building there, it changed nothing
+        and the transaction for any other report follows.
 
         Raises NotFound when the server is unknown, Conflict when it is not placed on ``host``.
         """
-        ended = None
+        now = self.builder.clock.now()
+        if report.outcome is ServerOutcome.RUNNING:  # a boot's report, the common one, first
+            with self._db.autocommit() as session:  # PostgreSQL: its one statement
+                if self._built(session, server_id, host, now):
+                    self.builder.revisions.notifier.notify(host)
+                    return server_id, ServerStatus.ACTIVE
         with self._db.transaction() as session:
-            now = self.builder.clock.now()
-            # A boot's report (the common one) first: one UPDATE locks and completes the row.
-            if report.outcome is ServerOutcome.RUNNING and self._built(session, server_id,
-                                                                       host, now):
-                status = ServerStatus.ACTIVE
-            else:
-                status, ended = self._complete(session, host, server_id, report, now)
-                self.builder.revisions.bump_in(session, host)
+            status, ended = self._complete(session, host, server_id, report, now)
+            self.builder.revisions.bump_in(session, host)
         self.builder.revisions.notifier.notify(host)
         if ended is not None and self.migrations is not None:
             self.migrations.release_moves(ended)

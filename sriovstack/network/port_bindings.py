@@ -338,7 +338,7 @@ class PortBindings:
                       ) -> tuple[str, PortStatus]:
         """``set_device_status`` for the agent's report, whose answer is the port's id and
         status only: the port's addresses and groups are not read."""
-        with self._env.db.transaction() as session:
+        with self._env.db.autocommit() as session:
             return self._device_status(session, host, mac, pci_slot, up, uplink)
 
     def _device_status(self, session: Session, host: str, mac: MacAddress,

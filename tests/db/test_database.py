@@ -43,6 +43,49 @@ def test_transaction_rolls_back_on_exception(database: Database) -> None:
         assert s.get(DomainRow, "d2") is None
 
 
+def test_autocommit_commits_each_statement_on_postgresql_and_is_a_transaction_elsewhere(
+        database: Database) -> None:
+    # Issue 14: a BEGIN and a COMMIT are two round trips more for work that is one statement.
+    # On PostgreSQL every statement of an autocommit session ends on its own: a failing one
+    # leaves the one before it written, and each sees its own clock. SQLite keeps one
+    # transaction, which the failure rolls back.
+    pg = database.dialect == "postgresql"
+    with database.transaction() as s:
+        s.add(DomainRow(id="d5", name="taken", description="", enabled=True))
+    with pytest.raises(Conflict, match="clashes with existing data"):
+        with database.autocommit() as s:
+            s.add(DomainRow(id="d6", name="kept", description="", enabled=True))
+            s.flush()
+            s.add(DomainRow(id="d7", name="taken", description="", enabled=True))
+            s.flush()
+    with database.transaction() as s:
+        names = set(s.scalars(select(DomainRow.name).where(DomainRow.id.in_(["d6", "d7"]))))
+    assert names == ({"kept"} if pg else set())
+    if pg:  # now() is the start of the transaction: of each statement in autocommit
+        started = text("SELECT now() FROM pg_sleep(0.01)")
+        with database.autocommit() as s:
+            assert s.execute(started).scalar_one() < s.execute(started).scalar_one()
+        with database.transaction() as s:
+            assert s.execute(started).scalar_one() == s.execute(started).scalar_one()
+
+
+def test_a_connection_used_in_autocommit_goes_back_to_transactions(postgres_url: str) -> None:
+    db = Database(postgres_url, PoolSettings(size=1))  # the one connection, reused
+    db.create_schema()
+    try:
+        with db.autocommit() as s:
+            s.execute(text("SELECT 1")).all()
+        with pytest.raises(RuntimeError):
+            with db.transaction() as s:
+                s.add(DomainRow(id="d8", name="rolled back", description="", enabled=True))
+                s.flush()
+                raise RuntimeError("boom")
+        with db.transaction() as s:
+            assert s.get(DomainRow, "d8") is None
+    finally:
+        db.dispose()
+
+
 def test_duplicate_unique_value_becomes_conflict(database: Database) -> None:
     with database.transaction() as s:
         s.add(DomainRow(id="d3", name="same", description="", enabled=True))
