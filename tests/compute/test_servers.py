@@ -16,6 +16,7 @@ from sriovstack.wire import PortStatus
 from sriovstack.wire import VnicType
 from sriovstack.wire import ServerOutcome, ServerReport
 from tests.compute.conftest import ADMIN, ALICE, BOB, Cloud
+from tests.statements import recorded
 
 RUNNING = ServerReport(ServerOutcome.RUNNING)
 
@@ -260,19 +261,13 @@ def test_a_boots_status_report_locks_and_completes_the_server_in_one_update(
     server_id, _port = _boot(cloud)
     revisions = cloud.compute.servers.builder.revisions
     before = revisions.current("compute-1")
-    seen: list[str] = []
-
-    def count(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
-        seen.append(" ".join(statement.split()))
-
-    event.listen(cloud.db.engine, "before_cursor_execute", count)
-    try:
+    with recorded(cloud.db.engine) as ran:
         cloud.compute.reports.server_status("compute-1", server_id, RUNNING)
-    finally:
-        event.remove(cloud.db.engine, "before_cursor_execute", count)
-    if cloud.db.dialect == "postgresql":
+    seen = [" ".join(r.statement.split()) for r in ran]
+    if cloud.db.dialect == "postgresql":  # committed on its own: no BEGIN, no COMMIT
         assert len(seen) == 1 and seen[0].startswith("WITH built AS (UPDATE servers SET "
                                                      "status="), seen
+        assert not ran[0].in_transaction
     else:
         assert len(seen) == 5 and seen[0].startswith("UPDATE servers SET status="), seen
     assert not [s for s in seen if s.startswith("SELECT") and "FROM servers" in s]

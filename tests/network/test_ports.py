@@ -20,6 +20,7 @@ from sriovstack.wire import VnicType
 from sriovstack.pci.address import PciAddress
 from sriovstack.wire import NIC_AGENT_TYPE, Heartbeat
 from tests.network.conftest import ADMIN, ALICE, BOB, NOVA
+from tests.statements import recorded
 
 VF = BindingProfile(PciAddress.parse("0000:07:00.2"), "8086:10ca", "physnet1")
 
@@ -236,9 +237,13 @@ def test_the_chapters_boot_binds_hw_veb_then_the_agent_makes_it_active(
     assert in_use.value.kind == "PortInUse"
     up = net.set_device_status("compute-0", port.mac, VF.pci_slot, True)
     assert up.status is PortStatus.ACTIVE
-    # The agent's report answers what the port says, without rendering it.
-    assert net.report_device("compute-0", port.mac, VF.pci_slot, False) == (
-        port.id, PortStatus.DOWN)
+    # The agent's report answers what the port says, without rendering it: a read and an
+    # UPDATE, each committed on its own on PostgreSQL (no BEGIN, no COMMIT).
+    with recorded(database.engine) as ran:
+        assert net.report_device("compute-0", port.mac, VF.pci_slot, False) == (
+            port.id, PortStatus.DOWN)
+    assert len(ran) == 2 and ran[1].statement.startswith("UPDATE net_ports"), ran
+    assert [r.in_transaction for r in ran][1] is (database.dialect != "postgresql")
     assert net.get_port(ALICE, port.id).status is PortStatus.DOWN
     assert net.report_device("compute-0", port.mac, VF.pci_slot, True) == (
         port.id, PortStatus.ACTIVE)
