@@ -13,7 +13,7 @@ from sriovstack.compute.types import InstanceAction, InstanceActionEvent
 from sriovstack.db.models import InstanceActionEventRow, InstanceActionRow, ServerRow
 from sriovstack.errors import ErrorKind, NotFound
 
-__all__ = ["InstanceActionLog", "EventRecord", "finished_after"]
+__all__ = ["InstanceActionLog", "EventRecord", "STARTED_CTE", "finished_after", "started_values"]
 
 A, E = InstanceActionRow, InstanceActionEventRow
 
@@ -78,6 +78,18 @@ _START_PG = insert(E.__table__).from_select(
     ["action_id", "event", "host", "start_time"],
     select(_STARTED.c.id, bindparam("event", type_=E.event.type),
            bindparam("host", type_=E.host.type), bindparam("start_time", type_=E.start_time.type)))
+# ``start`` with an event as a CTE of a caller's PostgreSQL statement (a create's one INSERT of
+# its server, its ports and this), written wherever that statement names it; its parameters
+# are ``started_values``'.
+STARTED_CTE = _START_PG.returning(E.action_id).cte("logged")
+
+
+def started_values(server_id: str, action: str, event: str, request_id: str, user_id: str,
+                   host: str | None, now: datetime, project_id: str) -> dict[str, object]:
+    """The parameters of an action started now with its ``event`` (``STARTED_CTE``)."""
+    return {"server_id": server_id, "request_id": request_id, "action": action,
+            "project_id": project_id, "user_id": user_id, "start_time": now,
+            "updated_at": now, "event": event, "host": host}
 
 
 class InstanceActionLog:
@@ -92,12 +104,12 @@ class InstanceActionLog:
         project = project_id if project_id is not None else session.scalar(
             select(ServerRow.project_id).where(ServerRow.id == server_id))
         session.flush()  # the caller's pending changes first, as they were before the action
-        started = {"server_id": server_id, "request_id": request_id, "action": action,
-                   "project_id": project or "", "user_id": user_id, "start_time": now,
-                   "updated_at": now}
+        started = started_values(server_id, action, event or "", request_id, user_id, host,
+                                 now, project or "")
         if event is not None and session.get_bind().dialect.name == "postgresql":
-            session.execute(_START_PG, {**started, "event": event, "host": host})
+            session.execute(_START_PG, started)
             return
+        del started["event"], started["host"]  # the event's columns, not the action's
         action_id = session.execute(_INSERT_ACTION, started).inserted_primary_key[0]
         if event is not None:
             session.execute(_INSERT_EVENT, {"action_id": action_id, "event": event,

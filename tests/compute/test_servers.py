@@ -294,29 +294,27 @@ def test_a_boots_status_report_locks_and_completes_the_server_in_one_update(
     assert revisions.current("compute-1") == before + 3
 
 
-def test_a_create_starts_its_action_and_event_in_one_insert_on_postgresql(
+def test_a_create_writes_its_server_ports_action_and_event_in_one_insert_on_postgresql(
         cloud: Cloud) -> None:
-    """Issue 14: the create's action and its build event are one INSERT on PostgreSQL (the
-    action's in a WITH), two on SQLite; either way the log shows both, the event pending
-    until the agent's report finishes it."""
+    """Issue 14: the create's writes are one statement on PostgreSQL (the server, its ports,
+    the action and its build event as data-modifying CTEs), four on SQLite; either way the
+    log shows both, the event pending until the agent's report finishes it, and the server
+    holds its ports in order."""
     cloud.add_host("compute-1")
     net_id = cloud.network()
-    port = cloud.port(ADMIN, net_id)
-    seen: list[str] = []
-
-    def count(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
-        seen.append(" ".join(statement.split()))
-
-    event.listen(cloud.db.engine, "before_cursor_execute", count)
-    try:
-        server = cloud.compute.servers.create(ADMIN, _spec(NetworkRequest(port_id=port.id)))
-    finally:
-        event.remove(cloud.db.engine, "before_cursor_execute", count)
-    logged = [s for s in seen if "INSERT INTO instance_action" in s]
+    ports = [cloud.port(ADMIN, net_id), cloud.port(ADMIN, net_id, VnicType.NORMAL)]
+    with recorded(cloud.db.engine) as ran:
+        server = cloud.compute.servers.create(ADMIN, _spec(
+            *(NetworkRequest(port_id=p.id) for p in ports)))
+    writes = [" ".join(r.statement.split()) for r in ran if "INSERT INTO" in r.statement]
     if cloud.db.dialect == "postgresql":
-        assert len(logged) == 1 and logged[0].startswith("WITH started AS"), logged
+        assert len(writes) == 1, writes
+        assert all(f"INSERT INTO {table} " in writes[0] for table in (
+            "servers", "server_ports", "instance_actions", "instance_action_events"))
     else:
-        assert len(logged) == 2, logged
+        assert len(writes) == 4, writes
+    assert [p.port_id for p in cloud.compute.servers.get(ADMIN, server.id).ports] == [
+        p.id for p in ports]
     (action,) = cloud.compute.servers.actions(ADMIN, server.id)
     assert (action.action, action.project_id, action.user_id) == (
         "create", server.project_id, server.user_id)
