@@ -1,7 +1,8 @@
-"""What a piece of work sends the database: each statement, and whether it ran inside a
+"""What a piece of work sends the database: each statement, whether it ran inside a
 transaction (the driver's own state after it: psycopg's transaction status, sqlite3's
 ``in_transaction``), to tell work done in autocommit from work done between BEGIN and
-COMMIT."""
+COMMIT, and whether SQLAlchemy could cache its compiled form (a statement without a cache
+key is compiled again at every run)."""
 
 from __future__ import annotations
 
@@ -12,12 +13,14 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.engine.default import NO_CACHE_KEY
 
 
 @dataclass(frozen=True)
 class Ran:
     statement: str
     in_transaction: bool
+    compiled_each_run: bool = False
 
 
 def _in_transaction(dbapi_connection: Any) -> bool:
@@ -32,8 +35,10 @@ def recorded(engine: Engine) -> Iterator[list[Ran]]:
     """The statements ``engine`` runs inside the block, in order."""
     ran: list[Ran] = []
 
-    def after(_conn: Any, cursor: Any, statement: str, *_rest: Any) -> None:
-        ran.append(Ran(statement, _in_transaction(cursor.connection)))
+    def after(_conn: Any, cursor: Any, statement: str, _params: Any, context: Any,
+              _many: bool) -> None:
+        ran.append(Ran(statement, _in_transaction(cursor.connection),
+                       getattr(context, "cache_hit", None) == NO_CACHE_KEY))
 
     event.listen(engine, "after_cursor_execute", after)
     try:

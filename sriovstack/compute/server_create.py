@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Select, bindparam, insert, select
+from sqlalchemy import Select, bindparam, insert, select, union_all
 from sqlalchemy.orm import Session
 
 from sriovstack.compute.build import ServerBuilder
@@ -56,9 +56,12 @@ def _insert_pg(server: tuple[str, ...], port: tuple[str, ...], ports: int) -> Se
     statements one by one."""
     made = insert(_S).values({c: bindparam(f"s_{c}", type_=_S.c[c].type) for c in server})
     parts = [rows_of(made.returning(_S.c.id).cte("made")), rows_of(STARTED_CTE)]
-    if ports:
-        held = insert(_P).values([{c: bindparam(f"p{i}_{c}", type_=_P.c[c].type) for c in port}
-                                  for i in range(ports)])
+    if ports:  # from SELECTs of the binds: a multi-row VALUES would not be cacheable (SQLAlchemy
+        # would compile it again at every run)
+        rows = [select(*(bindparam(f"p{i}_{c}", type_=_P.c[c].type).label(c) for c in port))
+                for i in range(ports)]
+        held = insert(_P).from_select(list(port), rows[0] if ports == 1 else union_all(*rows),
+                                      include_defaults=False)
         parts.append(rows_of(held.returning(_P.c.id).cte("held")))
     return select(*parts)
 

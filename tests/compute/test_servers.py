@@ -14,7 +14,7 @@ from sriovstack.errors import Conflict, Forbidden, Invalid, NotFound, NotSupport
 from sriovstack.network import VifType
 from sriovstack.wire import PortStatus
 from sriovstack.wire import VnicType
-from sriovstack.wire import ServerOutcome, ServerReport
+from sriovstack.wire import DeviceReport, ServerOutcome, ServerReport
 from tests.compute.conftest import ADMIN, ALICE, BOB, Cloud
 from tests.statements import recorded
 
@@ -292,6 +292,29 @@ def test_a_boots_status_report_locks_and_completes_the_server_in_one_update(
     assert (again.status, again.task_state, again.launched_at) == (
         ServerStatus.ACTIVE, None, launched)
     assert revisions.current("compute-1") == before + 3
+
+
+def test_every_statement_of_a_boot_has_a_cache_key_so_is_compiled_once(cloud: Cloud) -> None:
+    """Issue 14: SQLAlchemy compiles a statement that has no cache key (a multi-row VALUES,
+    for one) again at every run, at several times the CPU of the run itself. A boot's
+    statements, from the create of a server with two ports to the agents' reports, all have
+    one."""
+    cloud.add_host("compute-1")
+    net_id = cloud.network()
+    ports = [cloud.port(ADMIN, net_id), cloud.port(ADMIN, net_id, VnicType.NORMAL)]
+    with recorded(cloud.db.engine) as ran:
+        server = cloud.compute.servers.create(ADMIN, _spec(
+            *(NetworkRequest(port_id=p.id) for p in ports)))
+        cloud.compute.servers.builder.build(server.id)
+        (placed,) = cloud.compute.desired_state.desired_state("compute-1").servers
+        for port in placed.ports:
+            if port.mac is not None and port.pci_address is not None:
+                cloud.compute.reports.device_status("compute-1", DeviceReport(
+                    port.mac, port.pci_address, True))
+        cloud.compute.reports.server_status("compute-1", server.id, RUNNING)
+    assert cloud.compute.servers.get(ADMIN, server.id).status is ServerStatus.ACTIVE
+    assert cloud.net.get_port(ADMIN, ports[0].id).status is PortStatus.ACTIVE
+    assert len(ran) > 10 and not [r.statement for r in ran if r.compiled_each_run]
 
 
 def test_a_create_writes_its_server_ports_action_and_event_in_one_insert_on_postgresql(
