@@ -116,7 +116,7 @@ class FlavorService:
         """The flavor with this id, with its extra specs; NotFound (nova's "Flavor X could not
         be found.") otherwise, and for a private flavor ``visible_to`` (not admin) may not use.
         """
-        with self._db.transaction() as session:
+        with self._db.autocommit() as session:  # reads: see ``Database.autocommit``
             return self.get_in(session, flavor_id, visible_to=visible_to)
 
     @classmethod

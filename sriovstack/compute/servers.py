@@ -88,7 +88,7 @@ class ServerService:
 
     def get(self, caller: Caller, server_id: str) -> Server:
         """The server, if the caller's project owns it (admins see all); NotFound otherwise."""
-        with self._db.transaction() as session:
+        with self._db.autocommit() as session:  # reads: see ``Database.autocommit``
             row = session.get(ServerRow, server_id)
             if row is None or row.status == _DELETED or \
                     not policy.in_scope(caller, row.project_id):
@@ -99,14 +99,15 @@ class ServerService:
     def list(self, caller: Caller, query: ServerFilter = ServerFilter()) -> tuple[Server, ...]:
         """Servers newest first (or in ``sorts``), at most ``MAX_LIMIT`` (or ``limit``) after
         ``marker``; ``name`` is a regex (nova's semantics, run by RE2). Invalid if the pattern
-        is malformed or the marker names no server (nova: "marker [x] not found")."""
+        is malformed or the marker names no server (nova: "marker [x] not found").  In a
+        transaction: a name pattern streams the rows through a server-side cursor."""
         with self._db.transaction() as session:
             servers = _to_servers(session, listed_servers(session, caller, query))
         return self._resolved_many(caller, servers)
 
     def on_host(self, host: str) -> tuple[Server, ...]:
         """Every server placed on ``host`` (admin views; no addresses resolved)."""
-        with self._db.transaction() as session:
+        with self._db.autocommit() as session:
             rows = session.scalars(select(ServerRow).where(ServerRow.host == host)
                                    .order_by(ServerRow.created_at, ServerRow.id)).all()
             return tuple(_to_server(session, r) for r in rows)

@@ -132,14 +132,14 @@ class Networks:
 
     def get(self, caller: Caller, network_id: str) -> Network:
         """The network; NotFound (404) for unknown ids, names, or other projects' networks."""
-        with self._env.db.transaction() as session:
+        with self._env.db.autocommit() as session:  # reads: see ``Database.autocommit``
             row = load_network_row(session, caller, network_id)
             return _to_network(row, _subnet_ids(session, [row.id]).get(row.id, ()))
 
     def list(self, caller: Caller, query: ListQuery = ListQuery()) -> list[Network]:
         """Every network the caller may see that passes the query, oldest first or in its
         sort order, one page when it has a limit (400 bad sort key, 404 unseen marker)."""
-        with self._env.db.transaction() as session:
+        with self._env.db.autocommit() as session:
             stmt = select(NetworkRow)
             if not policy.is_privileged(caller):
                 stmt = stmt.where(or_(NetworkRow.project_id == caller.project_id,

@@ -227,7 +227,7 @@ class Ports:
         return resolve_groups(session, project, spec.security_groups)
 
     def get(self, caller: Caller, port_id: str) -> Port:
-        with self._env.db.transaction() as session:
+        with self._env.db.autocommit() as session:  # reads: see ``Database.autocommit``
             return to_ports(session, [load_port_row(session, caller, port_id)])[0]
 
     def list(self, caller: Caller, query: ListQuery = ListQuery()) -> list[Port]:
@@ -236,7 +236,7 @@ class Ports:
 
         Raises Invalid (400) for a sort key that is no port column, NotFound (404
         PortNotFound) for a marker the caller cannot see."""
-        with self._env.db.transaction() as session:
+        with self._env.db.autocommit() as session:
             stmt = select(PortRow)
             if not policy.is_privileged(caller):
                 stmt = stmt.where(PortRow.project_id == caller.project_id)
