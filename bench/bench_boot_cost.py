@@ -13,9 +13,10 @@ quiet machine only; a mean, as /proc counts it in ticks), per boot.  Boots run o
 time, so a build never shares a batch.
 
 With ``--batch N`` the builds run as a busy worker runs them: N servers are created with their
-builds held back (the builder's ``build`` is replaced by a list for the while), then built
-together by one ``build_batch`` call; it prints the create and the build per server (the
-agents' requests are not sent).  ``--batch 1`` gives a lone build's share of create+build.
+builds held back (the builder's ``build_async``, which the API's 202 schedules, is replaced by
+a list for the while), then built together by one ``build_batch`` call; it prints the create
+and the build per server (the agents' requests are not sent).  ``--batch 1`` gives a lone
+build's share of create+build.
 
     .venv/bin/python bench/bench_boot_cost.py [--hosts 100] [--boots 100] [--warmup 20] \
         [--batch 16] [--host-subset-size 10] \
@@ -255,7 +256,11 @@ async def _batches(c: httpx.AsyncClient, services: object, meter: Meter,
                 r.raise_for_status()
                 ports.append(r.json()["port"]["id"])
             held: list[str] = []
-            builder.build = held.append  # the creates queue their builds here for the while
+
+            async def hold(server_id: str, held: list[str] = held) -> None:
+                held.append(server_id)
+
+            builder.build_async = hold  # the creates' background builds queue here meanwhile
             meter.find_postgres()
             start = meter.reading()
             for i, port in enumerate(ports):
@@ -265,7 +270,9 @@ async def _batches(c: httpx.AsyncClient, services: object, meter: Meter,
                 if r.status_code != 202:
                     raise SystemExit(f"create: {r.status_code} {r.text}")
             created = meter.reading()
-            del builder.build
+            del builder.build_async
+            if len(held) != args.batch:
+                raise SystemExit(f"{len(held)} of {args.batch} builds were held back")
             builder.build_batch(tuple(held))
             built = meter.reading()
             for server in held:

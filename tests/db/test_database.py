@@ -33,14 +33,19 @@ def test_transaction_commits_on_exit(database: Database) -> None:
         assert s.get(DomainRow, "d1") is not None
 
 
-def test_transaction_rolls_back_on_exception(database: Database) -> None:
+def _a_failed_transaction_leaves_nothing(db: Database, row_id: str) -> None:
     with pytest.raises(RuntimeError):
-        with database.transaction() as s:
-            s.add(DomainRow(id="d2", name="two", description="", enabled=True))
+        with db.transaction() as s:
+            s.add(DomainRow(id=row_id, name=f"rolled back {row_id}", description="",
+                            enabled=True))
             s.flush()
             raise RuntimeError("boom")
-    with database.transaction() as s:
-        assert s.get(DomainRow, "d2") is None
+    with db.transaction() as s:
+        assert s.get(DomainRow, row_id) is None
+
+
+def test_transaction_rolls_back_on_exception(database: Database) -> None:
+    _a_failed_transaction_leaves_nothing(database, "d2")
 
 
 def test_autocommit_commits_each_statement_on_postgresql_and_is_a_transaction_elsewhere(
@@ -75,13 +80,7 @@ def test_a_connection_used_in_autocommit_goes_back_to_transactions(postgres_url:
     try:
         with db.autocommit() as s:
             s.execute(text("SELECT 1")).all()
-        with pytest.raises(RuntimeError):
-            with db.transaction() as s:
-                s.add(DomainRow(id="d8", name="rolled back", description="", enabled=True))
-                s.flush()
-                raise RuntimeError("boom")
-        with db.transaction() as s:
-            assert s.get(DomainRow, "d8") is None
+        _a_failed_transaction_leaves_nothing(db, "d8")
     finally:
         db.dispose()
 
