@@ -84,12 +84,20 @@ _START_PG = insert(E.__table__).from_select(
 STARTED_CTE = _START_PG.returning(E.action_id).cte("logged")
 
 
-def started_values(server_id: str, action: str, event: str, request_id: str, user_id: str,
-                   host: str | None, now: datetime, project_id: str) -> dict[str, object]:
-    """The parameters of an action started now with its ``event`` (``STARTED_CTE``)."""
+def _action_values(server_id: str, action: str, request_id: str, user_id: str, now: datetime,
+                   project_id: str) -> dict[str, object]:
+    """The row of an action started now (``_INSERT_ACTION``'s parameters)."""
     return {"server_id": server_id, "request_id": request_id, "action": action,
             "project_id": project_id, "user_id": user_id, "start_time": now,
-            "updated_at": now, "event": event, "host": host}
+            "updated_at": now}
+
+
+def started_values(server_id: str, action: str, event: str, request_id: str, user_id: str,
+                   host: str | None, now: datetime, project_id: str) -> dict[str, object]:
+    """The parameters of an action started now with its ``event`` (``_START_PG``,
+    ``STARTED_CTE``)."""
+    return {**_action_values(server_id, action, request_id, user_id, now, project_id),
+            "event": event, "host": host}
 
 
 class InstanceActionLog:
@@ -104,13 +112,12 @@ class InstanceActionLog:
         project = project_id if project_id is not None else session.scalar(
             select(ServerRow.project_id).where(ServerRow.id == server_id))
         session.flush()  # the caller's pending changes first, as they were before the action
-        started = started_values(server_id, action, event or "", request_id, user_id, host,
-                                 now, project or "")
         if event is not None and session.get_bind().dialect.name == "postgresql":
-            session.execute(_START_PG, started)
+            session.execute(_START_PG, started_values(server_id, action, event, request_id,
+                                                      user_id, host, now, project or ""))
             return
-        del started["event"], started["host"]  # the event's columns, not the action's
-        action_id = session.execute(_INSERT_ACTION, started).inserted_primary_key[0]
+        action_id = session.execute(_INSERT_ACTION, _action_values(
+            server_id, action, request_id, user_id, now, project or "")).inserted_primary_key[0]
         if event is not None:
             session.execute(_INSERT_EVENT, {"action_id": action_id, "event": event,
                                             "host": host, "start_time": now})
