@@ -195,11 +195,11 @@ class DesiredStateService:
 
     def desired_state(self, host: str) -> DesiredState:
         """The servers placed on ``host`` (not yet deleted) with each port's VF settings, read
-        without a transaction (each statement sees its own snapshot, as it would in one): the
-        revision in the same statement as the servers, so the state is at least that new
-        (two statements with servers: these, the ports' wiring, and a third for the devices
-        held for no port when a server holds any; three without: none, the revision, none
-        again)."""
+        in ``Database.autocommit`` (on PostgreSQL each statement sees its own snapshot, as in
+        a READ COMMITTED transaction): the revision in the same statement as the servers,
+        so the state is at least that new (two statements with servers: these, the ports'
+        wiring, and a third for the devices held for no port when a server holds any; three
+        without: none, the revision, none again)."""
         with self._db.autocommit() as session:
             rows = session.execute(_PLACED_ON, {"host": host}).all()
             if rows:

@@ -106,9 +106,10 @@ class HostIndex:
     def _read(self, number: int, since: int, beat_since: datetime | None,
               forced: set[str], removed_seen: int) -> _Refresh:
         """What changed since ``since`` (and newer heartbeats), read without the index lock;
-        every host id too when hosts were removed since the last read.  No transaction: the
-        statements see a snapshot each, as they would in a READ COMMITTED one (the revision
-        read first, so a host changed meanwhile is read again next time, never missed)."""
+        every host id too when hosts were removed since the last read.  In
+        ``Database.autocommit``: on PostgreSQL the statements see a snapshot each, as in a
+        READ COMMITTED transaction (the revision read first, so a host changed meanwhile is
+        read again next time, never missed)."""
         with self._db.autocommit() as session:
             read = _Refresh(number, beat_since)
             changed = read_changed(session, since)
