@@ -30,6 +30,11 @@ def _in_transaction(dbapi_connection: Any) -> bool:
     return bool(dbapi_connection.in_transaction)  # sqlite3
 
 
+def inside_transactions(ran: list[Ran]) -> list[str]:
+    """The statements of ``ran`` that ran inside a transaction (their first 90 characters)."""
+    return [r.statement[:90] for r in ran if r.in_transaction]
+
+
 @contextmanager
 def recorded(engine: Engine) -> Iterator[list[Ran]]:
     """The statements ``engine`` runs inside the block, in order."""

@@ -18,7 +18,7 @@ from sriovstack.network.types import (FixedIpRequest, NetworkSpec, PortSpec, Pro
                                       SubnetSpec, VnicType)
 from tests.compute.conftest import ADMIN, Cloud
 from tests.polling import until
-from tests.statements import recorded
+from tests.statements import inside_transactions, recorded
 
 CIRROS_ID = "6d1b6e8a-7c2f-4b8e-9d3a-1f2e3d4c5b6a"
 
@@ -186,22 +186,15 @@ def test_the_desired_state_is_read_in_one_session_without_begin_on_postgresql(
         event.remove(cloud.db.engine, "begin", begun)
     assert [len(s.ports) for s in state.servers] == [2, 2, 2]
     assert len(begins) == 1
-    assert ran and not (cloud.db.dialect == "postgresql" and any(r.in_transaction for r in ran))
+    inside = inside_transactions(ran)
+    assert ran and not (cloud.db.dialect == "postgresql" and inside), inside
 
 
 def _statements_for_desired_state(cloud: Cloud, host: str) -> tuple[int, int]:
     """(servers in the host's desired state, SQL statements it took to build)."""
-    seen: list[str] = []
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
-        seen.append(statement)
-
-    event.listen(cloud.db.engine, "before_cursor_execute", count)
-    try:
+    with recorded(cloud.db.engine) as ran:
         state = cloud.compute.desired_state.desired_state(host)
-    finally:
-        event.remove(cloud.db.engine, "before_cursor_execute", count)
-    return len(state.servers), len(seen)
+    return len(state.servers), len(ran)
 
 
 def test_the_desired_state_takes_the_same_few_statements_however_many_ports(
